@@ -1,0 +1,3 @@
+from moodlab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,263 @@
+"""The `moodlab` command: every service, scriptable.
+
+Commands that report take --json and then print one JSON object on stdout.
+Bad input gets one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from moodlab import auth, jobs
+from moodlab.config import Settings, documented_settings
+from moodlab.db import Database, database_from_settings
+from moodlab.errors import MoodlabError
+from moodlab.models import Job, JobStatus, Role, User
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], dict[str, Any] | None]] = {}
+
+
+def command(name: str):
+    def decorator(fn):
+        _COMMANDS[name] = fn
+        return fn
+
+    return decorator
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, like every other moodlab error
+        self.exit(EXIT_USAGE, f"moodlab: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    settings_help = "\n".join(f"  {env} (default {default}): {doc}" for env, default, doc in documented_settings())
+    parser = _Parser(
+        prog="moodlab",
+        description="moodlab: image-mood research lab (crawl, annotate, train, make videos).",
+        epilog=f"settings, from the environment:\n{settings_help}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def add(name: str, help: str, *, json_output: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        if json_output:
+            p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        return p
+
+    add("migrate", "bring the database schema up to date (alembic upgrade head)")
+    serve = add("serve", "migrate, start the worker and the web app", json_output=False)
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--address", default="0.0.0.0", help="interface to listen on (default: all)")
+    serve.add_argument("--no-worker", action="store_true", help="run the web app only")
+    worker = add("worker", "run queued jobs until stopped", json_output=False)
+    worker.add_argument("--once", action="store_true", help="stop when the queue is empty")
+
+    users = sub.add_parser("users", help="manage accounts").add_subparsers(
+        dest="users_command", required=True, parser_class=_Parser
+    )
+    users_add = users.add_parser("add", help="add a user; the password is read from stdin or a prompt")
+    users_add.add_argument("name")
+    users_add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    users_add.add_argument("--json", action="store_true")
+    users_list = users.add_parser("list", help="list users")
+    users_list.add_argument("--json", action="store_true")
+    users_pw = users.add_parser("passwd", help="set a user's password (read from stdin or a prompt)")
+    users_pw.add_argument("name")
+    users_pw.add_argument("--json", action="store_true")
+    for verb in ("deactivate", "activate"):
+        p = users.add_parser(verb, help=f"{verb} a user")
+        p.add_argument("name")
+        p.add_argument("--json", action="store_true")
+
+    jobs_parser = sub.add_parser("jobs", help="list, inspect and cancel jobs").add_subparsers(
+        dest="jobs_command", required=True, parser_class=_Parser
+    )
+    jobs_list = jobs_parser.add_parser("list", help="recent jobs, newest first")
+    jobs_list.add_argument("--status", choices=[s.value for s in JobStatus], action="append")
+    jobs_list.add_argument("--json", action="store_true")
+    for verb, doc in (("show", "one job with its log"), ("cancel", "cancel a queued or running job")):
+        p = jobs_parser.add_parser(verb, help=doc)
+        p.add_argument("id", type=int)
+        p.add_argument("--json", action="store_true")
+    check = jobs_parser.add_parser("check-worker", help="queue a short job that proves a worker runs")
+    check.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("moodlab").setLevel(logging.INFO)
+    args = build_parser().parse_args(argv)
+    name = " ".join(
+        part for part in (args.command, getattr(args, f"{args.command}_command", None)) if part
+    )
+    try:
+        report = _COMMANDS[name](args)
+    except MoodlabError as exc:
+        print(f"moodlab: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("moodlab: interrupted", file=sys.stderr)
+        return 130
+    if report is not None:
+        _print(report, as_json=getattr(args, "json", False))
+    return 0
+
+
+def _print(report: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report, default=str))
+        return
+    for key, value in report.items():
+        if isinstance(value, list):
+            print(f"{key}:")
+            for row in value:
+                print("  " + "  ".join(f"{k}={v}" for k, v in row.items()))
+        else:
+            print(f"{key}: {value}")
+
+
+def _database() -> tuple[Settings, Database]:
+    settings = Settings.from_env()
+    database = database_from_settings(settings)
+    database.check_migrated()
+    return settings, database
+
+
+def _read_password(prompt: str) -> str:
+    """From a prompt on a terminal, else the first line of stdin: never an argument."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(prompt)
+        if getpass.getpass("again: ") != password:
+            raise MoodlabError("the two passwords differ")
+        return password
+    line = sys.stdin.readline()
+    if not line:
+        raise MoodlabError("no password on stdin: pipe one line, or run on a terminal to be asked")
+    return line.rstrip("\r\n")
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+@command("migrate")
+def _migrate(args) -> dict:
+    from moodlab import migrate
+
+    database = database_from_settings()
+    migrate.upgrade(database)
+    return {"database": database.engine.url.render_as_string(hide_password=True),
+            "revision": migrate.current_revision(database)}
+
+
+@command("serve")
+def _serve(args) -> None:
+    from moodlab import serve
+
+    raise SystemExit(serve.serve(port=args.port, address=args.address, worker=not args.no_worker))
+
+
+@command("worker")
+def _worker(args) -> None:
+    from moodlab.worker import JobWorker
+
+    settings, database = _database()
+    worker = JobWorker(settings, database)
+    worker.install_signal_handlers()
+    logging.getLogger("moodlab.worker").info("worker %s: waiting for jobs", worker.name)
+    worker.run(once=args.once)
+
+
+def _user_row(user: User) -> dict:
+    return {"id": user.id, "name": user.name, "role": user.role, "active": user.active}
+
+
+@command("users add")
+def _users_add(args) -> dict:
+    _, database = _database()
+    password = _read_password(f"password for {args.name}: ")
+    with database.session() as session:
+        user = auth.create_user(
+            session=session, actor=auth.Actor.command_line(), name=args.name,
+            role=Role(args.role), password=password,
+        )
+        return _user_row(user)
+
+
+@command("users list")
+def _users_list(args) -> dict:
+    _, database = _database()
+    with database.session() as session:
+        users = auth.list_users(session=session, actor=auth.Actor.command_line())
+        return {"users": [_user_row(u) for u in users]}
+
+
+@command("users passwd")
+def _users_passwd(args) -> dict:
+    _, database = _database()
+    password = _read_password(f"new password for {args.name}: ")
+    with database.session() as session:
+        auth.set_password(session=session, actor=auth.Actor.command_line(), name=args.name, password=password)
+        return _user_row(auth.get_user(session=session, name=args.name))
+
+
+def _set_active(args, active: bool) -> dict:
+    _, database = _database()
+    with database.session() as session:
+        user = auth.set_active(session=session, actor=auth.Actor.command_line(), name=args.name, active=active)
+        return _user_row(user)
+
+
+command("users activate")(lambda args: _set_active(args, True))
+command("users deactivate")(lambda args: _set_active(args, False))
+
+
+def job_row(job: Job) -> dict:
+    return {
+        "id": job.id, "kind": job.kind, "status": job.status, "progress": round(job.progress, 3),
+        "message": job.message, "created_at": job.created_at.isoformat(timespec="seconds"),
+    }
+
+
+@command("jobs list")
+def _jobs_list(args) -> dict:
+    _, database = _database()
+    statuses = [JobStatus(s) for s in args.status or []]
+    with database.session() as session:
+        rows = jobs.list_jobs(session=session, actor=auth.Actor.command_line(), statuses=statuses)
+        return {"jobs": [job_row(job) for job in rows]}
+
+
+@command("jobs show")
+def _jobs_show(args) -> dict:
+    _, database = _database()
+    with database.session() as session:
+        job = jobs.get_job(session=session, job_id=args.id)
+        return {**job_row(job), "params": job.params, "result": job.result, "error": job.error,
+                "attempts": job.attempts, "worker": job.worker, "log": job.log_tail}
+
+
+@command("jobs cancel")
+def _jobs_cancel(args) -> dict:
+    _, database = _database()
+    with database.session() as session:
+        return job_row(jobs.request_cancel(session=session, actor=auth.Actor.command_line(), job_id=args.id))
+
+
+@command("jobs check-worker")
+def _jobs_check_worker(args) -> dict:
+    _, database = _database()
+    with database.session() as session:
+        job = jobs.enqueue(session=session, actor=auth.Actor.command_line(), kind_name="worker_check", params={})
+        return job_row(job)

@@ -1,0 +1,115 @@
+"""Settings, read from the environment, with embedded defaults.
+
+Each setting is one dataclass field whose metadata names its environment
+variable and says what it does; the README's configuration table is checked
+against these fields by tests/test_config.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from moodlab.errors import ConfigError
+
+
+def _setting(default, env: str, help: str):
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = _setting(
+        "sqlite:///db/moodlab.sqlite",
+        "MOODLAB_DATABASE_URL",
+        "SQLAlchemy database URL; SQLite (embedded) or postgresql+psycopg://...",
+    )
+    data_dir: Path = _setting(
+        Path("data"), "MOODLAB_DATA_DIR", "where images, models, exports and videos are stored"
+    )
+    music_dir: Path = _setting(Path("music"), "MOODLAB_MUSIC_DIR", "the track library")
+    annotators_per_item: int = _setting(
+        4, "MOODLAB_ANNOTATORS_PER_ITEM", "votes an image needs before it is complete"
+    )
+    train_quorum: int = _setting(
+        3, "MOODLAB_TRAIN_QUORUM", "votes for one mood that put an image in the train tier"
+    )
+    test_quorum: int = _setting(
+        2, "MOODLAB_TEST_QUORUM", "votes for a unique top mood that put an image in the test tier"
+    )
+    login_max_failures: int = _setting(
+        5, "MOODLAB_LOGIN_MAX_FAILURES", "failed logins for one name before it is locked out"
+    )
+    login_lockout_seconds: int = _setting(
+        300, "MOODLAB_LOGIN_LOCKOUT_SECONDS", "how long a locked-out name must wait"
+    )
+    session_idle_minutes: int = _setting(
+        480, "MOODLAB_SESSION_IDLE_MINUTES", "a browser session idle this long is logged out"
+    )
+    job_heartbeat_seconds: float = _setting(
+        5.0, "MOODLAB_JOB_HEARTBEAT_SECONDS", "how often a worker reports that its job is alive"
+    )
+    job_stale_seconds: float = _setting(
+        60.0,
+        "MOODLAB_JOB_STALE_SECONDS",
+        "a running job without a heartbeat this long is recovered (re-queued once, then failed)",
+    )
+    worker_poll_seconds: float = _setting(
+        1.0, "MOODLAB_WORKER_POLL_SECONDS", "how often an idle worker looks for queued jobs"
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None or raw.strip() == "":
+                continue
+            values[f.name] = _parse(f.metadata["env"], raw.strip(), type(f.default))
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 1 <= self.test_quorum < self.train_quorum <= self.annotators_per_item:
+            raise ConfigError(
+                "quorum settings must satisfy 1 <= MOODLAB_TEST_QUORUM < MOODLAB_TRAIN_QUORUM"
+                f" <= MOODLAB_ANNOTATORS_PER_ITEM; got test={self.test_quorum},"
+                f" train={self.train_quorum}, annotators={self.annotators_per_item}"
+            )
+        for name in ("login_max_failures", "login_lockout_seconds", "session_idle_minutes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{_env_of(name)} must be at least 1")
+        if self.job_stale_seconds <= self.job_heartbeat_seconds:
+            raise ConfigError(
+                "MOODLAB_JOB_STALE_SECONDS must be longer than MOODLAB_JOB_HEARTBEAT_SECONDS"
+            )
+
+
+def _env_of(name: str) -> str:
+    return next(f.metadata["env"] for f in fields(Settings) if f.name == name)
+
+
+def _parse(env: str, raw: str, kind: type):
+    try:
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            value = float(raw)
+            if value <= 0:
+                raise ValueError
+            return value
+    except ValueError:
+        noun = "an integer" if kind is int else "a positive number"
+        raise ConfigError(f"{env}={raw!r} is not {noun}") from None
+    if issubclass(kind, Path):
+        return Path(raw).expanduser()
+    return raw
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) for every setting, for docs and --help."""
+    return [(f.metadata["env"], str(f.default), f.metadata["help"]) for f in fields(Settings)]
