@@ -76,7 +76,9 @@ def hash_password(password: str) -> str:
 
 def check_password_rules(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise MoodlabError(f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters")
+        raise MoodlabError(
+            f"the password is too short: use at least {MIN_PASSWORD_LENGTH} characters"
+        )
 
 
 def check_name_rules(name: str) -> None:
@@ -145,9 +147,9 @@ def set_active(*, session: Session, actor: Actor, name: str, active: bool) -> Us
     """Deactivate (no more logins; votes kept) or reactivate a user."""
     require_role(actor, Role.LEAD, action="activate or deactivate users")
     user = get_user(session=session, name=name)
-    if not active and user.role == Role.LEAD and user.active:
-        if count_active(session=session, role=Role.LEAD) <= 1:
-            raise MoodlabError(f"{name} is the last active lead and cannot be deactivated")
+    last_lead = user.role == Role.LEAD and count_active(session=session, role=Role.LEAD) <= 1
+    if not active and user.active and last_lead:
+        raise MoodlabError(f"{name} is the last active lead and cannot be deactivated")
     user.active = active
     return user
 
@@ -171,9 +173,8 @@ def authenticate(
     failures = _recent_failures(session, name, now - window)
     if len(failures) >= settings.login_max_failures:
         wait = failures[-settings.login_max_failures] + window - now
-        raise LoginThrottled(
-            f"too many failed logins for {name!r}: try again in {max(1, int(wait.total_seconds()))} s"
-        )
+        seconds = max(1, int(wait.total_seconds()))
+        raise LoginThrottled(f"too many failed logins for {name!r}: try again in {seconds} s")
     user = session.scalar(select(User).where(User.name == name))
     if not _verify(user.password_hash if user else _DUMMY_HASH, password) or user is None:
         session.add(LoginFailure(name=name, at=now))

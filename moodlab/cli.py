@@ -40,7 +40,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    settings_help = "\n".join(f"  {env} (default {default}): {doc}" for env, default, doc in documented_settings())
+    settings_help = "\n".join(
+        f"  {env} (default {default}): {doc}" for env, default, doc in documented_settings()
+    )
     parser = _Parser(
         prog="moodlab",
         description="moodlab: image-mood research lab (crawl, annotate, train, make videos).",
@@ -58,7 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("migrate", "bring the database schema up to date (alembic upgrade head)")
     serve = add("serve", "migrate, start the worker and the web app", json_output=False)
     serve.add_argument("--port", type=int, default=8501)
-    serve.add_argument("--address", default="0.0.0.0", help="interface to listen on (default: all)")
+    # All interfaces by default: annotators open the app from their own machines.
+    serve.add_argument(
+        "--address",
+        default="0.0.0.0",  # noqa: S104
+        help="interface to listen on (default: all)",
+    )
     serve.add_argument("--no-worker", action="store_true", help="run the web app only")
     worker = add("worker", "run queued jobs until stopped", json_output=False)
     worker.add_argument("--once", action="store_true", help="stop when the queue is empty")
@@ -66,13 +73,17 @@ def build_parser() -> argparse.ArgumentParser:
     users = sub.add_parser("users", help="manage accounts").add_subparsers(
         dest="users_command", required=True, parser_class=_Parser
     )
-    users_add = users.add_parser("add", help="add a user; the password is read from stdin or a prompt")
+    users_add = users.add_parser(
+        "add", help="add a user; the password is read from stdin or a prompt"
+    )
     users_add.add_argument("name")
     users_add.add_argument("--role", required=True, choices=[r.value for r in Role])
     users_add.add_argument("--json", action="store_true")
     users_list = users.add_parser("list", help="list users")
     users_list.add_argument("--json", action="store_true")
-    users_pw = users.add_parser("passwd", help="set a user's password (read from stdin or a prompt)")
+    users_pw = users.add_parser(
+        "passwd", help="set a user's password (read from stdin or a prompt)"
+    )
     users_pw.add_argument("name")
     users_pw.add_argument("--json", action="store_true")
     for verb in ("deactivate", "activate"):
@@ -86,11 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     jobs_list = jobs_parser.add_parser("list", help="recent jobs, newest first")
     jobs_list.add_argument("--status", choices=[s.value for s in JobStatus], action="append")
     jobs_list.add_argument("--json", action="store_true")
-    for verb, doc in (("show", "one job with its log"), ("cancel", "cancel a queued or running job")):
+    for verb, doc in (
+        ("show", "one job with its log"),
+        ("cancel", "cancel a queued or running job"),
+    ):
         p = jobs_parser.add_parser(verb, help=doc)
         p.add_argument("id", type=int)
         p.add_argument("--json", action="store_true")
-    check = jobs_parser.add_parser("check-worker", help="queue a short job that proves a worker runs")
+    check = jobs_parser.add_parser(
+        "check-worker", help="queue a short job that proves a worker runs"
+    )
     check.add_argument("--json", action="store_true")
     return parser
 
@@ -157,8 +173,10 @@ def _migrate(args) -> dict:
 
     database = database_from_settings()
     migrate.upgrade(database)
-    return {"database": database.engine.url.render_as_string(hide_password=True),
-            "revision": migrate.current_revision(database)}
+    return {
+        "database": database.engine.url.render_as_string(hide_password=True),
+        "revision": migrate.current_revision(database),
+    }
 
 
 @command("serve")
@@ -189,8 +207,11 @@ def _users_add(args) -> dict:
     password = _read_password(f"password for {args.name}: ")
     with database.session() as session:
         user = auth.create_user(
-            session=session, actor=auth.Actor.command_line(), name=args.name,
-            role=Role(args.role), password=password,
+            session=session,
+            actor=auth.Actor.command_line(),
+            name=args.name,
+            role=Role(args.role),
+            password=password,
         )
         return _user_row(user)
 
@@ -208,14 +229,18 @@ def _users_passwd(args) -> dict:
     _, database = _database()
     password = _read_password(f"new password for {args.name}: ")
     with database.session() as session:
-        auth.set_password(session=session, actor=auth.Actor.command_line(), name=args.name, password=password)
+        auth.set_password(
+            session=session, actor=auth.Actor.command_line(), name=args.name, password=password
+        )
         return _user_row(auth.get_user(session=session, name=args.name))
 
 
 def _set_active(args, active: bool) -> dict:
     _, database = _database()
     with database.session() as session:
-        user = auth.set_active(session=session, actor=auth.Actor.command_line(), name=args.name, active=active)
+        user = auth.set_active(
+            session=session, actor=auth.Actor.command_line(), name=args.name, active=active
+        )
         return _user_row(user)
 
 
@@ -225,8 +250,12 @@ command("users deactivate")(lambda args: _set_active(args, False))
 
 def job_row(job: Job) -> dict:
     return {
-        "id": job.id, "kind": job.kind, "status": job.status, "progress": round(job.progress, 3),
-        "message": job.message, "created_at": job.created_at.isoformat(timespec="seconds"),
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "progress": round(job.progress, 3),
+        "message": job.message,
+        "created_at": job.created_at.isoformat(timespec="seconds"),
     }
 
 
@@ -244,20 +273,31 @@ def _jobs_show(args) -> dict:
     _, database = _database()
     with database.session() as session:
         job = jobs.get_job(session=session, job_id=args.id)
-        return {**job_row(job), "params": job.params, "result": job.result, "error": job.error,
-                "attempts": job.attempts, "worker": job.worker, "log": job.log_tail}
+        return {
+            **job_row(job),
+            "params": job.params,
+            "result": job.result,
+            "error": job.error,
+            "attempts": job.attempts,
+            "worker": job.worker,
+            "log": job.log_tail,
+        }
 
 
 @command("jobs cancel")
 def _jobs_cancel(args) -> dict:
     _, database = _database()
     with database.session() as session:
-        return job_row(jobs.request_cancel(session=session, actor=auth.Actor.command_line(), job_id=args.id))
+        return job_row(
+            jobs.request_cancel(session=session, actor=auth.Actor.command_line(), job_id=args.id)
+        )
 
 
 @command("jobs check-worker")
 def _jobs_check_worker(args) -> dict:
     _, database = _database()
     with database.session() as session:
-        job = jobs.enqueue(session=session, actor=auth.Actor.command_line(), kind_name="worker_check", params={})
+        job = jobs.enqueue(
+            session=session, actor=auth.Actor.command_line(), kind_name="worker_check", params={}
+        )
         return job_row(job)

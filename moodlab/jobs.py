@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from moodlab.auth import Actor, require_role
 from moodlab.errors import MoodlabError, NotFound
@@ -101,7 +101,7 @@ def list_jobs(
     limit: int = 200,
 ) -> list[Job]:
     """Jobs newest first: every job for the lead, their own for others."""
-    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    query = select(Job).options(selectinload(Job.created_by)).order_by(Job.id.desc()).limit(limit)
     if not actor.is_lead:
         query = query.where(Job.created_by_id == actor.id)
     if statuses:
@@ -125,7 +125,9 @@ def request_cancel(*, session: Session, actor: Actor, job_id: int) -> Job:
     return job
 
 
-def live_workers(*, session: Session, within: timedelta, now: datetime | None = None) -> list[Worker]:
+def live_workers(
+    *, session: Session, within: timedelta, now: datetime | None = None
+) -> list[Worker]:
     since = (now or utcnow()) - within
     query = select(Worker).where(Worker.stopped_at.is_(None), Worker.heartbeat_at >= since)
     return list(session.scalars(query))
@@ -169,14 +171,18 @@ def claim_next(*, session: Session, worker: str, now: datetime | None = None) ->
             return candidate
 
 
-def recover_stale(*, session: Session, stale_after: timedelta, now: datetime | None = None) -> list[int]:
+def recover_stale(
+    *, session: Session, stale_after: timedelta, now: datetime | None = None
+) -> list[int]:
     """Re-queue (once) or fail running jobs whose worker stopped heartbeating."""
     now = now or utcnow()
     stale = session.scalars(
         select(Job).where(Job.status == JobStatus.RUNNING, Job.heartbeat_at < now - stale_after)
     ).all()
     for job in stale:
-        silent = f"worker {job.worker} stopped heartbeating at {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
+        silent = (
+            f"worker {job.worker} stopped heartbeating at {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
         if job.cancel_requested:
             _finish(job, JobStatus.CANCELLED, message=f"cancelled; {silent}")
         elif job.attempts < MAX_ATTEMPTS:

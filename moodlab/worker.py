@@ -155,7 +155,9 @@ class JobWorker:
             return job
         return None
 
-    def _settle(self, job_id: int, status: JobStatus, *, message="", error=None, result=None, log=""):
+    def _settle(
+        self, job_id: int, status: JobStatus, *, message="", error=None, result=None, log=""
+    ):
         with self.database.session() as session:
             job = self._mine(session, job_id)
             if job is None:

@@ -1,0 +1,39 @@
+"""moodlab's web app: log in, then the pages your role may see.
+
+Run it with `make run` (or `moodlab serve`), not `streamlit run` alone: serve
+also migrates the database and starts the worker that runs long jobs.
+"""
+
+import streamlit as st
+
+from moodlab import auth
+from moodlab.errors import MoodlabError
+from moodlab.ui import navigation, session
+
+st.set_page_config(page_title="moodlab", page_icon=":material/palette:", layout="wide")
+
+try:
+    database = session.database()
+except MoodlabError as exc:
+    st.error(f"moodlab cannot open its database: {exc}")
+    st.stop()
+
+actor = session.current_actor()
+if actor is None:
+    with database.session() as db:
+        first_run = auth.count_users(session=db) == 0
+    specs = [navigation.SETUP_PAGE if first_run else navigation.LOGIN_PAGE]
+else:
+    specs = navigation.pages_for(actor.role)
+
+pages = [st.Page(spec.path, title=spec.title, icon=spec.icon) for spec in specs]
+page = st.navigation(pages, position="sidebar" if actor else "hidden")
+
+if actor is not None:
+    with st.sidebar:
+        st.caption(f"Logged in as **{actor.name}** ({actor.role.value})")
+        if st.button("Log out", icon=":material/logout:"):
+            session.log_out("You are logged out.")
+            st.rerun()
+
+page.run()

@@ -1,0 +1,87 @@
+"""The lab at a glance, for the Home page and `moodlab status`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from moodlab import jobs, moods
+from moodlab.auth import Actor
+from moodlab.config import Settings
+from moodlab.models import Image, ImageVote, Job, JobStatus, Role, User
+
+
+@dataclass
+class Overview:
+    leads: int
+    annotators: int
+    images: int
+    votes: int
+    votes_per_mood: dict[str, int]
+    my_votes: int
+    images_waiting_for_me: int
+    jobs_running: int
+    jobs_queued: int
+    workers_alive: int
+    next_steps: list[str] = field(default_factory=list)
+
+
+def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overview:
+    def count(query) -> int:
+        return session.scalar(query) or 0
+
+    def active_users(role: Role) -> int:
+        return count(select(func.count()).select_from(User).where(User.role == role, User.active))
+
+    def jobs_in(status: JobStatus) -> int:
+        return count(select(func.count()).select_from(Job).where(Job.status == status))
+
+    per_mood = dict(
+        session.execute(select(ImageVote.mood, func.count()).group_by(ImageVote.mood)).all()
+    )
+    images = count(select(func.count()).select_from(Image))
+    my_votes = count(
+        select(func.count()).select_from(ImageVote).where(ImageVote.annotator_id == actor.id)
+    )
+    overview = Overview(
+        leads=active_users(Role.LEAD),
+        annotators=active_users(Role.ANNOTATOR),
+        images=images,
+        votes=count(select(func.count()).select_from(ImageVote)),
+        votes_per_mood={name: per_mood.get(name, 0) for name in moods.names()},
+        my_votes=my_votes,
+        images_waiting_for_me=max(0, images - my_votes),
+        jobs_running=jobs_in(JobStatus.RUNNING),
+        jobs_queued=jobs_in(JobStatus.QUEUED),
+        workers_alive=len(
+            jobs.live_workers(session=session, within=timedelta(seconds=settings.job_stale_seconds))
+        ),
+    )
+    overview.next_steps = _next_steps(overview, settings, actor)
+    return overview
+
+
+def _next_steps(o: Overview, settings: Settings, actor: Actor) -> list[str]:
+    steps: list[str] = []
+    if o.jobs_queued and not o.workers_alive:
+        steps.append(
+            f"{o.jobs_queued} job(s) wait but no worker is running: start one with `moodlab worker`"
+            " (`make run` starts one for you)."
+        )
+    if actor.is_lead:
+        missing = settings.annotators_per_item - o.annotators
+        if missing > 0:
+            steps.append(
+                f"Add {missing} more annotator(s) on the Users page: each image needs"
+                f" {settings.annotators_per_item} votes."
+            )
+        if o.images == 0:
+            steps.append("Bring in candidate images: the pool is empty.")
+    elif o.images_waiting_for_me:
+        steps.append(f"{o.images_waiting_for_me} image(s) wait for your vote.")
+    if not steps:
+        steps.append("Nothing waits for you right now.")
+    return steps

@@ -1,0 +1,79 @@
+"""How a job looks on a page: status, progress bar, message, cancel button."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import streamlit as st
+
+from moodlab import jobs
+from moodlab.auth import Actor
+from moodlab.errors import MoodlabError
+from moodlab.models import Job, JobStatus
+from moodlab.ui.session import database, settings
+
+STATUS_ICONS = {
+    JobStatus.QUEUED: ":material/schedule:",
+    JobStatus.RUNNING: ":material/autorenew:",
+    JobStatus.SUCCEEDED: ":material/check_circle:",
+    JobStatus.FAILED: ":material/error:",
+    JobStatus.CANCELLED: ":material/cancel:",
+}
+
+
+def job_card(job: Job, actor: Actor, *, details: bool = False) -> None:
+    status = JobStatus(job.status)
+    title = jobs.kinds()[job.kind].title if job.kind in jobs.kinds() else job.kind
+    with st.container(border=True):
+        head, button = st.columns([5, 1])
+        head.markdown(f"{STATUS_ICONS[status]} **#{job.id} {title}** · {status.value}")
+        cancellable = not status.finished and not job.cancel_requested
+        if cancellable and button.button(
+            "Cancel", key=f"cancel-{job.id}", icon=":material/stop_circle:"
+        ):
+            _cancel(job.id, actor)
+        if not status.finished:
+            st.progress(job.progress, text=job.message or status.value)
+        elif status == JobStatus.FAILED:
+            st.error(job.error or job.message)
+        else:
+            st.caption(job.message)
+        if details:
+            _details(job)
+
+
+def _details(job: Job) -> None:
+    by = job.created_by.name if job.created_by else "command line"
+    st.caption(
+        f"started by {by} · created {job.created_at:%Y-%m-%d %H:%M:%S} UTC"
+        f" · attempt {job.attempts} · worker {job.worker or '-'}"
+    )
+    with st.expander("Log and result"):
+        st.code(job.log_tail or "(no log yet)", language=None)
+        if job.result:
+            st.json(job.result, expanded=False)
+
+
+def _cancel(job_id: int, actor: Actor) -> None:
+    try:
+        with database().session() as session:
+            jobs.request_cancel(session=session, actor=actor, job_id=job_id)
+        st.toast(f"Cancelling job #{job_id}")
+    except MoodlabError as exc:
+        st.error(str(exc))
+
+
+def worker_status() -> None:
+    """A caption naming the live workers, or a warning when there is none."""
+    within = timedelta(seconds=settings().job_stale_seconds)
+    with database().session() as session:
+        alive = jobs.live_workers(session=session, within=within)
+    if alive:
+        names = ", ".join(worker.name for worker in alive)
+        st.caption(f":material/memory: {len(alive)} worker(s) alive: {names}")
+    else:
+        st.warning(
+            "No worker is running, so queued jobs wait. Start one with `moodlab worker`"
+            " (`make run` starts one for you).",
+            icon=":material/warning:",
+        )

@@ -1,0 +1,31 @@
+"""Which pages exist and who sees them: the one place the page table lives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from moodlab.models import Role
+
+EVERYONE = frozenset(Role)
+LEAD = frozenset({Role.LEAD})
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str  # relative to app.py
+    title: str
+    icon: str
+    roles: frozenset[Role]
+
+
+PAGES = (
+    PageSpec("pages/home.py", "Home", ":material/home:", EVERYONE),
+    PageSpec("pages/jobs.py", "Jobs", ":material/work_history:", LEAD),
+    PageSpec("pages/users.py", "Users", ":material/group:", LEAD),
+)
+SETUP_PAGE = PageSpec("pages/setup.py", "Set up moodlab", ":material/rocket_launch:", frozenset())
+LOGIN_PAGE = PageSpec("pages/login.py", "Log in", ":material/login:", frozenset())
+
+
+def pages_for(role: Role) -> list[PageSpec]:
+    return [page for page in PAGES if role in page.roles]

@@ -1,0 +1,54 @@
+"""Home: the lab at a glance, and what to do next."""
+
+import pandas as pd
+import streamlit as st
+
+from moodlab import jobs, moods
+from moodlab.models import JobStatus, Role
+from moodlab.overview import lab_overview
+from moodlab.ui import jobs_view, session
+
+actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
+with session.database().session() as db:
+    overview = lab_overview(session=db, settings=session.settings(), actor=actor)
+
+st.title("moodlab")
+st.caption(f"Hello {actor.name}. The lab's loop: images, votes, datasets, models, videos.")
+
+st.subheader("What to do next")
+for step in overview.next_steps:
+    st.markdown(f"- {step}")
+
+st.subheader("The lab at a glance")
+images, votes, mine, annotators = st.columns(4)
+images.metric("Images", overview.images)
+votes.metric("Votes", overview.votes)
+mine.metric("My votes", overview.my_votes)
+annotators.metric("Annotators", overview.annotators)
+
+st.markdown("**Votes per mood** (in circle order)")
+if overview.votes:
+    chart = pd.DataFrame(
+        {"mood": list(overview.votes_per_mood), "votes": list(overview.votes_per_mood.values())}
+    )
+    st.bar_chart(chart, x="mood", y="votes", sort=False, height=220)
+else:
+    st.caption("No votes yet. The eight moods, in circle order:")
+    st.caption(" · ".join(f"{m.key} {m.name}" for m in moods.all_moods()))
+
+
+@st.fragment(run_every="3s")
+def running_jobs() -> None:
+    with session.database().session() as db:
+        active = jobs.list_jobs(
+            session=db, actor=actor, statuses=[JobStatus.RUNNING, JobStatus.QUEUED], limit=10
+        )
+    jobs_view.worker_status()
+    if not active:
+        st.caption("No jobs are running.")
+    for job in active:
+        jobs_view.job_card(job, actor)
+
+
+st.subheader("Running jobs")
+running_jobs()

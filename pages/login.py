@@ -1,0 +1,29 @@
+"""Log in."""
+
+import streamlit as st
+
+from moodlab import auth
+from moodlab.errors import MoodlabError
+from moodlab.ui import session
+
+st.title("moodlab")
+st.caption("Image mood research: crawl, annotate, train, and make mood-matched videos.")
+
+if message := st.session_state.pop("logout_message", None):
+    st.info(message)
+
+with st.form("login"):
+    name = st.text_input("User name")
+    password = st.text_input("Password", type="password")
+    submitted = st.form_submit_button("Log in", type="primary")
+
+if submitted:
+    try:
+        with session.database().session() as db:
+            actor = auth.authenticate(
+                session=db, settings=session.settings(), name=name.strip(), password=password
+            )
+        session.log_in(actor)
+        st.rerun()
+    except MoodlabError as exc:
+        st.error(str(exc))

@@ -1,0 +1,33 @@
+"""First run: create the first lab lead. Shown only while moodlab has no users."""
+
+import streamlit as st
+
+from moodlab import auth
+from moodlab.auth import Actor
+from moodlab.errors import MoodlabError
+from moodlab.ui import session
+
+st.title("Welcome to moodlab")
+st.write(
+    "moodlab has no accounts yet. Create the first **lab lead**: the lead adds annotators,"
+    " runs crawls and training, and sees every page."
+)
+
+with st.form("setup"):
+    name = st.text_input("Lead's user name", max_chars=64)
+    password = st.text_input("Password", type="password", help="at least 8 characters")
+    again = st.text_input("Password again", type="password")
+    submitted = st.form_submit_button("Create lead and log in", type="primary")
+
+if submitted:
+    if password != again:
+        st.error("The two passwords differ.")
+    else:
+        try:
+            with session.database().session() as db:
+                lead = auth.create_first_lead(session=db, name=name.strip(), password=password)
+                actor = Actor.of(lead)
+            session.log_in(actor)
+            st.rerun()
+        except MoodlabError as exc:
+            st.error(str(exc))

@@ -1,0 +1,127 @@
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from moodlab import auth
+from moodlab.auth import Actor
+from moodlab.errors import MoodlabError, PermissionDenied
+from moodlab.models import Role, User
+from moodlab.timeutil import utcnow
+from tests.conftest import PASSWORD, add_user
+
+
+def login(database, settings, name, password, now=None):
+    with database.session() as session:
+        return auth.authenticate(
+            session=session, settings=settings, name=name, password=password, now=now
+        )
+
+
+def test_passwords_are_stored_as_argon2_hashes(database, lead):
+    with database.session() as session:
+        stored = session.scalar(select(User.password_hash).where(User.name == "lena"))
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+
+
+def test_first_lead_only_while_no_user_exists(database):
+    with database.session() as session:
+        first = auth.create_first_lead(session=session, name="lena", password=PASSWORD)
+        assert first.role == Role.LEAD
+    with pytest.raises(PermissionDenied, match="set-up is closed"), database.session() as session:
+        auth.create_first_lead(session=session, name="mallory", password=PASSWORD)
+
+
+def test_login_with_the_right_password_gives_the_actor(database, settings, annotator):
+    actor = login(database, settings, "anna", PASSWORD)
+    assert actor == Actor(id=annotator.id, name="anna", role=Role.ANNOTATOR)
+
+
+@pytest.mark.parametrize(("name", "password"), [("anna", "wrong-password"), ("nobody", PASSWORD)])
+def test_wrong_name_or_password_gets_the_same_answer(database, settings, annotator, name, password):
+    with pytest.raises(auth.LoginFailed, match="^wrong user name or password$"):
+        login(database, settings, name, password)
+
+
+def test_repeated_failures_lock_the_name_out_then_it_recovers(database, settings, annotator):
+    start = utcnow()
+    for i in range(settings.login_max_failures):
+        with pytest.raises(auth.LoginFailed):
+            login(database, settings, "anna", "guess", now=start + timedelta(seconds=i))
+    later = start + timedelta(seconds=10)
+    with pytest.raises(auth.LoginThrottled, match="too many failed logins for 'anna'"):
+        login(database, settings, "anna", PASSWORD, now=later)
+    # Other names are not affected.
+    add_user(database, "ben", Role.ANNOTATOR)
+    assert login(database, settings, "ben", PASSWORD, now=later).name == "ben"
+    # Once the window has passed, the right password works and clears the count.
+    after = start + timedelta(seconds=settings.login_lockout_seconds + 5)
+    assert login(database, settings, "anna", PASSWORD, now=after).name == "anna"
+
+
+def test_unknown_names_are_throttled_too(database, settings):
+    for _ in range(settings.login_max_failures):
+        with pytest.raises(auth.LoginFailed):
+            login(database, settings, "ghost", "guess")
+    with pytest.raises(auth.LoginThrottled):
+        login(database, settings, "ghost", "guess")
+
+
+def test_a_deactivated_user_cannot_log_in_and_reactivation_undoes_it(
+    database, settings, lead, annotator
+):
+    with database.session() as session:
+        auth.set_active(session=session, actor=lead, name="anna", active=False)
+    with pytest.raises(auth.LoginFailed, match="deactivated"):
+        login(database, settings, "anna", PASSWORD)
+    with database.session() as session:
+        assert auth.refresh_actor(session=session, actor=annotator) is None
+        auth.set_active(session=session, actor=lead, name="anna", active=True)
+    assert login(database, settings, "anna", PASSWORD).name == "anna"
+
+
+def test_the_last_active_lead_cannot_be_deactivated(database, lead):
+    with pytest.raises(MoodlabError, match="last active lead"), database.session() as session:
+        auth.set_active(session=session, actor=lead, name="lena", active=False)
+
+
+@pytest.mark.parametrize(
+    ("call", "action"),
+    [
+        (lambda s, a: auth.create_user(session=s, actor=a, name="x1", role=Role.LEAD,
+                                       password=PASSWORD), "add users"),
+        (lambda s, a: auth.list_users(session=s, actor=a), "list users"),
+        (lambda s, a: auth.set_active(session=s, actor=a, name="lena", active=False),
+         "activate or deactivate users"),
+        (lambda s, a: auth.set_password(session=s, actor=a, name="lena", password="new-password"),
+         "reset another user's password"),
+    ],
+)  # fmt: skip
+def test_annotators_are_refused_lead_services(database, lead, annotator, call, action):
+    with pytest.raises(PermissionDenied) as refused, database.session() as session:
+        call(session, annotator)
+    assert str(refused.value) == f"anna (annotator) may not {action}: it needs the lead role"
+
+
+def test_anyone_may_change_their_own_password(database, settings, annotator):
+    with database.session() as session:
+        auth.set_password(session=session, actor=annotator, name="anna", password="a-new-secret")
+    assert login(database, settings, "anna", "a-new-secret").name == "anna"
+
+
+@pytest.mark.parametrize(
+    ("name", "password", "message"),
+    [
+        ("", PASSWORD, "is not allowed"),
+        ("../etc", PASSWORD, "is not allowed"),
+        ("<script>", PASSWORD, "is not allowed"),
+        ("ok_name", "short", "too short"),
+        ("LENA", PASSWORD, "already exists"),
+    ],
+)
+def test_bad_accounts_are_refused_with_a_reason(database, lead, name, password, message):
+    with pytest.raises(MoodlabError, match=message), database.session() as session:
+        auth.create_user(
+            session=session, actor=lead, name=name, role=Role.ANNOTATOR, password=password
+        )

@@ -1,0 +1,237 @@
+"""Jobs and the worker: claiming, progress, cancel, failures, recovery after SIGKILL."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from moodlab import jobs
+from moodlab.config import Settings
+from moodlab.db import Database
+from moodlab.errors import MoodlabError, PermissionDenied
+from moodlab.models import Job, JobStatus
+from moodlab.timeutil import utcnow
+from moodlab.worker import JobWorker
+from tests.conftest import ROOT
+
+
+@jobs.register("test_fail", title="failing test job")
+def _fail(ctx, params):
+    ctx.log("about to fail")
+    if params.get("bug"):
+        raise ZeroDivisionError("division by zero")
+    raise MoodlabError("the input photo.jpg is not an image")
+
+
+@jobs.register("test_loop", title="looping test job")
+def _loop(ctx, params):
+    for i in range(params.get("steps", 1000)):
+        ctx.progress(i / 1000, f"step {i}")
+        time.sleep(0.01)
+    return {"steps": params.get("steps", 1000)}
+
+
+def fast(settings: Settings) -> Settings:
+    from dataclasses import replace
+
+    return replace(
+        settings, job_heartbeat_seconds=0.1, job_stale_seconds=1.0, worker_poll_seconds=0.05
+    )
+
+
+def enqueue(database, actor, kind="worker_check", **params) -> int:
+    with database.session() as session:
+        return jobs.enqueue(session=session, actor=actor, kind_name=kind, params=params).id
+
+
+def job(database, job_id) -> Job:
+    with database.session() as session:
+        return session.get(Job, job_id)
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not met in time")
+
+
+def test_a_job_runs_to_success_with_progress_and_result(database, settings, lead):
+    job_id = enqueue(database, lead, steps=3, pause_seconds=0.0)
+    assert JobWorker(fast(settings), database).run(once=True) == 1
+    done = job(database, job_id)
+    assert done.status == JobStatus.SUCCEEDED
+    assert done.progress == 1.0
+    assert done.result["python"]
+    assert "writing a probe file" in done.log_tail
+    assert done.attempts == 1 and done.finished_at >= done.started_at
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({}, "the input photo.jpg is not an image"),
+        ({"bug": True}, "ZeroDivisionError: division by zero"),
+    ],
+)
+def test_a_failing_job_records_the_reason_and_the_worker_goes_on(
+    database, settings, lead, params, error
+):
+    failing = enqueue(database, lead, kind="test_fail", **params)
+    after = enqueue(database, lead, steps=1, pause_seconds=0.0)
+    assert JobWorker(fast(settings), database).run(once=True) == 2
+    assert job(database, failing).status == JobStatus.FAILED
+    assert job(database, failing).error == error
+    assert job(database, after).status == JobStatus.SUCCEEDED
+
+
+def test_cancelling_a_queued_job_is_immediate(database, lead):
+    job_id = enqueue(database, lead)
+    with database.session() as session:
+        jobs.request_cancel(session=session, actor=lead, job_id=job_id)
+    assert job(database, job_id).status == JobStatus.CANCELLED
+    with pytest.raises(MoodlabError, match="already cancelled"), database.session() as session:
+        jobs.request_cancel(session=session, actor=lead, job_id=job_id)
+
+
+def test_a_running_job_honours_cancel(database, settings, lead):
+    job_id = enqueue(database, lead, kind="test_loop")
+    worker = JobWorker(fast(settings), database)
+    thread = threading.Thread(target=worker.run, kwargs={"once": True})
+    thread.start()
+    wait_for(lambda: job(database, job_id).progress > 0.01)
+    with database.session() as session:
+        jobs.request_cancel(session=session, actor=lead, job_id=job_id)
+    thread.join(timeout=10)
+    assert job(database, job_id).status == JobStatus.CANCELLED
+
+
+def test_a_worker_shutting_down_requeues_its_job(database, settings, lead):
+    job_id = enqueue(database, lead, kind="test_loop")
+    worker = JobWorker(fast(settings), database)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    wait_for(lambda: job(database, job_id).status == JobStatus.RUNNING)
+    worker.stop_event.set()
+    thread.join(timeout=10)
+    stopped = job(database, job_id)
+    assert stopped.status == JobStatus.QUEUED
+    assert stopped.attempts == 0
+    assert "shut down" in stopped.message
+
+
+def test_annotators_cannot_start_lead_jobs(database, annotator):
+    with pytest.raises(
+        PermissionDenied, match="anna \\(annotator\\) may not start a worker check job"
+    ):
+        enqueue(database, annotator)
+
+
+def test_unknown_job_kinds_are_named(database, lead):
+    with pytest.raises(MoodlabError, match="unknown job kind 'teleport'"):
+        enqueue(database, lead, kind="teleport")
+
+
+def test_a_job_stale_twice_is_failed_with_a_reason(database, lead):
+    job_id = enqueue(database, lead)
+    long_ago = utcnow() - timedelta(minutes=10)
+    for attempt in (1, 2):
+        with database.session() as session:
+            assert jobs.claim_next(session=session, worker=f"w{attempt}", now=long_ago) == job_id
+        with database.session() as session:
+            recovered = jobs.recover_stale(session=session, stale_after=timedelta(seconds=60))
+        assert recovered == [job_id]
+    failed = job(database, job_id)
+    assert failed.status == JobStatus.FAILED
+    assert "worker w2 stopped heartbeating" in failed.error
+    assert "on attempt 2 of 2; not retried" in failed.error
+
+
+def _claim_all(url: str, worker: str, out) -> None:
+    database = Database(url)
+    claimed = []
+    while True:
+        with database.session() as session:
+            job_id = jobs.claim_next(session=session, worker=worker)
+        if job_id is None:
+            break
+        claimed.append(job_id)
+    out.put(claimed)
+
+
+def test_concurrent_workers_never_claim_the_same_job(database, settings, lead):
+    with database.session() as session:
+        session.add_all(Job(kind="worker_check", params={}) for _ in range(300))
+    context = multiprocessing.get_context("spawn")
+    out = context.Queue()
+    procs = [
+        context.Process(target=_claim_all, args=(settings.database_url, f"w{i}", out))
+        for i in range(4)
+    ]
+    for proc in procs:
+        proc.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join()
+    claimed = [job_id for result in results for job_id in result]
+    assert len(claimed) == 300 and len(set(claimed)) == 300
+    with database.session() as session:
+        rows = session.execute(select(Job.worker, Job.attempts)).all()
+    assert all(attempts == 1 for _, attempts in rows)
+    assert sum(1 for result in results if result) >= 2, "the claim test never ran concurrently"
+
+
+def test_two_worker_processes_run_each_job_once(database, settings, env, lead):
+    ids = [enqueue(database, lead, steps=1, pause_seconds=0.0) for _ in range(20)]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "moodlab", "worker", "--once"], cwd=ROOT, env={**os.environ}
+        )
+        for _ in range(2)
+    ]
+    for worker in workers:
+        assert worker.wait(timeout=120) == 0
+    with database.session() as session:
+        rows = session.scalars(select(Job).where(Job.id.in_(ids))).all()
+    assert {row.status for row in rows} == {JobStatus.SUCCEEDED}
+    assert {row.attempts for row in rows} == {1}
+
+
+def test_a_job_whose_worker_was_killed_is_recovered(database, settings, env, lead):
+    job_id = enqueue(database, lead, steps=20, pause_seconds=0.1)
+    fast_env = {
+        **os.environ,
+        "MOODLAB_JOB_HEARTBEAT_SECONDS": "0.2",
+        "MOODLAB_JOB_STALE_SECONDS": "1",
+    }
+    victim = subprocess.Popen([sys.executable, "-m", "moodlab", "worker"], cwd=ROOT, env=fast_env)
+    try:
+        wait_for(lambda: job(database, job_id).progress > 0, timeout=60)
+    finally:
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+    orphan = job(database, job_id)
+    assert orphan.status == JobStatus.RUNNING  # nobody has noticed yet
+
+    rescuer = subprocess.Popen([sys.executable, "-m", "moodlab", "worker"], cwd=ROOT, env=fast_env)
+    try:
+        # The rescuer notices the silent job, re-queues it, claims it and runs it.
+        wait_for(lambda: JobStatus(job(database, job_id).status).finished, timeout=60)
+    finally:
+        rescuer.send_signal(signal.SIGTERM)
+        assert rescuer.wait(timeout=30) == 0
+    recovered = job(database, job_id)
+    assert recovered.status == JobStatus.SUCCEEDED, recovered.message
+    assert recovered.attempts == 2
+    assert "[recovered] re-queued" in recovered.log_tail
