@@ -1,10 +1,9 @@
+import pytest
 from sqlalchemy import Engine, event, text
 
 from moodlab.db import Database, _sqlite_pragmas, make_engine
 from moodlab.errors import ConfigError
 from moodlab.models import Image, ImageVote
-
-import pytest
 
 
 def test_sqlite_connections_get_foreign_keys_wal_and_a_busy_timeout(database):

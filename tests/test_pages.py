@@ -1,0 +1,169 @@
+"""Each page through Streamlit's AppTest, against a real migrated SQLite file."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from moodlab import jobs
+from moodlab.models import JobStatus
+from moodlab.ui.session import ACTOR_KEY, LAST_SEEN_KEY
+from tests.conftest import PASSWORD, ROOT
+
+APP = str(ROOT / "app.py")
+
+
+def app(actor=None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    if actor is not None:
+        at.session_state[ACTOR_KEY] = actor
+        at.session_state[LAST_SEEN_KEY] = time.time()
+    return at.run()
+
+
+def texts(at: AppTest) -> str:
+    parts = [e.value for e in (*at.markdown, *at.caption, *at.title, *at.subheader)]
+    parts += [e.value for e in (*at.error, *at.info, *at.warning, *at.success)]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_first_run_creates_the_first_lead_and_logs_in(database):
+    at = app()
+    assert at.title[0].value == "Welcome to moodlab"
+    at.text_input[0].input("lena")
+    at.text_input[1].input(PASSWORD)
+    at.text_input[2].input(PASSWORD)
+    at.button[0].click().run()
+    assert not at.exception
+    lead = at.session_state[ACTOR_KEY]
+    assert lead.name == "lena"
+    # AppTest does not follow st.rerun() to the new navigation; the browser test does.
+    assert "What to do next" in texts(app(lead))
+    assert app().title[0].value == "moodlab", "set-up must close once a user exists"
+
+
+def test_first_run_refuses_mismatched_passwords(database):
+    at = app()
+    at.text_input[0].input("lena")
+    at.text_input[1].input(PASSWORD)
+    at.text_input[2].input(PASSWORD + "x")
+    at.button[0].click().run()
+    assert "The two passwords differ." in texts(at)
+
+
+def test_login_page_once_a_user_exists(database, lead):
+    at = app()
+    assert at.title[0].value == "moodlab"
+    at.text_input[0].input("lena")
+    at.text_input[1].input("wrong-password")
+    at.button[0].click().run()
+    assert "wrong user name or password" in texts(at)
+    at.text_input[1].input(PASSWORD)
+    at.button[0].click().run()
+    assert at.session_state[ACTOR_KEY].name == "lena"
+
+
+def test_home_shows_next_steps_for_the_lead(database, lead):
+    at = app(lead)
+    assert not at.exception
+    shown = texts(at)
+    assert "Add 4 more annotator(s) on the Users page" in shown
+    assert "No worker is running" in shown
+
+
+def test_home_for_an_annotator(database, lead, annotator):
+    at = app(annotator)
+    assert not at.exception
+    assert "Hello anna" in texts(at)
+
+
+def test_navigation_shows_each_role_its_pages(database, lead, annotator):
+    from moodlab.models import Role
+    from moodlab.ui.navigation import pages_for
+
+    assert [p.title for p in pages_for(Role.LEAD)] == ["Home", "Jobs", "Users"]
+    assert [p.title for p in pages_for(Role.ANNOTATOR)] == ["Home"]
+
+
+@pytest.mark.parametrize("page", ["pages/users.py", "pages/jobs.py"])
+def test_an_annotator_cannot_open_lead_pages(database, lead, annotator, page):
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        app(annotator).switch_page(page)
+    # Even run directly, the page stops before showing anything.
+    at = AppTest.from_file(str(ROOT / page), default_timeout=30)
+    at.session_state[ACTOR_KEY] = annotator
+    at.session_state[LAST_SEEN_KEY] = time.time()
+    at.run()
+    assert texts(at) == "This page is not available to your role."
+    assert not at.dataframe
+
+
+def test_users_page_adds_an_annotator(database, lead):
+    at = app(lead).switch_page("pages/users.py").run()
+    assert not at.exception
+    form_inputs = [t for t in at.text_input if t.label in ("User name", "Initial password")]
+    form_inputs[0].input("anna")
+    form_inputs[1].input(PASSWORD)
+    next(b for b in at.button if b.label == "Add user").click().run()
+    assert not at.exception
+    names = list(at.dataframe[0].value["name"])
+    assert names == ["anna", "lena"]
+
+
+def test_users_page_deactivates_and_reactivates(database, lead, annotator):
+    at = app(lead).switch_page("pages/users.py").run()
+    at.button(key="toggle-anna").click().run()
+    assert list(at.dataframe[0].value["active"]) == [False, True]
+    at.button(key="toggle-anna").click().run()
+    assert list(at.dataframe[0].value["active"]) == [True, True]
+
+
+def test_users_page_shows_service_errors(database, lead):
+    at = app(lead).switch_page("pages/users.py").run()
+    at.button(key="toggle-lena").click().run()
+    assert "lena is the last active lead" in texts(at)
+
+
+def test_jobs_page_lists_jobs_and_cancels_a_queued_one(database, lead):
+    with database.session() as session:
+        job = jobs.enqueue(session=session, actor=lead, kind_name="worker_check", params={})
+    at = app(lead).switch_page("pages/jobs.py").run()
+    assert not at.exception
+    assert f"#{job.id} worker check" in texts(at)
+    at.button(key=f"cancel-{job.id}").click().run()
+    with database.session() as session:
+        assert jobs.get_job(session=session, job_id=job.id).status == JobStatus.CANCELLED
+
+
+def test_jobs_page_queues_a_worker_check(database, lead):
+    at = app(lead).switch_page("pages/jobs.py").run()
+    next(b for b in at.button if b.label == "Check the worker").click().run()
+    with database.session() as session:
+        assert [j.kind for j in jobs.list_jobs(session=session, actor=lead)] == ["worker_check"]
+
+
+def test_an_idle_session_expires(database, lead):
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.session_state[ACTOR_KEY] = lead
+    at.session_state[LAST_SEEN_KEY] = 0.0  # 1970: long idle
+    at.run()
+    assert ACTOR_KEY not in at.session_state
+    assert "Your session expired" in texts(at)
+
+
+def test_a_deactivated_user_is_logged_out_on_the_next_run(database, lead, annotator):
+    at = app(annotator)
+    from moodlab import auth
+
+    with database.session() as session:
+        auth.set_active(session=session, actor=lead, name="anna", active=False)
+    at.run()
+    assert ACTOR_KEY not in at.session_state
+
+
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/jobs.py", "pages/users.py"])
+def test_lead_pages_render_without_exceptions(database, lead, page):
+    at = app(lead).switch_page(page).run()
+    assert not at.exception
