@@ -24,7 +24,7 @@ class Settings:
     database_url: str = _setting(
         "sqlite:///db/moodlab.sqlite",
         "MOODLAB_DATABASE_URL",
-        "SQLAlchemy database URL; SQLite (embedded) or postgresql+psycopg://...",
+        "SQLAlchemy database URL of the lab database",
     )
     data_dir: Path = _setting(
         Path("data"), "MOODLAB_DATA_DIR", "where images, models, exports and videos are stored"

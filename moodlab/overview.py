@@ -14,6 +14,12 @@ from moodlab.config import Settings
 from moodlab.models import Image, ImageVote, Job, JobStatus, Role, User
 
 
+@dataclass(frozen=True)
+class NextStep:
+    text: str
+    page: str | None = None  # the page (path under pages/) where it is done
+
+
 @dataclass
 class Overview:
     leads: int
@@ -26,7 +32,7 @@ class Overview:
     jobs_running: int
     jobs_queued: int
     workers_alive: int
-    next_steps: list[str] = field(default_factory=list)
+    next_steps: list[NextStep] = field(default_factory=list)
 
 
 def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overview:
@@ -64,24 +70,26 @@ def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overv
     return overview
 
 
-def _next_steps(o: Overview, settings: Settings, actor: Actor) -> list[str]:
-    steps: list[str] = []
+def _next_steps(o: Overview, settings: Settings, actor: Actor) -> list[NextStep]:
+    steps: list[NextStep] = []
     if o.jobs_queued and not o.workers_alive:
-        steps.append(
-            f"{o.jobs_queued} job(s) wait but no worker is running: start one with `moodlab worker`"
-            " (`make run` starts one for you)."
+        text = (
+            f"{o.jobs_queued} job(s) wait but no worker is running: start one with"
+            " `moodlab worker` (`make run` starts one for you)."
         )
+        steps.append(NextStep(text, "pages/jobs.py" if actor.is_lead else None))
     if actor.is_lead:
         missing = settings.annotators_per_item - o.annotators
         if missing > 0:
-            steps.append(
-                f"Add {missing} more annotator(s) on the Users page: each image needs"
+            text = (
+                f"Add {missing} more annotator(s): each image needs"
                 f" {settings.annotators_per_item} votes."
             )
+            steps.append(NextStep(text, "pages/users.py"))
         if o.images == 0:
-            steps.append("Bring in candidate images: the pool is empty.")
+            steps.append(NextStep("Bring in candidate images: the pool is empty."))
     elif o.images_waiting_for_me:
-        steps.append(f"{o.images_waiting_for_me} image(s) wait for your vote.")
+        steps.append(NextStep(f"{o.images_waiting_for_me} image(s) wait for your vote."))
     if not steps:
-        steps.append("Nothing waits for you right now.")
+        steps.append(NextStep("Nothing waits for you right now."))
     return steps

@@ -38,6 +38,10 @@ def streamlit_command(port: int, address: str) -> list[str]:
         # No usage statistics: moodlab makes no network calls the user did not ask for.
         "--browser.gatherUsageStats",
         "false",
+        # Streamlit's welcome message looks up this machine's public IP on the
+        # internet; moodlab prints its own URL instead.
+        "--logger.hideWelcomeMessage",
+        "true",
         "--server.fileWatcherType",
         "none",
         "--client.toolbarMode",

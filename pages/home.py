@@ -17,7 +17,10 @@ st.caption(f"Hello {actor.name}. The lab's loop: images, votes, datasets, models
 
 st.subheader("What to do next")
 for step in overview.next_steps:
-    st.markdown(f"- {step}")
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.markdown(f":material/arrow_right: {step.text}")
+        if step.page:
+            st.page_link(step.page, label="Go", icon=":material/open_in_new:")
 
 st.subheader("The lab at a glance")
 images, votes, mine, annotators = st.columns(4)

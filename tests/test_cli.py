@@ -91,3 +91,12 @@ def test_python_dash_m_and_help_list_the_settings(env):
     result = run_cli("--help")
     assert result.returncode == 0
     assert "MOODLAB_DATABASE_URL" in result.stdout and "users" in result.stdout
+
+
+def test_serve_starts_streamlit_without_calls_to_the_internet():
+    from moodlab.serve import streamlit_command
+
+    command = " ".join(streamlit_command(8501, "127.0.0.1"))
+    assert "--browser.gatherUsageStats false" in command  # no usage statistics
+    assert "--logger.hideWelcomeMessage true" in command  # no public-IP lookup
+    assert "--server.headless true" in command

@@ -3,10 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from moodlab.config import Settings, documented_settings
+from moodlab.config import Settings
 from moodlab.errors import ConfigError
-
-README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 def test_defaults_are_the_embedded_ones():
@@ -47,9 +45,3 @@ def test_environment_overrides_each_setting():
 def test_bad_values_are_refused_with_the_variable_named(environ, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         Settings.from_env(environ)
-
-
-def test_every_setting_is_documented_in_the_readme():
-    readme = README.read_text()
-    missing = [env for env, _, _ in documented_settings() if env not in readme]
-    assert not missing, f"README.md does not document {missing}"

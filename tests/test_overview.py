@@ -1,0 +1,39 @@
+from moodlab import jobs
+from moodlab.models import Image, ImageVote, Role
+from moodlab.overview import lab_overview
+from tests.conftest import add_user
+
+
+def overview(database, settings, actor):
+    with database.session() as session:
+        return lab_overview(session=session, settings=settings, actor=actor)
+
+
+def test_counts_and_votes_per_mood_in_circle_order(database, settings, lead, annotator):
+    with database.session() as session:
+        images = [Image(sha256=f"{i:064x}", width=200, height=200) for i in range(3)]
+        session.add_all(images)
+        session.flush()
+        session.add(ImageVote(image_id=images[0].id, annotator_id=annotator.id, mood="Tired"))
+        session.add(ImageVote(image_id=images[1].id, annotator_id=annotator.id, mood="Happy"))
+    seen = overview(database, settings, annotator)
+    assert (seen.images, seen.votes, seen.my_votes, seen.images_waiting_for_me) == (3, 2, 2, 1)
+    assert list(seen.votes_per_mood)[:2] == ["Happy", "Dynamic"]
+    assert seen.votes_per_mood["Tired"] == 1 and seen.votes_per_mood["Angry"] == 0
+    assert [s.text for s in seen.next_steps] == ["1 image(s) wait for your vote."]
+
+
+def test_the_lead_is_told_to_add_annotators_until_there_are_enough(database, settings, lead):
+    steps = overview(database, settings, lead).next_steps
+    assert steps[0].text == "Add 4 more annotator(s): each image needs 4 votes."
+    assert steps[0].page == "pages/users.py"
+    for name in ("a1", "a2", "a3", "a4"):
+        add_user(database, name, Role.ANNOTATOR)
+    assert not any("annotator" in s.text for s in overview(database, settings, lead).next_steps)
+
+
+def test_queued_jobs_without_a_worker_are_flagged(database, settings, lead):
+    with database.session() as session:
+        jobs.enqueue(session=session, actor=lead, kind_name="worker_check", params={})
+    first = overview(database, settings, lead).next_steps[0]
+    assert "1 job(s) wait but no worker is running" in first.text
