@@ -70,6 +70,29 @@ def build_parser() -> argparse.ArgumentParser:
     worker = add("worker", "run queued jobs until stopped", json_output=False)
     worker.add_argument("--once", action="store_true", help="stop when the queue is empty")
 
+    crawl = add("crawl", "crawl web pages for candidate images (as a job, run here)")
+    crawl.add_argument("urls", nargs="+", metavar="URL", help="seed pages")
+    crawl.add_argument("--max-pages", type=int, default=100, help="pages to fetch at most (100)")
+    crawl.add_argument("--max-images", type=int, default=500, help="images to store at most (500)")
+    crawl.add_argument("--depth", type=int, default=2, help="links to follow from a seed (2)")
+    crawl.add_argument(
+        "--delay",
+        type=float,
+        help="seconds between requests to one host (MOODLAB_CRAWL_DELAY_SECONDS)",
+    )
+    crawl.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="let the seed hosts be private or loopback addresses (a lab-internal site)",
+    )
+    import_ = add("import", "import the images of a folder or a .zip (as a job, run here)")
+    import_.add_argument("path", metavar="PATH")
+    images = sub.add_parser("images", help="the candidate pool").add_subparsers(
+        dest="images_command", required=True, parser_class=_Parser
+    )
+    images_list = images.add_parser("list", help="every image with its source")
+    images_list.add_argument("--json", action="store_true")
+
     users = sub.add_parser("users", help="manage accounts").add_subparsers(
         dest="users_command", required=True, parser_class=_Parser
     )
@@ -301,3 +324,59 @@ def _jobs_check_worker(args) -> dict:
             session=session, actor=auth.Actor.command_line(), kind_name="worker_check", params={}
         )
         return job_row(job)
+
+
+def _run_job(kind_name: str, params: dict) -> dict:
+    from moodlab.worker import run_inline
+
+    settings, database = _database()
+    job = run_inline(settings, database, auth.Actor.command_line(), kind_name, params)
+    if job.status == JobStatus.FAILED:
+        raise MoodlabError(job.error or "the job failed")
+    return job.result or {}
+
+
+def _intake_summary(report: dict) -> dict:
+    keys = ("stored", "duplicates", "rejected", "job_id")
+    return {key: report[key] for key in keys} | {
+        key: value for key, value in report.items() if key not in keys
+    }
+
+
+@command("crawl")
+def _crawl(args) -> dict:
+    params = {
+        "seeds": args.urls, "max_pages": args.max_pages, "max_images": args.max_images,
+        "depth": args.depth, "allow_private": args.allow_private,
+    }  # fmt: skip
+    if args.delay is not None:
+        params["delay"] = args.delay
+    return _intake_summary(_run_job("crawl", params))
+
+
+@command("import")
+def _import(args) -> dict:
+    from pathlib import Path
+
+    path = Path(args.path).expanduser().resolve()
+    if not path.exists():
+        raise MoodlabError(f"{args.path} does not exist")
+    return _intake_summary(_run_job("import", {"path": str(path)}))
+
+
+@command("images list")
+def _images_list(args) -> dict:
+    from sqlalchemy import select
+
+    from moodlab.models import Image
+
+    _, database = _database()
+    with database.session() as session:
+        rows = session.scalars(select(Image).order_by(Image.id)).all()
+        return {
+            "images": [
+                {"id": i.id, "sha256": i.sha256, "source_url": i.source_url, "width": i.width,
+                 "height": i.height, "page_url": i.page_url, "license": i.license}
+                for i in rows
+            ]
+        }  # fmt: skip

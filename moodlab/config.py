@@ -59,6 +59,42 @@ class Settings:
     worker_poll_seconds: float = _setting(
         1.0, "MOODLAB_WORKER_POLL_SECONDS", "how often an idle worker looks for queued jobs"
     )
+    crawl_delay_seconds: float = _setting(
+        1.0, "MOODLAB_CRAWL_DELAY_SECONDS", "least time between two requests to one host"
+    )
+    crawl_connect_timeout: float = _setting(
+        5.0, "MOODLAB_CRAWL_CONNECT_TIMEOUT", "seconds to wait for a host to accept a connection"
+    )
+    crawl_read_timeout: float = _setting(
+        15.0, "MOODLAB_CRAWL_READ_TIMEOUT", "seconds a response may stall, and twice that in all"
+    )
+    crawl_concurrency: int = _setting(
+        8, "MOODLAB_CRAWL_CONCURRENCY", "hosts fetched at once (each host still one at a time)"
+    )
+    max_image_bytes: int = _setting(
+        20_000_000, "MOODLAB_MAX_IMAGE_BYTES", "largest image file accepted, in bytes"
+    )
+    max_image_pixels: int = _setting(
+        89_478_485,
+        "MOODLAB_MAX_IMAGE_PIXELS",
+        "largest image accepted, in pixels (decompression-bomb guard; Pillow's default)",
+    )
+    min_image_side: int = _setting(
+        64, "MOODLAB_MIN_IMAGE_SIDE", "smallest width and height accepted, in pixels"
+    )
+    near_duplicate_distance: int = _setting(
+        6,
+        "MOODLAB_NEAR_DUPLICATE_DISTANCE",
+        "perceptual-hash Hamming distance at or below which an image is a near-duplicate",
+    )
+    import_max_members: int = _setting(
+        50_000, "MOODLAB_IMPORT_MAX_MEMBERS", "most files one zip import may hold (zip-bomb guard)"
+    )
+    import_max_total_bytes: int = _setting(
+        5_000_000_000,
+        "MOODLAB_IMPORT_MAX_TOTAL_BYTES",
+        "most uncompressed bytes one zip import may hold (zip-bomb guard)",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -80,7 +116,18 @@ class Settings:
                 f" <= MOODLAB_ANNOTATORS_PER_ITEM; got test={self.test_quorum},"
                 f" train={self.train_quorum}, annotators={self.annotators_per_item}"
             )
-        for name in ("login_max_failures", "login_lockout_seconds", "session_idle_minutes"):
+        at_least_one = (
+            "login_max_failures",
+            "login_lockout_seconds",
+            "session_idle_minutes",
+            "crawl_concurrency",
+            "max_image_bytes",
+            "max_image_pixels",
+            "min_image_side",
+            "import_max_members",
+            "import_max_total_bytes",
+        )
+        for name in at_least_one:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_env_of(name)} must be at least 1")
         if self.job_stale_seconds <= self.job_heartbeat_seconds:

@@ -1,3 +1,5 @@
 """Every job kind, registered by importing the module that defines its handler."""
 
+import moodlab.crawl  # noqa: F401  crawl
 import moodlab.diagnostics  # noqa: F401  worker_check
+import moodlab.importer  # noqa: F401  import

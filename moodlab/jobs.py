@@ -154,21 +154,27 @@ def claim_next(*, session: Session, worker: str, now: datetime | None = None) ->
         if candidate is None:
             session.commit()
             return None
-        claimed = session.execute(
-            update(Job)
-            .where(Job.id == candidate, Job.status == JobStatus.QUEUED)
-            .values(
-                status=JobStatus.RUNNING,
-                worker=worker,
-                heartbeat_at=now,
-                started_at=now,
-                attempts=Job.attempts + 1,
-                message="started",
-            )
-        ).rowcount
-        session.commit()
-        if claimed == 1:
+        if claim(session=session, job_id=candidate, worker=worker, now=now):
             return candidate
+
+
+def claim(*, session: Session, job_id: int, worker: str, now: datetime | None = None) -> bool:
+    """Take job ``job_id`` if it is still queued; commits. True when this worker got it."""
+    now = now or utcnow()
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+        .values(
+            status=JobStatus.RUNNING,
+            worker=worker,
+            heartbeat_at=now,
+            started_at=now,
+            attempts=Job.attempts + 1,
+            message="started",
+        )
+    ).rowcount
+    session.commit()
+    return claimed == 1
 
 
 def recover_stale(
@@ -236,15 +242,25 @@ class JobContext:
         if self.stop_event.is_set():
             raise WorkerStopping()
 
-    def progress(self, fraction: float, message: str | None = None) -> None:
+    def progress(
+        self,
+        fraction: float,
+        message: str | None = None,
+        *,
+        result: dict[str, Any] | None = None,
+        force: bool = False,
+    ) -> None:
+        """Record how far along the job is; ``result`` shows live partial results."""
         self.check_cancelled()
         now = time.monotonic()
-        if message is None and now - self._last_write < self.MIN_WRITE_INTERVAL:
+        if not force and now - self._last_write < self.MIN_WRITE_INTERVAL:
             return
         self._last_write = now
         values: dict[str, Any] = {"progress": min(1.0, max(0.0, float(fraction)))}
         if message is not None:
             values["message"] = message
+        if result is not None:
+            values["result"] = result
         with self.database.session() as session:
             session.execute(update(Job).where(Job.id == self.job_id).values(**values))
 

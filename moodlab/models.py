@@ -141,13 +141,26 @@ class Worker(Base):
 
 
 class Image(Base):
+    """A candidate image: the original file plus its display copy and training thumbnail.
+
+    Files live in the content store under the sha256 of the original bytes
+    (see moodlab.intake for the three paths).
+    """
+
     __tablename__ = "images"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    source_url: Mapped[str | None] = mapped_column(Text)
-    width: Mapped[int]
+    # 64-bit perceptual hash (imagehash.phash) as 16 hex digits, for near-duplicates.
+    phash: Mapped[str] = mapped_column(String(16), index=True, default="")
+    original_suffix: Mapped[str] = mapped_column(String(8), default="")
+    width: Mapped[int]  # after EXIF orientation
     height: Mapped[int]
+    source_url: Mapped[str | None] = mapped_column(Text)  # where the file came from
+    page_url: Mapped[str | None] = mapped_column(Text)  # the page that showed it
+    alt_text: Mapped[str | None] = mapped_column(Text)
+    license: Mapped[str | None] = mapped_column(String(64))
+    attribution: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -64,6 +64,21 @@ class ContentStore:
             raise StorageError(f"{suffix!r} is not a file suffix like '.jpg'")
         return self.objects / sha256[:2] / sha256[2:4] / f"{sha256}{suffix}"
 
+    def derived_path(self, sha256: str, kind: str, suffix: str) -> Path:
+        """A file made from object ``sha256`` (a thumbnail, a display copy), sharded alike."""
+        if not re.fullmatch(r"[a-z0-9_]{1,32}", kind):
+            raise StorageError(f"{kind!r} is not a derived-file kind")
+        original = self.path_for(sha256, suffix)
+        return self.root / kind / original.relative_to(self.objects)
+
+    def write_new(self, path: Path, data: bytes) -> bool:
+        """Write ``data`` to ``path`` atomically unless it exists; True when written."""
+        if path.exists():
+            return False
+        with atomic_write(path) as handle:
+            handle.write(data)
+        return True
+
     def put_bytes(self, data: bytes, suffix: str = "") -> str:
         """Store ``data`` (once: storing the same bytes again is a no-op); return its sha256."""
         sha256 = hashlib.sha256(data).hexdigest()

@@ -176,3 +176,22 @@ class JobWorker:
             job.worker = None
             job.attempts -= 1  # a clean shutdown is not the job's fault
             job.message = f"re-queued: worker {self.name} shut down"
+
+
+def run_inline(settings: Settings, database: Database, actor, kind_name: str, params: dict) -> Job:
+    """Run a job in this process (the CLI's way), recorded in the job table like any other.
+
+    Ctrl-C cancels it: a command-line run is not handed to a worker to finish.
+    """
+    with database.session() as session:
+        job_id = jobs.enqueue(session=session, actor=actor, kind_name=kind_name, params=params).id
+    worker = JobWorker(settings, database, name=f"cli:{socket.gethostname()}:{os.getpid()}")
+    with database.session() as session:
+        jobs.claim(session=session, job_id=job_id, worker=worker.name)
+    try:
+        worker._run_claimed(job_id)
+    except KeyboardInterrupt:
+        worker._settle(job_id, JobStatus.CANCELLED, message="interrupted on the command line")
+        raise
+    with database.session() as session:
+        return session.get(Job, job_id)

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from moodlab.migrate import head_revision
 from tests.conftest import PASSWORD, run_cli
 
 
@@ -18,7 +19,7 @@ def test_migrate_reports_the_revision_as_json(env):
     result = run_cli("migrate", "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["revision"] == "0001"
+    assert report["revision"] == head_revision()
     assert report["database"] == env["MOODLAB_DATABASE_URL"]
 
 

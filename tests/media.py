@@ -1,0 +1,53 @@
+"""Real image files made by the tests: smooth random pictures that differ by seed."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+from PIL import Image
+
+
+def picture(seed: int, size: tuple[int, int] = (256, 192)) -> Image.Image:
+    """Smooth colour blobs: distinct per seed, stable under resizing and re-encoding."""
+    rng = np.random.default_rng(seed)
+    small = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8))
+    return small.resize(size, Image.Resampling.BICUBIC)
+
+
+def encode(image: Image.Image, fmt: str = "JPEG", **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def jpeg(seed: int, size=(256, 192), quality: int = 90) -> bytes:
+    return encode(picture(seed, size), "JPEG", quality=quality)
+
+
+def png(seed: int, size=(256, 192)) -> bytes:
+    return encode(picture(seed, size), "PNG")
+
+
+def truncated_jpeg(seed: int) -> bytes:
+    data = jpeg(seed)
+    return data[: len(data) // 2]
+
+
+def bomb_png(side: int = 4000) -> bytes:
+    """A valid PNG of side x side black pixels that compresses to a few kilobytes."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    rows = (b"\x00" + b"\x00" * ((side + 7) // 8)) * side
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows, 9))
+        + chunk(b"IEND", b"")
+    )

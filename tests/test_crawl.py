@@ -1,0 +1,249 @@
+"""The crawler against a real local site built here, with every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import select
+
+from moodlab.crawl import CrawlOptions, crawl
+from moodlab.fetch import is_public_address
+from moodlab.models import Image
+from tests import media
+from tests.conftest import run_cli
+from tests.fixture_site import Site
+
+
+@pytest.fixture
+def crawl_settings(settings):
+    # Small limits so the bad cases are cheap to build and quick to hit.
+    return replace(
+        settings, crawl_read_timeout=0.5, crawl_connect_timeout=0.5, max_image_pixels=4_000_000
+    )
+
+
+@pytest.fixture
+def site():
+    site = Site().start()
+    # A second loopback address that is not a seed: a stand-in for a private host.
+    other = Site(host="127.0.0.2").start()
+    other.add("/private.jpg", media.jpeg(99), "image/jpeg")
+    red = media.picture(1)
+    site.add("/robots.txt", "User-agent: *\nDisallow: /private/\n", "text/plain")
+    site.page(
+        "/",
+        f"""<title>Moods</title>
+        <a href="/a.html">a</a> <a href="/b.html">b</a> <a href="/private/secret.html">s</a>
+        <a href="/data.html">data</a> <a href="/loop1">loop</a> <a href="mailto:x@y">mail</a>
+        <img src="/img/red.jpg" alt="a red &lt;b&gt;sunset&lt;/b&gt;">
+        <img srcset="/img/blue-320.jpg 320w, /img/blue-1280.jpg 1280w" src="/img/blue-320.jpg">
+        <picture><source srcset="/img/green.webp"><img src="/img/green-fallback.jpg"></picture>
+        <meta property="og:image" content="/img/og.png">
+        <a href="/img/linked.png">a linked picture</a>
+        <img src="{other.url("/private.jpg")}">""",
+    )
+    site.page(
+        "/a.html",
+        """<img src="/img/red-copy.jpg"> <img src="/img/red-resized.jpg">
+        <img src="/img/fake.jpg"> <img src="/img/truncated.jpg"> <img src="/img/bomb.png">
+        <img src="/img/tiny.png"> <img src="/img/slow.jpg"> <img src="/img/html.jpg">""",
+    )
+    site.page("/b.html", '<a href="/c.html">deeper</a>')
+    site.page("/c.html", '<img src="/img/deep.jpg"> <a href="/d.html">too deep</a>')
+    site.page("/d.html", '<img src="/img/too-deep.jpg">')
+    site.page("/private/secret.html", '<img src="/img/secret.jpg">')
+    site.add("/data.html", b"\x00\x01binary", "application/octet-stream")
+    site.add("/loop1", status=302, location="/loop2")
+    site.add("/loop2", status=302, location="/loop1")
+    site.add("/img/red.jpg", media.encode(red, quality=92), "image/jpeg")
+    site.add("/img/red-copy.jpg", media.encode(red, quality=92), "image/jpeg")
+    small_red = red.resize((200, 150))
+    site.add("/img/red-resized.jpg", media.encode(small_red, quality=60), "image/jpeg")
+    site.add("/img/blue-320.jpg", media.jpeg(2, (320, 240)), "image/jpeg")
+    site.add("/img/blue-1280.jpg", media.jpeg(3, (1280, 960)), "image/jpeg")
+    site.add("/img/green.webp", media.encode(media.picture(4), "WEBP"), "image/webp")
+    site.add("/img/green-fallback.jpg", media.jpeg(5), "image/jpeg")
+    site.add("/img/og.png", media.png(6), "image/png")
+    site.add("/img/linked.png", media.png(7), "image/png")
+    site.add("/img/deep.jpg", media.jpeg(8), "image/jpeg")
+    site.add("/img/too-deep.jpg", media.jpeg(9), "image/jpeg")
+    site.add("/img/secret.jpg", media.jpeg(10), "image/jpeg")
+    site.add("/img/fake.jpg", "this is not a picture", "image/jpeg")
+    site.add("/img/truncated.jpg", media.truncated_jpeg(11), "image/jpeg")
+    site.add("/img/bomb.png", media.bomb_png(4000), "image/png")
+    site.add("/img/tiny.png", media.png(12, (10, 10)), "image/png")
+    site.add("/img/slow.jpg", media.jpeg(13), "image/jpeg", delay=2.0)
+    site.add("/img/html.jpg", "<html><body>Not found</body></html>", "image/jpeg")
+    yield site
+    site.stop()
+    other.stop()
+
+
+def run(crawl_settings, database, site, **options):
+    defaults = {"seeds": (site.url("/"),), "allow_private": True, "delay": 0.01, "depth": 2}
+    return crawl(crawl_settings, database, CrawlOptions(**(defaults | options)))
+
+
+def reasons(report) -> dict[str, str]:
+    return {
+        entry["source"].split(":", 2)[-1].split("/", 1)[-1]: entry["kind"]
+        for entry in report.rejected
+    }
+
+
+def test_the_fixture_site_is_crawled_with_every_case_handled(crawl_settings, database, site):
+    report = run(crawl_settings, database, site)
+    with database.session() as session:
+        stored = {i.source_url.split("/")[-1]: i for i in session.scalars(select(Image))}
+    assert set(stored) == {
+        "red.jpg",
+        "blue-1280.jpg",
+        "green.webp",
+        "og.png",
+        "linked.png",
+        "deep.jpg",
+    }
+    assert report.stored == 6
+    assert report.duplicates == 2
+    duplicates = {d["source"].split("/")[-1]: d["reason"] for d in report.duplicate_sources}
+    assert duplicates["red-copy.jpg"].endswith("(same bytes)")
+    assert "near-duplicate of image" in duplicates["red-resized.jpg"]
+    by_source = {entry["source"].split("/")[-1]: entry for entry in report.rejected}
+    expected = {
+        "fake.jpg": ("not_image", "not an image"),
+        "truncated.jpg": ("corrupt", "truncated or corrupt image"),
+        "bomb.png": ("bomb", "decompression bomb: 4000x4000 = 16,000,000 pixels"),
+        "tiny.png": ("too_small", "too small: 10x10 px"),
+        "slow.jpg": ("timeout", "timed out"),
+        "private.jpg": ("private_address", "127.0.0.2 resolves to the non-public address"),
+        "html.jpg": ("not_image", "not an image"),
+        "secret.html": ("robots", "robots.txt disallows"),
+        "data.html": ("not_html", "not an HTML page: served as application/octet-stream"),
+        "loop1": ("redirect_loop", "redirect loop"),
+    }
+    for source, (kind, reason) in expected.items():
+        assert by_source[source]["kind"] == kind, by_source[source]
+        assert (
+            by_source[source]["reason"].startswith(reason) or reason in by_source[source]["reason"]
+        )
+    assert len(report.rejected) == len(expected), report.rejected
+    # Depth 2 from the seed: c.html is fetched, d.html (depth 3) is not.
+    assert site.requested("/c.html") == 1 and site.requested("/d.html") == 0
+    # robots.txt was read once and its disallow honoured: the page was never asked for.
+    assert site.requested("/robots.txt") == 1 and site.requested("/private/secret.html") == 0
+    # The srcset's largest candidate only.
+    assert site.requested("/img/blue-320.jpg") == 0
+    red = stored["red.jpg"]
+    assert red.alt_text == "a red <b>sunset</b>" and red.page_url == site.url("/")
+    assert (red.width, red.height) == (256, 192)
+
+
+def test_stored_images_have_original_display_and_thumbnail_and_nothing_partial(
+    crawl_settings, database, site
+):
+    from PIL import Image as PILImage
+
+    from moodlab.intake import display_path, original_path, thumbnail_path
+    from moodlab.storage import ContentStore
+
+    run(crawl_settings, database, site)
+    store = ContentStore(crawl_settings.data_dir)
+    with database.session() as session:
+        images = session.scalars(select(Image)).all()
+    for image in images:
+        assert original_path(store, image).exists()
+        with PILImage.open(thumbnail_path(store, image.sha256)) as thumb:
+            assert thumb.size == (128, 128) and thumb.mode == "RGB"
+        with PILImage.open(display_path(store, image.sha256)) as display:
+            assert max(display.size) <= 1280
+    files = [p for p in crawl_settings.data_dir.rglob("*") if p.is_file()]
+    assert len(files) == 3 * len(images)
+    assert not [p for p in files if p.name.endswith(".tmp")]
+
+
+def test_a_second_crawl_stores_nothing_new(crawl_settings, database, site):
+    run(crawl_settings, database, site)
+    again = run(crawl_settings, database, site)
+    assert again.stored == 0 and again.duplicates == 8
+
+
+def test_without_allow_private_a_loopback_seed_is_refused(crawl_settings, database, site):
+    report = run(crawl_settings, database, site, allow_private=False)
+    assert report.stored == 0
+    assert report.rejected[0]["kind"] == "private_address"
+    assert site.requests == []
+
+
+def test_each_host_gets_at_least_the_delay_between_requests(crawl_settings, database, site):
+    run(crawl_settings, database, site, delay=0.15, max_pages=3, max_images=3)
+    times = [t for _, t in site.requests]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert len(times) >= 4
+    assert min(gaps) >= 0.14, gaps
+
+
+def test_limits_on_pages_and_images(crawl_settings, database, site):
+    report = run(crawl_settings, database, site, max_pages=1, max_images=2)
+    assert report.stored == 2
+    assert report.extra["pages_fetched"] == 1
+
+
+def test_hosts_are_fetched_concurrently(crawl_settings, database):
+    sites = [Site(host=f"127.0.0.{i}").start() for i in (1, 3)]
+    for n, s in enumerate(sites):
+        s.latency = 0.2
+        s.page("/", "".join(f'<img src="/{k}.jpg">' for k in range(3)))
+        for k in range(3):
+            s.add(f"/{k}.jpg", media.jpeg(100 + 10 * n + k), "image/jpeg")
+    try:
+        options = CrawlOptions(seeds=tuple(s.url() for s in sites), allow_private=True, delay=0.0)
+        report = crawl(crawl_settings, database, options)
+    finally:
+        for s in sites:
+            s.stop()
+    assert report.stored == 6
+    first = [min(t for _, t in s.requests) for s in sites]
+    assert abs(first[0] - first[1]) < 0.15, "the second host waited for the first"
+
+
+@pytest.mark.parametrize(
+    ("address", "public"),
+    [
+        ("93.184.216.34", True),
+        ("2606:4700::1111", True),
+        ("10.0.0.1", False),
+        ("172.16.5.4", False),
+        ("192.168.1.1", False),
+        ("127.0.0.1", False),
+        ("169.254.169.254", False),
+        ("224.0.0.1", False),
+        ("240.0.0.1", False),
+        ("0.0.0.0", False),  # noqa: S104
+        ("::1", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("::ffff:10.0.0.1", False),
+    ],
+)
+def test_address_classes(address, public):
+    assert is_public_address(address) is public
+
+
+def test_crawl_command_prints_the_promised_json(env, site):
+    assert run_cli("migrate").returncode == 0
+    result = run_cli(
+        "crawl", site.url("/"), "--allow-private", "--delay", "0.01", "--json",
+        env={"MOODLAB_CRAWL_READ_TIMEOUT": "0.5", "MOODLAB_MAX_IMAGE_PIXELS": "4000000"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["stored"] == 6 and report["duplicates"] == 2
+    assert isinstance(report["job_id"], int)
+    assert all(set(r) >= {"source", "reason"} for r in report["rejected"])
+    listed = json.loads(run_cli("images", "list", "--json").stdout)["images"]
+    assert len(listed) == 6
+    assert set(listed[0]) >= {"id", "sha256", "source_url", "width", "height"}
+    job = json.loads(run_cli("jobs", "show", str(report["job_id"]), "--json").stdout)
+    assert job["status"] == "succeeded" and job["kind"] == "crawl"
