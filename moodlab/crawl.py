@@ -329,3 +329,19 @@ def crawl_job(ctx: jobs.JobContext, params: dict) -> dict:
     report = crawl(settings, ctx.database, options, job_id=ctx.job_id, on_progress=on_progress)
     ctx.log(f"done: {report.stored} stored")
     return report.as_dict(ctx.job_id)
+
+
+def start_crawl(*, session, actor, seeds: list[str], settings: Settings, **options) -> int:
+    """Validate a crawl request and queue it for a worker; the job id."""
+    seeds = [seed.strip() for seed in seeds if seed.strip()]
+    if not seeds:
+        raise Rejected("bad_option", "give at least one seed URL")
+    for seed in seeds:
+        if urlsplit(seed).scheme not in ("http", "https") or not host_of(seed):
+            raise Rejected("bad_url", f"{seed!r} is not an http or https URL")
+    options.setdefault("delay", settings.crawl_delay_seconds)
+    CrawlOptions(seeds=tuple(seeds), **options)  # raises on bad numbers
+    job = jobs.enqueue(
+        session=session, actor=actor, kind_name="crawl", params={"seeds": seeds, **options}
+    )
+    return job.id

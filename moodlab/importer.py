@@ -150,3 +150,12 @@ def import_job(ctx: jobs.JobContext, params: dict) -> dict:
     )  # fmt: skip
     ctx.log(f"done: {report.stored} stored of {report.extra.get('files', 0)} files")
     return report.as_dict(ctx.job_id)
+
+
+def start_import(*, session, actor, path: Path, names: dict[str, str] | None = None) -> int:
+    """Queue an import of ``path`` (a folder or .zip on this machine); the job id."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise MoodlabError(f"{path} does not exist on the server")
+    params = {"path": str(path.resolve()), "names": names or {}, "label": str(path)}
+    return jobs.enqueue(session=session, actor=actor, kind_name="import", params=params).id

@@ -211,3 +211,11 @@ class Intake:
             for path in written:
                 path.unlink(missing_ok=True)
             raise
+
+
+def recent_images(*, session, job_id: int | None = None, limit: int = 24) -> list[Image]:
+    """The newest images, of one intake job when ``job_id`` is given."""
+    query = select(Image).order_by(Image.id.desc()).limit(limit)
+    if job_id is not None:
+        query = query.where(Image.job_id == job_id)
+    return list(session.scalars(query))

@@ -83,7 +83,7 @@ def test_navigation_shows_each_role_its_pages(database, lead, annotator):
     from moodlab.models import Role
     from moodlab.ui.navigation import pages_for
 
-    assert [p.title for p in pages_for(Role.LEAD)] == ["Home", "Jobs", "Users"]
+    assert [p.title for p in pages_for(Role.LEAD)] == ["Home", "Crawl & import", "Jobs", "Users"]
     assert [p.title for p in pages_for(Role.ANNOTATOR)] == ["Home"]
 
 
@@ -167,3 +167,37 @@ def test_a_deactivated_user_is_logged_out_on_the_next_run(database, lead, annota
 def test_lead_pages_render_without_exceptions(database, lead, page):
     at = app(lead).switch_page(page).run()
     assert not at.exception
+
+
+def test_crawl_page_starts_a_crawl_job(database, lead):
+    at = app(lead).switch_page("pages/crawl.py").run()
+    assert not at.exception
+    at.text_area[0].input("https://example.org/gallery\n\nftp://nope.example/")
+    next(b for b in at.button if b.label == "Start crawl").click().run()
+    assert "'ftp://nope.example/' is not an http or https URL" in texts(at)
+    at.text_area[0].input("https://example.org/gallery")
+    next(b for b in at.button if b.label == "Start crawl").click().run()
+    with database.session() as session:
+        [job] = jobs.list_jobs(session=session, actor=lead)
+    assert job.kind == "crawl" and job.params["seeds"] == ["https://example.org/gallery"]
+    assert job.params["allow_private"] is False
+
+
+def test_crawl_page_shows_an_import_with_counts_rejections_and_gallery(
+    database, settings, lead, tmp_path
+):
+    from moodlab.worker import run_inline
+    from tests import media
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(media.jpeg(1))
+    (folder / "b.jpg").write_bytes(media.jpeg(1))
+    (folder / "c.jpg").write_text("nope")
+    run_inline(settings, database, lead, "import", {"path": str(folder)})
+    at = app(lead).switch_page("pages/crawl.py").run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Stored"], metrics["Duplicates"], metrics["Rejected"]) == ("1", "1", "1")
+    assert "Arrived" in texts(at)
+    assert len(at.get("image")) == 1

@@ -20,6 +20,7 @@ class PageSpec:
 
 PAGES = (
     PageSpec("pages/home.py", "Home", ":material/home:", EVERYONE),
+    PageSpec("pages/crawl.py", "Crawl & import", ":material/travel_explore:", LEAD),
     PageSpec("pages/jobs.py", "Jobs", ":material/work_history:", LEAD),
     PageSpec("pages/users.py", "Users", ":material/group:", LEAD),
 )

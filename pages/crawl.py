@@ -1,0 +1,130 @@
+"""Crawl & import (lead): fill the candidate pool and watch it arrive."""
+
+import pandas as pd
+import streamlit as st
+
+from moodlab import jobs
+from moodlab.crawl import start_crawl
+from moodlab.errors import MoodlabError
+from moodlab.importer import start_import
+from moodlab.intake import display_path, recent_images
+from moodlab.models import Role
+from moodlab.storage import ContentStore
+from moodlab.ui import jobs_view, session
+from moodlab.uploads import save_uploads
+
+actor = session.require_role(Role.LEAD)
+settings = session.settings()
+INTAKE_KINDS = ("crawl", "import")
+
+st.title("Crawl & import")
+
+
+def start(action) -> None:
+    try:
+        with session.database().session() as db:
+            st.session_state["intake_job"] = action(db)
+    except MoodlabError as exc:
+        st.error(str(exc))
+
+
+crawl_tab, upload_tab, folder_tab = st.tabs(["Crawl the web", "Upload files", "Import a folder"])
+
+with crawl_tab, st.form("crawl"):
+    seeds = st.text_area("Seed pages, one URL per line", placeholder="https://example.org/gallery")
+    pages_col, images_col, depth_col, delay_col = st.columns(4)
+    max_pages = pages_col.number_input("Max pages", 1, 100_000, 100)
+    max_images = images_col.number_input("Max images", 1, 1_000_000, 500)
+    depth = depth_col.number_input("Link depth", 0, 20, 2, help="links followed from a seed")
+    delay = delay_col.number_input(
+        "Delay per host (s)", 0.0, 60.0, settings.crawl_delay_seconds, step=0.5,
+        help="least time between two requests to one host; robots.txt may ask for more",
+    )  # fmt: skip
+    allow_private = st.checkbox(
+        "The seeds are on a private network (allow private addresses for the seed hosts only)"
+    )
+    if st.form_submit_button("Start crawl", type="primary", icon=":material/travel_explore:"):
+        start(
+            lambda db: start_crawl(
+                session=db,
+                actor=actor,
+                seeds=seeds.splitlines(),
+                settings=settings,
+                max_pages=int(max_pages),
+                max_images=int(max_images),
+                depth=int(depth),
+                delay=float(delay),
+                allow_private=allow_private,
+            )  # fmt: skip
+        )
+
+with upload_tab, st.form("upload", clear_on_submit=True):
+    files = st.file_uploader(
+        "Images or a .zip of images",
+        type=["jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff", "zip"],
+        accept_multiple_files=True,
+    )
+    if st.form_submit_button("Import", type="primary", icon=":material/upload:"):
+
+        def upload_and_start(db):
+            path, names = save_uploads(settings, [(f.name, f.getvalue()) for f in files or []])
+            return start_import(session=db, actor=actor, path=path, names=names)
+
+        start(upload_and_start)
+
+with folder_tab, st.form("folder"):
+    folder = st.text_input("A folder or .zip on the server", placeholder="/data/public/emotion6")
+    if st.form_submit_button("Import", type="primary", icon=":material/folder_open:"):
+        start(lambda db: start_import(session=db, actor=actor, path=folder))
+
+with session.database().session() as db:
+    intake_jobs = [
+        j for j in jobs.list_jobs(session=db, actor=actor, limit=50) if j.kind in INTAKE_KINDS
+    ]
+if not intake_jobs:
+    st.info("No crawls or imports yet.")
+    st.stop()
+
+labels = {
+    j.id: f"#{j.id} {j.kind} · {j.status} · {j.created_at:%Y-%m-%d %H:%M}" for j in intake_jobs
+}
+current = st.session_state.get("intake_job", intake_jobs[0].id)
+chosen = st.selectbox(
+    "Show", list(labels), format_func=labels.get,
+    index=list(labels).index(current) if current in labels else 0,
+)  # fmt: skip
+
+
+@st.fragment(run_every="2s")
+def intake_progress(job_id: int) -> None:
+    with session.database().session() as db:
+        job = jobs.get_job(session=db, job_id=job_id)
+        arrived = recent_images(session=db, job_id=job_id, limit=24)
+    jobs_view.job_card(job, actor)
+    report = job.result or {}
+    by_reason = report.get("rejected_by_reason", {})
+    cols = st.columns(5)
+    cols[0].metric("Pages fetched", report.get("pages_fetched", "–"))
+    cols[1].metric("Images found", report.get("images_found", report.get("files", "–")))
+    cols[2].metric("Stored", report.get("stored", 0))
+    cols[3].metric("Duplicates", report.get("duplicates", 0))
+    cols[4].metric("Rejected", sum(by_reason.values()))
+    if by_reason:
+        st.markdown("**Rejected, by reason**")
+        chart = pd.DataFrame({"reason": list(by_reason), "images": list(by_reason.values())})
+        st.bar_chart(
+            chart, x="reason", y="images", horizontal=True, height=60 + 28 * len(by_reason)
+        )
+        with st.expander("Every rejection"):
+            st.dataframe(pd.DataFrame(report.get("rejected", [])), hide_index=True)
+    st.markdown(f"**Arrived** ({report.get('stored', 0)}; newest first)")
+    if not arrived:
+        st.caption("Nothing stored yet.")
+    store = ContentStore(settings.data_dir)
+    grid = st.columns(6)
+    for i, image in enumerate(arrived):
+        caption = image.alt_text or (image.source_url or "").rsplit("/", 1)[-1]
+        grid[i % 6].image(str(display_path(store, image.sha256)), caption=caption[:40])
+
+
+intake_progress(chosen)

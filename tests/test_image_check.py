@@ -1,0 +1,85 @@
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from moodlab.image_check import Rejected, check_image
+from moodlab.resize import ffmpeg_square_crop_filter, square_crop
+from tests import media
+
+LIMITS = {"max_pixels": 8_000_000, "min_side": 64, "max_bytes": 5_000_000}
+
+
+def decode(data: bytes) -> Image.Image:
+    return Image.open(io.BytesIO(data))
+
+
+def test_exif_orientation_is_applied():
+    landscape = media.picture(1, (300, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to view": the camera was held upright
+    data = media.encode(landscape, "JPEG", exif=exif.tobytes())
+    checked = check_image(data, **LIMITS)
+    assert (checked.width, checked.height) == (200, 300)
+    assert decode(checked.display_jpeg).size == (200, 300)
+    assert checked.data == data  # the original is kept as it came
+
+
+def test_transparency_becomes_white_rgb():
+    rgba = Image.new("RGBA", (100, 100), (255, 0, 0, 0))
+    checked = check_image(media.encode(rgba, "PNG"), **LIMITS)
+    thumb = decode(checked.thumbnail_png)
+    assert thumb.mode == "RGB" and thumb.getpixel((64, 64)) == (255, 255, 255)
+
+
+def test_the_thumbnail_is_the_centre_square():
+    # Left third red, middle third green, right third blue: the crop keeps the middle.
+    bands = np.zeros((100, 300, 3), dtype=np.uint8)
+    bands[:, :100, 0] = bands[:, 100:200, 1] = bands[:, 200:, 2] = 255
+    thumb = square_crop(Image.fromarray(bands))
+    assert thumb.size == (128, 128)
+    r, g, b = np.asarray(thumb).reshape(-1, 3).mean(axis=0)
+    assert g > 250 and r < 5 and b < 5
+
+
+def test_display_copy_is_at_most_1280_and_never_enlarged():
+    big = check_image(media.jpeg(2, (3000, 2000)), **LIMITS)
+    assert decode(big.display_jpeg).size == (1280, 853)
+    small = check_image(media.jpeg(3, (300, 200)), **LIMITS)
+    assert decode(small.display_jpeg).size == (300, 200)
+
+
+def test_the_ffmpeg_filter_states_the_same_rule():
+    assert ffmpeg_square_crop_filter(128) == (
+        "scale=128:128:force_original_aspect_ratio=increase:flags=lanczos,crop=128:128"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"", "not_image"),
+        (b"GIF89a but not really", "not_image"),
+        (media.truncated_jpeg(4), "corrupt"),
+        (media.png(5, (63, 200)), "too_small"),
+        (media.bomb_png(4000), "bomb"),
+        (b"\0" * 6_000_000, "too_large"),
+    ],
+)
+def test_bad_images_are_rejected_with_a_kind(data, kind):
+    with pytest.raises(Rejected) as rejected:
+        check_image(data, **LIMITS)
+    assert rejected.value.kind == kind, rejected.value.reason
+
+
+def test_resized_and_reencoded_copies_have_close_perceptual_hashes():
+    import imagehash
+
+    original = media.picture(7, (400, 300))
+    copy = check_image(media.encode(original.resize((320, 240)), "JPEG", quality=50), **LIMITS)
+    other = check_image(media.jpeg(8, (400, 300)), **LIMITS)
+    base = check_image(media.encode(original, "PNG"), **LIMITS)
+    near = imagehash.hex_to_hash(base.phash) - imagehash.hex_to_hash(copy.phash)
+    far = imagehash.hex_to_hash(base.phash) - imagehash.hex_to_hash(other.phash)
+    assert near <= 6 < 16 <= far
