@@ -85,6 +85,17 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="let the seed hosts be private or loopback addresses (a lab-internal site)",
     )
+    openverse = add(
+        "openverse", "source images by keyword from Openverse (needs MOODLAB_OPENVERSE_URL)"
+    )
+    openverse.add_argument("query", metavar="QUERY")
+    openverse.add_argument(
+        "--max-images", type=int, default=50, help="images to store at most (50)"
+    )
+    openverse.add_argument("--license", help="licence codes, comma-separated, e.g. cc0,by")
+    openverse.add_argument(
+        "--allow-private", action="store_true", help="let the API host be a private address"
+    )
     import_ = add("import", "import the images of a folder or a .zip (as a job, run here)")
     import_.add_argument("path", metavar="PATH")
     images = sub.add_parser("images", help="the candidate pool").add_subparsers(
@@ -380,3 +391,13 @@ def _images_list(args) -> dict:
                 for i in rows
             ]
         }  # fmt: skip
+
+
+@command("openverse")
+def _openverse(args) -> dict:
+    from moodlab.openverse import api_url, check_query
+
+    api_url(Settings.from_env())  # off unless configured: say so before queueing anything
+    params = {"query": check_query(args.query), "max_images": args.max_images,
+              "licenses": args.license, "allow_private": args.allow_private}  # fmt: skip
+    return _intake_summary(_run_job("openverse", params))

@@ -66,7 +66,9 @@ class Settings:
         5.0, "MOODLAB_CRAWL_CONNECT_TIMEOUT", "seconds to wait for a host to accept a connection"
     )
     crawl_read_timeout: float = _setting(
-        15.0, "MOODLAB_CRAWL_READ_TIMEOUT", "seconds a response may stall, and twice that in all"
+        15.0,
+        "MOODLAB_CRAWL_READ_TIMEOUT",
+        "seconds a response may stall; a whole response gets the connect timeout plus twice this",
     )
     crawl_concurrency: int = _setting(
         8, "MOODLAB_CRAWL_CONCURRENCY", "hosts fetched at once (each host still one at a time)"
@@ -86,6 +88,11 @@ class Settings:
         6,
         "MOODLAB_NEAR_DUPLICATE_DISTANCE",
         "perceptual-hash Hamming distance at or below which an image is a near-duplicate",
+    )
+    openverse_url: str = _setting(
+        "",
+        "MOODLAB_OPENVERSE_URL",
+        "Openverse image-search API to source from by keyword; empty (the default) turns it off",
     )
     import_max_members: int = _setting(
         50_000, "MOODLAB_IMPORT_MAX_MEMBERS", "most files one zip import may hold (zip-bomb guard)"

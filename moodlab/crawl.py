@@ -53,6 +53,8 @@ class Task:
     depth: int = 0
     page_url: str | None = None
     alt: str | None = None
+    license: str | None = None
+    attribution: str | None = None
 
 
 @dataclass
@@ -73,11 +75,14 @@ class Crawler:
         limits: FetchLimits,
         *,
         on_progress: Callable[[Crawler], None] | None = None,
+        private_hosts: frozenset[str] = frozenset(),
     ):
+        """``private_hosts``: with allow_private, hosts besides the seeds' that may be private."""
         self.options = options
         self.intake = intake
         self.seed_hosts = {host_of(url) for url in options.seeds}
-        policy = AddressPolicy(self.seed_hosts if options.allow_private else set())
+        allowed = self.seed_hosts | private_hosts if options.allow_private else set()
+        policy = AddressPolicy(allowed)
         self.fetcher = Fetcher(policy, limits)
         self.on_progress = on_progress or (lambda crawler: None)
         self.hosts: dict[str, Host] = {}
@@ -131,7 +136,10 @@ class Crawler:
 
     # -- the loop ----------------------------------------------------------------------------
 
-    def run(self) -> IntakeReport:
+    def run(self, images: list[Task] = ()) -> IntakeReport:
+        """Crawl from the seed pages; ``images`` are fetched as if found on a page."""
+        for task in images:
+            self._enqueue(task)
         for seed in self.options.seeds:
             try:
                 self.fetcher.policy.check(seed)
@@ -273,8 +281,9 @@ class Crawler:
 
     def _store(self, task: Task, checked: CheckedImage, final_url: str) -> None:
         provenance = Provenance(
-            source=task.url, source_url=final_url, page_url=task.page_url, alt_text=task.alt
-        )
+            source=task.url, source_url=final_url, page_url=task.page_url, alt_text=task.alt,
+            license=task.license, attribution=task.attribution,
+        )  # fmt: skip
         self.intake.add_checked(checked, provenance)
 
 

@@ -111,6 +111,7 @@ class Fetcher:
         for _ in range(MAX_REDIRECTS + 1):
             self.policy.check(url)
             response = self._request(url)
+            self._check_peer(url, response)
             if not response.is_redirect:
                 return self._read(url, response, max_bytes)
             response.close()
@@ -135,6 +136,26 @@ class Fetcher:
             ) from None
         except requests.RequestException as exc:
             raise Rejected("unreachable", f"cannot connect: {type(exc).__name__}") from None
+
+    def _check_peer(self, url: str, response: requests.Response) -> None:
+        """Check the address actually connected to, not only what DNS said a moment ago.
+
+        A host whose DNS answers a public address to the check and a private one to
+        the connection (DNS rebinding) is caught here, before its body is read.
+        """
+        # requests -> urllib3 -> http.client -> the socket: private attributes, so look
+        # them up carefully; a response without a body has no socket left to ask.
+        body = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(body, "raw", None), "_sock", None)
+        if sock is None:
+            return
+        address = sock.getpeername()[0]
+        host = (urlsplit(url).hostname or "").lower()
+        if not is_public_address(address) and host not in self.policy.allowed_private_hosts:
+            response.close()
+            raise Rejected(
+                "private_address", f"{host} connected to the non-public address {address}: refused"
+            )
 
     def _read(self, url: str, response: requests.Response, max_bytes: int) -> Fetched:
         with response:

@@ -3,3 +3,4 @@
 import moodlab.crawl  # noqa: F401  crawl
 import moodlab.diagnostics  # noqa: F401  worker_check
 import moodlab.importer  # noqa: F401  import
+import moodlab.openverse  # noqa: F401  openverse

@@ -87,7 +87,9 @@ def _next_steps(o: Overview, settings: Settings, actor: Actor) -> list[NextStep]
             )
             steps.append(NextStep(text, "pages/users.py"))
         if o.images == 0:
-            steps.append(NextStep("Bring in candidate images: the pool is empty."))
+            steps.append(
+                NextStep("Bring in candidate images: the pool is empty.", "pages/crawl.py")
+            )
     elif o.images_waiting_for_me:
         steps.append(NextStep(f"{o.images_waiting_for_me} image(s) wait for your vote."))
     if not steps:

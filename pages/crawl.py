@@ -9,13 +9,14 @@ from moodlab.errors import MoodlabError
 from moodlab.importer import start_import
 from moodlab.intake import display_path, recent_images
 from moodlab.models import Role
+from moodlab.openverse import start_openverse
 from moodlab.storage import ContentStore
 from moodlab.ui import jobs_view, session
 from moodlab.uploads import save_uploads
 
 actor = session.require_role(Role.LEAD)
 settings = session.settings()
-INTAKE_KINDS = ("crawl", "import")
+INTAKE_KINDS = ("crawl", "import", "openverse")
 
 st.title("Crawl & import")
 
@@ -28,7 +29,9 @@ def start(action) -> None:
         st.error(str(exc))
 
 
-crawl_tab, upload_tab, folder_tab = st.tabs(["Crawl the web", "Upload files", "Import a folder"])
+crawl_tab, upload_tab, folder_tab, openverse_tab = st.tabs(
+    ["Crawl the web", "Upload files", "Import a folder", "Openverse"]
+)
 
 with crawl_tab, st.form("crawl"):
     seeds = st.text_area("Seed pages, one URL per line", placeholder="https://example.org/gallery")
@@ -76,6 +79,30 @@ with folder_tab, st.form("folder"):
     folder = st.text_input("A folder or .zip on the server", placeholder="/data/public/emotion6")
     if st.form_submit_button("Import", type="primary", icon=":material/folder_open:"):
         start(lambda db: start_import(session=db, actor=actor, path=folder))
+
+with openverse_tab:
+    if not settings.openverse_url:
+        st.caption(
+            "Keyword search of openly licensed images on Openverse is off. To turn it on, start"
+            " moodlab with `MOODLAB_OPENVERSE_URL=https://api.openverse.org/v1/images/`."
+        )
+    else:
+        with st.form("openverse"):
+            query = st.text_input("Keywords", placeholder="calm lake at dusk")
+            count_col, licence_col = st.columns(2)
+            count = count_col.number_input("Max images", 1, 10_000, 50)
+            licences = licence_col.text_input("Licences (optional)", placeholder="cc0,by")
+            if st.form_submit_button("Search and import", type="primary", icon=":material/search:"):
+                start(
+                    lambda db: start_openverse(
+                        session=db,
+                        actor=actor,
+                        settings=settings,
+                        query=query,
+                        max_images=int(count),
+                        licenses=licences.strip() or None,
+                    )  # fmt: skip
+                )
 
 with session.database().session() as db:
     intake_jobs = [
