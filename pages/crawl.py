@@ -112,9 +112,7 @@ if not intake_jobs:
     st.info("No crawls or imports yet.")
     st.stop()
 
-labels = {
-    j.id: f"#{j.id} {j.kind} · {j.status} · {j.created_at:%Y-%m-%d %H:%M}" for j in intake_jobs
-}
+labels = {j.id: f"#{j.id} {j.kind} · started {j.created_at:%Y-%m-%d %H:%M}" for j in intake_jobs}
 current = st.session_state.get("intake_job", intake_jobs[0].id)
 chosen = st.selectbox(
     "Show", list(labels), format_func=labels.get,
