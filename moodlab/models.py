@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -163,17 +164,64 @@ class Image(Base):
     attribution: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Annotators who voted or skipped: kept by moodlab.annotation so that an
+    # annotator's queue is one index range scan, not a count over every vote.
+    response_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Set when the image is frozen into a dataset snapshot; its votes are read-only then.
+    frozen_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_images_queue", "response_count", "id"),)
 
 
 class ImageVote(Base):
-    """One annotator's vote on one image: a mood name from moods.toml."""
+    """One annotator's answer on one image: a mood name from moods.toml, or NULL for skip."""
 
     __tablename__ = "image_votes"
-    __table_args__ = (UniqueConstraint("image_id", "annotator_id"),)
+    __table_args__ = (
+        UniqueConstraint("image_id", "annotator_id"),
+        Index("ix_image_votes_annotator_id_updated_at", "annotator_id", "updated_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
     annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    mood: Mapped[str] = mapped_column(String(32))
+    mood: Mapped[str | None] = mapped_column(String(32))  # NULL: skipped, which is no vote
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TrackStatus(enum.StrEnum):
+    GENERATED = "generated"  # made by moodlab for a mood; usable before any vote
+    CANDIDATE = "candidate"  # added by the lab, waiting for votes
+    ACCEPTED = "accepted"  # enough annotators agreed on its mood
+    REJECTED = "rejected"
+
+
+class Track(Base):
+    """A background music track; the music library issue fills and extends it."""
+
+    __tablename__ = "tracks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(Text)  # relative to the music dir
+    title: Mapped[str] = mapped_column(String(255), default="")
+    mood: Mapped[str | None] = mapped_column(String(32))  # intended or accepted mood
+    status: Mapped[str] = mapped_column(String(16), default=TrackStatus.CANDIDATE)
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    license: Mapped[str | None] = mapped_column(String(64))
+    attribution: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TrackVote(Base):
+    """One annotator's vote on a track: the mood it fits, or NULL for "not usable"."""
+
+    __tablename__ = "track_votes"
+    __table_args__ = (UniqueConstraint("track_id", "annotator_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    track_id: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"))
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    mood: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

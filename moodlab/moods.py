@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
+from moodlab.errors import MoodlabError
+
 
 @dataclass(frozen=True)
 class Mood:
@@ -29,7 +31,7 @@ class Mood:
         return math.sin(math.radians(self.angle))
 
 
-class UnknownMood(ValueError):
+class UnknownMood(MoodlabError, ValueError):
     """A mood name that is not in the taxonomy."""
 
 

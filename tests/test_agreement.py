@@ -1,0 +1,118 @@
+"""Agreement statistics on hand-computed examples."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from moodlab import moods
+from moodlab.agreement import circular_distance, compute
+
+M = moods.names()  # Happy, Dynamic, Angry, Anxiety, Withered, Depressed, Tired, Peaceful
+
+
+def rows_from_table(table):
+    """(image, annotator, mood) rows from per-image counts; annotator ids are made up."""
+    rows = []
+    for image, row in enumerate(table):
+        rater = 0
+        for mood, n in enumerate(row):
+            for _ in range(n):
+                rows.append((image, rater, M[mood]))
+                rater += 1
+    return rows
+
+
+def test_fleiss_kappa_on_the_wikipedia_example(settings):
+    # Fleiss (1971) as worked on Wikipedia: 10 subjects, 14 raters, 5 categories: 0.210.
+    table = [
+        [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7],
+    ]  # fmt: skip
+    fourteen = replace(settings, annotators_per_item=14)
+    report = compute(rows_from_table(table), {}, fourteen)
+    assert report["fleiss_kappa"] == pytest.approx(0.210, abs=0.0005)
+
+
+def test_krippendorff_alpha_on_the_packages_own_example(settings):
+    nan = None
+    data = [
+        [nan, nan, nan, nan, nan, 3, 4, 1, 2, 1, 1, 3, 3, nan, 3],
+        [1, nan, 2, 1, 3, 3, 4, 3, nan, nan, nan, nan, nan, nan, nan],
+        [nan, nan, 2, 1, 3, 4, 4, nan, 2, 1, 1, 3, 3, nan, 4],
+    ]
+    rows = [
+        (unit, coder, M[value - 1])
+        for coder, values in enumerate(data)
+        for unit, value in enumerate(values)
+        if value is not None
+    ]
+    assert compute(rows, {}, settings)["krippendorff_alpha"] == pytest.approx(0.691358, abs=1e-4)
+
+
+def test_circular_alpha_forgives_neighbours_more_than_nominal_alpha(settings):
+    # Worked by hand: units (Happy, Happy), (Happy, Dynamic),
+    # (Withered, Withered). Nominal: 1 - (2/6) / (22/30) = 0.5455.
+    # Circular, d = sin^2(angle/2): Do = (2/6) d(H,D) = 0.048816;
+    # De = (2/30) (3*1*d(H,D) + 3*2*d(H,W) + 1*2*d(D,W)) = 0.538047; alpha = 0.909273.
+    rows = [(1, 1, "Happy"), (1, 2, "Happy"), (2, 1, "Happy"), (2, 2, "Dynamic"),
+            (3, 1, "Withered"), (3, 2, "Withered")]  # fmt: skip
+    report = compute(rows, {}, settings)
+    assert report["krippendorff_alpha"] == pytest.approx(0.545455, abs=1e-4)
+    assert report["circular_alpha"] == pytest.approx(0.909273, abs=1e-4)
+
+
+def test_circular_distance():
+    assert circular_distance(np.array([20.0]), np.array([20.0]), None, None, None)[0] == 0
+    assert circular_distance(np.array([20.0]), np.array([200.0]), None, None, None)[
+        0
+    ] == pytest.approx(1)
+    assert circular_distance(np.array([20.0]), np.array([65.0]), None, None, None)[
+        0
+    ] == pytest.approx(np.sin(np.radians(22.5)) ** 2)
+
+
+def test_tiers_per_mood_annotators_and_confusion(settings):
+    names = {1: "anna", 2: "ben", 3: "cara", 4: "dev"}
+    votes = {
+        10: ["Happy", "Happy", "Happy", "Dynamic"],  # train Happy
+        11: ["Tired", "Tired", "Peaceful", None],  # test Tired
+        12: ["Angry", "Angry", "Anxiety", "Anxiety"],  # disputed
+        13: ["Happy", "Tired", "Angry", "Withered"],  # no consensus
+        14: ["Happy", "Happy"],  # pending
+    }
+    rows = [
+        (image, a + 1, mood) for image, answers in votes.items() for a, mood in enumerate(answers)
+    ]
+    report = compute(rows, names, settings, unanswered_images=3)
+    assert report["tiers"] == {
+        "train": 1,
+        "test": 1,
+        "disputed": 1,
+        "no_consensus": 1,
+        "pending": 4,
+    }
+    assert report["per_mood"]["Happy"] == {"train": 1, "test": 0}
+    assert report["per_mood"]["Tired"] == {"train": 0, "test": 1}
+    anna = report["annotators"]["anna"]
+    assert anna["votes"] == 5
+    # anna against the others' unique majority: agrees on 10 and 14, disagrees on 12
+    # (Angry vs Anxiety); 11 and 13 have no unique majority among the others.
+    assert anna["agreement_with_majority"] == pytest.approx(2 / 3, abs=1e-4)
+    dev = report["annotators"]["dev"]
+    assert dev["votes"] == 3 and dev["skips"] == 1
+    assert dev["agreement_with_majority"] == 0.0  # Dynamic vs Happy, Anxiety vs Angry
+    # Dynamic sits above Happy on the circle: dev's image-10 vote is more aroused.
+    assert report["annotators"]["dev"]["arousal_bias"] != 0
+    confusion = np.array(report["confusion"]["counts"])
+    assert (confusion == confusion.T).all()
+    h, d = M.index("Happy"), M.index("Dynamic")
+    # image 10: 3 Happy give 6 ordered Happy-Happy pairs, and 3 Happy-Dynamic; image 14: 2 more.
+    assert confusion[h, h] == 8 and confusion[h, d] == 3
+    assert report["annotator_matrix"]["anna"]["anna"] == 1.0
+
+
+def test_nothing_to_compare_gives_nulls_not_errors(settings):
+    report = compute([(1, 1, "Happy")], {1: "anna"}, settings)
+    assert report["fleiss_kappa"] is None and report["krippendorff_alpha"] is None
+    assert report["tiers"]["pending"] == 1

@@ -1,0 +1,198 @@
+"""Voting: the queue, blind answers, undo, frozen images, CSV, and concurrent annotators."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import pytest
+from sqlalchemy import func, select
+
+from moodlab import annotation, moods
+from moodlab.annotation import FrozenImage
+from moodlab.db import Database
+from moodlab.errors import MoodlabError, PermissionDenied
+from moodlab.models import Image, ImageVote, Role
+from moodlab.timeutil import utcnow
+from tests.conftest import add_user
+
+
+def add_images(database, n: int) -> list[int]:
+    with database.session() as session:
+        images = [Image(sha256=f"{i:064x}", width=200, height=200) for i in range(1, n + 1)]
+        session.add_all(images)
+        session.flush()
+        return [image.id for image in images]
+
+
+def vote(database, actor, image_id, mood):
+    with database.session() as session:
+        return annotation.answer(session=session, actor=actor, image_id=image_id, mood=mood)
+
+
+def next_for(database, settings, actor):
+    with database.session() as session:
+        image = annotation.next_image(session=session, actor=actor, settings=settings)
+        return image.id if image else None
+
+
+@pytest.fixture
+def annotators(database):
+    return [add_user(database, name, Role.ANNOTATOR) for name in ("a1", "a2", "a3", "a4", "a5")]
+
+
+def test_the_queue_puts_images_closest_to_a_decision_first_then_oldest(
+    database, settings, annotators
+):
+    a1, a2, a3, a4, a5 = annotators
+    ids = add_images(database, 4)
+    vote(database, a1, ids[2], "Happy")
+    vote(database, a2, ids[2], "Happy")
+    vote(database, a1, ids[3], "Tired")
+    assert next_for(database, settings, a5) == ids[2]  # 2 answers
+    assert next_for(database, settings, a1) == ids[0]  # a1 answered 2 and 3 already
+    for person in (a3, a4):
+        vote(database, person, ids[2], "Happy")
+    # Image 2 now has its 4 answers: nobody else is asked about it.
+    assert next_for(database, settings, a5) == ids[3]
+
+
+def test_a_skip_is_an_answer_but_not_a_vote(database, settings, annotators):
+    a1 = annotators[0]
+    [image] = add_images(database, 1)
+    vote(database, a1, image, "skip")
+    assert next_for(database, settings, a1) is None
+    with database.session() as session:
+        row = session.scalar(select(ImageVote))
+        assert row.mood is None
+        assert session.get(Image, image).response_count == 1
+
+
+def test_changing_a_vote_and_undo(database, settings, annotators):
+    a1 = annotators[0]
+    [image] = add_images(database, 1)
+    first = vote(database, a1, image, "Happy")
+    assert not first.existed
+    change = vote(database, a1, image, "Peaceful")
+    assert change.existed and change.mood == "Happy"
+    with database.session() as session:
+        annotation.undo(session=session, actor=a1, previous=change)
+    with database.session() as session:
+        assert session.scalar(select(ImageVote.mood)) == "Happy"
+        annotation.undo(session=session, actor=a1, previous=first)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(ImageVote)) == 0
+        assert session.get(Image, image).response_count == 0
+    assert next_for(database, settings, a1) == image
+
+
+def test_frozen_images_are_read_only_with_a_clear_message(database, settings, annotators):
+    a1 = annotators[0]
+    [image] = add_images(database, 1)
+    vote(database, a1, image, "Happy")
+    with database.session() as session:
+        session.get(Image, image).frozen_at = utcnow()
+    with pytest.raises(FrozenImage, match=f"image {image} is frozen into a dataset snapshot"):
+        vote(database, a1, image, "Tired")
+    assert next_for(database, settings, annotators[1]) is None
+
+
+def test_unknown_moods_and_images_are_refused(database, annotators):
+    [image] = add_images(database, 1)
+    with pytest.raises(MoodlabError, match="unknown mood 'Joyful'"):
+        vote(database, annotators[0], image, "Joyful")
+    with pytest.raises(MoodlabError, match="no image with id 999"):
+        vote(database, annotators[0], 999, "Happy")
+
+
+def test_progress_counts_today_total_and_left(database, settings, annotators):
+    a1 = annotators[0]
+    ids = add_images(database, 3)
+    vote(database, a1, ids[0], "Happy")
+    vote(database, a1, ids[1], "skip")
+    with database.session() as session:
+        done = annotation.progress(session=session, actor=a1, settings=settings)
+    assert (done.today, done.total, done.left) == (2, 2, 1)
+
+
+def test_csv_round_trip_rejects_bad_lines_and_reimport_changes_nothing(
+    database, lead, annotators, tmp_path
+):
+    ids = add_images(database, 2)
+    with database.session() as session:
+        session.get(Image, ids[1]).source_url = "https://example.org/b.jpg"
+        sha = session.get(Image, ids[0]).sha256
+    csv_file = tmp_path / "votes.csv"
+    csv_file.write_text(
+        "image,annotator,mood\n"
+        f"{sha},a1,Happy\n"
+        "https://example.org/b.jpg,a2,tired\n"
+        f"{sha},a3,skip\n"
+        f"{'f' * 64},a1,Happy\n"
+        f"{sha},zed,Happy\n"
+        f"{sha},a4,Joyful\n"
+    )
+    with database.session() as session:
+        report = annotation.import_votes(session=session, actor=lead, path=csv_file)
+    assert (report.imported, report.unchanged) == (3, 0)
+    assert [(r["line"], r["reason"]) for r in report.rejected] == [
+        (5, f"unknown image '{'f' * 64}'"),
+        (6, "unknown annotator 'zed'"),
+        (7, "unknown mood 'Joyful': expected one of " + ", ".join(moods.names())),
+    ]
+    with database.session() as session:
+        again = annotation.import_votes(session=session, actor=lead, path=csv_file)
+    assert (again.imported, again.unchanged) == (0, 3)
+    out = tmp_path / "out.csv"
+    with database.session() as session:
+        assert annotation.export_votes(session=session, actor=lead, path=out) == 3
+    lines = out.read_text().splitlines()
+    assert lines[0] == "image,annotator,mood"
+    assert f"{sha},a3,skip" in lines
+
+
+def test_annotators_cannot_import_export_or_see_agreement(database, settings, annotators, tmp_path):
+    from moodlab.agreement import agreement_report
+
+    with pytest.raises(PermissionDenied), database.session() as session:
+        annotation.export_votes(session=session, actor=annotators[0], path=tmp_path / "x.csv")
+    with pytest.raises(PermissionDenied), database.session() as session:
+        agreement_report(session=session, actor=annotators[0], settings=settings)
+
+
+def test_exported_cells_cannot_become_formulas():
+    assert annotation.safe_cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+    assert annotation.safe_cell("anna") == "anna"
+
+
+def _vote_many(url: str, annotator, image_ids: list[int], moods: list[str]) -> None:
+    database = Database(url)
+    for image_id, mood in zip(image_ids, moods, strict=True):
+        with database.session() as session:
+            annotation.answer(session=session, actor=annotator, image_id=image_id, mood=mood)
+    database.dispose()
+
+
+def test_four_annotators_voting_at_once_lose_and_duplicate_nothing(database, settings, annotators):
+    ids = add_images(database, 500)
+    names = moods.names()
+    plans = {a.id: [names[(image + a.id) % 8] for image in ids] for a in annotators[:4]}
+    context = multiprocessing.get_context("spawn")
+    procs = [
+        context.Process(target=_vote_many, args=(settings.database_url, a, ids, plans[a.id]))
+        for a in annotators[:4]
+    ]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=300)
+        assert proc.exitcode == 0
+    with database.session() as session:
+        rows = session.execute(
+            select(ImageVote.image_id, ImageVote.annotator_id, ImageVote.mood)
+        ).all()
+        counts = set(session.scalars(select(Image.response_count)))
+    assert len(rows) == 2000
+    assert {(image, who): mood for image, who, mood in rows} == {
+        (image, a.id): plans[a.id][n] for a in annotators[:4] for n, image in enumerate(ids)
+    }
+    assert counts == {4}
