@@ -104,6 +104,18 @@ def build_parser() -> argparse.ArgumentParser:
     images_list = images.add_parser("list", help="every image with its source")
     images_list.add_argument("--json", action="store_true")
 
+    votes = sub.add_parser("votes", help="import or export votes as CSV").add_subparsers(
+        dest="votes_command", required=True, parser_class=_Parser
+    )
+    for verb, doc in (
+        ("import", "add votes made elsewhere (columns: image, annotator, mood)"),
+        ("export", "write every vote and skip as CSV (image sha256, annotator, mood)"),
+    ):
+        p = votes.add_parser(verb, help=doc)
+        p.add_argument("file", metavar="FILE.csv")
+        p.add_argument("--json", action="store_true")
+    add("agreement", "tiers, Fleiss' kappa, Krippendorff's alpha, circular alpha, per annotator")
+
     users = sub.add_parser("users", help="manage accounts").add_subparsers(
         dest="users_command", required=True, parser_class=_Parser
     )
@@ -401,3 +413,40 @@ def _openverse(args) -> dict:
     params = {"query": check_query(args.query), "max_images": args.max_images,
               "licenses": args.license, "allow_private": args.allow_private}  # fmt: skip
     return _intake_summary(_run_job("openverse", params))
+
+
+@command("votes import")
+def _votes_import(args) -> dict:
+    from pathlib import Path
+
+    from moodlab import annotation
+
+    _, database = _database()
+    with database.session() as session:
+        report = annotation.import_votes(
+            session=session, actor=auth.Actor.command_line(), path=Path(args.file)
+        )
+        return report.as_dict()
+
+
+@command("votes export")
+def _votes_export(args) -> dict:
+    from pathlib import Path
+
+    from moodlab import annotation
+
+    _, database = _database()
+    with database.session() as session:
+        rows = annotation.export_votes(
+            session=session, actor=auth.Actor.command_line(), path=Path(args.file)
+        )
+    return {"exported": rows, "file": str(Path(args.file).resolve())}
+
+
+@command("agreement")
+def _agreement(args) -> dict:
+    from moodlab.agreement import agreement_report
+
+    settings, database = _database()
+    with database.session() as session:
+        return agreement_report(session=session, actor=auth.Actor.command_line(), settings=settings)

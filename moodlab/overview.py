@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from moodlab import jobs, moods
+from moodlab import annotation, jobs, moods
 from moodlab.auth import Actor
 from moodlab.config import Settings
 from moodlab.models import Image, ImageVote, Job, JobStatus, Role, User
@@ -59,7 +59,9 @@ def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overv
         votes=count(select(func.count()).select_from(ImageVote)),
         votes_per_mood={name: per_mood.get(name, 0) for name in moods.names()},
         my_votes=my_votes,
-        images_waiting_for_me=max(0, images - my_votes),
+        images_waiting_for_me=annotation.progress(
+            session=session, actor=actor, settings=settings
+        ).left,
         jobs_running=jobs_in(JobStatus.RUNNING),
         jobs_queued=jobs_in(JobStatus.QUEUED),
         workers_alive=len(
@@ -91,7 +93,9 @@ def _next_steps(o: Overview, settings: Settings, actor: Actor) -> list[NextStep]
                 NextStep("Bring in candidate images: the pool is empty.", "pages/crawl.py")
             )
     elif o.images_waiting_for_me:
-        steps.append(NextStep(f"{o.images_waiting_for_me} image(s) wait for your vote."))
+        steps.append(
+            NextStep(f"{o.images_waiting_for_me} image(s) wait for your vote.", "pages/annotate.py")
+        )
     if not steps:
         steps.append(NextStep("Nothing waits for you right now."))
     return steps

@@ -51,3 +51,18 @@ def bomb_png(side: int = 4000) -> bytes:
         + chunk(b"IDAT", zlib.compress(rows, 9))
         + chunk(b"IEND", b"")
     )
+
+
+def wav(seconds: float = 1.0, hz: float = 440.0, rate: int = 22_050) -> bytes:
+    """A real WAV file: a sine tone."""
+    import wave
+
+    t = np.arange(int(seconds * rate)) / rate
+    samples = (0.3 * np.sin(2 * np.pi * hz * t) * 32767).astype("<i2")
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return buffer.getvalue()

@@ -196,3 +196,38 @@ def test_four_annotators_voting_at_once_lose_and_duplicate_nothing(database, set
         (image, a.id): plans[a.id][n] for a in annotators[:4] for n, image in enumerate(ids)
     }
     assert counts == {4}
+
+
+def test_votes_and_agreement_commands(env, tmp_path):
+    import json
+
+    from tests.conftest import PASSWORD, run_cli
+
+    assert run_cli("migrate").returncode == 0
+    for name in ("a1", "a2", "a3", "a4"):
+        run_cli("users", "add", name, "--role", "annotator", stdin=PASSWORD)
+    database = Database(env["MOODLAB_DATABASE_URL"])
+    ids = add_images(database, 2)
+    with database.session() as session:
+        shas = [session.get(Image, i).sha256 for i in ids]
+    rows = [f"{shas[0]},{a},Happy" for a in ("a1", "a2", "a3")] + [f"{shas[0]},a4,Dynamic"]
+    rows += [f"{shas[1]},a1,Tired", f"{shas[1]},a2,Tired", "nope,a1,Happy"]
+    (tmp_path / "in.csv").write_text("image,annotator,mood\n" + "\n".join(rows) + "\n")
+    imported = json.loads(run_cli("votes", "import", str(tmp_path / "in.csv"), "--json").stdout)
+    assert imported["imported"] == 6
+    assert imported["rejected"] == [{"line": 8, "reason": "unknown image 'nope'"}]
+    report = json.loads(run_cli("agreement", "--json").stdout)
+    assert report["tiers"] == {
+        "train": 1,
+        "test": 0,
+        "disputed": 0,
+        "no_consensus": 0,
+        "pending": 1,
+    }
+    assert report["per_mood"]["Happy"] == {"train": 1, "test": 0}
+    assert set(report) >= {"fleiss_kappa", "krippendorff_alpha", "circular_alpha", "annotators"}
+    assert report["annotators"]["a1"]["votes"] == 2
+    exported = json.loads(run_cli("votes", "export", str(tmp_path / "out.csv"), "--json").stdout)
+    assert exported["exported"] == 6
+    missing = run_cli("votes", "import", str(tmp_path / "missing.csv"))
+    assert missing.returncode == 1 and "cannot read" in missing.stderr

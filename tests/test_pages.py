@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from moodlab import jobs
-from moodlab.models import JobStatus
+from moodlab import jobs, moods
+from moodlab.models import JobStatus, Role
 from moodlab.ui.session import ACTOR_KEY, LAST_SEEN_KEY
 from tests.conftest import PASSWORD, ROOT
 
@@ -80,14 +81,17 @@ def test_home_for_an_annotator(database, lead, annotator):
 
 
 def test_navigation_shows_each_role_its_pages(database, lead, annotator):
-    from moodlab.models import Role
     from moodlab.ui.navigation import pages_for
 
-    assert [p.title for p in pages_for(Role.LEAD)] == ["Home", "Crawl & import", "Jobs", "Users"]
-    assert [p.title for p in pages_for(Role.ANNOTATOR)] == ["Home"]
+    assert [p.title for p in pages_for(Role.LEAD)] == [
+        "Home", "Annotate", "Music votes", "Crawl & import", "Agreement", "Jobs", "Users",
+    ]  # fmt: skip
+    assert [p.title for p in pages_for(Role.ANNOTATOR)] == ["Home", "Annotate", "Music votes"]
 
 
-@pytest.mark.parametrize("page", ["pages/users.py", "pages/jobs.py"])
+@pytest.mark.parametrize(
+    "page", ["pages/users.py", "pages/jobs.py", "pages/crawl.py", "pages/agreement.py"]
+)
 def test_an_annotator_cannot_open_lead_pages(database, lead, annotator, page):
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         app(annotator).switch_page(page)
@@ -201,3 +205,75 @@ def test_crawl_page_shows_an_import_with_counts_rejections_and_gallery(
     assert (metrics["Stored"], metrics["Duplicates"], metrics["Rejected"]) == ("1", "1", "1")
     assert "Arrived" in texts(at)
     assert len(at.get("image")) == 1
+
+
+def _images_with_files(database, settings, n: int) -> list[int]:
+    from moodlab.intake import Intake, Provenance
+    from tests import media
+
+    intake = Intake(settings, database)
+    return [intake.add_bytes(media.jpeg(700 + i), Provenance(source=f"t{i}")) for i in range(n)]
+
+
+def test_annotate_page_votes_skips_and_undoes(database, settings, annotator):
+    from moodlab.models import ImageVote
+
+    ids = _images_with_files(database, settings, 3)
+    at = app(annotator).switch_page("pages/annotate.py").run()
+    assert not at.exception
+    assert len(at.get("image")) == 1
+    labels = [b.label for b in at.button][:8]
+    assert labels == [f"{m.key} {m.name}" for m in moods.all_moods()]
+    at.button(key="mood-Tired").click().run()
+    at.button(key="skip").click().run()
+    with database.session() as session:
+        answers = dict(session.execute(select(ImageVote.image_id, ImageVote.mood)).all())
+    assert answers == {ids[0]: "Tired", ids[1]: None}
+    assert "in total **2**" in texts(at)
+    at.button(key="undo").click().run()
+    with database.session() as session:
+        assert dict(session.execute(select(ImageVote.image_id, ImageVote.mood)).all()) == {
+            ids[0]: "Tired"
+        }
+    # Blind: nothing on the page names another annotator's vote.
+    assert "lena" not in texts(at)
+
+
+def test_annotate_page_when_the_queue_is_empty(database, annotator):
+    at = app(annotator).switch_page("pages/annotate.py").run()
+    assert "Nothing is waiting for your vote" in texts(at)
+
+
+def test_music_votes_page_records_a_vote(database, settings, annotator):
+    from moodlab.models import Track, TrackVote
+    from tests.media import wav
+
+    settings.music_dir.mkdir(parents=True, exist_ok=True)
+    (settings.music_dir / "calm.wav").write_bytes(wav(seconds=1.0))
+    with database.session() as session:
+        session.add(Track(path="calm.wav", title="Calm"))
+    at = app(annotator).switch_page("pages/music_votes.py").run()
+    assert not at.exception
+    at.button(key="track-Peaceful").click().run()
+    with database.session() as session:
+        assert session.scalar(select(TrackVote.mood)) == "Peaceful"
+    assert "No track is waiting for your vote." in texts(at)
+
+
+def test_agreement_page_renders_statistics(database, settings, lead):
+    from moodlab import annotation
+    from tests.conftest import add_user
+
+    [image] = _images_with_files(database, settings, 1)
+    for name, mood in (("a1", "Happy"), ("a2", "Happy"), ("a3", "Happy"), ("a4", "Dynamic")):
+        person = add_user(database, name, Role.ANNOTATOR)
+        with database.session() as session:
+            annotation.answer(session=session, actor=person, image_id=image, mood=mood)
+    at = app(lead).switch_page("pages/agreement.py").run()
+    assert not at.exception
+    assert [m.label for m in at.metric] == [
+        "Fleiss' kappa",
+        "Krippendorff's alpha",
+        "Circular alpha",
+    ]
+    assert "4 votes and 0 skips on 1 images" in texts(at)

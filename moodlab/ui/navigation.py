@@ -20,7 +20,10 @@ class PageSpec:
 
 PAGES = (
     PageSpec("pages/home.py", "Home", ":material/home:", EVERYONE),
+    PageSpec("pages/annotate.py", "Annotate", ":material/label:", EVERYONE),
+    PageSpec("pages/music_votes.py", "Music votes", ":material/music_note:", EVERYONE),
     PageSpec("pages/crawl.py", "Crawl & import", ":material/travel_explore:", LEAD),
+    PageSpec("pages/agreement.py", "Agreement", ":material/handshake:", LEAD),
     PageSpec("pages/jobs.py", "Jobs", ":material/work_history:", LEAD),
     PageSpec("pages/users.py", "Users", ":material/group:", LEAD),
 )

@@ -1,0 +1,28 @@
+"""Charts the pages share: heatmaps over moods or annotators."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+
+def heatmap(matrix: list[list[float | None]], rows: list[str], cols: list[str], *, title: str,
+            value: str, sort: list[str] | None = None) -> alt.Chart:  # fmt: skip
+    """A labelled heatmap; ``rows`` and ``cols`` keep their given order (e.g. circle order)."""
+    cells = pd.DataFrame(
+        [
+            {"row": r, "col": c, value: matrix[i][j]}
+            for i, r in enumerate(rows)
+            for j, c in enumerate(cols)
+        ]
+    )
+    base = alt.Chart(cells, title=title).encode(
+        x=alt.X("col:N", sort=sort or cols, title=None),
+        y=alt.Y("row:N", sort=sort or rows, title=None),
+    )
+    squares = base.mark_rect().encode(
+        color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="blues")),
+        tooltip=["row", "col", f"{value}:Q"],
+    )
+    labels = base.mark_text(fontSize=11).encode(text=alt.Text(f"{value}:Q", format=".2~f"))
+    return squares + labels

@@ -1,0 +1,53 @@
+"""Music votes: listen to a track and vote the mood it fits, or "not usable"."""
+
+import streamlit as st
+
+from moodlab import moods, track_votes
+from moodlab.config import Settings
+from moodlab.errors import MoodlabError
+from moodlab.models import Role
+from moodlab.ui import session
+
+actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
+settings: Settings = session.settings()
+
+st.title("Music votes")
+st.caption("Which mood does this track fit? Keys 1-8 vote, 9 means not usable.")
+
+
+def record(track_id: int, mood: str | None) -> None:
+    try:
+        with session.database().session() as db:
+            track_votes.vote_track(
+                session=db, actor=actor, settings=settings, track_id=track_id, mood=mood
+            )
+    except MoodlabError as exc:
+        st.session_state["music_error"] = str(exc)
+
+
+@st.fragment
+def vote() -> None:
+    with session.database().session() as db:
+        track = track_votes.next_track(session=db, actor=actor)
+    if error := st.session_state.pop("music_error", None):
+        st.error(error)
+    if track is None:
+        st.success("No track is waiting for your vote.")
+        return
+    st.subheader(track.title or track.path)
+    st.audio(str(settings.music_dir / track.path))
+    if track.license:
+        st.caption(f"Licence: {track.license}")
+    columns = st.columns(len(moods.all_moods()) + 1)
+    for column, mood in zip(columns, moods.all_moods(), strict=False):
+        column.button(
+            f"{mood.key} {mood.name}", key=f"track-{mood.name}", shortcut=mood.key,
+            on_click=record, args=(track.id, mood.name), width="stretch",
+        )  # fmt: skip
+    columns[-1].button(
+        "9 Not usable", key="track-unusable", shortcut="9", on_click=record,
+        args=(track.id, None), width="stretch",
+    )  # fmt: skip
+
+
+vote()
