@@ -1,0 +1,122 @@
+"""Annotation at lab scale: 100,000 images and 400,000 votes in one SQLite file.
+
+    .venv/bin/python benchmarks/annotation.py [--images 100000] [--votes 400000] [--rounds 300]
+
+Measures, through the service layer (moodlab.annotation), one annotator's
+"next image + record a vote" step, p50 and p95 over many rounds, and the full
+agreement statistics (moodlab.agreement). The README quotes the output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import insert, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from moodlab import annotation, moods  # noqa: E402
+from moodlab.agreement import agreement_report  # noqa: E402
+from moodlab.auth import Actor  # noqa: E402
+from moodlab.config import Settings  # noqa: E402
+from moodlab.db import Database  # noqa: E402
+from moodlab.migrate import upgrade  # noqa: E402
+from moodlab.models import Image, ImageVote, Role, User  # noqa: E402
+from moodlab.timeutil import utcnow  # noqa: E402
+
+ANNOTATORS = 8  # the votes are spread over 8 people, 4 per image
+
+
+def fill(database: Database, n_images: int, n_votes: int, seed: int = 0) -> list[int]:
+    """Images and votes in bulk: each of the first n_votes/4 images gets 4 votes."""
+    rng = np.random.default_rng(seed)
+    now = utcnow()
+    with database.session() as session:
+        session.execute(
+            insert(User),
+            [{"name": f"a{i}", "role": Role.ANNOTATOR, "password_hash": "x", "active": True,
+              "created_at": now} for i in range(ANNOTATORS)],
+        )  # fmt: skip
+        session.execute(
+            insert(Image),
+            [{"sha256": f"{i:064x}", "width": 640, "height": 480, "created_at": now,
+              "phash": "", "original_suffix": ".jpg", "response_count": 0}
+             for i in range(1, n_images + 1)],
+        )  # fmt: skip
+        user_ids = [row[0] for row in session.execute(text("SELECT id FROM users ORDER BY id"))]
+        names = moods.names()
+        voted_images = n_votes // 4
+        votes = []
+        for image_id in range(1, voted_images + 1):
+            raters = rng.choice(ANNOTATORS, 4, replace=False)
+            base = rng.integers(8)
+            for rater in raters:
+                mood = base if rng.random() < 0.6 else (base + rng.integers(-1, 2)) % 8
+                votes.append(
+                    {"image_id": image_id, "annotator_id": user_ids[rater], "mood": names[mood],
+                     "created_at": now, "updated_at": now}
+                )  # fmt: skip
+        session.execute(insert(ImageVote), votes)
+        # Leave the last 2,000 voted images one vote short, as real queues are.
+        session.execute(
+            text("DELETE FROM image_votes WHERE image_id > :cut AND annotator_id = :who"),
+            {"cut": voted_images - 2000, "who": user_ids[0]},
+        )
+        session.execute(
+            text("UPDATE images SET response_count ="
+                 " (SELECT count(*) FROM image_votes v WHERE v.image_id = images.id)")
+        )  # fmt: skip
+    return user_ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--votes", type=int, default=400_000)
+    parser.add_argument("--rounds", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.from_env({"MOODLAB_DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite"})
+        database = Database(settings.database_url)
+        upgrade(database)
+        start = time.perf_counter()
+        user_ids = fill(database, args.images, args.votes)
+        took = time.perf_counter() - start
+        print(f"filled {args.images:,} images and ~{args.votes:,} votes in {took:.1f} s")
+
+        annotator = Actor(id=user_ids[1], name="a1", role=Role.ANNOTATOR)
+        names = moods.names()
+        steps = []
+        for i in range(args.rounds):
+            t0 = time.perf_counter()
+            with database.session() as session:
+                image = annotation.next_image(session=session, actor=annotator, settings=settings)
+                annotation.answer(
+                    session=session, actor=annotator, image_id=image.id, mood=names[i % 8]
+                )
+            steps.append((time.perf_counter() - t0) * 1000)
+        steps.sort()
+        p50, p95 = statistics.median(steps), steps[int(0.95 * len(steps)) - 1]
+        print(
+            f"next image + record a vote: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({args.rounds} rounds)"
+        )
+
+        lead = Actor(id=None, name="bench", role=Role.LEAD)
+        start = time.perf_counter()
+        with database.session() as session:
+            report = agreement_report(session=session, actor=lead, settings=settings)
+        seconds = time.perf_counter() - start
+        print(f"agreement statistics: {seconds:.2f} s for {report['votes']:,} votes"
+              f" (alpha {report['krippendorff_alpha']}, circular {report['circular_alpha']},"
+              f" kappa {report['fleiss_kappa']})")  # fmt: skip
+        database.dispose()
+
+
+if __name__ == "__main__":
+    main()
