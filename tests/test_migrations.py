@@ -9,7 +9,9 @@ from moodlab.db import Database
 from moodlab.models import Base, Image, ImageVote, Job, User
 from tests.conftest import add_user
 
-TABLES = {"users", "login_failures", "jobs", "workers", "images", "image_votes"}
+TABLES = {
+    "users", "login_failures", "jobs", "workers", "images", "image_votes", "tracks", "track_votes",
+}  # fmt: skip
 
 
 def test_upgrade_from_empty_creates_every_table(settings):
@@ -57,3 +59,37 @@ def test_every_migration_has_a_downgrade():
     for revision in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions():
         source = revision.module.downgrade.__code__
         assert source.co_code, f"migration {revision.revision} has an empty downgrade"
+
+
+def test_upgrading_fills_in_each_images_answer_count(settings):
+    from sqlalchemy import text
+
+    database = Database(settings.database_url)
+    migrate.upgrade(database, "0002")
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, name, role, password_hash, active, created_at)"
+                " VALUES (1, 'a', 'annotator', 'x', 1, '2026-01-01'),"
+                " (2, 'b', 'annotator', 'x', 1, '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO images (id, sha256, phash, original_suffix, width, height, created_at)"
+                " VALUES (1, :a, '', '', 100, 100, '2026-01-01'),"
+                " (2, :b, '', '', 100, 100, '2026-01-01')"
+            ),
+            {"a": "a" * 64, "b": "b" * 64},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO image_votes (image_id, annotator_id, mood, created_at, updated_at)"
+                " VALUES (1, 1, 'Happy', '2026-01-01', '2026-01-01'),"
+                " (1, 2, 'Tired', '2026-01-01', '2026-01-01')"
+            )
+        )
+    migrate.upgrade(database)
+    with database.session() as session:
+        assert session.get(Image, 1).response_count == 2
+        assert session.get(Image, 2).response_count == 0
