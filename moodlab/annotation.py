@@ -53,13 +53,16 @@ def _insert(session: Session):
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
-def next_image(
-    *, session: Session, actor: Actor, settings: Settings, after: int | None = None
-) -> Image | None:
-    """The next image for ``actor``: not yet answered by them, closest to complete, oldest.
+def next_image(*, session: Session, actor: Actor, settings: Settings) -> Image | None:
+    """The next image for ``actor``: not yet answered by them, closest to complete, oldest."""
+    images = next_images(session=session, actor=actor, settings=settings, limit=1)
+    return images[0] if images else None
 
-    ``after`` skips one image id (the one on screen while its vote is written).
-    """
+
+def next_images(
+    *, session: Session, actor: Actor, settings: Settings, limit: int, first: int | None = None
+) -> list[Image]:
+    """The next ``limit`` images of ``actor``'s queue; ``first`` (an image just undone) leads."""
     require_role(actor, *ANNOTATING, action="annotate images")
     mine = exists().where(ImageVote.image_id == Image.id, ImageVote.annotator_id == actor.id)
     query = (
@@ -68,11 +71,65 @@ def next_image(
             Image.response_count < settings.annotators_per_item, Image.frozen_at.is_(None), ~mine
         )
         .order_by(Image.response_count.desc(), Image.id)
-        .limit(1)
+        .limit(limit)
     )
-    if after is not None:
-        query = query.where(Image.id != after)
-    return session.scalar(query)
+    images = list(session.scalars(query))
+    if first is not None:
+        lead = session.scalar(
+            select(Image).where(Image.id == first, ~mine, Image.frozen_at.is_(None))
+        )
+        if lead is not None:
+            images = [lead, *[i for i in images if i.id != first]][:limit]
+    return images
+
+
+@dataclass
+class Outbox:
+    """What a browser has sent and moodlab has applied: votes and undos in order.
+
+    The annotate page's browser side sends every answer it has not yet seen
+    acknowledged, each with a sequence number; entries at or below ``acked`` are
+    old news. Re-sending is therefore harmless and nothing is lost if a send is.
+    """
+
+    acked: int = 0
+    undo_stack: list = None
+    undone: int | None = None  # an image just put back, to show first
+    error: str | None = None
+
+    def __post_init__(self):
+        self.undo_stack = self.undo_stack or []
+
+
+def apply_outbox(*, session_factory, actor: Actor, outbox: Outbox, entries: list[dict]) -> Outbox:
+    """Apply entries newer than ``outbox.acked``, in order.
+
+    An entry is {"seq", "image_id", "mood"} (mood None or "skip" skips) or {"seq", "undo"}.
+    """
+    outbox.error = None
+    for entry in sorted(entries or [], key=lambda e: int(e.get("seq", 0))):
+        seq = int(entry.get("seq", 0))
+        if seq <= outbox.acked:
+            continue
+        try:
+            with session_factory() as session:
+                if entry.get("undo"):
+                    if outbox.undo_stack:
+                        previous = outbox.undo_stack[-1]
+                        undo(session=session, actor=actor, previous=previous)
+                        outbox.undo_stack.pop()
+                        outbox.undone = previous.image_id
+                else:
+                    previous = answer(
+                        session=session, actor=actor, image_id=int(entry["image_id"]),
+                        mood=entry.get("mood"),
+                    )  # fmt: skip
+                    outbox.undo_stack.append(previous)
+                    outbox.undone = None
+        except MoodlabError as exc:
+            outbox.error = str(exc)
+        outbox.acked = seq
+    return outbox
 
 
 def answer(*, session: Session, actor: Actor, image_id: int, mood: str | None) -> Previous:

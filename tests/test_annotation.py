@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from moodlab import annotation, moods
 from moodlab.annotation import FrozenImage
+from moodlab.config import Settings
 from moodlab.db import Database
 from moodlab.errors import MoodlabError, PermissionDenied
 from moodlab.models import Image, ImageVote, Role
@@ -231,3 +232,52 @@ def test_votes_and_agreement_commands(env, tmp_path):
     assert exported["exported"] == 6
     missing = run_cli("votes", "import", str(tmp_path / "missing.csv"))
     assert missing.returncode == 1 and "cannot read" in missing.stderr
+
+
+def test_the_browser_outbox_is_applied_once_in_order_even_when_resent(database, annotators):
+    a1 = annotators[0]
+    ids = add_images(database, 3)
+    outbox = annotation.Outbox()
+    first = [{"seq": 1, "image_id": ids[0], "mood": "Happy"}]
+    annotation.apply_outbox(
+        session_factory=database.session, actor=a1, outbox=outbox, entries=first
+    )
+    # The browser re-sends what it has not seen acknowledged, and a send may be lost:
+    # entry 2's own trigger never arrived, but it rides along with entry 3.
+    later = [
+        {"seq": 1, "image_id": ids[0], "mood": "Happy"},
+        {"seq": 2, "image_id": ids[1], "mood": None},
+        {"seq": 3, "image_id": ids[2], "mood": "Tired"},
+    ]
+    annotation.apply_outbox(
+        session_factory=database.session, actor=a1, outbox=outbox, entries=later
+    )
+    annotation.apply_outbox(
+        session_factory=database.session, actor=a1, outbox=outbox, entries=later
+    )
+    assert outbox.acked == 3 and len(outbox.undo_stack) == 3
+    with database.session() as session:
+        answers = dict(session.execute(select(ImageVote.image_id, ImageVote.mood)).all())
+    assert answers == {ids[0]: "Happy", ids[1]: None, ids[2]: "Tired"}
+    undo = [{"seq": 4, "undo": True}]
+    annotation.apply_outbox(session_factory=database.session, actor=a1, outbox=outbox, entries=undo)
+    assert outbox.undone == ids[2]
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(ImageVote)) == 2
+        queue = annotation.next_images(
+            session=session, actor=a1, settings=Settings.from_env(), limit=2, first=outbox.undone
+        )
+    assert [image.id for image in queue] == [ids[2]]
+
+
+def test_an_outbox_entry_that_fails_is_reported_and_not_retried(database, annotators):
+    a1 = annotators[0]
+    [image] = add_images(database, 1)
+    with database.session() as session:
+        session.get(Image, image).frozen_at = utcnow()
+    outbox = annotation.Outbox()
+    entries = [{"seq": 1, "image_id": image, "mood": "Happy"}]
+    annotation.apply_outbox(
+        session_factory=database.session, actor=a1, outbox=outbox, entries=entries
+    )
+    assert outbox.acked == 1 and "is frozen into a dataset snapshot" in outbox.error
