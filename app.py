@@ -10,7 +10,8 @@ from moodlab import auth
 from moodlab.errors import MoodlabError
 from moodlab.ui import navigation, session
 
-st.set_page_config(page_title="moodlab", page_icon=":material/palette:", layout="wide")
+# An emoji icon: a Material icon here makes browsers fetch the favicon from Google.
+st.set_page_config(page_title="moodlab", page_icon="🎨", layout="wide")
 
 try:
     database = session.database()

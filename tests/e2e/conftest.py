@@ -93,15 +93,29 @@ def server(env, tmp_path):
 
 @pytest.fixture
 def browser_page():
+    """A chromium page; the test fails if the app makes it call any host but this one."""
+    from urllib.parse import urlsplit
+
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
+    outside = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(30_000)
+        page.on(
+            "request",
+            lambda request: (
+                outside.append(request.url)
+                if urlsplit(request.url).hostname not in (None, "127.0.0.1", "localhost")
+                and urlsplit(request.url).scheme in ("http", "https")
+                else None
+            ),
+        )
         yield page
         browser.close()
+    assert not outside, f"the app made the browser call other hosts: {outside}"
 
 
 def screenshot(page, name: str) -> Path:
