@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -93,12 +93,9 @@ class Outbox:
     """
 
     acked: int = 0
-    undo_stack: list = None
+    undo_stack: list[Previous] = field(default_factory=list)
     undone: int | None = None  # an image just put back, to show first
     error: str | None = None
-
-    def __post_init__(self):
-        self.undo_stack = self.undo_stack or []
 
 
 def apply_outbox(*, session_factory, actor: Actor, outbox: Outbox, entries: list[dict]) -> Outbox:
@@ -230,7 +227,7 @@ CSV_COLUMNS = ("image", "annotator", "mood")
 class ImportReport:
     imported: int = 0
     unchanged: int = 0
-    rejected: list[dict] = None
+    rejected: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"imported": self.imported, "unchanged": self.unchanged, "rejected": self.rejected}
@@ -243,7 +240,7 @@ def import_votes(*, session: Session, actor: Actor, path: Path) -> ImportReport:
     rest are written. Importing the same file again changes nothing.
     """
     require_role(actor, Role.LEAD, action="import votes")
-    report = ImportReport(rejected=[])
+    report = ImportReport()
     rows = _read_csv(path)
     users = {u.name: u for u in session.scalars(select(User))}
     for line, row in rows:
