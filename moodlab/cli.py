@@ -116,6 +116,27 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--json", action="store_true")
     add("agreement", "tiers, Fleiss' kappa, Krippendorff's alpha, circular alpha, per annotator")
 
+    dataset = sub.add_parser(
+        "dataset", help="build, list and export frozen datasets"
+    ).add_subparsers(dest="dataset_command", required=True, parser_class=_Parser)
+    build = dataset.add_parser("build", help="freeze a snapshot: train 3-of-4, test 2-of-4")
+    build.add_argument("--per-mood-cap", type=int, help="train images per mood (default: balance)")
+    build.add_argument("--test-per-mood", type=int, help="test images per mood (default: all)")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--json", action="store_true")
+    dataset_list = dataset.add_parser("list", help="every snapshot")
+    dataset_list.add_argument("--json", action="store_true")
+    dataset_export = dataset.add_parser("export", help="a zip in ImageFolder layout")
+    dataset_export.add_argument("id", type=int)
+    dataset_export.add_argument("out", metavar="OUT.zip")
+    dataset_export.add_argument("--json", action="store_true")
+    dataset_disputed = dataset.add_parser("disputed", help="images with a 2-2 tie")
+    dataset_disputed.add_argument("--json", action="store_true")
+    tie = dataset.add_parser("break-tie", help="decide a tie: one of the tied moods, or leave-out")
+    tie.add_argument("image_id", type=int)
+    tie.add_argument("mood", help="a tied mood, or leave-out")
+    tie.add_argument("--json", action="store_true")
+
     users = sub.add_parser("users", help="manage accounts").add_subparsers(
         dest="users_command", required=True, parser_class=_Parser
     )
@@ -450,3 +471,70 @@ def _agreement(args) -> dict:
     settings, database = _database()
     with database.session() as session:
         return agreement_report(session=session, actor=auth.Actor.command_line(), settings=settings)
+
+
+@command("dataset build")
+def _dataset_build(args) -> dict:
+    from moodlab import datasets
+
+    settings, database = _database()
+    rules = datasets.Rules(
+        per_mood_cap=args.per_mood_cap, test_per_mood=args.test_per_mood, seed=args.seed
+    )
+    with database.session() as session:
+        snapshot = datasets.freeze(
+            session=session, actor=auth.Actor.command_line(), settings=settings, rules=rules
+        )
+        return datasets.snapshot_summary(snapshot)
+
+
+@command("dataset list")
+def _dataset_list(args) -> dict:
+    from moodlab import datasets
+
+    _, database = _database()
+    with database.session() as session:
+        snapshots = datasets.list_snapshots(session=session, actor=auth.Actor.command_line())
+        return {"snapshots": [datasets.snapshot_summary(s) for s in snapshots]}
+
+
+@command("dataset export")
+def _dataset_export(args) -> dict:
+    from pathlib import Path
+
+    from moodlab import datasets
+
+    settings, database = _database()
+    with database.session() as session:
+        return datasets.export(
+            session=session, actor=auth.Actor.command_line(), settings=settings,
+            snapshot_id=args.id, out=Path(args.out),
+        )  # fmt: skip
+
+
+@command("dataset disputed")
+def _dataset_disputed(args) -> dict:
+    from dataclasses import asdict
+
+    from moodlab import datasets
+
+    settings, database = _database()
+    with database.session() as session:
+        found = datasets.disputed_images(
+            session=session, actor=auth.Actor.command_line(), settings=settings
+        )
+        return {"disputed": [asdict(d) for d in found]}
+
+
+@command("dataset break-tie")
+def _dataset_break_tie(args) -> dict:
+    from moodlab import datasets
+
+    settings, database = _database()
+    mood = None if args.mood.strip().lower() in ("leave-out", "leave out", "none") else args.mood
+    with database.session() as session:
+        decision = datasets.break_tie(
+            session=session, actor=auth.Actor.command_line(), settings=settings,
+            image_id=args.image_id, mood=mood,
+        )  # fmt: skip
+        return {"image_id": decision.image_id, "mood": decision.mood or "left out"}
