@@ -84,13 +84,21 @@ def test_navigation_shows_each_role_its_pages(database, lead, annotator):
     from moodlab.ui.navigation import pages_for
 
     assert [p.title for p in pages_for(Role.LEAD)] == [
-        "Home", "Annotate", "Music votes", "Crawl & import", "Agreement", "Jobs", "Users",
+        "Home", "Annotate", "Music votes", "Crawl & import", "Agreement", "Datasets", "Jobs",
+        "Users",
     ]  # fmt: skip
     assert [p.title for p in pages_for(Role.ANNOTATOR)] == ["Home", "Annotate", "Music votes"]
 
 
 @pytest.mark.parametrize(
-    "page", ["pages/users.py", "pages/jobs.py", "pages/crawl.py", "pages/agreement.py"]
+    "page",
+    [
+        "pages/users.py",
+        "pages/jobs.py",
+        "pages/crawl.py",
+        "pages/agreement.py",
+        "pages/datasets.py",
+    ],
 )
 def test_an_annotator_cannot_open_lead_pages(database, lead, annotator, page):
     with pytest.raises(ValueError, match="Could not find a navigation page"):
@@ -255,3 +263,30 @@ def test_agreement_page_renders_statistics(database, settings, lead):
         "Circular alpha",
     ]
     assert "4 votes and 0 skips on 1 images" in texts(at)
+
+
+def test_datasets_page_previews_breaks_a_tie_and_freezes(database, settings, lead):
+    from moodlab import annotation
+    from moodlab.models import Snapshot
+    from tests.conftest import add_user
+
+    people = [add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(4)]
+    images = _images_with_files(database, settings, 3)
+    patterns = [
+        ["Happy", "Happy", "Happy", "Tired"],
+        ["Tired", "Tired", "Tired", "Happy"],
+        ["Angry", "Angry", "Anxiety", "Anxiety"],
+    ]
+    for image, pattern in zip(images, patterns, strict=True):
+        for person, mood in zip(people, pattern, strict=True):
+            with database.session() as session:
+                annotation.answer(session=session, actor=person, image_id=image, mood=mood)
+    at = app(lead).switch_page("pages/datasets.py").run()
+    assert not at.exception
+    assert "2 train and 0 test images; 1 disputed images" in texts(at)
+    at.button(key=f"tie-{images[2]}-Anxiety").click().run()
+    assert "2 train and 1 test images; 0 disputed images" in texts(at)
+    next(b for b in at.button if b.label == "Freeze snapshot").click().run()
+    with database.session() as session:
+        [snapshot] = session.scalars(select(Snapshot)).all()
+    assert snapshot.test_counts["Anxiety"] == 1

@@ -24,6 +24,7 @@ PAGES = (
     PageSpec("pages/music_votes.py", "Music votes", ":material/music_note:", EVERYONE),
     PageSpec("pages/crawl.py", "Crawl & import", ":material/travel_explore:", LEAD),
     PageSpec("pages/agreement.py", "Agreement", ":material/handshake:", LEAD),
+    PageSpec("pages/datasets.py", "Datasets", ":material/dataset:", LEAD),
     PageSpec("pages/jobs.py", "Jobs", ":material/work_history:", LEAD),
     PageSpec("pages/users.py", "Users", ":material/group:", LEAD),
 )

@@ -1,0 +1,115 @@
+"""Datasets (lead): preview the train and test sets, break ties, freeze, export."""
+
+import pandas as pd
+import streamlit as st
+
+from moodlab import datasets, jobs
+from moodlab.errors import MoodlabError
+from moodlab.intake import display_path
+from moodlab.models import Role
+from moodlab.storage import ContentStore
+from moodlab.ui import session
+
+actor = session.require_role(Role.LEAD)
+settings = session.settings()
+store = ContentStore(settings.data_dir)
+
+st.title("Datasets")
+st.caption(
+    f"Train: a unique top mood with {settings.train_quorum}+ of {settings.annotators_per_item}"
+    f" votes. Test: a unique top mood with {settings.test_quorum}, train-tier images the cap"
+    " leaves out, and ties you break below."
+)
+
+cap_col, test_col, seed_col = st.columns(3)
+balance = cap_col.checkbox("Balance to the smallest mood", value=True)
+cap = None if balance else cap_col.number_input("Train images per mood", 0, 1_000_000, 100)
+limit_test = test_col.checkbox("Limit test images per mood (the paper used 20)")
+test_per_mood = (
+    test_col.number_input("Test images per mood", 0, 100_000, 20) if limit_test else None
+)
+seed = seed_col.number_input(
+    "Seed", 0, 2**31 - 1, 0, help="the same seed, votes and rules give the same set"
+)
+rules = datasets.Rules(
+    per_mood_cap=None if cap is None else int(cap),
+    test_per_mood=None if test_per_mood is None else int(test_per_mood),
+    seed=int(seed),
+)
+
+with session.database().session() as db:
+    preview = datasets.plan(session=db, actor=actor, settings=settings, rules=rules)
+    disputed = datasets.disputed_images(session=db, actor=actor, settings=settings)
+    snapshots = datasets.list_snapshots(session=db, actor=actor)
+
+st.subheader("Preview")
+for warning in preview.warnings:
+    st.warning(warning)
+counts = pd.DataFrame(
+    [{"mood": m, "set": split, "images": n}
+     for split in ("train", "test") for m, n in preview.counts(split).items()]
+)  # fmt: skip
+st.bar_chart(counts, x="mood", y="images", color="set", stack=False, sort=False, height=260)
+train_total, test_total = (
+    sum(preview.counts("train").values()),
+    sum(preview.counts("test").values()),
+)
+st.caption(
+    f"{train_total} train and {test_total} test images; {preview.disputed} disputed images"
+    f" wait for a decision; cap per mood: {preview.cap}; manifest {preview.manifest_sha256[:12]}…"
+)
+if st.button(
+    "Freeze snapshot", type="primary", icon=":material/ac_unit:", disabled=not preview.members
+):
+    try:
+        with session.database().session() as db:
+            frozen = datasets.freeze(session=db, actor=actor, settings=settings, rules=rules)
+        st.toast(f"Froze snapshot #{frozen.id}")
+        st.rerun()
+    except MoodlabError as exc:
+        st.error(str(exc))
+
+st.subheader(f"Disputed images ({sum(d.decision is None for d in disputed)} undecided)")
+if not disputed:
+    st.caption("No 2-2 ties.")
+for tie in disputed[:24]:
+    picture, votes, choice = st.columns([1, 2, 3])
+    picture.image(str(display_path(store, tie.sha256)), width=140)
+    votes.write(", ".join(f"{mood} {n}" for mood, n in tie.votes.items()))
+    votes.caption(f"decision: {tie.decision or 'none yet'}")
+    for mood in [*tie.tied, None]:
+        label = mood or "Leave out"
+        if choice.button(label, key=f"tie-{tie.image_id}-{label}"):
+            with session.database().session() as db:
+                datasets.break_tie(
+                    session=db, actor=actor, settings=settings, image_id=tie.image_id, mood=mood
+                )
+            st.rerun()
+
+st.subheader("Snapshots")
+if not snapshots:
+    st.caption("None frozen yet.")
+for snapshot in snapshots:
+    summary = datasets.snapshot_summary(snapshot)
+    with st.container(border=True):
+        head, action = st.columns([4, 1])
+        n_train, n_test = sum(snapshot.train_counts.values()), sum(snapshot.test_counts.values())
+        head.markdown(
+            f"**#{snapshot.id}** · {summary['created_at']} · train {n_train} · test {n_test}"
+            f" · manifest `{snapshot.manifest_sha256[:16]}…`"
+        )
+        out = datasets.export_path(settings, snapshot.id)
+        if out.exists():
+            with open(out, "rb") as handle:
+                action.download_button(
+                    "Download zip", handle, file_name=out.name, key=f"dl-{snapshot.id}"
+                )
+        elif action.button("Export", key=f"export-{snapshot.id}", icon=":material/archive:"):
+            with session.database().session() as db:
+                jobs.enqueue(
+                    session=db, actor=actor, kind_name="dataset_export",
+                    params={"snapshot_id": snapshot.id, "out": str(out)},
+                )  # fmt: skip
+            st.toast("Export queued: see the Jobs page; the download appears here when done.")
+        with st.expander("Rules and counts"):
+            st.json(summary, expanded=False)
