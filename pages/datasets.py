@@ -77,9 +77,10 @@ for tie in disputed[:24]:
     picture.image(str(display_path(store, tie.sha256)), width=140)
     votes.write(", ".join(f"{mood} {n}" for mood, n in tie.votes.items()))
     votes.caption(f"decision: {tie.decision or 'none yet'}")
+    buttons = choice.container(horizontal=True)
     for mood in [*tie.tied, None]:
         label = mood or "Leave out"
-        if choice.button(label, key=f"tie-{tie.image_id}-{label}"):
+        if buttons.button(label, key=f"tie-{tie.image_id}-{label}"):
             with session.database().session() as db:
                 datasets.break_tie(
                     session=db, actor=actor, settings=settings, image_id=tie.image_id, mood=mood
