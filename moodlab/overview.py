@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from moodlab import annotation, jobs, moods
 from moodlab.auth import Actor
 from moodlab.config import Settings
-from moodlab.models import Image, ImageVote, Job, JobStatus, Role, User
+from moodlab.models import Image, ImageVote, Job, JobStatus, Role, Snapshot, User
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Overview:
     jobs_running: int
     jobs_queued: int
     workers_alive: int
+    snapshots: int = 0
     next_steps: list[NextStep] = field(default_factory=list)
 
 
@@ -68,6 +69,7 @@ def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overv
             jobs.live_workers(session=session, within=timedelta(seconds=settings.job_stale_seconds))
         ),
     )
+    overview.snapshots = count(select(func.count()).select_from(Snapshot))
     overview.next_steps = _next_steps(overview, settings, actor)
     return overview
 

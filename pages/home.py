@@ -23,11 +23,12 @@ for step in overview.next_steps:
             st.page_link(step.page, label="Go", icon=":material/open_in_new:")
 
 st.subheader("The lab at a glance")
-images, votes, mine, annotators = st.columns(4)
+images, votes, mine, annotators, snapshots = st.columns(5)
 images.metric("Images", overview.images)
 votes.metric("Votes", overview.votes)
 mine.metric("My votes", overview.my_votes)
 annotators.metric("Annotators", overview.annotators)
+snapshots.metric("Dataset snapshots", overview.snapshots)
 
 st.markdown("**Votes per mood** (in circle order)")
 if overview.votes:
