@@ -49,8 +49,22 @@ class Progress:
     left: int
 
 
-def _insert(session: Session):
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+def upsert_vote(session: Session, table, keys: dict[str, int], mood: str | None) -> tuple | None:
+    """Insert or update the one vote row of ``keys`` in ``table``; the old (mood,) row or None.
+
+    One statement (INSERT ... ON CONFLICT DO UPDATE), so two writers never make two rows.
+    """
+    match = [getattr(table, column) == value for column, value in keys.items()]
+    previous = session.execute(select(table.mood).where(*match)).first()
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    statement = insert(table).values(**keys, mood=mood, created_at=now, updated_at=now)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(keys), set_={"mood": mood, "updated_at": now}
+        )
+    )
+    return previous
 
 
 def next_image(*, session: Session, actor: Actor, settings: Settings) -> Image | None:
@@ -143,19 +157,8 @@ def answer(*, session: Session, actor: Actor, image_id: int, mood: str | None) -
             f"image {image_id} is frozen into a dataset snapshot since"
             f" {image.frozen_at:%Y-%m-%d}: its votes are read-only"
         )
-    previous = session.execute(
-        select(ImageVote.mood).where(
-            ImageVote.image_id == image_id, ImageVote.annotator_id == actor.id
-        )
-    ).first()
-    now = utcnow()
-    statement = _insert(session)(ImageVote).values(
-        image_id=image_id, annotator_id=actor.id, mood=mood, created_at=now, updated_at=now
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["image_id", "annotator_id"], set_={"mood": mood, "updated_at": now}
-        )
+    previous = upsert_vote(
+        session, ImageVote, {"image_id": image_id, "annotator_id": actor.id}, mood
     )
     _recount(session, image_id)
     return Previous(image_id, previous is not None, previous[0] if previous else None)

@@ -14,12 +14,11 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from moodlab import moods
-from moodlab.annotation import ANNOTATING, _insert
+from moodlab.annotation import ANNOTATING, upsert_vote
 from moodlab.auth import Actor, require_role
 from moodlab.config import Settings
 from moodlab.errors import NotFound
 from moodlab.models import Track, TrackStatus, TrackVote
-from moodlab.timeutil import utcnow
 
 NOT_USABLE = "not usable"
 
@@ -48,20 +47,8 @@ def vote_track(
     if track is None:
         raise NotFound(f"no track with id {track_id}")
     value = None if mood is None or mood.strip().lower() == NOT_USABLE else moods.get(mood).name
-    previous = session.execute(
-        select(TrackVote.mood).where(
-            TrackVote.track_id == track_id, TrackVote.annotator_id == actor.id
-        )
-    ).first()
-    now = utcnow()
-    statement = _insert(session)(TrackVote).values(
-        track_id=track_id, annotator_id=actor.id, mood=value, created_at=now, updated_at=now
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["track_id", "annotator_id"], set_={"mood": value, "updated_at": now}
-        )
-    )
+    keys = {"track_id": track_id, "annotator_id": actor.id}
+    previous = upsert_vote(session, TrackVote, keys, value)
     session.flush()
     _settle_status(session, track, settings)
     return PreviousTrackVote(track_id, previous is not None, previous[0] if previous else None)
