@@ -1,0 +1,37 @@
+"""The networks as the paper describes them."""
+
+import pytest
+
+from moodlab.errors import ConfigError, MoodlabError
+from moodlab.training import architectures
+from moodlab.training.precision import choose_policy, cpu_has_bf16
+
+
+def test_the_deep_cnn_has_the_papers_parameter_count():
+    model = architectures.deep(128)
+    assert model.count_params() == 2_344_296
+    flatten = next(layer for layer in model.layers if layer.name.startswith("flatten"))
+    assert flatten.output.shape[-1] == 4096
+    assert model.output_shape == (None, 8)
+
+
+def test_the_plain_cnn_is_smaller_and_has_eight_outputs():
+    model = architectures.plain(128)
+    assert model.output_shape == (None, 8)
+    assert model.count_params() < architectures.deep(128).count_params() * 4
+
+
+def test_unknown_architectures_are_named():
+    with pytest.raises(MoodlabError, match="unknown architecture 'resnet'"):
+        architectures.build("resnet")
+
+
+def test_precision_follows_the_cpu_flags_and_can_be_forced(tmp_path):
+    with_bf16 = tmp_path / "cpuinfo"
+    with_bf16.write_text("flags\t: fpu sse avx512f avx512_bf16 amx_tile\n")
+    without = tmp_path / "plain"
+    without.write_text("flags\t: fpu sse avx2\n")
+    assert cpu_has_bf16(with_bf16) and not cpu_has_bf16(without)
+    assert choose_policy("float32") == "float32"
+    with pytest.raises(ConfigError, match="MOODLAB_PRECISION='half'"):
+        choose_policy("half")
