@@ -137,6 +137,25 @@ def build_parser() -> argparse.ArgumentParser:
     tie.add_argument("mood", help="a tied mood, or leave-out")
     tie.add_argument("--json", action="store_true")
 
+    train = add(
+        "train", "cross-validate and train a model on a dataset snapshot (as a job, run here)"
+    )
+    train.add_argument("--dataset", type=int, required=True, metavar="ID")
+    train.add_argument("--arch", default="deep", choices=["deep", "plain"])
+    train.add_argument("--folds", type=int, default=10)
+    train.add_argument("--epochs", type=int, default=60)
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--image-size", type=int, default=128)
+    train.add_argument("--seed", type=int, default=0)
+    models = sub.add_parser("models", help="the model registry").add_subparsers(
+        dest="models_command", required=True, parser_class=_Parser
+    )
+    models_list = models.add_parser("list", help="every trained model")
+    models_list.add_argument("--json", action="store_true")
+    models_activate = models.add_parser("activate", help="use this model for videos")
+    models_activate.add_argument("id", type=int)
+    models_activate.add_argument("--json", action="store_true")
+
     users = sub.add_parser("users", help="manage accounts").add_subparsers(
         dest="users_command", required=True, parser_class=_Parser
     )
@@ -538,3 +557,45 @@ def _dataset_break_tie(args) -> dict:
             image_id=args.image_id, mood=mood,
         )  # fmt: skip
         return {"image_id": decision.image_id, "mood": decision.mood or "left out"}
+
+
+@command("train")
+def _train(args) -> dict:
+    from moodlab.training.run import TrainParams
+
+    params = TrainParams(
+        snapshot_id=args.dataset, arch=args.arch, folds=args.folds, epochs=args.epochs,
+        batch_size=args.batch_size, image_size=args.image_size, seed=args.seed,
+    )  # fmt: skip
+    params.check()
+    report = _run_job("train", params.__dict__)
+    report.pop("folds", None)
+    return report
+
+
+def _model_row(model) -> dict:
+    return {
+        "id": model.id, "arch": model.arch, "path": model.path, "active": model.active,
+        "cv_mean": model.cv_mean, "test_accuracy": model.test_accuracy,
+        "snapshot_id": model.snapshot_id, "precision": model.precision,
+    }  # fmt: skip
+
+
+@command("models list")
+def _models_list(args) -> dict:
+    from moodlab.training.run import list_models
+
+    _, database = _database()
+    with database.session() as session:
+        return {"models": [_model_row(m) for m in list_models(session=session)]}
+
+
+@command("models activate")
+def _models_activate(args) -> dict:
+    from moodlab.training.run import activate
+
+    _, database = _database()
+    with database.session() as session:
+        return _model_row(
+            activate(session=session, actor=auth.Actor.command_line(), model_id=args.id)
+        )

@@ -5,3 +5,4 @@ import moodlab.datasets  # noqa: F401  dataset_export
 import moodlab.diagnostics  # noqa: F401  worker_check
 import moodlab.importer  # noqa: F401  import
 import moodlab.openverse  # noqa: F401  openverse
+import moodlab.training.run  # noqa: F401  train
