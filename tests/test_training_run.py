@@ -112,8 +112,9 @@ def test_train_and_models_commands(env, database, settings, lead, snapshot_id):
                      "--batch-size", "16", "--image-size", "32", "--json", timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) >= {"model_id", "arch", "params", "cv_scores", "cv_mean", "cv_std",
-                           "test_accuracy", "adjacent_accuracy", "confusion_matrix", "moods"}  # fmt: skip
+    promised = {"model_id", "arch", "params", "cv_scores", "cv_mean", "cv_std", "test_accuracy",
+                "adjacent_accuracy", "confusion_matrix", "moods"}  # fmt: skip
+    assert set(report) >= promised
     listed = json.loads(run_cli("models", "list", "--json").stdout)["models"]
     assert listed[0]["id"] == report["model_id"] and listed[0]["active"] is False
     activated = json.loads(run_cli("models", "activate", str(report["model_id"]), "--json").stdout)
