@@ -84,8 +84,8 @@ def test_navigation_shows_each_role_its_pages(database, lead, annotator):
     from moodlab.ui.navigation import pages_for
 
     assert [p.title for p in pages_for(Role.LEAD)] == [
-        "Home", "Annotate", "Music votes", "Crawl & import", "Agreement", "Datasets", "Jobs",
-        "Users",
+        "Home", "Annotate", "Music votes", "Crawl & import", "Agreement", "Datasets",
+        "Training", "Jobs", "Users",
     ]  # fmt: skip
     assert [p.title for p in pages_for(Role.ANNOTATOR)] == ["Home", "Annotate", "Music votes"]
 
@@ -98,6 +98,7 @@ def test_navigation_shows_each_role_its_pages(database, lead, annotator):
         "pages/crawl.py",
         "pages/agreement.py",
         "pages/datasets.py",
+        "pages/training.py",
     ],
 )
 def test_an_annotator_cannot_open_lead_pages(database, lead, annotator, page):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import colorsys
 import json
+import time
 
 import numpy as np
 import pytest
@@ -121,3 +122,26 @@ def test_train_and_models_commands(env, database, settings, lead, snapshot_id):
     assert activated["active"] is True
     bad = run_cli("train", "--dataset", "999", "--epochs", "1")
     assert bad.returncode == 1 and "no dataset snapshot with id 999" in bad.stderr
+
+
+def test_training_page_starts_a_run_and_shows_the_report(database, settings, lead, snapshot_id):
+    from streamlit.testing.v1 import AppTest
+
+    from moodlab.ui.session import ACTOR_KEY, LAST_SEEN_KEY
+    from tests.conftest import ROOT
+
+    run_inline(settings, database, lead, "train", small(snapshot_id, arch="plain", folds=2))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state[ACTOR_KEY] = lead
+    at.session_state[LAST_SEEN_KEY] = time.time()
+    at.run()
+    at.switch_page("pages/training.py").run()
+    assert not at.exception
+    assert [m.label for m in at.metric] == ["Test accuracy", "Macro-F1", "Adjacent accuracy"]
+    next(b for b in at.button if b.label == "Activate for videos").click().run()
+    with database.session() as session:
+        assert session.query(TrainedModel).one().active
+    next(b for b in at.button if b.label == "Start training").click().run()
+    with database.session() as session:
+        kinds = [j.kind for j in jobs.list_jobs(session=session, actor=lead)]
+    assert kinds.count("train") == 2

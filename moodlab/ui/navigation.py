@@ -25,6 +25,7 @@ PAGES = (
     PageSpec("pages/crawl.py", "Crawl & import", ":material/travel_explore:", LEAD),
     PageSpec("pages/agreement.py", "Agreement", ":material/handshake:", LEAD),
     PageSpec("pages/datasets.py", "Datasets", ":material/dataset:", LEAD),
+    PageSpec("pages/training.py", "Training", ":material/model_training:", LEAD),
     PageSpec("pages/jobs.py", "Jobs", ":material/work_history:", LEAD),
     PageSpec("pages/users.py", "Users", ":material/group:", LEAD),
 )

@@ -1,0 +1,120 @@
+"""Training (lead): start a run, watch it, read its report, activate a model."""
+
+import pandas as pd
+import streamlit as st
+
+from moodlab import datasets, jobs, moods
+from moodlab.errors import MoodlabError
+from moodlab.models import Role
+from moodlab.training.run import TrainParams, activate, list_models
+from moodlab.ui import charts, jobs_view, session
+
+actor = session.require_role(Role.LEAD)
+settings = session.settings()
+
+st.title("Training")
+with session.database().session() as db:
+    snapshots = datasets.list_snapshots(session=db, actor=actor)
+    registry = list_models(session=db)
+
+if not snapshots:
+    st.info("Freeze a dataset snapshot on the Datasets page first.")
+else:
+    with st.form("train"):
+        snapshot_col, arch_col = st.columns(2)
+        snapshot_id = snapshot_col.selectbox(
+            "Dataset snapshot", [s.id for s in snapshots],
+            format_func=lambda i: f"#{i}",
+        )  # fmt: skip
+        arch = arch_col.selectbox(
+            "Architecture", ["deep", "plain"], help="deep: the paper's Table 2"
+        )
+        folds_col, epochs_col, batch_col, size_col = st.columns(4)
+        folds = folds_col.number_input("Folds", 0, 20, 10, help="0 skips cross-validation")
+        epochs = epochs_col.number_input("Epochs", 1, 1000, 60)
+        batch = batch_col.number_input("Batch size", 1, 1024, 64)
+        size = size_col.number_input("Image size", 16, 128, 128, help="128 as in the paper")
+        if st.form_submit_button(
+            "Start training", type="primary", icon=":material/model_training:"
+        ):
+            params = TrainParams(
+                snapshot_id=int(snapshot_id),
+                arch=arch,
+                folds=int(folds),
+                epochs=int(epochs),
+                batch_size=int(batch),
+                image_size=int(size),
+            )
+            try:
+                params.check()
+                with session.database().session() as db:
+                    job = jobs.enqueue(
+                        session=db, actor=actor, kind_name="train", params=params.__dict__
+                    )
+                st.session_state["train_job"] = job.id
+            except MoodlabError as exc:
+                st.error(str(exc))
+
+
+@st.fragment(run_every="3s")
+def running() -> None:
+    with session.database().session() as db:
+        active = [j for j in jobs.list_jobs(session=db, actor=actor, limit=20) if j.kind == "train"]
+    for job in active[:3]:
+        jobs_view.job_card(job, actor)
+        folds = (job.result or {}).get("folds", [])
+        if folds:
+            scores = [{"fold": f["fold"], "accuracy": f["accuracy"]} for f in folds]
+            st.dataframe(pd.DataFrame(scores), hide_index=True)
+
+
+st.subheader("Runs")
+running()
+
+st.subheader("Models")
+if not registry:
+    st.caption("No trained model yet.")
+    st.stop()
+table = pd.DataFrame(
+    [{"id": m.id, "arch": m.arch, "snapshot": m.snapshot_id, "active": m.active,
+      "cv mean": m.cv_mean, "cv std": m.cv_std, "test accuracy": m.test_accuracy,
+      "adjacent": (m.report.get("test") or {}).get("adjacent_accuracy"),
+      "precision": m.precision, "created": m.created_at} for m in registry]
+)  # fmt: skip
+st.dataframe(table, hide_index=True)
+chosen = st.selectbox("Report of model", [m.id for m in registry], format_func=lambda i: f"#{i}")
+model = next(m for m in registry if m.id == chosen)
+if not model.active and st.button("Activate for videos", icon=":material/check_circle:"):
+    with session.database().session() as db:
+        activate(session=db, actor=actor, model_id=model.id)
+    st.rerun()
+
+folds = model.report.get("folds", [])
+if folds:
+    st.markdown("**Cross-validation** (as the paper's Table 3)")
+    scores = [f["accuracy"] for f in folds]
+    rows = [{"fold": f["fold"], "accuracy": f["accuracy"]} for f in folds]
+    rows.append({"fold": "mean ± std", "accuracy": f"{model.cv_mean:.3f} ± {model.cv_std:.3f}"})
+    st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
+    st.bar_chart(pd.DataFrame({"fold": range(1, len(scores) + 1), "accuracy": scores}), x="fold",
+                 y="accuracy", height=200)  # fmt: skip
+test = model.report.get("test")
+if test:
+    accuracy, f1, adjacent = st.columns(3)
+    accuracy.metric("Test accuracy", f"{test['accuracy']:.3f}")
+    f1.metric("Macro-F1", f"{test['macro_f1']:.3f}")
+    adjacent.metric("Adjacent accuracy", f"{test['adjacent_accuracy']:.3f}",
+                    help="the true mood or one of its two neighbours on the circle")  # fmt: skip
+    names = moods.names()
+    counts = test["confusion_matrix"]
+    rows_norm = [[c / max(1, sum(row)) for c in row] for row in counts]
+    left, right = st.columns(2)
+    title = "Confusion (counts): true x predicted"
+    left.altair_chart(charts.heatmap(counts, names, names, title=title, value="images"),
+                      width="stretch")  # fmt: skip
+    right.altair_chart(charts.heatmap(rows_norm, names, names, title="Confusion (row-normalised)",
+                                      value="share"), width="stretch")  # fmt: skip
+history = model.report.get("final_history", [])
+if history:
+    st.markdown("**Training curve** (final model)")
+    st.line_chart(pd.DataFrame(history), height=220)
