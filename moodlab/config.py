@@ -94,6 +94,11 @@ class Settings:
         "MOODLAB_OPENVERSE_URL",
         "Openverse image-search API to source from by keyword; empty (the default) turns it off",
     )
+    precision: str = _setting(
+        "",
+        "MOODLAB_PRECISION",
+        "Keras dtype policy: mixed_bfloat16, mixed_float16 or float32; empty picks by hardware",
+    )
     import_max_members: int = _setting(
         50_000, "MOODLAB_IMPORT_MAX_MEMBERS", "most files one zip import may hold (zip-bomb guard)"
     )

@@ -7,7 +7,6 @@ Xeon), mixed_float16 on a GPU, float32 elsewhere. MOODLAB_PRECISION forces one.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from moodlab.errors import ConfigError
@@ -24,9 +23,8 @@ def cpu_has_bf16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return any(flag in flags.split() for flag in BF16_FLAGS)
 
 
-def choose_policy(forced: str | None = None) -> str:
-    """The policy name: forced (MOODLAB_PRECISION), else from the hardware."""
-    forced = forced if forced is not None else os.environ.get("MOODLAB_PRECISION", "")
+def choose_policy(forced: str = "") -> str:
+    """The policy name: ``forced`` (the MOODLAB_PRECISION setting), else from the hardware."""
     if forced:
         if forced not in POLICIES:
             raise ConfigError(f"MOODLAB_PRECISION={forced!r} is not one of {', '.join(POLICIES)}")

@@ -145,7 +145,7 @@ def train(ctx: jobs.JobContext, params: TrainParams, settings: Settings) -> dict
 
     params.check()
     database = ctx.database
-    precision = apply_policy(choose_policy())
+    precision = apply_policy(choose_policy(settings.precision))
     paths, labels = _split(settings, params.snapshot_id, "train", database)
     if len(paths) < max(2, params.folds):
         raise MoodlabError(f"snapshot {params.snapshot_id} has only {len(paths)} training images")
