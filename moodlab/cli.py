@@ -152,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     models_list = models.add_parser("list", help="every trained model")
     models_list.add_argument("--json", action="store_true")
+    models_evaluate = models.add_parser("evaluate", help="a model on a snapshot's test set")
+    models_evaluate.add_argument("id", type=int)
+    models_evaluate.add_argument("--dataset", type=int, help="snapshot id (default: its own)")
+    models_evaluate.add_argument("--json", action="store_true")
     models_activate = models.add_parser("activate", help="use this model for videos")
     models_activate.add_argument("id", type=int)
     models_activate.add_argument("--json", action="store_true")
@@ -599,3 +603,15 @@ def _models_activate(args) -> dict:
         return _model_row(
             activate(session=session, actor=auth.Actor.command_line(), model_id=args.id)
         )
+
+
+@command("models evaluate")
+def _models_evaluate(args) -> dict:
+    from moodlab.training.run import evaluate_model
+
+    settings, database = _database()
+    with database.session() as session:
+        return evaluate_model(
+            session=session, actor=auth.Actor.command_line(), settings=settings,
+            database=database, model_id=args.id, snapshot_id=args.dataset,
+        )  # fmt: skip

@@ -120,6 +120,9 @@ def test_train_and_models_commands(env, database, settings, lead, snapshot_id):
     assert listed[0]["id"] == report["model_id"] and listed[0]["active"] is False
     activated = json.loads(run_cli("models", "activate", str(report["model_id"]), "--json").stdout)
     assert activated["active"] is True
+    evaluated = json.loads(run_cli("models", "evaluate", str(report["model_id"]), "--json").stdout)
+    assert evaluated["images"] == 3 * 8
+    assert evaluated["accuracy"] == pytest.approx(report["test_accuracy"])
     bad = run_cli("train", "--dataset", "999", "--epochs", "1")
     assert bad.returncode == 1 and "no dataset snapshot with id 999" in bad.stderr
 

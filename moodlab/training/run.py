@@ -259,3 +259,29 @@ def activate(*, session, actor, model_id: int) -> TrainedModel:
     session.execute(update(TrainedModel).values(active=False))
     model.active = True
     return model
+
+
+def evaluate_model(*, session, actor, settings: Settings, database, model_id: int,
+                   snapshot_id: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """Any registered model on any snapshot's test split (its own snapshot by default)."""
+    import keras
+
+    from moodlab.auth import require_role
+    from moodlab.errors import NotFound
+
+    require_role(actor, Role.LEAD, action="evaluate models")
+    entry = session.get(TrainedModel, model_id)
+    if entry is None:
+        raise NotFound(f"no model with id {model_id}")
+    snapshot_id = snapshot_id or entry.snapshot_id
+    if snapshot_id is None:
+        raise MoodlabError(f"model {model_id} has no snapshot: name one with --dataset")
+    paths, labels = _split(settings, snapshot_id, "test", database)
+    if not paths:
+        raise MoodlabError(f"snapshot {snapshot_id} has no test images")
+    apply_policy(choose_policy(settings.precision))
+    model = keras.models.load_model(settings.data_dir / entry.path)
+    params = TrainParams(snapshot_id=snapshot_id, arch=entry.arch, image_size=entry.image_size)
+    metrics = evaluate(_predict(model, paths, labels, params), labels)
+    return {"model_id": model_id, "snapshot_id": snapshot_id, "images": len(paths),
+            "moods": moods.names(), **metrics}  # fmt: skip
