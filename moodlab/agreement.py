@@ -23,9 +23,7 @@ from moodlab import moods
 from moodlab.auth import Actor, require_role
 from moodlab.config import Settings
 from moodlab.models import Image, ImageVote, Role, User
-from moodlab.quorum import TIER_ORDER, decide_many
-
-SKIPPED = -1  # the mood index of a skip in the vote arrays
+from moodlab.quorum import SKIPPED, TIER_ORDER, decide_many, tally
 
 
 def circular_distance(v1, v2, i1, i2, n_v, dtype=np.float64):
@@ -52,18 +50,12 @@ def agreement_report(*, session: Session, actor: Actor, settings: Settings) -> d
 def compute(rows, names: dict[int, str], settings: Settings, *, unanswered_images: int = 0) -> dict:
     """The statistics from (image id, annotator id, mood or None) rows."""
     mood_names = moods.names()
-    index = {name: i for i, name in enumerate(mood_names)}
-    image_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     annotator_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
-    mood_idx = np.fromiter(
-        (SKIPPED if r[2] is None else index.get(r[2], SKIPPED) for r in rows), np.int64, len(rows)
-    )
-    items, item_of_vote = np.unique(image_ids, return_inverse=True)
-    counts = np.zeros((len(items), len(mood_names)), dtype=np.int64)
+    answered = tally((r[0] for r in rows), [r[2] for r in rows])
+    items, item_of_vote = answered.items, answered.item_of_answer
+    mood_idx, counts = answered.mood_of_answer, answered.counts
     voted = mood_idx != SKIPPED
-    np.add.at(counts, (item_of_vote[voted], mood_idx[voted]), 1)
-    answers = np.bincount(item_of_vote, minlength=len(items))
-    tiers, labels = decide_many(counts, answers, settings)
+    tiers, labels = decide_many(counts, answered.answers, settings)
 
     tier_counts = {tier.value: int((tiers == i).sum()) for i, tier in enumerate(TIER_ORDER)}
     tier_counts["pending"] += unanswered_images

@@ -13,24 +13,22 @@ import io
 import json
 import random
 import zipfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from moodlab import jobs, moods
-from moodlab.agreement import SKIPPED
 from moodlab.annotation import safe_cell
 from moodlab.auth import Actor, require_role
 from moodlab.config import Settings
 from moodlab.errors import MoodlabError, NotFound
 from moodlab.intake import display_path
 from moodlab.models import Image, ImageVote, Role, Snapshot, SnapshotMember, TieBreak
-from moodlab.quorum import TIER_ORDER, Tier, decide_many
+from moodlab.quorum import TIER_ORDER, Tier, decide, decide_many, tally
 from moodlab.storage import ContentStore, atomic_write
 from moodlab.timeutil import utcnow
 
@@ -80,24 +78,16 @@ def manifest_hash(members) -> str:
 
 def _decisions(session: Session, settings: Settings):
     """Per image with answers: (image id, sha256, tier, label index, vote counts)."""
-    names = moods.names()
-    index = {name: i for i, name in enumerate(names)}
     rows = session.execute(
         select(ImageVote.image_id, Image.sha256, ImageVote.mood).join(
             Image, Image.id == ImageVote.image_id
         )
     ).all()
-    if not rows:
-        return [], np.zeros((0, len(names)), dtype=np.int64), np.array([]), np.array([]), []
-    ids = np.array([r[0] for r in rows])
-    mood_idx = np.array([SKIPPED if r[2] is None else index[r[2]] for r in rows])
-    items, of_vote = np.unique(ids, return_inverse=True)
-    counts = np.zeros((len(items), len(names)), dtype=np.int64)
-    voted = mood_idx != SKIPPED
-    np.add.at(counts, (of_vote[voted], mood_idx[voted]), 1)
-    tiers, labels = decide_many(counts, np.bincount(of_vote, minlength=len(items)), settings)
+    answered = tally((r[0] for r in rows), [r[2] for r in rows])
+    tiers, labels = decide_many(answered.counts, answered.answers, settings)
     sha_of = {r[0]: r[1] for r in rows}
-    return items.tolist(), counts, tiers, labels, [sha_of[i] for i in items.tolist()]
+    items = answered.items.tolist()
+    return items, answered.counts, tiers, labels, [sha_of[i] for i in items]
 
 
 def plan(*, session: Session, actor: Actor, settings: Settings, rules: Rules) -> Plan:
@@ -260,13 +250,14 @@ def break_tie(*, session: Session, actor: Actor, settings: Settings, image_id: i
               mood: str | None) -> TieBreak:  # fmt: skip
     """Record the lead's decision on a 2-2 tie: one of the tied moods, or None to leave it out."""
     require_role(actor, Role.LEAD, action="break ties")
-    tie = next((d for d in disputed_images(session=session, actor=actor, settings=settings)
-                if d.image_id == image_id), None)  # fmt: skip
-    if tie is None:
+    answers = session.scalars(select(ImageVote.mood).where(ImageVote.image_id == image_id)).all()
+    if decide(answers, settings).tier != Tier.DISPUTED:
         raise MoodlabError(f"image {image_id} is not a disputed (tied) image")
+    votes = Counter(answer for answer in answers if answer is not None)
+    tied = [name for name in moods.names() if votes[name] == max(votes.values())]
     chosen = None if mood is None else moods.get(mood).name
-    if chosen is not None and chosen not in tie.tied:
-        raise MoodlabError(f"{chosen} is not one of the tied moods ({' or '.join(tie.tied)})")
+    if chosen is not None and chosen not in tied:
+        raise MoodlabError(f"{chosen} is not one of the tied moods ({' or '.join(tied)})")
     existing = session.scalar(select(TieBreak).where(TieBreak.image_id == image_id))
     if existing is None:
         existing = TieBreak(image_id=image_id)

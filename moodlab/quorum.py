@@ -14,6 +14,7 @@ import numpy as np
 
 from moodlab import moods
 from moodlab.config import Settings
+from moodlab.errors import MoodlabError
 
 
 class Tier(enum.StrEnum):
@@ -25,6 +26,43 @@ class Tier(enum.StrEnum):
 
 
 TIER_ORDER = (Tier.TRAIN, Tier.TEST, Tier.DISPUTED, Tier.NO_CONSENSUS, Tier.PENDING)
+SKIPPED = -1  # the mood index of a skip in the answer arrays
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Answers gathered per image, the input of ``decide_many`` and of the statistics."""
+
+    items: np.ndarray  # image ids, ascending
+    item_of_answer: np.ndarray  # for each answer, its image's row in ``items``
+    mood_of_answer: np.ndarray  # for each answer, its mood index, or SKIPPED
+    counts: np.ndarray  # votes per mood, shape (images, 8), circle order
+    answers: np.ndarray  # votes plus skips per image
+
+
+def tally(image_ids: Iterable[int], answers: Iterable[str | None]) -> Tally:
+    """Count (image id, mood name or None) answers into per-image vote counts."""
+    index = {name: i for i, name in enumerate(moods.names())}
+    image_ids = np.fromiter(image_ids, dtype=np.int64)
+    try:
+        mood_of_answer = np.fromiter(
+            (SKIPPED if a is None else index[a] for a in answers), np.int64, len(image_ids)
+        )
+    except KeyError as exc:
+        raise MoodlabError(
+            f"a vote names the mood {exc.args[0]!r}, which moods.toml lacks"
+        ) from None
+    items, item_of_answer = np.unique(image_ids, return_inverse=True)
+    counts = np.zeros((len(items), len(index)), dtype=np.int64)
+    voted = mood_of_answer != SKIPPED
+    np.add.at(counts, (item_of_answer[voted], mood_of_answer[voted]), 1)
+    return Tally(
+        items=items,
+        item_of_answer=item_of_answer,
+        mood_of_answer=mood_of_answer,
+        counts=counts,
+        answers=np.bincount(item_of_answer, minlength=len(items)),
+    )
 
 
 @dataclass(frozen=True)
@@ -63,12 +101,9 @@ def decide_many(
 
 def decide(answers: Iterable[str | None], settings: Settings) -> Decision:
     """The tier of one image from its answers (a mood name each, None for a skip)."""
-    answers = list(answers)
-    names = moods.names()
-    counts = np.zeros((1, len(names)), dtype=np.int64)
-    for answer in answers:
-        if answer is not None:
-            counts[0, moods.get(answer).index] += 1
+    answers = [None if a is None else moods.get(a).name for a in answers]
+    counts = tally([0] * len(answers), answers).counts
+    counts = counts if len(counts) else np.zeros((1, len(moods.names())), dtype=np.int64)
     tiers, labels = decide_many(counts, np.array([len(answers)]), settings)
-    label = names[labels[0]] if labels[0] >= 0 else None
+    label = moods.names()[labels[0]] if labels[0] >= 0 else None
     return Decision(TIER_ORDER[tiers[0]], label, int(counts.max()))
