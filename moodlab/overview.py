@@ -50,26 +50,22 @@ def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overv
         session.execute(select(ImageVote.mood, func.count()).group_by(ImageVote.mood)).all()
     )
     images = count(select(func.count()).select_from(Image))
-    my_votes = count(
-        select(func.count()).select_from(ImageVote).where(ImageVote.annotator_id == actor.id)
-    )
+    mine = annotation.progress(session=session, actor=actor, settings=settings)
     overview = Overview(
         leads=active_users(Role.LEAD),
         annotators=active_users(Role.ANNOTATOR),
         images=images,
         votes=count(select(func.count()).select_from(ImageVote)),
         votes_per_mood={name: per_mood.get(name, 0) for name in moods.names()},
-        my_votes=my_votes,
-        images_waiting_for_me=annotation.progress(
-            session=session, actor=actor, settings=settings
-        ).left,
+        my_votes=mine.total,
+        images_waiting_for_me=mine.left,
         jobs_running=jobs_in(JobStatus.RUNNING),
         jobs_queued=jobs_in(JobStatus.QUEUED),
         workers_alive=len(
             jobs.live_workers(session=session, within=timedelta(seconds=settings.job_stale_seconds))
         ),
+        snapshots=count(select(func.count()).select_from(Snapshot)),
     )
-    overview.snapshots = count(select(func.count()).select_from(Snapshot))
     overview.next_steps = _next_steps(overview, settings, actor)
     return overview
 

@@ -62,33 +62,30 @@ def _split(settings: Settings, snapshot_id: int, split: str, database):
     return paths, np.array([index[m.label] for m in members], dtype=np.int32)
 
 
-class _Progress:
-    """A Keras callback: progress per epoch into the job, cancel checked every batch."""
+def _progress_callback(ctx, label: str, done_before: int, total_epochs: int, epochs: int):
+    """A Keras callback: progress per epoch into the job, cancel checked after every batch.
 
-    def __new__(cls, *args, **kwargs):
-        import keras
+    Its ``history`` holds each epoch's logs (Keras is imported here, not at start-up).
+    """
+    import keras
 
-        class Callback(keras.callbacks.Callback):
-            def __init__(self, ctx, label, done_before, total_epochs, epochs):
-                super().__init__()
-                self.ctx, self.label = ctx, label
-                self.done_before, self.total, self.epochs = done_before, total_epochs, epochs
-                self.history: list[dict] = []
+    history: list[dict] = []
 
-            def on_train_batch_end(self, batch, logs=None):
-                self.ctx.check_cancelled()
+    def on_epoch_end(epoch, logs=None):
+        logs = {k: float(v) for k, v in (logs or {}).items()}
+        history.append(logs)
+        ctx.progress(
+            (done_before + epoch + 1) / total_epochs,
+            f"{label}, epoch {epoch + 1} of {epochs}: loss"
+            f" {logs.get('loss', 0):.3f}, accuracy {logs.get('accuracy', 0):.3f}",
+        )
 
-            def on_epoch_end(self, epoch, logs=None):
-                logs = {k: float(v) for k, v in (logs or {}).items()}
-                self.history.append(logs)
-                done = self.done_before + epoch + 1
-                self.ctx.progress(
-                    done / self.total,
-                    f"{self.label}, epoch {epoch + 1} of {self.epochs}: loss"
-                    f" {logs.get('loss', 0):.3f}, accuracy {logs.get('accuracy', 0):.3f}",
-                )
-
-        return Callback(*args, **kwargs)
+    callback = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs=None: ctx.check_cancelled(),
+        on_epoch_end=on_epoch_end,
+    )
+    callback.history = history
+    return callback
 
 
 def _fit(params: TrainParams, train, epochs: int, callback, cache_dir: Path, tag: str):
@@ -169,7 +166,9 @@ def train(ctx: jobs.JobContext, params: TrainParams, settings: Settings) -> dict
             if k < len(saved):
                 continue  # finished before a restart
             label = f"fold {k + 1} of {len(folds)}"
-            callback = _Progress(ctx, label, k * params.epochs, total_epochs, params.epochs)
+            callback = _progress_callback(
+                ctx, label, k * params.epochs, total_epochs, params.epochs
+            )
             train_set = ([paths[i] for i in train_idx], labels[train_idx])
             model = _fit(params, train_set, params.epochs, callback, cache_dir, f"fold{k}")
             val_paths = [paths[i] for i in val_idx]
@@ -182,7 +181,7 @@ def train(ctx: jobs.JobContext, params: TrainParams, settings: Settings) -> dict
             message = f"{label}: accuracy {accuracy:.3f}"
             ctx.progress(done, message, result={"folds": saved}, force=True)
             ctx.log(f"{label}: validation accuracy {accuracy:.3f}")
-        callback = _Progress(
+        callback = _progress_callback(
             ctx, "final model", len(folds) * params.epochs, total_epochs, params.epochs
         )
         model = _fit(params, (paths, labels), params.epochs, callback, cache_dir, "final")

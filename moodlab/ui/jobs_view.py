@@ -23,7 +23,8 @@ STATUS_ICONS = {
 
 def job_card(job: Job, actor: Actor, *, details: bool = False) -> None:
     status = JobStatus(job.status)
-    title = jobs.kinds()[job.kind].title if job.kind in jobs.kinds() else job.kind
+    kind = jobs.kinds().get(job.kind)
+    title = kind.title if kind else job.kind
     with st.container(border=True):
         head, button = st.columns([5, 1])
         head.markdown(f"{STATUS_ICONS[status]} **#{job.id} {title}** · {status.value}")
