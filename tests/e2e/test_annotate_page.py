@@ -18,7 +18,7 @@ from moodlab.intake import Intake, Provenance
 from moodlab.models import ImageVote, Role
 from tests import media
 from tests.conftest import PASSWORD, add_user
-from tests.e2e.conftest import ARTIFACTS, screenshot
+from tests.e2e.conftest import ARTIFACTS, log_in, screenshot
 
 pytestmark = pytest.mark.e2e
 VOTES = 24
@@ -36,10 +36,7 @@ def test_keyboard_voting_and_its_latency(server, browser_page):
     ]
 
     page = browser_page
-    page.goto(server)
-    page.get_by_label("User name").fill("anna")
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, server, "anna", PASSWORD)
     page.get_by_role("link", name="Annotate").click()
     page.locator("img.ml-image").wait_for()
     page.wait_for_function("() => window.__moodlabShown")

@@ -4,7 +4,7 @@ import pytest
 
 from tests import media
 from tests.conftest import PASSWORD, add_user
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import log_in, screenshot
 from tests.fixture_site import Site
 
 pytestmark = pytest.mark.e2e
@@ -41,10 +41,7 @@ def test_a_crawl_started_in_the_browser_shows_its_arrivals(
 
     add_user(Database(Settings.from_env().database_url), "lena", Role.LEAD)
     page = browser_page
-    page.goto(server)
-    page.get_by_label("User name").fill("lena")
-    page.get_by_role("textbox", name="Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, server, "lena", PASSWORD)
     page.get_by_role("link", name="Crawl & import").click()
     page.get_by_label("Seed pages, one URL per line").fill(local_site.url("/"))
     page.get_by_text("The seeds are on a private network").click()
