@@ -66,6 +66,10 @@ class IntakeReport:
         if len(self.rejected) < MAX_LISTED:
             self.rejected.append({"source": source, "reason": reason, "kind": kind})
 
+    def duplicate(self, source: str, reason: str) -> None:
+        self.duplicates += 1
+        self.duplicate_sources.append({"source": source, "reason": reason})
+
     def as_dict(self, job_id: int | None = None) -> dict[str, Any]:
         return {
             "stored": self.stored,
@@ -83,7 +87,6 @@ class ImageIndex:
     """Known sha256s and perceptual hashes, for duplicate checks without a query each."""
 
     def __init__(self, rows: list[tuple[int, str, str]]):
-        self._lock = threading.Lock()
         self.by_sha = {sha: image_id for image_id, sha, _ in rows}
         self._ids = [image_id for image_id, _, phash in rows if phash]
         self._hashes = np.array([int(p, 16) for _, _, p in rows if p], dtype=np.uint64)
@@ -147,17 +150,11 @@ class Intake:
         with self._lock:
             duplicate = self._duplicate_reason(checked)
             if duplicate:
-                self.report.duplicates += 1
-                self.report.duplicate_sources.append(
-                    {"source": provenance.source, "reason": duplicate}
-                )
+                self.report.duplicate(provenance.source, duplicate)
                 return None
             image_id = self._store(checked, provenance)
             if image_id is None:
-                self.report.duplicates += 1
-                self.report.duplicate_sources.append(
-                    {"source": provenance.source, "reason": "duplicate (stored meanwhile)"}
-                )
+                self.report.duplicate(provenance.source, "duplicate (stored meanwhile)")
                 return None
             self.index.add(image_id, checked.sha256, checked.phash)
             self.report.stored += 1
