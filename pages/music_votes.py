@@ -38,14 +38,18 @@ def vote() -> None:
     st.audio(str(settings.music_dir / track.path))
     if track.license:
         st.caption(f"Licence: {track.license}")
-    columns = st.columns(len(moods.all_moods()) + 1)
-    for column, mood in zip(columns, moods.all_moods(), strict=False):
-        column.button(
-            f"{mood.key} {mood.name}", key=f"track-{mood.name}", shortcut=mood.key,
-            on_click=record, args=(track.id, mood.name), width="stretch",
-        )  # fmt: skip
-    columns[-1].button(
-        "9 Not usable", key="track-unusable", shortcut="9", on_click=record,
+    # Two rows in circle order, as on the Annotate page, so no label is cut off; the
+    # shortcut hint beside each label shows its key.
+    half = len(moods.all_moods()) // 2
+    for row in (moods.all_moods()[:half], moods.all_moods()[half:]):
+        for column, mood in zip(st.columns(half), row, strict=True):
+            column.button(
+                mood.name, key=f"track-{mood.name}", shortcut=mood.key,
+                on_click=record, args=(track.id, mood.name), width="stretch",
+            )  # fmt: skip
+    unusable, _ = st.columns([1, 3])
+    unusable.button(
+        "Not usable", key="track-unusable", shortcut="9", on_click=record,
         args=(track.id, None), width="stretch",
     )  # fmt: skip
 
