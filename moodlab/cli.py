@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", "cross-validate and train a model on a dataset snapshot (as a job, run here)"
     )
     train.add_argument("--dataset", type=int, required=True, metavar="ID")
-    train.add_argument("--arch", default="deep", choices=["deep", "plain"])
+    train.add_argument("--arch", default="deep", choices=["deep", "plain", "transfer"])
     train.add_argument("--folds", type=int, default=10)
     train.add_argument("--epochs", type=int, default=60)
     train.add_argument("--batch-size", type=int, default=64)

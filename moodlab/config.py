@@ -99,6 +99,12 @@ class Settings:
         "MOODLAB_PRECISION",
         "Keras dtype policy: mixed_bfloat16, mixed_float16 or float32; empty picks by hardware",
     )
+    transfer_weights: str = _setting(
+        "",
+        "MOODLAB_TRANSFER_WEIGHTS",
+        "MobileNetV2 ImageNet weights file for the transfer architecture; empty looks in"
+        " $KERAS_HOME/models (never downloaded)",
+    )
     import_max_members: int = _setting(
         50_000, "MOODLAB_IMPORT_MAX_MEMBERS", "most files one zip import may hold (zip-bomb guard)"
     )

@@ -6,6 +6,7 @@ import streamlit as st
 from moodlab import datasets, jobs, moods
 from moodlab.errors import MoodlabError
 from moodlab.models import Role
+from moodlab.training import architectures, compare
 from moodlab.training.run import TrainParams, activate, list_models
 from moodlab.ui import charts, jobs_view, session
 
@@ -26,9 +27,15 @@ else:
             "Dataset snapshot", [s.id for s in snapshots],
             format_func=lambda i: f"#{i}",
         )  # fmt: skip
+        unavailable = architectures.unavailable(settings.transfer_weights)
         arch = arch_col.selectbox(
-            "Architecture", ["deep", "plain"], help="deep: the paper's Table 2"
+            "Architecture",
+            [name for name in architectures.ARCHITECTURES if name not in unavailable],
+            help="deep: the paper's Table 2; plain: the plainer CNN it compares with;"
+            " transfer: MobileNetV2 pretrained on ImageNet under the same head",
         )
+        for name, reason in unavailable.items():
+            arch_col.caption(f"{name} is not offered: {reason}")
         folds_col, epochs_col, batch_col, size_col = st.columns(4)
         folds = folds_col.number_input("Folds", 0, 20, 10, help="0 skips cross-validation")
         epochs = epochs_col.number_input("Epochs", 1, 1000, 60)
@@ -82,6 +89,30 @@ table = pd.DataFrame(
       "precision": m.precision, "created": m.created_at} for m in registry]
 )  # fmt: skip
 st.dataframe(table, hide_index=True)
+
+st.subheader("Compare runs")
+by_id = {m.id: m for m in registry}
+picked = st.multiselect(
+    "Models side by side", list(by_id), default=compare.default_selection(registry),
+    format_func=lambda i: compare.label(by_id[i]),
+    help="by default the newest model of each architecture on the newest snapshot",
+)  # fmt: skip
+if picked:
+    chosen_models = [by_id[i] for i in picked]
+    st.dataframe(pd.DataFrame(compare.summary_rows(chosen_models)), hide_index=True)
+    metrics_col, moods_col = st.columns(2)
+    if rows := compare.metric_rows(chosen_models):
+        metrics_col.altair_chart(charts.grouped_bars(
+            rows, x="metric", group="model", value="value", title="Scores",
+            sort=list(compare.METRICS)), width="stretch")  # fmt: skip
+    if rows := compare.recall_rows(chosen_models):
+        moods_col.altair_chart(charts.grouped_bars(
+            rows, x="mood", group="model", value="recall", title="Test recall per mood",
+            sort=moods.names()), width="stretch")  # fmt: skip
+    if rows := compare.fold_rows(chosen_models):
+        st.line_chart(pd.DataFrame(rows), x="fold", y="accuracy", color="model", height=200)
+
+st.subheader("Report")
 chosen = st.selectbox("Report of model", [m.id for m in registry], format_func=lambda i: f"#{i}")
 model = next(m for m in registry if m.id == chosen)
 if not model.active and st.button("Activate for videos", icon=":material/check_circle:"):

@@ -35,3 +35,11 @@ def test_precision_follows_the_cpu_flags_and_can_be_forced(tmp_path):
     assert choose_policy("float32") == "float32"
     with pytest.raises(ConfigError, match="MOODLAB_PRECISION='half'"):
         choose_policy("half")
+
+
+def test_transfer_is_offered_only_with_its_weights_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    reason = architectures.unavailable()["transfer"]
+    assert str(tmp_path / "models" / architectures.TRANSFER_WEIGHTS_FILE) in reason
+    with pytest.raises(MoodlabError, match="MOODLAB_TRANSFER_WEIGHTS=/nowhere.h5 is not a file"):
+        architectures.build("transfer", 32, transfer_weights_file="/nowhere.h5")

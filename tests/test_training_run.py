@@ -134,6 +134,7 @@ def test_training_page_starts_a_run_and_shows_the_report(database, settings, lea
     from tests.conftest import ROOT
 
     run_inline(settings, database, lead, "train", small(snapshot_id, arch="plain", folds=2))
+    run_inline(settings, database, lead, "train", small(snapshot_id, folds=2))
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.session_state[ACTOR_KEY] = lead
     at.session_state[LAST_SEEN_KEY] = time.time()
@@ -141,10 +142,81 @@ def test_training_page_starts_a_run_and_shows_the_report(database, settings, lea
     at.switch_page("pages/training.py").run()
     assert not at.exception
     assert [m.label for m in at.metric] == ["Test accuracy", "Macro-F1", "Adjacent accuracy"]
+    assert at.multiselect[0].value == [1, 2]  # deep and plain side by side by default
+    assert len(at.dataframe[1].value) == 2  # the comparison table
     next(b for b in at.button if b.label == "Activate for videos").click().run()
     with database.session() as session:
-        assert session.query(TrainedModel).one().active
+        assert [m.active for m in session.query(TrainedModel).order_by(TrainedModel.id)] == [
+            False,
+            True,
+        ]
     next(b for b in at.button if b.label == "Start training").click().run()
     with database.session() as session:
         kinds = [j.kind for j in jobs.list_jobs(session=session, actor=lead)]
-    assert kinds.count("train") == 2
+    assert kinds.count("train") == 3
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16"])
+def test_bfloat16_and_float32_reach_similar_accuracy(
+    monkeypatch, database, settings, lead, snapshot_id, policy
+):
+    import keras
+
+    scores = {}
+    try:
+        for forced in ("float32", policy):
+            monkeypatch.setenv("MOODLAB_PRECISION", forced)
+            job = run_inline(
+                settings,
+                database,
+                lead,
+                "train",
+                small(snapshot_id, arch="plain", folds=0, epochs=8),
+            )
+            assert job.status == JobStatus.SUCCEEDED, job.error
+            assert job.result["precision"] == forced
+            scores[forced] = job.result["test_accuracy"]
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+    assert min(scores.values()) > 0.5, scores  # chance is 0.125
+    assert abs(scores["float32"] - scores[policy]) <= 0.2, scores  # 24 test images
+
+
+def test_transfer_trains_from_a_local_weights_file_and_never_downloads(
+    monkeypatch, tmp_path, database, settings, lead, snapshot_id
+):
+    import h5py
+    import keras
+    from keras.src.legacy.saving import legacy_h5_format
+
+    from moodlab.training import architectures
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    job = run_inline(
+        settings, database, lead, "train", small(snapshot_id, arch="transfer", folds=0)
+    )
+    assert job.status == JobStatus.FAILED
+    assert architectures.TRANSFER_WEIGHTS_FILE in job.error and "never downloads" in job.error
+
+    # Stand-in "ImageNet" weights, written where keras.applications keeps its cache.
+    backbone = keras.applications.MobileNetV2(
+        input_shape=(128, 128, 3), include_top=False, weights=None
+    )
+    cache = architectures.keras_cache_dir()
+    cache.mkdir(parents=True)
+    with h5py.File(cache / architectures.TRANSFER_WEIGHTS_FILE, "w") as file:
+        legacy_h5_format.save_weights_to_hdf5_group(file, backbone)
+    assert architectures.unavailable() == {}
+    built = architectures.build("transfer", 32)
+    loaded = next(layer for layer in built.layers if layer.name.startswith("mobilenet"))
+    np.testing.assert_array_equal(loaded.get_weights()[0], backbone.get_weights()[0])
+    assert not loaded.trainable
+
+    job = run_inline(
+        settings, database, lead, "train", small(snapshot_id, arch="transfer", folds=0)
+    )
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.result["arch"] == "transfer"
+    with database.session() as session:
+        model = session.get(TrainedModel, job.result["model_id"])
+        assert model.report["backbone_weights"].endswith(architectures.TRANSFER_WEIGHTS_FILE)

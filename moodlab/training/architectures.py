@@ -5,7 +5,11 @@ Cho et al. (2019), Table 2 ("deep") and the plainer CNN they compare it with.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from moodlab import moods
+from moodlab.errors import MoodlabError
 
 # The paper's input: 128x128 RGB thumbnails (moodlab.resize's center-crop rule).
 IMAGE_SIZE = 128
@@ -60,14 +64,71 @@ def plain(image_size: int = IMAGE_SIZE, classes: int | None = None):
     return keras.Model(inputs, outputs, name="plain")
 
 
-ARCHITECTURES = {"deep": deep, "plain": plain}
+def transfer(image_size: int = IMAGE_SIZE, classes: int | None = None, *, weights: Path):
+    """MobileNetV2 pretrained on ImageNet (frozen) under the deep CNN's head: global
+    average pooling, Dense 512 and 64 with Dropout(0.5), the softmax.
+
+    ``weights`` is a local file (see ``transfer_weights``); nothing is downloaded.
+    """
+    import keras
+    from keras import layers
+
+    classes = classes or len(moods.names())
+    backbone = keras.applications.MobileNetV2(
+        input_shape=(image_size, image_size, 3), include_top=False, weights=str(weights)
+    )
+    backbone.trainable = False
+    inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
+    x = layers.Rescaling(2.0, offset=-1.0)(inputs)  # the pipeline gives [0, 1]; MobileNet [-1, 1]
+    x = backbone(x, training=False)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dense(512, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    x = layers.Dense(64, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="mood")(x)
+    return keras.Model(inputs, outputs, name="transfer")
 
 
-def build(arch: str, image_size: int = IMAGE_SIZE):
-    from moodlab.errors import MoodlabError
+ARCHITECTURES = {"deep": deep, "plain": plain, "transfer": transfer}
 
+# The name keras.applications gives MobileNetV2's ImageNet weights without the top;
+# its convolutions fit any input size, so the 128 file serves every --image-size.
+TRANSFER_WEIGHTS_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_128_no_top.h5"
+
+
+def keras_cache_dir() -> Path:
+    """Where keras.applications keeps downloaded weights: $KERAS_HOME/models."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "models"
+
+
+def transfer_weights(configured: str = "") -> Path:
+    """The local ImageNet weights file for ``transfer``, or a clear error saying where to put it."""
+    path = Path(configured) if configured else keras_cache_dir() / TRANSFER_WEIGHTS_FILE
+    if not path.is_file():
+        where = f"MOODLAB_TRANSFER_WEIGHTS={configured}" if configured else str(path)
+        raise MoodlabError(
+            f"the transfer architecture needs MobileNetV2's ImageNet weights, and {where}"
+            f" is not a file: place {TRANSFER_WEIGHTS_FILE} there (moodlab never downloads"
+            " weights) or set MOODLAB_TRANSFER_WEIGHTS"
+        )
+    return path
+
+
+def unavailable(configured_weights: str = "") -> dict[str, str]:
+    """Architectures that cannot be trained here, with the reason (for forms and checks)."""
+    try:
+        transfer_weights(configured_weights)
+    except MoodlabError as exc:
+        return {"transfer": str(exc)}
+    return {}
+
+
+def build(arch: str, image_size: int = IMAGE_SIZE, *, transfer_weights_file: str = ""):
     if arch not in ARCHITECTURES:
         raise MoodlabError(
             f"unknown architecture {arch!r}: expected one of {', '.join(ARCHITECTURES)}"
         )
+    if arch == "transfer":
+        return transfer(image_size, weights=transfer_weights(transfer_weights_file))
     return ARCHITECTURES[arch](image_size)

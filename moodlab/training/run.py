@@ -88,15 +88,26 @@ def _progress_callback(ctx, label: str, done_before: int, total_epochs: int, epo
     return callback
 
 
-def _fit(params: TrainParams, train, epochs: int, callback, cache_dir: Path, tag: str):
+def compiled(model):
+    """The model ready to train: Adam (learning rate 1e-3) on sparse cross-entropy."""
     import keras
 
-    keras.utils.set_random_seed(params.seed)
-    model = architectures.build(params.arch, params.image_size)
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
+    )
+    return model
+
+
+def _fit(params: TrainParams, train, epochs, callback, cache_dir: Path, tag: str, settings):
+    import keras
+
+    keras.utils.set_random_seed(params.seed)
+    model = compiled(
+        architectures.build(
+            params.arch, params.image_size, transfer_weights_file=settings.transfer_weights
+        )
     )
     data = dataset(train[0], train[1], image_size=params.image_size, batch_size=params.batch_size,
                    shuffle=True, seed=params.seed, cache_file=cache_dir / tag,
@@ -141,6 +152,8 @@ def train(ctx: jobs.JobContext, params: TrainParams, settings: Settings) -> dict
     from sklearn.model_selection import StratifiedKFold
 
     params.check()
+    if params.arch in architectures.unavailable(settings.transfer_weights):
+        architectures.build(params.arch, transfer_weights_file=settings.transfer_weights)
     database = ctx.database
     precision = apply_policy(choose_policy(settings.precision))
     paths, labels = _split(settings, params.snapshot_id, "train", database)
@@ -170,7 +183,9 @@ def train(ctx: jobs.JobContext, params: TrainParams, settings: Settings) -> dict
                 ctx, label, k * params.epochs, total_epochs, params.epochs
             )
             train_set = ([paths[i] for i in train_idx], labels[train_idx])
-            model = _fit(params, train_set, params.epochs, callback, cache_dir, f"fold{k}")
+            model = _fit(
+                params, train_set, params.epochs, callback, cache_dir, f"fold{k}", settings
+            )
             val_paths = [paths[i] for i in val_idx]
             accuracy = float(
                 (_predict(model, val_paths, labels[val_idx], params) == labels[val_idx]).mean()
@@ -184,7 +199,7 @@ def train(ctx: jobs.JobContext, params: TrainParams, settings: Settings) -> dict
         callback = _progress_callback(
             ctx, "final model", len(folds) * params.epochs, total_epochs, params.epochs
         )
-        model = _fit(params, (paths, labels), params.epochs, callback, cache_dir, "final")
+        model = _fit(params, (paths, labels), params.epochs, callback, cache_dir, "final", settings)
     test_paths, test_labels = _split(settings, params.snapshot_id, "test", database)
     test = (
         evaluate(_predict(model, test_paths, test_labels, params), test_labels)
@@ -217,6 +232,8 @@ def _register(ctx, params, settings, model, scores, test, folds, final_history, 
         "folds": folds, "final_history": final_history, "test": test, "versions": versions(),
         "settings": {**params.__dict__}, "moods": moods.names(),
     }  # fmt: skip
+    if params.arch == "transfer":
+        report["backbone_weights"] = str(architectures.transfer_weights(settings.transfer_weights))
     with ctx.database.session() as session:
         entry = TrainedModel(
             arch=params.arch, path=str(Path("models") / name), snapshot_id=params.snapshot_id,

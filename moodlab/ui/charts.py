@@ -26,3 +26,19 @@ def heatmap(matrix: list[list[float | None]], rows: list[str], cols: list[str], 
     )
     labels = base.mark_text(fontSize=11).encode(text=alt.Text(f"{value}:Q", format=".2~f"))
     return squares + labels
+
+
+def grouped_bars(rows: list[dict], *, x: str, group: str, value: str, title: str,
+                 sort: list[str] | None = None) -> alt.Chart:  # fmt: skip
+    """Bars of ``value`` per ``x``, one colour per ``group``, side by side (xOffset)."""
+    return (
+        alt.Chart(pd.DataFrame(rows), title=title)
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{x}:N", sort=sort, title=None),
+            xOffset=f"{group}:N",
+            y=alt.Y(f"{value}:Q", scale=alt.Scale(domain=[0, 1])),
+            color=f"{group}:N",
+            tooltip=[group, x, alt.Tooltip(f"{value}:Q", format=".3f")],
+        )
+    )

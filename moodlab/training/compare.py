@@ -1,0 +1,75 @@
+"""Runs side by side: the paper's deep-vs-plain comparison for any registered models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from moodlab import moods
+from moodlab.models import TrainedModel
+
+METRICS = ("cv mean", "test accuracy", "macro-F1", "adjacent accuracy")
+
+
+def default_selection(models: list[TrainedModel]) -> list[int]:
+    """The newest model of each architecture on the newest model's snapshot."""
+    if not models:
+        return []
+    newest = max(models, key=lambda m: m.id)
+    chosen: dict[str, int] = {}
+    for model in sorted(models, key=lambda m: m.id, reverse=True):
+        if model.snapshot_id == newest.snapshot_id:
+            chosen.setdefault(model.arch, model.id)
+    return sorted(chosen.values())
+
+
+def label(model: TrainedModel) -> str:
+    return f"#{model.id} {model.arch}"
+
+
+def summary_rows(models: list[TrainedModel]) -> list[dict[str, Any]]:
+    """One row per model: how it was trained and how well it does."""
+    rows = []
+    for model in models:
+        test = model.report.get("test") or {}
+        settings = model.report.get("settings", {})
+        rows.append({
+            "model": label(model), "snapshot": model.snapshot_id, "parameters": model.params,
+            "folds": settings.get("folds"), "epochs": settings.get("epochs"),
+            "image size": model.image_size, "precision": model.precision,
+            "cv mean": model.cv_mean, "cv std": model.cv_std,
+            "test accuracy": test.get("accuracy"), "macro-F1": test.get("macro_f1"),
+            "adjacent accuracy": test.get("adjacent_accuracy"),
+        })  # fmt: skip
+    return rows
+
+
+def metric_rows(models: list[TrainedModel]) -> list[dict[str, Any]]:
+    """Long form (model, metric, value) for a grouped bar chart; missing metrics left out."""
+    return [
+        {"model": row["model"], "metric": metric, "value": row[metric]}
+        for row in summary_rows(models)
+        for metric in METRICS
+        if row[metric] is not None
+    ]
+
+
+def fold_rows(models: list[TrainedModel]) -> list[dict[str, Any]]:
+    """Each model's per-fold validation accuracy, long form."""
+    return [
+        {"model": label(model), "fold": fold["fold"], "accuracy": fold["accuracy"]}
+        for model in models
+        for fold in model.report.get("folds", [])
+    ]
+
+
+def recall_rows(models: list[TrainedModel]) -> list[dict[str, Any]]:
+    """Per-mood recall on the test set (the confusion matrix's diagonal over its rows)."""
+    rows = []
+    for model in models:
+        matrix = (model.report.get("test") or {}).get("confusion_matrix")
+        if not matrix:
+            continue
+        for name, row, i in zip(moods.names(), matrix, range(len(matrix)), strict=True):
+            if sum(row):
+                rows.append({"model": label(model), "mood": name, "recall": row[i] / sum(row)})
+    return rows
