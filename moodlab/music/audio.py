@@ -205,7 +205,7 @@ def onset_envelope(mono: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
     """
     magnitudes, _, fps = _spectrogram(mono, rate)
     level = np.log1p(100 * magnitudes)
-    previous = ndimage.maximum_filter1d(level[:-1], size=5, axis=1)
+    previous = ndimage.maximum_filter1d(level[:-1], size=7, axis=1)
     flux = np.maximum(0.0, level[1:] - previous).sum(axis=1)
     local_mean = np.convolve(flux, np.ones(16) / 16, mode="same")  # ~0.4 s
     return np.maximum(0.0, flux - local_mean), fps

@@ -177,7 +177,7 @@ def start_generate(
 ) -> Job:
     """Queue the generation job (the lead's); the same job when one is already waiting."""
     require_role(actor, Role.LEAD, action="generate the default music library")
-    if waiting := _generation_job(session):
+    if waiting := generation_job(session):
         return waiting
     return jobs.enqueue(
         session=session, actor=actor, kind_name="music_generate",
@@ -185,7 +185,7 @@ def start_generate(
     )  # fmt: skip
 
 
-def _generation_job(session: Session) -> Job | None:
+def generation_job(session: Session) -> Job | None:
     query = select(Job).where(
         Job.kind == "music_generate", Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])
     )

@@ -126,8 +126,8 @@ def tone(
     n = int((gate_s + release_s) * SAMPLE_RATE)
     t = np.arange(n) / SAMPLE_RATE
     phase = 2 * np.pi * frequency * t
-    if vibrato:  # +-0.6 % in pitch at 5.5 Hz, fading in over 0.4 s
-        depth = vibrato * frequency * 0.006
+    if vibrato:  # +-0.3 % in pitch at 5.5 Hz, fading in over 0.4 s
+        depth = vibrato * frequency * 0.003
         phase += 2 * np.pi * depth / 5.5 * np.sin(2 * np.pi * 5.5 * t) * np.minimum(1, t / 0.4)
     # Wrapped to one turn, float32 keeps each harmonic's phase exact enough and is
     # twice as fast to take the sine of.
