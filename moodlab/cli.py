@@ -160,6 +160,24 @@ def build_parser() -> argparse.ArgumentParser:
     models_activate.add_argument("id", type=int)
     models_activate.add_argument("--json", action="store_true")
 
+    music = sub.add_parser("music", help="the track library").add_subparsers(
+        dest="music_command", required=True, parser_class=_Parser
+    )
+    music_list = music.add_parser("list", help="every track with its mood, status and votes")
+    music_list.add_argument("--json", action="store_true")
+    music_import = music.add_parser("import", help="add a licensed track as a candidate")
+    music_import.add_argument("file", metavar="FILE", help="mp3, m4a, ogg, opus, wav or flac")
+    music_import.add_argument("--mood", help="the mood it is meant for")
+    music_import.add_argument("--title", help="default: the file name")
+    music_import.add_argument("--license", help="e.g. CC-BY-4.0")
+    music_import.add_argument("--attribution", help="who made it, and where it came from")
+    music_import.add_argument("--json", action="store_true")
+    music_generate = music.add_parser(
+        "generate", help="synthesise the missing default tracks (as a job, run here)"
+    )
+    music_generate.add_argument("--seed", type=int, help="library seed (MOODLAB_MUSIC_SEED)")
+    music_generate.add_argument("--json", action="store_true")
+
     users = sub.add_parser("users", help="manage accounts").add_subparsers(
         dest="users_command", required=True, parser_class=_Parser
     )
@@ -615,3 +633,46 @@ def _models_evaluate(args) -> dict:
             session=session, actor=auth.Actor.command_line(), settings=settings,
             database=database, model_id=args.id, snapshot_id=args.dataset,
         )  # fmt: skip
+
+
+@command("music list")
+def _music_list(args) -> dict:
+    from moodlab.music import library
+
+    settings, database = _database()
+    actor = auth.Actor.command_line()
+    with database.session() as session:
+        votes = library.visible_votes(session=session, actor=actor)
+        return {
+            "tracks": [
+                library.track_row(t, settings, votes.get(t.id))
+                for t in library.list_tracks(session=session)
+            ]
+        }
+
+
+@command("music import")
+def _music_import(args) -> dict:
+    from pathlib import Path
+
+    from moodlab.music import library
+
+    source = Path(args.file).expanduser()
+    if not source.is_file():
+        raise MoodlabError(f"{args.file} does not exist or is not a file")
+    settings, database = _database()
+    with database.session() as session:
+        track = library.import_track(
+            session=session, actor=auth.Actor.command_line(), settings=settings, source=source,
+            mood=args.mood, title=args.title, license=args.license, attribution=args.attribution,
+        )  # fmt: skip
+        return library.track_row(track, settings)
+
+
+@command("music generate")
+def _music_generate(args) -> dict:
+    import time
+
+    started = time.monotonic()
+    report = _run_job("music_generate", {} if args.seed is None else {"seed": args.seed})
+    return report | {"seconds": round(time.monotonic() - started, 1)}

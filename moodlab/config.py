@@ -105,6 +105,25 @@ class Settings:
         "MobileNetV2 ImageNet weights file for the transfer architecture; empty looks in"
         " $KERAS_HOME/models (never downloaded)",
     )
+    music_seed: int = _setting(
+        0,
+        "MOODLAB_MUSIC_SEED",
+        "seed of the generated default music library (same seed, same tracks)",
+    )
+    music_tracks_per_mood: int = _setting(
+        4,
+        "MOODLAB_MUSIC_TRACKS_PER_MOOD",
+        "generated tracks per mood in the default music library; 0 generates none",
+    )
+    music_max_bytes: int = _setting(
+        50_000_000, "MOODLAB_MUSIC_MAX_BYTES", "largest music file accepted, in bytes"
+    )
+    music_min_seconds: float = _setting(
+        10.0, "MOODLAB_MUSIC_MIN_SECONDS", "shortest music track accepted, in seconds"
+    )
+    music_max_seconds: float = _setting(
+        1200.0, "MOODLAB_MUSIC_MAX_SECONDS", "longest music track accepted, in seconds"
+    )
     import_max_members: int = _setting(
         50_000, "MOODLAB_IMPORT_MAX_MEMBERS", "most files one zip import may hold (zip-bomb guard)"
     )
@@ -144,10 +163,17 @@ class Settings:
             "min_image_side",
             "import_max_members",
             "import_max_total_bytes",
+            "music_max_bytes",
         )
         for name in at_least_one:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_env_of(name)} must be at least 1")
+        if not 0 <= self.music_tracks_per_mood <= 50:
+            raise ConfigError("MOODLAB_MUSIC_TRACKS_PER_MOOD must be between 0 and 50")
+        if self.music_min_seconds >= self.music_max_seconds:
+            raise ConfigError(
+                "MOODLAB_MUSIC_MIN_SECONDS must be less than MOODLAB_MUSIC_MAX_SECONDS"
+            )
         if self.job_stale_seconds <= self.job_heartbeat_seconds:
             raise ConfigError(
                 "MOODLAB_JOB_STALE_SECONDS must be longer than MOODLAB_JOB_HEARTBEAT_SECONDS"

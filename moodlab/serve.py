@@ -54,6 +54,7 @@ def serve(*, port: int, address: str, worker: bool = True) -> int:
         raise MoodlabError(f"{APP} is missing: run moodlab from its source checkout")
     database = database_from_settings()
     migrate.upgrade(database)
+    _queue_default_music(database)
     database.dispose()
     children: list[subprocess.Popen] = []
     if worker:
@@ -79,6 +80,19 @@ def serve(*, port: int, address: str, worker: bool = True) -> int:
         time.sleep(0.5)
     _stop(children)
     return exit_code
+
+
+def _queue_default_music(database) -> None:
+    """A fresh install gets its default music library from the worker, as a job.
+
+    Generating takes a while (see the README), so the app does not wait for it.
+    """
+    from moodlab.config import Settings
+    from moodlab.music.library import queue_default_library
+
+    job_id = queue_default_library(database=database, settings=Settings.from_env())
+    if job_id is not None:
+        log.info("moodlab: generating the default music library (job %s)", job_id)
 
 
 def _stop(children: list[subprocess.Popen]) -> None:

@@ -68,4 +68,6 @@ def _settle_status(session: Session, track: Track, settings: Settings) -> None:
     elif votes >= settings.train_quorum:
         track.status, track.mood = TrackStatus.ACCEPTED, top
     elif track.status in (TrackStatus.ACCEPTED, TrackStatus.REJECTED):
-        track.status = TrackStatus.CANDIDATE  # a changed vote undid the quorum
+        # A changed vote undid the quorum: back to what it was before the votes.
+        track.status = TrackStatus.GENERATED if track.is_generated else TrackStatus.CANDIDATE
+        track.mood = track.intended_mood

@@ -84,10 +84,12 @@ def test_navigation_shows_each_role_its_pages(database, lead, annotator):
     from moodlab.ui.navigation import pages_for
 
     assert [p.title for p in pages_for(Role.LEAD)] == [
-        "Home", "Annotate", "Music votes", "Crawl & import", "Agreement", "Datasets",
+        "Home", "Annotate", "Music votes", "Music", "Crawl & import", "Agreement", "Datasets",
         "Training", "Jobs", "Users",
     ]  # fmt: skip
-    assert [p.title for p in pages_for(Role.ANNOTATOR)] == ["Home", "Annotate", "Music votes"]
+    assert [p.title for p in pages_for(Role.ANNOTATOR)] == [
+        "Home", "Annotate", "Music votes", "Music",
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize(

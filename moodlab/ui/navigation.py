@@ -22,6 +22,7 @@ PAGES = (
     PageSpec("pages/home.py", "Home", ":material/home:", EVERYONE),
     PageSpec("pages/annotate.py", "Annotate", ":material/label:", EVERYONE),
     PageSpec("pages/music_votes.py", "Music votes", ":material/music_note:", EVERYONE),
+    PageSpec("pages/music.py", "Music", ":material/library_music:", EVERYONE),
     PageSpec("pages/crawl.py", "Crawl & import", ":material/travel_explore:", LEAD),
     PageSpec("pages/agreement.py", "Agreement", ":material/handshake:", LEAD),
     PageSpec("pages/datasets.py", "Datasets", ":material/dataset:", LEAD),

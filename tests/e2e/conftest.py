@@ -74,7 +74,9 @@ def server(env, tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "moodlab", "serve", "--port", str(port), "--address", "127.0.0.1"],
         cwd=ROOT,
-        env={**os.environ},
+        # No default music library unless a test asks for it: generating it would
+        # compete for the CPU with the browser the other tests time.
+        env={"MOODLAB_MUSIC_TRACKS_PER_MOOD": "0", **os.environ},
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -1,0 +1,141 @@
+"""Music: the track library by mood, with players, status, votes and licences."""
+
+import streamlit as st
+
+from moodlab import jobs, moods
+from moodlab.errors import MoodlabError
+from moodlab.models import JobStatus, Role, TrackStatus
+from moodlab.music import library
+from moodlab.ui import jobs_view, session
+
+actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
+settings = session.settings()
+
+STATUS_BADGES = {
+    TrackStatus.ACCEPTED: ("accepted", "green", ":material/check_circle:"),
+    TrackStatus.GENERATED: ("generated", "blue", ":material/auto_awesome:"),
+    TrackStatus.CANDIDATE: ("candidate", "orange", ":material/hourglass_top:"),
+    TrackStatus.REJECTED: ("rejected", "red", ":material/block:"),
+}
+
+st.title("Music")
+st.caption(
+    "Background tracks for videos, by mood. A track is accepted for a mood when"
+    f" {settings.train_quorum} annotators vote for it on the Music votes page."
+)
+
+with session.database().session() as db:
+    tracks = library.list_tracks(session=db)
+    votes = library.visible_votes(session=db, actor=actor)
+    missing = library.missing_default_tracks(session=db, settings=settings)
+    generating = library.generation_job(db) if actor.is_lead else None
+
+
+def generate() -> None:
+    try:
+        with session.database().session() as db:
+            library.start_generate(session=db, actor=actor, settings=settings)
+    except MoodlabError as exc:
+        st.session_state["music_error"] = str(exc)
+
+
+@st.fragment(run_every=2)
+def generation_progress(job_id: int) -> None:
+    with session.database().session() as db:
+        job = jobs.get_job(session=db, job_id=job_id)
+    jobs_view.job_card(job, actor)
+    if JobStatus(job.status).finished:
+        st.rerun()  # the whole page, to show the new tracks
+
+
+if generating is not None:
+    generation_progress(generating.id)
+elif actor.is_lead and missing and settings.music_tracks_per_mood:
+    st.info(f"{len(missing)} tracks of the default library are missing.")
+    st.button("Generate default library", type="primary", icon=":material/auto_awesome:",
+              on_click=generate)  # fmt: skip
+
+if actor.is_lead:
+    with (
+        st.expander("Add a track", icon=":material/upload:"),
+        st.form("add-track", clear_on_submit=True),
+    ):
+        upload = st.file_uploader(
+            "A music file", type=[s.lstrip(".") for s in library.AUDIO_SUFFIXES]
+        )
+        mood_col, title_col = st.columns(2)
+        mood = mood_col.selectbox("Meant for the mood", ["(none)", *moods.names()])
+        title = title_col.text_input("Title", placeholder="default: the file name")
+        licence_col, attribution_col = st.columns(2)
+        licence = licence_col.text_input("Licence", placeholder="CC-BY-4.0")
+        attribution = attribution_col.text_input(
+            "Attribution", placeholder="who made it, where from"
+        )
+        if st.form_submit_button("Add", type="primary") and upload is not None:
+            try:
+                with session.database().session() as db:
+                    track = library.import_upload(
+                        session=db, actor=actor, settings=settings, name=upload.name,
+                        data=upload.getvalue(), mood=None if mood == "(none)" else mood,
+                        title=title or None, license=licence, attribution=attribution,
+                    )  # fmt: skip
+                    st.session_state["music_added"] = f"Added “{track.title}” as a candidate."
+            except MoodlabError as exc:
+                st.session_state["music_error"] = str(exc)
+            st.rerun()
+
+if error := st.session_state.pop("music_error", None):
+    st.error(error)
+if added := st.session_state.pop("music_added", None):
+    st.success(added)
+
+if not tracks:
+    st.info("No tracks yet.")
+    st.stop()
+
+shown = st.pills(
+    "Status", [s.value for s in TrackStatus], selection_mode="multi",
+    default=[s.value for s in TrackStatus], key="music-status",
+)  # fmt: skip
+
+
+def track_card(track) -> None:
+    label, colour, icon = STATUS_BADGES[TrackStatus(track.status)]
+    with st.container(border=True):
+        st.markdown(f"**{track.title or track.path}**")
+        st.badge(label, color=colour, icon=icon)
+        path = settings.music_dir / track.path
+        if path.is_file():
+            st.audio(str(path))
+        else:
+            st.warning(f"The file {track.path} is missing.")
+        facts = [f"{track.duration_s:.0f} s"]
+        if track.tempo_bpm:
+            facts.append(f"{track.tempo_bpm:.0f} BPM" + ("" if track.is_generated else " (est.)"))
+        if track.key:
+            facts.append(track.key)
+        if track.loudness_lufs is not None:
+            facts.append(f"{track.loudness_lufs:.1f} LUFS")
+        st.caption(" · ".join(facts))
+        st.caption(f"Licence: {track.license or 'not recorded'}"
+                   + (f" · {track.attribution}" if track.attribution else ""))  # fmt: skip
+        counted = votes.get(track.id)
+        if counted:
+            st.caption("Votes: " + ", ".join(f"{m} {n}" for m, n in counted.most_common()))
+        elif actor.is_lead:
+            st.caption("No votes yet.")
+        else:
+            st.caption("Votes show once you have voted on it.")
+
+
+groups = [(m.name, [t for t in tracks if t.mood == m.name]) for m in moods.all_moods()]
+groups.append(("No mood yet", [t for t in tracks if t.mood is None]))
+for name, members in groups:
+    members = [t for t in members if t.status in (shown or [])]
+    if not members:
+        continue
+    st.subheader(f"{name} ({len(members)})")
+    columns = st.columns(3)
+    for i, track in enumerate(members):
+        with columns[i % 3]:
+            track_card(track)
