@@ -35,7 +35,7 @@ else:
             " transfer: MobileNetV2 pretrained on ImageNet under the same head",
         )
         for name, reason in unavailable.items():
-            arch_col.caption(f"{name} is not offered: {reason}")
+            arch_col.caption(f"{name} is off: its weights file is not here", help=reason)
         folds_col, epochs_col, batch_col, size_col = st.columns(4)
         folds = folds_col.number_input("Folds", 0, 20, 10, help="0 skips cross-validation")
         epochs = epochs_col.number_input("Epochs", 1, 1000, 60)
@@ -110,10 +110,11 @@ if picked:
             rows, x="mood", group="model", value="recall", title="Test recall per mood",
             sort=moods.names()), width="stretch")  # fmt: skip
     if rows := compare.fold_rows(chosen_models):
+        st.caption("Validation accuracy per fold")
         st.line_chart(pd.DataFrame(rows), x="fold", y="accuracy", color="model", height=200)
 
 st.subheader("Report")
-chosen = st.selectbox("Report of model", [m.id for m in registry], format_func=lambda i: f"#{i}")
+chosen = st.selectbox("Report of model", list(by_id), format_func=lambda i: compare.label(by_id[i]))
 model = next(m for m in registry if m.id == chosen)
 if not model.active and st.button("Activate for videos", icon=":material/check_circle:"):
     with session.database().session() as db:
@@ -124,7 +125,7 @@ folds = model.report.get("folds", [])
 if folds:
     st.markdown("**Cross-validation** (as the paper's Table 3)")
     scores = [f["accuracy"] for f in folds]
-    rows = [{"fold": f["fold"], "accuracy": f["accuracy"]} for f in folds]
+    rows = [{"fold": f["fold"], "accuracy": f"{f['accuracy']:.3f}"} for f in folds]
     rows.append({"fold": "mean ± std", "accuracy": f"{model.cv_mean:.3f} ± {model.cv_std:.3f}"})
     st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
     st.bar_chart(pd.DataFrame({"fold": range(1, len(scores) + 1), "accuracy": scores}), x="fold",
