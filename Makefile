@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint worker migrate clean-venv
+.PHONY: run demo test lint worker migrate clean-venv
 
 # The venv is rebuilt when requirements.txt or pyproject.toml changes.
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -21,6 +21,10 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 ## Migrate the database, start the worker and the web app (Ctrl-C stops both).
 run: $(VENV)/.installed
 	$(BIN)/moodlab serve --port $(PORT)
+
+## A labelled demo workspace in ./demo (generated data, a few minutes to build), served.
+demo: $(VENV)/.installed
+	$(BIN)/moodlab demo --port $(PORT)
 
 ## Lint, then the whole test suite (browser tests included).
 test: $(VENV)/.dev-installed

@@ -6,7 +6,7 @@ also migrates the database and starts the worker that runs long jobs.
 
 import streamlit as st
 
-from moodlab import auth
+from moodlab import auth, demo
 from moodlab.errors import MoodlabError
 from moodlab.ui import navigation, session
 
@@ -33,6 +33,10 @@ page = st.navigation(pages, position="sidebar" if actor else "hidden")
 if actor is not None:
     with st.sidebar:
         st.caption(f"Logged in as **{actor.name}** ({actor.role.value})")
+        if demo.is_demo(session.settings()):
+            st.warning(
+                "Demo workspace: generated pictures and simulated votes.", icon=":material/science:"
+            )
         if st.button("Log out", icon=":material/logout:"):
             session.log_out("You are logged out.")
             st.rerun()

@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from moodlab import auth, jobs
@@ -67,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="interface to listen on (default: all)",
     )
     serve.add_argument("--no-worker", action="store_true", help="run the web app only")
+    demo = add("demo", "build a labelled demo workspace (generated data) and serve it")
+    demo.add_argument("--dir", type=Path, default=Path("demo"), help="its folder (./demo)")
+    demo.add_argument("--per-mood", type=int, default=24, help="generated pictures per mood (24)")
+    demo.add_argument("--reset", action="store_true", help="delete the demo workspace first")
+    demo.add_argument("--build-only", action="store_true", help="build it, do not serve")
+    demo.add_argument("--port", type=int, default=8501)
     worker = add("worker", "run queued jobs until stopped", json_output=False)
     worker.add_argument("--once", action="store_true", help="stop when the queue is empty")
 
@@ -292,6 +299,31 @@ def _serve(args) -> None:
     from moodlab import serve
 
     raise SystemExit(serve.serve(port=args.port, address=args.address, worker=not args.no_worker))
+
+
+@command("demo")
+def _demo(args) -> dict | None:
+    import os
+
+    from moodlab import demo, serve
+
+    say = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    if args.reset:
+        demo.remove(args.dir)
+    workspace = demo.Workspace(args.dir)
+    if args.per_mood < 4:
+        raise MoodlabError("--per-mood must be at least 4 (3-fold training needs them)")
+    report = None
+    if workspace.exists():
+        say(f"using the demo workspace in {args.dir} (--reset builds a new one)")
+    else:
+        report = demo.build(args.dir, per_mood=args.per_mood, say=say)
+    say(f"demo log-ins: {demo.LEAD} (lead) and {', '.join(demo.ANNOTATORS)} (annotators),"
+        f" password {demo.PASSWORD}")  # fmt: skip
+    if args.build_only:
+        return report or {"dir": str(args.dir), "environment": workspace.environment}
+    os.environ.update(workspace.environment)
+    raise SystemExit(serve.serve(port=args.port, address="127.0.0.1"))
 
 
 @command("worker")

@@ -2,12 +2,20 @@
 
 import streamlit as st
 
-from moodlab import auth
+from moodlab import auth, demo
 from moodlab.errors import MoodlabError
 from moodlab.ui import session
 
 st.title("moodlab")
 st.caption("Image mood research: crawl, annotate, train, and make mood-matched videos.")
+
+if demo.is_demo(session.settings()):
+    st.info(
+        f"**Demo workspace** (generated pictures, simulated votes). Log in as"
+        f" **{demo.LEAD}** (lead) or an annotator ({', '.join(demo.ANNOTATORS)}),"
+        f" password **{demo.PASSWORD}**.",
+        icon=":material/science:",
+    )
 
 if message := st.session_state.pop("logout_message", None):
     st.info(message)

@@ -112,7 +112,8 @@ def _fit(params: TrainParams, train, epochs, callback, cache_dir: Path, tag: str
     data = dataset(train[0], train[1], image_size=params.image_size, batch_size=params.batch_size,
                    shuffle=True, seed=params.seed, cache_file=cache_dir / tag,
                    augment=params.augment)  # fmt: skip
-    model.fit(data, epochs=epochs, verbose=0, callbacks=[callback])
+    # The data set shuffles itself (seeded); Keras' own shuffle does not apply to tf.data.
+    model.fit(data, epochs=epochs, verbose=0, callbacks=[callback], shuffle=False)
     return model
 
 

@@ -1,0 +1,270 @@
+"""`moodlab demo`: a labelled demo workspace where every page has something to show.
+
+Everything lives in its own folder (database, data, music), apart from the lab's
+real workspace, and is marked as a demo (a marker file the app shows as a banner):
+
+1. procedurally generated pictures, a set per mood, whose colour follows the
+   mood's angle on the circle (neighbouring moods look alike, as real ones do) and
+   whose texture follows arousal (sharp, busy patterns for high arousal, soft
+   gradients for low), imported through the normal import job;
+2. four demo annotators whose votes are simulated with realistic disagreement:
+   each has a skill, mistakes mostly go to a neighbouring mood, ambiguous pictures
+   split the votes, one annotator has not finished, and a few answers are skips;
+3. votes on the generated music library, so some tracks are accepted;
+4. a frozen snapshot and two quick training runs (plain and deep, small images,
+   3 folds) so the Training page has a comparison; the better model is activated.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from moodlab import annotation, auth, datasets, moods
+from moodlab.auth import Actor
+from moodlab.config import Settings
+from moodlab.db import Database
+from moodlab.errors import MoodlabError
+from moodlab.migrate import upgrade
+from moodlab.models import JobStatus, Role, TrainedModel
+
+MARKER = "DEMO-WORKSPACE.txt"
+LEAD = "demo-lead"
+# Four annotators as the paper had; skill is the chance of voting the picture's own mood.
+ANNOTATORS = {"demo-ana": 0.86, "demo-ben": 0.78, "demo-cai": 0.72, "demo-dana": 0.66}
+# demo-dana has answered this share of the pictures: the rest stay pending.
+UNFINISHED_SHARE = 0.85
+# Printed and shown on the log-in page: a demo of generated data, not a lab.
+PASSWORD = "demo-password"  # noqa: S105
+PICTURE_SIZE = (320, 240)
+TRAINING = {"folds": 3, "epochs": 8, "batch_size": 16, "image_size": 48, "seed": 0}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {
+            "MOODLAB_DATABASE_URL": f"sqlite:///{(self.root / 'moodlab.sqlite').resolve()}",
+            "MOODLAB_DATA_DIR": str((self.root / "data").resolve()),
+            "MOODLAB_MUSIC_DIR": str((self.root / "music").resolve()),
+        }
+
+    @property
+    def marker(self) -> Path:
+        return self.root / "data" / MARKER
+
+    def exists(self) -> bool:
+        return self.marker.exists()
+
+
+def remove(root: Path) -> None:
+    """Delete a demo workspace (and only a demo workspace)."""
+    import shutil
+
+    if not root.exists():
+        return
+    if not Workspace(root).exists():
+        raise MoodlabError(f"{root} is not a moodlab demo workspace: not deleting it")
+    shutil.rmtree(root)
+
+
+def is_demo(settings: Settings) -> bool:
+    """Whether the app runs on a demo workspace (the pages show a banner)."""
+    return (settings.data_dir / MARKER).exists()
+
+
+def picture(mood: str, n: int, size: tuple[int, int] = PICTURE_SIZE) -> bytes:
+    """A JPEG whose colours and texture carry ``mood`` (with per-picture variety)."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    spec = moods.get(mood)
+    rng = np.random.default_rng(int(hashlib.sha256(f"{mood}:{n}".encode()).hexdigest()[:8], 16))
+    energy = (spec.arousal + 1) / 2  # 0 calm .. 1 excited
+    hue = (spec.angle / 360 + rng.normal(0, 0.035)) % 1
+    light = 0.35 + 0.25 * (spec.valence + 1) / 2 + rng.normal(0, 0.05)
+    saturation = 0.25 + 0.6 * energy
+    width, height = size
+    y, x = np.mgrid[0:height, 0:width] / max(size)
+    angle = rng.uniform(0, np.pi)
+    frequency = 2 + 40 * energy**2 * rng.uniform(0.7, 1.3)
+    wave = np.sin((x * np.cos(angle) + y * np.sin(angle)) * frequency * np.pi + rng.uniform(0, 6))
+    pattern = np.sign(wave) if energy > 0.6 else wave  # hard edges when excited
+    shade = np.clip(light + 0.18 * pattern * (0.3 + energy) + 0.15 * (y - 0.4), 0, 1)
+    rgb = np.stack(
+        [colorsys.hsv_to_rgb(hue, saturation, 1.0)[c] * shade for c in range(3)], axis=-1
+    )
+    image = Image.fromarray((rgb * 255).astype("uint8"))
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(3 + 12 * energy)):  # shapes: many small jagged ones, or a few soft blobs
+        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
+        r = rng.uniform(8, 30 + 50 * (1 - energy))
+        tone = colorsys.hsv_to_rgb((hue + rng.normal(0, 0.08)) % 1, saturation, light + 0.3)
+        fill = tuple(int(255 * min(1, c)) for c in tone)
+        if energy > 0.6:
+            points = [(cx + r * np.cos(t), cy + r * rng.uniform(0.3, 1) * np.sin(t))
+                      for t in np.linspace(0, 2 * np.pi, 7)]  # fmt: skip
+            draw.polygon(points, fill=fill)
+        else:
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
+    if energy < 0.4:
+        image = image.filter(ImageFilter.GaussianBlur(2 + 4 * (0.4 - energy)))
+    noisy = np.asarray(image, dtype=np.float32) + rng.normal(0, 6, (height, width, 3))
+    out = io.BytesIO()
+    Image.fromarray(np.clip(noisy, 0, 255).astype("uint8")).save(out, "JPEG", quality=88)
+    return out.getvalue()
+
+
+def simulated_vote(
+    mood: str, skill: float, ambiguity: float, rng: np.random.Generator
+) -> str | None:
+    """One annotator's answer: usually the picture's mood, else mostly a neighbour; rarely skip."""
+    if rng.random() < 0.02:
+        return None
+    if rng.random() < skill * (1 - 0.5 * ambiguity):
+        return mood
+    if rng.random() < 0.8:
+        return str(rng.choice([m.name for m in moods.neighbours(mood)]))
+    return str(rng.choice([m for m in moods.names() if m != mood]))
+
+
+def build(
+    root: Path,
+    *,
+    per_mood: int = 24,
+    seed: int = 0,
+    say: Callable[[str], None] = print,
+) -> dict:
+    """Make the demo workspace in ``root``, which must be missing or empty."""
+    workspace = Workspace(root)
+    if root.exists() and any(root.iterdir()):
+        raise MoodlabError(f"{root} is not empty: the demo is built in a folder of its own")
+    os.environ.update(workspace.environment)  # the jobs below read their settings from it
+    settings = Settings.from_env()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    workspace.marker.write_text("This workspace was made by `moodlab demo`: generated data.\n")
+    database = Database(settings.database_url)
+    upgrade(database)
+    lead, annotators = _users(database)
+    truth = _images(settings, database, lead, per_mood, say)
+    _votes(database, annotators, truth, seed, say)
+    _music(settings, database, lead, annotators, say)
+    snapshot_id = _snapshot(settings, database, lead, say)
+    models = _training(settings, database, lead, snapshot_id, say)
+    database.dispose()
+    return {"dir": str(root), "images": len(truth), "snapshot_id": snapshot_id,
+            "models": models, "lead": LEAD, "annotators": list(ANNOTATORS),
+            "password": PASSWORD, "environment": workspace.environment}  # fmt: skip
+
+
+def _users(database: Database) -> tuple[Actor, list[Actor]]:
+    people = {}
+    with database.session() as session:
+        for name, role in [(LEAD, Role.LEAD)] + [(n, Role.ANNOTATOR) for n in ANNOTATORS]:
+            user = auth.create_user(session=session, actor=Actor.command_line(), name=name,
+                                    role=role, password=PASSWORD)  # fmt: skip
+            people[name] = Actor.of(user)
+    return people[LEAD], [people[name] for name in ANNOTATORS]
+
+
+def _images(settings, database, lead, per_mood: int, say) -> dict[str, str]:
+    """Generated pictures through the import job; {sha256: the mood it was drawn for}."""
+    from moodlab.worker import run_inline
+
+    truth = {}
+    with tempfile.TemporaryDirectory(prefix="moodlab-demo-") as folder:
+        for mood in moods.names():
+            for n in range(per_mood):
+                data = picture(mood, n)
+                truth[hashlib.sha256(data).hexdigest()] = mood
+                (Path(folder) / f"{mood.lower()}-{n:03d}.jpg").write_bytes(data)
+        say(f"importing {len(truth)} generated pictures ({per_mood} per mood)")
+        job = run_inline(settings, database, lead, "import", {"path": folder, "label": "demo"})
+    if job.status != JobStatus.SUCCEEDED:
+        raise MoodlabError(f"the demo import failed: {job.error}")
+    return truth
+
+
+def _votes(database, annotators: list[Actor], truth: dict[str, str], seed: int, say) -> None:
+    from sqlalchemy import select
+
+    from moodlab.models import Image
+
+    rng = np.random.default_rng(seed)
+    with database.session() as session:
+        images = session.execute(select(Image.id, Image.sha256).order_by(Image.id)).all()
+    say(f"simulating the votes of {len(annotators)} annotators on {len(images)} pictures")
+    for image_id, sha in images:
+        mood = truth.get(sha)
+        if mood is None:
+            continue  # not one of ours
+        ambiguity = rng.beta(1.2, 3)
+        for k, (person, skill) in enumerate(zip(annotators, ANNOTATORS.values(), strict=True)):
+            if k == len(annotators) - 1 and rng.random() > UNFINISHED_SHARE:
+                continue
+            vote = simulated_vote(mood, skill, ambiguity, rng)
+            with database.session() as session:
+                annotation.answer(session=session, actor=person, image_id=image_id, mood=vote)
+
+
+def _music(settings, database, lead, annotators, say) -> None:
+    """The default library, and votes that accept most tracks for the mood they were made for."""
+    from sqlalchemy import select
+
+    from moodlab.models import Track
+    from moodlab.track_votes import vote_track
+    from moodlab.worker import run_inline
+
+    say("generating the default music library")
+    run_inline(settings, database, lead, "music_generate", {})
+    rng = np.random.default_rng(1)
+    with database.session() as session:
+        tracks = session.execute(select(Track.id, Track.intended_mood)).all()
+    for track_id, mood in tracks:
+        for person, skill in zip(annotators[:3], ANNOTATORS.values(), strict=False):
+            vote = (
+                mood
+                if rng.random() < skill + 0.1
+                else str(rng.choice([m.name for m in moods.neighbours(mood)]))
+            )
+            with database.session() as session:
+                vote_track(session=session, actor=person, settings=settings, track_id=track_id,
+                           mood=vote)  # fmt: skip
+
+
+def _snapshot(settings, database, lead, say) -> int:
+    with database.session() as session:
+        snapshot = datasets.freeze(
+            session=session, actor=lead, settings=settings, rules=datasets.Rules(seed=0)
+        )
+        say(f"froze snapshot #{snapshot.id}: {sum(snapshot.train_counts.values())} train,"
+            f" {sum(snapshot.test_counts.values())} test")  # fmt: skip
+        return snapshot.id
+
+
+def _training(settings, database, lead, snapshot_id: int, say) -> list[int]:
+    from moodlab.training.run import activate
+    from moodlab.worker import run_inline
+
+    made = []
+    for arch in ("plain", "deep"):
+        say(f"training {arch} (3 folds, {TRAINING['epochs']} epochs, {TRAINING['image_size']} px)")
+        job = run_inline(settings, database, lead, "train",
+                         {"snapshot_id": snapshot_id, "arch": arch, **TRAINING})  # fmt: skip
+        if job.status != JobStatus.SUCCEEDED:
+            raise MoodlabError(f"the demo's {arch} training failed: {job.error}")
+        made.append(job.result["model_id"])
+    with database.session() as session:
+        best = max((session.get(TrainedModel, i) for i in made), key=lambda m: m.cv_mean or 0)
+        activate(session=session, actor=lead, model_id=best.id)
+    return made
