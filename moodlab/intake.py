@@ -174,16 +174,15 @@ class Intake:
 
         None when another run stored the same bytes meanwhile.
         """
-        written = [
-            path
+        written: list[Path] = []
+        try:
             for path, data in (
                 (self.store.path_for(checked.sha256, checked.suffix), checked.data),
                 (display_path(self.store, checked.sha256), checked.display_jpeg),
                 (thumbnail_path(self.store, checked.sha256), checked.thumbnail_png),
-            )
-            if self.store.write_new(path, data)
-        ]
-        try:
+            ):
+                if self.store.write_new(path, data):
+                    written.append(path)
             with self.database.session() as session:
                 image = Image(
                     sha256=checked.sha256,

@@ -1,0 +1,187 @@
+"""Crashes and full disks: a killed worker's jobs are recovered, files are whole, rows sound.
+
+The worker runs as a real process that is killed with SIGKILL (no chance to clean
+up) in the middle of real work; a second worker then takes over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import pytest
+from PIL import Image as PILImage
+from sqlalchemy import select, text
+
+from moodlab import jobs
+from moodlab.crawl import start_crawl
+from moodlab.intake import display_path, original_path, thumbnail_path
+from moodlab.models import Image, Job, JobStatus, TrainedModel
+from moodlab.storage import ContentStore
+from tests import media
+from tests.conftest import ROOT, run_cli
+from tests.fixture_site import Site
+from tests.test_training_run import small, snapshot_id  # noqa: F401 (a fixture)
+
+# Heartbeats every 0.2 s; a job silent for 2 s is recovered.
+FAST = {"MOODLAB_JOB_HEARTBEAT_SECONDS": "0.2", "MOODLAB_JOB_STALE_SECONDS": "2"}
+
+
+def start_worker() -> subprocess.Popen:
+    env = {**os.environ, **FAST, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.Popen([sys.executable, "-m", "moodlab", "worker"], cwd=ROOT, env=env)
+
+
+def kill(worker: subprocess.Popen) -> None:
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+
+
+def stop(worker: subprocess.Popen) -> None:
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+
+
+def job(database, job_id) -> Job:
+    with database.session() as session:
+        return session.get(Job, job_id)
+
+
+def wait_for(predicate, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.1)
+
+
+def assert_no_temporary_files(root) -> None:
+    leftovers = [p for p in root.rglob("*") if p.is_file() and ".tmp" in p.name]
+    assert not leftovers, leftovers
+
+
+def assert_store_is_sound(settings, database) -> int:
+    """Every image row has its three files, whole; the database file checks out."""
+    store = ContentStore(settings.data_dir)
+    with database.session() as session:
+        assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+        images = session.scalars(select(Image)).all()
+        for image in images:
+            original = original_path(store, image)
+            assert hashlib.sha256(original.read_bytes()).hexdigest() == image.sha256
+            for derived in (display_path(store, image.sha256), thumbnail_path(store, image.sha256)):
+                PILImage.open(derived).load()  # decodes to the end: not truncated
+    assert_no_temporary_files(settings.data_dir)
+    return len(images)
+
+
+def test_a_crawl_killed_mid_way_is_recovered_and_stores_each_image_once(
+    database, settings, env, lead
+):
+    site = Site(latency=0.15)
+    images = "".join(f'<img src="/img/{i}.jpg">' for i in range(30))
+    site.page("/", images)
+    for i in range(30):
+        site.add(f"/img/{i}.jpg", media.jpeg(i, (200, 150)), "image/jpeg")
+    site.start()
+    try:
+        with database.session() as session:
+            job_id = start_crawl(session=session, actor=lead, seeds=[site.url("/")],
+                                 settings=settings, allow_private=True, delay=0.0)  # fmt: skip
+        victim = start_worker()
+        try:
+            wait_for(lambda: (job(database, job_id).result or {}).get("stored", 0) >= 5, 120)
+        finally:
+            kill(victim)
+        assert job(database, job_id).status == JobStatus.RUNNING  # nobody noticed yet
+        stored_before = assert_store_is_sound(settings, database)
+        assert 5 <= stored_before < 30
+
+        rescuer = start_worker()
+        try:
+            wait_for(lambda: JobStatus(job(database, job_id).status).finished, 120)
+        finally:
+            stop(rescuer)
+    finally:
+        site.stop()
+    recovered = job(database, job_id)
+    assert recovered.status == JobStatus.SUCCEEDED, recovered.error
+    assert recovered.attempts == 2 and "[recovered] re-queued" in recovered.log_tail
+    assert assert_store_is_sound(settings, database) == 30  # none lost, none twice
+
+
+def test_a_training_run_killed_mid_way_resumes_at_the_next_fold(
+    database,
+    settings,
+    env,
+    lead,
+    snapshot_id,  # noqa: F811
+):
+    with database.session() as session:
+        job_id = jobs.enqueue(session=session, actor=lead, kind_name="train",
+                              params=small(snapshot_id, epochs=3)).id  # fmt: skip
+    victim = start_worker()
+    try:
+        wait_for(lambda: len((job(database, job_id).result or {}).get("folds", [])) >= 1, 300)
+    finally:
+        kill(victim)
+    first_fold = job(database, job_id).result["folds"][0]
+
+    rescuer = start_worker()
+    try:
+        wait_for(lambda: JobStatus(job(database, job_id).status).finished, 300)
+    finally:
+        stop(rescuer)
+    done = job(database, job_id)
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.attempts == 2
+    assert done.result["folds"][0] == first_fold  # kept, not trained again
+    assert done.log_tail.count("fold 1 of 3: validation accuracy") == 1
+    models_dir = settings.data_dir / "models"
+    assert_no_temporary_files(models_dir)
+    with database.session() as session:
+        model = session.scalars(select(TrainedModel)).one()
+    keras.models.load_model(settings.data_dir / model.path)  # a whole file
+
+
+@pytest.fixture
+def full_data_dir(tmp_path, monkeypatch):
+    """MOODLAB_DATA_DIR on a real 2 MiB file system that is already full."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
+    try:
+        (mount / "data").mkdir()
+        filler = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(filler, b"\0" * 4096):
+                pass
+        except OSError:
+            pass  # full
+        finally:
+            os.close(filler)
+        monkeypatch.setenv("MOODLAB_DATA_DIR", str(mount / "data"))
+        yield mount / "data"
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_gives_a_clear_error_and_stores_nothing(database, tmp_path, full_data_dir):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(media.jpeg(1, (400, 300)))
+    result = run_cli("import", str(folder))
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert "no space left on the device" in last_line, result.stderr
+    assert "Traceback" not in result.stderr
+    with database.session() as session:
+        assert session.scalars(select(Image)).all() == []
+    assert not [p for p in full_data_dir.rglob("*") if p.is_file()]  # not even a part
