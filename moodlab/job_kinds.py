@@ -6,3 +6,4 @@ import moodlab.diagnostics  # noqa: F401  worker_check
 import moodlab.importer  # noqa: F401  import
 import moodlab.openverse  # noqa: F401  openverse
 import moodlab.training.run  # noqa: F401  train
+import moodlab.video.service  # noqa: F401  video
