@@ -644,7 +644,7 @@ def _models_evaluate(args) -> dict:
 def _video_make(args) -> dict:
     from pathlib import Path
 
-    from moodlab.video.service import VideoParams
+    from moodlab.video.service import VideoParams, check_inputs
 
     params = VideoParams(
         inputs=[str(Path(p).expanduser().resolve()) for p in args.inputs],
@@ -652,6 +652,7 @@ def _video_make(args) -> dict:
         out=args.out, model_id=args.model, sample_fps=args.sample_fps, segments=args.segments,
         seed=args.seed, keep_audio=args.keep_audio,
     )  # fmt: skip
+    check_inputs(params, Settings.from_env())  # a missing or empty file is refused before a job
     report = _run_job("video", params.__dict__)
     keys = ("output", "mood", "confidence", "tracks", "timeline", "seconds", "warnings", "video_id")
     if not args.json:  # a person reads the outcome; the timeline is for scripts and the page

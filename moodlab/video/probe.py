@@ -29,6 +29,7 @@ _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _STREAM = re.compile(r"Stream #\d+:\d+(?:\[\w+\])?(?:\(\w+\))?: (Video|Audio): (\S+?)[,\s]")
 _SIZE = re.compile(r", (\d{2,5})x(\d{2,5})[\s,]")
 _FPS = re.compile(r", (\d+(?:\.\d+)?) fps")
+_TAG = re.compile(r"Video: \S+ \((\w+) / 0x")
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees")
 _FRAME = re.compile(r"frame=\s*(\d+)")
 
@@ -43,6 +44,7 @@ class MediaInfo:
     fps: float | None
     rotation: int  # degrees the player turns the picture
     audio_codec: str | None
+    video_tag: str | None = None  # the container's codec tag (fourcc), e.g. avc1
 
     @property
     def has_video(self) -> bool:
@@ -68,7 +70,7 @@ def parse(path: Path, text: str) -> MediaInfo:
     if match := _DURATION.search(text):
         h, m, s = match.groups()
         duration = int(h) * 3600 + int(m) * 60 + float(s)
-    video = audio = None
+    video = audio = tag = None
     width = height = fps = None
     rotation = 0
     lines = text.splitlines()
@@ -82,6 +84,8 @@ def parse(path: Path, text: str) -> MediaInfo:
         # Cover art in an audio file is a "video" stream of one picture, not a video.
         if kind == "Video" and video is None and "(attached pic)" not in line:
             video = codec
+            if found := _TAG.search(line):
+                tag = found.group(1)
             if size := _SIZE.search(line):
                 width, height = int(size.group(1)), int(size.group(2))
             if rate := _FPS.search(line):
@@ -91,14 +95,14 @@ def parse(path: Path, text: str) -> MediaInfo:
                     break
                 if turn := _ROTATION.search(after):
                     rotation = round(-float(turn.group(1))) % 360
-    return MediaInfo(path, duration, video, width, height, fps, rotation, audio)
+    return MediaInfo(path, duration, video, width, height, fps, rotation, audio, tag)
 
 
 def count_frames(path: Path) -> int:
     """Frames of the first video stream, counted from its packets (no decoding)."""
     result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostats", "-stats_period", "1000", "-stats", "-i",
-         str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0", "-c", "copy",
+         "-f", "null", "-"],
         capture_output=True, text=True, errors="replace", timeout=600,
     )  # fmt: skip
     counts = _FRAME.findall(result.stderr)

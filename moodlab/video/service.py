@@ -306,7 +306,7 @@ def _checked_video(params: VideoParams, path: Path) -> tuple[probe.MediaInfo, fl
     if not info.has_video:
         raise VideoError(f"{shown}: no video stream")
     if info.video_codec in ("none", "unknown"):
-        raise VideoError(f"{shown}: codec {info.video_codec} cannot be decoded")
+        raise VideoError(f"{shown}: codec {info.video_tag or info.video_codec} cannot be decoded")
     if not info.duration_s:
         raise VideoError(f"{shown}: zero length")
     duration = probe.video_duration(info)
