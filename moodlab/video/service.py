@@ -122,7 +122,7 @@ class _Samples:
     kept: list[tuple[float, np.ndarray, int]]  # (t, 128x128 frame, sample index)
 
 
-def _sample_video(ctx, model, entry, info, duration, fps) -> _Samples:
+def _sample_video(ctx, model, entry, sampler, duration, fps) -> _Samples:
     expected = max(1, int(duration * fps))
     keep = set(np.linspace(0, expected - 1, min(FRAMES_KEPT, expected)).round().astype(int))
     kept: list[tuple[float, np.ndarray, int]] = []
@@ -137,8 +137,7 @@ def _sample_video(ctx, model, entry, info, duration, fps) -> _Samples:
         done = min(1.0, float(batch.times[-1]) / max(duration, 1e-9))
         ctx.progress(0.05 + 0.75 * done, f"predicted {seen} frames ({done:.0%} of the video)")
 
-    batches = frames.sample_frames(info.path, fps=fps)
-    times, probs = timeline.predict(model, batches, image_size=entry.image_size, on_batch=on_batch)
+    times, probs = timeline.predict(model, sampler, image_size=entry.image_size, on_batch=on_batch)
     return _Samples(times, probs, kept)
 
 
@@ -240,8 +239,10 @@ def make_video(ctx: jobs.JobContext, params: VideoParams, settings: Settings, ac
             kind = "video"
             info, duration = _checked_video(params, paths[0])
             ctx.progress(0.02, "loading the model")
-            model = timeline.load_model(settings, entry)
-            samples = _sample_video(ctx, model, entry, info, duration, fps)
+            # ffmpeg starts decoding now, while Keras is imported and the model loaded.
+            with frames.FrameSampler(info.path, fps=fps) as sampler:
+                model = timeline.load_model(settings, entry)
+                samples = _sample_video(ctx, model, entry, sampler, duration, fps)
             cuts = []
             if params.segments:
                 ctx.progress(0.82, "finding scene cuts")
