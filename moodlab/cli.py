@@ -184,6 +184,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     music_generate.add_argument("--seed", type=int, help="library seed (MOODLAB_MUSIC_SEED)")
     music_generate.add_argument("--json", action="store_true")
+    video = sub.add_parser("video", help="videos with music that fits their mood").add_subparsers(
+        dest="video_command", required=True, parser_class=_Parser
+    )
+    make = video.add_parser(
+        "make", help="one video, or photos for a slideshow, with matching music (a job, run here)"
+    )
+    make.add_argument("inputs", nargs="+", metavar="INPUT", help="a video file, or image files")
+    make.add_argument("--out", metavar="OUT.mp4", help="where to write it (default: data/videos)")
+    make.add_argument("--model", type=int, metavar="ID", help="model id (default: the active one)")
+    make.add_argument(
+        "--sample-fps", type=float, help="frames a second to predict (MOODLAB_VIDEO_SAMPLE_FPS)"
+    )
+    make.add_argument(
+        "--segments", action="store_true", help="a mood and track per scene (cuts, >= ~8 s)"
+    )
+    make.add_argument("--seed", type=int, default=0, help="breaks ties between tracks (0)")
+    make.add_argument(
+        "--keep-audio", action="store_true", help="keep the original sound, ducked under the music"
+    )
+    make.add_argument("--json", action="store_true")
+    video_list = video.add_parser("list", help="generated videos, newest first")
+    video_list.add_argument("--json", action="store_true")
 
     users = sub.add_parser("users", help="manage accounts").add_subparsers(
         dest="users_command", required=True, parser_class=_Parser
@@ -708,3 +730,33 @@ def _music_generate(args) -> dict:
     started = time.monotonic()
     report = _run_job("music_generate", {} if args.seed is None else {"seed": args.seed})
     return report | {"seconds": round(time.monotonic() - started, 1)}
+
+
+@command("video make")
+def _video_make(args) -> dict:
+    from pathlib import Path
+
+    from moodlab.video.service import VideoParams, check_inputs
+
+    params = VideoParams(
+        inputs=[str(Path(p).expanduser().resolve()) for p in args.inputs],
+        names={str(Path(p).expanduser().resolve()): p for p in args.inputs},
+        out=args.out, model_id=args.model, sample_fps=args.sample_fps, segments=args.segments,
+        seed=args.seed, keep_audio=args.keep_audio,
+    )  # fmt: skip
+    check_inputs(params, Settings.from_env())  # a missing or empty file is refused before a job
+    report = _run_job("video", params.__dict__)
+    keys = ("output", "mood", "confidence", "tracks", "timeline", "seconds", "warnings", "video_id")
+    if not args.json:  # a person reads the outcome; the timeline is for scripts and the page
+        return {key: report[key] for key in keys if key != "timeline"}
+    return {key: report[key] for key in keys} | {k: v for k, v in report.items() if k not in keys}
+
+
+@command("video list")
+def _video_list(args) -> dict:
+    from moodlab.video.service import list_videos, video_row
+
+    _, database = _database()
+    with database.session() as session:
+        videos = list_videos(session=session, actor=auth.Actor.command_line())
+        return {"videos": [video_row(v) for v in videos]}

@@ -124,6 +124,14 @@ class Settings:
     music_max_seconds: float = _setting(
         1200.0, "MOODLAB_MUSIC_MAX_SECONDS", "longest music track accepted, in seconds"
     )
+    video_max_bytes: int = _setting(
+        2_000_000_000,
+        "MOODLAB_VIDEO_MAX_BYTES",
+        "largest video or photo file accepted for a video, in bytes (uploads and the CLI)",
+    )
+    video_sample_fps: float = _setting(
+        2.0, "MOODLAB_VIDEO_SAMPLE_FPS", "frames a second sampled from a video for its mood"
+    )
     import_max_members: int = _setting(
         50_000, "MOODLAB_IMPORT_MAX_MEMBERS", "most files one zip import may hold (zip-bomb guard)"
     )
@@ -164,6 +172,7 @@ class Settings:
             "import_max_members",
             "import_max_total_bytes",
             "music_max_bytes",
+            "video_max_bytes",
         )
         for name in at_least_one:
             if getattr(self, name) < 1:

@@ -7,3 +7,4 @@ import moodlab.importer  # noqa: F401  import
 import moodlab.music.library  # noqa: F401  music_generate
 import moodlab.openverse  # noqa: F401  openverse
 import moodlab.training.run  # noqa: F401  train
+import moodlab.video.service  # noqa: F401  video

@@ -85,10 +85,10 @@ def test_navigation_shows_each_role_its_pages(database, lead, annotator):
 
     assert [p.title for p in pages_for(Role.LEAD)] == [
         "Home", "Annotate", "Music votes", "Music", "Crawl & import", "Agreement", "Datasets",
-        "Training", "Jobs", "Users",
+        "Training", "Video", "Jobs", "Users",
     ]  # fmt: skip
     assert [p.title for p in pages_for(Role.ANNOTATOR)] == [
-        "Home", "Annotate", "Music votes", "Music",
+        "Home", "Annotate", "Music votes", "Music", "Video",
     ]  # fmt: skip
 
 

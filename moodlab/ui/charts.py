@@ -42,3 +42,32 @@ def grouped_bars(rows: list[dict], *, x: str, group: str, value: str, title: str
             tooltip=[group, x, alt.Tooltip(f"{value}:Q", format=".3f")],
         )
     )
+
+
+def mood_timeline(rows: list[dict], *, moods: list[str], chosen: str,
+                  boundaries: list[float] = ()) -> alt.Chart:  # fmt: skip
+    """The eight probabilities over time (one line per mood, the chosen one bold),
+    with segment boundaries as vertical rules. ``rows``: {"t", "probs": {mood: p}}."""
+    long = pd.DataFrame(
+        [{"t": row["t"], "mood": mood, "probability": row["probs"][mood]}
+         for row in rows for mood in moods]
+    )  # fmt: skip
+    lines = (
+        alt.Chart(long)
+        .mark_line(interpolate="monotone")
+        .encode(
+            x=alt.X("t:Q", title="seconds"),
+            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("mood:N", sort=moods, scale=alt.Scale(scheme="tableau10")),
+            strokeWidth=alt.condition(alt.datum.mood == chosen, alt.value(4), alt.value(1.5)),
+            tooltip=["t:Q", "mood:N", alt.Tooltip("probability:Q", format=".3f")],
+        )
+    )
+    if not boundaries:
+        return lines
+    rules = (
+        alt.Chart(pd.DataFrame({"t": list(boundaries)}))
+        .mark_rule(strokeDash=[4, 4], color="gray")
+        .encode(x="t:Q", tooltip=[alt.Tooltip("t:Q", title="scene cut (s)")])
+    )
+    return lines + rules

@@ -27,6 +27,7 @@ PAGES = (
     PageSpec("pages/agreement.py", "Agreement", ":material/handshake:", LEAD),
     PageSpec("pages/datasets.py", "Datasets", ":material/dataset:", LEAD),
     PageSpec("pages/training.py", "Training", ":material/model_training:", LEAD),
+    PageSpec("pages/video.py", "Video", ":material/movie:", EVERYONE),
     PageSpec("pages/jobs.py", "Jobs", ":material/work_history:", LEAD),
     PageSpec("pages/users.py", "Users", ":material/group:", LEAD),
 )

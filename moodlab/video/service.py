@@ -1,0 +1,369 @@
+"""make_video: a video (or photos) in, the same footage with fitting music out.
+
+Runs as the `video` job (the worker, or inline from the CLI). Every output is
+written under a temporary name and renamed, and recorded in the ``videos``
+table with its inputs' hashes, the model, the tracks and the mood timeline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image as PILImage
+from sqlalchemy import select
+
+from moodlab import jobs, moods
+from moodlab.auth import Actor
+from moodlab.config import Settings
+from moodlab.errors import MoodlabError, NotFound
+from moodlab.image_check import Rejected, check_image
+from moodlab.models import Job, Role, TrainedModel, Video
+from moodlab.page_links import IMAGE_EXTENSIONS
+from moodlab.storage import atomic_write
+from moodlab.video import frames, mux, probe, scenes, slideshow, soundtrack, timeline
+from moodlab.video.probe import VideoError
+
+# Sampled frames kept as evidence for the page (evenly spread over the video).
+FRAMES_KEPT = 12
+NO_MODEL = "no trained model yet: train one on the Training page or with `moodlab train`"
+
+
+@dataclass(frozen=True)
+class VideoParams:
+    inputs: list[str]  # one video, or photos for a slideshow (paths on this machine)
+    names: dict[str, str] = field(default_factory=dict)  # path -> name to show (uploads)
+    out: str | None = None
+    model_id: int | None = None
+    sample_fps: float | None = None  # None: MOODLAB_VIDEO_SAMPLE_FPS
+    segments: bool = False
+    seed: int = 0
+    keep_audio: bool = False
+
+    def shown(self, path: str | Path) -> str:
+        return self.names.get(str(path)) or Path(path).name
+
+
+def human_bytes(count: float) -> str:
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{int(count)} bytes"
+
+
+def is_photo(path: str | Path) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def check_inputs(params: VideoParams, settings: Settings) -> list[Path]:
+    """The input files, refused early when missing, empty, too big, or mixed."""
+    if not params.inputs:
+        raise VideoError("no input: give one video, or photos for a slideshow")
+    paths = [Path(p).expanduser() for p in params.inputs]
+    photos = [p for p in paths if is_photo(p)]
+    if photos and len(photos) != len(paths):
+        raise VideoError("give one video, or only photos for a slideshow, not both")
+    if not photos and len(paths) > 1:
+        raise VideoError(f"one video at a time: got {len(paths)} videos")
+    for path in paths:
+        shown = params.shown(path)
+        if not path.is_file():
+            raise VideoError(f"{shown}: no such file")
+        size = path.stat().st_size
+        if size == 0:
+            raise VideoError(f"{shown}: zero length (the file is empty)")
+        if size > settings.video_max_bytes:
+            raise VideoError(
+                f"{shown}: {human_bytes(size)} is over the {human_bytes(settings.video_max_bytes)}"
+                " limit (MOODLAB_VIDEO_MAX_BYTES)"
+            )
+    return paths
+
+
+def resolve_model(*, session, model_id: int | None) -> tuple[TrainedModel, list[str]]:
+    """The model asked for, else the active one, else the newest (with a warning)."""
+    if model_id is not None:
+        entry = session.get(TrainedModel, model_id)
+        if entry is None:
+            raise NotFound(f"no model with id {model_id}")
+        return entry, []
+    entry = session.scalar(select(TrainedModel).where(TrainedModel.active.is_(True)))
+    if entry is not None:
+        return entry, []
+    entry = session.scalar(select(TrainedModel).order_by(TrainedModel.id.desc()).limit(1))
+    if entry is None:
+        raise MoodlabError(NO_MODEL)
+    return entry, [
+        f"no model is active: used the newest, #{entry.id} (activate one on the Training page)"
+    ]
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class _Samples:
+    """What the model saw: times, probabilities, and a few frames kept for the page."""
+
+    times: np.ndarray
+    probs: np.ndarray
+    kept: list[tuple[float, np.ndarray, int]]  # (t, 128x128 frame, sample index)
+
+
+def _sample_video(ctx, model, entry, sampler, duration, fps) -> _Samples:
+    expected = max(1, int(duration * fps))
+    keep = set(np.linspace(0, expected - 1, min(FRAMES_KEPT, expected)).round().astype(int))
+    kept: list[tuple[float, np.ndarray, int]] = []
+    seen = 0
+
+    def on_batch(batch: frames.Batch) -> None:
+        nonlocal seen
+        for j, (t, frame) in enumerate(zip(batch.times, batch.frames, strict=True)):
+            if seen + j in keep:
+                kept.append((float(t), frame.copy(), seen + j))
+        seen += len(batch.times)
+        done = min(1.0, float(batch.times[-1]) / max(duration, 1e-9))
+        ctx.progress(0.05 + 0.75 * done, f"predicted {seen} frames ({done:.0%} of the video)")
+
+    times, probs = timeline.predict(model, sampler, image_size=entry.image_size, on_batch=on_batch)
+    return _Samples(times, probs, kept)
+
+
+def _sample_photos(ctx, model, entry, photos: list) -> _Samples:
+    thumbs = np.stack(
+        [np.asarray(PILImage.open(io.BytesIO(p.thumbnail_png)).convert("RGB")) for p in photos]
+    )
+    times = np.array(slideshow.starts(len(photos)), dtype=np.float64)
+    batch = frames.Batch(times, thumbs)
+    times, probs = timeline.predict(model, [batch], image_size=entry.image_size)
+    ctx.progress(0.4, f"predicted {len(photos)} photos")
+    kept = [(float(t), thumb, i) for i, (t, thumb) in enumerate(zip(times, thumbs, strict=True))]
+    return _Samples(times, probs, kept)
+
+
+def plan(
+    *, session, settings: Settings, samples: _Samples, bounds: list[tuple[float, float]], seed: int
+) -> tuple[list[soundtrack.Piece], list[dict], list[str]]:
+    """A track per segment, from the mean probabilities of the samples inside it."""
+    pieces, segments, warnings = [], [], []
+    for start, end in bounds:
+        inside = (samples.times >= start) & (samples.times < end)
+        chosen = samples.probs[inside] if inside.any() else samples.probs
+        decision = timeline.decide(chosen)
+        choice = soundtrack.choose_track(
+            session=session, music_dir=settings.music_dir, probs=decision.probs, seed=seed
+        )
+        if choice.warning and choice.warning not in warnings:
+            warnings.append(choice.warning)
+        pieces.append(soundtrack.Piece(choice.track_id, choice.path, choice.mood, start, end))
+        segments.append({"start_s": round(start, 3), "end_s": round(end, 3),
+                         "mood": decision.mood, "confidence": round(decision.confidence, 4),
+                         "track_id": choice.track_id, "track_status": choice.status})  # fmt: skip
+    return pieces, segments, warnings
+
+
+def _output_path(settings: Settings, params: VideoParams, job_id: int) -> Path:
+    if params.out:
+        out = Path(params.out).expanduser().resolve()
+        if out.suffix.lower() != ".mp4":
+            raise VideoError(f"{params.out}: the output must be an .mp4 file")
+        return out
+    return (settings.data_dir / "videos" / f"job{job_id}.mp4").resolve()
+
+
+def _stored_path(settings: Settings, path: Path) -> str:
+    try:
+        return str(path.relative_to(settings.data_dir.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _keep_frames(settings: Settings, job_id: int, samples: _Samples) -> list[dict]:
+    folder = settings.data_dir / "videos" / f"job{job_id}-frames"
+    names = moods.names()
+    kept = []
+    for t, frame, index in samples.kept:
+        path = folder / f"{index:06d}.png"
+        buffer = io.BytesIO()
+        PILImage.fromarray(frame).save(buffer, "PNG")
+        with atomic_write(path) as handle:
+            handle.write(buffer.getvalue())
+        row = samples.probs[index]
+        kept.append({"t": round(t, 3), "mood": names[int(row.argmax())],
+                     "probability": round(float(row.max()), 4),
+                     "path": _stored_path(settings, path.resolve())})  # fmt: skip
+    return kept
+
+
+def make_video(ctx: jobs.JobContext, params: VideoParams, settings: Settings, actor_id=None):
+    """Make the video; the `video make` JSON (see DESIGN.md) plus provenance keys."""
+    started = time.monotonic()
+    paths = check_inputs(params, settings)
+    with ctx.database.session() as session:
+        entry, warnings = resolve_model(session=session, model_id=params.model_id)
+        session.expunge(entry)
+    fps = params.sample_fps or settings.video_sample_fps
+    if fps <= 0:
+        raise VideoError(f"--sample-fps must be positive, got {fps}")
+    out = _output_path(settings, params, ctx.job_id)
+    with tempfile.TemporaryDirectory(prefix="moodlab-video-") as scratch:
+        scratch = Path(scratch)
+        if is_photo(paths[0]):
+            kind = "slideshow"
+            photos, names, photo_warnings = _checked_photos(params, settings, paths)
+            warnings += photo_warnings
+            ctx.progress(0.05, "loading the model")
+            model = timeline.load_model(settings, entry)
+            samples = _sample_photos(ctx, model, entry, photos)
+            duration = slideshow.duration(len(photos))
+            cuts = slideshow.starts(len(photos))[1:]
+            ctx.progress(0.5, "making the slideshow")
+            silent = scratch / "slideshow.mp4"
+            slideshow.write([p.display_jpeg for p in photos], silent)
+            info = probe.probe(silent)
+            inputs = [{"name": names[i], "sha256": p.sha256, "bytes": len(p.data)}
+                      for i, p in enumerate(photos)]  # fmt: skip
+        else:
+            kind = "video"
+            info, duration = _checked_video(params, paths[0])
+            ctx.progress(0.02, "loading the model")
+            # ffmpeg starts decoding now, while Keras is imported and the model loaded.
+            with frames.FrameSampler(info.path, fps=fps) as sampler:
+                model = timeline.load_model(settings, entry)
+                samples = _sample_video(ctx, model, entry, sampler, duration, fps)
+            cuts = []
+            if params.segments:
+                ctx.progress(0.82, "finding scene cuts")
+                cuts = scenes.detect_cuts(info.path)
+            inputs = [{"name": params.shown(paths[0]), "sha256": sha256_of(paths[0]),
+                       "bytes": paths[0].stat().st_size}]  # fmt: skip
+        bounds = scenes.plan_segments(duration, cuts) if params.segments else [(0.0, duration)]
+        with ctx.database.session() as session:
+            pieces, segments, track_warnings = plan(
+                session=session, settings=settings, samples=samples, bounds=bounds,
+                seed=params.seed,
+            )  # fmt: skip
+        warnings += track_warnings
+        if params.keep_audio and kind == "video" and not info.audio_codec:
+            warnings.append(f"{params.shown(paths[0])} has no audio to keep")
+        ctx.progress(0.88, "making the soundtrack")
+        music = scratch / "soundtrack.m4a"
+        soundtrack.render(pieces, duration, music)
+        ctx.progress(0.94, "writing the video")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temporary = out.parent / f".{out.name}.{ctx.job_id}.tmp"
+        try:
+            reencoded = mux.mux(info, music, temporary, duration=duration,
+                                keep_audio=params.keep_audio and kind == "video")  # fmt: skip
+            os.replace(temporary, out)
+        finally:
+            temporary.unlink(missing_ok=True)
+    if reencoded:
+        warnings.append(f"its {info.video_codec} video cannot go into MP4: re-encoded to H.264")
+    overall = timeline.decide(samples.probs)
+    kept = _keep_frames(settings, ctx.job_id, samples)
+    result = {
+        "output": str(out), "mood": overall.mood, "confidence": round(overall.confidence, 4),
+        "tracks": [p.as_dict() for p in pieces],
+        "timeline": timeline.timeline_rows(samples.times, samples.probs),
+        "seconds": round(time.monotonic() - started, 3), "warnings": warnings,
+        "kind": kind, "duration_s": round(duration, 3), "segments": segments,
+        "mean_probs": dict(zip(moods.names(), overall.probs.round(4).tolist(), strict=True)),
+        "model_id": entry.id, "snapshot_id": entry.snapshot_id, "reencoded": reencoded,
+        "frames": kept,
+        "settings": {"sample_fps": fps, "segments": params.segments, "seed": params.seed,
+                     "keep_audio": params.keep_audio},
+    }  # fmt: skip
+    with ctx.database.session() as session:
+        video = Video(
+            kind=kind, path=_stored_path(settings, out), title=inputs[0]["name"],
+            mood=overall.mood, confidence=overall.confidence, duration_s=duration,
+            seconds=result["seconds"], model_id=entry.id, snapshot_id=entry.snapshot_id,
+            job_id=ctx.job_id, created_by_id=actor_id, inputs={"files": inputs},
+            report={k: result[k] for k in ("tracks", "segments", "timeline", "frames", "settings",
+                                           "warnings", "mean_probs", "reencoded")},
+        )  # fmt: skip
+        session.add(video)
+        session.flush()
+        result["video_id"] = video.id
+    return result
+
+
+def _checked_video(params: VideoParams, path: Path) -> tuple[probe.MediaInfo, float]:
+    shown = params.shown(path)
+    info = probe.probe(path)
+    if not info.has_video:
+        raise VideoError(f"{shown}: no video stream")
+    if info.video_codec in ("none", "unknown"):
+        raise VideoError(f"{shown}: codec {info.video_tag or info.video_codec} cannot be decoded")
+    if not info.duration_s:
+        raise VideoError(f"{shown}: zero length")
+    duration = probe.video_duration(info)
+    if duration <= 0:
+        raise VideoError(f"{shown}: zero length")
+    return info, duration
+
+
+def _checked_photos(params: VideoParams, settings: Settings, paths: list[Path]):
+    """The photos that pass moodlab.image_check; the others become warnings."""
+    photos, names, warnings = [], [], []
+    for path in paths:
+        try:
+            photos.append(check_image(
+                path.read_bytes(), max_pixels=settings.max_image_pixels,
+                min_side=settings.min_image_side, max_bytes=settings.video_max_bytes,
+            ))  # fmt: skip
+            names.append(params.shown(path))
+        except Rejected as exc:
+            warnings.append(f"{params.shown(path)}: left out: {exc.reason}")
+    if not photos:
+        raise VideoError("no photo can be used: " + "; ".join(warnings))
+    return photos, names, warnings
+
+
+@jobs.register("video", title="video", role=Role.ANNOTATOR)
+def video_job(ctx: jobs.JobContext, params: dict) -> dict:
+    with ctx.database.session() as session:
+        actor_id = session.scalar(select(Job.created_by_id).where(Job.id == ctx.job_id))
+    return make_video(ctx, VideoParams(**params), Settings.from_env(), actor_id=actor_id)
+
+
+def start_video(*, session, actor: Actor, settings: Settings, params: VideoParams) -> int:
+    """Queue a video job (anyone logged in may); its id. Inputs are checked now."""
+    check_inputs(params, settings)
+    resolve_model(session=session, model_id=params.model_id)
+    return jobs.enqueue(session=session, actor=actor, kind_name="video", params=asdict(params)).id
+
+
+def list_videos(*, session, actor: Actor, limit: int = 200) -> list[Video]:
+    """Videos newest first: all of them for the lead, their own for others."""
+    query = select(Video).order_by(Video.id.desc()).limit(limit)
+    if not actor.is_lead:
+        query = query.where(Video.created_by_id == actor.id)
+    return list(session.scalars(query))
+
+
+def video_file(settings: Settings, video: Video) -> Path:
+    path = Path(video.path)
+    return path if path.is_absolute() else settings.data_dir / path
+
+
+def video_row(video: Video) -> dict[str, Any]:
+    return {"id": video.id, "kind": video.kind, "title": video.title, "path": video.path,
+            "mood": video.mood, "confidence": round(video.confidence, 4),
+            "duration_s": round(video.duration_s, 3), "model_id": video.model_id,
+            "snapshot_id": video.snapshot_id, "job_id": video.job_id,
+            "tracks": video.report.get("tracks", []), "inputs": video.inputs.get("files", []),
+            "created_at": video.created_at.isoformat(timespec="seconds")}  # fmt: skip

@@ -1,0 +1,69 @@
+"""Photos to a silent H.264 slideshow with crossfades (moviepy 2).
+
+The photos arrive checked by moodlab.image_check: EXIF orientation applied, RGB,
+at most 1280 px on the longest side. Each is fitted into one frame whose sides
+are even (H.264 with 4:2:0 chroma needs that) on black.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# Seconds each photo is on screen, and how long two photos blend.
+SLIDE_S = 4.0
+CROSSFADE_S = 1.0
+FPS = 25
+# The frame is at most this big: the display copies are at most 1280 px anyway.
+MAX_FRAME = (1280, 720)
+
+
+def frame_size(sizes: list[tuple[int, int]]) -> tuple[int, int]:
+    """The largest photo fitted into MAX_FRAME, rounded down to even sides."""
+    width, height = max(sizes, key=lambda s: s[0] * s[1])
+    scale = min(1.0, MAX_FRAME[0] / width, MAX_FRAME[1] / height)
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+def fitted(jpeg: bytes, size: tuple[int, int]) -> np.ndarray:
+    """The photo scaled to fit ``size``, centred on black."""
+    image = Image.open(io.BytesIO(jpeg)).convert("RGB")
+    image.thumbnail(size, Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", size)
+    canvas.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
+    return np.asarray(canvas)
+
+
+def starts(count: int) -> list[float]:
+    """When each photo starts to show (fully visible half a crossfade later)."""
+    return [i * (SLIDE_S - CROSSFADE_S) for i in range(count)]
+
+
+def duration(count: int) -> float:
+    return count * SLIDE_S - (count - 1) * CROSSFADE_S
+
+
+def write(photos: list[bytes], out: Path) -> float:
+    """Write the slideshow (no audio) to ``out``; its duration in seconds."""
+    from moviepy import ImageClip, concatenate_videoclips, vfx
+
+    size = frame_size([Image.open(io.BytesIO(p)).size for p in photos])
+    clips = []
+    for i, photo in enumerate(photos):
+        clip = ImageClip(fitted(photo, size)).with_duration(SLIDE_S)
+        clips.append(clip.with_effects([vfx.CrossFadeIn(CROSSFADE_S)]) if i else clip)
+    show = concatenate_videoclips(clips, method="compose", padding=-CROSSFADE_S)
+    try:
+        show.write_videofile(
+            str(out), fps=FPS, codec="libx264", audio=False, preset="veryfast",
+            ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"],
+            logger=None,
+        )  # fmt: skip
+    finally:
+        show.close()
+        for clip in clips:
+            clip.close()
+    return duration(len(photos))

@@ -1,0 +1,160 @@
+"""Which track fits a mood, and the soundtrack built from the chosen tracks.
+
+``choose_track`` is the one place a video asks the music library for a track;
+its interface is small on purpose (a session, mean probabilities, a seed) so it
+can later call the music library's own choice instead.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from moodlab import moods
+from moodlab.errors import MoodlabError
+from moodlab.models import Track, TrackStatus
+from moodlab.video.probe import VideoError, ffmpeg_exe
+
+# Best first: tracks the annotators accepted for the mood, then moodlab's own
+# generated ones, then tracks still waiting for votes. Rejected tracks never play.
+PREFERENCE = (TrackStatus.ACCEPTED, TrackStatus.GENERATED, TrackStatus.CANDIDATE)
+# Seconds over which one track hands over to the next at a segment boundary.
+CROSSFADE_S = 2.0
+FADE_IN_S = 1.0
+FADE_OUT_S = 2.0
+SAMPLE_RATE = 44_100
+
+
+class NoTrack(MoodlabError):
+    """No usable track for a mood."""
+
+
+@dataclass(frozen=True)
+class TrackChoice:
+    track_id: int
+    path: Path  # absolute
+    mood: str
+    status: str
+    warning: str | None  # said to the user when the choice is a fallback
+
+
+def track_point(track: Track) -> tuple[float, float]:
+    """Where a track sits on the valence/arousal plane: its mood's point (a track
+    carries a mood, not coordinates of its own)."""
+    mood = moods.get(track.mood)
+    return mood.valence, mood.arousal
+
+
+def choose_track(
+    *, session: Session, music_dir: Path, probs: Sequence[float], seed: int
+) -> TrackChoice:
+    """The track for a distribution over the moods (in moods.names() order).
+
+    Among the tracks of the winning mood whose file exists, the best status in
+    PREFERENCE wins; among those, the track nearest to the probability-weighted
+    valence/arousal point; ties are broken by ``seed`` (same seed, same track).
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    mood = moods.names()[int(probs.argmax())]
+    valence = sum(p * m.valence for p, m in zip(probs, moods.all_moods(), strict=True))
+    arousal = sum(p * m.arousal for p, m in zip(probs, moods.all_moods(), strict=True))
+    tracks = session.scalars(select(Track).where(Track.mood == mood).order_by(Track.id)).all()
+    usable = [t for t in tracks if (music_dir / t.path).is_file()]
+    for status in PREFERENCE:
+        candidates = [t for t in usable if t.status == status]
+        if not candidates:
+            continue
+        tiebreak = random.Random(seed)  # noqa: S311  (reproducible ties, not secrets)
+        ranked = sorted(
+            candidates,
+            key=lambda t: (
+                round(math.dist(track_point(t), (valence, arousal)), 9), tiebreak.random()
+            ),
+        )  # fmt: skip
+        best = ranked[0]
+        warning = None
+        if status != TrackStatus.ACCEPTED:
+            warning = (
+                f"no accepted track for {mood}: using {status.value} track #{best.id}"
+                " (vote on tracks on the Music votes page to accept some)"
+            )
+        return TrackChoice(best.id, music_dir / best.path, mood, best.status, warning)
+    raise NoTrack(
+        f"no usable track for {mood}: add tracks of that mood to the music library"
+        f" ({len(tracks) - len(usable)} listed track(s) have no file under {music_dir})"
+        if len(tracks) > len(usable)
+        else f"no usable track for {mood}: add tracks of that mood to the music library"
+    )
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One stretch of the soundtrack: a track from ``start_s`` to ``end_s``."""
+
+    track_id: int
+    path: Path
+    mood: str
+    start_s: float
+    end_s: float
+
+    def as_dict(self) -> dict:
+        return {"track_id": self.track_id, "mood": self.mood,
+                "start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3)}  # fmt: skip
+
+
+def joined(pieces: list[Piece]) -> list[Piece]:
+    """Neighbouring pieces that play the same track become one (no change, no fade)."""
+    out: list[Piece] = []
+    for piece in pieces:
+        if out and out[-1].track_id == piece.track_id:
+            last = out[-1]
+            out[-1] = Piece(last.track_id, last.path, last.mood, last.start_s, piece.end_s)
+        else:
+            out.append(piece)
+    return out
+
+
+def render(pieces: list[Piece], duration: float, out: Path) -> None:
+    """Write the soundtrack to ``out`` (AAC in an .m4a): each track looped to its
+    stretch, crossfades centred on the boundaries, faded in and out, and exactly
+    ``duration`` seconds long."""
+    pieces = joined(pieces)
+    shortest = min(p.end_s - p.start_s for p in pieces)
+    crossfade = min(CROSSFADE_S, shortest / 4) if len(pieces) > 1 else 0.0
+    inputs: list[str] = []
+    chains: list[str] = []
+    for i, piece in enumerate(pieces):
+        # Each stretch runs half a crossfade into its neighbours, so that the overlaps
+        # acrossfade makes add up to exactly the video's length.
+        extra = crossfade / 2 * ((i > 0) + (i < len(pieces) - 1))
+        length = piece.end_s - piece.start_s + extra
+        inputs += ["-stream_loop", "-1", "-i", str(piece.path)]
+        chains.append(
+            f"[{i}:a:0]aformat=sample_rates={SAMPLE_RATE}:channel_layouts=stereo,"
+            f"atrim=0:{length:.6f},asetpts=PTS-STARTPTS[p{i}]"
+        )
+    last = "p0"
+    for i in range(1, len(pieces)):
+        chains.append(f"[{last}][p{i}]acrossfade=d={crossfade:.6f}:c1=tri:c2=tri[x{i}]")
+        last = f"x{i}"
+    fade_in, fade_out = min(FADE_IN_S, duration / 4), min(FADE_OUT_S, duration / 4)
+    chains.append(
+        f"[{last}]apad,atrim=0:{duration:.6f},afade=t=in:d={fade_in:.6f},"
+        f"afade=t=out:st={duration - fade_out:.6f}:d={fade_out:.6f}[out]"
+    )
+    command = [
+        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *inputs,
+        "-filter_complex", ";".join(chains), "-map", "[out]",
+        "-c:a", "aac", "-b:a", "192k", "-t", f"{duration:.6f}", "-f", "mp4", str(out),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, errors="replace")
+    if result.returncode != 0:
+        raise VideoError(f"the soundtrack could not be made: {result.stderr.strip()[-300:]}")

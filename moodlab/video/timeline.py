@@ -1,0 +1,115 @@
+"""The model's mood probabilities over time, and the decision made from them.
+
+The decision is the mean of the probabilities over the samples, not a vote of
+each sample's top mood: a video that is 45% Happy and 40% Peaceful in every
+frame is Happy, with a confidence that says it was close.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from moodlab import moods
+from moodlab.config import Settings
+from moodlab.errors import MoodlabError
+from moodlab.models import TrainedModel
+from moodlab.training.precision import apply_policy, choose_policy
+from moodlab.video.frames import Batch
+
+# glibc raises its mmap threshold each time a large block is freed; from then on
+# every batch's 12 MB float copy comes from the heap, which fragments and grew by
+# about 140 MB over the first 20 batches here (so a 600 s video peaked higher than
+# a 60 s one). A fixed threshold keeps large blocks mmapped: memory stays flat.
+MMAP_THRESHOLD = 128 * 1024
+_M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter number
+
+
+def steady_memory() -> None:
+    """Fix glibc's mmap threshold (no-op where the C library has no mallopt)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+
+
+@dataclass(frozen=True)
+class Decision:
+    mood: str
+    confidence: float  # the winning mood's mean probability
+    probs: np.ndarray  # mean probability per mood, in moods.names() order
+
+    @property
+    def point(self) -> tuple[float, float]:
+        return va_point(self.probs)
+
+
+def load_model(settings: Settings, entry: TrainedModel):
+    """The registered model, under the same dtype policy training uses."""
+    import keras
+
+    steady_memory()
+    apply_policy(choose_policy(settings.precision))
+    path = settings.data_dir / entry.path
+    if not path.exists():
+        raise MoodlabError(f"model {entry.id}: its file {path} is missing")
+    return keras.models.load_model(path, compile=False)
+
+
+def prepare(frames: np.ndarray, image_size: int) -> np.ndarray:
+    """128x128 uint8 crops to the model's input exactly as training's pipeline does:
+    resized with antialiasing when the model is smaller, then scaled to [0, 1]."""
+    if image_size != frames.shape[1]:
+        import tensorflow as tf
+
+        frames = tf.cast(
+            tf.image.resize(frames, (image_size, image_size), antialias=True), tf.uint8
+        ).numpy()
+    return frames.astype(np.float32) / 255.0
+
+
+def predict(
+    model, batches: Iterable[Batch], *, image_size: int,
+    on_batch: Callable[[Batch], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(times, probabilities) for every sampled frame, batch by batch."""
+    times, probs = [], []
+    for batch in batches:
+        predicted = model.predict_on_batch(prepare(batch.frames, image_size))
+        probs.append(np.asarray(predicted, dtype=np.float64))
+        times.append(batch.times)
+        if on_batch:
+            on_batch(batch)
+    if not probs:
+        return np.zeros(0), np.zeros((0, len(moods.names())))
+    return np.concatenate(times), np.concatenate(probs)
+
+
+def decide(probs: np.ndarray) -> Decision:
+    """The mood with the highest mean probability over the samples (rows of ``probs``)."""
+    if len(probs) == 0:
+        raise MoodlabError("no frames to decide a mood from")
+    mean = np.asarray(probs, dtype=np.float64).mean(axis=0)
+    mean = mean / mean.sum()
+    best = int(mean.argmax())
+    return Decision(mood=moods.names()[best], confidence=float(mean[best]), probs=mean)
+
+
+def va_point(probs: np.ndarray) -> tuple[float, float]:
+    """The probability-weighted valence/arousal point of a distribution over the moods."""
+    circle = moods.all_moods()
+    valence = float(sum(p * m.valence for p, m in zip(probs, circle, strict=True)))
+    arousal = float(sum(p * m.arousal for p, m in zip(probs, circle, strict=True)))
+    return valence, arousal
+
+
+def timeline_rows(times: np.ndarray, probs: np.ndarray) -> list[dict]:
+    """The JSON form: one {"t", "mood", "probs": {MOOD: p}} per sample."""
+    names = moods.names()
+    return [
+        {"t": round(float(t), 3), "mood": names[int(row.argmax())],
+         "probs": {name: round(float(p), 4) for name, p in zip(names, row, strict=True)}}
+        for t, row in zip(times, probs, strict=True)
+    ]  # fmt: skip

@@ -1,0 +1,146 @@
+"""Video (everyone): a video or photos in, the same footage with fitting music out."""
+
+import pandas as pd
+import streamlit as st
+
+from moodlab import jobs, moods
+from moodlab.errors import MoodlabError
+from moodlab.models import JobStatus, Role
+from moodlab.page_links import IMAGE_EXTENSIONS
+from moodlab.training.run import list_models
+from moodlab.ui import charts, jobs_view, session
+from moodlab.uploads import VIDEO_EXTENSIONS, save_video_uploads
+from moodlab.video.service import VideoParams, list_videos, start_video, video_file
+
+actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
+settings = session.settings()
+
+st.title("Video")
+st.caption(
+    "Drop in a video or a few photos: moodlab samples frames, predicts their mood and"
+    " gives the footage back with music that fits. The picture is copied, not re-encoded."
+)
+with session.database().session() as db:
+    registry = list_models(session=db)
+
+if not registry:
+    st.info(
+        "No trained model yet: the lead trains one on the Training page (or with"
+        " `moodlab train`); then videos can be made here."
+    )
+else:
+    with st.form("make", clear_on_submit=True):
+        files = st.file_uploader(
+            "A video, or several photos for a slideshow",
+            type=[s.lstrip(".") for s in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS)],
+            accept_multiple_files=True,
+        )
+        model_col, fps_col, seed_col = st.columns(3)
+        active = next((i for i, m in enumerate(registry) if m.active), 0)
+        model_id = model_col.selectbox(
+            "Model", [m.id for m in registry], index=active,
+            format_func=lambda i: next(
+                f"#{m.id} {m.arch}" + (" (active)" if m.active else "") for m in registry
+                if m.id == i
+            ),
+        )  # fmt: skip
+        fps = fps_col.number_input(
+            "Frames sampled per second", 0.1, 30.0, settings.video_sample_fps, step=0.5
+        )
+        seed = seed_col.number_input("Seed", 0, 1_000_000, 0, help="picks among equal tracks")
+        segments = st.checkbox(
+            "A mood and track per scene", help="split at scene cuts; scenes under ~8 s join"
+        )
+        keep_audio = st.checkbox("Keep the original sound (ducked under the music)")
+        if st.form_submit_button("Generate", type="primary", icon=":material/movie:"):
+            try:
+                paths, names = save_video_uploads(
+                    settings, [(f.name, f.getvalue()) for f in files or []]
+                )
+                params = VideoParams(inputs=paths, names=names, model_id=int(model_id),
+                                     sample_fps=float(fps), segments=segments, seed=int(seed),
+                                     keep_audio=keep_audio)  # fmt: skip
+                with session.database().session() as db:
+                    job_id = start_video(session=db, actor=actor, settings=settings, params=params)
+                st.session_state["video_job"] = job_id
+            except MoodlabError as exc:
+                st.error(str(exc))
+
+
+@st.fragment(run_every="2s")
+def progress() -> None:
+    job_id = st.session_state.get("video_job")
+    if job_id is None:
+        return
+    with session.database().session() as db:
+        job = jobs.get_job(session=db, job_id=job_id)
+    jobs_view.job_card(job, actor)
+    if job.status == JobStatus.SUCCEEDED and st.session_state.get("video_shown") != job_id:
+        st.session_state["video_shown"] = job_id  # show the new video below, once
+        st.session_state.pop("video_pick", None)
+        st.rerun(scope="app")
+
+
+progress()
+
+with session.database().session() as db:
+    videos = list_videos(session=db, actor=actor)
+if not videos:
+    st.caption("No videos yet.")
+    st.stop()
+
+by_id = {v.id: v for v in videos}
+picked = st.selectbox(
+    "Show video", list(by_id), key="video_pick",
+    format_func=lambda i: f"#{i} {by_id[i].title} · {by_id[i].mood}"
+    f" · {by_id[i].created_at:%Y-%m-%d %H:%M}",
+)  # fmt: skip
+video = by_id[picked]
+report = video.report
+path = video_file(settings, video)
+
+player, facts = st.columns([3, 2])
+if path.exists():
+    player.video(str(path))
+    player.download_button(
+        "Download", data=lambda: path.read_bytes(), file_name=f"{video.title or 'video'}-music.mp4",
+        mime="video/mp4", icon=":material/download:", on_click="ignore",
+    )  # fmt: skip
+else:
+    player.warning(f"The file {path} is gone.")
+facts.metric("Mood", video.mood, help="highest mean probability over the samples")
+facts.metric("Confidence", f"{video.confidence:.0%}")
+facts.caption(
+    f"{video.duration_s:.1f} s {video.kind} · model #{video.model_id}"
+    f" (snapshot #{video.snapshot_id}) · made in {video.seconds:.1f} s"
+)
+tracks = pd.DataFrame(report.get("tracks", []))
+if not tracks.empty:
+    facts.dataframe(tracks, hide_index=True)
+for warning in report.get("warnings", []):
+    st.warning(warning, icon=":material/warning:")
+
+st.subheader("Mood over time")
+segments = report.get("segments", [])
+st.altair_chart(
+    charts.mood_timeline(report.get("timeline", []), moods=moods.names(), chosen=video.mood,
+                         boundaries=[s["start_s"] for s in segments[1:]]),
+    width="stretch",
+)  # fmt: skip
+
+st.subheader("Sampled frames")
+kept = report.get("frames", [])
+grid = st.columns(6)
+for i, frame in enumerate(kept):
+    frame_path = settings.data_dir / frame["path"]
+    caption = f"{frame['t']:.1f} s · {frame['mood']} {frame['probability']:.0%}"
+    if frame_path.exists():
+        grid[i % 6].image(str(frame_path), caption=caption, width="stretch")
+
+st.subheader("History")
+st.dataframe(
+    pd.DataFrame([{"id": v.id, "input": v.title, "kind": v.kind, "mood": v.mood,
+                   "confidence": round(v.confidence, 3), "seconds long": round(v.duration_s, 1),
+                   "model": v.model_id, "made": v.created_at} for v in videos]),
+    hide_index=True,
+)  # fmt: skip
