@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from moodlab import moods
+from moodlab.errors import NotFound
 from moodlab.video import frames, mux, probe, scenes, soundtrack, timeline
 from moodlab.video.probe import VideoError
 from tests.video_media import SHOTS, add_track, audio_seconds, clip, ffmpeg, tone
@@ -110,18 +111,18 @@ def test_track_choice_prefers_accepted_then_falls_back_with_a_warning(database, 
     add_track(database, settings, "Tired", "accepted")
     with database.session() as session:
         choose = lambda: soundtrack.choose_track(  # noqa: E731
-            session=session, music_dir=settings.music_dir, probs=_probs("Happy"), seed=0
+            session=session, settings=settings, probs=_probs("Happy"), seed=0
         )
         first = choose()
         assert (first.track_id, first.warning) == (accepted, None)
         (settings.music_dir / f"happy-{accepted}.m4a").unlink()  # a file gone: not usable
         second = choose()
         assert second.track_id == generated
-        assert "no accepted track for Happy: using generated track" in second.warning
+        assert "no accepted track for Happy: using a generated Happy track" in second.warning
         (settings.music_dir / f"happy-{generated}.m4a").unlink()
         assert choose().track_id == candidate
         (settings.music_dir / f"happy-{candidate}.m4a").unlink()
-        with pytest.raises(soundtrack.NoTrack, match="no usable track for Happy"):
+        with pytest.raises(NotFound, match="no usable track for Happy"):
             choose()  # the rejected track never plays
     assert rejected
 
@@ -132,7 +133,7 @@ def test_track_choice_is_reproducible_with_a_seed(database, settings):
 
         def choose(seed):
             return soundtrack.choose_track(
-                session=session, music_dir=settings.music_dir, probs=_probs("Tired"), seed=seed
+                session=session, settings=settings, probs=_probs("Tired"), seed=seed
             ).track_id
 
         assert all(choose(7) == choose(7) for _ in range(3))

@@ -9,6 +9,7 @@ everyone may list and listen.
 from __future__ import annotations
 
 import hashlib
+import math
 import shutil
 import tempfile
 from collections import Counter
@@ -358,6 +359,13 @@ def count_generated(*, session: Session) -> int:
 # --- choosing a track for a video ----------------------------------------------------------
 
 
+def _distance(mood: str, point: tuple[float, float] | None) -> float:
+    if point is None:
+        return 0.0
+    spec = moods.get(mood)
+    return round(math.dist((spec.valence, spec.arousal), point), 9)
+
+
 @dataclass(frozen=True)
 class TrackChoice:
     track: Track
@@ -365,8 +373,9 @@ class TrackChoice:
 
 
 def choose_track(
-    *, session: Session, settings: Settings, mood: str, seed: int = 0, exclude: tuple[int, ...] = ()
-) -> TrackChoice:
+    *, session: Session, settings: Settings, mood: str, seed: int = 0,
+    exclude: tuple[int, ...] = (), point: tuple[float, float] | None = None,
+) -> TrackChoice:  # fmt: skip
     """The background track for a mood, the best fitting kind first.
 
     1. an accepted track of the mood;
@@ -374,8 +383,10 @@ def choose_track(
        still gives acceptable music, and it is one the annotators approved);
     3. a generated track made for the mood;
     4. a candidate track added for the mood.
-    Every step after the first comes with a warning; rejected tracks never come.
-    Within a step, ``seed`` picks among the tracks (those in ``exclude`` aside).
+    Every step after the first comes with a warning; rejected tracks and tracks
+    whose file is missing never come. Within a step the track whose mood lies
+    nearest to ``point`` (a valence/arousal point, e.g. a video's
+    probability-weighted one) wins; ``seed`` breaks ties (same seed, same track).
     """
     wanted = moods.get(mood).name
     near = [m.name for m in moods.neighbours(wanted)]
@@ -396,7 +407,9 @@ def choose_track(
             if t.id not in exclude and (settings.music_dir / t.path).is_file()
         ]
         if found:
-            track = found[np.random.default_rng(seed).integers(len(found))]
+            tiebreak = np.random.default_rng(seed).random(len(found))
+            distance = [_distance(t.mood, point) for t in found]
+            track = found[min(range(len(found)), key=lambda i: (distance[i], tiebreak[i]))]
             text = warning.format(mood=wanted, found=track.mood) if warning else None
             return TrackChoice(track=track, warning=text)
     raise NotFound(

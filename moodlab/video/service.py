@@ -163,7 +163,7 @@ def plan(
         chosen = samples.probs[inside] if inside.any() else samples.probs
         decision = timeline.decide(chosen)
         choice = soundtrack.choose_track(
-            session=session, music_dir=settings.music_dir, probs=decision.probs, seed=seed
+            session=session, settings=settings, probs=decision.probs, seed=seed
         )
         if choice.warning and choice.warning not in warnings:
             warnings.append(choice.warning)

@@ -1,40 +1,30 @@
 """Which track fits a mood, and the soundtrack built from the chosen tracks.
 
-``choose_track`` is the one place a video asks the music library for a track;
-its interface is small on purpose (a session, mean probabilities, a seed) so it
-can later call the music library's own choice instead.
+``choose_track`` turns a video's mean probabilities into the music library's
+choice (``moodlab.music.library.choose_track``: the one place the rule lives).
 """
 
 from __future__ import annotations
 
-import math
-import random
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from moodlab import moods
-from moodlab.errors import MoodlabError
-from moodlab.models import Track, TrackStatus
+from moodlab.config import Settings
+from moodlab.music import library
+from moodlab.video import timeline
 from moodlab.video.probe import VideoError, ffmpeg_exe
 
-# Best first: tracks the annotators accepted for the mood, then moodlab's own
-# generated ones, then tracks still waiting for votes. Rejected tracks never play.
-PREFERENCE = (TrackStatus.ACCEPTED, TrackStatus.GENERATED, TrackStatus.CANDIDATE)
 # Seconds over which one track hands over to the next at a segment boundary.
 CROSSFADE_S = 2.0
 FADE_IN_S = 1.0
 FADE_OUT_S = 2.0
 SAMPLE_RATE = 44_100
-
-
-class NoTrack(MoodlabError):
-    """No usable track for a mood."""
 
 
 @dataclass(frozen=True)
@@ -46,52 +36,22 @@ class TrackChoice:
     warning: str | None  # said to the user when the choice is a fallback
 
 
-def track_point(track: Track) -> tuple[float, float]:
-    """Where a track sits on the valence/arousal plane: its mood's point (a track
-    carries a mood, not coordinates of its own)."""
-    mood = moods.get(track.mood)
-    return mood.valence, mood.arousal
-
-
 def choose_track(
-    *, session: Session, music_dir: Path, probs: Sequence[float], seed: int
+    *, session: Session, settings: Settings, probs: Sequence[float], seed: int
 ) -> TrackChoice:
-    """The track for a distribution over the moods (in moods.names() order).
-
-    Among the tracks of the winning mood whose file exists, the best status in
-    PREFERENCE wins; among those, the track nearest to the probability-weighted
-    valence/arousal point; ties are broken by ``seed`` (same seed, same track).
-    """
-    probs = np.asarray(probs, dtype=np.float64)
-    mood = moods.names()[int(probs.argmax())]
-    valence = sum(p * m.valence for p, m in zip(probs, moods.all_moods(), strict=True))
-    arousal = sum(p * m.arousal for p, m in zip(probs, moods.all_moods(), strict=True))
-    tracks = session.scalars(select(Track).where(Track.mood == mood).order_by(Track.id)).all()
-    usable = [t for t in tracks if (music_dir / t.path).is_file()]
-    for status in PREFERENCE:
-        candidates = [t for t in usable if t.status == status]
-        if not candidates:
-            continue
-        tiebreak = random.Random(seed)  # noqa: S311  (reproducible ties, not secrets)
-        ranked = sorted(
-            candidates,
-            key=lambda t: (
-                round(math.dist(track_point(t), (valence, arousal)), 9), tiebreak.random()
-            ),
-        )  # fmt: skip
-        best = ranked[0]
-        warning = None
-        if status != TrackStatus.ACCEPTED:
-            warning = (
-                f"no accepted track for {mood}: using {status.value} track #{best.id}"
-                " (vote on tracks on the Music votes page to accept some)"
-            )
-        return TrackChoice(best.id, music_dir / best.path, mood, best.status, warning)
-    raise NoTrack(
-        f"no usable track for {mood}: add tracks of that mood to the music library"
-        f" ({len(tracks) - len(usable)} listed track(s) have no file under {music_dir})"
-        if len(tracks) > len(usable)
-        else f"no usable track for {mood}: add tracks of that mood to the music library"
+    """The track for a distribution over the moods (in moods.names() order): the
+    music library's choice for the winning mood, nearest to the weighted point."""
+    mood = moods.names()[int(np.asarray(probs).argmax())]
+    choice = library.choose_track(
+        session=session,
+        settings=settings,
+        mood=mood,
+        seed=seed,
+        point=timeline.va_point(np.asarray(probs)),
+    )
+    track = choice.track
+    return TrackChoice(
+        track.id, settings.music_dir / track.path, track.mood, track.status, choice.warning
     )
 
 
