@@ -4,7 +4,8 @@ The lead sets moodlab up and adds four annotators; crawls a local site; each
 annotator logs in and votes with the keyboard; the lead reads the agreement,
 breaks a tie, freezes a snapshot, trains a (tiny) model, watches it finish and
 activates it; an annotator votes on a track; a video made from an uploaded clip
-plays. A screenshot of each page lands in test-artifacts/whole-loop-*.png.
+with that model and the generated music plays in the page. A screenshot of each
+page lands in test-artifacts/whole-loop-*.png.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from moodlab.models import Image, ImageVote, Job, TrackVote, TrainedModel, User
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in, screenshot
 from tests.fixture_site import Site
+from tests.video_media import SHOTS, clip
 
 pytestmark = pytest.mark.e2e
 NAMES = moods.names()
@@ -87,7 +89,7 @@ def log_out(page) -> None:
     page.get_by_label("User name").wait_for()
 
 
-def test_the_whole_loop_in_the_browser(lab, site, server, browser_page):
+def test_the_whole_loop_in_the_browser(lab, site, server, browser_page, tmp_path):
     database, page = lab, browser_page
 
     # The lead sets moodlab up on its first visit and adds four annotators.
@@ -97,7 +99,7 @@ def test_the_whole_loop_in_the_browser(lab, site, server, browser_page):
     page.get_by_role("textbox", name="Password again").fill(PASSWORD)
     screenshot(page, "whole-loop-01-setup")
     page.get_by_role("button", name="Create lead and log in").click()
-    page.get_by_text("Logged in as").wait_for()
+    page.get_by_role("heading", name="moodlab").wait_for()
     screenshot(page, "whole-loop-02-home")
     go(page, "Users")
     for name in ANNOTATORS:
@@ -187,3 +189,19 @@ def test_the_whole_loop_in_the_browser(lab, site, server, browser_page):
     screenshot(page, "whole-loop-10-jobs")
     go(page, "Music")
     screenshot(page, "whole-loop-11-music")
+
+    # A video from an uploaded clip, with the model just activated and the generated music.
+    go(page, "Video")
+    source = clip(tmp_path / "holiday.mp4", [(SHOTS[0], 3), (SHOTS[1], 3)], size="320x180")
+    page.locator("input[type=file]").set_input_files(str(source))
+    page.get_by_text("holiday.mp4").first.wait_for()
+    page.get_by_role("button", name="Generate").click()
+    page.get_by_text("succeeded").first.wait_for(timeout=120_000)
+    page.locator("video").first.wait_for(timeout=30_000)
+    # Muted, so that chromium's autoplay policy lets a script start it.
+    page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; v.play(); }")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return v && v.currentTime > 0.5; }",
+        timeout=20_000,
+    )
+    screenshot(page, "whole-loop-12-video")
