@@ -12,7 +12,8 @@ real workspace, and is marked as a demo (a marker file the app shows as a banner
    split the votes, one annotator has not finished, and a few answers are skips;
 3. votes on the generated music library, so some tracks are accepted;
 4. a frozen snapshot and two quick training runs (plain and deep, small images,
-   3 folds) so the Training page has a comparison; the better model is activated.
+   3 folds) so the Training page has a comparison; the better model is activated;
+5. a slideshow video of a few pictures with music that fits them.
 """
 
 from __future__ import annotations
@@ -161,9 +162,10 @@ def build(
     _music(settings, database, lead, annotators, say)
     snapshot_id = _snapshot(settings, database, lead, say)
     models = _training(settings, database, lead, snapshot_id, say)
+    video = _video(root, settings, database, lead, say)
     database.dispose()
     return {"dir": str(root), "images": len(truth), "snapshot_id": snapshot_id,
-            "models": models, "lead": LEAD, "annotators": list(ANNOTATORS),
+            "models": models, "video": video, "lead": LEAD, "annotators": list(ANNOTATORS),
             "password": PASSWORD, "environment": workspace.environment}  # fmt: skip
 
 
@@ -268,3 +270,22 @@ def _training(settings, database, lead, snapshot_id: int, say) -> list[int]:
         best = max((session.get(TrainedModel, i) for i in made), key=lambda m: m.cv_mean or 0)
         activate(session=session, actor=lead, model_id=best.id)
     return made
+
+
+def _video(root: Path, settings, database, lead, say) -> str:
+    """A slideshow of four sunny pictures, made with the active model and the library."""
+    from moodlab.video.service import VideoParams
+    from moodlab.worker import run_inline
+
+    folder = root / "slideshow"
+    folder.mkdir()
+    inputs = []
+    for n in range(4):
+        path = folder / f"sunny-{n + 1}.jpg"
+        path.write_bytes(picture("Happy", 1000 + n, (640, 480)))
+        inputs.append(str(path.resolve()))
+    say("making a slideshow video with matching music")
+    job = run_inline(settings, database, lead, "video", VideoParams(inputs=inputs).__dict__)
+    if job.status != JobStatus.SUCCEEDED:
+        raise MoodlabError(f"the demo video failed: {job.error}")
+    return job.result["output"]

@@ -13,6 +13,7 @@ import sys
 import time
 
 from moodlab import migrate
+from moodlab.config import Settings
 from moodlab.db import PROJECT_ROOT, database_from_settings
 from moodlab.errors import MoodlabError
 
@@ -22,7 +23,7 @@ APP = PROJECT_ROOT / "app.py"
 STOP_GRACE_SECONDS = 10
 
 
-def streamlit_command(port: int, address: str) -> list[str]:
+def streamlit_command(port: int, address: str, max_upload_mb: int = 200) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -46,6 +47,9 @@ def streamlit_command(port: int, address: str) -> list[str]:
         "none",
         "--client.toolbarMode",
         "minimal",
+        # Uploads as large as moodlab accepts them (Streamlit's own default is 200 MB).
+        "--server.maxUploadSize",
+        str(max_upload_mb),
     ]
 
 
@@ -59,7 +63,8 @@ def serve(*, port: int, address: str, worker: bool = True) -> int:
     children: list[subprocess.Popen] = []
     if worker:
         children.append(subprocess.Popen([sys.executable, "-m", "moodlab", "worker"]))
-    children.append(subprocess.Popen(streamlit_command(port, address), cwd=PROJECT_ROOT))
+    upload_mb = max(200, -(-Settings.from_env().video_max_bytes // 1_000_000))
+    children.append(subprocess.Popen(streamlit_command(port, address, upload_mb), cwd=PROJECT_ROOT))
     log.info("moodlab: serving on http://localhost:%s (Ctrl-C stops)", port)
 
     stopping = False

@@ -49,6 +49,7 @@ def test_demo_builds_a_labelled_workspace_with_content_on_every_page(env, tmp_pa
     assert built.returncode == 0, built.stderr[-2000:]
     report = json.loads(built.stdout)
     assert report["images"] == 96 and len(report["models"]) == 2
+    assert report["video"].endswith(".mp4") and (root / "data" / "videos").is_dir()
     assert (root / "data" / demo.MARKER).exists()
     workspace = {**report["environment"], **small}
 
