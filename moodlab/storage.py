@@ -29,6 +29,21 @@ class StorageError(MoodlabError):
     """A file could not be written or read."""
 
 
+def _storage_error(exc: OSError, path: Path) -> StorageError:
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"no space left on the device writing {path}")
+    return StorageError(f"could not write {path}: {exc.strerror or exc}")
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB pieces (videos and tracks can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 @contextmanager
 def atomic_write(path: Path) -> Iterator[BinaryIO]:
     """Open a temp file beside ``path``; on success it is fsynced and renamed to ``path``."""
@@ -43,9 +58,7 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise StorageError(f"no space left on the device writing {path}") from exc
-        raise StorageError(f"could not write {path}: {exc.strerror or exc}") from exc
+        raise _storage_error(exc, path) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -66,9 +79,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
-        if exc.errno == errno.ENOSPC:
-            raise StorageError(f"no space left on the device writing {path}") from exc
-        raise StorageError(f"could not write {path}: {exc.strerror or exc}") from exc
+        raise _storage_error(exc, path) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

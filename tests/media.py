@@ -53,34 +53,29 @@ def bomb_png(side: int = 4000) -> bytes:
     )
 
 
-def wav(seconds: float = 1.0, hz: float = 440.0, rate: int = 22_050) -> bytes:
-    """A real WAV file: a sine tone."""
+def wav_bytes(signal: np.ndarray, rate: int) -> bytes:
+    """Mono 16-bit WAV bytes of ``signal`` (floats in -1..1)."""
     import wave
 
-    t = np.arange(int(seconds * rate)) / rate
-    samples = (0.3 * np.sin(2 * np.pi * hz * t) * 32767).astype("<i2")
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(rate)
-        out.writeframes(samples.tobytes())
+        out.writeframes((signal * 32767).astype("<i2").tobytes())
     return buffer.getvalue()
+
+
+def wav(seconds: float = 1.0, hz: float = 440.0, rate: int = 22_050) -> bytes:
+    """A real WAV file: a sine tone."""
+    t = np.arange(int(seconds * rate)) / rate
+    return wav_bytes(0.3 * np.sin(2 * np.pi * hz * t), rate)
 
 
 def beat_wav(seconds: float = 20.0, bpm: float = 120.0, rate: int = 44_100) -> bytes:
     """A real WAV file with a pulse: a short tone burst on every beat over a soft chord."""
-    import wave
-
     t = np.arange(int(seconds * rate)) / rate
     chord = sum(0.08 * np.sin(2 * np.pi * hz * t) for hz in (220.0, 277.18, 329.63))
     since_beat = t % (60.0 / bpm)
     clicks = 0.5 * np.sin(2 * np.pi * 880 * t) * np.exp(-since_beat * 40)
-    samples = ((chord + clicks) * 32767 * 0.8).astype("<i2")
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(samples.tobytes())
-    return buffer.getvalue()
+    return wav_bytes((chord + clicks) * 0.8, rate)

@@ -30,7 +30,7 @@ from moodlab.errors import MoodlabError, NotFound
 from moodlab.models import Job, JobStatus, Role, Track, TrackStatus, TrackVote
 from moodlab.music import audio, synth
 from moodlab.music.params import params_for
-from moodlab.storage import atomic_path, atomic_write
+from moodlab.storage import atomic_path, atomic_write, file_sha256
 
 GENERATED_DIR = "generated"
 UPLOADS_DIR = "uploads"
@@ -111,7 +111,7 @@ def render_default_track(spec: DefaultTrack, settings: Settings) -> Rendered:
         duration_s=round(piece.duration_s, 2),
         loudness_lufs=round(audio.loudness_lufs(piece.samples, synth.SAMPLE_RATE), 1),
         tempo_bpm=piece.tempo_bpm,
-        sha256=_sha256(target),
+        sha256=file_sha256(target),
     )
 
 
@@ -237,7 +237,7 @@ def import_track(
             f" {settings.music_max_bytes / 1e6:.1f} MB (MOODLAB_MUSIC_MAX_BYTES)"
         )
     intended = moods.get(mood).name if mood else None
-    sha256 = _sha256(source)
+    sha256 = file_sha256(source)
     if same := session.scalar(select(Track).where(Track.sha256 == sha256)):
         raise MoodlabError(f"{label}: already in the library as track #{same.id} ({same.title})")
     decoded = audio.decode(source, label=label, channels=2)
@@ -298,14 +298,6 @@ def _check_decoded(decoded: audio.Decoded, label: str, settings: Settings) -> fl
     if not np.isfinite(loudness) or loudness < SILENT_LUFS:
         raise audio.AudioError(f"{label}: it is silent")
     return loudness
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- listing --------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ table with its inputs' hashes, the model, the tracks and the mood timeline.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import tempfile
@@ -27,7 +26,7 @@ from moodlab.errors import MoodlabError, NotFound
 from moodlab.image_check import Rejected, check_image
 from moodlab.models import Job, Role, TrainedModel, Video
 from moodlab.page_links import IMAGE_EXTENSIONS
-from moodlab.storage import atomic_write
+from moodlab.storage import atomic_write, file_sha256
 from moodlab.video import frames, mux, probe, scenes, slideshow, soundtrack, timeline
 from moodlab.video.probe import VideoError
 
@@ -103,14 +102,6 @@ def resolve_model(*, session, model_id: int | None) -> tuple[TrainedModel, list[
     return entry, [
         f"no model is active: used the newest, #{entry.id} (activate one on the Training page)"
     ]
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -247,7 +238,7 @@ def make_video(ctx: jobs.JobContext, params: VideoParams, settings: Settings, ac
             if params.segments:
                 ctx.progress(0.82, "finding scene cuts")
                 cuts = scenes.detect_cuts(info.path)
-            inputs = [{"name": params.shown(paths[0]), "sha256": sha256_of(paths[0]),
+            inputs = [{"name": params.shown(paths[0]), "sha256": file_sha256(paths[0]),
                        "bytes": paths[0].stat().st_size}]  # fmt: skip
         bounds = scenes.plan_segments(duration, cuts) if params.segments else [(0.0, duration)]
         with ctx.database.session() as session:
