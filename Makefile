@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint worker migrate clean-venv
+.PHONY: run test test-postgres lint worker migrate clean-venv
 
 # The venv is rebuilt when requirements.txt or pyproject.toml changes.
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -22,11 +22,26 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/moodlab serve --port $(PORT)
 
-## Lint, then the whole test suite (browser tests included).
+## Lint, then the whole test suite (browser tests included) on SQLite; then, when
+## MOODLAB_TEST_POSTGRES_URL names a PostgreSQL server (`.ci/with-postgres make test`
+## starts one), the database-facing tests again on PostgreSQL.
 test: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if [ -n "$$MOODLAB_TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
+	else echo "make test: MOODLAB_TEST_POSTGRES_URL is not set, so no PostgreSQL pass"; fi
+
+# The PostgreSQL pass leaves out what does not touch the database differently: the
+# browser tests (they drive the same services through `moodlab serve`) and training
+# (TensorFlow's minutes, with a handful of rows written).
+POSTGRES_PASS_IGNORE := --ignore=tests/e2e --ignore=tests/test_training_run.py \
+	--ignore=tests/test_training_models.py
+
+## The database-facing tests on PostgreSQL (needs MOODLAB_TEST_POSTGRES_URL).
+test-postgres: $(VENV)/.dev-installed
+	MOODLAB_TEST_BACKEND=postgresql $(BIN)/python -m pytest -m "not sqlite_only" \
+		$(POSTGRES_PASS_IGNORE) $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
