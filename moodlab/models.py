@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Float,
@@ -212,7 +213,8 @@ class Track(Base):
     duration_s: Mapped[float] = mapped_column(Float, default=0.0)
     license: Mapped[str | None] = mapped_column(String(64))
     attribution: Mapped[str | None] = mapped_column(Text)
-    seed: Mapped[int | None] = mapped_column(Integer)  # set for generated tracks only
+    # Set for generated tracks only: unsigned 32-bit, so 64-bit in the database.
+    seed: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64), unique=True)  # of the file
     sample_rate: Mapped[int | None] = mapped_column(Integer)  # the file's own rate, Hz
     tempo_bpm: Mapped[float | None] = mapped_column(Float)  # generated: exact; added: estimated

@@ -6,6 +6,7 @@ from moodlab.errors import ConfigError
 from moodlab.models import Image, ImageVote
 
 
+@pytest.mark.sqlite_only
 def test_sqlite_connections_get_foreign_keys_wal_and_a_busy_timeout(database):
     with database.engine.connect() as connection:
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
@@ -13,9 +14,44 @@ def test_sqlite_connections_get_foreign_keys_wal_and_a_busy_timeout(database):
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
 
 
+@pytest.mark.sqlite_only
 def test_the_pragma_listener_is_on_moodlabs_engine_not_on_every_engine(database):
     assert event.contains(database.engine, "connect", _sqlite_pragmas)
     assert not event.contains(Engine, "connect", _sqlite_pragmas)
+
+
+@pytest.mark.postgresql_only
+def test_postgresql_connections_get_no_sqlite_pragmas(database):
+    assert database.engine.dialect.name == "postgresql"
+    assert database.engine.dialect.driver == "psycopg"
+    assert not event.contains(database.engine, "connect", _sqlite_pragmas)
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_times_come_back_as_the_same_instant_in_utc(database):
+    """Naive UTC in the column on both databases; aware UTC in Python."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from moodlab.models import User
+
+    seoul = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=9)))
+    with database.session() as session:
+        session.add(User(name="t", role="lead", password_hash="x", created_at=seoul))
+    with database.session() as session:
+        stored = session.query(User).one().created_at
+    assert stored == seoul and stored.tzinfo == UTC
+    assert stored.hour == 0  # 09:30 in Seoul is 00:30 UTC
+
+
+def test_json_columns_keep_nested_values(database):
+    from moodlab.models import Job
+
+    params = {"seeds": ["http://x/é"], "depth": 2, "nested": {"ok": True, "none": None}}
+    with database.session() as session:
+        session.add(Job(kind="crawl", params=params))
+    with database.session() as session:
+        assert session.query(Job).one().params == params
 
 
 def test_foreign_keys_are_enforced(database):
@@ -50,3 +86,13 @@ def test_the_sqlite_folder_is_created(tmp_path):
 def test_bad_database_urls_are_named(url, message):
     with pytest.raises(ConfigError, match=message):
         make_engine(url)
+
+
+def test_a_generated_tracks_largest_seed_fits(database):
+    """Seeds are unsigned 32-bit: over PostgreSQL's signed INTEGER, so BIGINT."""
+    from moodlab.models import Track
+
+    with database.session() as session:
+        session.add(Track(path="generated/x.mp3", seed=2**32 - 1))
+    with database.session() as session:
+        assert session.query(Track.seed).scalar() == 2**32 - 1

@@ -192,6 +192,59 @@ def test_concurrent_workers_never_claim_the_same_job(database, settings, lead):
     assert sum(1 for result in results if result) >= 2, "the claim test never ran concurrently"
 
 
+@pytest.mark.postgresql_only
+def test_on_postgresql_a_worker_skips_a_job_another_worker_holds(database, lead):
+    """SELECT ... FOR UPDATE SKIP LOCKED: the second worker takes the next job at once."""
+    from sqlalchemy import text
+
+    first, second = (enqueue(database, lead) for _ in range(2))
+    with database.sessionmaker() as holder, database.sessionmaker() as other:
+        # The first worker has selected (and so locked) the oldest job, not yet updated it.
+        locked = holder.scalar(
+            select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.id).limit(1)
+            .with_for_update(skip_locked=True)
+        )  # fmt: skip
+        assert locked == first
+        # Waiting on the lock would be the bug: make it an error instead of a hang.
+        other.execute(text("SET LOCAL lock_timeout = '2s'"))
+        started = time.monotonic()
+        assert jobs.claim_next(session=other, worker="w2") == second
+        assert time.monotonic() - started < 1.5
+        holder.rollback()
+    assert job(database, first).status == JobStatus.QUEUED
+    assert job(database, second).worker == "w2"
+
+
+def _claim_in_thread(database, worker: str, claimed: list[int], start: threading.Barrier):
+    start.wait()
+    while True:
+        with database.session() as session:
+            job_id = jobs.claim_next(session=session, worker=worker)
+        if job_id is None:
+            return
+        claimed.append(job_id)
+
+
+def test_worker_threads_sharing_one_engine_never_claim_the_same_job(database, lead):
+    with database.session() as session:
+        session.add_all(Job(kind="worker_check", params={}) for _ in range(200))
+    start = threading.Barrier(4)
+    claims: list[list[int]] = [[] for _ in range(4)]
+    threads = [
+        threading.Thread(target=_claim_in_thread, args=(database, f"t{i}", claims[i], start))
+        for i in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    claimed = [job_id for mine in claims for job_id in mine]
+    assert len(claimed) == 200 and len(set(claimed)) == 200
+    with database.session() as session:
+        workers = dict(session.execute(select(Job.id, Job.worker)).all())
+    assert all(workers[job_id] == f"t{i}" for i, mine in enumerate(claims) for job_id in mine)
+
+
 def test_two_worker_processes_run_each_job_once(database, settings, env, lead):
     ids = [enqueue(database, lead, steps=1, pause_seconds=0.0) for _ in range(20)]
     workers = [

@@ -70,8 +70,8 @@ def test_upgrading_fills_in_each_images_answer_count(settings):
         connection.execute(
             text(
                 "INSERT INTO users (id, name, role, password_hash, active, created_at)"
-                " VALUES (1, 'a', 'annotator', 'x', 1, '2026-01-01'),"
-                " (2, 'b', 'annotator', 'x', 1, '2026-01-01')"
+                " VALUES (1, 'a', 'annotator', 'x', true, '2026-01-01'),"
+                " (2, 'b', 'annotator', 'x', true, '2026-01-01')"
             )
         )
         connection.execute(

@@ -1,0 +1,85 @@
+"""Crawled text is data, never markup: HTML and script in alt text show as the
+characters they are, and nothing from a crawled page runs in the browser.
+
+No page shows crawled page titles at present; the crawled pages carry a hostile
+title all the same, and the same text as an alt text, so a page that starts showing
+titles the same way is covered."""
+
+import html
+
+import pytest
+
+from tests import media
+from tests.conftest import PASSWORD, add_user
+from tests.e2e.conftest import log_in, screenshot
+from tests.fixture_site import Site
+
+pytestmark = pytest.mark.e2e
+
+# Each would set window.pwned if a page put it into the DOM as HTML: an <img>'s
+# onerror runs even from innerHTML; a <script> runs when a page builds it itself.
+HOSTILE_ALTS = [
+    '<img src=x onerror="window.pwned=1">',
+    "<script>window.pwned=2</script>",
+    '"><svg onload=window.pwned=3>',
+]
+HOSTILE_TITLE = "<script>window.pwned=4</script><img src=x onerror=window.pwned=5>"
+
+
+@pytest.fixture
+def hostile_site(env, monkeypatch):
+    monkeypatch.setenv("MOODLAB_CRAWL_DELAY_SECONDS", "0.05")
+    site = Site().start()
+    # Escaped in the source, as a real page must write them: the crawler reads the
+    # text back, so the stored alt text and title are the raw markup.
+    images = "".join(
+        f'<img src="/{i}.jpg" alt="{html.escape(alt)}">' for i, alt in enumerate(HOSTILE_ALTS)
+    )
+    site.add(
+        "/",
+        f"<!doctype html><html><head><title>{html.escape(HOSTILE_TITLE)}</title></head>"
+        f'<body>{images}<a href="/more">more</a></body></html>',
+    )
+    site.add(
+        "/more",
+        f"<!doctype html><html><head><title>{html.escape(HOSTILE_TITLE)}</title></head>"
+        f'<body><img src="/3.jpg" alt="{html.escape(HOSTILE_TITLE)}"></body></html>',
+    )
+    for i in range(4):
+        site.add(f"/{i}.jpg", media.jpeg(700 + i, (320, 240)), "image/jpeg")
+    yield site
+    site.stop()
+
+
+def test_crawled_alt_text_and_titles_are_shown_as_text_and_never_run(
+    hostile_site, server, browser_page
+):
+    from moodlab.config import Settings
+    from moodlab.db import Database
+    from moodlab.models import Image, Role
+
+    database = Database(Settings.from_env().database_url)
+    add_user(database, "lena", Role.LEAD)
+    page = browser_page
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    log_in(page, server, "lena", PASSWORD)
+    page.get_by_role("link", name="Crawl & import").click()
+    page.get_by_label("Seed pages, one URL per line").fill(hostile_site.url("/"))
+    page.get_by_text("The seeds are on a private network").click()
+    page.get_by_role("button", name="Start crawl").click()
+    page.get_by_text("succeeded").first.wait_for(timeout=60_000)
+
+    with database.session() as session:
+        stored = set(session.query(Image.alt_text))
+    assert {(alt,) for alt in HOSTILE_ALTS} <= stored, "the crawler kept the raw text"
+
+    # The gallery captions (the first 40 characters of each) are the literal text.
+    for alt in [*HOSTILE_ALTS, HOSTILE_TITLE]:
+        page.get_by_text(alt[:40], exact=True).first.wait_for()
+    page.get_by_text(HOSTILE_ALTS[0]).first.scroll_into_view_if_needed()
+    screenshot(page, "security-escaping")
+    assert page.evaluate("typeof window.pwned") == "undefined"
+    assert page.locator('img[src="x"], svg[onload]').count() == 0
+    assert not page.evaluate("[...document.scripts].some(script => script.text.includes('pwned'))")
+    assert dialogs == []
