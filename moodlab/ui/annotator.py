@@ -35,6 +35,8 @@ CSS = """
 .ml-progress { font-size: 0.9rem; opacity: 0.75; margin-bottom: 0.5rem; }
 .ml-error { color: #b42318; margin-bottom: 0.5rem; }
 .ml-stage { height: 560px; display: flex; align-items: flex-start; }
+/* The rules above set display, which would otherwise beat the hidden attribute. */
+.ml-annotator [hidden] { display: none !important; }
 .ml-image { max-height: 560px; max-width: 100%; border-radius: 0.5rem; }
 .ml-moods, .ml-actions { display: grid; grid-template-columns: repeat(4, 1fr); gap: 0.5rem; }
 .ml-moods { margin-top: 0.75rem; }
