@@ -60,6 +60,16 @@ def wait_for(predicate, timeout: float) -> None:
         time.sleep(0.1)
 
 
+def jobs_page(actor) -> str:
+    """The Jobs page's text as a newly started app shows it."""
+    from tests.test_pages import app, texts
+
+    at = app(actor)
+    at.switch_page("pages/jobs.py").run()
+    assert not at.exception
+    return texts(at)
+
+
 def assert_no_temporary_files(root) -> None:
     leftovers = [p for p in root.rglob("*") if p.is_file() and ".tmp" in p.name]
     assert not leftovers, leftovers
@@ -81,8 +91,10 @@ def assert_store_is_sound(settings, database) -> int:
 
 
 def test_a_crawl_killed_mid_way_is_recovered_and_stores_each_image_once(
-    database, settings, env, lead
+    database, settings, env, lead, monkeypatch
 ):
+    for key, value in FAST.items():  # the pages read the same heartbeat settings
+        monkeypatch.setenv(key, value)
     site = Site(latency=0.15)
     images = "".join(f'<img src="/img/{i}.jpg">' for i in range(30))
     site.page("/", images)
@@ -101,6 +113,10 @@ def test_a_crawl_killed_mid_way_is_recovered_and_stores_each_image_once(
         assert job(database, job_id).status == JobStatus.RUNNING  # nobody noticed yet
         stored_before = assert_store_is_sound(settings, database)
         assert 5 <= stored_before < 30
+        time.sleep(1)  # five missed heartbeats
+        # A freshly started app reads the truth from the job table: the job is not done,
+        # and its worker has gone quiet.
+        assert "No heartbeat from worker" in jobs_page(lead)
 
         rescuer = start_worker()
         try:
@@ -112,6 +128,7 @@ def test_a_crawl_killed_mid_way_is_recovered_and_stores_each_image_once(
     recovered = job(database, job_id)
     assert recovered.status == JobStatus.SUCCEEDED, recovered.error
     assert recovered.attempts == 2 and "[recovered] re-queued" in recovered.log_tail
+    assert "No heartbeat" not in jobs_page(lead) and "succeeded" in jobs_page(lead)
     assert assert_store_is_sound(settings, database) == 30  # none lost, none twice
 
 
@@ -185,3 +202,41 @@ def test_a_full_disk_gives_a_clear_error_and_stores_nothing(database, tmp_path, 
     with database.session() as session:
         assert session.scalars(select(Image)).all() == []
     assert not [p for p in full_data_dir.rglob("*") if p.is_file()]  # not even a part
+
+
+def test_a_video_job_killed_mid_way_is_recovered_with_one_whole_output(
+    database, settings, env, lead, tmp_path
+):
+    from moodlab.models import Video
+    from moodlab.video import probe
+    from moodlab.video.service import VideoParams
+    from tests.video_media import SHOTS, clip, register_tiny_model, tracks_for_every_mood
+
+    register_tiny_model(database, settings)
+    tracks_for_every_mood(database, settings)
+    source = clip(tmp_path / "long.mp4", [(SHOTS[0], 60), (SHOTS[1], 60)], size="320x180")
+    params = VideoParams(inputs=[str(source)], sample_fps=10)
+    with database.session() as session:
+        job_id = jobs.enqueue(session=session, actor=lead, kind_name="video",
+                              params=params.__dict__).id  # fmt: skip
+    victim = start_worker()
+    try:
+        wait_for(lambda: "predicted" in (job(database, job_id).message or ""), 120)
+    finally:
+        kill(victim)
+    assert job(database, job_id).status == JobStatus.RUNNING
+    assert_no_temporary_files(settings.data_dir / "videos")
+
+    rescuer = start_worker()
+    try:
+        wait_for(lambda: JobStatus(job(database, job_id).status).finished, 300)
+    finally:
+        stop(rescuer)
+    done = job(database, job_id)
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.attempts == 2
+    with database.session() as session:
+        assert len(session.scalars(select(Video)).all()) == 1  # no row from the first try
+    output = probe.probe(done.result["output"])
+    assert output.duration_s == pytest.approx(120, abs=0.2)
+    assert_no_temporary_files(settings.data_dir)

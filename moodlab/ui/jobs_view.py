@@ -10,6 +10,7 @@ from moodlab import jobs
 from moodlab.auth import Actor
 from moodlab.errors import MoodlabError
 from moodlab.models import Job, JobStatus
+from moodlab.timeutil import utcnow
 from moodlab.ui.session import database, settings
 
 STATUS_ICONS = {
@@ -35,12 +36,27 @@ def job_card(job: Job, actor: Actor, *, details: bool = False) -> None:
             _cancel(job.id, actor)
         if not status.finished:
             st.progress(job.progress, text=job.message or status.value)
+            if silent := _silent_for(job):
+                st.warning(
+                    f"No heartbeat from worker {job.worker} for {silent:.0f} s: it may have"
+                    " stopped. A live worker re-queues the job after"
+                    f" {settings().job_stale_seconds:.0f} s without one.",
+                    icon=":material/heart_broken:",
+                )
         elif status == JobStatus.FAILED:
             st.error(job.error or job.message)
         else:
             st.caption(job.message)
         if details:
             _details(job)
+
+
+def _silent_for(job: Job) -> float | None:
+    """Seconds since a running job's last heartbeat, when that is longer than three beats."""
+    if job.status != JobStatus.RUNNING or job.heartbeat_at is None:
+        return None
+    silent = (utcnow() - job.heartbeat_at).total_seconds()
+    return silent if silent > 3 * settings().job_heartbeat_seconds else None
 
 
 def _details(job: Job) -> None:
