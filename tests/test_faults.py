@@ -47,6 +47,31 @@ def stop(worker: subprocess.Popen) -> None:
     assert worker.wait(timeout=60) == 0
 
 
+def kill_a_worker_when(database, job_id, predicate, timeout: float) -> Job:
+    """Start a worker, SIGKILL it once ``predicate(job)`` holds; the job as it was left."""
+    victim = start_worker()
+    try:
+        wait_for(lambda: predicate(job(database, job_id)), timeout)
+    finally:
+        kill(victim)
+    orphan = job(database, job_id)
+    assert orphan.status == JobStatus.RUNNING  # nobody has noticed yet
+    return orphan
+
+
+def recovered_by_a_new_worker(database, job_id, timeout: float) -> Job:
+    """Start another worker and wait: the silent job is re-queued and run to success."""
+    rescuer = start_worker()
+    try:
+        wait_for(lambda: JobStatus(job(database, job_id).status).finished, timeout)
+    finally:
+        stop(rescuer)
+    done = job(database, job_id)
+    assert done.status == JobStatus.SUCCEEDED, done.error
+    assert done.attempts == 2 and "[recovered] re-queued" in done.log_tail
+    return done
+
+
 def job(database, job_id) -> Job:
     with database.session() as session:
         return session.get(Job, job_id)
@@ -105,12 +130,7 @@ def test_a_crawl_killed_mid_way_is_recovered_and_stores_each_image_once(
         with database.session() as session:
             job_id = start_crawl(session=session, actor=lead, seeds=[site.url("/")],
                                  settings=settings, allow_private=True, delay=0.0)  # fmt: skip
-        victim = start_worker()
-        try:
-            wait_for(lambda: (job(database, job_id).result or {}).get("stored", 0) >= 5, 120)
-        finally:
-            kill(victim)
-        assert job(database, job_id).status == JobStatus.RUNNING  # nobody noticed yet
+        kill_a_worker_when(database, job_id, lambda j: (j.result or {}).get("stored", 0) >= 5, 120)
         stored_before = assert_store_is_sound(settings, database)
         assert 5 <= stored_before < 30
         time.sleep(1)  # five missed heartbeats
@@ -118,16 +138,9 @@ def test_a_crawl_killed_mid_way_is_recovered_and_stores_each_image_once(
         # and its worker has gone quiet.
         assert "No heartbeat from worker" in jobs_page(lead)
 
-        rescuer = start_worker()
-        try:
-            wait_for(lambda: JobStatus(job(database, job_id).status).finished, 120)
-        finally:
-            stop(rescuer)
+        recovered_by_a_new_worker(database, job_id, 120)
     finally:
         site.stop()
-    recovered = job(database, job_id)
-    assert recovered.status == JobStatus.SUCCEEDED, recovered.error
-    assert recovered.attempts == 2 and "[recovered] re-queued" in recovered.log_tail
     assert "No heartbeat" not in jobs_page(lead) and "succeeded" in jobs_page(lead)
     assert assert_store_is_sound(settings, database) == 30  # none lost, none twice
 
@@ -142,21 +155,9 @@ def test_a_training_run_killed_mid_way_resumes_at_the_next_fold(
     with database.session() as session:
         job_id = jobs.enqueue(session=session, actor=lead, kind_name="train",
                               params=small(snapshot_id, epochs=3)).id  # fmt: skip
-    victim = start_worker()
-    try:
-        wait_for(lambda: len((job(database, job_id).result or {}).get("folds", [])) >= 1, 300)
-    finally:
-        kill(victim)
-    first_fold = job(database, job_id).result["folds"][0]
-
-    rescuer = start_worker()
-    try:
-        wait_for(lambda: JobStatus(job(database, job_id).status).finished, 300)
-    finally:
-        stop(rescuer)
-    done = job(database, job_id)
-    assert done.status == JobStatus.SUCCEEDED, done.error
-    assert done.attempts == 2
+    orphan = kill_a_worker_when(database, job_id, lambda j: (j.result or {}).get("folds"), 300)
+    first_fold = orphan.result["folds"][0]
+    done = recovered_by_a_new_worker(database, job_id, 300)
     assert done.result["folds"][0] == first_fold  # kept, not trained again
     assert done.log_tail.count("fold 1 of 3: validation accuracy") == 1
     models_dir = settings.data_dir / "models"
@@ -219,22 +220,9 @@ def test_a_video_job_killed_mid_way_is_recovered_with_one_whole_output(
     with database.session() as session:
         job_id = jobs.enqueue(session=session, actor=lead, kind_name="video",
                               params=params.__dict__).id  # fmt: skip
-    victim = start_worker()
-    try:
-        wait_for(lambda: "predicted" in (job(database, job_id).message or ""), 120)
-    finally:
-        kill(victim)
-    assert job(database, job_id).status == JobStatus.RUNNING
+    kill_a_worker_when(database, job_id, lambda j: "predicted" in (j.message or ""), 120)
     assert_no_temporary_files(settings.data_dir / "videos")
-
-    rescuer = start_worker()
-    try:
-        wait_for(lambda: JobStatus(job(database, job_id).status).finished, 300)
-    finally:
-        stop(rescuer)
-    done = job(database, job_id)
-    assert done.status == JobStatus.SUCCEEDED, done.error
-    assert done.attempts == 2
+    done = recovered_by_a_new_worker(database, job_id, 300)
     with database.session() as session:
         assert len(session.scalars(select(Video)).all()) == 1  # no row from the first try
     output = probe.probe(done.result["output"])
