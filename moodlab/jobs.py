@@ -79,7 +79,8 @@ def kind(name: str) -> JobKind:
 def enqueue(*, session: Session, actor: Actor, kind_name: str, params: dict[str, Any]) -> Job:
     job_kind = kind(kind_name)
     if job_kind.role == Role.LEAD:
-        require_role(actor, Role.LEAD, action=f"start a {job_kind.title} job")
+        article = "an" if job_kind.title[:1].lower() in "aeiou" else "a"
+        require_role(actor, Role.LEAD, action=f"start {article} {job_kind.title} job")
     job = Job(kind=kind_name, params=params, created_by_id=actor.id, message="waiting for a worker")
     session.add(job)
     session.flush()

@@ -52,7 +52,7 @@ LEAD_SERVICES = [
     ("start a web crawl job",
      lambda s, a, st, p: start_crawl(session=s, actor=a, settings=st,
                                      seeds=["http://127.0.0.1:9/"])),
-    ("start a image import job",
+    ("start an image import job",
      lambda s, a, st, p: start_import(session=s, actor=a, path=p)),
     ("start a training run job",
      lambda s, a, st, p: jobs.enqueue(session=s, actor=a, kind_name="train",
