@@ -281,12 +281,12 @@ def activate(*, session, actor, model_id: int) -> TrainedModel:
 def evaluate_model(*, session, actor, settings: Settings, database, model_id: int,
                    snapshot_id: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Any registered model on any snapshot's test split (its own snapshot by default)."""
-    import keras
-
     from moodlab.auth import require_role
     from moodlab.errors import NotFound
 
     require_role(actor, Role.LEAD, action="evaluate models")
+    import keras  # after the role check: a refusal should not pay for TensorFlow
+
     entry = session.get(TrainedModel, model_id)
     if entry is None:
         raise NotFound(f"no model with id {model_id}")
