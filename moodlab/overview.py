@@ -11,7 +11,16 @@ from sqlalchemy.orm import Session
 from moodlab import annotation, jobs, moods
 from moodlab.auth import Actor
 from moodlab.config import Settings
-from moodlab.models import Image, ImageVote, Job, JobStatus, Role, Snapshot, User
+from moodlab.models import (
+    Image,
+    ImageVote,
+    Job,
+    JobStatus,
+    Role,
+    Snapshot,
+    TrainedModel,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +42,8 @@ class Overview:
     jobs_queued: int
     workers_alive: int
     snapshots: int = 0
+    models: int = 0
+    active_model: bool = False
     next_steps: list[NextStep] = field(default_factory=list)
 
 
@@ -65,6 +76,8 @@ def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overv
             jobs.live_workers(session=session, within=timedelta(seconds=settings.job_stale_seconds))
         ),
         snapshots=count(select(func.count()).select_from(Snapshot)),
+        models=count(select(func.count()).select_from(TrainedModel)),
+        active_model=bool(count(select(func.count()).where(TrainedModel.active))),
     )
     overview.next_steps = _next_steps(overview, settings, actor)
     return overview
@@ -90,6 +103,14 @@ def _next_steps(o: Overview, settings: Settings, actor: Actor) -> list[NextStep]
             steps.append(
                 NextStep("Bring in candidate images: the pool is empty.", "pages/crawl.py")
             )
+        elif o.votes and not o.snapshots:
+            text = "Freeze a dataset snapshot from the votes so far (and break ties there)."
+            steps.append(NextStep(text, "pages/datasets.py"))
+        elif o.snapshots and not o.models:
+            steps.append(NextStep("Train a model on a snapshot.", "pages/training.py"))
+        elif o.models and not o.active_model:
+            text = "Activate a model for videos (the newest is used until you do)."
+            steps.append(NextStep(text, "pages/training.py"))
     elif o.images_waiting_for_me:
         steps.append(
             NextStep(f"{o.images_waiting_for_me} image(s) wait for your vote.", "pages/annotate.py")

@@ -37,3 +37,28 @@ def test_queued_jobs_without_a_worker_are_flagged(database, settings, lead):
         jobs.enqueue(session=session, actor=lead, kind_name="worker_check", params={})
     first = overview(database, settings, lead).next_steps[0]
     assert "1 job(s) wait but no worker is running" in first.text
+
+
+def test_the_lead_is_led_from_votes_to_a_snapshot_a_model_and_an_active_model(
+    database, settings, lead, annotator
+):
+    from moodlab.models import Snapshot, TrainedModel
+
+    def pages():
+        return [s.page for s in overview(database, settings, lead).next_steps]
+
+    with database.session() as session:
+        image = Image(sha256=f"{1:064x}", width=200, height=200)
+        session.add(image)
+        session.flush()
+        session.add(ImageVote(image_id=image.id, annotator_id=annotator.id, mood="Tired"))
+    assert "pages/datasets.py" in pages()
+    with database.session() as session:
+        session.add(Snapshot(rules={}, manifest_sha256="0" * 64, train_counts={}, test_counts={}))
+    assert "pages/training.py" in pages()
+    with database.session() as session:
+        session.add(TrainedModel(arch="plain", path="models/x.keras", cv_scores={}, report={}))
+    assert any("Activate a model" in s.text for s in overview(database, settings, lead).next_steps)
+    with database.session() as session:
+        session.query(TrainedModel).update({"active": True})
+    assert "pages/training.py" not in pages()
