@@ -121,6 +121,7 @@ def test_the_whole_loop_in_the_browser(lab, site, server, browser_page, tmp_path
     assert count(database, select(func.count(Image.id))) == pictures
     screenshot(page, "whole-loop-04-crawl")
     log_out(page)
+    screenshot(page, "whole-loop-00-login")
 
     # Each annotator votes with the keyboard, in whatever order the queue shows.
     with database.session() as session:
