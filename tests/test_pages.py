@@ -16,8 +16,9 @@ from tests.conftest import PASSWORD, ROOT
 APP = str(ROOT / "app.py")
 
 
-def app(actor=None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
+def app(actor=None, *, timeout: float = 30) -> AppTest:
+    """The app as a fresh browser session sees it, logged in as ``actor`` if given."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
     if actor is not None:
         at.session_state[ACTOR_KEY] = actor
         at.session_state[LAST_SEEN_KEY] = time.time()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import colorsys
 import json
-import time
 
 import numpy as np
 import pytest
@@ -128,17 +127,11 @@ def test_train_and_models_commands(env, database, settings, lead, snapshot_id):
 
 
 def test_training_page_starts_a_run_and_shows_the_report(database, settings, lead, snapshot_id):
-    from streamlit.testing.v1 import AppTest
-
-    from moodlab.ui.session import ACTOR_KEY, LAST_SEEN_KEY
-    from tests.conftest import ROOT
+    from tests.test_pages import app
 
     run_inline(settings, database, lead, "train", small(snapshot_id, arch="plain", folds=2))
     run_inline(settings, database, lead, "train", small(snapshot_id, folds=2))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = lead
-    at.session_state[LAST_SEEN_KEY] = time.time()
-    at.run()
+    at = app(lead, timeout=60)
     at.switch_page("pages/training.py").run()
     assert not at.exception
     assert [m.label for m in at.metric] == ["Test accuracy", "Macro-F1", "Adjacent accuracy"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -182,17 +181,11 @@ def test_video_make_and_list_commands(env, tmp_path, database, settings, lab):
 
 
 def test_the_video_page_shows_a_made_video(tmp_path, database, settings, annotator, lab):
-    from streamlit.testing.v1 import AppTest
-
-    from moodlab.ui.session import ACTOR_KEY, LAST_SEEN_KEY
-    from tests.conftest import ROOT
+    from tests.test_pages import app
 
     source = clip(tmp_path / "clip.mp4", [(SHOTS[0], 3)])
     assert make(settings, database, annotator, source).status == JobStatus.SUCCEEDED
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.session_state[ACTOR_KEY] = annotator
-    at.session_state[LAST_SEEN_KEY] = time.time()
-    at.run()
+    at = app(annotator, timeout=60)
     at.switch_page("pages/video.py").run()
     assert not at.exception
     assert at.title[0].value == "Video"

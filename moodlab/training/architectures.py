@@ -34,13 +34,19 @@ def deep(image_size: int = IMAGE_SIZE, classes: int | None = None):
         x = layers.MaxPooling2D(2)(x)
         x = layers.Dropout(0.25)(x)
     x = layers.Flatten()(x)
+    return keras.Model(inputs, _table2_head(x, classes), name="deep")
+
+
+def _table2_head(x, classes: int):
+    """Table 2's classifier: Dense 512, Dropout(0.5), Dense 64, Dropout(0.5), softmax."""
+    from keras import layers
+
     x = layers.Dense(512, activation="relu")(x)
     x = layers.Dropout(0.5)(x)
     x = layers.Dense(64, activation="relu")(x)
     x = layers.Dropout(0.5)(x)
     # float32 softmax even under a mixed policy: probabilities must sum to 1 exactly.
-    outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="mood")(x)
-    return keras.Model(inputs, outputs, name="deep")
+    return layers.Dense(classes, activation="softmax", dtype="float32", name="mood")(x)
 
 
 def plain(image_size: int = IMAGE_SIZE, classes: int | None = None):
@@ -82,12 +88,7 @@ def transfer(image_size: int = IMAGE_SIZE, classes: int | None = None, *, weight
     x = layers.Rescaling(2.0, offset=-1.0)(inputs)  # the pipeline gives [0, 1]; MobileNet [-1, 1]
     x = backbone(x, training=False)
     x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dense(512, activation="relu")(x)
-    x = layers.Dropout(0.5)(x)
-    x = layers.Dense(64, activation="relu")(x)
-    x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="mood")(x)
-    return keras.Model(inputs, outputs, name="transfer")
+    return keras.Model(inputs, _table2_head(x, classes), name="transfer")
 
 
 ARCHITECTURES = {"deep": deep, "plain": plain, "transfer": transfer}

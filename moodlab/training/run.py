@@ -278,6 +278,17 @@ def activate(*, session, actor, model_id: int) -> TrainedModel:
     return model
 
 
+def load_registered(settings: Settings, entry: TrainedModel):
+    """A registered model ready to predict, under the dtype policy training uses."""
+    import keras
+
+    apply_policy(choose_policy(settings.precision))
+    path = settings.data_dir / entry.path
+    if not path.exists():
+        raise MoodlabError(f"model {entry.id}: its file {path} is missing")
+    return keras.models.load_model(path, compile=False)
+
+
 def evaluate_model(*, session, actor, settings: Settings, database, model_id: int,
                    snapshot_id: int | None = None) -> dict[str, Any]:  # fmt: skip
     """Any registered model on any snapshot's test split (its own snapshot by default)."""
@@ -285,8 +296,6 @@ def evaluate_model(*, session, actor, settings: Settings, database, model_id: in
     from moodlab.errors import NotFound
 
     require_role(actor, Role.LEAD, action="evaluate models")
-    import keras  # after the role check: a refusal should not pay for TensorFlow
-
     entry = session.get(TrainedModel, model_id)
     if entry is None:
         raise NotFound(f"no model with id {model_id}")
@@ -296,8 +305,7 @@ def evaluate_model(*, session, actor, settings: Settings, database, model_id: in
     paths, labels = _split(settings, snapshot_id, "test", database)
     if not paths:
         raise MoodlabError(f"snapshot {snapshot_id} has no test images")
-    apply_policy(choose_policy(settings.precision))
-    model = keras.models.load_model(settings.data_dir / entry.path)
+    model = load_registered(settings, entry)
     params = TrainParams(snapshot_id=snapshot_id, arch=entry.arch, image_size=entry.image_size)
     metrics = evaluate(_predict(model, paths, labels, params), labels)
     return {"model_id": model_id, "snapshot_id": snapshot_id, "images": len(paths),

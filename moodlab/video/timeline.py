@@ -18,7 +18,6 @@ from moodlab import moods
 from moodlab.config import Settings
 from moodlab.errors import MoodlabError
 from moodlab.models import TrainedModel
-from moodlab.training.precision import apply_policy, choose_policy
 from moodlab.video.frames import Batch
 
 # glibc raises its mmap threshold each time a large block is freed; from then on
@@ -48,14 +47,10 @@ class Decision:
 
 def load_model(settings: Settings, entry: TrainedModel):
     """The registered model, under the same dtype policy training uses."""
-    import keras
+    from moodlab.training.run import load_registered
 
     steady_memory()
-    apply_policy(choose_policy(settings.precision))
-    path = settings.data_dir / entry.path
-    if not path.exists():
-        raise MoodlabError(f"model {entry.id}: its file {path} is missing")
-    return keras.models.load_model(path, compile=False)
+    return load_registered(settings, entry)
 
 
 def prepare(frames: np.ndarray, image_size: int) -> np.ndarray:
