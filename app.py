@@ -6,8 +6,9 @@ also migrates the database and starts the worker that runs long jobs.
 
 import streamlit as st
 
-from moodlab import auth, demo
-from moodlab.errors import MoodlabError
+from moodlab import demo
+from moodlab.core import auth
+from moodlab.core.errors import MoodlabError
 from moodlab.ui import navigation, session
 
 # An emoji icon: a Material icon here makes browsers fetch the favicon from Google.

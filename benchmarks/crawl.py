@@ -5,7 +5,7 @@
 A local site of PAGES pages and IMAGES images spread over 4 host names
 (127.0.0.1 to 127.0.0.4), each response delayed by 20 ms. Both crawlers obey the
 same per-host delay and robots.txt, and put every image through the same checks
-and storage (moodlab.intake), each into its own fresh database. The baseline
+and storage (moodlab.images.intake), each into its own fresh database. The baseline
 fetches one URL at a time in breadth-first order; moodlab's crawler fetches the
 hosts concurrently. The README quotes the output.
 """
@@ -27,13 +27,13 @@ from bs4 import BeautifulSoup
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from moodlab.config import Settings  # noqa: E402
-from moodlab.crawl import CrawlOptions, crawl  # noqa: E402
-from moodlab.db import Database  # noqa: E402
-from moodlab.fetch import USER_AGENT  # noqa: E402
-from moodlab.image_check import Rejected  # noqa: E402
-from moodlab.intake import Intake, Provenance  # noqa: E402
-from moodlab.migrate import upgrade  # noqa: E402
+from moodlab.core.config import Settings  # noqa: E402
+from moodlab.core.db import Database  # noqa: E402
+from moodlab.core.migrations import upgrade  # noqa: E402
+from moodlab.images.checks import Rejected  # noqa: E402
+from moodlab.images.crawl import CrawlOptions, crawl  # noqa: E402
+from moodlab.images.fetch import USER_AGENT  # noqa: E402
+from moodlab.images.intake import Intake, Provenance  # noqa: E402
 from tests import media  # noqa: E402
 from tests.fixture_site import Site  # noqa: E402
 

@@ -71,7 +71,7 @@ def deep_model():
     import keras
 
     from moodlab.training import architectures
-    from moodlab.training.run import compiled
+    from moodlab.training.runs import compiled
 
     keras.utils.set_random_seed(0)
     return compiled(architectures.deep(SIZE))

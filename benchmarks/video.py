@@ -84,13 +84,13 @@ def set_up_lab(folder: Path) -> dict[str, str]:
     }
     script = """
 import subprocess
-from moodlab import moods
-from moodlab.config import Settings
-from moodlab.db import Database
-from moodlab.migrate import upgrade
-from moodlab.models import TrainedModel, Track
+from moodlab.core import moods
+from moodlab.core.config import Settings
+from moodlab.core.db import Database
+from moodlab.core.migrations import upgrade
+from moodlab.core.models import TrainedModel, Track
 from moodlab.training import architectures
-from moodlab.training.run import compiled
+from moodlab.training.runs import compiled
 from moodlab.video.probe import ffmpeg_exe
 
 settings = Settings.from_env()

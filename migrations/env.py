@@ -4,9 +4,9 @@ from logging.config import fileConfig
 
 from alembic import context
 
-from moodlab.config import Settings
-from moodlab.db import make_engine
-from moodlab.models import Base, UTCDateTime
+from moodlab.core.config import Settings
+from moodlab.core.db import make_engine
+from moodlab.core.models import Base, UTCDateTime
 
 config = context.config
 if config.config_file_name is not None and not config.attributes.get("engine"):

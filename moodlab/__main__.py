@@ -1,3 +1,3 @@
-from moodlab.cli import main
+from moodlab.cli.main import main
 
 raise SystemExit(main())

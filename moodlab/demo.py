@@ -29,13 +29,22 @@ from pathlib import Path
 
 import numpy as np
 
-from moodlab import annotation, auth, datasets, moods
-from moodlab.auth import Actor
-from moodlab.config import Settings
-from moodlab.db import Database
-from moodlab.errors import MoodlabError
-from moodlab.migrate import upgrade
-from moodlab.models import JobStatus, Role, TrainedModel
+from moodlab.core import auth, moods
+from moodlab.core.auth import Actor
+from moodlab.core.config import Settings
+from moodlab.core.db import Database
+from moodlab.core.errors import MoodlabError
+from moodlab.core.migrations import upgrade
+from moodlab.core.models import JobStatus, Role, TrainedModel
+from moodlab.datasets import snapshots as datasets
+from moodlab.images.actions import start_import
+from moodlab.images.importer import ImportParams
+from moodlab.jobs.worker import start_here
+from moodlab.music.actions import start_generate
+from moodlab.music.library import GenerateParams
+from moodlab.training.actions import start_training
+from moodlab.training.runs import TrainParams
+from moodlab.votes import annotation
 
 MARKER = "DEMO-WORKSPACE.txt"
 LEAD = "demo-lead"
@@ -181,8 +190,6 @@ def _users(database: Database) -> tuple[Actor, list[Actor]]:
 
 def _images(settings, database, lead, per_mood: int, say) -> dict[str, str]:
     """Generated pictures through the import job; {sha256: the mood it was drawn for}."""
-    from moodlab.worker import run_inline
-
     truth = {}
     with tempfile.TemporaryDirectory(prefix="moodlab-demo-") as folder:
         for mood in moods.names():
@@ -191,7 +198,8 @@ def _images(settings, database, lead, per_mood: int, say) -> dict[str, str]:
                 truth[hashlib.sha256(data).hexdigest()] = mood
                 (Path(folder) / f"{mood.lower()}-{n:03d}.jpg").write_bytes(data)
         say(f"importing {len(truth)} generated pictures ({per_mood} per mood)")
-        job = run_inline(settings, database, lead, "import", {"path": folder, "label": "demo"})
+        job = start_here(start_import, settings=settings, database=database, actor=lead,
+                         params=ImportParams(path=folder, label="demo"))  # fmt: skip
     if job.status != JobStatus.SUCCEEDED:
         raise MoodlabError(f"the demo import failed: {job.error}")
     return truth
@@ -200,7 +208,7 @@ def _images(settings, database, lead, per_mood: int, say) -> dict[str, str]:
 def _votes(database, annotators: list[Actor], truth: dict[str, str], seed: int, say) -> None:
     from sqlalchemy import select
 
-    from moodlab.models import Image
+    from moodlab.core.models import Image
 
     rng = np.random.default_rng(seed)
     with database.session() as session:
@@ -223,12 +231,12 @@ def _music(settings, database, lead, annotators, say) -> None:
     """The default library, and votes that accept most tracks for the mood they were made for."""
     from sqlalchemy import select
 
-    from moodlab.models import Track
-    from moodlab.track_votes import vote_track
-    from moodlab.worker import run_inline
+    from moodlab.core.models import Track
+    from moodlab.music.votes import vote_track
 
     say("generating the default music library")
-    run_inline(settings, database, lead, "music_generate", {})
+    start_here(start_generate, settings=settings, database=database, actor=lead,
+               params=GenerateParams())  # fmt: skip
     rng = np.random.default_rng(1)
     with database.session() as session:
         tracks = session.execute(select(Track.id, Track.intended_mood)).all()
@@ -255,14 +263,14 @@ def _snapshot(settings, database, lead, say) -> int:
 
 
 def _training(settings, database, lead, snapshot_id: int, say) -> list[int]:
-    from moodlab.training.run import activate
-    from moodlab.worker import run_inline
+    from moodlab.training.registry import activate
 
     made = []
     for arch in ("plain", "deep"):
         say(f"training {arch} (3 folds, {TRAINING['epochs']} epochs, {TRAINING['image_size']} px)")
-        job = run_inline(settings, database, lead, "train",
-                         {"snapshot_id": snapshot_id, "arch": arch, **TRAINING})  # fmt: skip
+        params = TrainParams(snapshot_id=snapshot_id, arch=arch, **TRAINING)
+        job = start_here(start_training, settings=settings, database=database, actor=lead,
+                         params=params)  # fmt: skip
         if job.status != JobStatus.SUCCEEDED:
             raise MoodlabError(f"the demo's {arch} training failed: {job.error}")
         made.append(job.result["model_id"])
@@ -274,8 +282,8 @@ def _training(settings, database, lead, snapshot_id: int, say) -> list[int]:
 
 def _video(root: Path, settings, database, lead, say) -> str:
     """A slideshow of four sunny pictures, made with the active model and the library."""
+    from moodlab.video.actions import start_video
     from moodlab.video.service import VideoParams
-    from moodlab.worker import run_inline
 
     folder = root / "slideshow"
     folder.mkdir()
@@ -285,7 +293,8 @@ def _video(root: Path, settings, database, lead, say) -> str:
         path.write_bytes(picture("Happy", 1000 + n, (640, 480)))
         inputs.append(str(path.resolve()))
     say("making a slideshow video with matching music")
-    job = run_inline(settings, database, lead, "video", VideoParams(inputs=inputs).__dict__)
+    job = start_here(start_video, settings=settings, database=database, actor=lead,
+                     params=VideoParams(inputs=inputs))  # fmt: skip
     if job.status != JobStatus.SUCCEEDED:
         raise MoodlabError(f"the demo video failed: {job.error}")
     return job.result["output"]

@@ -3,10 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from moodlab import moods
-from moodlab.agreement import agreement_report
-from moodlab.models import Role
+from moodlab.core import moods
+from moodlab.core.models import Role
 from moodlab.ui import charts, session
+from moodlab.votes.agreement import agreement_report
 
 actor = session.require_role(Role.LEAD)
 settings = session.settings()

@@ -2,12 +2,13 @@
 
 import streamlit as st
 
-from moodlab import annotation, moods
-from moodlab.intake import display_path
-from moodlab.models import Role
-from moodlab.storage import ContentStore
+from moodlab.core import moods
+from moodlab.core.models import Role
+from moodlab.core.storage import ContentStore
+from moodlab.images.intake import display_path
 from moodlab.ui import session
 from moodlab.ui.annotator import annotator, data_url
+from moodlab.votes import annotation
 
 actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
 settings = session.settings()

@@ -3,16 +3,17 @@
 import pandas as pd
 import streamlit as st
 
-from moodlab import jobs
-from moodlab.crawl import start_crawl
-from moodlab.errors import MoodlabError
-from moodlab.importer import start_import
-from moodlab.intake import display_path, recent_images
-from moodlab.models import Role
-from moodlab.openverse import start_openverse
-from moodlab.storage import ContentStore
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Role
+from moodlab.core.storage import ContentStore
+from moodlab.images.actions import start_crawl, start_import, start_openverse
+from moodlab.images.crawl import CrawlParams
+from moodlab.images.importer import ImportParams
+from moodlab.images.intake import display_path, recent_images
+from moodlab.images.openverse import OpenverseParams
+from moodlab.images.uploads import save_uploads
+from moodlab.jobs import queue as jobs
 from moodlab.ui import jobs_view, session
-from moodlab.uploads import save_uploads
 
 actor = session.require_role(Role.LEAD)
 settings = session.settings()
@@ -24,7 +25,7 @@ st.title("Crawl & import")
 def start(action) -> None:
     try:
         with session.database().session() as db:
-            st.session_state["intake_job"] = action(db)
+            st.session_state["intake_job"] = action(db).id
     except MoodlabError as exc:
         st.error(str(exc))
 
@@ -36,9 +37,12 @@ crawl_tab, upload_tab, folder_tab, openverse_tab = st.tabs(
 with crawl_tab, st.form("crawl"):
     seeds = st.text_area("Seed pages, one URL per line", placeholder="https://example.org/gallery")
     pages_col, images_col, depth_col, delay_col = st.columns(4)
-    max_pages = pages_col.number_input("Max pages", 1, 100_000, 100)
-    max_images = images_col.number_input("Max images", 1, 1_000_000, 500)
-    depth = depth_col.number_input("Link depth", 0, 20, 2, help="links followed from a seed")
+    default = CrawlParams.default
+    max_pages = pages_col.number_input("Max pages", 1, 100_000, default("max_pages"))
+    max_images = images_col.number_input("Max images", 1, 1_000_000, default("max_images"))
+    depth = depth_col.number_input(
+        "Link depth", 0, 20, default("depth"), help="links followed from a seed"
+    )
     delay = delay_col.number_input(
         "Delay per host (s)", 0.0, 60.0, settings.crawl_delay_seconds, step=0.5,
         help="least time between two requests to one host; robots.txt may ask for more",
@@ -51,13 +55,15 @@ with crawl_tab, st.form("crawl"):
             lambda db: start_crawl(
                 session=db,
                 actor=actor,
-                seeds=seeds.splitlines(),
                 settings=settings,
-                max_pages=int(max_pages),
-                max_images=int(max_images),
-                depth=int(depth),
-                delay=float(delay),
-                allow_private=allow_private,
+                params=CrawlParams(
+                    seeds=seeds.splitlines(),
+                    max_pages=int(max_pages),
+                    max_images=int(max_images),
+                    depth=int(depth),
+                    delay=float(delay),
+                    allow_private=allow_private,
+                ),
             )  # fmt: skip
         )
 
@@ -71,14 +77,19 @@ with upload_tab, st.form("upload", clear_on_submit=True):
 
         def upload_and_start(db):
             path, names = save_uploads(settings, [(f.name, f.getvalue()) for f in files or []])
-            return start_import(session=db, actor=actor, path=path, names=names)
+            params = ImportParams(path=str(path), names=names, label="uploaded files")
+            return start_import(session=db, actor=actor, settings=settings, params=params)
 
         start(upload_and_start)
 
 with folder_tab, st.form("folder"):
     folder = st.text_input("A folder or .zip on the server", placeholder="/data/public/emotion6")
     if st.form_submit_button("Import", type="primary", icon=":material/folder_open:"):
-        start(lambda db: start_import(session=db, actor=actor, path=folder))
+        start(
+            lambda db: start_import(
+                session=db, actor=actor, settings=settings, params=ImportParams(path=folder)
+            )
+        )
 
 with openverse_tab:
     if not settings.openverse_url:
@@ -90,7 +101,9 @@ with openverse_tab:
         with st.form("openverse"):
             query = st.text_input("Keywords", placeholder="calm lake at dusk")
             count_col, licence_col = st.columns(2)
-            count = count_col.number_input("Max images", 1, 10_000, 50)
+            count = count_col.number_input(
+                "Max images", 1, 10_000, OpenverseParams.default("max_images")
+            )
             licences = licence_col.text_input("Licences (optional)", placeholder="cc0,by")
             if st.form_submit_button("Search and import", type="primary", icon=":material/search:"):
                 start(
@@ -98,16 +111,14 @@ with openverse_tab:
                         session=db,
                         actor=actor,
                         settings=settings,
-                        query=query,
-                        max_images=int(count),
-                        licenses=licences.strip() or None,
+                        params=OpenverseParams(
+                            query=query, max_images=int(count), licenses=licences.strip() or None
+                        ),
                     )  # fmt: skip
                 )
 
 with session.database().session() as db:
-    intake_jobs = [
-        j for j in jobs.list_jobs(session=db, actor=actor, limit=50) if j.kind in INTAKE_KINDS
-    ]
+    intake_jobs = jobs.list_jobs(session=db, actor=actor, kinds=list(INTAKE_KINDS), limit=50)
 if not intake_jobs:
     st.info("No crawls or imports yet.")
     st.stop()

@@ -3,11 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from moodlab import datasets, jobs
-from moodlab.errors import MoodlabError
-from moodlab.intake import display_path
-from moodlab.models import Role
-from moodlab.storage import ContentStore
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Role
+from moodlab.core.storage import ContentStore
+from moodlab.datasets import snapshots as datasets
+from moodlab.datasets.actions import start_export
+from moodlab.datasets.export import ExportParams, export_path
+from moodlab.images.intake import display_path
 from moodlab.ui import session
 
 actor = session.require_role(Role.LEAD)
@@ -99,18 +101,19 @@ for snapshot in snapshots:
             f"**#{snapshot.id}** · {summary['created_at']} · train {n_train} · test {n_test}"
             f" · manifest `{snapshot.manifest_sha256[:16]}…`"
         )
-        out = datasets.export_path(settings, snapshot.id)
+        out = export_path(settings, snapshot.id)
         if out.exists():
             with open(out, "rb") as handle:
                 action.download_button(
                     "Download zip", handle, file_name=out.name, key=f"dl-{snapshot.id}"
                 )
         elif action.button("Export", key=f"export-{snapshot.id}", icon=":material/archive:"):
-            with session.database().session() as db:
-                jobs.enqueue(
-                    session=db, actor=actor, kind_name="dataset_export",
-                    params={"snapshot_id": snapshot.id, "out": str(out)},
-                )  # fmt: skip
-            st.toast("Export queued: see the Jobs page; the download appears here when done.")
+            try:
+                with session.database().session() as db:
+                    params = ExportParams(snapshot_id=snapshot.id, out=str(out))
+                    start_export(session=db, actor=actor, settings=settings, params=params)
+                st.toast("Export queued: see the Jobs page; the download appears here when done.")
+            except MoodlabError as exc:
+                st.error(str(exc))
         with st.expander("Rules and counts"):
             st.json(summary, expanded=False)

@@ -3,10 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from moodlab import jobs, moods
-from moodlab.models import JobStatus, Role
-from moodlab.overview import lab_overview
-from moodlab.ui import jobs_view, session
+from moodlab.core import moods
+from moodlab.core.models import JobStatus, Role
+from moodlab.home import lab_overview
+from moodlab.jobs import queue as jobs
+from moodlab.ui import jobs_view, navigation, session
 
 actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
 with session.database().session() as db:
@@ -20,7 +21,7 @@ for step in overview.next_steps:
     with st.container(horizontal=True, vertical_alignment="center"):
         st.markdown(f":material/arrow_right: {step.text}")
         if step.page:
-            st.page_link(step.page, label="Go", icon=":material/open_in_new:")
+            st.page_link(navigation.page(step.page).path, label="Go", icon=":material/open_in_new:")
 
 st.subheader("The lab at a glance")
 images, votes, mine, annotators, snapshots = st.columns(5)

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from moodlab import jobs
-from moodlab.models import JobStatus, Role
+from moodlab.core.models import JobStatus, Role
+from moodlab.jobs import queue as jobs
+from moodlab.jobs.actions import start_check
 from moodlab.ui import jobs_view, session
 
 actor = session.require_role(Role.LEAD)
@@ -17,7 +18,7 @@ shown = left.multiselect(
 )
 if right.button("Check the worker", icon=":material/health_and_safety:"):
     with session.database().session() as db:
-        job = jobs.enqueue(session=db, actor=actor, kind_name="worker_check", params={})
+        job = start_check(session=db, actor=actor, settings=session.settings())
     st.toast(f"Queued worker check #{job.id}")
 
 

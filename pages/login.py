@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from moodlab import auth, demo
-from moodlab.errors import MoodlabError
+from moodlab import demo
+from moodlab.core import auth
+from moodlab.core.errors import MoodlabError
 from moodlab.ui import session
 
 st.title("moodlab")

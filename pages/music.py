@@ -2,10 +2,12 @@
 
 import streamlit as st
 
-from moodlab import jobs, moods
-from moodlab.errors import MoodlabError
-from moodlab.models import JobStatus, Role, TrackStatus
+from moodlab.core import moods
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import JobStatus, Role, TrackStatus
+from moodlab.jobs import queue as jobs
 from moodlab.music import library
+from moodlab.music.actions import generation_job, start_generate
 from moodlab.ui import jobs_view, session
 
 actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
@@ -28,13 +30,13 @@ with session.database().session() as db:
     tracks = library.list_tracks(session=db)
     votes = library.visible_votes(session=db, actor=actor)
     missing = library.missing_default_tracks(session=db, settings=settings)
-    generating = library.generation_job(db) if actor.is_lead else None
+    generating = generation_job(db) if actor.is_lead else None
 
 
 def generate() -> None:
     try:
         with session.database().session() as db:
-            library.start_generate(session=db, actor=actor, settings=settings)
+            start_generate(session=db, actor=actor, settings=settings)
     except MoodlabError as exc:
         st.session_state["music_error"] = str(exc)
 

@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from moodlab import moods, track_votes
-from moodlab.config import Settings
-from moodlab.errors import MoodlabError
-from moodlab.models import Role
+from moodlab.core import moods
+from moodlab.core.config import Settings
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Role
+from moodlab.music import votes as track_votes
 from moodlab.ui import session
 
 actor = session.require_role(Role.ANNOTATOR, Role.LEAD)

@@ -2,9 +2,9 @@
 
 import streamlit as st
 
-from moodlab import auth
-from moodlab.auth import Actor
-from moodlab.errors import MoodlabError
+from moodlab.core import auth
+from moodlab.core.auth import Actor
+from moodlab.core.errors import MoodlabError
 from moodlab.ui import session
 
 st.title("Welcome to moodlab")

@@ -3,11 +3,15 @@
 import pandas as pd
 import streamlit as st
 
-from moodlab import datasets, jobs, moods
-from moodlab.errors import MoodlabError
-from moodlab.models import Role
+from moodlab.core import moods
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Role
+from moodlab.datasets import snapshots as datasets
+from moodlab.jobs import queue as jobs
 from moodlab.training import architectures, compare
-from moodlab.training.run import TrainParams, activate, list_models
+from moodlab.training.actions import start_training
+from moodlab.training.registry import activate, list_models
+from moodlab.training.runs import TrainParams
 from moodlab.ui import charts, jobs_view, session
 
 actor = session.require_role(Role.LEAD)
@@ -37,10 +41,15 @@ else:
         for name, reason in unavailable.items():
             arch_col.caption(f"{name} is off: its weights file is not here", help=reason)
         folds_col, epochs_col, batch_col, size_col = st.columns(4)
-        folds = folds_col.number_input("Folds", 0, 20, 10, help="0 skips cross-validation")
-        epochs = epochs_col.number_input("Epochs", 1, 1000, 60)
-        batch = batch_col.number_input("Batch size", 1, 1024, 64)
-        size = size_col.number_input("Image size", 16, 128, 128, help="128 as in the paper")
+        default = TrainParams.default
+        folds = folds_col.number_input(
+            "Folds", 0, 20, default("folds"), help="0 skips cross-validation"
+        )
+        epochs = epochs_col.number_input("Epochs", 1, 1000, default("epochs"))
+        batch = batch_col.number_input("Batch size", 1, 1024, default("batch_size"))
+        size = size_col.number_input(
+            "Image size", 16, 128, default("image_size"), help="128 as in the paper"
+        )
         if st.form_submit_button(
             "Start training", type="primary", icon=":material/model_training:"
         ):
@@ -53,11 +62,8 @@ else:
                 image_size=int(size),
             )
             try:
-                params.check()
                 with session.database().session() as db:
-                    job = jobs.enqueue(
-                        session=db, actor=actor, kind_name="train", params=params.__dict__
-                    )
+                    job = start_training(session=db, actor=actor, settings=settings, params=params)
                 st.session_state["train_job"] = job.id
             except MoodlabError as exc:
                 st.error(str(exc))
@@ -66,7 +72,7 @@ else:
 @st.fragment(run_every="3s")
 def running() -> None:
     with session.database().session() as db:
-        active = [j for j in jobs.list_jobs(session=db, actor=actor, limit=20) if j.kind == "train"]
+        active = jobs.list_jobs(session=db, actor=actor, kinds=["train"], limit=3)
     for job in active[:3]:
         jobs_view.job_card(job, actor)
         folds = (job.result or {}).get("folds", [])

@@ -3,9 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from moodlab import auth
-from moodlab.errors import MoodlabError
-from moodlab.models import Role
+from moodlab.core import auth
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Role
 from moodlab.ui import session
 
 actor = session.require_role(Role.LEAD)

@@ -3,14 +3,16 @@
 import pandas as pd
 import streamlit as st
 
-from moodlab import jobs, moods
-from moodlab.errors import MoodlabError
-from moodlab.models import JobStatus, Role
-from moodlab.page_links import IMAGE_EXTENSIONS
-from moodlab.training.run import list_models
+from moodlab.core import moods
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import JobStatus, Role
+from moodlab.images.links import IMAGE_EXTENSIONS
+from moodlab.images.uploads import VIDEO_EXTENSIONS, save_video_uploads
+from moodlab.jobs import queue as jobs
+from moodlab.training.runs import list_models
 from moodlab.ui import charts, jobs_view, session
-from moodlab.uploads import VIDEO_EXTENSIONS, save_video_uploads
-from moodlab.video.service import VideoParams, list_videos, start_video, video_file
+from moodlab.video.actions import start_video
+from moodlab.video.service import VideoParams, list_videos, video_file
 
 actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
 settings = session.settings()
@@ -61,7 +63,9 @@ else:
                                      sample_fps=float(fps), segments=segments, seed=int(seed),
                                      keep_audio=keep_audio)  # fmt: skip
                 with session.database().session() as db:
-                    job_id = start_video(session=db, actor=actor, settings=settings, params=params)
+                    job_id = start_video(
+                        session=db, actor=actor, settings=settings, params=params
+                    ).id
                 st.session_state["video_job"] = job_id
             except MoodlabError as exc:
                 st.error(str(exc))

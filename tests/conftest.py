@@ -22,12 +22,12 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from moodlab import auth
-from moodlab.auth import Actor
-from moodlab.config import Settings
-from moodlab.db import Database
-from moodlab.migrate import upgrade
-from moodlab.models import Role
+from moodlab.core import auth
+from moodlab.core.auth import Actor
+from moodlab.core.config import Settings
+from moodlab.core.db import Database
+from moodlab.core.migrations import upgrade
+from moodlab.core.models import Role
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct-horse-battery"
@@ -167,3 +167,11 @@ def run_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None, time
         cwd=ROOT,
         timeout=timeout,
     )
+
+
+def run_job(settings: Settings, database: Database, actor: Actor, params):
+    """Queue ``params``' job through the queue's checks and run it here, as the CLI does."""
+    from moodlab.jobs.queue import enqueue
+    from moodlab.jobs.worker import start_here
+
+    return start_here(enqueue, settings=settings, database=database, actor=actor, params=params)

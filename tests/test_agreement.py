@@ -5,8 +5,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from moodlab import moods
-from moodlab.agreement import circular_distance, compute
+from moodlab.core import moods
+from moodlab.votes.agreement import circular_distance, compute
 
 M = moods.names()  # Happy, Dynamic, Angry, Anxiety, Withered, Depressed, Tired, Peaceful
 

@@ -7,13 +7,14 @@ import multiprocessing
 import pytest
 from sqlalchemy import func, select
 
-from moodlab import annotation, moods
-from moodlab.annotation import FrozenImage
-from moodlab.config import Settings
-from moodlab.db import Database
-from moodlab.errors import MoodlabError, PermissionDenied
-from moodlab.models import Image, ImageVote, Role
-from moodlab.timeutil import utcnow
+from moodlab.core import moods
+from moodlab.core.config import Settings
+from moodlab.core.db import Database
+from moodlab.core.errors import MoodlabError, PermissionDenied
+from moodlab.core.models import Image, ImageVote, Role
+from moodlab.core.timeutil import utcnow
+from moodlab.votes import annotation
+from moodlab.votes.annotation import FrozenImage
 from tests.conftest import add_user
 
 
@@ -152,7 +153,7 @@ def test_csv_round_trip_rejects_bad_lines_and_reimport_changes_nothing(
 
 
 def test_annotators_cannot_import_export_or_see_agreement(database, settings, annotators, tmp_path):
-    from moodlab.agreement import agreement_report
+    from moodlab.votes.agreement import agreement_report
 
     with pytest.raises(PermissionDenied), database.session() as session:
         annotation.export_votes(session=session, actor=annotators[0], path=tmp_path / "x.csv")

@@ -3,11 +3,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from moodlab import auth
-from moodlab.auth import Actor
-from moodlab.errors import MoodlabError, PermissionDenied
-from moodlab.models import Role, User
-from moodlab.timeutil import utcnow
+from moodlab.core import auth
+from moodlab.core.auth import Actor
+from moodlab.core.errors import MoodlabError, PermissionDenied
+from moodlab.core.models import Role, User
+from moodlab.core.timeutil import utcnow
 from tests.conftest import PASSWORD, add_user
 
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from moodlab.migrate import head_revision
+from moodlab.core.migrations import head_revision
 from tests.conftest import PASSWORD, run_cli
 
 
@@ -95,7 +95,7 @@ def test_python_dash_m_and_help_list_the_settings(env):
 
 
 def test_serve_starts_streamlit_without_calls_to_the_internet():
-    from moodlab.serve import streamlit_command
+    from moodlab.cli.serve import streamlit_command
 
     command = " ".join(streamlit_command(8501, "127.0.0.1"))
     assert "--browser.gatherUsageStats false" in command  # no usage statistics

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from moodlab.config import Settings
-from moodlab.errors import ConfigError
+from moodlab.core.config import Settings
+from moodlab.core.errors import ConfigError
 
 
 def test_defaults_are_the_embedded_ones():

@@ -8,9 +8,9 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from moodlab.crawl import CrawlOptions, crawl
-from moodlab.fetch import is_public_address
-from moodlab.models import Image
+from moodlab.core.models import Image
+from moodlab.images.crawl import CrawlParams, crawl
+from moodlab.images.fetch import is_public_address
 from tests import media
 from tests.conftest import run_cli
 from tests.fixture_site import Site
@@ -82,8 +82,9 @@ def site():
 
 
 def run(crawl_settings, database, site, **options):
-    defaults = {"seeds": (site.url("/"),), "allow_private": True, "delay": 0.01, "depth": 2}
-    return crawl(crawl_settings, database, CrawlOptions(**(defaults | options)))
+    defaults = {"seeds": [site.url("/")], "allow_private": True, "delay": 0.01, "depth": 2}
+    params = CrawlParams(**(defaults | options))
+    return crawl(crawl_settings, database, params.options(crawl_settings))
 
 
 def reasons(report) -> dict[str, str]:
@@ -145,8 +146,8 @@ def test_stored_images_have_original_display_and_thumbnail_and_nothing_partial(
 ):
     from PIL import Image as PILImage
 
-    from moodlab.intake import display_path, original_path, thumbnail_path
-    from moodlab.storage import ContentStore
+    from moodlab.core.storage import ContentStore
+    from moodlab.images.intake import display_path, original_path, thumbnail_path
 
     run(crawl_settings, database, site)
     store = ContentStore(crawl_settings.data_dir)
@@ -198,7 +199,8 @@ def test_hosts_are_fetched_concurrently(crawl_settings, database):
         for k in range(3):
             s.add(f"/{k}.jpg", media.jpeg(100 + 10 * n + k), "image/jpeg")
     try:
-        options = CrawlOptions(seeds=tuple(s.url() for s in sites), allow_private=True, delay=0.0)
+        params = CrawlParams(seeds=[s.url() for s in sites], allow_private=True, delay=0.0)
+        options = params.options(crawl_settings)
         report = crawl(crawl_settings, database, options)
     finally:
         for s in sites:
@@ -251,8 +253,8 @@ def test_crawl_command_prints_the_promised_json(env, site):
 
 def test_the_connected_address_is_checked_too(site):
     """DNS rebinding: the name checked public, but the connection went to loopback."""
-    from moodlab.fetch import AddressPolicy, Fetcher, FetchLimits
-    from moodlab.image_check import Rejected
+    from moodlab.images.checks import Rejected
+    from moodlab.images.fetch import AddressPolicy, Fetcher, FetchLimits
 
     class TrustingPolicy(AddressPolicy):
         def check(self, url):  # a resolver that said "public"

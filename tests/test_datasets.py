@@ -10,11 +10,13 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from moodlab import annotation, datasets
-from moodlab.datasets import Rules
-from moodlab.errors import MoodlabError
-from moodlab.intake import Intake, Provenance
-from moodlab.models import Role, SnapshotMember
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Role, SnapshotMember
+from moodlab.datasets import snapshots as datasets
+from moodlab.datasets.export import export
+from moodlab.datasets.snapshots import Rules
+from moodlab.images.intake import Intake, Provenance
+from moodlab.votes import annotation
 from tests import media
 from tests.conftest import add_user, run_cli
 
@@ -141,7 +143,7 @@ def test_export_round_trip(lab, lead, database, settings, tmp_path):
     snapshot_id, manifest = lab.freeze(lead)
     out = tmp_path / "exports" / "set.zip"
     with database.session() as session:
-        report = datasets.export(
+        report = export(
             session=session, actor=lead, settings=settings, snapshot_id=snapshot_id, out=out
         )
     assert report["members"] == 5
@@ -169,7 +171,7 @@ def test_nothing_to_freeze_is_a_clear_error(lab, lead):
 
 
 def test_annotators_cannot_build_or_export(lab, four, database, settings):
-    from moodlab.errors import PermissionDenied
+    from moodlab.core.errors import PermissionDenied
 
     with pytest.raises(PermissionDenied), database.session() as session:
         datasets.plan(session=session, actor=four[0], settings=settings, rules=Rules())

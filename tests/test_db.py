@@ -1,9 +1,9 @@
 import pytest
 from sqlalchemy import Engine, event, text
 
-from moodlab.db import Database, _sqlite_pragmas, make_engine
-from moodlab.errors import ConfigError
-from moodlab.models import Image, ImageVote
+from moodlab.core.db import Database, _sqlite_pragmas, make_engine
+from moodlab.core.errors import ConfigError
+from moodlab.core.models import Image, ImageVote
 
 
 @pytest.mark.sqlite_only
@@ -33,7 +33,7 @@ def test_times_come_back_as_the_same_instant_in_utc(database):
     """Naive UTC in the column on both databases; aware UTC in Python."""
     from datetime import UTC, datetime, timedelta, timezone
 
-    from moodlab.models import User
+    from moodlab.core.models import User
 
     seoul = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=timezone(timedelta(hours=9)))
     with database.session() as session:
@@ -45,7 +45,7 @@ def test_times_come_back_as_the_same_instant_in_utc(database):
 
 
 def test_json_columns_keep_nested_values(database):
-    from moodlab.models import Job
+    from moodlab.core.models import Job
 
     params = {"seeds": ["http://x/é"], "depth": 2, "nested": {"ok": True, "none": None}}
     with database.session() as session:
@@ -90,7 +90,7 @@ def test_bad_database_urls_are_named(url, message):
 
 def test_a_generated_tracks_largest_seed_fits(database):
     """Seeds are unsigned 32-bit: over PostgreSQL's signed INTEGER, so BIGINT."""
-    from moodlab.models import Track
+    from moodlab.core.models import Track
 
     with database.session() as session:
         session.add(Track(path="generated/x.mp3", seed=2**32 - 1))

@@ -9,8 +9,9 @@ from collections import Counter
 import numpy as np
 from PIL import Image, ImageFilter
 
-from moodlab import demo, moods
-from moodlab.models import Role
+from moodlab import demo
+from moodlab.core import moods
+from moodlab.core.models import Role
 from tests.conftest import add_user, run_cli
 
 

@@ -18,11 +18,13 @@ import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select, text
 
-from moodlab import jobs
-from moodlab.crawl import start_crawl
-from moodlab.intake import display_path, original_path, thumbnail_path
-from moodlab.models import Image, Job, JobStatus, TrainedModel
-from moodlab.storage import ContentStore
+from moodlab.core.models import Image, Job, JobStatus, TrainedModel
+from moodlab.core.storage import ContentStore
+from moodlab.images.actions import start_crawl
+from moodlab.images.crawl import CrawlParams
+from moodlab.images.intake import display_path, original_path, thumbnail_path
+from moodlab.jobs import queue as jobs
+from moodlab.training.runs import TrainParams
 from tests import media
 from tests.conftest import ROOT, run_cli
 from tests.fixture_site import Site
@@ -129,8 +131,8 @@ def test_a_crawl_killed_mid_way_is_recovered_and_stores_each_image_once(
     site.start()
     try:
         with database.session() as session:
-            job_id = start_crawl(session=session, actor=lead, seeds=[site.url("/")],
-                                 settings=settings, allow_private=True, delay=0.0)  # fmt: skip
+            params = CrawlParams(seeds=[site.url("/")], allow_private=True, delay=0.0)
+            job_id = start_crawl(session=session, actor=lead, settings=settings, params=params).id
         kill_a_worker_when(database, job_id, lambda j: (j.result or {}).get("stored", 0) >= 5, 120)
         stored_before = assert_store_is_sound(settings, database)
         assert 5 <= stored_before < 30
@@ -154,8 +156,8 @@ def test_a_training_run_killed_mid_way_resumes_at_the_next_fold(
     snapshot_id,  # noqa: F811
 ):
     with database.session() as session:
-        job_id = jobs.enqueue(session=session, actor=lead, kind_name="train",
-                              params=small(snapshot_id, epochs=3)).id  # fmt: skip
+        job_id = jobs.enqueue(session=session, actor=lead, settings=settings,
+                              params=TrainParams(**small(snapshot_id, epochs=3))).id  # fmt: skip
     orphan = kill_a_worker_when(database, job_id, lambda j: (j.result or {}).get("folds"), 300)
     first_fold = orphan.result["folds"][0]
     done = recovered_by_a_new_worker(database, job_id, 300)
@@ -209,7 +211,7 @@ def test_a_full_disk_gives_a_clear_error_and_stores_nothing(database, tmp_path, 
 def test_a_video_job_killed_mid_way_is_recovered_with_one_whole_output(
     database, settings, env, lead, tmp_path
 ):
-    from moodlab.models import Video
+    from moodlab.core.models import Video
     from moodlab.video import probe
     from moodlab.video.service import VideoParams
     from tests.video_media import SHOTS, clip, register_tiny_model, tracks_for_every_mood
@@ -219,8 +221,7 @@ def test_a_video_job_killed_mid_way_is_recovered_with_one_whole_output(
     source = clip(tmp_path / "long.mp4", [(SHOTS[0], 60), (SHOTS[1], 60)], size="320x180")
     params = VideoParams(inputs=[str(source)], sample_fps=10)
     with database.session() as session:
-        job_id = jobs.enqueue(session=session, actor=lead, kind_name="video",
-                              params=params.__dict__).id  # fmt: skip
+        job_id = jobs.enqueue(session=session, actor=lead, settings=settings, params=params).id
     kill_a_worker_when(database, job_id, lambda j: "predicted" in (j.message or ""), 120)
     assert_no_temporary_files(settings.data_dir / "videos")
     done = recovered_by_a_new_worker(database, job_id, 300)

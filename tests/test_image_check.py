@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from moodlab.image_check import Rejected, check_image
-from moodlab.resize import ffmpeg_square_crop_filter, square_crop
+from moodlab.images.checks import Rejected, check_image
+from moodlab.images.resize import ffmpeg_square_crop_filter, square_crop
 from tests import media
 
 LIMITS = {"max_pixels": 8_000_000, "min_side": 64, "max_bytes": 5_000_000}

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from moodlab.errors import MoodlabError
-from moodlab.importer import import_path
+from moodlab.core.errors import MoodlabError
+from moodlab.images.importer import import_path
 from tests import media
 from tests.conftest import run_cli
 

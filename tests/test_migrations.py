@@ -4,9 +4,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, inspect, select
 
-from moodlab import migrate
-from moodlab.db import Database
-from moodlab.models import Base, Image, ImageVote, Job, User
+from moodlab.core import migrations as migrate
+from moodlab.core.db import Database
+from moodlab.core.models import Base, Image, ImageVote, Job, User
 from tests.conftest import add_user
 
 TABLES = {
@@ -24,7 +24,7 @@ def test_upgrade_from_empty_creates_every_table(settings):
 
 
 def test_downgrade_to_base_and_upgrade_again_with_rows(database, lead):
-    from moodlab.models import Role
+    from moodlab.core.models import Role
 
     annotator = add_user(database, "anna", Role.ANNOTATOR)
     with database.session() as session:
@@ -54,7 +54,7 @@ def test_models_and_migrations_do_not_drift(database):
 def test_every_migration_has_a_downgrade():
     from alembic.script import ScriptDirectory
 
-    from moodlab.db import MIGRATIONS_DIR
+    from moodlab.core.paths import MIGRATIONS_DIR
 
     for revision in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions():
         source = revision.module.downgrade.__code__

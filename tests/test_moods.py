@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from moodlab import moods
+from moodlab.core import moods
 
 # DESIGN.md's table: name, angle, valence, arousal, neighbours.
 TABLE = [

@@ -8,10 +8,11 @@ import os
 import pytest
 from sqlalchemy import func, select
 
-from moodlab import track_votes
-from moodlab.errors import MoodlabError, NotFound, PermissionDenied
-from moodlab.models import Role, Track, TrackStatus
+from moodlab.core.errors import MoodlabError, NotFound, PermissionDenied
+from moodlab.core.models import Role, Track, TrackStatus
 from moodlab.music import library
+from moodlab.music import votes as track_votes
+from moodlab.music.actions import start_generate
 from tests.conftest import add_user, run_cli
 from tests.media import beat_wav, wav
 
@@ -91,7 +92,7 @@ def test_annotators_may_not_add_or_generate_music(database, settings, annotator,
     with pytest.raises(PermissionDenied, match="needs the lead role"):
         add(database, settings, annotator, source)
     with database.session() as session, pytest.raises(PermissionDenied):
-        library.start_generate(session=session, actor=annotator, settings=settings)
+        start_generate(session=session, actor=annotator, settings=settings)
     assert stored_files(settings) == []
 
 

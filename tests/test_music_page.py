@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from moodlab.models import Job, Track, TrackStatus
+from moodlab.core.models import Job, Track, TrackStatus
 from tests.media import wav
 from tests.test_pages import app, texts
 

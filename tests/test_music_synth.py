@@ -12,7 +12,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from moodlab import moods
+from moodlab.core import moods
 from moodlab.music import audio, synth
 from moodlab.music.params import params_for
 

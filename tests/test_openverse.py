@@ -7,9 +7,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
-from moodlab.errors import MoodlabError
-from moodlab.models import Image
-from moodlab.openverse import source
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Image
+from moodlab.images.openverse import source
 from tests import media
 from tests.conftest import run_cli
 from tests.fixture_site import Site

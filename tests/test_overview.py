@@ -1,6 +1,6 @@
-from moodlab import jobs
-from moodlab.models import Image, ImageVote, Role
-from moodlab.overview import lab_overview
+from moodlab.core.models import Image, ImageVote, Role
+from moodlab.home import lab_overview
+from moodlab.jobs.actions import start_check
 from tests.conftest import add_user
 
 
@@ -26,7 +26,7 @@ def test_counts_and_votes_per_mood_in_circle_order(database, settings, lead, ann
 def test_the_lead_is_told_to_add_annotators_until_there_are_enough(database, settings, lead):
     steps = overview(database, settings, lead).next_steps
     assert steps[0].text == "Add 4 more annotator(s): each image needs 4 votes."
-    assert steps[0].page == "pages/users.py"
+    assert steps[0].page == "users"
     for name in ("a1", "a2", "a3", "a4"):
         add_user(database, name, Role.ANNOTATOR)
     assert not any("annotator" in s.text for s in overview(database, settings, lead).next_steps)
@@ -34,7 +34,7 @@ def test_the_lead_is_told_to_add_annotators_until_there_are_enough(database, set
 
 def test_queued_jobs_without_a_worker_are_flagged(database, settings, lead):
     with database.session() as session:
-        jobs.enqueue(session=session, actor=lead, kind_name="worker_check", params={})
+        start_check(session=session, actor=lead, settings=settings)
     first = overview(database, settings, lead).next_steps[0]
     assert "1 job(s) wait but no worker is running" in first.text
 
@@ -42,7 +42,7 @@ def test_queued_jobs_without_a_worker_are_flagged(database, settings, lead):
 def test_the_lead_is_led_from_votes_to_a_snapshot_a_model_and_an_active_model(
     database, settings, lead, annotator
 ):
-    from moodlab.models import Snapshot, TrainedModel
+    from moodlab.core.models import Snapshot, TrainedModel
 
     def pages():
         return [s.page for s in overview(database, settings, lead).next_steps]
@@ -52,13 +52,13 @@ def test_the_lead_is_led_from_votes_to_a_snapshot_a_model_and_an_active_model(
         session.add(image)
         session.flush()
         session.add(ImageVote(image_id=image.id, annotator_id=annotator.id, mood="Tired"))
-    assert "pages/datasets.py" in pages()
+    assert "datasets" in pages()
     with database.session() as session:
         session.add(Snapshot(rules={}, manifest_sha256="0" * 64, train_counts={}, test_counts={}))
-    assert "pages/training.py" in pages()
+    assert "training" in pages()
     with database.session() as session:
         session.add(TrainedModel(arch="plain", path="models/x.keras", cv_scores={}, report={}))
     assert any("Activate a model" in s.text for s in overview(database, settings, lead).next_steps)
     with database.session() as session:
         session.query(TrainedModel).update({"active": True})
-    assert "pages/training.py" not in pages()
+    assert "training" not in pages()

@@ -8,10 +8,12 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from moodlab import jobs
-from moodlab.models import JobStatus, Role
+from moodlab.core.models import JobStatus, Role
+from moodlab.images.importer import ImportParams
+from moodlab.jobs import queue as jobs
+from moodlab.jobs.actions import start_check
 from moodlab.ui.session import ACTOR_KEY, LAST_SEEN_KEY
-from tests.conftest import PASSWORD, ROOT
+from tests.conftest import PASSWORD, ROOT, run_job
 
 APP = str(ROOT / "app.py")
 
@@ -142,9 +144,9 @@ def test_users_page_shows_service_errors(database, lead):
     assert "lena is the last active lead" in texts(at)
 
 
-def test_jobs_page_lists_jobs_and_cancels_a_queued_one(database, lead):
+def test_jobs_page_lists_jobs_and_cancels_a_queued_one(database, settings, lead):
     with database.session() as session:
-        job = jobs.enqueue(session=session, actor=lead, kind_name="worker_check", params={})
+        job = start_check(session=session, actor=lead, settings=settings)
     at = app(lead).switch_page("pages/jobs.py").run()
     assert not at.exception
     assert f"#{job.id} worker check" in texts(at)
@@ -171,7 +173,7 @@ def test_an_idle_session_expires(database, lead):
 
 def test_a_deactivated_user_is_logged_out_on_the_next_run(database, lead, annotator):
     at = app(annotator)
-    from moodlab import auth
+    from moodlab.core import auth
 
     with database.session() as session:
         auth.set_active(session=session, actor=lead, name="anna", active=False)
@@ -202,7 +204,6 @@ def test_crawl_page_starts_a_crawl_job(database, lead):
 def test_crawl_page_shows_an_import_with_counts_rejections_and_gallery(
     database, settings, lead, tmp_path
 ):
-    from moodlab.worker import run_inline
     from tests import media
 
     folder = tmp_path / "in"
@@ -210,7 +211,7 @@ def test_crawl_page_shows_an_import_with_counts_rejections_and_gallery(
     (folder / "a.jpg").write_bytes(media.jpeg(1))
     (folder / "b.jpg").write_bytes(media.jpeg(1))
     (folder / "c.jpg").write_text("nope")
-    run_inline(settings, database, lead, "import", {"path": str(folder)})
+    run_job(settings, database, lead, ImportParams(path=str(folder)))
     at = app(lead).switch_page("pages/crawl.py").run()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
@@ -220,7 +221,7 @@ def test_crawl_page_shows_an_import_with_counts_rejections_and_gallery(
 
 
 def _images_with_files(database, settings, n: int) -> list[int]:
-    from moodlab.intake import Intake, Provenance
+    from moodlab.images.intake import Intake, Provenance
     from tests import media
 
     intake = Intake(settings, database)
@@ -235,7 +236,7 @@ def test_annotate_page_renders_the_annotator(database, settings, annotator):
 
 
 def test_music_votes_page_records_a_vote(database, settings, annotator):
-    from moodlab.models import Track, TrackVote
+    from moodlab.core.models import Track, TrackVote
     from tests.media import wav
 
     settings.music_dir.mkdir(parents=True, exist_ok=True)
@@ -251,7 +252,7 @@ def test_music_votes_page_records_a_vote(database, settings, annotator):
 
 
 def test_agreement_page_renders_statistics(database, settings, lead):
-    from moodlab import annotation
+    from moodlab.votes import annotation
     from tests.conftest import add_user
 
     [image] = _images_with_files(database, settings, 1)
@@ -270,8 +271,8 @@ def test_agreement_page_renders_statistics(database, settings, lead):
 
 
 def test_datasets_page_previews_breaks_a_tie_and_freezes(database, settings, lead):
-    from moodlab import annotation
-    from moodlab.models import Snapshot
+    from moodlab.core.models import Snapshot
+    from moodlab.votes import annotation
     from tests.conftest import add_user
 
     people = [add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(4)]

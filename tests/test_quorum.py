@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from moodlab import moods
-from moodlab.quorum import Tier, decide
+from moodlab.core import moods
+from moodlab.votes.quorum import Tier, decide
 
 CHOICES = [*moods.names(), None]
 

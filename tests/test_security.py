@@ -16,16 +16,23 @@ import pytest
 from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
-from moodlab import annotation, datasets, jobs
-from moodlab.agreement import agreement_report
-from moodlab.crawl import start_crawl
-from moodlab.datasets import Rules
-from moodlab.errors import PermissionDenied
-from moodlab.importer import import_path, start_import
-from moodlab.models import Image, ImageVote, Job, Role, Snapshot, TieBreak, User
-from moodlab.training.run import activate
+from moodlab.core.errors import PermissionDenied
+from moodlab.core.models import Image, ImageVote, Job, Role, Snapshot, TieBreak, User
+from moodlab.datasets import snapshots as datasets
+from moodlab.datasets.export import export
+from moodlab.datasets.snapshots import Rules
+from moodlab.images.actions import start_crawl, start_import
+from moodlab.images.crawl import CrawlParams
+from moodlab.images.importer import ImportParams, import_path
+from moodlab.images.uploads import save_uploads
+from moodlab.jobs import queue as jobs
+from moodlab.jobs.actions import start_check
+from moodlab.training.actions import start_training
+from moodlab.training.registry import activate
+from moodlab.training.runs import TrainParams
 from moodlab.ui.session import ACTOR_KEY, LAST_SEEN_KEY
-from moodlab.uploads import save_uploads
+from moodlab.votes import annotation
+from moodlab.votes.agreement import agreement_report
 from tests import media
 from tests.conftest import PASSWORD, ROOT
 
@@ -45,18 +52,19 @@ LEAD_SERVICES = [
      lambda s, a, st, p: datasets.break_tie(session=s, actor=a, settings=st, image_id=1,
                                             mood="Happy")),
     ("export datasets",
-     lambda s, a, st, p: datasets.export(session=s, actor=a, settings=st, snapshot_id=1,
-                                         out=p / "set.zip")),
+     lambda s, a, st, p: export(session=s, actor=a, settings=st, snapshot_id=1,
+                               out=p / "set.zip")),
     ("import votes",
      lambda s, a, st, p: annotation.import_votes(session=s, actor=a, path=p / "votes.csv")),
     ("start a web crawl job",
      lambda s, a, st, p: start_crawl(session=s, actor=a, settings=st,
-                                     seeds=["http://127.0.0.1:9/"])),
+                                     params=CrawlParams(seeds=["http://127.0.0.1:9/"]))),
     ("start an image import job",
-     lambda s, a, st, p: start_import(session=s, actor=a, path=p)),
+     lambda s, a, st, p: start_import(session=s, actor=a, settings=st,
+                                      params=ImportParams(path=str(p)))),
     ("start a training run job",
-     lambda s, a, st, p: jobs.enqueue(session=s, actor=a, kind_name="train",
-                                      params={"dataset": 1})),
+     lambda s, a, st, p: start_training(session=s, actor=a, settings=st,
+                                        params=TrainParams(snapshot_id=1))),
     ("activate models", lambda s, a, st, p: activate(session=s, actor=a, model_id=1)),
 ]  # fmt: skip
 
@@ -82,9 +90,9 @@ def test_an_annotator_calling_a_lead_service_is_refused_and_nothing_changes(
     assert not (tmp_path / "set.zip").exists()
 
 
-def test_an_annotator_may_not_cancel_someone_elses_job(database, lead, annotator):
+def test_an_annotator_may_not_cancel_someone_elses_job(database, settings, lead, annotator):
     with database.session() as session:
-        job_id = jobs.enqueue(session=session, actor=lead, kind_name="worker_check", params={}).id
+        job_id = start_check(session=session, actor=lead, settings=settings).id
     refused = pytest.raises(PermissionDenied, match="may not cancel other users' jobs")
     with refused, database.session() as session:
         jobs.request_cancel(session=session, actor=annotator, job_id=job_id)

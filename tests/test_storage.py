@@ -2,7 +2,7 @@ import hashlib
 
 import pytest
 
-from moodlab.storage import ContentStore, StorageError, atomic_write
+from moodlab.core.storage import ContentStore, StorageError, atomic_write
 
 
 def test_content_is_stored_once_under_its_sharded_sha256(tmp_path):

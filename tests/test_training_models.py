@@ -2,7 +2,7 @@
 
 import pytest
 
-from moodlab.errors import ConfigError, MoodlabError
+from moodlab.core.errors import ConfigError, MoodlabError
 from moodlab.training import architectures
 from moodlab.training.precision import choose_policy, cpu_has_bf16
 

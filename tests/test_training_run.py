@@ -8,15 +8,21 @@ import json
 import numpy as np
 import pytest
 from PIL import Image as PILImage
+from sqlalchemy import select
 
-from moodlab import annotation, datasets, jobs, moods
-from moodlab.datasets import Rules
-from moodlab.intake import Intake, Provenance
-from moodlab.models import Job, JobStatus, Role, TrainedModel
-from moodlab.training.run import TrainParams, evaluate, train
-from moodlab.worker import run_inline
+from moodlab.core import moods
+from moodlab.core.config import Settings
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Job, JobStatus, Role, TrainedModel
+from moodlab.datasets import snapshots as datasets
+from moodlab.datasets.snapshots import Rules
+from moodlab.images.intake import Intake, Provenance
+from moodlab.jobs import queue as jobs
+from moodlab.jobs.context import JobCancelled, JobContext
+from moodlab.training.runs import TrainParams, evaluate, train
+from moodlab.votes import annotation
 from tests import media
-from tests.conftest import add_user, run_cli
+from tests.conftest import add_user, run_cli, run_job
 
 PER_MOOD = 12
 
@@ -57,7 +63,7 @@ def test_a_small_run_learns_and_registers_a_model(database, settings, lead, snap
     # The plain CNN: on 72 tiny pictures the deep one, with its dropout, needs far more
     # epochs than a test should take (20 epochs got it to 35% here, the plain one to 96%).
     params = small(snapshot_id, arch="plain", epochs=10)
-    job = run_inline(settings, database, lead, "train", params)
+    job = run_job(settings, database, lead, TrainParams(**params))
     assert job.status == JobStatus.SUCCEEDED, job.error
     report = job.result
     assert len(report["cv_scores"]) == 3
@@ -77,11 +83,14 @@ def test_a_small_run_learns_and_registers_a_model(database, settings, lead, snap
 def test_a_restarted_job_resumes_at_the_next_fold(database, settings, lead, snapshot_id):
     with database.session() as session:
         job = jobs.enqueue(
-            session=session, actor=lead, kind_name="train", params=small(snapshot_id, epochs=1)
+            session=session,
+            actor=lead,
+            settings=settings,
+            params=TrainParams(**small(snapshot_id, epochs=1)),
         )
         job.result = {"folds": [{"fold": 1, "accuracy": 0.25, "history": []}]}
         job_id = job.id
-    context = jobs.JobContext(database, job_id)
+    context = JobContext(database, job_id, settings=settings, actor=lead)
     report = train(context, TrainParams(**small(snapshot_id, epochs=1)), settings)
     assert report["cv_scores"][0] == 0.25  # fold 1 kept from before the crash
     assert len(report["cv_scores"]) == 3
@@ -92,11 +101,11 @@ def test_a_restarted_job_resumes_at_the_next_fold(database, settings, lead, snap
 def test_cancel_is_honoured_between_batches(database, settings, lead, snapshot_id):
     with database.session() as session:
         job_id = jobs.enqueue(
-            session=session, actor=lead, kind_name="train", params=small(snapshot_id)
+            session=session, actor=lead, settings=settings, params=TrainParams(**small(snapshot_id))
         ).id
-    context = jobs.JobContext(database, job_id)
+    context = JobContext(database, job_id, settings=settings, actor=lead)
     context.cancel_event.set()
-    with pytest.raises(jobs.JobCancelled):
+    with pytest.raises(JobCancelled):
         train(context, TrainParams(**small(snapshot_id)), settings)
 
 
@@ -129,8 +138,8 @@ def test_train_and_models_commands(env, database, settings, lead, snapshot_id):
 def test_training_page_starts_a_run_and_shows_the_report(database, settings, lead, snapshot_id):
     from tests.test_pages import app
 
-    run_inline(settings, database, lead, "train", small(snapshot_id, arch="plain", folds=2))
-    run_inline(settings, database, lead, "train", small(snapshot_id, folds=2))
+    run_job(settings, database, lead, TrainParams(**small(snapshot_id, arch="plain", folds=2)))
+    run_job(settings, database, lead, TrainParams(**small(snapshot_id, folds=2)))
     at = app(lead, timeout=60)
     at.switch_page("pages/training.py").run()
     assert not at.exception
@@ -159,13 +168,8 @@ def test_bfloat16_and_float32_reach_similar_accuracy(
     try:
         for forced in ("float32", policy):
             monkeypatch.setenv("MOODLAB_PRECISION", forced)
-            job = run_inline(
-                settings,
-                database,
-                lead,
-                "train",
-                small(snapshot_id, arch="plain", folds=0, epochs=8),
-            )
+            params = TrainParams(**small(snapshot_id, arch="plain", folds=0, epochs=8))
+            job = run_job(Settings.from_env(), database, lead, params)
             assert job.status == JobStatus.SUCCEEDED, job.error
             assert job.result["precision"] == forced
             scores[forced] = job.result["test_accuracy"]
@@ -185,11 +189,13 @@ def test_transfer_trains_from_a_local_weights_file_and_never_downloads(
     from moodlab.training import architectures
 
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    job = run_inline(
-        settings, database, lead, "train", small(snapshot_id, arch="transfer", folds=0)
-    )
-    assert job.status == JobStatus.FAILED
-    assert architectures.TRANSFER_WEIGHTS_FILE in job.error and "never downloads" in job.error
+    transfer = TrainParams(**small(snapshot_id, arch="transfer", folds=0))
+    with pytest.raises(MoodlabError) as refused:  # refused before anything is queued
+        run_job(settings, database, lead, transfer)
+    assert architectures.TRANSFER_WEIGHTS_FILE in str(refused.value)
+    assert "never downloads" in str(refused.value)
+    with database.session() as session:
+        assert not session.scalars(select(Job)).all()
 
     # Stand-in "ImageNet" weights, written where keras.applications keeps its cache.
     backbone = keras.applications.MobileNetV2(
@@ -205,9 +211,7 @@ def test_transfer_trains_from_a_local_weights_file_and_never_downloads(
     np.testing.assert_array_equal(loaded.get_weights()[0], backbone.get_weights()[0])
     assert not loaded.trainable
 
-    job = run_inline(
-        settings, database, lead, "train", small(snapshot_id, arch="transfer", folds=0)
-    )
+    job = run_job(settings, database, lead, transfer)
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.result["arch"] == "transfer"
     with database.session() as session:

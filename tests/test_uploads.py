@@ -1,7 +1,7 @@
 import pytest
 
-from moodlab.errors import MoodlabError
-from moodlab.uploads import save_uploads
+from moodlab.core.errors import MoodlabError
+from moodlab.images.uploads import save_uploads
 from tests import media
 
 

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from moodlab import moods
-from moodlab.models import JobStatus, Video
+from moodlab.core import moods
+from moodlab.core.models import JobStatus, Video
 from moodlab.video import probe
-from moodlab.worker import run_inline
+from moodlab.video.service import VideoParams
 from tests import media
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_job
 from tests.video_media import (
     SHOTS,
     audio_seconds,
@@ -36,8 +36,8 @@ def lab(database, settings):
 
 
 def make(settings, database, actor, *inputs, **more):
-    params = {"inputs": [str(p) for p in inputs], **more}
-    return run_inline(settings, database, actor, "video", params)
+    params = VideoParams(inputs=[str(p) for p in inputs], **more)
+    return run_job(settings, database, actor, params)
 
 
 def test_a_video_keeps_its_picture_and_gets_music_of_its_length(
@@ -142,7 +142,7 @@ def test_photos_become_a_slideshow_that_plays(tmp_path, database, settings, lead
 def test_bad_inputs_get_a_clear_error(
     tmp_path, monkeypatch, database, lead, lab, name, make_file, message
 ):
-    from moodlab.config import Settings
+    from moodlab.core.config import Settings
 
     monkeypatch.setenv("MOODLAB_VIDEO_MAX_BYTES", "100000")
     path = tmp_path / name

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from moodlab import moods
-from moodlab.errors import NotFound
+from moodlab.core import moods
+from moodlab.core.errors import NotFound
 from moodlab.video import frames, mux, probe, scenes, soundtrack, timeline
 from moodlab.video.probe import VideoError
 from tests.video_media import SHOTS, add_track, audio_seconds, clip, ffmpeg, tone

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from moodlab import moods
-from moodlab.models import Track, TrainedModel
+from moodlab.core import moods
+from moodlab.core.models import Track, TrainedModel
 from moodlab.video.probe import ffmpeg_exe
 
 # Three shots that ffmpeg's scene score tells apart (hard cuts between them).
@@ -66,7 +66,7 @@ def register_tiny_model(database, settings, *, active: bool = True) -> int:
     import keras
 
     from moodlab.training import architectures
-    from moodlab.training.run import compiled
+    from moodlab.training.runs import compiled
 
     keras.utils.set_random_seed(0)
     model = compiled(architectures.plain(32))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage, signal
 
-from moodlab.errors import MoodlabError
+from moodlab.core.errors import MoodlabError
 
 # Analyses run on mono at this rate: enough for tempo, key and loudness, and cheap.
 ANALYSIS_RATE = 22_050
@@ -173,7 +173,9 @@ def loudness_lufs(samples: np.ndarray, rate: int) -> float:
     block, step = int(0.4 * rate), int(0.1 * rate)
     if len(x) < block:
         return float("-inf")
-    power = np.cumsum(np.concatenate([np.zeros((1, x.shape[1])), x.astype(np.float64) ** 2]), axis=0)
+    power = np.cumsum(
+        np.concatenate([np.zeros((1, x.shape[1])), x.astype(np.float64) ** 2]), axis=0
+    )
     starts = np.arange(0, len(x) - block + 1, step)
     mean_square = ((power[starts + block] - power[starts]) / block).sum(axis=1)
     with np.errstate(divide="ignore"):

@@ -22,15 +22,16 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from moodlab import jobs, moods
-from moodlab.auth import Actor, require_role
-from moodlab.config import Settings
-from moodlab.db import Database
-from moodlab.errors import MoodlabError, NotFound
-from moodlab.models import Job, JobStatus, Role, Track, TrackStatus, TrackVote
+from moodlab.core import moods
+from moodlab.core.auth import Actor, require_role
+from moodlab.core.config import Settings
+from moodlab.core.db import Database
+from moodlab.core.errors import MoodlabError, NotFound
+from moodlab.core.models import Role, Track, TrackStatus, TrackVote
+from moodlab.core.storage import atomic_path, atomic_write, file_sha256
+from moodlab.jobs.context import JobContext, JobParams
 from moodlab.music import audio, synth
 from moodlab.music.params import params_for
-from moodlab.storage import atomic_path, atomic_write, file_sha256
 
 GENERATED_DIR = "generated"
 UPLOADS_DIR = "uploads"
@@ -157,50 +158,26 @@ def _record_generated(session: Session, rendered: Rendered) -> Track:
     return track
 
 
-@jobs.register("music_generate", title="music library generation")
-def _generate_job(ctx: jobs.JobContext, params: dict) -> dict:
-    settings = Settings.from_env()
-    seed = params.get("seed")
-    ctx.log(f"generating the default music library (seed {seed if seed is not None else 'default'})")
+@dataclass
+class GenerateParams(JobParams):
+    """Synthesise the default tracks that are missing (a seed gives another library)."""
+
+    KIND = "music_generate"
+    seed: int | None = None  # None: MOODLAB_MUSIC_SEED
+
+
+def run_generate(ctx: JobContext, params: GenerateParams) -> dict:
+    seed = params.seed
+    ctx.log(f"generating the default music library (seed {'default' if seed is None else seed})")
 
     def on_progress(done: int, total: int, title: str) -> None:
         ctx.progress(done / max(total, 1), f"{done} of {total} tracks: {title}")
 
     report = generate_library(
-        database=ctx.database, settings=settings, seed=seed, on_progress=on_progress
+        database=ctx.database, settings=ctx.settings, seed=seed, on_progress=on_progress
     )
     ctx.log(f"done: {report['generated']} generated, {report['skipped']} already there")
     return report
-
-
-def start_generate(
-    *, session: Session, actor: Actor, settings: Settings, seed: int | None = None
-) -> Job:
-    """Queue the generation job (the lead's); the same job when one is already waiting."""
-    require_role(actor, Role.LEAD, action="generate the default music library")
-    if waiting := generation_job(session):
-        return waiting
-    return jobs.enqueue(
-        session=session, actor=actor, kind_name="music_generate",
-        params={} if seed is None else {"seed": seed},
-    )  # fmt: skip
-
-
-def generation_job(session: Session) -> Job | None:
-    query = select(Job).where(
-        Job.kind == "music_generate", Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])
-    )
-    return session.scalars(query.order_by(Job.id)).first()
-
-
-def queue_default_library(*, database: Database, settings: Settings) -> int | None:
-    """On start: queue the generation job when default tracks are missing; its id or None."""
-    if settings.music_tracks_per_mood == 0:
-        return None
-    with database.session() as session:
-        if not missing_default_tracks(session=session, settings=settings):
-            return None
-        return start_generate(session=session, actor=Actor.command_line(), settings=settings).id
 
 
 # --- tracks the lab adds --------------------------------------------------------------------
@@ -316,7 +293,7 @@ def visible_votes(*, session: Session, actor: Actor) -> dict[int, Counter]:
     Votes are blind: an annotator sees the counts of a track only once they have
     voted on it; the lead sees all.
     """
-    from moodlab.track_votes import NOT_USABLE
+    from moodlab.music.votes import NOT_USABLE
 
     rows = session.execute(select(TrackVote.track_id, TrackVote.mood, TrackVote.annotator_id))
     counts: dict[int, Counter] = {}

@@ -15,7 +15,7 @@ psychology literature on how listeners hear emotion in music:
   soft, dull; anger: fast, loud, sharp attacks, rough (distorted) timbre; tenderness
   and calm: slow, soft, legato, low brightness.
 
-Valence and arousal come from moods.toml through moodlab.moods: nothing here names
+Valence and arousal come from moods.toml through moodlab.core.moods: nothing here names
 a mood.
 """
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moodlab import moods
+from moodlab.core import moods
 
 # Chord progressions as scale degrees (0 = tonic), one list per quadrant of the
 # circle; a track picks one with its seed. Major and minor follow the mode cue;

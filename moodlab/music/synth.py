@@ -34,7 +34,12 @@ RHYTHMS = (
     ((4,), (2, 2), (3, 1)),
     ((2, 1, 1), (1, 1, 2), (1.5, 0.5, 2), (2, 2)),
     ((1, 0.5, 0.5, 1, 1), (0.5, 0.5, 1, 0.5, 0.5, 1), (1, 1, 0.5, 0.5, 1), (1.5, 0.5, 1, 1)),
-    ((0.5,) * 8, (0.5, 0.5, 1, 0.5, 0.5, 1), (0.25, 0.25, 0.5, 0.5, 0.5, 1, 1), (0.5,) * 4 + (1, 1)),
+    (
+        (0.5,) * 8,
+        (0.5, 0.5, 1, 0.5, 0.5, 1),
+        (0.25, 0.25, 0.5, 0.5, 0.5, 1, 1),
+        (0.5,) * 4 + (1, 1),
+    ),
 )
 # Drum hits per bar on a 16-step grid, by density: (kick, snare, hi-hat) steps.
 DRUMS = (
@@ -78,7 +83,9 @@ def render(params: MusicParams, *, seed: int, seconds: float | None = None) -> P
     _drums(mix, params, bars, beat, rng)
     samples = _master(mix, params)
     tone.cache_clear()  # the notes of one piece need not outlive it
-    key = f"{('C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B')[tonic]} {params.mode}"
+    key = (
+        f"{('C', 'C#', 'D', 'Eb', 'E', 'F', 'F#', 'G', 'Ab', 'A', 'Bb', 'B')[tonic]} {params.mode}"
+    )
     return Piece(samples=samples, key=key, bars=bars, tempo_bpm=params.tempo_bpm)
 
 
@@ -180,7 +187,8 @@ def _harmony(mix: _Mix, p: MusicParams, chords, scale, tonic: int, beat: float) 
             ring = TAIL_S if last else 0.0
             for j, note in enumerate(notes):
                 pad = tone(note, bar + ring * 0.5, brightness=p.brightness * 0.6,
-                           attack_s=min(0.4, bar / 4), release_s=0.6 + ring, harmonics=6)  # fmt: skip
+                           attack_s=min(0.4, bar / 4), release_s=0.6 + ring,
+                           harmonics=6)  # fmt: skip
                 mix.add(pad, start, pan=(-0.35, 0.35)[j % 2], gain=0.16 / len(notes) * 2)
         if p.density <= 1 and not last:  # and a broken chord for pulse
             step = beat / 2 if p.density == 0 else beat / 2

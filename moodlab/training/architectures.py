@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from moodlab import moods
-from moodlab.errors import MoodlabError
+from moodlab.core import moods
+from moodlab.core.errors import MoodlabError
 
 # The paper's input: 128x128 RGB thumbnails (moodlab.resize's center-crop rule).
 IMAGE_SIZE = 128

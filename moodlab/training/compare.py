@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from moodlab import moods
-from moodlab.models import TrainedModel
+from moodlab.core import moods
+from moodlab.core.models import TrainedModel
 
 METRICS = ("cv mean", "test accuracy", "macro-F1", "adjacent accuracy")
 

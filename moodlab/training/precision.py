@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from moodlab.errors import ConfigError
+from moodlab.core.errors import ConfigError
 
 POLICIES = ("mixed_bfloat16", "mixed_float16", "float32")
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import streamlit as st
 
-from moodlab import jobs
-from moodlab.auth import Actor
-from moodlab.errors import MoodlabError
-from moodlab.models import Job, JobStatus
-from moodlab.timeutil import utcnow
+from moodlab.core.auth import Actor
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Job, JobStatus
+from moodlab.core.timeutil import utcnow
+from moodlab.jobs import queue as jobs
+from moodlab.jobs.kinds import KINDS
 from moodlab.ui.session import database, settings
 
 STATUS_ICONS = {
@@ -24,7 +25,7 @@ STATUS_ICONS = {
 
 def job_card(job: Job, actor: Actor, *, details: bool = False) -> None:
     status = JobStatus(job.status)
-    kind = jobs.kinds().get(job.kind)
+    kind = KINDS.get(job.kind)
     title = kind.title if kind else job.kind
     with st.container(border=True):
         head, button = st.columns([5, 1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from moodlab.models import Role
+from moodlab.core.models import Role
 
 EVERYONE = frozenset(Role)
 LEAD = frozenset({Role.LEAD})
@@ -16,6 +16,11 @@ class PageSpec:
     title: str
     icon: str
     roles: frozenset[Role]
+
+    @property
+    def key(self) -> str:
+        """What services call the page by (moodlab.home's next steps): its file's stem."""
+        return self.path.removeprefix("pages/").removesuffix(".py")
 
 
 PAGES = (
@@ -37,3 +42,11 @@ LOGIN_PAGE = PageSpec("pages/login.py", "Log in", ":material/login:", frozenset(
 
 def pages_for(role: Role) -> list[PageSpec]:
     return [page for page in PAGES if role in page.roles]
+
+
+def page(key: str) -> PageSpec:
+    """The page named ``key`` ("jobs", "training", ...); a KeyError names an unknown key."""
+    for spec in PAGES:
+        if spec.key == key:
+            return spec
+    raise KeyError(f"no page {key!r}: expected one of {', '.join(s.key for s in PAGES)}")

@@ -6,11 +6,11 @@ import time
 
 import streamlit as st
 
-from moodlab import auth
-from moodlab.auth import Actor
-from moodlab.config import Settings
-from moodlab.db import Database, get_database
-from moodlab.models import Role
+from moodlab.core import auth
+from moodlab.core.auth import Actor
+from moodlab.core.config import Settings
+from moodlab.core.db import Database, get_database
+from moodlab.core.models import Role
 
 ACTOR_KEY = "actor"
 LAST_SEEN_KEY = "last_seen"

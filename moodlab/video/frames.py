@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from moodlab.resize import MODEL_SIDE, ffmpeg_square_crop_filter
+from moodlab.images.resize import MODEL_SIDE, ffmpeg_square_crop_filter
 from moodlab.video.probe import VideoError, ffmpeg_exe
 
 # Frames per batch: 64 frames of 128x128 RGB are 3 MB, whatever the video's length.

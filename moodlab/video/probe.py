@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from moodlab.errors import MoodlabError
+from moodlab.core.errors import MoodlabError
 
 
 class VideoError(MoodlabError):

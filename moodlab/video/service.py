@@ -11,7 +11,7 @@ import io
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,14 +19,15 @@ import numpy as np
 from PIL import Image as PILImage
 from sqlalchemy import select
 
-from moodlab import jobs, moods
-from moodlab.auth import Actor
-from moodlab.config import Settings
-from moodlab.errors import MoodlabError, NotFound
-from moodlab.image_check import Rejected, check_image
-from moodlab.models import Job, Role, TrainedModel, Video
-from moodlab.page_links import IMAGE_EXTENSIONS
-from moodlab.storage import atomic_write, file_sha256
+from moodlab.core import moods
+from moodlab.core.auth import Actor
+from moodlab.core.config import Settings
+from moodlab.core.errors import MoodlabError, NotFound
+from moodlab.core.models import TrainedModel, Video
+from moodlab.core.storage import atomic_write, file_sha256
+from moodlab.images.checks import Rejected, check_image
+from moodlab.images.links import IMAGE_EXTENSIONS
+from moodlab.jobs.context import JobContext, JobParams
 from moodlab.video import frames, mux, probe, scenes, slideshow, soundtrack, timeline
 from moodlab.video.probe import VideoError
 
@@ -35,9 +36,13 @@ FRAMES_KEPT = 12
 NO_MODEL = "no trained model yet: train one on the Training page or with `moodlab train`"
 
 
-@dataclass(frozen=True)
-class VideoParams:
-    inputs: list[str]  # one video, or photos for a slideshow (paths on this machine)
+@dataclass
+class VideoParams(JobParams):
+    """One video, or photos for a slideshow, to be given matching music."""
+
+    inputs: list[str] = field(
+        default_factory=list
+    )  # one video, or photos for a slideshow (paths on this machine)
     names: dict[str, str] = field(default_factory=dict)  # path -> name to show (uploads)
     out: str | None = None
     model_id: int | None = None
@@ -45,6 +50,14 @@ class VideoParams:
     segments: bool = False
     seed: int = 0
     keep_audio: bool = False
+
+    KIND = "video"
+
+    def validate(self, settings: Settings) -> None:
+        check_inputs(self, settings)  # a missing, empty or mixed input is refused before a job
+        fps = self.sample_fps or settings.video_sample_fps
+        if fps <= 0:
+            raise VideoError(f"the sample rate must be positive, got {fps} frames a second")
 
     def shown(self, path: str | Path) -> str:
         return self.names.get(str(path)) or Path(path).name
@@ -198,8 +211,10 @@ def _keep_frames(settings: Settings, job_id: int, samples: _Samples) -> list[dic
     return kept
 
 
-def make_video(ctx: jobs.JobContext, params: VideoParams, settings: Settings, actor_id=None):
-    """Make the video; the `video make` JSON (see DESIGN.md) plus provenance keys."""
+def make_video(
+    ctx: JobContext, params: VideoParams, settings: Settings, actor_id: int | None = None
+) -> dict[str, Any]:
+    """Make the video; the `video make` JSON (docs/cli.md) plus provenance keys."""
     started = time.monotonic()
     paths = check_inputs(params, settings)
     with ctx.database.session() as session:
@@ -324,18 +339,8 @@ def _checked_photos(params: VideoParams, settings: Settings, paths: list[Path]):
     return photos, names, warnings
 
 
-@jobs.register("video", title="video", role=Role.ANNOTATOR)
-def video_job(ctx: jobs.JobContext, params: dict) -> dict:
-    with ctx.database.session() as session:
-        actor_id = session.scalar(select(Job.created_by_id).where(Job.id == ctx.job_id))
-    return make_video(ctx, VideoParams(**params), Settings.from_env(), actor_id=actor_id)
-
-
-def start_video(*, session, actor: Actor, settings: Settings, params: VideoParams) -> int:
-    """Queue a video job (anyone logged in may); its id. Inputs are checked now."""
-    check_inputs(params, settings)
-    resolve_model(session=session, model_id=params.model_id)
-    return jobs.enqueue(session=session, actor=actor, kind_name="video", params=asdict(params)).id
+def run_video(ctx: JobContext, params: VideoParams) -> dict[str, Any]:
+    return make_video(ctx, params, ctx.settings, actor_id=ctx.actor.id)
 
 
 def list_videos(*, session, actor: Actor, limit: int = 200) -> list[Video]:

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
-from moodlab import moods
-from moodlab.config import Settings
+from moodlab.core import moods
+from moodlab.core.config import Settings
 from moodlab.music import library
 from moodlab.video import timeline
 from moodlab.video.probe import VideoError, ffmpeg_exe

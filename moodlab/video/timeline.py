@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from moodlab import moods
-from moodlab.config import Settings
-from moodlab.errors import MoodlabError
-from moodlab.models import TrainedModel
+from moodlab.core import moods
+from moodlab.core.config import Settings
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import TrainedModel
 from moodlab.video.frames import Batch
 
 # glibc raises its mmap threshold each time a large block is freed; from then on
@@ -47,7 +47,7 @@ class Decision:
 
 def load_model(settings: Settings, entry: TrainedModel):
     """The registered model, under the same dtype policy training uses."""
-    from moodlab.training.run import load_registered
+    from moodlab.training.runs import load_registered
 
     steady_memory()
     return load_registered(settings, entry)

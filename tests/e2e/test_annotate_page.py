@@ -11,11 +11,11 @@ import time
 import pytest
 from sqlalchemy import select
 
-from moodlab import moods
-from moodlab.config import Settings
-from moodlab.db import Database
-from moodlab.intake import Intake, Provenance
-from moodlab.models import ImageVote, Role
+from moodlab.core import moods
+from moodlab.core.config import Settings
+from moodlab.core.db import Database
+from moodlab.core.models import ImageVote, Role
+from moodlab.images.intake import Intake, Provenance
 from tests import media
 from tests.conftest import PASSWORD, add_user
 from tests.e2e.conftest import ARTIFACTS, log_in, screenshot

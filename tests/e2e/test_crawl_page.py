@@ -35,9 +35,9 @@ def local_site():
 def test_a_crawl_started_in_the_browser_shows_its_arrivals(
     fast_crawls, local_site, server, browser_page
 ):
-    from moodlab.config import Settings
-    from moodlab.db import Database
-    from moodlab.models import Role
+    from moodlab.core.config import Settings
+    from moodlab.core.db import Database
+    from moodlab.core.models import Role
 
     add_user(Database(Settings.from_env().database_url), "lena", Role.LEAD)
     page = browser_page

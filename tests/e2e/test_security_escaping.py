@@ -54,9 +54,9 @@ def hostile_site(env, monkeypatch):
 def test_crawled_alt_text_and_titles_are_shown_as_text_and_never_run(
     hostile_site, server, browser_page
 ):
-    from moodlab.config import Settings
-    from moodlab.db import Database
-    from moodlab.models import Image, Role
+    from moodlab.core.config import Settings
+    from moodlab.core.db import Database
+    from moodlab.core.models import Image, Role
 
     database = Database(Settings.from_env().database_url)
     add_user(database, "lena", Role.LEAD)

@@ -10,9 +10,9 @@ pytestmark = pytest.mark.e2e
 
 
 def test_an_uploaded_clip_comes_back_playing(tmp_path, server, browser_page):
-    from moodlab.config import Settings
-    from moodlab.db import Database
-    from moodlab.models import Role
+    from moodlab.core.config import Settings
+    from moodlab.core.db import Database
+    from moodlab.core.models import Role
 
     settings = Settings.from_env()
     database = Database(settings.database_url)

@@ -16,10 +16,11 @@ import time
 import pytest
 from sqlalchemy import func, select
 
-from moodlab import demo, moods
-from moodlab.config import Settings
-from moodlab.db import Database
-from moodlab.models import Image, ImageVote, Job, TrackVote, TrainedModel, User
+from moodlab import demo
+from moodlab.core import moods
+from moodlab.core.config import Settings
+from moodlab.core.db import Database
+from moodlab.core.models import Image, ImageVote, Job, TrackVote, TrainedModel, User
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in, screenshot
 from tests.fixture_site import Site

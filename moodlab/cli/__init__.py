@@ -1,0 +1,1 @@
+"""The `moodlab` command: one module per area, each command beside its arguments."""

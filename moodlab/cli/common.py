@@ -1,0 +1,82 @@
+"""What every `moodlab` command shares: its parser class, the database, passwords, jobs."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from moodlab.core.auth import Actor
+from moodlab.core.config import Settings
+from moodlab.core.db import Database, database_from_settings
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Job, JobStatus
+from moodlab.jobs.context import JobParams
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+Report = dict[str, Any]
+Handler = Callable[[argparse.Namespace], Report | None]
+Subcommands = Any  # argparse's private _SubParsersAction
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # type: ignore[override]  # one line, like every error
+        self.exit(EXIT_USAGE, f"moodlab: error: {message} (see `{self.prog} --help`)\n")
+
+
+def command(
+    sub: Subcommands, name: str, help: str, handler: Handler, *, json_output: bool = True
+) -> argparse.ArgumentParser:
+    """Add a command whose ``handler(args)`` returns the report to print."""
+    parser = sub.add_parser(name, help=help, description=help)
+    if json_output:
+        parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def group(sub: Subcommands, name: str, help: str) -> Subcommands:
+    """A command with verbs (`moodlab dataset build`, ...)."""
+    parser = sub.add_parser(name, help=help, description=help)
+    return parser.add_subparsers(dest=f"{name}_command", required=True, parser_class=Parser)
+
+
+def open_database() -> tuple[Settings, Database]:
+    settings = Settings.from_env()
+    database = database_from_settings(settings)
+    database.check_migrated()
+    return settings, database
+
+
+def actor() -> Actor:
+    return Actor.command_line()
+
+
+def run_here(start: Callable[..., Job], *, params: JobParams) -> Report:
+    """The CLI's inline run: the page's start service, then the job in this process."""
+    from moodlab.jobs.worker import start_here
+
+    settings, database = open_database()
+    done = start_here(start, settings=settings, database=database, actor=actor(), params=params)
+    if done.status == JobStatus.FAILED:
+        raise MoodlabError(done.error or "the job failed")
+    if done.status == JobStatus.CANCELLED:
+        raise MoodlabError(done.message or "the job was cancelled")
+    return done.result or {}
+
+
+def read_password(prompt: str) -> str:
+    """From a prompt on a terminal, else the first line of stdin: never an argument."""
+    if sys.stdin.isatty():
+        password = getpass.getpass(prompt)
+        if getpass.getpass("again: ") != password:
+            raise MoodlabError("the two passwords differ")
+        return password
+    line = sys.stdin.readline()
+    if not line:
+        raise MoodlabError("no password on stdin: pipe one line, or run on a terminal to be asked")
+    return line.rstrip("\r\n")

@@ -1,0 +1,68 @@
+"""`moodlab dataset ...`: build (freeze), list, export, disputed images, tie-breaks."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict
+
+from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
+from moodlab.datasets import snapshots
+from moodlab.datasets.actions import start_export
+from moodlab.datasets.export import ExportParams
+
+LEAVE_OUT = ("leave-out", "leave out", "none")
+
+
+def register(sub: Subcommands) -> None:
+    dataset = group(sub, "dataset", "build, list and export frozen datasets")
+    build_ = command(dataset, "build", "freeze a snapshot: train 3-of-4, test 2-of-4", build)
+    build_.add_argument("--per-mood-cap", type=int, help="train images per mood (default: balance)")
+    build_.add_argument("--test-per-mood", type=int, help="test images per mood (default: all)")
+    build_.add_argument("--seed", type=int, default=snapshots.Rules().seed)
+    command(dataset, "list", "every snapshot", list_snapshots)
+    export_ = command(dataset, "export", "a zip in ImageFolder layout (as a job, run here)", export)
+    export_.add_argument("id", type=int)
+    export_.add_argument("out", metavar="OUT.zip")
+    command(dataset, "disputed", "images with a 2-2 tie", disputed)
+    tie = command(dataset, "break-tie", "decide a tie: one of the tied moods, or leave-out",
+                  break_tie)  # fmt: skip
+    tie.add_argument("image_id", type=int)
+    tie.add_argument("mood", help="a tied mood, or leave-out")
+
+
+def build(args: argparse.Namespace) -> Report:
+    settings, database = open_database()
+    rules = snapshots.Rules(
+        per_mood_cap=args.per_mood_cap, test_per_mood=args.test_per_mood, seed=args.seed
+    )
+    with database.session() as session:
+        snapshot = snapshots.freeze(session=session, actor=actor(), settings=settings, rules=rules)
+        return snapshots.snapshot_summary(snapshot)
+
+
+def list_snapshots(args: argparse.Namespace) -> Report:
+    _, database = open_database()
+    with database.session() as session:
+        found = snapshots.list_snapshots(session=session, actor=actor())
+        return {"snapshots": [snapshots.snapshot_summary(s) for s in found]}
+
+
+def export(args: argparse.Namespace) -> Report:
+    return run_here(start_export, params=ExportParams(snapshot_id=args.id, out=args.out))
+
+
+def disputed(args: argparse.Namespace) -> Report:
+    settings, database = open_database()
+    with database.session() as session:
+        found = snapshots.disputed_images(session=session, actor=actor(), settings=settings)
+        return {"disputed": [asdict(d) for d in found]}
+
+
+def break_tie(args: argparse.Namespace) -> Report:
+    settings, database = open_database()
+    mood = None if args.mood.strip().lower() in LEAVE_OUT else args.mood
+    with database.session() as session:
+        decision = snapshots.break_tie(
+            session=session, actor=actor(), settings=settings, image_id=args.image_id, mood=mood
+        )
+        return {"image_id": decision.image_id, "mood": decision.mood or "left out"}

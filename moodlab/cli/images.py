@@ -1,0 +1,95 @@
+"""`moodlab crawl`, `openverse`, `import` and `images list`: the candidate pool."""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy import select
+
+from moodlab.cli.common import Report, Subcommands, command, group, open_database, run_here
+from moodlab.core.models import Image
+from moodlab.images.actions import start_crawl, start_import, start_openverse
+from moodlab.images.crawl import CrawlParams
+from moodlab.images.importer import ImportParams
+from moodlab.images.openverse import OpenverseParams
+
+
+def register(sub: Subcommands) -> None:
+    crawl_ = command(
+        sub, "crawl", "crawl web pages for candidate images (as a job, run here)", crawl
+    )
+    crawl_.add_argument("urls", nargs="+", metavar="URL", help="seed pages")
+    default = CrawlParams.default
+    crawl_.add_argument("--max-pages", type=int, default=default("max_pages"),
+                        help=f"pages to fetch at most ({default('max_pages')})")  # fmt: skip
+    crawl_.add_argument("--max-images", type=int, default=default("max_images"),
+                        help=f"images to store at most ({default('max_images')})")  # fmt: skip
+    crawl_.add_argument("--depth", type=int, default=default("depth"),
+                        help=f"links to follow from a seed ({default('depth')})")  # fmt: skip
+    crawl_.add_argument(
+        "--delay",
+        type=float,
+        help="seconds between requests to one host (MOODLAB_CRAWL_DELAY_SECONDS)",
+    )
+    crawl_.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="let the seed hosts be private or loopback addresses (a lab-internal site)",
+    )
+
+    openverse_ = command(sub, "openverse",
+                         "source images by keyword from Openverse (needs MOODLAB_OPENVERSE_URL)",
+                         openverse)  # fmt: skip
+    openverse_.add_argument("query", metavar="QUERY")
+    limit = OpenverseParams.default("max_images")
+    openverse_.add_argument("--max-images", type=int, default=limit,
+                            help=f"images to store at most ({limit})")  # fmt: skip
+    openverse_.add_argument("--license", help="licence codes, comma-separated, e.g. cc0,by")
+    openverse_.add_argument("--allow-private", action="store_true",
+                            help="let the API host be a private address")  # fmt: skip
+
+    import_ = command(sub, "import", "import the images of a folder or a .zip (as a job, run here)",
+                      import_images)  # fmt: skip
+    import_.add_argument("path", metavar="PATH")
+
+    images = group(sub, "images", "the candidate pool")
+    command(images, "list", "every image with its source", list_images)
+
+
+def intake_summary(report: Report) -> Report:
+    """The promised keys first (docs/cli.md), then the rest."""
+    keys = ("stored", "duplicates", "rejected", "job_id")
+    return {key: report[key] for key in keys} | {
+        key: value for key, value in report.items() if key not in keys
+    }
+
+
+def crawl(args: argparse.Namespace) -> Report:
+    params = CrawlParams(
+        seeds=args.urls, max_pages=args.max_pages, max_images=args.max_images, depth=args.depth,
+        allow_private=args.allow_private, delay=args.delay,
+    )  # fmt: skip
+    return intake_summary(run_here(start_crawl, params=params))
+
+
+def openverse(args: argparse.Namespace) -> Report:
+    params = OpenverseParams(query=args.query, max_images=args.max_images, licenses=args.license,
+                             allow_private=args.allow_private)  # fmt: skip
+    return intake_summary(run_here(start_openverse, params=params))
+
+
+def import_images(args: argparse.Namespace) -> Report:
+    return intake_summary(run_here(start_import, params=ImportParams(path=args.path)))
+
+
+def list_images(args: argparse.Namespace) -> Report:
+    _, database = open_database()
+    with database.session() as session:
+        rows = session.scalars(select(Image).order_by(Image.id)).all()
+        return {
+            "images": [
+                {"id": i.id, "sha256": i.sha256, "source_url": i.source_url, "width": i.width,
+                 "height": i.height, "page_url": i.page_url, "license": i.license}
+                for i in rows
+            ]
+        }  # fmt: skip

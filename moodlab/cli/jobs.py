@@ -1,0 +1,68 @@
+"""`moodlab jobs ...`: list, inspect and cancel jobs; prove a worker runs."""
+
+from __future__ import annotations
+
+import argparse
+
+from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database
+from moodlab.core.models import Job, JobStatus
+from moodlab.jobs import queue
+from moodlab.jobs.actions import start_check
+from moodlab.jobs.kinds import KINDS
+
+
+def register(sub: Subcommands) -> None:
+    jobs = group(sub, "jobs", "list, inspect and cancel jobs")
+    listing = command(jobs, "list", "recent jobs, newest first", list_jobs)
+    listing.add_argument("--status", choices=[s.value for s in JobStatus], action="append")
+    listing.add_argument("--kind", choices=sorted(KINDS), action="append")
+    command(jobs, "show", "one job with its log", show).add_argument("id", type=int)
+    command(jobs, "cancel", "cancel a queued or running job", cancel).add_argument("id", type=int)
+    command(jobs, "check-worker", "queue a short job that proves a worker runs", check_worker)
+
+
+def job_row(job: Job) -> Report:
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "progress": round(job.progress, 3),
+        "message": job.message,
+        "created_at": job.created_at.isoformat(timespec="seconds"),
+    }
+
+
+def list_jobs(args: argparse.Namespace) -> Report:
+    _, database = open_database()
+    statuses = [JobStatus(s) for s in args.status or []]
+    with database.session() as session:
+        rows = queue.list_jobs(session=session, actor=actor(), statuses=statuses, kinds=args.kind)
+        return {"jobs": [job_row(job) for job in rows]}
+
+
+def show(args: argparse.Namespace) -> Report:
+    _, database = open_database()
+    with database.session() as session:
+        job = queue.get_job(session=session, job_id=args.id)
+        return {
+            **job_row(job),
+            "params": job.params,
+            "result": job.result,
+            "error": job.error,
+            "attempts": job.attempts,
+            "worker": job.worker,
+            "log": job.log_tail,
+        }
+
+
+def cancel(args: argparse.Namespace) -> Report:
+    _, database = open_database()
+    with database.session() as session:
+        return job_row(queue.request_cancel(session=session, actor=actor(), job_id=args.id))
+
+
+def check_worker(args: argparse.Namespace) -> Report:
+    settings, database = open_database()
+    with database.session() as session:
+        job = start_check(session=session, actor=actor(), settings=settings)
+        return job_row(job)

@@ -1,0 +1,93 @@
+"""The `moodlab` command: every service, scriptable (docs/cli.md).
+
+Commands that report take --json and then print one JSON object on stdout; without it
+they print the same report for a person. Bad input gets one line on stderr and a
+non-zero exit, never a traceback. Each area's commands live in their own module,
+their arguments beside their handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from moodlab.cli import datasets, images, jobs, music, server, training, users, video, votes
+from moodlab.cli.common import EXIT_ERROR, Parser, Report
+from moodlab.core.config import documented_settings
+from moodlab.core.errors import MoodlabError
+
+AREAS = (server, images, votes, datasets, training, music, video, users, jobs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    settings_help = "\n".join(
+        f"  {env} (default {default}): {doc}" for env, default, doc in documented_settings()
+    )
+    parser = Parser(
+        prog="moodlab",
+        description="moodlab: image-mood research lab (crawl, annotate, train, make videos).",
+        epilog=f"settings, from the environment:\n{settings_help}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for area in AREAS:
+        area.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("moodlab").setLevel(logging.INFO)
+    args = build_parser().parse_args(argv)
+    try:
+        report = args.handler(args)
+    except MoodlabError as exc:
+        print(f"moodlab: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("moodlab: interrupted", file=sys.stderr)
+        return 130
+    if report is not None:
+        if getattr(args, "json", False):
+            print(json.dumps(report, default=str))
+        else:
+            print(render(report))
+    return 0
+
+
+def render(report: Report) -> str:
+    """A report for a person: one `key: value` line each, lists and mappings indented."""
+    return "\n".join(_lines(report, indent=""))
+
+
+def _lines(value: Any, indent: str) -> list[str]:
+    lines: list[str] = []
+    for key, item in value.items():
+        if isinstance(item, dict) and item:
+            lines.append(f"{indent}{key}:")
+            lines.extend(_lines(item, indent + "  "))
+        elif isinstance(item, list | tuple) and item:
+            lines.append(f"{indent}{key}:")
+            lines.extend(f"{indent}  {_row(row)}" for row in item)
+        else:
+            lines.append(f"{indent}{key}: {_scalar(item)}")
+    return lines
+
+
+def _row(row: Any) -> str:
+    if isinstance(row, dict):
+        return "  ".join(f"{k}={_scalar(v)}" for k, v in row.items())
+    if isinstance(row, list | tuple):
+        return " ".join(_scalar(v) for v in row)
+    return _scalar(row)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(value, default=str)
+    return "-" if value is None else str(value)

@@ -1,0 +1,114 @@
+"""`moodlab serve`: migrate, then run the worker and the Streamlit app side by side.
+
+Ctrl-C (or SIGTERM) stops both; if either dies, the other is stopped too, so a
+half-running lab never looks healthy.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+
+from moodlab.core import migrations as migrate
+from moodlab.core.config import Settings
+from moodlab.core.db import database_from_settings
+from moodlab.core.errors import MoodlabError
+from moodlab.core.paths import PROJECT_ROOT
+
+log = logging.getLogger("moodlab.serve")
+APP = PROJECT_ROOT / "app.py"
+# Seconds each child gets to stop cleanly before it is killed.
+STOP_GRACE_SECONDS = 10
+
+
+def streamlit_command(port: int, address: str, max_upload_mb: int = 200) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP),
+        "--server.port",
+        str(port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true",
+        # No usage statistics: moodlab makes no network calls the user did not ask for.
+        "--browser.gatherUsageStats",
+        "false",
+        # Streamlit's welcome message looks up this machine's public IP on the
+        # internet; moodlab prints its own URL instead.
+        "--logger.hideWelcomeMessage",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--client.toolbarMode",
+        "minimal",
+        # Uploads as large as moodlab accepts them (Streamlit's own default is 200 MB).
+        "--server.maxUploadSize",
+        str(max_upload_mb),
+    ]
+
+
+def serve(*, port: int, address: str, worker: bool = True) -> int:
+    if not APP.exists():
+        raise MoodlabError(f"{APP} is missing: run moodlab from its source checkout")
+    database = database_from_settings()
+    migrate.upgrade(database)
+    _queue_default_music(database)
+    database.dispose()
+    children: list[subprocess.Popen] = []
+    if worker:
+        children.append(subprocess.Popen([sys.executable, "-m", "moodlab", "worker"]))
+    upload_mb = max(200, -(-Settings.from_env().video_max_bytes // 1_000_000))
+    children.append(subprocess.Popen(streamlit_command(port, address, upload_mb), cwd=PROJECT_ROOT))
+    log.info("moodlab: serving on http://localhost:%s (Ctrl-C stops)", port)
+
+    stopping = False
+
+    def on_signal(signum, _frame):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    exit_code = 0
+    while not stopping:
+        for child in children:
+            if child.poll() is not None:
+                log.error("moodlab: %s exited with %s; stopping", child.args[2:4], child.returncode)
+                exit_code = child.returncode or 1
+                stopping = True
+        time.sleep(0.5)
+    _stop(children)
+    return exit_code
+
+
+def _queue_default_music(database) -> None:
+    """A fresh install gets its default music library from the worker, as a job.
+
+    Generating takes a while (see the README), so the app does not wait for it.
+    """
+    from moodlab.core.config import Settings
+    from moodlab.music.actions import queue_default_library
+
+    job_id = queue_default_library(database=database, settings=Settings.from_env())
+    if job_id is not None:
+        log.info("moodlab: generating the default music library (job %s)", job_id)
+
+
+def _stop(children: list[subprocess.Popen]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

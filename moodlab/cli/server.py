@@ -1,0 +1,91 @@
+"""`moodlab migrate`, `serve`, `worker` and `demo`: running the lab."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from moodlab.cli.common import Report, Subcommands, command, open_database
+from moodlab.core.db import database_from_settings
+from moodlab.core.errors import MoodlabError
+
+
+def register(sub: Subcommands) -> None:
+    command(sub, "migrate", "bring the database schema up to date (alembic upgrade head)", migrate)
+
+    serve_ = command(
+        sub, "serve", "migrate, start the worker and the web app", serve, json_output=False
+    )
+    serve_.add_argument("--port", type=int, default=8501)
+    # All interfaces by default: annotators open the app from their own machines.
+    serve_.add_argument(
+        "--address",
+        default="0.0.0.0",  # noqa: S104
+        help="interface to listen on (default: all)",
+    )
+    serve_.add_argument("--no-worker", action="store_true", help="run the web app only")
+
+    demo_ = command(
+        sub, "demo", "build a labelled demo workspace (generated data) and serve it", demo
+    )
+    demo_.add_argument("--dir", type=Path, default=Path("demo"), help="its folder (./demo)")
+    demo_.add_argument("--per-mood", type=int, default=24, help="generated pictures per mood (24)")
+    demo_.add_argument("--reset", action="store_true", help="delete the demo workspace first")
+    demo_.add_argument("--build-only", action="store_true", help="build it, do not serve")
+    demo_.add_argument("--port", type=int, default=8501)
+
+    worker_ = command(sub, "worker", "run queued jobs until stopped", worker, json_output=False)
+    worker_.add_argument("--once", action="store_true", help="stop when the queue is empty")
+
+
+def migrate(args: argparse.Namespace) -> Report:
+    from moodlab.core import migrations
+
+    database = database_from_settings()
+    migrations.upgrade(database)
+    return {
+        "database": database.engine.url.render_as_string(hide_password=True),
+        "revision": migrations.current_revision(database),
+    }
+
+
+def serve(args: argparse.Namespace) -> None:
+    from moodlab.cli import serve as serving
+
+    raise SystemExit(serving.serve(port=args.port, address=args.address, worker=not args.no_worker))
+
+
+def demo(args: argparse.Namespace) -> Report | None:
+    from moodlab import demo as workspaces
+    from moodlab.cli import serve as serving
+
+    say = (lambda line: print(line, file=sys.stderr)) if args.json else print
+    if args.per_mood < 4:
+        raise MoodlabError("--per-mood must be at least 4 (3-fold training needs them)")
+    if args.reset:
+        workspaces.remove(args.dir)
+    workspace = workspaces.Workspace(args.dir)
+    report = None
+    if workspace.exists():
+        say(f"using the demo workspace in {args.dir} (--reset builds a new one)")
+    else:
+        report = workspaces.build(args.dir, per_mood=args.per_mood, say=say)
+    say(f"demo log-ins: {workspaces.LEAD} (lead) and {', '.join(workspaces.ANNOTATORS)}"
+        f" (annotators), password {workspaces.PASSWORD}")  # fmt: skip
+    if args.build_only:
+        return report or {"dir": str(args.dir), "environment": workspace.environment}
+    os.environ.update(workspace.environment)
+    raise SystemExit(serving.serve(port=args.port, address="127.0.0.1"))
+
+
+def worker(args: argparse.Namespace) -> None:
+    from moodlab.jobs.worker import JobWorker
+
+    settings, database = open_database()
+    job_worker = JobWorker(settings, database)
+    job_worker.install_signal_handlers()
+    logging.getLogger("moodlab.worker").info("worker %s: waiting for jobs", job_worker.name)
+    job_worker.run(once=args.once)

@@ -1,0 +1,63 @@
+"""`moodlab video make|list`: videos with music that fits their mood."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
+from moodlab.video.actions import start_video
+from moodlab.video.service import VideoParams, list_videos, video_row
+
+# The keys `video make --json` promises (docs/cli.md), in this order.
+MAKE_KEYS = (
+    "output",
+    "mood",
+    "confidence",
+    "tracks",
+    "timeline",
+    "seconds",
+    "warnings",
+    "video_id",
+)
+
+
+def register(sub: Subcommands) -> None:
+    video = group(sub, "video", "videos with music that fits their mood")
+    make_ = command(video, "make",
+                    "one video, or photos for a slideshow, with matching music (a job, run here)",
+                    make)  # fmt: skip
+    make_.add_argument("inputs", nargs="+", metavar="INPUT", help="a video file, or image files")
+    make_.add_argument("--out", metavar="OUT.mp4", help="where to write it (default: data/videos)")
+    make_.add_argument("--model", type=int, metavar="ID", help="model id (default: the active one)")
+    make_.add_argument("--sample-fps", type=float,
+                       help="frames a second to predict (MOODLAB_VIDEO_SAMPLE_FPS)")  # fmt: skip
+    make_.add_argument("--segments", action="store_true",
+                       help="a mood and track per scene (cuts, >= ~8 s)")  # fmt: skip
+    make_.add_argument("--seed", type=int, default=VideoParams.default("seed"),
+                       help="breaks ties between tracks (0)")  # fmt: skip
+    make_.add_argument("--keep-audio", action="store_true",
+                       help="keep the original sound, ducked under the music")  # fmt: skip
+    command(video, "list", "generated videos, newest first", list_made)
+
+
+def make(args: argparse.Namespace) -> Report:
+    inputs = {str(Path(p).expanduser().resolve()): p for p in args.inputs}
+    params = VideoParams(
+        inputs=list(inputs), names=inputs, out=args.out, model_id=args.model,
+        sample_fps=args.sample_fps, segments=args.segments, seed=args.seed,
+        keep_audio=args.keep_audio,
+    )  # fmt: skip
+    report = run_here(start_video, params=params)
+    if not args.json:  # a person reads the outcome; the timeline is for scripts and the page
+        return {key: report[key] for key in MAKE_KEYS if key != "timeline"}
+    return {key: report[key] for key in MAKE_KEYS} | {
+        k: v for k, v in report.items() if k not in MAKE_KEYS
+    }
+
+
+def list_made(args: argparse.Namespace) -> Report:
+    _, database = open_database()
+    with database.session() as session:
+        videos = list_videos(session=session, actor=actor())
+        return {"videos": [video_row(v) for v in videos]}

@@ -1,0 +1,41 @@
+"""`moodlab votes import|export` and `moodlab agreement`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database
+from moodlab.votes import annotation
+from moodlab.votes.agreement import agreement_report
+
+
+def register(sub: Subcommands) -> None:
+    votes = group(sub, "votes", "import or export votes as CSV")
+    command(votes, "import", "add votes made elsewhere (columns: image, annotator, mood)",
+            import_votes).add_argument("file", metavar="FILE.csv")  # fmt: skip
+    command(votes, "export", "write every vote and skip as CSV (image sha256, annotator, mood)",
+            export_votes).add_argument("file", metavar="FILE.csv")  # fmt: skip
+    command(sub, "agreement",
+            "tiers, Fleiss' kappa, Krippendorff's alpha, circular alpha, per annotator",
+            agreement)  # fmt: skip
+
+
+def import_votes(args: argparse.Namespace) -> Report:
+    _, database = open_database()
+    with database.session() as session:
+        report = annotation.import_votes(session=session, actor=actor(), path=Path(args.file))
+        return report.as_dict()
+
+
+def export_votes(args: argparse.Namespace) -> Report:
+    _, database = open_database()
+    with database.session() as session:
+        rows = annotation.export_votes(session=session, actor=actor(), path=Path(args.file))
+    return {"exported": rows, "file": str(Path(args.file).resolve())}
+
+
+def agreement(args: argparse.Namespace) -> Report:
+    settings, database = open_database()
+    with database.session() as session:
+        return agreement_report(session=session, actor=actor(), settings=settings)

@@ -1,0 +1,1 @@
+"""Infrastructure every area shares: settings, database, models, files, users."""

@@ -1,0 +1,215 @@
+"""Settings, read from the environment, with embedded defaults.
+
+Each setting is one dataclass field whose metadata names its environment
+variable and says what it does; the README's configuration table is checked
+against these fields by tests/test_config.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from moodlab.core.errors import ConfigError
+
+
+def _setting(default, env: str, help: str):
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = _setting(
+        "sqlite:///db/moodlab.sqlite",
+        "MOODLAB_DATABASE_URL",
+        "SQLAlchemy database URL of the lab database",
+    )
+    data_dir: Path = _setting(
+        Path("data"), "MOODLAB_DATA_DIR", "where images, models, exports and videos are stored"
+    )
+    music_dir: Path = _setting(Path("music"), "MOODLAB_MUSIC_DIR", "the track library")
+    annotators_per_item: int = _setting(
+        4, "MOODLAB_ANNOTATORS_PER_ITEM", "votes an image needs before it is complete"
+    )
+    train_quorum: int = _setting(
+        3, "MOODLAB_TRAIN_QUORUM", "votes for one mood that put an image in the train tier"
+    )
+    test_quorum: int = _setting(
+        2, "MOODLAB_TEST_QUORUM", "votes for a unique top mood that put an image in the test tier"
+    )
+    login_max_failures: int = _setting(
+        5, "MOODLAB_LOGIN_MAX_FAILURES", "failed logins for one name before it is locked out"
+    )
+    login_lockout_seconds: int = _setting(
+        300, "MOODLAB_LOGIN_LOCKOUT_SECONDS", "how long a locked-out name must wait"
+    )
+    session_idle_minutes: int = _setting(
+        480, "MOODLAB_SESSION_IDLE_MINUTES", "a browser session idle this long is logged out"
+    )
+    job_heartbeat_seconds: float = _setting(
+        5.0, "MOODLAB_JOB_HEARTBEAT_SECONDS", "how often a worker reports that its job is alive"
+    )
+    job_stale_seconds: float = _setting(
+        60.0,
+        "MOODLAB_JOB_STALE_SECONDS",
+        "a running job without a heartbeat this long is recovered (re-queued once, then failed)",
+    )
+    worker_poll_seconds: float = _setting(
+        1.0, "MOODLAB_WORKER_POLL_SECONDS", "how often an idle worker looks for queued jobs"
+    )
+    crawl_delay_seconds: float = _setting(
+        1.0, "MOODLAB_CRAWL_DELAY_SECONDS", "least time between two requests to one host"
+    )
+    crawl_connect_timeout: float = _setting(
+        5.0, "MOODLAB_CRAWL_CONNECT_TIMEOUT", "seconds to wait for a host to accept a connection"
+    )
+    crawl_read_timeout: float = _setting(
+        15.0,
+        "MOODLAB_CRAWL_READ_TIMEOUT",
+        "seconds a response may stall; a whole response gets the connect timeout plus twice this",
+    )
+    crawl_concurrency: int = _setting(
+        8, "MOODLAB_CRAWL_CONCURRENCY", "hosts fetched at once (each host still one at a time)"
+    )
+    max_image_bytes: int = _setting(
+        20_000_000, "MOODLAB_MAX_IMAGE_BYTES", "largest image file accepted, in bytes"
+    )
+    max_image_pixels: int = _setting(
+        89_478_485,
+        "MOODLAB_MAX_IMAGE_PIXELS",
+        "largest image accepted, in pixels (decompression-bomb guard; Pillow's default)",
+    )
+    min_image_side: int = _setting(
+        64, "MOODLAB_MIN_IMAGE_SIDE", "smallest width and height accepted, in pixels"
+    )
+    near_duplicate_distance: int = _setting(
+        6,
+        "MOODLAB_NEAR_DUPLICATE_DISTANCE",
+        "perceptual-hash Hamming distance at or below which an image is a near-duplicate",
+    )
+    openverse_url: str = _setting(
+        "",
+        "MOODLAB_OPENVERSE_URL",
+        "Openverse image-search API to source from by keyword; empty (the default) turns it off",
+    )
+    precision: str = _setting(
+        "",
+        "MOODLAB_PRECISION",
+        "Keras dtype policy: mixed_bfloat16, mixed_float16 or float32; empty picks by hardware",
+    )
+    transfer_weights: str = _setting(
+        "",
+        "MOODLAB_TRANSFER_WEIGHTS",
+        "MobileNetV2 ImageNet weights file for the transfer architecture; empty looks in"
+        " $KERAS_HOME/models (never downloaded)",
+    )
+    music_seed: int = _setting(
+        0,
+        "MOODLAB_MUSIC_SEED",
+        "seed of the generated default music library (same seed, same tracks)",
+    )
+    music_tracks_per_mood: int = _setting(
+        4,
+        "MOODLAB_MUSIC_TRACKS_PER_MOOD",
+        "generated tracks per mood in the default music library; 0 generates none",
+    )
+    music_max_bytes: int = _setting(
+        50_000_000, "MOODLAB_MUSIC_MAX_BYTES", "largest music file accepted, in bytes"
+    )
+    music_min_seconds: float = _setting(
+        10.0, "MOODLAB_MUSIC_MIN_SECONDS", "shortest music track accepted, in seconds"
+    )
+    music_max_seconds: float = _setting(
+        1200.0, "MOODLAB_MUSIC_MAX_SECONDS", "longest music track accepted, in seconds"
+    )
+    video_max_bytes: int = _setting(
+        2_000_000_000,
+        "MOODLAB_VIDEO_MAX_BYTES",
+        "largest video or photo file accepted for a video, in bytes (uploads and the CLI)",
+    )
+    video_sample_fps: float = _setting(
+        2.0, "MOODLAB_VIDEO_SAMPLE_FPS", "frames a second sampled from a video for its mood"
+    )
+    import_max_members: int = _setting(
+        50_000, "MOODLAB_IMPORT_MAX_MEMBERS", "most files one zip import may hold (zip-bomb guard)"
+    )
+    import_max_total_bytes: int = _setting(
+        5_000_000_000,
+        "MOODLAB_IMPORT_MAX_TOTAL_BYTES",
+        "most uncompressed bytes one zip import may hold (zip-bomb guard)",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None or raw.strip() == "":
+                continue
+            values[f.name] = _parse(f.metadata["env"], raw.strip(), type(f.default))
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not 1 <= self.test_quorum < self.train_quorum <= self.annotators_per_item:
+            raise ConfigError(
+                "quorum settings must satisfy 1 <= MOODLAB_TEST_QUORUM < MOODLAB_TRAIN_QUORUM"
+                f" <= MOODLAB_ANNOTATORS_PER_ITEM; got test={self.test_quorum},"
+                f" train={self.train_quorum}, annotators={self.annotators_per_item}"
+            )
+        at_least_one = (
+            "login_max_failures",
+            "login_lockout_seconds",
+            "session_idle_minutes",
+            "crawl_concurrency",
+            "max_image_bytes",
+            "max_image_pixels",
+            "min_image_side",
+            "import_max_members",
+            "import_max_total_bytes",
+            "music_max_bytes",
+            "video_max_bytes",
+        )
+        for name in at_least_one:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{_env_of(name)} must be at least 1")
+        if not 0 <= self.music_tracks_per_mood <= 50:
+            raise ConfigError("MOODLAB_MUSIC_TRACKS_PER_MOOD must be between 0 and 50")
+        if self.music_min_seconds >= self.music_max_seconds:
+            raise ConfigError(
+                "MOODLAB_MUSIC_MIN_SECONDS must be less than MOODLAB_MUSIC_MAX_SECONDS"
+            )
+        if self.job_stale_seconds <= self.job_heartbeat_seconds:
+            raise ConfigError(
+                "MOODLAB_JOB_STALE_SECONDS must be longer than MOODLAB_JOB_HEARTBEAT_SECONDS"
+            )
+
+
+def _env_of(name: str) -> str:
+    return next(f.metadata["env"] for f in fields(Settings) if f.name == name)
+
+
+def _parse(env: str, raw: str, kind: type):
+    try:
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            value = float(raw)
+            if value <= 0:
+                raise ValueError
+            return value
+    except ValueError:
+        noun = "an integer" if kind is int else "a positive number"
+        raise ConfigError(f"{env}={raw!r} is not {noun}") from None
+    if issubclass(kind, Path):
+        return Path(raw).expanduser()
+    return raw
+
+
+def documented_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, help) for every setting, for docs and --help."""
+    return [(f.metadata["env"], str(f.default), f.metadata["help"]) for f in fields(Settings)]

@@ -1,0 +1,148 @@
+"""Content-addressed files under the data dir, and atomic writes for every file.
+
+An object's name is the sha256 of its bytes, sharded two levels deep
+(``objects/ab/cd/abcd....jpg``) so no folder grows past a few thousand entries.
+Every write goes to a temporary name in the same folder and is renamed into
+place, so a crash never leaves a half file under a real name.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+from moodlab.core.errors import MoodlabError
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_SUFFIX = re.compile(r"\.[a-z0-9]{1,8}")
+
+
+class StorageError(MoodlabError):
+    """A file could not be written or read."""
+
+
+def _storage_error(exc: OSError, path: Path) -> StorageError:
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"no space left on the device writing {path}")
+    return StorageError(f"could not write {path}: {exc.strerror or exc}")
+
+
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB pieces (videos and tracks can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@contextmanager
+def atomic_write(path: Path) -> Iterator[BinaryIO]:
+    """Open a temp file beside ``path``; on success it is fsynced and renamed to ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _storage_error(exc, path) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temp path beside ``path`` for a tool that writes files itself (ffmpeg).
+
+    On success the file is fsynced and renamed to ``path``; on failure it is removed.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{time.monotonic_ns()}.tmp{path.suffix}")
+    try:
+        yield tmp
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _storage_error(exc, path) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+class ContentStore:
+    """Files named by the sha256 of their content, under ``root/objects``."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.objects = self.root / "objects"
+
+    def path_for(self, sha256: str, suffix: str = "") -> Path:
+        if not _SHA256.fullmatch(sha256):
+            raise StorageError(f"{sha256!r} is not a sha256 hex digest")
+        if suffix and not _SUFFIX.fullmatch(suffix):
+            raise StorageError(f"{suffix!r} is not a file suffix like '.jpg'")
+        return self.objects / sha256[:2] / sha256[2:4] / f"{sha256}{suffix}"
+
+    def derived_path(self, sha256: str, kind: str, suffix: str) -> Path:
+        """A file made from object ``sha256`` (a thumbnail, a display copy), sharded alike."""
+        if not re.fullmatch(r"[a-z0-9_]{1,32}", kind):
+            raise StorageError(f"{kind!r} is not a derived-file kind")
+        original = self.path_for(sha256, suffix)
+        return self.root / kind / original.relative_to(self.objects)
+
+    def write_new(self, path: Path, data: bytes) -> bool:
+        """Write ``data`` to ``path`` atomically unless it exists; True when written."""
+        if path.exists():
+            return False
+        with atomic_write(path) as handle:
+            handle.write(data)
+        return True
+
+    def put_bytes(self, data: bytes, suffix: str = "") -> str:
+        """Store ``data`` (once: storing the same bytes again is a no-op); return its sha256."""
+        sha256 = hashlib.sha256(data).hexdigest()
+        path = self.path_for(sha256, suffix)
+        if not path.exists():
+            with atomic_write(path) as handle:
+                handle.write(data)
+        return sha256
+
+    def put_file(self, source: Path, suffix: str = "") -> str:
+        """Store a copy of the file at ``source``, streaming it in chunks."""
+        digest = hashlib.sha256()
+        with open(source, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        sha256 = digest.hexdigest()
+        path = self.path_for(sha256, suffix)
+        if not path.exists():
+            with open(source, "rb") as src, atomic_write(path) as dst:
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    dst.write(chunk)
+        return sha256
+
+    def exists(self, sha256: str, suffix: str = "") -> bool:
+        return self.path_for(sha256, suffix).exists()
+
+    def read_bytes(self, sha256: str, suffix: str = "") -> bytes:
+        path = self.path_for(sha256, suffix)
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            raise StorageError(f"no stored file {sha256}{suffix} under {self.objects}") from None

@@ -1,0 +1,1 @@
+"""Frozen dataset snapshots: planning the tiers, freezing, exporting."""

@@ -1,0 +1,1 @@
+"""Candidate images: crawling, sourcing, importing, checking and storing them."""

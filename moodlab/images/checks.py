@@ -1,0 +1,119 @@
+"""Validation of one candidate image, and the derived files moodlab keeps of it.
+
+``check_image`` takes raw bytes and either returns a CheckedImage (decoded,
+oriented, RGB, with its display copy, thumbnail and perceptual hash) or raises
+Rejected with a reason a person can act on. Nothing is written here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+import imagehash
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from moodlab.core.errors import MoodlabError
+from moodlab.images.resize import display_copy, square_crop
+
+# Formats Pillow decodes that moodlab accepts, and the suffix the original keeps.
+SUFFIXES = {
+    "JPEG": ".jpg",
+    "PNG": ".png",
+    "GIF": ".gif",
+    "WEBP": ".webp",
+    "BMP": ".bmp",
+    "TIFF": ".tif",
+    "MPO": ".jpg",  # multi-picture JPEG from phone cameras
+}
+
+
+class Rejected(MoodlabError):
+    """A candidate that is not stored; ``kind`` groups the reasons for counting."""
+
+    def __init__(self, kind: str, reason: str):
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class CheckedImage:
+    data: bytes  # the original bytes, stored as they came
+    sha256: str
+    suffix: str
+    width: int  # after EXIF orientation
+    height: int
+    phash: str
+    display_jpeg: bytes
+    thumbnail_png: bytes
+
+
+def check_image(data: bytes, *, max_pixels: int, min_side: int, max_bytes: int) -> CheckedImage:
+    if len(data) > max_bytes:
+        raise Rejected("too_large", f"file too large: {len(data):,} bytes (limit {max_bytes:,})")
+    if not data:
+        raise Rejected("not_image", "not an image: the file is empty")
+    image = _open_checked(data, max_pixels)
+    fmt = image.format
+    if fmt not in SUFFIXES:
+        raise Rejected("unsupported", f"unsupported image format {fmt}")
+    if min(image.size) < min_side:
+        w, h = image.size
+        raise Rejected("too_small", f"too small: {w}x{h} px (at least {min_side} px a side)")
+    rgb = _to_rgb(ImageOps.exif_transpose(image))
+    return CheckedImage(
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        suffix=SUFFIXES[fmt],
+        width=rgb.width,
+        height=rgb.height,
+        phash=str(imagehash.phash(rgb)),
+        display_jpeg=_encode(display_copy(rgb), "JPEG", quality=88),
+        thumbnail_png=_encode(square_crop(rgb), "PNG"),
+    )
+
+
+def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
+    """Identify, check the header's size, verify, then fully decode."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(data))
+            pixels = probe.width * probe.height
+            if pixels > max_pixels:
+                raise Rejected(
+                    "bomb",
+                    f"decompression bomb: {probe.width}x{probe.height} = {pixels:,} pixels"
+                    f" (limit {max_pixels:,})",
+                )
+            probe.verify()
+            image = Image.open(io.BytesIO(data))
+            image.load()
+    except Rejected:
+        raise
+    except UnidentifiedImageError:
+        raise Rejected("not_image", "not an image: Pillow cannot identify the file") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise Rejected("bomb", f"decompression bomb: {exc}") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise Rejected("corrupt", f"truncated or corrupt image: {exc}") from None
+    return image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """RGB; transparent parts become white, as a browser shows them on a white page."""
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def _encode(image: Image.Image, fmt: str, **options) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()

@@ -1,0 +1,186 @@
+"""Polite, guarded HTTP for the crawler.
+
+Every request: http or https only; the host's addresses checked after DNS and
+again after every redirect (private, loopback, link-local, multicast and
+reserved addresses are refused unless the host was explicitly allowed);
+redirects followed by hand up to a limit, with loops named; connect and read
+timeouts plus a total deadline; a byte limit enforced while streaming.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+from moodlab import __version__
+from moodlab.images.checks import Rejected
+
+USER_AGENT = f"moodlab/{__version__} (image-mood research crawler)"
+MAX_REDIRECTS = 5
+CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class FetchLimits:
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    max_bytes: int = 20_000_000
+
+    @property
+    def deadline(self) -> float:
+        """Seconds one whole response may take: a host that drips bytes is cut off."""
+        return self.connect_timeout + 2 * self.read_timeout
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str  # after redirects
+    status: int
+    content_type: str
+    body: bytes
+
+
+def is_public_address(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+    )
+
+
+class AddressPolicy:
+    """Which hosts may be fetched: public addresses, plus private ones of allowed hosts."""
+
+    def __init__(self, allowed_private_hosts: set[str] | None = None):
+        self.allowed_private_hosts = {h.lower() for h in allowed_private_hosts or set()}
+
+    def check(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise Rejected("bad_url", f"unsupported URL scheme {parts.scheme or '(none)'!r}")
+        host = (parts.hostname or "").lower()
+        if not host:
+            raise Rejected("bad_url", "the URL has no host")
+        try:
+            infos = socket.getaddrinfo(host, parts.port or 80, proto=socket.IPPROTO_TCP)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise Rejected("unreachable", f"cannot resolve host {host}: {exc}") from None
+        for *_, sockaddr in infos:
+            address = sockaddr[0]
+            if not is_public_address(address) and host not in self.allowed_private_hosts:
+                raise Rejected(
+                    "private_address",
+                    f"{host} resolves to the non-public address {address}: refused"
+                    " (--allow-private allows it for the seed hosts only)",
+                )
+
+
+class Fetcher:
+    """GETs through one requests.Session per thread (Session is not thread-safe)."""
+
+    def __init__(self, policy: AddressPolicy, limits: FetchLimits):
+        self.policy = policy
+        self.limits = limits
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT
+            session.trust_env = False  # no proxies or .netrc from the environment
+            self._local.session = session
+        return session
+
+    def get(self, url: str, *, max_bytes: int | None = None) -> Fetched:
+        """The response after redirects, any status; raises Rejected for what is refused."""
+        max_bytes = max_bytes or self.limits.max_bytes
+        seen = {url}
+        for _ in range(MAX_REDIRECTS + 1):
+            self.policy.check(url)
+            response = self._request(url)
+            self._check_peer(url, response)
+            if not response.is_redirect:
+                return self._read(url, response, max_bytes)
+            response.close()
+            target = urljoin(url, response.headers.get("location", ""))
+            if target in seen:
+                raise Rejected("redirect_loop", f"redirect loop: {url} leads back to {target}")
+            seen.add(target)
+            url = target
+        raise Rejected("redirect_loop", f"more than {MAX_REDIRECTS} redirects")
+
+    def _request(self, url: str) -> requests.Response:
+        try:
+            return self._session().get(
+                url,
+                stream=True,
+                allow_redirects=False,
+                timeout=(self.limits.connect_timeout, self.limits.read_timeout),
+            )
+        except requests.Timeout:
+            raise Rejected(
+                "timeout", f"timed out: no answer within {self.limits.read_timeout:g} s"
+            ) from None
+        except requests.RequestException as exc:
+            raise Rejected("unreachable", f"cannot connect: {type(exc).__name__}") from None
+
+    def _check_peer(self, url: str, response: requests.Response) -> None:
+        """Check the address actually connected to, not only what DNS said a moment ago.
+
+        A host whose DNS answers a public address to the check and a private one to
+        the connection (DNS rebinding) is caught here, before its body is read.
+        """
+        # requests -> urllib3 -> http.client -> the socket: private attributes, so look
+        # them up carefully; a response without a body has no socket left to ask.
+        body = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(body, "raw", None), "_sock", None)
+        if sock is None:
+            return
+        address = sock.getpeername()[0]
+        host = (urlsplit(url).hostname or "").lower()
+        if not is_public_address(address) and host not in self.policy.allowed_private_hosts:
+            response.close()
+            raise Rejected(
+                "private_address", f"{host} connected to the non-public address {address}: refused"
+            )
+
+    def _read(self, url: str, response: requests.Response, max_bytes: int) -> Fetched:
+        with response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise Rejected(
+                    "too_large", f"too large: {int(declared):,} bytes (limit {max_bytes:,})"
+                )
+            started = time.monotonic()
+            chunks, size = [], 0
+            try:
+                for chunk in response.iter_content(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise Rejected("too_large", f"too large: over {max_bytes:,} bytes")
+                    if time.monotonic() - started > self.limits.deadline:
+                        raise Rejected(
+                            "timeout", f"timed out: took over {self.limits.deadline:g} s"
+                        )
+                    chunks.append(chunk)
+            except requests.RequestException as exc:
+                kind = "timeout" if "timed out" in str(exc).lower() else "unreachable"
+                raise Rejected(kind, f"the response broke off: {type(exc).__name__}") from None
+            content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+            return Fetched(
+                url=url, status=response.status_code, content_type=content_type,
+                body=b"".join(chunks),
+            )  # fmt: skip

@@ -1,0 +1,178 @@
+"""The job queue: long work (crawls, imports, training, videos) waiting for a worker.
+
+A start service (``start_crawl``, ``start_training``, ...) calls ``enqueue`` with its
+params; a worker claims the job, runs its kind's handler with a JobContext, and records
+the outcome. A job whose worker stopped heartbeating is re-queued once, then failed.
+See docs/architecture.md, "Jobs".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from moodlab.core.auth import Actor, require_role
+from moodlab.core.config import Settings
+from moodlab.core.errors import MoodlabError, NotFound
+from moodlab.core.models import Job, JobStatus, Role, Worker
+from moodlab.core.timeutil import utcnow
+from moodlab.jobs.context import JobParams, append_log
+from moodlab.jobs.kinds import kind_of
+
+# A job is tried at most this often: the first run and one re-queue after its
+# worker died. A job that kills its worker twice (say, out of memory) fails.
+MAX_ATTEMPTS = 2
+
+
+# --- the services pages and the CLI call --------------------------------------------------
+
+
+def enqueue(*, session: Session, actor: Actor, settings: Settings, params: JobParams) -> Job:
+    """Check the actor's role and the params, then queue the job; nothing is queued on error."""
+    job_kind = kind_of(params)
+    if job_kind.role == Role.LEAD:
+        article = "an" if job_kind.title[:1].lower() in "aeiou" else "a"
+        require_role(actor, Role.LEAD, action=f"start {article} {job_kind.title} job")
+    params.validate(settings)
+    job = Job(
+        kind=job_kind.name,
+        params=params.to_json(),
+        created_by_id=actor.id,
+        message="waiting for a worker",
+    )
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get_job(*, session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"no job with id {job_id}")
+    return job
+
+
+def list_jobs(
+    *,
+    session: Session,
+    actor: Actor,
+    statuses: list[JobStatus] | None = None,
+    kinds: list[str] | None = None,
+    limit: int = 200,
+) -> list[Job]:
+    """Jobs newest first: every job for the lead, their own for others; filtered in SQL."""
+    query = select(Job).options(selectinload(Job.created_by)).order_by(Job.id.desc()).limit(limit)
+    if not actor.is_lead:
+        query = query.where(Job.created_by_id == actor.id)
+    if statuses:
+        query = query.where(Job.status.in_([s.value for s in statuses]))
+    if kinds:
+        query = query.where(Job.kind.in_(kinds))
+    return list(session.scalars(query))
+
+
+def request_cancel(*, session: Session, actor: Actor, job_id: int) -> Job:
+    """Cancel a queued job at once; ask a running one to stop at its next check."""
+    job = get_job(session=session, job_id=job_id)
+    if job.created_by_id != actor.id or actor.id is None:
+        require_role(actor, Role.LEAD, action="cancel other users' jobs")
+    status = JobStatus(job.status)
+    if status.finished:
+        raise MoodlabError(f"job {job_id} has already {status.value}")
+    if status == JobStatus.QUEUED:
+        finish(job, JobStatus.CANCELLED, message=f"cancelled by {actor.name} before it started")
+    else:
+        job.cancel_requested = True
+        job.message = f"cancelling (asked by {actor.name})"
+    return job
+
+
+def live_workers(
+    *, session: Session, within: timedelta, now: datetime | None = None
+) -> list[Worker]:
+    since = (now or utcnow()) - within
+    query = select(Worker).where(Worker.stopped_at.is_(None), Worker.heartbeat_at >= since)
+    return list(session.scalars(query))
+
+
+# --- what workers call -----------------------------------------------------------------------
+
+
+def claim_next(*, session: Session, worker: str, now: datetime | None = None) -> int | None:
+    """Atomically take the oldest queued job for ``worker``; its id, or None.
+
+    PostgreSQL skips rows another worker has locked; on SQLite the conditional
+    UPDATE below is the guard: only one worker's UPDATE can still see 'queued'.
+    """
+    now = now or utcnow()
+    while True:
+        candidate = session.scalar(
+            select(Job.id)
+            .where(Job.status == JobStatus.QUEUED)
+            .order_by(Job.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if candidate is None:
+            session.commit()
+            return None
+        if claim(session=session, job_id=candidate, worker=worker, now=now):
+            return candidate
+
+
+def claim(*, session: Session, job_id: int, worker: str, now: datetime | None = None) -> bool:
+    """Take job ``job_id`` if it is still queued; commits. True when this worker got it."""
+    now = now or utcnow()
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+        .values(
+            status=JobStatus.RUNNING,
+            worker=worker,
+            heartbeat_at=now,
+            started_at=now,
+            attempts=Job.attempts + 1,
+            message="started",
+        )
+    ).rowcount
+    session.commit()
+    return claimed == 1
+
+
+def recover_stale(
+    *, session: Session, stale_after: timedelta, now: datetime | None = None
+) -> list[int]:
+    """Re-queue (once) or fail running jobs whose worker stopped heartbeating."""
+    now = now or utcnow()
+    stale = session.scalars(
+        select(Job).where(Job.status == JobStatus.RUNNING, Job.heartbeat_at < now - stale_after)
+    ).all()
+    for job in stale:
+        silent = (
+            f"worker {job.worker} stopped heartbeating at {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
+        )
+        if job.cancel_requested:
+            finish(job, JobStatus.CANCELLED, message=f"cancelled; {silent}")
+        elif job.attempts < MAX_ATTEMPTS:
+            job.status = JobStatus.QUEUED
+            job.worker = None
+            job.message = f"re-queued: {silent}"
+            job.log_tail = append_log(job.log_tail, f"[recovered] re-queued: {silent}")
+        else:
+            finish(
+                job,
+                JobStatus.FAILED,
+                error=f"{silent}, on attempt {job.attempts} of {MAX_ATTEMPTS}; not retried",
+            )
+    return [job.id for job in stale]
+
+
+def finish(job: Job, status: JobStatus, *, message: str = "", error: str | None = None) -> None:
+    job.status = status
+    job.finished_at = utcnow()
+    job.message = message or (error or status.value)
+    job.error = error
+    if status == JobStatus.SUCCEEDED:
+        job.progress = 1.0

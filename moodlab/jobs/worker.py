@@ -1,0 +1,236 @@
+"""The worker process: claims queued jobs one at a time and runs them.
+
+Start one with `moodlab worker` (`moodlab serve` starts one for you). Several
+workers may share a database; each job runs on exactly one of them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from moodlab.core.auth import Actor
+from moodlab.core.config import Settings
+from moodlab.core.db import Database
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Job, JobStatus, Worker
+from moodlab.core.timeutil import utcnow
+from moodlab.jobs import queue
+from moodlab.jobs.context import (
+    JobCancelled,
+    JobContext,
+    JobParams,
+    WorkerStopping,
+    append_log,
+)
+from moodlab.jobs.kinds import KINDS, JobKind, kind
+
+log = logging.getLogger("moodlab.worker")
+
+
+class JobWorker:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        name: str | None = None,
+        *,
+        kinds: dict[str, JobKind] | None = None,
+    ):
+        self.settings = settings
+        self.database = database
+        self.kinds = KINDS if kinds is None else kinds
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.stop_event = threading.Event()
+        self._last_recovery = 0.0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def run(self, *, once: bool = False) -> int:
+        """Work until stopped (or, with ``once``, until the queue is empty); jobs run."""
+        self._register()
+        ran = 0
+        try:
+            while not self.stop_event.is_set():
+                if self.run_one():
+                    ran += 1
+                elif once:
+                    break
+                else:
+                    self.stop_event.wait(self.settings.worker_poll_seconds)
+        finally:
+            self._unregister()
+        return ran
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and the first Ctrl-C stop after re-queueing the running job."""
+
+        def stop(signum, _frame):
+            log.info("worker %s: stopping on signal %s", self.name, signum)
+            self.stop_event.set()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+
+    def _register(self) -> None:
+        host, pid = socket.gethostname(), os.getpid()
+        with self.database.session() as session:
+            session.merge(Worker(name=self.name, host=host, pid=pid, heartbeat_at=utcnow()))
+
+    def _unregister(self) -> None:
+        with self.database.session() as session:
+            session.execute(
+                update(Worker)
+                .where(Worker.name == self.name)
+                .values(stopped_at=utcnow(), current_job_id=None)
+            )
+
+    def _beat(self, job_id: int | None) -> None:
+        with self.database.session() as session:
+            session.execute(
+                update(Worker)
+                .where(Worker.name == self.name)
+                .values(heartbeat_at=utcnow(), current_job_id=job_id)
+            )
+
+    # -- one job -----------------------------------------------------------------------------
+
+    def run_one(self) -> bool:
+        """Recover stale jobs, then claim and run one queued job; False when none waits."""
+        self._recover_stale_jobs()
+        self._beat(None)
+        with self.database.session() as session:
+            job_id = queue.claim_next(session=session, worker=self.name)
+        if job_id is None:
+            return False
+        self._run_claimed(job_id)
+        return True
+
+    def _recover_stale_jobs(self) -> None:
+        now = utcnow().timestamp()
+        if now - self._last_recovery < self.settings.job_heartbeat_seconds:
+            return
+        self._last_recovery = now
+        stale_after = timedelta(seconds=self.settings.job_stale_seconds)
+        with self.database.session() as session:
+            recovered = queue.recover_stale(session=session, stale_after=stale_after)
+        for job_id in recovered:
+            log.warning("job %s: its worker stopped heartbeating; recovered", job_id)
+
+    def _run_claimed(self, job_id: int) -> None:
+        with self.database.session() as session:
+            job = session.get(Job, job_id)
+            kind_name, params = job.kind, dict(job.params or {})
+            creator = job.created_by
+            actor = Actor.of(creator) if creator else Actor.command_line()
+        ctx = JobContext(
+            self.database, job_id, settings=self.settings, actor=actor, stop_event=self.stop_event
+        )
+        done = threading.Event()
+        beating = threading.Thread(target=self._heartbeat_loop, args=(ctx, done), daemon=True)
+        beating.start()
+        log.info("job %s (%s): started on %s", job_id, kind_name, self.name)
+        try:
+            job_kind = kind(kind_name, self.kinds)
+            result = job_kind.run(ctx, job_kind.params.from_json(params))
+        except JobCancelled:
+            self._settle(job_id, JobStatus.CANCELLED, message="cancelled")
+        except WorkerStopping:
+            self._requeue_on_shutdown(job_id)
+        except MoodlabError as exc:
+            self._settle(job_id, JobStatus.FAILED, error=str(exc))
+        except Exception as exc:  # a bug in a handler must not take the worker down
+            trace = traceback.format_exc(limit=8)
+            self._settle(job_id, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", log=trace)
+        else:
+            self._settle(job_id, JobStatus.SUCCEEDED, message="done", result=result or {})
+        finally:
+            done.set()
+            beating.join()
+        log.info("job %s: finished", job_id)
+
+    def _heartbeat_loop(self, ctx: JobContext, done: threading.Event) -> None:
+        while not done.wait(self.settings.job_heartbeat_seconds):
+            with self.database.session() as session:
+                job = session.get(Job, ctx.job_id)
+                if job.worker != self.name or job.status != JobStatus.RUNNING:
+                    ctx.cancel_event.set()  # recovered by another worker: stop quietly
+                    return
+                job.heartbeat_at = utcnow()
+                if job.cancel_requested:
+                    ctx.cancel_event.set()
+            self._beat(ctx.job_id)
+
+    def _mine(self, session, job_id: int) -> Job | None:
+        """The job, if it is still running on this worker (not recovered elsewhere)."""
+        job = session.get(Job, job_id)
+        if job.status == JobStatus.RUNNING and job.worker == self.name:
+            return job
+        return None
+
+    def _settle(
+        self, job_id: int, status: JobStatus, *, message="", error=None, result=None, log=""
+    ):
+        with self.database.session() as session:
+            job = self._mine(session, job_id)
+            if job is None:
+                return
+            if log:
+                job.log_tail = append_log(job.log_tail, log)
+            queue.finish(job, status, message=message, error=error)
+            job.result = result
+
+    def _requeue_on_shutdown(self, job_id: int) -> None:
+        with self.database.session() as session:
+            job = self._mine(session, job_id)
+            if job is None:
+                return
+            job.status = JobStatus.QUEUED
+            job.worker = None
+            job.attempts -= 1  # a clean shutdown is not the job's fault
+            job.message = f"re-queued: worker {self.name} shut down"
+
+
+def run_here(settings: Settings, database: Database, job: Job) -> Job:
+    """Run a queued job in this process (the CLI's way), recorded like any other.
+
+    The CLI calls the same start service as the page, then this instead of waiting for
+    a worker. Ctrl-C cancels it: a command-line run is not handed to a worker to finish.
+    """
+    worker = JobWorker(settings, database, name=f"cli:{socket.gethostname()}:{os.getpid()}")
+    with database.session() as session:
+        if not queue.claim(session=session, job_id=job.id, worker=worker.name):
+            raise MoodlabError(f"job {job.id} was taken by a worker before it could run here")
+    try:
+        worker._run_claimed(job.id)
+    except KeyboardInterrupt:
+        worker._settle(job.id, JobStatus.CANCELLED, message="interrupted on the command line")
+        raise
+    with database.session() as session:
+        done = session.get(Job, job.id)
+        assert done is not None
+        return done
+
+
+def start_here(
+    start: Callable[..., Job],
+    *,
+    settings: Settings,
+    database: Database,
+    actor: Actor,
+    params: JobParams,
+) -> Job:
+    """``start`` (a start service such as start_crawl) queues the job; it then runs here."""
+    with database.session() as session:
+        job = start(session=session, actor=actor, settings=settings, params=params)
+    return run_here(settings, database, job)

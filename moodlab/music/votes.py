@@ -1,0 +1,73 @@
+"""Votes on background tracks: which mood a track fits, or "not usable".
+
+Same rules as image votes: one answer per annotator and track, changeable,
+blind. A track is accepted for a mood when train_quorum annotators agree (3 of
+4 by default), and rejected when that many call it not usable.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from moodlab.core import moods
+from moodlab.core.auth import Actor, require_role
+from moodlab.core.config import Settings
+from moodlab.core.errors import NotFound
+from moodlab.core.models import Track, TrackStatus, TrackVote
+from moodlab.votes.annotation import ANNOTATING, upsert_vote
+
+NOT_USABLE = "not usable"
+
+
+@dataclass(frozen=True)
+class PreviousTrackVote:
+    track_id: int
+    existed: bool
+    mood: str | None
+
+
+def next_track(*, session: Session, actor: Actor) -> Track | None:
+    """A track this annotator has not voted on, oldest first (rejected ones aside)."""
+    require_role(actor, *ANNOTATING, action="vote on music")
+    mine = exists().where(TrackVote.track_id == Track.id, TrackVote.annotator_id == actor.id)
+    query = select(Track).where(~mine, Track.status != TrackStatus.REJECTED).order_by(Track.id)
+    return session.scalars(query).first()
+
+
+def vote_track(
+    *, session: Session, actor: Actor, settings: Settings, track_id: int, mood: str | None
+) -> PreviousTrackVote:
+    """Record the mood a track fits (None or "not usable" for unusable); re-derive its status."""
+    require_role(actor, *ANNOTATING, action="vote on music")
+    track = session.get(Track, track_id, with_for_update=True)
+    if track is None:
+        raise NotFound(f"no track with id {track_id}")
+    value = None if mood is None or mood.strip().lower() == NOT_USABLE else moods.get(mood).name
+    keys = {"track_id": track_id, "annotator_id": actor.id}
+    previous = upsert_vote(session, TrackVote, keys, value)
+    session.flush()
+    _settle_status(session, track, settings)
+    return PreviousTrackVote(track_id, previous is not None, previous[0] if previous else None)
+
+
+def track_vote_counts(*, session: Session, track_id: int) -> Counter:
+    """Votes per mood for a track ("not usable" included), for the Music page."""
+    answers = session.scalars(select(TrackVote.mood).where(TrackVote.track_id == track_id))
+    return Counter(NOT_USABLE if mood is None else mood for mood in answers)
+
+
+def _settle_status(session: Session, track: Track, settings: Settings) -> None:
+    counts = track_vote_counts(session=session, track_id=track.id)
+    top, votes = (counts.most_common(1) or [(None, 0)])[0]
+    if votes >= settings.train_quorum and top == NOT_USABLE:
+        track.status = TrackStatus.REJECTED
+    elif votes >= settings.train_quorum:
+        track.status, track.mood = TrackStatus.ACCEPTED, top
+    elif track.status in (TrackStatus.ACCEPTED, TrackStatus.REJECTED):
+        # A changed vote undid the quorum: back to what it was before the votes.
+        track.status = TrackStatus.GENERATED if track.is_generated else TrackStatus.CANDIDATE
+        track.mood = track.intended_mood

@@ -1,0 +1,1 @@
+"""Annotators' votes on images: queues, the quorum rules, agreement statistics."""

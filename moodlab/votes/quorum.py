@@ -1,0 +1,109 @@
+"""The quorum rules of DESIGN.md: which tier an image's votes put it in.
+
+``decide_many`` is the one implementation (vectorised, for 100,000 images at a
+time); ``decide`` applies it to one image. Skips are answers but not votes.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from moodlab.core import moods
+from moodlab.core.config import Settings
+from moodlab.core.errors import MoodlabError
+
+
+class Tier(enum.StrEnum):
+    TRAIN = "train"  # a unique top mood with at least train_quorum votes
+    TEST = "test"  # a unique top mood with test_quorum .. train_quorum-1 votes, all answers in
+    DISPUTED = "disputed"  # a tie at the top with test_quorum or more votes (2-2), all in
+    NO_CONSENSUS = "no_consensus"  # all answers in and no mood reached test_quorum
+    PENDING = "pending"  # answers are missing and the outcome is still open
+
+
+TIER_ORDER = (Tier.TRAIN, Tier.TEST, Tier.DISPUTED, Tier.NO_CONSENSUS, Tier.PENDING)
+SKIPPED = -1  # the mood index of a skip in the answer arrays
+
+
+@dataclass(frozen=True)
+class Tally:
+    """Answers gathered per image, the input of ``decide_many`` and of the statistics."""
+
+    items: np.ndarray  # image ids, ascending
+    item_of_answer: np.ndarray  # for each answer, its image's row in ``items``
+    mood_of_answer: np.ndarray  # for each answer, its mood index, or SKIPPED
+    counts: np.ndarray  # votes per mood, shape (images, 8), circle order
+    answers: np.ndarray  # votes plus skips per image
+
+
+def tally(image_ids: Iterable[int], answers: Iterable[str | None]) -> Tally:
+    """Count (image id, mood name or None) answers into per-image vote counts."""
+    index = {name: i for i, name in enumerate(moods.names())}
+    image_ids = np.fromiter(image_ids, dtype=np.int64)
+    try:
+        mood_of_answer = np.fromiter(
+            (SKIPPED if a is None else index[a] for a in answers), np.int64, len(image_ids)
+        )
+    except KeyError as exc:
+        raise MoodlabError(
+            f"a vote names the mood {exc.args[0]!r}, which moods.toml lacks"
+        ) from None
+    items, item_of_answer = np.unique(image_ids, return_inverse=True)
+    counts = np.zeros((len(items), len(index)), dtype=np.int64)
+    voted = mood_of_answer != SKIPPED
+    np.add.at(counts, (item_of_answer[voted], mood_of_answer[voted]), 1)
+    return Tally(
+        items=items,
+        item_of_answer=item_of_answer,
+        mood_of_answer=mood_of_answer,
+        counts=counts,
+        answers=np.bincount(item_of_answer, minlength=len(items)),
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    tier: Tier
+    mood: str | None  # the label, for train and test
+    top_votes: int
+
+
+def decide_many(
+    counts: np.ndarray, answers: np.ndarray, settings: Settings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tiers (indexes into TIER_ORDER) and labels (mood index, -1 for none) per image.
+
+    ``counts``: votes per mood, shape (images, 8), in circle order.
+    ``answers``: votes plus skips per image.
+    """
+    counts = np.asarray(counts)
+    ordered = np.sort(counts, axis=1)
+    top, second = ordered[:, -1], ordered[:, -2]
+    unique = top > second
+    complete = np.asarray(answers) >= settings.annotators_per_item
+    tiers = np.select(
+        [
+            unique & (top >= settings.train_quorum),
+            ~complete,
+            unique & (top >= settings.test_quorum),
+            top >= settings.test_quorum,
+        ],
+        [0, 4, 1, 2],
+        default=3,
+    )
+    labels = np.where((tiers == 0) | (tiers == 1), counts.argmax(axis=1), -1)
+    return tiers, labels
+
+
+def decide(answers: Iterable[str | None], settings: Settings) -> Decision:
+    """The tier of one image from its answers (a mood name each, None for a skip)."""
+    answers = [None if a is None else moods.get(a).name for a in answers]
+    counts = tally([0] * len(answers), answers).counts
+    counts = counts if len(counts) else np.zeros((1, len(moods.names())), dtype=np.int64)
+    tiers, labels = decide_many(counts, np.array([len(answers)]), settings)
+    label = moods.names()[labels[0]] if labels[0] >= 0 else None
+    return Decision(TIER_ORDER[tiers[0]], label, int(counts.max()))
