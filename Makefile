@@ -3,19 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
+# What messages call the command: `make run`, `make test`, ...
+GOAL := make$(if $(MAKECMDGOALS), $(firstword $(MAKECMDGOALS)))
 
-.PHONY: run demo test test-postgres lint worker migrate clean-venv
+.PHONY: run demo test test-packages test-postgres lint worker migrate clean-venv
 
 # The venv is rebuilt when requirements.txt or pyproject.toml changes.
+# Debian's python3 needs its python3-venv package for that (.ci/debian-packages).
+# pip shows its progress: the first install downloads TensorFlow and takes minutes.
 $(VENV)/.installed: requirements.txt pyproject.toml
+	@test -x $(BIN)/python || PYTHON=$(PYTHON) .ci/debian-packages --caller "$(GOAL)" python3-venv
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "$(GOAL): installing moodlab's Python packages into $(VENV) (a few minutes the first time)"
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $@
 
 $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
-	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@echo "$(GOAL): installing the test and lint tools into $(VENV)"
+	$(BIN)/python -m pip install --progress-bar on -r requirements-dev.txt
 	touch $@
 
 ## Migrate the database, start the worker and the web app (Ctrl-C stops both).
@@ -26,22 +33,28 @@ run: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(BIN)/moodlab demo --port $(PORT)
 
-## Lint, then the whole test suite (browser tests included) on SQLite; then, when
+## Lint and type-check, then the whole test suite (browser tests included) on SQLite; then, when
 ## MOODLAB_TEST_POSTGRES_URL names a PostgreSQL server (`.ci/with-postgres make test`
 ## starts one), the database-facing tests again on PostgreSQL.
-test: $(VENV)/.dev-installed
+test: test-packages $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ -n "$$MOODLAB_TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "make test: MOODLAB_TEST_POSTGRES_URL is not set, so no PostgreSQL pass"; fi
+
+## Debian's chromium for the browser tests, installed when missing (as root or with sudo);
+## without it `make test` stops here: a missing browser fails the suite, never skips it.
+test-packages:
+	@.ci/debian-packages --caller "make test" chromium
 
 # The PostgreSQL pass leaves out what touches no database or only its own: training
 # (minutes of TensorFlow for a handful of rows; it passes on PostgreSQL:
 # `make test-postgres POSTGRES_PASS_IGNORE=`), the demo (always its own SQLite file)
 # and the synthesiser.
-POSTGRES_PASS_IGNORE := --ignore=tests/test_training_run.py --ignore=tests/test_training_models.py \
-	--ignore=tests/test_demo.py --ignore=tests/test_music_synth.py \
+POSTGRES_PASS_IGNORE := --ignore=tests/training/test_training_run.py --ignore=tests/training/test_training_models.py \
+	--ignore=tests/test_demo.py --ignore=tests/music/test_music_synth.py \
 	--deselect=tests/test_faults.py::test_a_training_run_killed_mid_way_resumes_at_the_next_fold
 
 ## The database-facing tests on PostgreSQL (needs MOODLAB_TEST_POSTGRES_URL).

@@ -4,7 +4,7 @@
 
 Measures, through the service layer (moodlab.votes.annotation), one annotator's
 "next image + record a vote" step, p50 and p95 over many rounds, and the full
-agreement statistics (moodlab.votes.agreement). The README quotes the output.
+agreement statistics (moodlab.votes.agreement). docs/benchmarks.md quotes the output.
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from sqlalchemy import insert, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from moodlab import annotation, moods  # noqa: E402
+from moodlab.core import moods  # noqa: E402
 from moodlab.core.auth import Actor  # noqa: E402
 from moodlab.core.config import Settings  # noqa: E402
 from moodlab.core.db import Database  # noqa: E402
 from moodlab.core.migrations import upgrade  # noqa: E402
 from moodlab.core.models import Image, ImageVote, Role, User  # noqa: E402
 from moodlab.core.timeutil import utcnow  # noqa: E402
+from moodlab.votes import annotation  # noqa: E402
 from moodlab.votes.agreement import agreement_report  # noqa: E402
 
 ANNOTATORS = 8  # the votes are spread over 8 people, 4 per image

@@ -7,7 +7,7 @@ A local site of PAGES pages and IMAGES images spread over 4 host names
 same per-host delay and robots.txt, and put every image through the same checks
 and storage (moodlab.images.intake), each into its own fresh database. The baseline
 fetches one URL at a time in breadth-first order; moodlab's crawler fetches the
-hosts concurrently. The README quotes the output.
+hosts concurrently. docs/benchmarks.md quotes the output.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 
 Measures from launching `moodlab serve` (which migrates, starts the worker and
 Streamlit) to the first 200 from Streamlit's health endpoint, and to the first
-worker heartbeat. The README quotes its output.
+worker heartbeat. docs/benchmarks.md quotes its output.
 """
 
 from __future__ import annotations

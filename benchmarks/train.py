@@ -17,7 +17,7 @@ over --epochs epochs after a warm-up epoch (which fills the cache and compiles t
 step). The pipeline alone (no model) is timed too: it must feed
 images faster than the model eats them. Peak RSS is measured in a fresh process per
 data size: one full pass of the pipeline over every image (filling its cache) and
-then 10 training steps. Each measurement runs in its own process; the README quotes
+then 10 training steps. Each measurement runs in its own process; docs/benchmarks.md quotes
 the output.
 """
 

@@ -24,7 +24,7 @@ import io
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
 from moodlab.core.migrations import upgrade
 from moodlab.core.models import JobStatus, Role, TrainedModel
-from moodlab.datasets import snapshots as datasets
+from moodlab.datasets import snapshots
 from moodlab.images.actions import start_import
 from moodlab.images.importer import ImportParams
 from moodlab.jobs.worker import start_here
@@ -55,7 +55,9 @@ UNFINISHED_SHARE = 0.85
 # Printed and shown on the log-in page: a demo of generated data, not a lab.
 PASSWORD = "demo-password"  # noqa: S105
 PICTURE_SIZE = (320, 240)
-TRAINING = {"folds": 3, "epochs": 8, "batch_size": 16, "image_size": 48, "seed": 0}
+# The demo's two quick runs; each fills in its snapshot and architecture.
+TRAINING = TrainParams(snapshot_id=0, folds=3, epochs=8, batch_size=16, image_size=48, seed=0)
+Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ def build(
     *,
     per_mood: int = 24,
     seed: int = 0,
-    say: Callable[[str], None] = print,
+    say: Say = print,
 ) -> dict:
     """Make the demo workspace in ``root``, which must be missing or empty."""
     workspace = Workspace(root)
@@ -188,7 +190,9 @@ def _users(database: Database) -> tuple[Actor, list[Actor]]:
     return people[LEAD], [people[name] for name in ANNOTATORS]
 
 
-def _images(settings, database, lead, per_mood: int, say) -> dict[str, str]:
+def _images(
+    settings: Settings, database: Database, lead: Actor, per_mood: int, say: Say
+) -> dict[str, str]:
     """Generated pictures through the import job; {sha256: the mood it was drawn for}."""
     truth = {}
     with tempfile.TemporaryDirectory(prefix="moodlab-demo-") as folder:
@@ -205,7 +209,9 @@ def _images(settings, database, lead, per_mood: int, say) -> dict[str, str]:
     return truth
 
 
-def _votes(database, annotators: list[Actor], truth: dict[str, str], seed: int, say) -> None:
+def _votes(
+    database: Database, annotators: list[Actor], truth: dict[str, str], seed: int, say: Say
+) -> None:
     from sqlalchemy import select
 
     from moodlab.core.models import Image
@@ -227,7 +233,9 @@ def _votes(database, annotators: list[Actor], truth: dict[str, str], seed: int, 
                 annotation.answer(session=session, actor=person, image_id=image_id, mood=vote)
 
 
-def _music(settings, database, lead, annotators, say) -> None:
+def _music(
+    settings: Settings, database: Database, lead: Actor, annotators: list[Actor], say: Say
+) -> None:
     """The default library, and votes that accept most tracks for the mood they were made for."""
     from sqlalchemy import select
 
@@ -241,6 +249,8 @@ def _music(settings, database, lead, annotators, say) -> None:
     with database.session() as session:
         tracks = session.execute(select(Track.id, Track.intended_mood)).all()
     for track_id, mood in tracks:
+        if mood is None:
+            continue  # the demo's tracks are all generated, each for a mood
         for person, skill in zip(annotators[:3], ANNOTATORS.values(), strict=False):
             vote = (
                 mood
@@ -252,35 +262,38 @@ def _music(settings, database, lead, annotators, say) -> None:
                            mood=vote)  # fmt: skip
 
 
-def _snapshot(settings, database, lead, say) -> int:
+def _snapshot(settings: Settings, database: Database, lead: Actor, say: Say) -> int:
     with database.session() as session:
-        snapshot = datasets.freeze(
-            session=session, actor=lead, settings=settings, rules=datasets.Rules(seed=0)
+        snapshot = snapshots.freeze(
+            session=session, actor=lead, settings=settings, rules=snapshots.Rules(seed=0)
         )
         say(f"froze snapshot #{snapshot.id}: {sum(snapshot.train_counts.values())} train,"
             f" {sum(snapshot.test_counts.values())} test")  # fmt: skip
         return snapshot.id
 
 
-def _training(settings, database, lead, snapshot_id: int, say) -> list[int]:
+def _training(
+    settings: Settings, database: Database, lead: Actor, snapshot_id: int, say: Say
+) -> list[int]:
     from moodlab.training.registry import activate
 
     made = []
     for arch in ("plain", "deep"):
-        say(f"training {arch} (3 folds, {TRAINING['epochs']} epochs, {TRAINING['image_size']} px)")
-        params = TrainParams(snapshot_id=snapshot_id, arch=arch, **TRAINING)
+        say(f"training {arch} ({TRAINING.folds} folds, {TRAINING.epochs} epochs,"
+            f" {TRAINING.image_size} px)")  # fmt: skip
+        params = replace(TRAINING, snapshot_id=snapshot_id, arch=arch)
         job = start_here(start_training, settings=settings, database=database, actor=lead,
                          params=params)  # fmt: skip
-        if job.status != JobStatus.SUCCEEDED:
+        if job.status != JobStatus.SUCCEEDED or job.result is None:
             raise MoodlabError(f"the demo's {arch} training failed: {job.error}")
         made.append(job.result["model_id"])
     with database.session() as session:
-        best = max((session.get(TrainedModel, i) for i in made), key=lambda m: m.cv_mean or 0)
-        activate(session=session, actor=lead, model_id=best.id)
+        best = max(made, key=lambda i: session.get_one(TrainedModel, i).cv_mean or 0)
+        activate(session=session, actor=lead, model_id=best)
     return made
 
 
-def _video(root: Path, settings, database, lead, say) -> str:
+def _video(root: Path, settings: Settings, database: Database, lead: Actor, say: Say) -> str:
     """A slideshow of four sunny pictures, made with the active model and the library."""
     from moodlab.video.actions import start_video
     from moodlab.video.service import VideoParams
@@ -295,6 +308,6 @@ def _video(root: Path, settings, database, lead, say) -> str:
     say("making a slideshow video with matching music")
     job = start_here(start_video, settings=settings, database=database, actor=lead,
                      params=VideoParams(inputs=inputs))  # fmt: skip
-    if job.status != JobStatus.SUCCEEDED:
+    if job.status != JobStatus.SUCCEEDED or job.result is None:
         raise MoodlabError(f"the demo video failed: {job.error}")
     return job.result["output"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from moodlab.core import moods
@@ -50,7 +50,7 @@ class Overview:
 
 
 def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overview:
-    def count(query) -> int:
+    def count(query: Select[int]) -> int:
         return session.scalar(query) or 0
 
     def active_users(role: Role) -> int:

@@ -9,7 +9,7 @@ from moodlab.core.storage import ContentStore
 from moodlab.images.actions import start_crawl, start_import, start_openverse
 from moodlab.images.crawl import CrawlParams
 from moodlab.images.importer import ImportParams
-from moodlab.images.intake import display_path, recent_images
+from moodlab.images.intake import IntakeResult, display_path, recent_images
 from moodlab.images.openverse import OpenverseParams
 from moodlab.images.uploads import save_uploads
 from moodlab.jobs import queue as jobs
@@ -137,14 +137,15 @@ def intake_progress(job_id: int) -> None:
         job = jobs.get_job(session=db, job_id=job_id)
         arrived = recent_images(session=db, job_id=job_id, limit=24)
     jobs_view.job_card(job, actor)
-    report = job.result or {}
-    by_reason = report.get("rejected_by_reason", {})
+    report = IntakeResult.from_json(job.result)
+    by_reason = report.rejected_by_reason
+    found = report.images_found if report.images_found is not None else report.files
     cols = st.columns(5)
-    cols[0].metric("Pages fetched", report.get("pages_fetched", "–"))
-    cols[1].metric("Images found", report.get("images_found", report.get("files", "–")))
-    cols[2].metric("Stored", report.get("stored", 0))
-    cols[3].metric("Duplicates", report.get("duplicates", 0))
-    cols[4].metric("Rejected", sum(by_reason.values()))
+    cols[0].metric("Pages fetched", "–" if report.pages_fetched is None else report.pages_fetched)
+    cols[1].metric("Images found", "–" if found is None else found)
+    cols[2].metric("Stored", report.stored)
+    cols[3].metric("Duplicates", report.duplicates)
+    cols[4].metric("Rejected", report.rejected_count)
     if by_reason:
         st.markdown("**Rejected, by reason**")
         chart = pd.DataFrame({"reason": list(by_reason), "images": list(by_reason.values())})
@@ -152,8 +153,8 @@ def intake_progress(job_id: int) -> None:
             chart, x="reason", y="images", horizontal=True, height=60 + 28 * len(by_reason)
         )
         with st.expander("Every rejection"):
-            st.dataframe(pd.DataFrame(report.get("rejected", [])), hide_index=True)
-    st.markdown(f"**Arrived** ({report.get('stored', 0)}; newest first)")
+            st.dataframe(pd.DataFrame(report.rejected), hide_index=True)
+    st.markdown(f"**Arrived** ({report.stored}; newest first)")
     if not arrived:
         st.caption("Nothing stored yet.")
     store = ContentStore(settings.data_dir)

@@ -11,7 +11,7 @@ from moodlab.jobs import queue as jobs
 from moodlab.training import architectures, compare
 from moodlab.training.actions import start_training
 from moodlab.training.registry import activate, list_models
-from moodlab.training.runs import TrainParams
+from moodlab.training.runs import TrainParams, TrainResult
 from moodlab.ui import charts, jobs_view, session
 
 actor = session.require_role(Role.LEAD)
@@ -75,7 +75,7 @@ def running() -> None:
         active = jobs.list_jobs(session=db, actor=actor, kinds=["train"], limit=3)
     for job in active[:3]:
         jobs_view.job_card(job, actor)
-        folds = (job.result or {}).get("folds", [])
+        folds = TrainResult.from_json(job.result).folds
         if folds:
             scores = [{"fold": f["fold"], "accuracy": f["accuracy"]} for f in folds]
             st.dataframe(pd.DataFrame(scores), hide_index=True)

@@ -9,7 +9,7 @@ from moodlab.core.models import JobStatus, Role
 from moodlab.images.links import IMAGE_EXTENSIONS
 from moodlab.images.uploads import VIDEO_EXTENSIONS, save_video_uploads
 from moodlab.jobs import queue as jobs
-from moodlab.training.runs import list_models
+from moodlab.training.registry import list_models
 from moodlab.ui import charts, jobs_view, session
 from moodlab.video.actions import start_video
 from moodlab.video.service import VideoParams, list_videos, video_file

@@ -22,13 +22,13 @@ from moodlab.core.models import Image, Job, JobStatus, TrainedModel
 from moodlab.core.storage import ContentStore
 from moodlab.images.actions import start_crawl
 from moodlab.images.crawl import CrawlParams
-from moodlab.images.intake import display_path, original_path, thumbnail_path
+from moodlab.images.intake import display_path, thumbnail_path
 from moodlab.jobs import queue as jobs
 from moodlab.training.runs import TrainParams
 from tests import media
 from tests.conftest import ROOT, run_cli
 from tests.fixture_site import Site
-from tests.test_training_run import small, snapshot_id  # noqa: F401 (a fixture)
+from tests.training.test_training_run import small, snapshot_id  # noqa: F401 (a fixture)
 
 # Heartbeats every 0.2 s; a job silent for 2 s is recovered.
 FAST = {"MOODLAB_JOB_HEARTBEAT_SECONDS": "0.2", "MOODLAB_JOB_STALE_SECONDS": "2"}
@@ -110,7 +110,7 @@ def assert_store_is_sound(settings, database) -> int:
             assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
         images = session.scalars(select(Image)).all()
         for image in images:
-            original = original_path(store, image)
+            original = store.path_for(image.sha256, image.original_suffix)
             assert hashlib.sha256(original.read_bytes()).hexdigest() == image.sha256
             for derived in (display_path(store, image.sha256), thumbnail_path(store, image.sha256)):
                 PILImage.open(derived).load()  # decodes to the end: not truncated

@@ -115,3 +115,24 @@ def test_only_ui_helpers_import_streamlit():
             if any(n == "streamlit" or n.startswith("streamlit.") for n in names):
                 offenders.append(name)
     assert not offenders, f"Streamlit outside moodlab/ui: {sorted(set(offenders))}"
+
+
+# Parameters that carry the lab's context; every function that takes one says its type
+# (Session, Actor, Settings, Database), so mypy checks what services are handed.
+TYPED_PARAMETERS = {"session", "actor", "settings", "database"}
+
+
+def test_service_parameters_are_typed():
+    untyped = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            arguments = node.args
+            params = [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]
+            untyped += [
+                f"{name}:{node.lineno} {node.name}({param.arg})"
+                for param in params
+                if param.arg in TYPED_PARAMETERS and param.annotation is None
+            ]
+    assert not untyped, "parameters without a type: " + ", ".join(untyped)

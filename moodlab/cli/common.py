@@ -6,7 +6,7 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
@@ -24,7 +24,7 @@ Subcommands = Any  # argparse's private _SubParsersAction
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # type: ignore[override]  # one line, like every error
+    def error(self, message: str) -> NoReturn:  # one line, like every error
         self.exit(EXIT_USAGE, f"moodlab: error: {message} (see `{self.prog} --help`)\n")
 
 

@@ -11,10 +11,11 @@ import signal
 import subprocess
 import sys
 import time
+from types import FrameType
 
 from moodlab.core import migrations as migrate
 from moodlab.core.config import Settings
-from moodlab.core.db import database_from_settings
+from moodlab.core.db import Database, database_from_settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.paths import PROJECT_ROOT
 
@@ -61,16 +62,18 @@ def serve(*, port: int, address: str, worker: bool = True) -> int:
     migrate.upgrade(database)
     _queue_default_music(database)
     database.dispose()
-    children: list[subprocess.Popen] = []
+    children: dict[str, subprocess.Popen[bytes]] = {}
     if worker:
-        children.append(subprocess.Popen([sys.executable, "-m", "moodlab", "worker"]))
+        children["the worker"] = subprocess.Popen([sys.executable, "-m", "moodlab", "worker"])
     upload_mb = max(200, -(-Settings.from_env().video_max_bytes // 1_000_000))
-    children.append(subprocess.Popen(streamlit_command(port, address, upload_mb), cwd=PROJECT_ROOT))
+    children["the web app"] = subprocess.Popen(
+        streamlit_command(port, address, upload_mb), cwd=PROJECT_ROOT
+    )
     log.info("moodlab: serving on http://localhost:%s (Ctrl-C stops)", port)
 
     stopping = False
 
-    def on_signal(signum, _frame):
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
 
@@ -78,20 +81,20 @@ def serve(*, port: int, address: str, worker: bool = True) -> int:
     signal.signal(signal.SIGINT, on_signal)
     exit_code = 0
     while not stopping:
-        for child in children:
+        for name, child in children.items():
             if child.poll() is not None:
-                log.error("moodlab: %s exited with %s; stopping", child.args[2:4], child.returncode)
+                log.error("moodlab: %s exited with %s; stopping", name, child.returncode)
                 exit_code = child.returncode or 1
                 stopping = True
         time.sleep(0.5)
-    _stop(children)
+    _stop(list(children.values()))
     return exit_code
 
 
-def _queue_default_music(database) -> None:
+def _queue_default_music(database: Database) -> None:
     """A fresh install gets its default music library from the worker, as a job.
 
-    Generating takes a while (see the README), so the app does not wait for it.
+    Generating takes a while (docs/benchmarks.md), so the app does not wait for it.
     """
     from moodlab.core.config import Settings
     from moodlab.music.actions import queue_default_library
@@ -101,7 +104,7 @@ def _queue_default_music(database) -> None:
         log.info("moodlab: generating the default music library (job %s)", job_id)
 
 
-def _stop(children: list[subprocess.Popen]) -> None:
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
     for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)

@@ -70,6 +70,13 @@ def require_role(actor: Actor, *roles: Role, action: str) -> None:
         )
 
 
+def user_id(actor: Actor, *, action: str) -> int:
+    """The actor's user id, for what is recorded per user (votes): the command line has none."""
+    if actor.id is None:
+        raise PermissionDenied(f"{actor.name} has no user account, so it may not {action}")
+    return actor.id
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 

@@ -1,7 +1,7 @@
 """Settings, read from the environment, with embedded defaults.
 
 Each setting is one dataclass field whose metadata names its environment
-variable and says what it does; the README's configuration table is checked
+variable and says what it does; docs/configuration.md's table is checked
 against these fields by tests/test_config.py.
 """
 

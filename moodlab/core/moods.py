@@ -66,18 +66,8 @@ def neighbours(name: str) -> tuple[Mood, Mood]:
     return moods[(i - 1) % len(moods)], moods[(i + 1) % len(moods)]
 
 
-def angular_distance(a: str, b: str) -> float:
-    """The smaller angle between two moods on the circle, in degrees (0..180)."""
-    diff = abs(get(a).angle - get(b).angle) % 360.0
-    return min(diff, 360.0 - diff)
-
-
 def circle_steps(a: str, b: str) -> int:
     """How many places apart two moods are in circle order (0..4)."""
     n = len(all_moods())
     diff = abs(get(a).index - get(b).index) % n
     return min(diff, n - diff)
-
-
-def are_neighbours(a: str, b: str) -> bool:
-    return circle_steps(a, b) == 1

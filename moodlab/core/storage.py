@@ -123,20 +123,6 @@ class ContentStore:
                 handle.write(data)
         return sha256
 
-    def put_file(self, source: Path, suffix: str = "") -> str:
-        """Store a copy of the file at ``source``, streaming it in chunks."""
-        digest = hashlib.sha256()
-        with open(source, "rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-        sha256 = digest.hexdigest()
-        path = self.path_for(sha256, suffix)
-        if not path.exists():
-            with open(source, "rb") as src, atomic_write(path) as dst:
-                for chunk in iter(lambda: src.read(1 << 20), b""):
-                    dst.write(chunk)
-        return sha256
-
     def exists(self, sha256: str, suffix: str = "") -> bool:
         return self.path_for(sha256, suffix).exists()
 

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from moodlab.votes.annotation import safe_cell
 
 
 def export(*, session: Session, actor: Actor, settings: Settings, snapshot_id: int, out: Path,
-           on_progress=None) -> dict[str, Any]:  # fmt: skip
+           on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:  # fmt: skip
     """A zip in ImageFolder layout (train/<Mood>/<sha>.jpg, test/...), manifest.csv and
     metadata.json, written file by file so memory stays flat, then renamed into place."""
     require_role(actor, Role.LEAD, action="export datasets")

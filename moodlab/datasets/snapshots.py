@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -62,7 +63,7 @@ class Plan:
         return manifest_hash(self.members)
 
 
-def manifest_hash(members) -> str:
+def manifest_hash(members: Iterable[Member]) -> str:
     """sha256 over the members sorted by image hash: one "sha256 label split" line each."""
     lines = sorted(f"{m.sha256} {m.label} {m.split}\n" for m in members)
     return hashlib.sha256("".join(lines).encode()).hexdigest()
@@ -103,9 +104,9 @@ def plan(*, session: Session, actor: Actor, settings: Settings, rules: Rules) ->
         elif tier == Tier.DISPUTED:
             if image_id not in breaks:
                 disputed += 1
-            elif breaks[image_id] is not None:
-                test_pool[breaks[image_id]].append(
-                    Member(image_id, shas[i], breaks[image_id], "test", "tie_break", votes)
+            elif (broken_to := breaks[image_id]) is not None:
+                test_pool[broken_to].append(
+                    Member(image_id, shas[i], broken_to, "test", "tie_break", votes)
                 )
     warnings = []
     present = [len(by_mood[name]) for name in names if by_mood[name]]

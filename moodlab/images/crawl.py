@@ -12,12 +12,13 @@ from __future__ import annotations
 import time
 import urllib.robotparser
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from moodlab.core.config import Settings
+from moodlab.core.db import Database
 from moodlab.images.checks import CheckedImage, Rejected
 from moodlab.images.fetch import USER_AGENT, AddressPolicy, Fetcher, FetchLimits
 from moodlab.images.intake import Intake, IntakeReport, Provenance
@@ -164,7 +165,7 @@ class Crawler:
 
     # -- the loop ----------------------------------------------------------------------------
 
-    def run(self, images: list[Task] = ()) -> IntakeReport:
+    def run(self, images: Sequence[Task] = ()) -> IntakeReport:
         """Crawl from the seed pages; ``images`` are fetched as if found on a page."""
         for task in images:
             self._enqueue(task)
@@ -262,9 +263,11 @@ class Crawler:
                 raise  # the whole host is refused, for that reason
             fetched = None
         if fetched is None or fetched.status >= 500:
-            parser.disallow_all = True  # RFC 9309: unreachable robots.txt means "do not crawl"
+            # RFC 9309: unreachable robots.txt means "do not crawl". RobotFileParser.read()
+            # sets these two flags the same way; typeshed leaves them out of its stubs.
+            parser.disallow_all = True  # type: ignore[attr-defined]
         elif fetched.status >= 400:
-            parser.allow_all = True  # no robots.txt: everything is allowed
+            parser.allow_all = True  # type: ignore[attr-defined]  # no robots.txt: all allowed
         else:
             parser.parse(fetched.body.decode("utf-8", errors="replace").splitlines())
         return parser
@@ -319,7 +322,14 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
-def crawl(settings: Settings, database, options: CrawlOptions, *, job_id=None, on_progress=None):
+def crawl(
+    settings: Settings,
+    database: Database,
+    options: CrawlOptions,
+    *,
+    job_id: int | None = None,
+    on_progress: Callable[[Crawler], None] | None = None,
+) -> IntakeReport:
     limits = FetchLimits(
         connect_timeout=settings.crawl_connect_timeout,
         read_timeout=settings.crawl_read_timeout,

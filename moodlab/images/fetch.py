@@ -1,8 +1,8 @@
 """Polite, guarded HTTP for the crawler.
 
 Every request: http or https only; the host's addresses checked after DNS and
-again after every redirect (private, loopback, link-local, multicast and
-reserved addresses are refused unless the host was explicitly allowed);
+again after every redirect (every address that is not global is refused, also
+IPv4 carried inside IPv6, unless the host was explicitly allowed);
 redirects followed by hand up to a limit, with loops named; connect and read
 timeouts plus a total deadline; a byte limit enforced while streaming.
 """
@@ -46,18 +46,50 @@ class Fetched:
     body: bytes
 
 
-def is_public_address(address: str) -> bool:
-    ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_multicast
-        or ip.is_reserved
-        or ip.is_unspecified
+# Not global, though the ``ipaddress`` of some Python 3.11 releases says they are:
+# IETF protocol assignments, NAT64 local-use, IPv6 documentation and SRv6 SIDs.
+_NOT_GLOBAL = (
+    ipaddress.ip_network("192.0.0.0/24"),
+    ipaddress.ip_network("64:ff9b:1::/48"),
+    ipaddress.ip_network("3fff::/20"),
+    ipaddress.ip_network("5f00::/16"),
+)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known prefix: IPv4 in the last 32 bits
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ...]:
+    """The IPv4 addresses an IPv6 address carries (mapped, 6to4, NAT64, Teredo), if any."""
+    if ip.ipv4_mapped:
+        return (ip.ipv4_mapped,)
+    if ip.sixtofour:
+        return (ip.sixtofour,)
+    if ip in _NAT64:
+        return (ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF),)
+    if ip.teredo:
+        return ip.teredo  # (server, client)
+    return ()
+
+
+def _is_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return (
+        ip.is_global
+        and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
+        and not any(ip in net for net in _NOT_GLOBAL if net.version == ip.version)
     )
+
+
+def is_public_address(address: str | int) -> bool:
+    """Whether the crawler may connect to ``address``: only globally reachable ones.
+
+    An IPv6 address that embeds IPv4 (mapped, 6to4, NAT64, Teredo) is judged by
+    the IPv4 it carries: 2002:7f00:1:: reaches 127.0.0.1, so it is refused.
+    """
+    ip = ipaddress.ip_address(address)
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded:
+            return all(_is_global(v4) for v4 in embedded)
+    return _is_global(ip)
 
 
 class AddressPolicy:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from moodlab.core.config import Settings
+from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
 from moodlab.images.checks import Rejected
 from moodlab.images.intake import Intake, IntakeReport, Provenance
@@ -47,7 +48,7 @@ class ImportParams(JobParams):
 def import_path(
     path: Path,
     settings: Settings,
-    database,
+    database: Database,
     *,
     job_id: int | None = None,
     on_progress: Callable[[int, int, IntakeReport], None] | None = None,

@@ -15,19 +15,17 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.models import Image
 from moodlab.core.storage import ContentStore
 from moodlab.images.checks import CheckedImage, Rejected, check_image
+from moodlab.jobs.context import JobResult
 
 # How many rejections a report lists one by one; the counts by reason are complete.
 MAX_LISTED = 1000
-
-
-def original_path(store: ContentStore, image: Image) -> Path:
-    return store.path_for(image.sha256, image.original_suffix)
 
 
 def display_path(store: ContentStore, sha256: str) -> Path:
@@ -35,7 +33,7 @@ def display_path(store: ContentStore, sha256: str) -> Path:
 
 
 def thumbnail_path(store: ContentStore, sha256: str) -> Path:
-    """The 128x128 RGB PNG that training reads (moodlab.resize's center-crop rule)."""
+    """The 128x128 RGB PNG that training reads (moodlab.images.resize's center-crop rule)."""
     return store.derived_path(sha256, "thumb128", ".png")
 
 
@@ -83,6 +81,23 @@ class IntakeReport:
         }
 
 
+@dataclass(frozen=True)
+class IntakeResult(JobResult):
+    """A crawl's, an import's or an Openverse search's result, as the pages read it."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    pages_fetched: int | None = None  # crawls
+    images_found: int | None = None  # crawls
+    files: int | None = None  # imports
+
+    @property
+    def rejected_count(self) -> int:
+        return sum(self.rejected_by_reason.values())
+
+
 class ImageIndex:
     """Known sha256s and perceptual hashes, for duplicate checks without a query each."""
 
@@ -95,7 +110,7 @@ class ImageIndex:
     def load(cls, database: Database) -> ImageIndex:
         with database.session() as session:
             rows = session.execute(select(Image.id, Image.sha256, Image.phash)).all()
-        return cls([tuple(row) for row in rows])
+        return cls([(image_id, sha, phash) for image_id, sha, phash in rows])
 
     def nearest(self, phash: str) -> tuple[int, int] | None:
         """(image id, Hamming distance) of the closest known perceptual hash."""
@@ -209,7 +224,7 @@ class Intake:
             raise
 
 
-def recent_images(*, session, job_id: int | None = None, limit: int = 24) -> list[Image]:
+def recent_images(*, session: Session, job_id: int | None = None, limit: int = 24) -> list[Image]:
     """The newest images, of one intake job when ``job_id`` is given."""
     query = select(Image).order_by(Image.id.desc()).limit(limit)
     if job_id is not None:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urldefrag, urljoin, urlsplit
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -47,6 +47,14 @@ def largest_in_srcset(srcset: str) -> str | None:
     return best
 
 
+def _attr(tag: Tag, name: str) -> str | None:
+    """An attribute as text; bs4 gives multi-valued ones (``class``, ``rel``) as lists."""
+    value = tag.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    return " ".join(value)
+
+
 def looks_like_image(url: str) -> bool:
     return urlsplit(url).path.lower().endswith(IMAGE_EXTENSIONS)
 
@@ -66,17 +74,19 @@ def extract(html: bytes | str, base_url: str) -> PageLinks:
         picture = img.find_parent("picture")
         if picture is not None and picture.find("source", srcset=True):
             continue  # the picture's sources are the real candidates (below)
-        srcset = img.get("srcset")
-        add_image(largest_in_srcset(srcset) if srcset else img.get("src"), img.get("alt"))
+        srcset = _attr(img, "srcset")
+        add_image(largest_in_srcset(srcset) if srcset else _attr(img, "src"), _attr(img, "alt"))
     for source in soup.select("picture source[srcset]"):
-        picture_img = source.find_parent("picture").find("img")
+        picture = source.find_parent("picture")
+        picture_img = picture.find("img") if picture is not None else None
         add_image(
-            largest_in_srcset(source["srcset"]), picture_img.get("alt") if picture_img else None
+            largest_in_srcset(_attr(source, "srcset") or ""),
+            _attr(picture_img, "alt") if picture_img is not None else None,
         )
     for meta in soup.find_all("meta", attrs={"property": "og:image"}):
-        add_image(meta.get("content"), None)
+        add_image(_attr(meta, "content"), None)
     for anchor in soup.find_all("a", href=True):
-        url = absolute(base_url, anchor["href"])
+        url = absolute(base_url, _attr(anchor, "href"))
         if url is None:
             continue
         if looks_like_image(url):

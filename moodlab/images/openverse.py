@@ -9,15 +9,17 @@ politeness, address checks, validation and de-duplication apply.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from moodlab.core.config import Settings
+from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
 from moodlab.images.checks import Rejected
 from moodlab.images.crawl import Crawler, CrawlOptions, Task, host_of
 from moodlab.images.fetch import AddressPolicy, Fetcher, FetchLimits
-from moodlab.images.intake import Intake
+from moodlab.images.intake import Intake, IntakeReport
 from moodlab.jobs.context import JobContext, JobParams
 
 # Openverse serves at most 20 results a page to anonymous clients.
@@ -94,8 +96,9 @@ def _licence(hit: dict) -> str | None:
     return f"{code.upper()} {version}" if version else code.upper()
 
 
-def source(settings: Settings, database, *, query: str, max_images: int, licenses=None,
-           allow_private=False, job_id=None, on_progress=None):  # fmt: skip
+def source(settings: Settings, database: Database, *, query: str, max_images: int,
+           licenses: str | None = None, allow_private: bool = False, job_id: int | None = None,
+           on_progress: Callable[[Crawler], None] | None = None) -> IntakeReport:  # fmt: skip
     url = api_url(settings)
     limits = FetchLimits(settings.crawl_connect_timeout, settings.crawl_read_timeout,
                          settings.max_image_bytes)  # fmt: skip

@@ -65,6 +65,20 @@ class JobParams:
         raise KeyError(name)
 
 
+@dataclass(frozen=True)
+class JobResult:
+    """Base of a kind's typed result: what pages read of ``job.result`` (a JSON dict).
+
+    ``from_json`` takes the keys the dataclass names and ignores the rest, so a page
+    reads attributes, never string keys, and a partial result (a running job's) works.
+    """
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Self:
+        names = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in (data or {}).items() if key in names})
+
+
 def append_log(log_tail: str, line: str) -> str:
     text = f"{log_tail}{line}\n"
     return text[-LOG_TAIL_CHARS:]

@@ -15,8 +15,9 @@ from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.datasets import export
 from moodlab.images import crawl, importer, openverse
+from moodlab.images.intake import IntakeResult
 from moodlab.jobs import check
-from moodlab.jobs.context import JobContext, JobParams
+from moodlab.jobs.context import JobContext, JobParams, JobResult
 from moodlab.music import library
 from moodlab.training import runs
 from moodlab.video import service as video
@@ -31,18 +32,22 @@ class JobKind:
     role: Role  # the least role that may start it; the lead may start any
     params: type[JobParams]
     run: Handler
+    result: type[JobResult] = JobResult  # what pages read of job.result
 
 
 KINDS: dict[str, JobKind] = {
     kind.name: kind
     for kind in (
-        JobKind("crawl", "web crawl", Role.LEAD, crawl.CrawlParams, crawl.run_crawl),
+        JobKind("crawl", "web crawl", Role.LEAD, crawl.CrawlParams, crawl.run_crawl,
+                IntakeResult),
         JobKind("openverse", "Openverse search", Role.LEAD, openverse.OpenverseParams,
-                openverse.run_openverse),
-        JobKind("import", "image import", Role.LEAD, importer.ImportParams, importer.run_import),
+                openverse.run_openverse, IntakeResult),
+        JobKind("import", "image import", Role.LEAD, importer.ImportParams, importer.run_import,
+                IntakeResult),
         JobKind("dataset_export", "dataset export", Role.LEAD, export.ExportParams,
                 export.run_export),
-        JobKind("train", "training run", Role.LEAD, runs.TrainParams, runs.run_training),
+        JobKind("train", "training run", Role.LEAD, runs.TrainParams, runs.run_training,
+                runs.TrainResult),
         JobKind("music_generate", "music library generation", Role.LEAD,
                 library.GenerateParams, library.run_generate),
         JobKind("video", "video", Role.ANNOTATOR, video.VideoParams, video.run_video),

@@ -9,8 +9,9 @@ See docs/architecture.md, "Jobs".
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from moodlab.core.auth import Actor, require_role
@@ -125,7 +126,9 @@ def claim_next(*, session: Session, worker: str, now: datetime | None = None) ->
 def claim(*, session: Session, job_id: int, worker: str, now: datetime | None = None) -> bool:
     """Take job ``job_id`` if it is still queued; commits. True when this worker got it."""
     now = now or utcnow()
-    claimed = session.execute(
+    # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed
+    # to return the general Result, hence the cast SQLAlchemy's documentation shows.
+    result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
         .values(
@@ -136,7 +139,8 @@ def claim(*, session: Session, job_id: int, worker: str, now: datetime | None = 
             attempts=Job.attempts + 1,
             message="started",
         )
-    ).rowcount
+    )
+    claimed = cast(CursorResult[Any], result).rowcount
     session.commit()
     return claimed == 1
 

@@ -15,8 +15,11 @@ import traceback
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from types import FrameType
+from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
@@ -74,7 +77,7 @@ class JobWorker:
     def install_signal_handlers(self) -> None:
         """SIGTERM and the first Ctrl-C stop after re-queueing the running job."""
 
-        def stop(signum, _frame):
+        def stop(signum: int, _frame: FrameType | None) -> None:
             log.info("worker %s: stopping on signal %s", self.name, signum)
             self.stop_event.set()
             signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -130,6 +133,9 @@ class JobWorker:
     def _run_claimed(self, job_id: int) -> None:
         with self.database.session() as session:
             job = session.get(Job, job_id)
+            if job is None:  # deleted between the claim and now
+                log.warning("job %s: gone before it started", job_id)
+                return
             kind_name, params = job.kind, dict(job.params or {})
             creator = job.created_by
             actor = Actor.of(creator) if creator else Actor.command_line()
@@ -163,7 +169,7 @@ class JobWorker:
         while not done.wait(self.settings.job_heartbeat_seconds):
             with self.database.session() as session:
                 job = session.get(Job, ctx.job_id)
-                if job.worker != self.name or job.status != JobStatus.RUNNING:
+                if job is None or job.worker != self.name or job.status != JobStatus.RUNNING:
                     ctx.cancel_event.set()  # recovered by another worker: stop quietly
                     return
                 job.heartbeat_at = utcnow()
@@ -171,16 +177,23 @@ class JobWorker:
                     ctx.cancel_event.set()
             self._beat(ctx.job_id)
 
-    def _mine(self, session, job_id: int) -> Job | None:
+    def _mine(self, session: Session, job_id: int) -> Job | None:
         """The job, if it is still running on this worker (not recovered elsewhere)."""
         job = session.get(Job, job_id)
-        if job.status == JobStatus.RUNNING and job.worker == self.name:
+        if job is not None and job.status == JobStatus.RUNNING and job.worker == self.name:
             return job
         return None
 
     def _settle(
-        self, job_id: int, status: JobStatus, *, message="", error=None, result=None, log=""
-    ):
+        self,
+        job_id: int,
+        status: JobStatus,
+        *,
+        message: str = "",
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+        log: str = "",
+    ) -> None:
         with self.database.session() as session:
             job = self._mine(session, job_id)
             if job is None:

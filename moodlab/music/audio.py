@@ -2,9 +2,9 @@
 
 ffmpeg comes with imageio-ffmpeg (there is no ffprobe): a file is checked by
 decoding all of it to PCM, and its input stream line gives the sample rate.
-Loudness (ITU-R BS.1770 integrated, in LUFS), peak, tempo and key are measured
-with numpy and scipy on the decoded samples, so generated and uploaded tracks are
-measured the same way.
+Loudness (ITU-R BS.1770 integrated, in LUFS) and tempo are measured with numpy
+and scipy on the decoded samples, so generated and uploaded tracks are measured
+the same way.
 """
 
 from __future__ import annotations
@@ -131,11 +131,6 @@ def _declared_duration(log: str) -> float | None:
 # --- measurements -------------------------------------------------------------------------
 
 
-def peak_dbfs(samples: np.ndarray) -> float:
-    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
-    return 20 * np.log10(peak) if peak > 0 else float("-inf")
-
-
 def _biquad_k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """BS.1770's two pre-filters (high shelf, then high-pass) for any sample rate.
 
@@ -213,17 +208,6 @@ def onset_envelope(mono: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
     return np.maximum(0.0, flux - local_mean), fps
 
 
-def onset_rate(mono: np.ndarray, rate: int) -> float:
-    """Note onsets per second: peaks of the onset envelope of at least a fifth of its
-    strong ones (99th centile), 50 ms apart or more."""
-    envelope, fps = onset_envelope(mono, rate)
-    if envelope.size < 3 or not envelope.any():
-        return 0.0
-    threshold = np.percentile(envelope, 99) / 5
-    peaks, _ = signal.find_peaks(envelope, height=threshold, distance=max(1, int(fps * 0.05)))
-    return len(peaks) / (len(mono) / rate)
-
-
 def estimate_tempo(mono: np.ndarray, rate: int) -> float | None:
     """Beats per minute from the autocorrelation of the onset envelope.
 
@@ -244,34 +228,3 @@ def estimate_tempo(mono: np.ndarray, rate: int) -> float | None:
     prior = np.exp(-0.5 * np.log2(bpm / 110) ** 2)
     best = lags[np.argmax(np.maximum(autocorrelation[lags], 0) * prior)]
     return round(float(60 * fps / best), 1)
-
-
-# Krumhansl-Kessler key profiles: how well each pitch class fits a major or minor key.
-_MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-_MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-PITCH_CLASSES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-
-
-def chroma(mono: np.ndarray, rate: int) -> np.ndarray:
-    """Energy per pitch class (C first), from 55 Hz to 2 kHz, summed over the track."""
-    magnitudes, frequencies, _ = _spectrogram(mono, rate)
-    keep = (frequencies >= 55) & (frequencies <= 2000)
-    classes = np.round(12 * np.log2(frequencies[keep] / 440.0)).astype(int) % 12
-    classes = (classes + 9) % 12  # A is 9 semitones above C
-    energy = (magnitudes[:, keep] ** 2).sum(axis=0)
-    return np.bincount(classes, weights=energy, minlength=12)
-
-
-def estimate_key(mono: np.ndarray, rate: int) -> str | None:
-    """The best-fitting key, "A minor" say, by correlation with the key profiles."""
-    profile = chroma(mono, rate)
-    if not profile.any():
-        return None
-    best, name = -2.0, None
-    for tonic in range(12):
-        rotated = np.roll(profile, -tonic)
-        for mode, template in (("major", _MAJOR_PROFILE), ("minor", _MINOR_PROFILE)):
-            score = np.corrcoef(rotated, template)[0, 1]
-            if score > best:
-                best, name = score, f"{PITCH_CLASSES[tonic]} {mode}"
-    return name

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from moodlab.core import moods
@@ -237,8 +237,10 @@ def import_track(
 
 
 def import_upload(
-    *, session: Session, actor: Actor, settings: Settings, name: str, data: bytes, **details
-) -> Track:
+    *, session: Session, actor: Actor, settings: Settings, name: str, data: bytes,
+    mood: str | None = None, title: str | None = None, license: str | None = None,
+    attribution: str | None = None,
+) -> Track:  # fmt: skip
     """A browser upload: the bytes go through a private temp file into import_track."""
     require_role(actor, Role.LEAD, action="add music")
     if len(data) > settings.music_max_bytes:
@@ -251,8 +253,9 @@ def import_upload(
         path = Path(folder) / f"upload{suffix if suffix in AUDIO_SUFFIXES else ''}"
         path.write_bytes(data)
         return import_track(
-            session=session, actor=actor, settings=settings, source=path, name=name, **details
-        )
+            session=session, actor=actor, settings=settings, source=path, name=name,
+            mood=mood, title=title, license=license, attribution=attribution,
+        )  # fmt: skip
 
 
 def _check_decoded(decoded: audio.Decoded, label: str, settings: Settings) -> float:
@@ -284,7 +287,7 @@ def list_tracks(*, session: Session) -> list[Track]:
     """Every track, in circle order of mood (tracks without a mood last), then by id."""
     order = {name: i for i, name in enumerate(moods.names())}
     tracks = session.scalars(select(Track).order_by(Track.id)).all()
-    return sorted(tracks, key=lambda t: (order.get(t.mood, len(order)), t.id))
+    return sorted(tracks, key=lambda t: (order.get(t.mood or "", len(order)), t.id))
 
 
 def visible_votes(*, session: Session, actor: Actor) -> dict[int, Counter]:
@@ -321,10 +324,6 @@ def track_row(track: Track, settings: Settings, votes: Counter | None = None) ->
     }  # fmt: skip
 
 
-def count_generated(*, session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Track).where(Track.seed.is_not(None)))
-
-
 # --- choosing a track for a video ----------------------------------------------------------
 
 
@@ -338,6 +337,7 @@ def _distance(mood: str, point: tuple[float, float] | None) -> float:
 @dataclass(frozen=True)
 class TrackChoice:
     track: Track
+    mood: str  # the track's (one of the moods asked for, so never None)
     warning: str | None  # set when no accepted track of the mood itself was found
 
 
@@ -371,16 +371,19 @@ def choose_track(
     for status, wanted_moods, warning in steps:
         query = select(Track).where(Track.status == status, Track.mood.in_(wanted_moods))
         found = [
-            t
+            (t, t.mood)
             for t in session.scalars(query.order_by(Track.id))
-            if t.id not in exclude and (settings.music_dir / t.path).is_file()
+            if t.mood is not None
+            and t.id not in exclude
+            and (settings.music_dir / t.path).is_file()
         ]
         if found:
             tiebreak = np.random.default_rng(seed).random(len(found))
-            distance = [_distance(t.mood, point) for t in found]
-            track = found[min(range(len(found)), key=lambda i: (distance[i], tiebreak[i]))]
-            text = warning.format(mood=wanted, found=track.mood) if warning else None
-            return TrackChoice(track=track, warning=text)
+            distance = [_distance(track_mood, point) for _, track_mood in found]
+            best = min(range(len(found)), key=lambda i: (distance[i], tiebreak[i]))
+            track, track_mood = found[best]
+            text = warning.format(mood=wanted, found=track_mood) if warning else None
+            return TrackChoice(track=track, mood=track_mood, warning=text)
     raise NotFound(
         f"no usable track for {wanted}: generate the default library"
         " (`moodlab music generate`) or add one (`moodlab music import FILE --mood"

@@ -1,6 +1,6 @@
 """From a mood's valence and arousal to the musical parameters of a generated track.
 
-One function, ``params_for``, holds the whole mapping; the README's "Music library"
+One function, ``params_for``, holds the whole mapping; docs/music.md's "Music library"
 section shows it as a table. The cues and their directions follow the music-
 psychology literature on how listeners hear emotion in music:
 

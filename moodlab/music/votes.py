@@ -14,7 +14,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from moodlab.core import moods
-from moodlab.core.auth import Actor, require_role
+from moodlab.core.auth import Actor, require_role, user_id
 from moodlab.core.config import Settings
 from moodlab.core.errors import NotFound
 from moodlab.core.models import Track, TrackStatus, TrackVote
@@ -47,7 +47,7 @@ def vote_track(
     if track is None:
         raise NotFound(f"no track with id {track_id}")
     value = None if mood is None or mood.strip().lower() == NOT_USABLE else moods.get(mood).name
-    keys = {"track_id": track_id, "annotator_id": actor.id}
+    keys = {"track_id": track_id, "annotator_id": user_id(actor, action="vote on music")}
     previous = upsert_vote(session, TrackVote, keys, value)
     session.flush()
     _settle_status(session, track, settings)

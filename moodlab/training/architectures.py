@@ -11,7 +11,7 @@ from pathlib import Path
 from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
 
-# The paper's input: 128x128 RGB thumbnails (moodlab.resize's center-crop rule).
+# The paper's input: 128x128 RGB thumbnails (moodlab.images.resize's center-crop rule).
 IMAGE_SIZE = 128
 
 
@@ -132,4 +132,4 @@ def build(arch: str, image_size: int = IMAGE_SIZE, *, transfer_weights_file: str
         )
     if arch == "transfer":
         return transfer(image_size, weights=transfer_weights(transfer_weights_file))
-    return ARCHITECTURES[arch](image_size)
+    return {"deep": deep, "plain": plain}[arch](image_size)

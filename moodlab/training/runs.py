@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,13 @@ from sqlalchemy import select
 
 from moodlab.core import moods
 from moodlab.core.config import Settings
+from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, TrainedModel
 from moodlab.core.storage import ContentStore
 from moodlab.datasets.snapshots import get_snapshot, members_of
 from moodlab.images.intake import thumbnail_path
-from moodlab.jobs.context import JobContext, JobParams
+from moodlab.jobs.context import JobContext, JobParams, JobResult
 from moodlab.training import architectures
 from moodlab.training.pipeline import dataset
 from moodlab.training.precision import apply_policy, choose_policy
@@ -55,7 +56,21 @@ class TrainParams(JobParams):
                 raise MoodlabError(f"{name.replace('_', ' ')} must be at least 1")
 
 
-def _split(settings: Settings, snapshot_id: int, split: str, database):
+@dataclass(frozen=True)
+class TrainResult(JobResult):
+    """A training run's result: its finished folds while it runs, then its report."""
+
+    folds: list[dict[str, Any]] = field(default_factory=list)  # fold, accuracy, history
+    model_id: int | None = None
+    arch: str | None = None
+    cv_mean: float | None = None
+    cv_std: float | None = None
+    test_accuracy: float | None = None
+
+
+def _split(
+    settings: Settings, snapshot_id: int, split: str, database: Database
+) -> tuple[list[str], np.ndarray]:
     store = ContentStore(settings.data_dir)
     index = {name: i for i, name in enumerate(moods.names())}
     with database.session() as session:
@@ -67,16 +82,18 @@ def _split(settings: Settings, snapshot_id: int, split: str, database):
     return paths, np.array([index[m.label] for m in members], dtype=np.int32)
 
 
-def _progress_callback(ctx, label: str, done_before: int, total_epochs: int, epochs: int):
+def _progress_callback(
+    ctx: JobContext, label: str, done_before: int, total_epochs: int, epochs: int
+) -> Any:
     """A Keras callback: progress per epoch into the job, cancel checked after every batch.
 
     Its ``history`` holds each epoch's logs (Keras is imported here, not at start-up).
     """
     import keras
 
-    history: list[dict] = []
+    history: list[dict[str, float]] = []
 
-    def on_epoch_end(epoch, logs=None):
+    def on_epoch_end(epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = {k: float(v) for k, v in (logs or {}).items()}
         history.append(logs)
         ctx.progress(
@@ -93,7 +110,7 @@ def _progress_callback(ctx, label: str, done_before: int, total_epochs: int, epo
     return callback
 
 
-def compiled(model):
+def compiled(model: Any) -> Any:  # a keras.Model (Keras has no type hints)
     """The model ready to train: Adam (learning rate 1e-3) on sparse cross-entropy."""
     import keras
 
@@ -105,7 +122,15 @@ def compiled(model):
     return model
 
 
-def _fit(params: TrainParams, train, epochs, callback, cache_dir: Path, tag: str, settings):
+def _fit(
+    params: TrainParams,
+    train: tuple[list[str], np.ndarray],
+    epochs: int,
+    callback: Any,
+    cache_dir: Path,
+    tag: str,
+    settings: Settings,
+) -> Any:
     import keras
 
     keras.utils.set_random_seed(params.seed)
@@ -122,7 +147,7 @@ def _fit(params: TrainParams, train, epochs, callback, cache_dir: Path, tag: str
     return model
 
 
-def _predict(model, paths, labels, params: TrainParams) -> np.ndarray:
+def _predict(model: Any, paths: list[str], labels: np.ndarray, params: TrainParams) -> np.ndarray:
     data = dataset(paths, labels, image_size=params.image_size, batch_size=params.batch_size,
                    shuffle=False, seed=params.seed)  # fmt: skip
     return model.predict(data, verbose=0).argmax(axis=1)
@@ -145,7 +170,7 @@ def evaluate(predicted: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
 
 
 def versions() -> dict[str, str | None]:
-    found = {"python": platform.python_version()}
+    found: dict[str, str | None] = {"python": platform.python_version()}
     for package in ("tensorflow", "keras", "numpy", "scikit-learn"):
         try:
             found[package] = metadata.version(package)
@@ -216,13 +241,23 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
     return record
 
 
-def _saved_folds(database, job_id: int) -> list[dict]:
+def _saved_folds(database: Database, job_id: int) -> list[dict[str, Any]]:
     with database.session() as session:
         result = session.scalar(select(Job.result).where(Job.id == job_id)) or {}
     return list(result.get("folds", []))
 
 
-def _register(ctx, params, settings, model, scores, test, folds, final_history, precision) -> dict:
+def _register(
+    ctx: JobContext,
+    params: TrainParams,
+    settings: Settings,
+    model: Any,
+    scores: list[float],
+    test: dict[str, Any] | None,
+    folds: list[dict[str, Any]],
+    final_history: list[dict[str, float]],
+    precision: str,
+) -> dict[str, Any]:
     models_dir = settings.data_dir / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
     name = f"{params.arch}-snapshot{params.snapshot_id}-job{ctx.job_id}.keras"
@@ -232,7 +267,7 @@ def _register(ctx, params, settings, model, scores, test, folds, final_history, 
     os.replace(temporary, models_dir / name)
     cv_mean = float(np.mean(scores)) if scores else None
     cv_std = float(np.std(scores)) if scores else None
-    report = {
+    report: dict[str, Any] = {
         "folds": folds, "final_history": final_history, "test": test, "versions": versions(),
         "settings": {**params.__dict__}, "moods": moods.names(),
     }  # fmt: skip

@@ -4,7 +4,7 @@ Why a component: a Streamlit button press waits for a rerun before the next
 image can be fetched and painted (about 100-150 ms here even for a bare app).
 This widget keeps the next images already decoded in the browser and swaps on
 the key press, then sends the answer. Answers go out as an outbox of numbered
-entries that the page applies idempotently (moodlab.annotation.apply_outbox),
+entries that the page applies idempotently (moodlab.votes.annotation.apply_outbox),
 so a send that Streamlit coalesces loses nothing.
 """
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import altair as alt
 import pandas as pd
 
@@ -45,7 +47,7 @@ def grouped_bars(rows: list[dict], *, x: str, group: str, value: str, title: str
 
 
 def mood_timeline(rows: list[dict], *, moods: list[str], chosen: str,
-                  boundaries: list[float] = ()) -> alt.Chart:  # fmt: skip
+                  boundaries: Sequence[float] = ()) -> alt.Chart:  # fmt: skip
     """The eight probabilities over time (one line per mood, the chosen one bold),
     with segment boundaries as vertical rules. ``rows``: {"t", "probs": {mood: p}}."""
     long = pd.DataFrame(

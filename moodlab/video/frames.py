@@ -1,6 +1,6 @@
 """Frames sampled from a video by ffmpeg, already cropped to the model's square.
 
-ffmpeg decodes, keeps ``fps`` frames a second and applies moodlab.resize's
+ffmpeg decodes, keeps ``fps`` frames a second and applies moodlab.images.resize's
 center-crop rule (the one the training thumbnails were made with), then writes
 raw RGB to a pipe. The pipe is read in batches of a fixed size, and at most a few
 batches wait in memory, so memory does not grow with the length of the video.
@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -53,6 +54,9 @@ class FrameSampler:
             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
         ]  # fmt: skip
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert self._process.stdout is not None and self._process.stderr is not None  # PIPEs
+        self._stdout: IO[bytes] = self._process.stdout
+        self._stderr: IO[bytes] = self._process.stderr
         self._batches: queue.Queue[Batch | None] = queue.Queue(maxsize=ahead)
         self._stop = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -64,7 +68,7 @@ class FrameSampler:
         index = 0
         try:
             while not self._stop.is_set():
-                data = self._process.stdout.read(frame_bytes * self.batch)
+                data = self._stdout.read(frame_bytes * self.batch)
                 count = len(data) // frame_bytes
                 if count == 0:
                     break
@@ -87,7 +91,7 @@ class FrameSampler:
         while (batch := self._batches.get()) is not None:
             self.count += len(batch.times)
             yield batch
-        stderr = self._process.stderr.read().decode(errors="replace")
+        stderr = self._stderr.read().decode(errors="replace")
         if self._process.wait() != 0 or self.count == 0:
             last = stderr.strip().splitlines()[-1] if stderr.strip() else "no frames decoded"
             raise VideoError(f"{self.path.name}: its video cannot be decoded ({last})")
@@ -98,19 +102,11 @@ class FrameSampler:
             self._process.kill()
         self._process.wait()
         self._reader.join()
-        self._process.stdout.close()
-        self._process.stderr.close()
+        self._stdout.close()
+        self._stderr.close()
 
     def __enter__(self) -> FrameSampler:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def sample_frames(
-    path: Path, *, fps: float, side: int = MODEL_SIDE, batch: int = BATCH
-) -> Iterator[Batch]:
-    """Batches of frames ``fps`` a second, each ``side`` x ``side`` RGB."""
-    with FrameSampler(path, fps=fps, side=side, batch=batch) as sampler:
-        yield from sampler

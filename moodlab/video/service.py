@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image as PILImage
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from moodlab.core import moods
 from moodlab.core.auth import Actor
@@ -25,7 +26,7 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import TrainedModel, Video
 from moodlab.core.storage import atomic_write, file_sha256
-from moodlab.images.checks import Rejected, check_image
+from moodlab.images.checks import CheckedImage, Rejected, check_image
 from moodlab.images.links import IMAGE_EXTENSIONS
 from moodlab.jobs.context import JobContext, JobParams
 from moodlab.video import frames, mux, probe, scenes, slideshow, soundtrack, timeline
@@ -99,7 +100,7 @@ def check_inputs(params: VideoParams, settings: Settings) -> list[Path]:
     return paths
 
 
-def resolve_model(*, session, model_id: int | None) -> tuple[TrainedModel, list[str]]:
+def resolve_model(*, session: Session, model_id: int | None) -> tuple[TrainedModel, list[str]]:
     """The model asked for, else the active one, else the newest (with a warning)."""
     if model_id is not None:
         entry = session.get(TrainedModel, model_id)
@@ -126,7 +127,14 @@ class _Samples:
     kept: list[tuple[float, np.ndarray, int]]  # (t, 128x128 frame, sample index)
 
 
-def _sample_video(ctx, model, entry, sampler, duration, fps) -> _Samples:
+def _sample_video(
+    ctx: JobContext,
+    model: Any,  # a keras.Model (Keras has no type hints)
+    entry: TrainedModel,
+    sampler: frames.FrameSampler,
+    duration: float,
+    fps: float,
+) -> _Samples:
     expected = max(1, int(duration * fps))
     keep = set(np.linspace(0, expected - 1, min(FRAMES_KEPT, expected)).round().astype(int))
     kept: list[tuple[float, np.ndarray, int]] = []
@@ -145,7 +153,9 @@ def _sample_video(ctx, model, entry, sampler, duration, fps) -> _Samples:
     return _Samples(times, probs, kept)
 
 
-def _sample_photos(ctx, model, entry, photos: list) -> _Samples:
+def _sample_photos(
+    ctx: JobContext, model: Any, entry: TrainedModel, photos: list[CheckedImage]
+) -> _Samples:
     thumbs = np.stack(
         [np.asarray(PILImage.open(io.BytesIO(p.thumbnail_png)).convert("RGB")) for p in photos]
     )
@@ -158,7 +168,12 @@ def _sample_photos(ctx, model, entry, photos: list) -> _Samples:
 
 
 def plan(
-    *, session, settings: Settings, samples: _Samples, bounds: list[tuple[float, float]], seed: int
+    *,
+    session: Session,
+    settings: Settings,
+    samples: _Samples,
+    bounds: list[tuple[float, float]],
+    seed: int,
 ) -> tuple[list[soundtrack.Piece], list[dict], list[str]]:
     """A track per segment, from the mean probabilities of the samples inside it."""
     pieces, segments, warnings = [], [], []
@@ -224,8 +239,8 @@ def make_video(
     if fps <= 0:
         raise VideoError(f"--sample-fps must be positive, got {fps}")
     out = _output_path(settings, params, ctx.job_id)
-    with tempfile.TemporaryDirectory(prefix="moodlab-video-") as scratch:
-        scratch = Path(scratch)
+    with tempfile.TemporaryDirectory(prefix="moodlab-video-") as scratch_dir:
+        scratch = Path(scratch_dir)
         if is_photo(paths[0]):
             kind = "slideshow"
             photos, names, photo_warnings = _checked_photos(params, settings, paths)
@@ -322,8 +337,10 @@ def _checked_video(params: VideoParams, path: Path) -> tuple[probe.MediaInfo, fl
     return info, duration
 
 
-def _checked_photos(params: VideoParams, settings: Settings, paths: list[Path]):
-    """The photos that pass moodlab.image_check; the others become warnings."""
+def _checked_photos(
+    params: VideoParams, settings: Settings, paths: list[Path]
+) -> tuple[list[CheckedImage], list[str], list[str]]:
+    """The photos that pass moodlab.images.checks; the others become warnings."""
     photos, names, warnings = [], [], []
     for path in paths:
         try:
@@ -343,7 +360,7 @@ def run_video(ctx: JobContext, params: VideoParams) -> dict[str, Any]:
     return make_video(ctx, params, ctx.settings, actor_id=ctx.actor.id)
 
 
-def list_videos(*, session, actor: Actor, limit: int = 200) -> list[Video]:
+def list_videos(*, session: Session, actor: Actor, limit: int = 200) -> list[Video]:
     """Videos newest first: all of them for the lead, their own for others."""
     query = select(Video).order_by(Video.id.desc()).limit(limit)
     if not actor.is_lead:

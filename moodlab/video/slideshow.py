@@ -1,6 +1,6 @@
 """Photos to a silent H.264 slideshow with crossfades (moviepy 2).
 
-The photos arrive checked by moodlab.image_check: EXIF orientation applied, RGB,
+The photos arrive checked by moodlab.images.checks: EXIF orientation applied, RGB,
 at most 1280 px on the longest side. Each is fitted into one frame whose sides
 are even (H.264 with 4:2:0 chroma needs that) on black.
 """

@@ -37,7 +37,7 @@ class TrackChoice:
 
 
 def choose_track(
-    *, session: Session, settings: Settings, probs: Sequence[float], seed: int
+    *, session: Session, settings: Settings, probs: Sequence[float] | np.ndarray, seed: int
 ) -> TrackChoice:
     """The track for a distribution over the moods (in moods.names() order): the
     music library's choice for the winning mood, nearest to the weighted point."""
@@ -51,7 +51,7 @@ def choose_track(
     )
     track = choice.track
     return TrackChoice(
-        track.id, settings.music_dir / track.path, track.mood, track.status, choice.warning
+        track.id, settings.music_dir / track.path, choice.mood, track.status, choice.warning
     )
 
 

@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -45,9 +46,9 @@ class Decision:
         return va_point(self.probs)
 
 
-def load_model(settings: Settings, entry: TrainedModel):
+def load_model(settings: Settings, entry: TrainedModel) -> Any:  # a keras.Model
     """The registered model, under the same dtype policy training uses."""
-    from moodlab.training.runs import load_registered
+    from moodlab.training.registry import load_registered
 
     steady_memory()
     return load_registered(settings, entry)
@@ -66,7 +67,7 @@ def prepare(frames: np.ndarray, image_size: int) -> np.ndarray:
 
 
 def predict(
-    model, batches: Iterable[Batch], *, image_size: int,
+    model: Any, batches: Iterable[Batch], *, image_size: int,
     on_batch: Callable[[Batch], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(times, probabilities) for every sampled frame, batch by batch."""

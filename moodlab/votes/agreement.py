@@ -10,6 +10,7 @@ Cohen's kappa for annotator pairs.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import krippendorff
@@ -26,7 +27,14 @@ from moodlab.core.models import Image, ImageVote, Role, User
 from moodlab.votes.quorum import SKIPPED, TIER_ORDER, decide_many, tally
 
 
-def circular_distance(v1, v2, i1, i2, n_v, dtype=np.float64):
+def circular_distance(
+    v1: np.ndarray,
+    v2: np.ndarray,
+    i1: np.ndarray,
+    i2: np.ndarray,
+    n_v: np.ndarray,
+    dtype: Any = np.float64,
+) -> np.ndarray:
     """Krippendorff's circular metric on real angles: sin^2 of half the angle between moods.
 
     Neighbours on the circle (about 45 degrees apart) cost 0.15, opposite moods 1.
@@ -44,10 +52,17 @@ def agreement_report(*, session: Session, actor: Actor, settings: Settings) -> d
         session.scalar(select(func.count()).select_from(Image).where(Image.response_count == 0))
         or 0
     )
-    return compute(rows, names, settings, unanswered_images=unanswered)
+    votes = [(image_id, annotator_id, mood) for image_id, annotator_id, mood in rows]
+    return compute(votes, names, settings, unanswered_images=unanswered)
 
 
-def compute(rows, names: dict[int, str], settings: Settings, *, unanswered_images: int = 0) -> dict:
+def compute(
+    rows: Sequence[tuple[int, int, str | None]],
+    names: dict[int, str],
+    settings: Settings,
+    *,
+    unanswered_images: int = 0,
+) -> dict[str, Any]:
     """The statistics from (image id, annotator id, mood or None) rows."""
     mood_names = moods.names()
     annotator_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=len(rows))
@@ -93,7 +108,7 @@ def _fleiss(counts: np.ndarray, raters: int) -> float | None:
     return _finite(fleiss_kappa(complete, method="fleiss"))
 
 
-def _alpha(counts: np.ndarray, level) -> float | None:
+def _alpha(counts: np.ndarray, level: krippendorff.LevelOfMeasurement) -> float | None:
     """Krippendorff's alpha from per-image vote counts; images with one vote cannot pair."""
     pairable = counts[counts.sum(axis=1) >= 2]
     if len(pairable) < 1 or np.count_nonzero(pairable.sum(axis=0)) < 2:

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,10 +22,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from moodlab.core import moods
-from moodlab.core.auth import Actor, require_role
+from moodlab.core.auth import Actor, require_role, user_id
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound
-from moodlab.core.models import Image, ImageVote, Role, User
+from moodlab.core.models import Image, ImageVote, Role, TrackVote, User
 from moodlab.core.timeutil import utcnow
 
 SKIP = "skip"  # what the CSV and the UI call a skip; stored as NULL
@@ -49,7 +52,12 @@ class Progress:
     left: int
 
 
-def upsert_vote(session: Session, table, keys: dict[str, int], mood: str | None) -> tuple | None:
+def upsert_vote(
+    session: Session,
+    table: type[ImageVote] | type[TrackVote],
+    keys: dict[str, int],
+    mood: str | None,
+) -> tuple[str | None] | None:
     """Insert or update the one vote row of ``keys`` in ``table``; the old (mood,) row or None.
 
     One statement (INSERT ... ON CONFLICT DO UPDATE), so two writers never make two rows.
@@ -112,7 +120,13 @@ class Outbox:
     error: str | None = None
 
 
-def apply_outbox(*, session_factory, actor: Actor, outbox: Outbox, entries: list[dict]) -> Outbox:
+def apply_outbox(
+    *,
+    session_factory: Callable[[], AbstractContextManager[Session]],
+    actor: Actor,
+    outbox: Outbox,
+    entries: list[dict[str, Any]],
+) -> Outbox:
     """Apply entries newer than ``outbox.acked``, in order.
 
     An entry is {"seq", "image_id", "mood"} (mood None or "skip" skips) or {"seq", "undo"}.
@@ -157,8 +171,9 @@ def answer(*, session: Session, actor: Actor, image_id: int, mood: str | None) -
             f"image {image_id} is frozen into a dataset snapshot since"
             f" {image.frozen_at:%Y-%m-%d}: its votes are read-only"
         )
+    annotator_id = user_id(actor, action="annotate images")
     previous = upsert_vote(
-        session, ImageVote, {"image_id": image_id, "annotator_id": actor.id}, mood
+        session, ImageVote, {"image_id": image_id, "annotator_id": annotator_id}, mood
     )
     _recount(session, image_id)
     return Previous(image_id, previous is not None, previous[0] if previous else None)

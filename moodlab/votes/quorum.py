@@ -1,4 +1,4 @@
-"""The quorum rules of DESIGN.md: which tier an image's votes put it in.
+"""The quorum rules (docs/architecture.md, "Quorum rules"): which tier an image's votes put it in.
 
 ``decide_many`` is the one implementation (vectorised, for 100,000 images at a
 time); ``decide`` applies it to one image. Skips are answers but not votes.

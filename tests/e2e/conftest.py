@@ -1,7 +1,8 @@
 """A real `moodlab serve` on a free port and Debian's chromium driven by Playwright.
 
 The browser is never downloaded: Playwright (from PyPI) drives /usr/bin/chromium,
-which .ci/run installs. A missing browser fails the suite instead of skipping it.
+which `make test` installs (.ci/debian-packages). A missing browser fails the suite
+instead of skipping it.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def chromium_path() -> str:
     if not path:
         pytest.fail(
             "Debian's chromium is not installed, so the browser tests cannot run:"
-            " `apt-get install chromium` (.ci/run does this)",
+            " `apt-get install chromium` (`make test` does this)",
             pytrace=False,
         )
     return path

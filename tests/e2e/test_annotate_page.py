@@ -1,7 +1,7 @@
 """An annotator votes with the keyboard; the key-to-next-image latency is measured.
 
 The latency is reported (printed and saved to test-artifacts/), not asserted: a
-timed assertion would make CI flaky on a busy machine. README quotes a run.
+timed assertion would make CI flaky on a busy machine. docs/benchmarks.md quotes a run.
 """
 
 import json

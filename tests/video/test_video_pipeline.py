@@ -46,7 +46,8 @@ def test_probe_reads_the_rotation_a_phone_records(tmp_path):
 
 
 def test_frames_come_in_fixed_batches_of_the_model_size(cut_clip):
-    batches = list(frames.sample_frames(cut_clip, fps=2, side=128, batch=16))
+    with frames.FrameSampler(cut_clip, fps=2, side=128, batch=16) as sampler:
+        batches = list(sampler)
     assert [len(b.frames) for b in batches] == [16, 16, 16, 12]  # 60 samples in 30 s
     assert batches[0].frames.shape[1:] == (128, 128, 3) and batches[0].frames.dtype == np.uint8
     times = np.concatenate([b.times for b in batches])
@@ -62,7 +63,8 @@ def test_frames_use_the_training_center_crop(tmp_path):
     ffmpeg("-f", "lavfi", "-i", "color=c=black:s=320x180:r=10:d=1", "-vf",
            "drawbox=x=0:y=0:w=60:h=180:color=white:t=fill", "-c:v", "libx264",
            "-pix_fmt", "yuv420p", str(path))  # fmt: skip
-    frame = next(frames.sample_frames(path, fps=1, side=128)).frames[0]
+    with frames.FrameSampler(path, fps=1, side=128) as sampler:
+        frame = next(iter(sampler)).frames[0]
     # Scaled to 228x128, the middle 128 kept (from x=50): the white band (0-43 px) is gone.
     assert frame.mean() < 10
 

@@ -101,3 +101,98 @@ def test_serve_starts_streamlit_without_calls_to_the_internet():
     assert "--browser.gatherUsageStats false" in command  # no usage statistics
     assert "--logger.hideWelcomeMessage true" in command  # no public-IP lookup
     assert "--server.headless true" in command
+
+
+def test_render_prints_nested_reports_of_any_shape():
+    from moodlab.cli.main import render
+
+    text = render(
+        {
+            "stored": 3,
+            "ids": [1, 2, 3],
+            "rows": [{"line": 2, "reason": "unknown mood"}, {"line": 5, "reason": None}],
+            "pairs": [[1, 2], (3, 4.56789)],
+            "tiers": {"train": 2, "per_mood": {"Happy": [1, 2], "Sad": {}}, "none": None},
+            "mixed": [1, "two", None, {"three": [3]}, [{"four": 4}]],
+            "empty": [],
+            "nothing": None,
+        }
+    )
+    lines = text.splitlines()
+    assert lines[:5] == ["stored: 3", "ids:", "  1", "  2", "  3"]
+    assert "  line=2  reason=unknown mood" in lines and "  line=5  reason=-" in lines
+    assert "  1 2" in lines and "  3 4.568" in lines
+    assert "  per_mood:" in lines and "    Happy:" in lines and "    Sad: {}" in lines
+    assert "  none: -" in lines and "empty: []" in lines and lines[-1] == "nothing: -"
+    assert "  three=[3]" in lines and '  {"four": 4}' in lines
+
+
+def test_every_command_works_with_and_without_json(env, database, lead, tmp_path, capsys):
+    """Each command prints a report for a person, and one JSON object with --json.
+
+    In this process (`moodlab.cli.main.main`, what `python -m moodlab` runs) rather
+    than a child process per command: 48 runs of the command cost over a minute and
+    a half of start-up alone. The tests above run the command as a child process.
+    """
+    from moodlab.cli.main import main
+    from moodlab.core.models import Role
+    from tests import media
+    from tests.conftest import add_user
+    from tests.fixture_site import Site
+
+    for i in range(1, 5):
+        add_user(database, f"a{i}", Role.ANNOTATOR)
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for seed in range(1, 5):
+        (folder / f"{seed}.jpg").write_bytes(media.jpeg(3000 + seed))
+    site = Site().start()
+    site.page("/", '<img src="/a.jpg"> <img src="/b.png">')
+    site.add("/a.jpg", media.jpeg(3100), "image/jpeg")
+    site.add("/b.png", media.png(3101), "image/png")
+
+    def both_ways(*args: str) -> dict:
+        """Run ``args`` without and then with --json; the JSON report."""
+        assert main(list(args)) == 0, f"{args}: {capsys.readouterr().err}"
+        assert capsys.readouterr().out.strip(), f"{args} printed nothing"
+        assert main([*args, "--json"]) == 0, f"{args} --json: {capsys.readouterr().err}"
+        return json.loads(capsys.readouterr().out)
+
+    try:
+        both_ways("migrate")
+        both_ways("users", "list")
+        both_ways("import", str(folder))
+        both_ways("crawl", site.url("/"), "--allow-private", "--depth", "0")
+    finally:
+        site.stop()
+    shas = [image["sha256"] for image in both_ways("images", "list")["images"]]
+    assert len(shas) == 6
+    answers = {
+        shas[0]: ("Happy", "Happy", "Happy", "Tired"),  # train tier
+        shas[1]: ("Happy", "Happy", "Happy", "Tired"),
+        shas[2]: ("Peaceful", "Peaceful", "Happy", "Angry"),  # test tier
+        shas[3]: ("Angry", "Angry", "Anxiety", "Anxiety"),  # a 2-2 tie
+        shas[4]: ("Tired", "skip"),
+    }
+    votes = tmp_path / "votes.csv"
+    votes.write_text(
+        "image,annotator,mood\n"
+        + "".join(
+            f"{sha},a{n},{mood}\n"
+            for sha, moods in answers.items()
+            for n, mood in enumerate(moods, 1)
+        )
+    )
+    assert both_ways("votes", "import", str(votes))["unchanged"] == 18
+    assert both_ways("votes", "export", str(tmp_path / "export.csv"))["exported"] == 18
+    both_ways("agreement")
+    snapshot = both_ways("dataset", "build")["id"]
+    both_ways("dataset", "list")
+    assert both_ways("dataset", "disputed")["disputed"]
+    both_ways("dataset", "export", str(snapshot), str(tmp_path / "snapshot.zip"))
+    both_ways("models", "list")
+    both_ways("music", "list")
+    both_ways("video", "list")
+    job = both_ways("jobs", "check-worker")["id"]
+    both_ways("jobs", "list")
+    both_ways("jobs", "show", str(job))

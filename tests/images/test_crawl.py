@@ -147,14 +147,14 @@ def test_stored_images_have_original_display_and_thumbnail_and_nothing_partial(
     from PIL import Image as PILImage
 
     from moodlab.core.storage import ContentStore
-    from moodlab.images.intake import display_path, original_path, thumbnail_path
+    from moodlab.images.intake import display_path, thumbnail_path
 
     run(crawl_settings, database, site)
     store = ContentStore(crawl_settings.data_dir)
     with database.session() as session:
         images = session.scalars(select(Image)).all()
     for image in images:
-        assert original_path(store, image).exists()
+        assert store.path_for(image.sha256, image.original_suffix).exists()
         with PILImage.open(thumbnail_path(store, image.sha256)) as thumb:
             assert thumb.size == (128, 128) and thumb.mode == "RGB"
         with PILImage.open(display_path(store, image.sha256)) as display:
@@ -231,6 +231,64 @@ def test_hosts_are_fetched_concurrently(crawl_settings, database):
 )
 def test_address_classes(address, public):
     assert is_public_address(address) is public
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "100.64.0.1",  # carrier-grade NAT
+        "100.100.100.200",  # a cloud metadata address inside it
+        "192.0.0.8",  # IETF protocol assignments
+        "169.254.169.254",
+        "127.0.0.1",
+        "10.0.0.1",
+        "::1",
+        "::ffff:127.0.0.1",
+        "::ffff:169.254.169.254",
+        "2002:a9fe:a9fe::",  # 6to4 carrying 169.254.169.254
+        "2002:7f00:1::",  # 6to4 carrying 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 carrying 169.254.169.254
+        "64:ff9b::7f00:1",  # NAT64 carrying 127.0.0.1
+        "64:ff9b:1::1",  # NAT64 local-use prefix
+        "2001:0:7f00:1::a9fe:a9fe",  # Teredo with a loopback server
+        "2001:0:808:808::ffff:ffff",  # Teredo whose client is 0.0.0.0
+        "fc00::1",
+        "fe80::1",
+    ],
+)
+def test_addresses_that_are_not_global_are_refused(address):
+    """Checked by the function only: no packet is sent to any of these."""
+    assert is_public_address(address) is False
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "8.8.8.8",
+        "1.1.1.1",
+        "2606:4700:4700::1111",
+        "::ffff:8.8.8.8",
+        "2002:0808:0808::",  # 6to4 carrying 8.8.8.8
+        "64:ff9b::808:808",  # NAT64 carrying 8.8.8.8
+        "2001:0:808:808::fefe:fefe",  # Teredo: server 8.8.8.8, client 1.1.1.1
+    ],
+)
+def test_global_addresses_are_allowed(address):
+    assert is_public_address(address) is True
+
+
+def test_an_allowed_host_may_still_have_a_private_address(monkeypatch):
+    """The explicit allow (--allow-private for the seeds) still lets a private host through."""
+    from moodlab.images.checks import Rejected
+    from moodlab.images.fetch import AddressPolicy
+
+    def resolve(host, port, **_):
+        return [(None, None, None, "", ("100.64.0.1", port))]
+
+    monkeypatch.setattr("moodlab.images.fetch.socket.getaddrinfo", resolve)
+    AddressPolicy({"intranet.example"}).check("http://intranet.example/")
+    with pytest.raises(Rejected, match="non-public address 100.64.0.1"):
+        AddressPolicy().check("http://intranet.example/")
 
 
 def test_crawl_command_prints_the_promised_json(env, site):

@@ -13,7 +13,7 @@ CHOICES = [*moods.names(), None]
 
 
 def expected(answers, annotators=4, train=3, test=2):
-    """DESIGN.md's rules, written out plainly."""
+    """docs/architecture.md's quorum rules, written out plainly."""
     counts = Counter(a for a in answers if a is not None).most_common()
     top = counts[0][1] if counts else 0
     unique = len(counts) <= 1 or counts[1][1] < top

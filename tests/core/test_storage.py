@@ -17,14 +17,6 @@ def test_content_is_stored_once_under_its_sharded_sha256(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == [path.name]
 
 
-def test_put_file_streams_a_copy(tmp_path):
-    source = tmp_path / "big.bin"
-    source.write_bytes(bytes(range(256)) * 10_000)
-    store = ContentStore(tmp_path / "store")
-    sha = store.put_file(source, ".bin")
-    assert store.read_bytes(sha, ".bin") == source.read_bytes()
-
-
 def test_a_failed_write_leaves_no_file_and_no_temp(tmp_path):
     target = tmp_path / "model.keras"
     with pytest.raises(RuntimeError), atomic_write(target) as handle:

@@ -1,10 +1,8 @@
-import math
-
 import pytest
 
 from moodlab.core import moods
 
-# DESIGN.md's table: name, angle, valence, arousal, neighbours.
+# docs/architecture.md's table ("The moods"): name, angle, valence, arousal, neighbours.
 TABLE = [
     ("Happy", 20, 0.94, 0.34, {"Peaceful", "Dynamic"}),
     ("Dynamic", 65, 0.42, 0.91, {"Happy", "Angry"}),
@@ -28,32 +26,21 @@ def test_geometry_and_neighbours(name, angle, valence, arousal, neighbours):
     assert mood.valence == pytest.approx(valence, abs=0.005)
     assert mood.arousal == pytest.approx(arousal, abs=0.005)
     assert {m.name for m in moods.neighbours(name)} == neighbours
-    assert all(moods.are_neighbours(name, other) for other in neighbours)
+    assert all(moods.circle_steps(name, other) == 1 for other in neighbours)
 
 
 def test_keys_are_one_to_eight_in_order():
     assert [m.key for m in moods.all_moods()] == [str(i) for i in range(1, 9)]
 
 
-def test_angular_distance_wraps_around_the_circle():
-    assert moods.angular_distance("Happy", "Peaceful") == 60
-    assert moods.angular_distance("Peaceful", "Happy") == 60
-    assert moods.angular_distance("Happy", "Withered") == 175
-    assert moods.angular_distance("Dynamic", "Dynamic") == 0
+def test_circle_steps_wrap_around_the_circle():
+    assert moods.circle_steps("Happy", "Peaceful") == 1
     assert moods.circle_steps("Happy", "Withered") == 4
     assert moods.circle_steps("Happy", "Tired") == 2
-
-
-def test_every_distance_is_symmetric_and_at_most_half_a_circle():
+    assert moods.circle_steps("Dynamic", "Dynamic") == 0
     for a in moods.names():
         for b in moods.names():
-            d = moods.angular_distance(a, b)
-            assert d == moods.angular_distance(b, a)
-            assert 0 <= d <= 180
-            unit = [moods.get(a).valence, moods.get(a).arousal]
-            other = [moods.get(b).valence, moods.get(b).arousal]
-            dot = max(-1.0, min(1.0, sum(x * y for x, y in zip(unit, other, strict=True))))
-            assert d == pytest.approx(math.degrees(math.acos(dot)), abs=1e-6)
+            assert moods.circle_steps(a, b) == moods.circle_steps(b, a) <= 4
 
 
 def test_lookup_is_case_insensitive_and_unknown_moods_are_named():
