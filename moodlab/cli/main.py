@@ -14,12 +14,23 @@ import logging
 import sys
 from typing import Any
 
-from moodlab.cli import datasets, images, jobs, music, server, training, users, video, votes
+from moodlab.cli import (
+    datasets,
+    home,
+    images,
+    jobs,
+    music,
+    server,
+    training,
+    users,
+    video,
+    votes,
+)
 from moodlab.cli.common import EXIT_ERROR, Parser, Report
 from moodlab.core.config import documented_settings
 from moodlab.core.errors import MoodlabError
 
-AREAS = (server, images, votes, datasets, training, music, video, users, jobs)
+AREAS = (server, home, images, votes, datasets, training, music, video, users, jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -186,6 +186,7 @@ def test_every_command_works_with_and_without_json(env, database, lead, tmp_path
     assert both_ways("votes", "import", str(votes))["unchanged"] == 18
     assert both_ways("votes", "export", str(tmp_path / "export.csv"))["exported"] == 18
     both_ways("agreement")
+    both_ways("status")
     snapshot = both_ways("dataset", "build")["id"]
     both_ways("dataset", "list")
     assert both_ways("dataset", "disputed")["disputed"]
