@@ -201,6 +201,21 @@ def snapshot_summary(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
+def rules_text(rules: dict[str, Any]) -> str:
+    """A snapshot's rules as a sentence, for the Datasets page."""
+    cap = rules.get("per_mood_cap")
+    parts = [
+        f"train: {rules.get('train_quorum', '?')}+ of {rules.get('annotators_per_item', '?')}"
+        f" votes, test: {rules.get('test_quorum', '?')}",
+        ("balanced to the smallest mood" if cap is None else "a cap of")
+        + f" {rules.get('cap_used', cap)} train images per mood",
+        "every test candidate" if rules.get("test_per_mood") is None
+        else f"at most {rules['test_per_mood']} test images per mood",
+        f"seed {rules.get('seed', 0)}",
+    ]  # fmt: skip
+    return "; ".join(parts)
+
+
 # --- disputed images ------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.images.checks import CheckedImage, Rejected
 from moodlab.images.fetch import USER_AGENT, AddressPolicy, Fetcher, FetchLimits
-from moodlab.images.intake import Intake, IntakeReport, Provenance
+from moodlab.images.intake import Intake, IntakeReport, Provenance, job_result
 from moodlab.images.links import extract
 from moodlab.jobs.context import JobContext, JobParams
 
@@ -365,4 +365,4 @@ def run_crawl(ctx: JobContext, params: CrawlParams) -> dict:
 
     report = crawl(ctx.settings, ctx.database, options, job_id=ctx.job_id, on_progress=on_progress)
     ctx.log(f"done: {report.stored} stored")
-    return report.as_dict(ctx.job_id)
+    return job_result(report, ctx.job_id, what="URL")

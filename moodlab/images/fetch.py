@@ -115,7 +115,8 @@ class AddressPolicy:
                 raise Rejected(
                     "private_address",
                     f"{host} resolves to the non-public address {address}: refused"
-                    " (--allow-private allows it for the seed hosts only)",
+                    "; if the seeds are on your own network, tick 'The seeds are on a private"
+                    " network' on the Crawl page (--allow-private on the command line)",
                 )
 
 

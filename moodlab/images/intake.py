@@ -21,8 +21,9 @@ from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.models import Image
 from moodlab.core.storage import ContentStore
+from moodlab.core.text import label, plural
 from moodlab.images.checks import CheckedImage, Rejected, check_image
-from moodlab.jobs.context import JobResult
+from moodlab.jobs.context import JobFailed, JobResult
 
 # How many rejections a report lists one by one; the counts by reason are complete.
 MAX_LISTED = 1000
@@ -96,6 +97,35 @@ class IntakeResult(JobResult):
     @property
     def rejected_count(self) -> int:
         return sum(self.rejected_by_reason.values())
+
+    def summary(self) -> str:
+        parts = [f"{self.stored:,} stored", plural(self.duplicates, "duplicate"),
+                 f"{self.rejected_count:,} rejected"]  # fmt: skip
+        if self.pages_fetched is not None:
+            parts.insert(0, plural(self.pages_fetched, "page"))
+        return ", ".join(parts)
+
+
+def job_result(report: IntakeReport, job_id: int | None, *, what: str = "input") -> dict[str, Any]:
+    """The job's result, or JobFailed when nothing was stored and nothing was a duplicate:
+    an intake whose every input was refused (or that found none) is no success. The
+    message gives each reason's count and its first explanation, which names the fix."""
+    result = report.as_dict(job_id)
+    if report.stored or report.duplicates:
+        return result
+    if not report.rejected_by_reason:
+        raise JobFailed(f"nothing stored: no {what} found", result)
+    first: dict[str, str] = {}
+    for row in report.rejected:
+        first.setdefault(row["kind"], row["reason"])
+    reasons = "; ".join(
+        f"{label(kind)} ({n:,})" + (f": {first[kind]}" if kind in first else "")
+        for kind, n in report.rejected_by_reason.most_common()
+    )
+    total = sum(report.rejected_by_reason.values())
+    everything = "the one" if total == 1 else f"all {total:,}"
+    raise JobFailed(f"nothing stored: {everything} {what}{'' if total == 1 else 's'} refused."
+                    f" {reasons}", result)  # fmt: skip
 
 
 class ImageIndex:

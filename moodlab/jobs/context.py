@@ -15,6 +15,7 @@ from sqlalchemy import update
 
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
+from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job
 from moodlab.core.timeutil import utcnow
 
@@ -33,6 +34,15 @@ class JobCancelled(Exception):
 
 class WorkerStopping(Exception):
     """Raised inside a handler when its worker is shutting down; the job is re-queued."""
+
+
+class JobFailed(MoodlabError):
+    """A handler's "nothing was done": the job fails with this message and keeps ``result``
+    (e.g. an intake whose every input was refused keeps its rejections by reason)."""
+
+    def __init__(self, message: str, result: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.result = result
 
 
 @dataclass
@@ -77,6 +87,10 @@ class JobResult:
     def from_json(cls, data: Mapping[str, Any] | None) -> Self:
         names = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in (data or {}).items() if key in names})
+
+    def summary(self) -> str:
+        """The result in one line, for a job card: "6 stored, 1 duplicate"."""
+        return ""
 
 
 def append_log(log_tail: str, line: str) -> str:

@@ -45,13 +45,15 @@ KINDS: dict[str, JobKind] = {
         JobKind("import", "image import", Role.LEAD, importer.ImportParams, importer.run_import,
                 IntakeResult),
         JobKind("dataset_export", "dataset export", Role.LEAD, export.ExportParams,
-                export.run_export),
+                export.run_export, export.ExportResult),
         JobKind("train", "training run", Role.LEAD, runs.TrainParams, runs.run_training,
                 runs.TrainResult),
         JobKind("music_generate", "music library generation", Role.LEAD,
-                library.GenerateParams, library.run_generate),
-        JobKind("video", "video", Role.ANNOTATOR, video.VideoParams, video.run_video),
-        JobKind("worker_check", "worker check", Role.LEAD, check.CheckParams, check.run_check),
+                library.GenerateParams, library.run_generate, library.GenerateResult),
+        JobKind("video", "video", Role.ANNOTATOR, video.VideoParams, video.run_video,
+                video.VideoResult),
+        JobKind("worker_check", "worker check", Role.LEAD, check.CheckParams, check.run_check,
+                check.CheckResult),
     )
 }  # fmt: skip
 

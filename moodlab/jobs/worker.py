@@ -31,6 +31,7 @@ from moodlab.jobs import queue
 from moodlab.jobs.context import (
     JobCancelled,
     JobContext,
+    JobFailed,
     JobParams,
     WorkerStopping,
     append_log,
@@ -154,7 +155,8 @@ class JobWorker:
         except WorkerStopping:
             self._requeue_on_shutdown(job_id)
         except MoodlabError as exc:
-            self._settle(job_id, JobStatus.FAILED, error=str(exc))
+            result = exc.result if isinstance(exc, JobFailed) else None
+            self._settle(job_id, JobStatus.FAILED, error=str(exc), result=result)
         except Exception as exc:  # a bug in a handler must not take the worker down
             trace = traceback.format_exc(limit=8)
             self._settle(job_id, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", log=trace)

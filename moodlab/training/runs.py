@@ -67,6 +67,18 @@ class TrainResult(JobResult):
     cv_std: float | None = None
     test_accuracy: float | None = None
 
+    def summary(self) -> str:
+        parts = []
+        if self.cv_mean is not None:
+            parts.append(f"CV mean {self.cv_mean:.2f}")
+        elif self.folds:
+            parts.append(f"{len(self.folds)} fold{'s' if len(self.folds) != 1 else ''} done")
+        if self.test_accuracy is not None:
+            parts.append(f"test {self.test_accuracy:.2f}")
+        if self.model_id is not None:
+            parts.append(f"model #{self.model_id}" + (f" ({self.arch})" if self.arch else ""))
+        return ", ".join(parts)
+
 
 def _split(
     settings: Settings, snapshot_id: int, split: str, database: Database
@@ -202,6 +214,10 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
         folds = list(splitter.split(np.zeros(len(labels)), labels))
     total_epochs = params.epochs * (len(folds) + 1)
     scores: list[float] = [f["accuracy"] for f in saved]
+    ctx.log(
+        f"training {params.arch} on snapshot #{params.snapshot_id}: {len(paths)} images,"
+        f" {len(folds)} folds, {params.epochs} epochs each, precision {precision}"
+    )
     with tempfile.TemporaryDirectory(prefix="moodlab-train-") as cache:
         cache_dir = Path(cache)
         for k, (train_idx, val_idx) in enumerate(folds):
@@ -225,6 +241,7 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
             message = f"{label}: accuracy {accuracy:.3f}"
             ctx.progress(done, message, result={"folds": saved}, force=True)
             ctx.log(f"{label}: validation accuracy {accuracy:.3f}")
+        ctx.log(f"final model on all {len(paths)} training images")
         callback = _progress_callback(
             ctx, "final model", len(folds) * params.epochs, total_epochs, params.epochs
         )
@@ -238,6 +255,7 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
     record = _register(
         ctx, params, settings, model, scores, test, saved, callback.history, precision
     )
+    ctx.log(f"done: model #{record['model_id']}; {TrainResult.from_json(record).summary()}")
     return record
 
 

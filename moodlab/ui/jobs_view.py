@@ -47,9 +47,18 @@ def job_card(job: Job, actor: Actor, *, details: bool = False) -> None:
         elif status == JobStatus.FAILED:
             st.error(job.error or job.message)
         else:
-            st.caption(job.message)
+            st.caption(result_line(job))
         if details:
             _details(job)
+
+
+def result_line(job: Job) -> str:
+    """A finished job in one line: its kind's result summary, else its message."""
+    kind = KINDS.get(job.kind)
+    summary = kind.result.from_json(job.result).summary() if kind and job.result else ""
+    if job.status == JobStatus.SUCCEEDED:
+        return summary or (job.message if job.message not in ("", "done") else "succeeded")
+    return summary or job.message or ""
 
 
 def _silent_for(job: Job) -> float | None:
@@ -67,7 +76,12 @@ def _details(job: Job) -> None:
         f" · attempt {job.attempts} · worker {job.worker or '-'}"
     )
     with st.expander("Log and result"):
-        st.code(job.log_tail or "(no log yet)", language=None)
+        if job.log_tail:
+            st.code(job.log_tail, language=None)
+        elif JobStatus(job.status).finished:
+            st.caption("This job wrote no log lines.")
+        else:
+            st.caption("No log lines yet.")
         if job.result:
             st.json(job.result, expanded=False)
 

@@ -26,9 +26,10 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import TrainedModel, Video
 from moodlab.core.storage import atomic_write, file_sha256
+from moodlab.core.text import plural
 from moodlab.images.checks import CheckedImage, Rejected, check_image
 from moodlab.images.links import IMAGE_EXTENSIONS
-from moodlab.jobs.context import JobContext, JobParams
+from moodlab.jobs.context import JobContext, JobParams, JobResult
 from moodlab.video import frames, mux, probe, scenes, slideshow, soundtrack, timeline
 from moodlab.video.probe import VideoError
 
@@ -356,8 +357,30 @@ def _checked_photos(
     return photos, names, warnings
 
 
+@dataclass(frozen=True)
+class VideoResult(JobResult):
+    """A video job's result, as job cards read it (the Video page reads the Video row)."""
+
+    kind: str | None = None
+    duration_s: float | None = None
+    mood: str | None = None
+    confidence: float | None = None
+    video_id: int | None = None
+
+    def summary(self) -> str:
+        if self.duration_s is None:
+            return ""
+        what = "slideshow" if self.kind == "slideshow" else "video"
+        mood = f", {self.mood}" if self.mood else ""
+        share = f" ({self.confidence:.0%})" if self.confidence is not None else ""
+        return f"{self.duration_s:.1f} s {what}{mood}{share}"
+
+
 def run_video(ctx: JobContext, params: VideoParams) -> dict[str, Any]:
-    return make_video(ctx, params, ctx.settings, actor_id=ctx.actor.id)
+    ctx.log(f"making a video from {plural(len(params.inputs), 'file')}")
+    result = make_video(ctx, params, ctx.settings, actor_id=ctx.actor.id)
+    ctx.log(f"done: {VideoResult.from_json(result).summary()}")
+    return result
 
 
 def list_videos(*, session: Session, actor: Actor, limit: int = 200) -> list[Video]:
