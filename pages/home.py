@@ -21,7 +21,9 @@ for step in overview.next_steps:
     with st.container(horizontal=True, vertical_alignment="center"):
         st.markdown(f":material/arrow_right: {step.text}")
         if step.page:
-            st.page_link(navigation.page(step.page).path, label="Go", icon=":material/open_in_new:")
+            st.page_link(
+                navigation.page(step.page).path, label="Go", icon=":material/arrow_forward:"
+            )
 
 st.subheader("The lab at a glance")
 images, votes, mine, annotators, snapshots = st.columns(5)
@@ -48,7 +50,7 @@ def running_jobs() -> None:
         active = jobs.list_jobs(
             session=db, actor=actor, statuses=[JobStatus.RUNNING, JobStatus.QUEUED], limit=10
         )
-    jobs_view.worker_status()
+    jobs_view.worker_status(names=actor.is_lead)
     if not active:
         st.caption("No jobs are running.")
     for job in active:

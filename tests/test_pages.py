@@ -73,7 +73,7 @@ def test_home_shows_next_steps_for_the_lead(database, lead):
     at = app(lead)
     assert not at.exception
     shown = texts(at)
-    assert "Add 4 more annotator(s): each image needs 4 votes." in shown
+    assert "Add 4 more annotators: each image needs 4 votes." in shown
     assert "No worker is running" in shown
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 from moodlab.core.auth import Actor
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus
+from moodlab.core.text import plural
 from moodlab.core.timeutil import utcnow
 from moodlab.jobs import queue as jobs
 from moodlab.jobs.kinds import KINDS
@@ -39,7 +40,7 @@ def job_card(job: Job, actor: Actor, *, details: bool = False) -> None:
             st.progress(job.progress, text=job.message or status.value)
             if silent := _silent_for(job):
                 st.warning(
-                    f"No heartbeat from worker {job.worker} for {silent:.0f} s: it may have"
+                    f"No heartbeat from {_worker_name(job, actor)} for {silent:.0f} s: it may have"
                     " stopped. A live worker re-queues the job after"
                     f" {settings().job_stale_seconds:.0f} s without one.",
                     icon=":material/heart_broken:",
@@ -59,6 +60,11 @@ def result_line(job: Job) -> str:
     if job.status == JobStatus.SUCCEEDED:
         return summary or (job.message if job.message not in ("", "done") else "succeeded")
     return summary or job.message or ""
+
+
+def _worker_name(job: Job, actor: Actor) -> str:
+    """The worker's id for the lead; annotators have no use for host:pid:token."""
+    return f"worker {job.worker}" if actor.is_lead else "its worker"
 
 
 def _silent_for(job: Job) -> float | None:
@@ -95,14 +101,15 @@ def _cancel(job_id: int, actor: Actor) -> None:
         st.error(str(exc))
 
 
-def worker_status() -> None:
-    """A caption naming the live workers, or a warning when there is none."""
+def worker_status(*, names: bool = True) -> None:
+    """A caption counting (and, for the lead, naming) the live workers, or a warning when
+    there is none. Worker ids (host:pid:token) mean nothing to an annotator."""
     within = timedelta(seconds=settings().job_stale_seconds)
     with database().session() as session:
         alive = jobs.live_workers(session=session, within=within)
     if alive:
-        names = ", ".join(worker.name for worker in alive)
-        st.caption(f":material/memory: {len(alive)} worker(s) alive: {names}")
+        which = ": " + ", ".join(worker.name for worker in alive) if names else ""
+        st.caption(f":material/memory: {plural(len(alive), 'worker')} alive{which}")
     else:
         st.warning(
             "No worker is running, so queued jobs wait. Start one with `moodlab worker`"
