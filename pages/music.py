@@ -95,17 +95,21 @@ if not tracks:
     st.info("No tracks yet.")
     st.stop()
 
-shown = st.pills(
-    "Status", [s.value for s in TrackStatus], selection_mode="multi",
-    default=[s.value for s in TrackStatus], key="music-status",
+counts = {s.value: sum(t.status == s for t in tracks) for s in TrackStatus}
+status_names = ["all", *(s.value for s in TrackStatus)]
+picked = st.segmented_control(
+    "Show", status_names, default="all", key="music-status",
+    format_func=lambda s: f"all ({len(tracks)})" if s == "all" else f"{s} ({counts[s]})",
 )  # fmt: skip
+shown = [s.value for s in TrackStatus] if picked in (None, "all") else [picked]
 
 
 def track_card(track) -> None:
     label, colour, icon = STATUS_BADGES[TrackStatus(track.status)]
-    with st.container(border=True):
-        st.markdown(f"**{track.title or track.path}**")
-        st.badge(label, color=colour, icon=icon)
+    with st.container(border=True, gap="small"):
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+            st.markdown(f"**{track.title or track.path}**")
+            st.badge(label, color=colour, icon=icon)
         path = settings.music_dir / track.path
         if path.is_file():
             st.audio(str(path))
@@ -118,26 +122,31 @@ def track_card(track) -> None:
             facts.append(track.key)
         if track.loudness_lufs is not None:
             facts.append(f"{track.loudness_lufs:.1f} LUFS")
-        st.caption(" · ".join(facts))
-        st.caption(f"Licence: {track.license or 'not recorded'}"
-                   + (f" · {track.attribution}" if track.attribution else ""))  # fmt: skip
         counted = votes.get(track.id)
         if counted:
-            st.caption("Votes: " + ", ".join(f"{m} {n}" for m, n in counted.most_common()))
+            facts.append("votes: " + ", ".join(f"{m} {n}" for m, n in counted.most_common()))
         elif actor.is_lead:
-            st.caption("No votes yet.")
+            facts.append("no votes yet")
         else:
-            st.caption("Votes show once you have voted on it.")
+            facts.append("votes show once you have voted on it")
+        st.caption(" · ".join(facts))
+        st.caption(
+            f"Licence: {track.license or 'not recorded'}",
+            help=track.attribution or None,
+        )
 
 
+# Four across: the default library has four tracks per mood, so a mood fills one row.
+PER_ROW = 4
 groups = [(m.name, [t for t in tracks if t.mood == m.name]) for m in moods.all_moods()]
 groups.append(("No mood yet", [t for t in tracks if t.mood is None]))
 for name, members in groups:
-    members = [t for t in members if t.status in (shown or [])]
+    members = [t for t in members if t.status in shown]
     if not members:
         continue
     st.subheader(f"{name} ({len(members)})")
-    columns = st.columns(3)
-    for i, track in enumerate(members):
-        with columns[i % 3]:
-            track_card(track)
+    for row in range(0, len(members), PER_ROW):
+        columns = st.columns(PER_ROW)
+        for column, track in zip(columns, members[row : row + PER_ROW], strict=False):
+            with column:
+                track_card(track)

@@ -34,8 +34,8 @@ st.dataframe(
                 "name": u.name,
                 "role": u.role,
                 "active": u.active,
-                "created": u.created_at,
-                "last login": u.last_login_at,
+                "created": f"{u.created_at:%Y-%m-%d %H:%M}",
+                "last login": f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never",
             }
             for u in users
         ]

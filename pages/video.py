@@ -12,7 +12,7 @@ from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
 from moodlab.ui import charts, jobs_view, session
 from moodlab.video.actions import start_video
-from moodlab.video.service import VideoParams, list_videos, video_file
+from moodlab.video.service import VideoParams, VideoResult, list_videos, video_file
 
 actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
 settings = session.settings()
@@ -81,7 +81,7 @@ def progress() -> None:
     jobs_view.job_card(job, actor)
     if job.status == JobStatus.SUCCEEDED and st.session_state.get("video_shown") != job_id:
         st.session_state["video_shown"] = job_id  # show the new video below, once
-        st.session_state.pop("video_pick", None)
+        st.session_state["video_new"] = VideoResult.from_json(job.result).video_id
         st.rerun(scope="app")
 
 
@@ -94,6 +94,12 @@ if not videos:
     st.stop()
 
 by_id = {v.id: v for v in videos}
+# A new video is picked by setting the widget's own key: the selectbox then reads it too
+# (dropping the key instead left the box showing the old title over the new player).
+if (new := st.session_state.pop("video_new", None)) in by_id:
+    st.session_state["video_pick"] = new
+elif st.session_state.get("video_pick") not in by_id:
+    st.session_state.pop("video_pick", None)
 picked = st.selectbox(
     "Show video", list(by_id), key="video_pick",
     format_func=lambda i: f"#{i} {by_id[i].title} · {by_id[i].mood}"
@@ -128,7 +134,8 @@ st.subheader("Mood over time")
 segments = report.get("segments", [])
 st.altair_chart(
     charts.mood_timeline(report.get("timeline", []), moods=moods.names(), chosen=video.mood,
-                         boundaries=[s["start_s"] for s in segments[1:]]),
+                         boundaries=[s["start_s"] for s in segments[1:]],
+                         duration=video.duration_s),
     width="stretch",
 )  # fmt: skip
 

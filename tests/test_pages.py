@@ -128,6 +128,7 @@ def test_users_page_adds_an_annotator(database, lead):
     assert not at.exception
     names = list(at.dataframe[0].value["name"])
     assert names == ["anna", "lena"]
+    assert list(at.dataframe[0].value["last login"]) == ["never", "never"]
 
 
 def test_users_page_deactivates_and_reactivates(database, lead, annotator):

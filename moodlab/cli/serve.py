@@ -7,6 +7,7 @@ half-running lab never looks healthy.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from moodlab.core.config import Settings
 from moodlab.core.db import Database, database_from_settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.paths import PROJECT_ROOT
+from moodlab.core.quiet import quiet_tensorflow
 
 log = logging.getLogger("moodlab.serve")
 APP = PROJECT_ROOT / "app.py"
@@ -64,7 +66,12 @@ def serve(*, port: int, address: str, worker: bool = True) -> int:
     database.dispose()
     children: dict[str, subprocess.Popen[bytes]] = {}
     if worker:
-        children["the worker"] = subprocess.Popen([sys.executable, "-m", "moodlab", "worker"])
+        # Quiet TensorFlow in the worker's environment (the worker sets it too, before
+        # TensorFlow is first imported there).
+        quiet_tensorflow()
+        children["the worker"] = subprocess.Popen(
+            [sys.executable, "-m", "moodlab", "worker"], env=os.environ.copy()
+        )
     upload_mb = max(200, -(-Settings.from_env().video_max_bytes // 1_000_000))
     children["the web app"] = subprocess.Popen(
         streamlit_command(port, address, upload_mb), cwd=PROJECT_ROOT

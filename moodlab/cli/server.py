@@ -11,6 +11,7 @@ from pathlib import Path
 from moodlab.cli.common import Report, Subcommands, command, open_database
 from moodlab.core.db import database_from_settings
 from moodlab.core.errors import MoodlabError
+from moodlab.core.quiet import filtered_stderr
 
 
 def register(sub: Subcommands) -> None:
@@ -72,7 +73,8 @@ def demo(args: argparse.Namespace) -> Report | None:
     if workspace.exists():
         say(f"using the demo workspace in {args.dir} (--reset builds a new one)")
     else:
-        report = workspaces.build(args.dir, per_mood=args.per_mood, say=say)
+        with filtered_stderr():  # the build trains here: TensorFlow's notes stay out
+            report = workspaces.build(args.dir, per_mood=args.per_mood, say=say)
     say(f"demo log-ins: {workspaces.LEAD} (lead) and {', '.join(workspaces.ANNOTATORS)}"
         f" (annotators), password {workspaces.PASSWORD}")  # fmt: skip
     if args.build_only:
@@ -88,4 +90,5 @@ def worker(args: argparse.Namespace) -> None:
     job_worker = JobWorker(settings, database)
     job_worker.install_signal_handlers()
     logging.getLogger("moodlab.worker").info("worker %s: waiting for jobs", job_worker.name)
-    job_worker.run(once=args.once)
+    with filtered_stderr():  # TensorFlow's start-up notes, when a job first imports it
+        job_worker.run(once=args.once)

@@ -107,9 +107,11 @@ def grouped_bars(rows: list[dict], *, x: str, group: str, value: str, title: str
 
 
 def mood_timeline(rows: list[dict], *, moods: list[str], chosen: str,
-                  boundaries: Sequence[float] = ()) -> alt.Chart:  # fmt: skip
+                  boundaries: Sequence[float] = (),
+                  duration: float | None = None) -> alt.Chart:  # fmt: skip
     """The eight probabilities over time (one line per mood, the chosen one bold),
-    with segment boundaries as vertical rules. ``rows``: {"t", "probs": {mood: p}}."""
+    with segment boundaries as vertical rules. ``rows``: {"t", "probs": {mood: p}}.
+    The time axis spans ``duration`` (the whole video) when given."""
     long = pd.DataFrame(
         [{"t": row["t"], "mood": mood, "probability": row["probs"][mood]}
          for row in rows for mood in moods]
@@ -118,7 +120,11 @@ def mood_timeline(rows: list[dict], *, moods: list[str], chosen: str,
         alt.Chart(long)
         .mark_line(interpolate="monotone")
         .encode(
-            x=alt.X("t:Q", title="seconds"),
+            x=alt.X(
+                "t:Q",
+                title="seconds",
+                scale=alt.Scale(domain=[0, duration], nice=False) if duration else alt.Undefined,
+            ),
             y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("mood:N", sort=moods, scale=alt.Scale(scheme="tableau10")),
             strokeWidth=alt.condition(alt.datum.mood == chosen, alt.value(4), alt.value(1.5)),

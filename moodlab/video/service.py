@@ -299,7 +299,7 @@ def make_video(
     result = {
         "output": str(out), "mood": overall.mood, "confidence": round(overall.confidence, 4),
         "tracks": [p.as_dict() for p in pieces],
-        "timeline": timeline.timeline_rows(samples.times, samples.probs),
+        "timeline": _timeline(kind, samples),
         "seconds": round(time.monotonic() - started, 3), "warnings": warnings,
         "kind": kind, "duration_s": round(duration, 3), "segments": segments,
         "mean_probs": dict(zip(moods.names(), overall.probs.round(4).tolist(), strict=True)),
@@ -321,6 +321,16 @@ def make_video(
         session.flush()
         result["video_id"] = video.id
     return result
+
+
+def _timeline(kind: str, samples: _Samples) -> list[dict]:
+    """The mood over time: a video's samples; a slideshow's photos each from the start to
+    the end of its hold, so the timeline reaches the end of the last photo."""
+    if kind != "slideshow":
+        return timeline.timeline_rows(samples.times, samples.probs)
+    spans = slideshow.holds(len(samples.times))
+    times = np.array([t for span in spans for t in span])
+    return timeline.timeline_rows(times, np.repeat(samples.probs, 2, axis=0))
 
 
 def _checked_video(params: VideoParams, path: Path) -> tuple[probe.MediaInfo, float]:
