@@ -12,7 +12,8 @@ from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
 from moodlab.ui import charts, jobs_view, session
 from moodlab.video.actions import start_video
-from moodlab.video.service import VideoParams, VideoResult, list_videos, video_file
+from moodlab.video.result import VideoResult
+from moodlab.video.service import VideoParams, list_videos, video_file
 
 actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
 settings = session.settings()

@@ -21,6 +21,7 @@ from moodlab.jobs.context import JobContext, JobParams, JobResult
 from moodlab.music import library
 from moodlab.training import runs
 from moodlab.video import service as video
+from moodlab.video.result import VideoResult
 
 Handler = Callable[[JobContext, Any], dict[str, Any] | None]
 
@@ -51,7 +52,7 @@ KINDS: dict[str, JobKind] = {
         JobKind("music_generate", "music library generation", Role.LEAD,
                 library.GenerateParams, library.run_generate, library.GenerateResult),
         JobKind("video", "video", Role.ANNOTATOR, video.VideoParams, video.run_video,
-                video.VideoResult),
+                VideoResult),
         JobKind("worker_check", "worker check", Role.LEAD, check.CheckParams, check.run_check,
                 check.CheckResult),
     )

@@ -29,9 +29,10 @@ from moodlab.core.storage import atomic_write, file_sha256
 from moodlab.core.text import plural
 from moodlab.images.checks import CheckedImage, Rejected, check_image
 from moodlab.images.links import IMAGE_EXTENSIONS
-from moodlab.jobs.context import JobContext, JobParams, JobResult
+from moodlab.jobs.context import JobContext, JobParams
 from moodlab.video import frames, mux, probe, scenes, slideshow, soundtrack, timeline
 from moodlab.video.probe import VideoError
+from moodlab.video.result import VideoResult
 
 # Sampled frames kept as evidence for the page (evenly spread over the video).
 FRAMES_KEPT = 12
@@ -365,25 +366,6 @@ def _checked_photos(
     if not photos:
         raise VideoError("no photo can be used: " + "; ".join(warnings))
     return photos, names, warnings
-
-
-@dataclass(frozen=True)
-class VideoResult(JobResult):
-    """A video job's result, as job cards read it (the Video page reads the Video row)."""
-
-    kind: str | None = None
-    duration_s: float | None = None
-    mood: str | None = None
-    confidence: float | None = None
-    video_id: int | None = None
-
-    def summary(self) -> str:
-        if self.duration_s is None:
-            return ""
-        what = "slideshow" if self.kind == "slideshow" else "video"
-        mood = f", {self.mood}" if self.mood else ""
-        share = f" ({self.confidence:.0%})" if self.confidence is not None else ""
-        return f"{self.duration_s:.1f} s {what}{mood}{share}"
 
 
 def run_video(ctx: JobContext, params: VideoParams) -> dict[str, Any]:
