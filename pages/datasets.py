@@ -33,7 +33,7 @@ cap = (
     else cap_col.number_input("Train images per mood", 0, 1_000_000, **fields("cap", 100))
 )  # fmt: skip
 limit_test = test_col.checkbox(
-    "Limit test images per mood (the paper used 20)", **fields("limit_test", False)
+    "Limit test images per mood", help="the paper used 20", **fields("limit_test", False)
 )
 test_per_mood = (
     test_col.number_input("Test images per mood", 0, 100_000, **fields("test_per_mood", 20))

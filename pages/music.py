@@ -104,40 +104,40 @@ picked = st.segmented_control(
 shown = [s.value for s in TrackStatus] if picked in (None, "all") else [picked]
 
 
-def track_card(track) -> None:
+def track_row(track) -> None:
+    """One track as a table row: title and status, player, facts and votes."""
     label, colour, icon = STATUS_BADGES[TrackStatus(track.status)]
-    with st.container(border=True, gap="small"):
-        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-            st.markdown(f"**{track.title or track.path}**")
-            st.badge(label, color=colour, icon=icon)
-        path = settings.music_dir / track.path
-        if path.is_file():
-            st.audio(str(path))
-        else:
-            st.warning(f"The file {track.path} is missing.")
-        facts = [f"{track.duration_s:.0f} s"]
-        if track.tempo_bpm:
-            facts.append(f"{track.tempo_bpm:.0f} BPM" + ("" if track.is_generated else " (est.)"))
-        if track.key:
-            facts.append(track.key)
-        if track.loudness_lufs is not None:
-            facts.append(f"{track.loudness_lufs:.1f} LUFS")
-        counted = votes.get(track.id)
-        if counted:
-            facts.append("votes: " + ", ".join(f"{m} {n}" for m, n in counted.most_common()))
-        elif actor.is_lead:
-            facts.append("no votes yet")
-        else:
-            facts.append("votes show once you have voted on it")
-        st.caption(" · ".join(facts))
-        st.caption(
-            f"Licence: {track.license or 'not recorded'}",
-            help=track.attribution or None,
-        )
+    name_col, player_col, facts_col = st.columns([2, 3, 4], vertical_alignment="center")
+    name_col.markdown(f"**{track.title or track.path}**")
+    name_col.badge(label, color=colour, icon=icon)
+    path = settings.music_dir / track.path
+    if path.is_file():
+        player_col.audio(str(path))
+    else:
+        player_col.warning(f"The file {track.path} is missing.")
+    facts = [f"{track.duration_s:.0f} s"]
+    if track.tempo_bpm:
+        facts.append(f"{track.tempo_bpm:.0f} BPM" + ("" if track.is_generated else " (est.)"))
+    if track.key:
+        facts.append(track.key)
+    if track.loudness_lufs is not None:
+        facts.append(f"{track.loudness_lufs:.1f} LUFS")
+    counted = votes.get(track.id)
+    if counted:
+        facts.append("votes: " + ", ".join(f"{m} {n}" for m, n in counted.most_common()))
+    elif actor.is_lead:
+        facts.append("no votes yet")
+    else:
+        facts.append("votes show once you have voted on it")
+    facts_col.caption(" · ".join(facts))
+    facts_col.caption(
+        f"Licence: {track.license or 'not recorded'}"
+        + (f" · {track.attribution}" if track.attribution else "")
+    )
 
 
-# Four across: the default library has four tracks per mood, so a mood fills one row.
-PER_ROW = 4
+# One table per mood, a row per track: the library's four tracks per mood take four
+# short rows (cards three across left one alone per mood and made the page very tall).
 groups = [(m.name, [t for t in tracks if t.mood == m.name]) for m in moods.all_moods()]
 groups.append(("No mood yet", [t for t in tracks if t.mood is None]))
 for name, members in groups:
@@ -145,8 +145,8 @@ for name, members in groups:
     if not members:
         continue
     st.subheader(f"{name} ({len(members)})")
-    for row in range(0, len(members), PER_ROW):
-        columns = st.columns(PER_ROW)
-        for column, track in zip(columns, members[row : row + PER_ROW], strict=False):
-            with column:
-                track_card(track)
+    with st.container(border=True):
+        for i, track in enumerate(members):
+            if i:
+                st.divider()
+            track_row(track)

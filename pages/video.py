@@ -142,6 +142,8 @@ st.altair_chart(
 
 st.subheader("Sampled frames")
 kept = report.get("frames", [])
+if not kept:
+    st.caption("No sampled frames were kept for this video.")
 grid = st.columns(6)
 for i, frame in enumerate(kept):
     frame_path = settings.data_dir / frame["path"]
@@ -153,6 +155,6 @@ st.subheader("History")
 st.dataframe(
     pd.DataFrame([{"id": v.id, "input": v.title, "kind": v.kind, "mood": v.mood,
                    "confidence": round(v.confidence, 3), "seconds long": round(v.duration_s, 1),
-                   "model": v.model_id, "made": v.created_at} for v in videos]),
+                   "model": v.model_id, "made": f"{v.created_at:%Y-%m-%d %H:%M}"} for v in videos]),
     hide_index=True,
 )  # fmt: skip

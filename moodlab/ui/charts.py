@@ -77,12 +77,12 @@ def training_curves(history: list[dict[str, float]]) -> tuple[alt.Chart, alt.Cha
     def chart(frame: pd.DataFrame, title: str, domain: list[float] | None) -> alt.Chart:
         scale = alt.Scale(domain=domain) if domain else alt.Scale(zero=False)
         return (
-            alt.Chart(frame, title=title, height=220)
+            alt.Chart(frame, title=title)
             .mark_line(point=True)
             .encode(
                 x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
                 y=alt.Y("value:Q", title=title.lower(), scale=scale),
-                color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")),
+                color=alt.Color("series:N", title=None),
                 tooltip=["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".3f")],
             )
         )

@@ -138,14 +138,34 @@ def build_lab(tmp_path) -> None:
     database.dispose()
 
 
-def wait_for_page(page, title: str) -> None:
-    page.get_by_role("heading", name=title, exact=False).first.wait_for()
+def wait_for_page(page, key: str) -> None:
+    path = "/" if key == "home" else f"/{key}"
+    page.wait_for_function(f"() => window.location.pathname.endsWith({path!r})")
+    page.locator('[data-testid="stMainBlockContainer"] > div').first.wait_for()
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
         ".includes('Running')"
     )
-    page.wait_for_timeout(1200)  # charts and images settle
+    # Charts drawn, fragments (running jobs) filled in, images loaded.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+        ".every(c => c.querySelector('canvas, svg'))"
+    )
+    page.wait_for_timeout(1500)
+
+
+def full_screenshot(page, name: str, width: int) -> None:
+    """The whole page: Streamlit scrolls inside its main block, so the window is made as
+    tall as the content (a full-page screenshot alone stops at the window)."""
+    height = page.evaluate(
+        '() => Math.max(...[...document.querySelectorAll(\'[data-testid="stMain"],'
+        ' [data-testid="stAppViewContainer"]\')].map(e => e.scrollHeight), 600)'
+    )
+    page.set_viewport_size({"width": width, "height": min(int(height) + 40, 12_000)})
+    page.wait_for_timeout(600)
+    screenshot(page, name)
+    page.set_viewport_size({"width": width, "height": 900})
 
 
 def visit_every_page(page, server: str, name: str, role_label: str, roles) -> dict[str, list]:
@@ -155,14 +175,13 @@ def visit_every_page(page, server: str, name: str, role_label: str, roles) -> di
     for spec in pages_for(roles):
         page.set_viewport_size({"width": 1280, "height": 900})
         page.get_by_role("link", name=spec.title, exact=True).first.click()
-        heading = "moodlab" if spec.key == "home" else spec.title
         for width in WIDTHS:
             page.set_viewport_size({"width": width, "height": 900})
-            wait_for_page(page, heading)
+            wait_for_page(page, spec.key)
             shot = f"screens-{role_label}-{spec.key}-{width}"
-            screenshot(page, shot)
             if problems := page.evaluate(LAYOUT_PROBLEMS):
                 found[shot] = problems
+            full_screenshot(page, shot, width)
     return found
 
 
