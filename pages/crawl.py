@@ -15,7 +15,7 @@ from moodlab.images.openverse import OpenverseParams
 from moodlab.images.uploads import save_uploads
 from moodlab.jobs import queue as jobs
 from moodlab.jobs.kinds import KINDS
-from moodlab.ui import charts, forms, jobs_view, session
+from moodlab.ui import charts, forms, jobs_view, layout, session
 
 actor = session.require_role(Role.LEAD)
 settings = session.settings()
@@ -168,12 +168,11 @@ def intake_progress(job_id: int) -> None:
     report = IntakeResult.from_json(job.result)
     by_reason = report.rejected_by_reason
     found = report.images_found if report.images_found is not None else report.files
-    cols = st.columns(5)
-    cols[0].metric("Pages fetched", "–" if report.pages_fetched is None else report.pages_fetched)
-    cols[1].metric("Images found", "–" if found is None else found)
-    cols[2].metric("Stored", report.stored)
-    cols[3].metric("Duplicates", report.duplicates)
-    cols[4].metric("Rejected", report.rejected_count)
+    layout.metric_row([
+        ("Pages fetched", "–" if report.pages_fetched is None else report.pages_fetched),
+        ("Images found", "–" if found is None else found), ("Stored", report.stored),
+        ("Duplicates", report.duplicates), ("Rejected", report.rejected_count),
+    ])  # fmt: skip
     if by_reason:
         st.markdown("**Rejected, by reason**")
         shown = {label(reason): n for reason, n in by_reason.items()}

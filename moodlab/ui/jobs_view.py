@@ -89,6 +89,7 @@ def _details(job: Job) -> None:
         else:
             st.caption("No log lines yet.")
         if job.result:
+            st.caption("The whole result, as `moodlab jobs show` prints it:")
             st.json(job.result, expanded=False)
 
 

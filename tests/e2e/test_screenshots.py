@@ -151,6 +151,7 @@ def wait_for_page(page, key: str) -> None:
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
         ".every(c => c.querySelector('canvas, svg'))"
+        " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
     )
     page.wait_for_timeout(1500)
 
