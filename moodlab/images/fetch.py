@@ -116,7 +116,7 @@ class AddressPolicy:
                     "private_address",
                     f"{host} resolves to the non-public address {address}: refused"
                     "; if the seeds are on your own network, tick 'The seeds are on a private"
-                    " network' on the Crawl page (--allow-private on the command line)",
+                    " network' on the Crawl page (`--allow-private` on the command line)",
                 )
 
 
