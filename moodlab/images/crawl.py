@@ -9,6 +9,7 @@ in the calling thread; pool threads only fetch, parse and check images.
 
 from __future__ import annotations
 
+import threading
 import time
 import urllib.robotparser
 from collections import deque
@@ -26,6 +27,14 @@ from moodlab.images.links import extract
 from moodlab.jobs.context import JobContext, JobParams
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+# The longest Crawl-delay a robots.txt may ask for: a host asking more (Crawl-delay: 100000
+# would make a crawl that never ends) is still crawled, at one request per 30 s.
+MAX_CRAWL_DELAY = 30.0
+# Requests one crawl makes at most, robots.txt and redirects' first hops included: a
+# bound that holds whatever the pages link to (max_pages and max_images bound the rest).
+MAX_REQUESTS = 5000
+# The longest the scheduler waits before it looks at the cancel and stop flags again.
+WAIT_SLICE = 0.25
 
 
 @dataclass
@@ -39,6 +48,7 @@ class CrawlParams(JobParams):
     depth: int = 2  # links followed from a seed
     allow_private: bool = False  # let the seed hosts be private or loopback addresses
     delay: float | None = None  # seconds between requests to one host; None: the setting
+    max_requests: int = MAX_REQUESTS  # requests of the whole crawl, robots.txt included
 
     def validate(self, settings: Settings) -> None:
         self.seeds = [seed.strip() for seed in self.seeds if seed.strip()]
@@ -47,7 +57,7 @@ class CrawlParams(JobParams):
         for seed in self.seeds:
             if urlsplit(seed).scheme not in ("http", "https") or not host_of(seed):
                 raise Rejected("bad_url", f"{seed!r} is not an http or https URL")
-        for name in ("max_pages", "max_images"):
+        for name in ("max_pages", "max_images", "max_requests"):
             if getattr(self, name) < 1:
                 raise Rejected("bad_option", f"{name.replace('_', ' ')} must be at least 1")
         if self.depth < 0 or (self.delay is not None and self.delay < 0):
@@ -58,7 +68,7 @@ class CrawlParams(JobParams):
             seeds=tuple(self.seeds), max_pages=self.max_pages, max_images=self.max_images,
             depth=self.depth, allow_private=self.allow_private,
             delay=settings.crawl_delay_seconds if self.delay is None else self.delay,
-            concurrency=settings.crawl_concurrency,
+            concurrency=settings.crawl_concurrency, max_requests=self.max_requests,
         )  # fmt: skip
 
 
@@ -73,6 +83,7 @@ class CrawlOptions:
     allow_private: bool
     delay: float
     concurrency: int
+    max_requests: int = MAX_REQUESTS
 
 
 @dataclass(frozen=True)
@@ -105,8 +116,17 @@ class Crawler:
         *,
         on_progress: Callable[[Crawler], None] | None = None,
         private_hosts: frozenset[str] = frozenset(),
+        wake: threading.Event | None = None,
+        check_stop: Callable[[], None] | None = None,
     ):
-        """``private_hosts``: with allow_private, hosts besides the seeds' that may be private."""
+        """``private_hosts``: with allow_private, hosts besides the seeds' that may be private.
+
+        ``check_stop`` raises to end the crawl (a job's cancel or its worker's stop); it is
+        called on every turn of the loop, and every wait is a wait on ``wake`` (set when
+        a cancel is asked) of at most WAIT_SLICE seconds, so a crawl stops within that.
+        """
+        self.wake = wake or threading.Event()
+        self.check_stop = check_stop or (lambda: None)
         self.options = options
         self.intake = intake
         self.seed_hosts = {host_of(url) for url in options.seeds}
@@ -121,6 +141,7 @@ class Crawler:
         self.images_found = 0
         self.images_in_flight = 0
         self.requests = 0
+        self._sent: dict[str, float] = {}  # url -> when its request was sent
 
     @property
     def report(self) -> IntakeReport:
@@ -177,42 +198,47 @@ class Crawler:
                 continue
             self._enqueue(Task(seed, "page"))
         running: dict[Future, tuple[Host, Task]] = {}
-        with ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="crawl") as pool:
-            try:
-                while not self._done():
-                    self._dispatch(pool, running)
-                    if not running:
-                        if not self._has_waiting_work():
-                            break
-                        time.sleep(self._seconds_until_next_start())
-                        continue
-                    finished, _ = wait(
-                        running,
-                        timeout=self._seconds_until_next_start(),
-                        return_when=FIRST_COMPLETED,
-                    )
-                    for future in finished:
-                        host, task = running.pop(future)
-                        host.busy = False
-                        self._settle(task, future)
-                    self.on_progress(self)
-            finally:
-                for future in running:
-                    future.cancel()
+        pool = ThreadPoolExecutor(self.options.concurrency, thread_name_prefix="crawl")
+        try:
+            while not self._done():
+                self.check_stop()
+                self._dispatch(pool, running)
+                if not running:
+                    if not self._has_waiting_work():
+                        break
+                    self.wake.wait(self._seconds_until_next_start())
+                    continue
+                finished, _ = wait(
+                    running, timeout=self._seconds_until_next_start(), return_when=FIRST_COMPLETED
+                )
+                for future in finished:
+                    host, task = running.pop(future)
+                    host.busy = False
+                    self._settle(task, future)  # may set the host's delay (robots.txt)
+                    sent = self._sent.pop(task.url, 0.0)
+                    host.next_start = max(host.next_start, sent + host.delay)
+                self.on_progress(self)
+        finally:
+            # A cancelled crawl does not wait for fetches in flight (each ends by its deadline).
+            pool.shutdown(wait=not running, cancel_futures=True)
         return self.report
 
     def _has_waiting_work(self) -> bool:
+        if self.requests >= self.options.max_requests:
+            return False
         return any(host.queue for host in self.hosts.values())
 
     def _seconds_until_next_start(self) -> float:
         now = time.monotonic()
         waiting = [h.next_start - now for h in self.hosts.values() if h.queue and not h.busy]
-        return min(0.5, max(0.005, min(waiting, default=0.05)))
+        return min(WAIT_SLICE, max(0.005, min(waiting, default=0.05)))
 
     def _dispatch(self, pool: ThreadPoolExecutor, running: dict) -> None:
         now = time.monotonic()
         for host in self.hosts.values():
             if len(running) >= self.options.concurrency:
+                return
+            if self.requests >= self.options.max_requests:
                 return
             if host.busy or host.next_start > now:
                 continue
@@ -239,6 +265,12 @@ class Crawler:
     # -- one task (in a pool thread) ---------------------------------------------------------
 
     def _work(self, task: Task):
+        try:
+            return self._work_on(task)
+        finally:  # when the request left, as the host saw it: the delay counts from there
+            self._sent[task.url] = self.fetcher.last_start()
+
+    def _work_on(self, task: Task):
         if task.kind == "robots":
             return self._fetch_robots(task)
         fetched = self.fetcher.get(task.url)
@@ -291,7 +323,7 @@ class Crawler:
         if task.kind == "robots":
             host.robots = result
             delay = result.crawl_delay(USER_AGENT)
-            host.delay = max(self.options.delay, float(delay or 0))
+            host.delay = max(self.options.delay, min(float(delay or 0), MAX_CRAWL_DELAY))
             if result.disallow_all:
                 for waiting in host.queue:
                     self.intake.reject(
@@ -329,6 +361,8 @@ def crawl(
     *,
     job_id: int | None = None,
     on_progress: Callable[[Crawler], None] | None = None,
+    wake: threading.Event | None = None,
+    check_stop: Callable[[], None] | None = None,
 ) -> IntakeReport:
     limits = FetchLimits(
         connect_timeout=settings.crawl_connect_timeout,
@@ -336,7 +370,10 @@ def crawl(
         max_bytes=settings.max_image_bytes,
     )
     intake = Intake(settings, database, job_id=job_id)
-    return Crawler(options, intake, limits, on_progress=on_progress).run()
+    crawler = Crawler(
+        options, intake, limits, on_progress=on_progress, wake=wake, check_stop=check_stop
+    )
+    return crawler.run()
 
 
 def progress_of(crawler: Crawler) -> float:
@@ -363,6 +400,9 @@ def run_crawl(ctx: JobContext, params: CrawlParams) -> dict:
         )
         ctx.progress(progress_of(crawler), message, result=report.as_dict(ctx.job_id))
 
-    report = crawl(ctx.settings, ctx.database, options, job_id=ctx.job_id, on_progress=on_progress)
+    report = crawl(
+        ctx.settings, ctx.database, options, job_id=ctx.job_id, on_progress=on_progress,
+        wake=ctx.cancel_event, check_stop=ctx.check_cancelled,
+    )  # fmt: skip
     ctx.log(f"done: {report.stored} stored")
     return report.as_dict(ctx.job_id)

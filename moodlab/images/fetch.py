@@ -226,6 +226,10 @@ class Fetcher:
             pools.popitem(last=False)[1].close()
         return pool
 
+    def last_start(self) -> float:
+        """When this thread's latest request (its latest hop) was sent, for politeness."""
+        return float(getattr(self._local, "last_start", 0.0))
+
     def get(self, url: str, *, max_bytes: int | None = None) -> Fetched:
         """The response after redirects, any status; raises Rejected for what is refused."""
         max_bytes = max_bytes or self.limits.max_bytes
@@ -249,8 +253,10 @@ class Fetcher:
     def _request(self, url: str, addresses: Addresses) -> urllib3.BaseHTTPResponse:
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        pool = self._pool(url, addresses)
+        self._local.last_start = time.monotonic()
         try:
-            return self._pool(url, addresses).urlopen(
+            return pool.urlopen(
                 "GET", target, redirect=False, preload_content=False, assert_same_host=False
             )
         except NewConnectionError as exc:
