@@ -226,9 +226,10 @@ class Fetcher:
             pools.popitem(last=False)[1].close()
         return pool
 
-    def last_start(self) -> float:
-        """When this thread's latest request (its latest hop) was sent, for politeness."""
-        return float(getattr(self._local, "last_start", 0.0))
+    def last_answered(self) -> float:
+        """When this thread's latest response began to arrive (the host surely had the
+        request by then): politeness delays count from here, whatever the network's lag."""
+        return float(getattr(self._local, "answered", 0.0))
 
     def get(self, url: str, *, max_bytes: int | None = None) -> Fetched:
         """The response after redirects, any status; raises Rejected for what is refused."""
@@ -254,11 +255,12 @@ class Fetcher:
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         pool = self._pool(url, addresses)
-        self._local.last_start = time.monotonic()
         try:
-            return pool.urlopen(
+            response = pool.urlopen(
                 "GET", target, redirect=False, preload_content=False, assert_same_host=False
             )
+            self._local.answered = time.monotonic()
+            return response
         except NewConnectionError as exc:
             raise Rejected("unreachable", f"cannot connect: {exc}") from None
         except (ConnectTimeoutError, urllib3.exceptions.ReadTimeoutError, TimeoutError):
