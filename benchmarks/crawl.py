@@ -120,7 +120,7 @@ def run_one(name: str, sites: list[Site], args: argparse.Namespace) -> dict:
     floor = max(0, max(per_host.values()) - 1) * args.delay
     return {"pages": out.get("pages_fetched", out.get("pages")), "stored": out["stored"],
             "seconds": seconds, "requests": sum(per_host.values()), "floor": floor,
-            "cpu": cpu}  # fmt: skip
+            "cpu": cpu, "crawl_seconds": out.get("crawl_seconds")}  # fmt: skip
 
 
 def crawler_child(args: argparse.Namespace) -> None:
@@ -133,8 +133,9 @@ def crawler_child(args: argparse.Namespace) -> None:
         seeds=tuple(args.seeds), max_pages=args.pages, max_images=args.images, depth=1,
         allow_private=True, delay=args.delay, concurrency=settings.crawl_concurrency,
     )  # fmt: skip
+    start = time.perf_counter()
     report = crawl(settings, Database(settings.database_url), options)
-    print(json.dumps(report.as_dict()))
+    print(json.dumps(report.as_dict() | {"crawl_seconds": time.perf_counter() - start}))
 
 
 def baseline_child(seeds: list[str], delay: float) -> None:
@@ -237,6 +238,11 @@ def main() -> None:
             floor = runs[-1]["floor"]
             line += f"  {medians[name] / floor:.2f} (floor {floor:.1f} s)"
         print(line)
+        if runs[-1]["crawl_seconds"] is not None:
+            inside = statistics.median(r["crawl_seconds"] for r in runs)
+            floor_note = f", {inside / runs[-1]['floor']:.2f} x floor" if args.delay else ""
+            print(f"{'':10}of which the crawl itself (after imports): median {inside:.2f} s"
+                  f"{floor_note}")  # fmt: skip
     for name in ("moodlab", "crawler"):
         if name in medians and "scrapy" in medians:
             print(f"{name} / scrapy: {medians[name] / medians['scrapy']:.2f}")
