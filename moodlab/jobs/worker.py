@@ -27,6 +27,7 @@ from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus, Worker
 from moodlab.core.timeutil import utcnow
+from moodlab.images.derived import repair_derived
 from moodlab.jobs import queue
 from moodlab.jobs.context import (
     JobCancelled,
@@ -62,6 +63,7 @@ class JobWorker:
     def run(self, *, once: bool = False) -> int:
         """Work until stopped (or, with ``once``, until the queue is empty); jobs run."""
         self._register()
+        repair_derived(self.settings, self.database)  # what a power cut may have cut short
         ran = 0
         try:
             while not self.stop_event.is_set():

@@ -83,3 +83,12 @@ def test_resized_and_reencoded_copies_have_close_perceptual_hashes():
     near = imagehash.hex_to_hash(base.phash) - imagehash.hex_to_hash(copy.phash)
     far = imagehash.hex_to_hash(base.phash) - imagehash.hex_to_hash(other.phash)
     assert near <= 6 < 16 <= far
+
+
+def test_an_original_that_fits_is_its_own_display_copy():
+    small = check_image(media.jpeg(7, (300, 200)), **LIMITS)
+    assert small.display_encoded is None and small.display_jpeg == small.data
+    big = check_image(media.jpeg(8, (1600, 1200)), **LIMITS)
+    assert big.display_encoded is not None and decode(big.display_jpeg).size == (1280, 960)
+    png = check_image(media.png(9, (300, 200)), **LIMITS)
+    assert png.display_encoded is not None  # pages get a JPEG
