@@ -42,6 +42,11 @@ class Settings:
     login_max_failures: int = _setting(
         5, "MOODLAB_LOGIN_MAX_FAILURES", "failed logins for one name before it is locked out"
     )
+    login_max_failures_per_address: int = _setting(
+        20,
+        "MOODLAB_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "failed logins from one client address, whatever the names, before it is locked out",
+    )
     login_lockout_seconds: int = _setting(
         300, "MOODLAB_LOGIN_LOCKOUT_SECONDS", "how long a locked-out name must wait"
     )
@@ -163,6 +168,7 @@ class Settings:
             )
         at_least_one = (
             "login_max_failures",
+            "login_max_failures_per_address",
             "login_lockout_seconds",
             "session_idle_minutes",
             "crawl_concurrency",
