@@ -30,7 +30,11 @@ if submitted:
     try:
         with session.database().session() as db:
             actor = auth.authenticate(
-                session=db, settings=session.settings(), name=name.strip(), password=password
+                session=db,
+                settings=session.settings(),
+                name=name.strip(),
+                password=password,
+                address=session.client_address(),
             )
         session.log_in(actor)
         st.rerun()

@@ -7,6 +7,9 @@ convenience, not the protection.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,6 +31,10 @@ _hasher = PasswordHasher()
 # Verified when the name is unknown, so that a wrong name takes as long as a
 # wrong password and timing does not tell which names exist.
 _DUMMY_HASH = _hasher.hash("moodlab-dummy-password")
+
+# Set by `moodlab serve` (to the sha256 of a token it prints) when it listens beyond
+# loopback on a fresh install: the first-run page then asks for the token.
+SETUP_TOKEN_ENV = "MOODLAB_SETUP_TOKEN_SHA256"  # noqa: S105  (a variable name)
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MIN_PASSWORD_LENGTH = 8
@@ -113,10 +120,28 @@ def _add_user(session: Session, name: str, role: Role, password: str) -> User:
     return user
 
 
-def create_first_lead(*, session: Session, name: str, password: str) -> User:
-    """First-run set-up: create the first lead, only while no user exists at all."""
+def setup_token_required() -> bool:
+    """Whether the first-run page must ask for `moodlab serve`'s one-time token."""
+    return bool(os.environ.get(SETUP_TOKEN_ENV))
+
+
+def create_first_lead(
+    *, session: Session, name: str, password: str, setup_token: str | None = None
+) -> User:
+    """First-run set-up: create the first lead, only while no user exists at all.
+
+    When `moodlab serve` listens beyond this machine it sets a one-time token, printed
+    in its terminal; then only someone who can read that terminal may claim the lab.
+    """
     if count_users(session=session) > 0:
         raise PermissionDenied("set-up is closed: moodlab already has users; log in instead")
+    expected = os.environ.get(SETUP_TOKEN_ENV)
+    if expected:
+        given = hashlib.sha256((setup_token or "").strip().encode()).hexdigest()
+        if not hmac.compare_digest(given, expected):
+            raise PermissionDenied(
+                "wrong set-up token: use the one `moodlab serve` printed in its terminal"
+            )
     return _add_user(session, name, Role.LEAD, password)
 
 

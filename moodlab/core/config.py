@@ -30,6 +30,11 @@ class Settings:
         Path("data"), "MOODLAB_DATA_DIR", "where images, models, exports and videos are stored"
     )
     music_dir: Path = _setting(Path("music"), "MOODLAB_MUSIC_DIR", "the track library")
+    host: str = _setting(
+        "127.0.0.1",
+        "MOODLAB_HOST",
+        "address `moodlab serve` listens on; 0.0.0.0 (every interface) lets other machines in",
+    )
     annotators_per_item: int = _setting(
         4, "MOODLAB_ANNOTATORS_PER_ITEM", "votes an image needs before it is complete"
     )

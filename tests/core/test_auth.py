@@ -177,9 +177,9 @@ def test_one_address_is_locked_out_across_names(database, settings, annotator):
                 session=session, settings=settings, name=f"name{i}", password="guess",
                 address="203.0.113.9",
             )  # fmt: skip
-    with pytest.raises(auth.LoginThrottled, match=r"this address \(203.0.113.9\)"):
-        with database.session() as session:
-            auth.authenticate(
+    throttled = pytest.raises(auth.LoginThrottled, match=r"this address \(203.0.113.9\)")
+    with throttled, database.session() as session:
+        auth.authenticate(
                 session=session, settings=settings, name="anna", password=PASSWORD,
                 address="203.0.113.9",
             )  # fmt: skip
