@@ -134,7 +134,7 @@ chosen = st.selectbox(
 @st.fragment(run_every="2s")
 def intake_progress(job_id: int) -> None:
     with session.database().session() as db:
-        job = jobs.get_job(session=db, job_id=job_id)
+        job = jobs.get_job(session=db, actor=actor, job_id=job_id)
         arrived = recent_images(session=db, job_id=job_id, limit=24)
     jobs_view.job_card(job, actor)
     report = IntakeResult.from_json(job.result)

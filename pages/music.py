@@ -44,7 +44,7 @@ def generate() -> None:
 @st.fragment(run_every=2)
 def generation_progress(job_id: int) -> None:
     with session.database().session() as db:
-        job = jobs.get_job(session=db, job_id=job_id)
+        job = jobs.get_job(session=db, actor=actor, job_id=job_id)
     jobs_view.job_card(job, actor)
     if JobStatus(job.status).finished:
         st.rerun()  # the whole page, to show the new tracks

@@ -20,7 +20,7 @@ settings = session.settings()
 st.title("Training")
 with session.database().session() as db:
     snapshots = datasets.list_snapshots(session=db, actor=actor)
-    registry = list_models(session=db)
+    registry = list_models(session=db, actor=actor)
 
 if not snapshots:
     st.info("Freeze a dataset snapshot on the Datasets page first.")

@@ -23,7 +23,7 @@ st.caption(
     " gives the footage back with music that fits. The picture is copied, not re-encoded."
 )
 with session.database().session() as db:
-    registry = list_models(session=db)
+    registry = list_models(session=db, actor=actor)
 
 if not registry:
     st.info(
@@ -77,7 +77,7 @@ def progress() -> None:
     if job_id is None:
         return
     with session.database().session() as db:
-        job = jobs.get_job(session=db, job_id=job_id)
+        job = jobs.get_job(session=db, actor=actor, job_id=job_id)
     jobs_view.job_card(job, actor)
     if job.status == JobStatus.SUCCEEDED and st.session_state.get("video_shown") != job_id:
         st.session_state["video_shown"] = job_id  # show the new video below, once

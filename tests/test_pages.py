@@ -152,7 +152,9 @@ def test_jobs_page_lists_jobs_and_cancels_a_queued_one(database, settings, lead)
     assert f"#{job.id} worker check" in texts(at)
     at.button(key=f"cancel-{job.id}").click().run()
     with database.session() as session:
-        assert jobs.get_job(session=session, job_id=job.id).status == JobStatus.CANCELLED
+        assert (
+            jobs.get_job(session=session, actor=lead, job_id=job.id).status == JobStatus.CANCELLED
+        )
 
 
 def test_jobs_page_queues_a_worker_check(database, lead):

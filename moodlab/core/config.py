@@ -139,6 +139,13 @@ class Settings:
         "MOODLAB_VIDEO_MAX_BYTES",
         "largest video or photo file accepted for a video, in bytes (uploads and the CLI)",
     )
+    video_input_dirs: str = _setting(
+        "",
+        "MOODLAB_VIDEO_INPUT_DIRS",
+        "folders on the server (separated by the path separator, ':' on Linux) whose files"
+        " logged-in users may make videos from, beside uploads and the music library; empty"
+        " (the default) allows none",
+    )
     video_sample_fps: float = _setting(
         2.0, "MOODLAB_VIDEO_SAMPLE_FPS", "frames a second sampled from a video for its mood"
     )
@@ -150,6 +157,10 @@ class Settings:
         "MOODLAB_IMPORT_MAX_TOTAL_BYTES",
         "most uncompressed bytes one zip import may hold (zip-bomb guard)",
     )
+
+    @property
+    def video_input_folders(self) -> list[Path]:
+        return [Path(part).expanduser() for part in self.video_input_dirs.split(os.pathsep) if part]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
