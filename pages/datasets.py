@@ -11,6 +11,7 @@ from moodlab.datasets.actions import start_export
 from moodlab.datasets.export import ExportParams, export_path
 from moodlab.images.intake import display_path
 from moodlab.ui import session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.LEAD)
 settings = session.settings()
@@ -69,7 +70,7 @@ if st.button(
         st.toast(f"Froze snapshot #{frozen.id}")
         st.rerun()
     except MoodlabError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 st.subheader(f"Disputed images ({sum(d.decision is None for d in disputed)} undecided)")
 if not disputed:
@@ -114,6 +115,6 @@ for snapshot in snapshots:
                     start_export(session=db, actor=actor, settings=settings, params=params)
                 st.toast("Export queued: see the Jobs page; the download appears here when done.")
             except MoodlabError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
         with st.expander("Rules and counts"):
             st.json(summary, expanded=False)

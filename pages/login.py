@@ -6,6 +6,7 @@ from moodlab import demo
 from moodlab.core import auth
 from moodlab.core.errors import MoodlabError
 from moodlab.ui import session
+from moodlab.ui.text import plain
 
 st.title("moodlab")
 st.caption("Image mood research: crawl, annotate, train, and make mood-matched videos.")
@@ -39,4 +40,4 @@ if submitted:
         session.log_in(actor)
         st.rerun()
     except MoodlabError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))

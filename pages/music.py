@@ -9,6 +9,7 @@ from moodlab.jobs import queue as jobs
 from moodlab.music import library
 from moodlab.music.actions import generation_job, start_generate
 from moodlab.ui import jobs_view, session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
 settings = session.settings()
@@ -87,9 +88,9 @@ if actor.is_lead:
             st.rerun()
 
 if error := st.session_state.pop("music_error", None):
-    st.error(error)
+    st.error(plain(error))
 if added := st.session_state.pop("music_added", None):
-    st.success(added)
+    st.success(plain(added))
 
 if not tracks:
     st.info("No tracks yet.")
@@ -104,13 +105,13 @@ shown = st.pills(
 def track_card(track) -> None:
     label, colour, icon = STATUS_BADGES[TrackStatus(track.status)]
     with st.container(border=True):
-        st.markdown(f"**{track.title or track.path}**")
+        st.markdown(f"**{plain(track.title or track.path)}**")
         st.badge(label, color=colour, icon=icon)
         path = settings.music_dir / track.path
         if path.is_file():
             st.audio(str(path))
         else:
-            st.warning(f"The file {track.path} is missing.")
+            st.warning(plain(f"The file {track.path} is missing."))
         facts = [f"{track.duration_s:.0f} s"]
         if track.tempo_bpm:
             facts.append(f"{track.tempo_bpm:.0f} BPM" + ("" if track.is_generated else " (est.)"))
@@ -118,9 +119,9 @@ def track_card(track) -> None:
             facts.append(track.key)
         if track.loudness_lufs is not None:
             facts.append(f"{track.loudness_lufs:.1f} LUFS")
-        st.caption(" · ".join(facts))
-        st.caption(f"Licence: {track.license or 'not recorded'}"
-                   + (f" · {track.attribution}" if track.attribution else ""))  # fmt: skip
+        st.caption(plain(" · ".join(facts)))
+        st.caption(plain(f"Licence: {track.license or 'not recorded'}"
+                         + (f" · {track.attribution}" if track.attribution else "")))  # fmt: skip
         counted = votes.get(track.id)
         if counted:
             st.caption("Votes: " + ", ".join(f"{m} {n}" for m, n in counted.most_common()))

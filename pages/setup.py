@@ -6,6 +6,7 @@ from moodlab.core import auth
 from moodlab.core.auth import Actor
 from moodlab.core.errors import MoodlabError
 from moodlab.ui import session
+from moodlab.ui.text import plain
 
 st.title("Welcome to moodlab")
 st.write(
@@ -41,4 +42,4 @@ if submitted:
             session.log_in(actor)
             st.rerun()
         except MoodlabError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))

@@ -13,6 +13,7 @@ from moodlab.training.actions import start_training
 from moodlab.training.registry import activate, list_models
 from moodlab.training.runs import TrainParams, TrainResult
 from moodlab.ui import charts, jobs_view, session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.LEAD)
 settings = session.settings()
@@ -39,7 +40,7 @@ else:
             " transfer: MobileNetV2 pretrained on ImageNet under the same head",
         )
         for name, reason in unavailable.items():
-            arch_col.caption(f"{name} is off: its weights file is not here", help=reason)
+            arch_col.caption(f"{name} is off: its weights file is not here", help=plain(reason))
         folds_col, epochs_col, batch_col, size_col = st.columns(4)
         default = TrainParams.default
         folds = folds_col.number_input(
@@ -66,7 +67,7 @@ else:
                     job = start_training(session=db, actor=actor, settings=settings, params=params)
                 st.session_state["train_job"] = job.id
             except MoodlabError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
 
 
 @st.fragment(run_every="3s")

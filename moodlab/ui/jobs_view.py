@@ -13,6 +13,7 @@ from moodlab.core.timeutil import utcnow
 from moodlab.jobs import queue as jobs
 from moodlab.jobs.kinds import KINDS
 from moodlab.ui.session import database, settings
+from moodlab.ui.text import plain
 
 STATUS_ICONS = {
     JobStatus.QUEUED: ":material/schedule:",
@@ -36,7 +37,7 @@ def job_card(job: Job, actor: Actor, *, details: bool = False) -> None:
         ):
             _cancel(job.id, actor)
         if not status.finished:
-            st.progress(job.progress, text=job.message or status.value)
+            st.progress(job.progress, text=plain(job.message or status.value))
             if silent := _silent_for(job):
                 st.warning(
                     f"No heartbeat from worker {job.worker} for {silent:.0f} s: it may have"
@@ -45,9 +46,9 @@ def job_card(job: Job, actor: Actor, *, details: bool = False) -> None:
                     icon=":material/heart_broken:",
                 )
         elif status == JobStatus.FAILED:
-            st.error(job.error or job.message)
+            st.error(plain(job.error or job.message))
         else:
-            st.caption(job.message)
+            st.caption(plain(job.message or ""))
         if details:
             _details(job)
 
@@ -78,7 +79,7 @@ def _cancel(job_id: int, actor: Actor) -> None:
             jobs.request_cancel(session=session, actor=actor, job_id=job_id)
         st.toast(f"Cancelling job #{job_id}")
     except MoodlabError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 
 def worker_status() -> None:
@@ -88,7 +89,7 @@ def worker_status() -> None:
         alive = jobs.live_workers(session=session, within=within)
     if alive:
         names = ", ".join(worker.name for worker in alive)
-        st.caption(f":material/memory: {len(alive)} worker(s) alive: {names}")
+        st.caption(f":material/memory: {len(alive)} worker(s) alive: {plain(names)}")
     else:
         st.warning(
             "No worker is running, so queued jobs wait. Start one with `moodlab worker`"
