@@ -63,6 +63,9 @@ def _end(token: str) -> None:
 async def open_session(request: Request) -> Response:
     if not _same_origin(request):
         return Response("cross-site request refused", status_code=403)
+    length = request.headers.get("content-length") or "0"
+    if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+        return Response("a ticket is a short JSON body", status_code=413)
     body = await request.body()
     try:
         ticket = json.loads(body[:MAX_BODY_BYTES]).get("ticket", "")
