@@ -13,6 +13,7 @@ from moodlab.images.importer import ImportParams
 from moodlab.jobs import queue as jobs
 from moodlab.jobs.actions import start_check
 from moodlab.ui.session import ACTOR_KEY, LAST_SEEN_KEY
+from moodlab.ui.text import plain
 from tests.conftest import PASSWORD, ROOT, run_job
 
 APP = str(ROOT / "app.py")
@@ -194,7 +195,7 @@ def test_crawl_page_starts_a_crawl_job(database, lead):
     assert not at.exception
     at.text_area[0].input("https://example.org/gallery\n\nftp://nope.example/")
     next(b for b in at.button if b.label == "Start crawl").click().run()
-    assert "'ftp://nope.example/' is not an http or https URL" in texts(at)
+    assert plain("'ftp://nope.example/' is not an http or https URL") in texts(at)
     at.text_area[0].input("https://example.org/gallery")
     next(b for b in at.button if b.label == "Start crawl").click().run()
     with database.session() as session:

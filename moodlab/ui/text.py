@@ -13,9 +13,11 @@ from __future__ import annotations
 import re
 
 # Every ASCII punctuation character may be backslash-escaped in CommonMark, and an
-# escaped one is shown as itself: no emphasis, link, image, HTML, directive
-# (":material/...:", ":red[...]") or maths ("$...$") starts.
-_PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
+# escaped one is shown as itself. These are the ones that start something: emphasis,
+# links, images, HTML, entities, headings, lists, tables, directives (":material/...:",
+# ":red[...]") and maths ("$...$"); quotes, commas, slashes and a colon before a space
+# stay as they are.
+_PUNCTUATION = re.compile(r"""([!#$&()*+\-.<=>\[\\\]^_`{|}~]|:(?=\S))""")
 # Escapes do not stop GFM's autolinks: Streamlit finds "http://", "www." and e-mail
 # addresses in the text after escapes are resolved and makes them links. An invisible
 # WORD JOINER (U+2060) inside each breaks the pattern; the text reads the same.
