@@ -16,6 +16,7 @@ from moodlab.images.uploads import save_uploads
 from moodlab.jobs import queue as jobs
 from moodlab.jobs.kinds import KINDS
 from moodlab.ui import charts, forms, jobs_view, layout, session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.LEAD)
 settings = session.settings()
@@ -29,7 +30,7 @@ def start(action) -> None:
         with session.database().session() as db:
             st.session_state["intake_job"] = action(db).id
     except MoodlabError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 
 crawl_tab, upload_tab, folder_tab, openverse_tab = st.tabs(
@@ -162,7 +163,7 @@ chosen = st.selectbox(
 @st.fragment(run_every="2s")
 def intake_progress(job_id: int) -> None:
     with session.database().session() as db:
-        job = jobs.get_job(session=db, job_id=job_id)
+        job = jobs.get_job(session=db, actor=actor, job_id=job_id)
         arrived = recent_images(session=db, job_id=job_id, limit=24)
     jobs_view.job_card(job, actor)
     report = IntakeResult.from_json(job.result)
@@ -187,7 +188,9 @@ def intake_progress(job_id: int) -> None:
     grid = st.columns(6)
     for i, image in enumerate(arrived):
         caption = image.alt_text or (image.source_url or "").rsplit("/", 1)[-1]
-        grid[i % 6].image(str(display_path(store, image.sha256)), caption=caption[:40])
+        cell = grid[i % 6]
+        cell.image(str(display_path(store, image.sha256)))
+        cell.text(caption[:40])  # plain text: a caption= would be Markdown (moodlab/ui/text.py)
 
 
 intake_progress(chosen)

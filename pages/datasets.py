@@ -13,6 +13,7 @@ from moodlab.datasets.actions import start_export
 from moodlab.datasets.export import ExportParams, export_path
 from moodlab.images.intake import display_path
 from moodlab.ui import forms, session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.LEAD)
 settings = session.settings()
@@ -82,7 +83,7 @@ if st.button(
         st.toast(f"Froze snapshot #{frozen.id}")
         st.rerun()
     except MoodlabError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 st.subheader(f"Disputed images ({sum(d.decision is None for d in disputed)} undecided)")
 if not disputed:
@@ -127,7 +128,7 @@ for snapshot in snapshots:
                     start_export(session=db, actor=actor, settings=settings, params=params)
                 st.toast("Export queued: see the Jobs page; the download appears here when done.")
             except MoodlabError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
         with st.expander("Rules and counts"):
             st.caption(datasets.rules_text(snapshot.rules or {}))
             moods_in = [m for m in moods.names()

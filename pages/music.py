@@ -9,6 +9,7 @@ from moodlab.jobs import queue as jobs
 from moodlab.music import library
 from moodlab.music.actions import generation_job, start_generate
 from moodlab.ui import jobs_view, session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
 settings = session.settings()
@@ -44,7 +45,7 @@ def generate() -> None:
 @st.fragment(run_every=2)
 def generation_progress(job_id: int) -> None:
     with session.database().session() as db:
-        job = jobs.get_job(session=db, job_id=job_id)
+        job = jobs.get_job(session=db, actor=actor, job_id=job_id)
     jobs_view.job_card(job, actor)
     if JobStatus(job.status).finished:
         st.rerun()  # the whole page, to show the new tracks
@@ -87,9 +88,9 @@ if actor.is_lead:
             st.rerun()
 
 if error := st.session_state.pop("music_error", None):
-    st.error(error)
+    st.error(plain(error))
 if added := st.session_state.pop("music_added", None):
-    st.success(added)
+    st.success(plain(added))
 
 if not tracks:
     st.info("No tracks yet.")
@@ -108,13 +109,13 @@ def track_row(track) -> None:
     """One track as a table row: title and status, player, facts and votes."""
     label, colour, icon = STATUS_BADGES[TrackStatus(track.status)]
     name_col, player_col, facts_col = st.columns([2, 3, 4], vertical_alignment="center")
-    name_col.markdown(f"**{track.title or track.path}**")
+    name_col.markdown(f"**{plain(track.title or track.path)}**")
     name_col.badge(label, color=colour, icon=icon)
     path = settings.music_dir / track.path
     if path.is_file():
         player_col.audio(str(path))
     else:
-        player_col.warning(f"The file {track.path} is missing.")
+        player_col.warning(plain(f"The file {track.path} is missing."))
     facts = [f"{track.duration_s:.0f} s"]
     if track.tempo_bpm:
         facts.append(f"{track.tempo_bpm:.0f} BPM" + ("" if track.is_generated else " (est.)"))
@@ -129,10 +130,12 @@ def track_row(track) -> None:
         facts.append("no votes yet")
     else:
         facts.append("votes show once you have voted on it")
-    facts_col.caption(" · ".join(facts))
+    facts_col.caption(plain(" · ".join(facts)))
     facts_col.caption(
-        f"Licence: {track.license or 'not recorded'}"
-        + (f" · {track.attribution}" if track.attribution else "")
+        plain(
+            f"Licence: {track.license or 'not recorded'}"
+            + (f" · {track.attribution}" if track.attribution else "")
+        )
     )
 
 

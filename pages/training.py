@@ -13,6 +13,7 @@ from moodlab.training.actions import start_training
 from moodlab.training.registry import activate, list_models
 from moodlab.training.runs import TrainParams, TrainResult
 from moodlab.ui import charts, forms, jobs_view, session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.LEAD)
 settings = session.settings()
@@ -20,7 +21,7 @@ settings = session.settings()
 st.title("Training")
 with session.database().session() as db:
     snapshots = datasets.list_snapshots(session=db, actor=actor)
-    registry = list_models(session=db)
+    registry = list_models(session=db, actor=actor)
 
 if not snapshots:
     st.info("Freeze a dataset snapshot on the Datasets page first.")
@@ -42,7 +43,7 @@ else:
         **fields.choice("arch", arch_names, arch_names[0]),
     )
     for name, reason in unavailable.items():
-        arch_col.caption(f"{name} is off: its weights file is not here", help=reason)
+        arch_col.caption(f"{name} is off: its weights file is not here", help=plain(reason))
     folds_col, epochs_col, batch_col, size_col = st.columns(4)
     default = TrainParams.default
     folds = folds_col.number_input(
@@ -70,7 +71,7 @@ else:
                 job = start_training(session=db, actor=actor, settings=settings, params=params)
             st.session_state["train_job"] = job.id
         except MoodlabError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
 
 
 @st.fragment(run_every="3s")

@@ -7,6 +7,7 @@ from moodlab.core import auth
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.ui import session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.LEAD)
 st.title("Users")
@@ -18,7 +19,7 @@ def run(action, success: str) -> None:
         with session.database().session() as db:
             action(db)
     except MoodlabError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     st.toast(success)
     st.rerun()

@@ -11,6 +11,7 @@ from moodlab.images.uploads import VIDEO_EXTENSIONS, save_video_uploads
 from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
 from moodlab.ui import charts, jobs_view, session
+from moodlab.ui.text import plain
 from moodlab.video.actions import start_video
 from moodlab.video.result import VideoResult
 from moodlab.video.service import VideoParams, list_videos, video_file
@@ -24,7 +25,7 @@ st.caption(
     " gives the footage back with music that fits. The picture is copied, not re-encoded."
 )
 with session.database().session() as db:
-    registry = list_models(session=db)
+    registry = list_models(session=db, actor=actor)
 
 if not registry:
     st.info(
@@ -69,7 +70,7 @@ else:
                     ).id
                 st.session_state["video_job"] = job_id
             except MoodlabError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
 
 
 @st.fragment(run_every="2s")
@@ -78,7 +79,7 @@ def progress() -> None:
     if job_id is None:
         return
     with session.database().session() as db:
-        job = jobs.get_job(session=db, job_id=job_id)
+        job = jobs.get_job(session=db, actor=actor, job_id=job_id)
     jobs_view.job_card(job, actor)
     if job.status == JobStatus.SUCCEEDED and st.session_state.get("video_shown") != job_id:
         st.session_state["video_shown"] = job_id  # show the new video below, once
@@ -118,7 +119,7 @@ if path.exists():
         mime="video/mp4", icon=":material/download:", on_click="ignore",
     )  # fmt: skip
 else:
-    player.warning(f"The file {path} is gone.")
+    player.warning(plain(f"The file {path} is gone."))
 facts.metric("Mood", video.mood, help="highest mean probability over the samples")
 facts.metric("Confidence", f"{video.confidence:.0%}")
 facts.caption(
@@ -129,7 +130,7 @@ tracks = pd.DataFrame(report.get("tracks", []))
 if not tracks.empty:
     facts.dataframe(tracks, hide_index=True)
 for warning in report.get("warnings", []):
-    st.warning(warning, icon=":material/warning:")
+    st.warning(plain(warning), icon=":material/warning:")
 
 st.subheader("Mood over time")
 segments = report.get("segments", [])
@@ -149,7 +150,7 @@ for i, frame in enumerate(kept):
     frame_path = settings.data_dir / frame["path"]
     caption = f"{frame['t']:.1f} s · {frame['mood']} {frame['probability']:.0%}"
     if frame_path.exists():
-        grid[i % 6].image(str(frame_path), caption=caption, width="stretch")
+        grid[i % 6].image(str(frame_path), caption=plain(caption), width="stretch")
 
 st.subheader("History")
 st.dataframe(

@@ -21,11 +21,13 @@ def register(sub: Subcommands) -> None:
         sub, "serve", "migrate, start the worker and the web app", serve, json_output=False
     )
     serve_.add_argument("--port", type=int, default=8501)
-    # All interfaces by default: annotators open the app from their own machines.
+    # This machine only by default: other machines need --host (docs/security.md).
     serve_.add_argument(
+        "--host",
         "--address",
-        default="0.0.0.0",  # noqa: S104
-        help="interface to listen on (default: all)",
+        dest="host",
+        default=None,
+        help="address to listen on (default: MOODLAB_HOST, 127.0.0.1); 0.0.0.0 is every interface",
     )
     serve_.add_argument("--no-worker", action="store_true", help="run the web app only")
 
@@ -55,8 +57,10 @@ def migrate(args: argparse.Namespace) -> Report:
 
 def serve(args: argparse.Namespace) -> None:
     from moodlab.cli import serve as serving
+    from moodlab.core.config import Settings
 
-    raise SystemExit(serving.serve(port=args.port, address=args.address, worker=not args.no_worker))
+    host = args.host or Settings.from_env().host
+    raise SystemExit(serving.serve(port=args.port, address=host, worker=not args.no_worker))
 
 
 def demo(args: argparse.Namespace) -> Report | None:

@@ -30,8 +30,8 @@ def export(*, session: Session, actor: Actor, settings: Settings, snapshot_id: i
     """A zip in ImageFolder layout (train/<Mood>/<sha>.jpg, test/...), manifest.csv and
     metadata.json, written file by file so memory stays flat, then renamed into place."""
     require_role(actor, Role.LEAD, action="export datasets")
-    snapshot = get_snapshot(session=session, snapshot_id=snapshot_id)
-    members = members_of(session=session, snapshot_id=snapshot_id)
+    snapshot = get_snapshot(session=session, actor=actor, snapshot_id=snapshot_id)
+    members = members_of(session=session, actor=actor, snapshot_id=snapshot_id)
     store = ContentStore(settings.data_dir)
     manifest = io.StringIO()
     writer = csv.writer(manifest)

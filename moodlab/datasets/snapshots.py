@@ -177,14 +177,16 @@ def list_snapshots(*, session: Session, actor: Actor) -> list[Snapshot]:
     return list(session.scalars(select(Snapshot).order_by(Snapshot.id.desc())))
 
 
-def get_snapshot(*, session: Session, snapshot_id: int) -> Snapshot:
+def get_snapshot(*, session: Session, actor: Actor, snapshot_id: int) -> Snapshot:
+    require_role(actor, Role.LEAD, action="read datasets")
     snapshot = session.get(Snapshot, snapshot_id)
     if snapshot is None:
         raise NotFound(f"no dataset snapshot with id {snapshot_id}")
     return snapshot
 
 
-def members_of(*, session: Session, snapshot_id: int) -> list[SnapshotMember]:
+def members_of(*, session: Session, actor: Actor, snapshot_id: int) -> list[SnapshotMember]:
+    require_role(actor, Role.LEAD, action="read datasets")
     query = select(SnapshotMember).where(SnapshotMember.snapshot_id == snapshot_id)
     return list(session.scalars(query.order_by(SnapshotMember.sha256)))
 

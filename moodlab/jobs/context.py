@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
@@ -57,6 +58,12 @@ class JobParams:
 
     def validate(self, settings: Settings) -> None:
         """Raise MoodlabError naming the bad value; the default checks nothing."""
+
+    def authorize(self, *, session: Session, actor: Actor, settings: Settings) -> None:
+        """Raise PermissionDenied when ``actor`` may not use these values (paths, say).
+
+        Called by ``enqueue`` after ``validate``; the default allows everything.
+        """
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 
 from moodlab.core import moods
+from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
@@ -81,15 +82,14 @@ class TrainResult(JobResult):
 
 
 def _split(
-    settings: Settings, snapshot_id: int, split: str, database: Database
+    settings: Settings, snapshot_id: int, split: str, database: Database, actor: Actor
 ) -> tuple[list[str], np.ndarray]:
     store = ContentStore(settings.data_dir)
     index = {name: i for i, name in enumerate(moods.names())}
     with database.session() as session:
-        get_snapshot(session=session, snapshot_id=snapshot_id)
-        members = [
-            m for m in members_of(session=session, snapshot_id=snapshot_id) if m.split == split
-        ]
+        get_snapshot(session=session, actor=actor, snapshot_id=snapshot_id)
+        members = members_of(session=session, actor=actor, snapshot_id=snapshot_id)
+        members = [m for m in members if m.split == split]
     paths = [str(thumbnail_path(store, m.sha256)) for m in members]
     return paths, np.array([index[m.label] for m in members], dtype=np.int32)
 
@@ -197,7 +197,7 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
     params.validate(settings)
     database = ctx.database
     precision = apply_policy(choose_policy(settings.precision))
-    paths, labels = _split(settings, params.snapshot_id, "train", database)
+    paths, labels = _split(settings, params.snapshot_id, "train", database, ctx.actor)
     if len(paths) < max(2, params.folds):
         raise MoodlabError(f"snapshot {params.snapshot_id} has only {len(paths)} training images")
     saved = _saved_folds(database, ctx.job_id)
@@ -246,7 +246,7 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
             ctx, "final model", len(folds) * params.epochs, total_epochs, params.epochs
         )
         model = _fit(params, (paths, labels), params.epochs, callback, cache_dir, "final", settings)
-    test_paths, test_labels = _split(settings, params.snapshot_id, "test", database)
+    test_paths, test_labels = _split(settings, params.snapshot_id, "test", database, ctx.actor)
     test = (
         evaluate(_predict(model, test_paths, test_labels, params), test_labels)
         if test_paths

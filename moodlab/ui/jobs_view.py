@@ -14,6 +14,7 @@ from moodlab.core.timeutil import utcnow
 from moodlab.jobs import queue as jobs
 from moodlab.jobs.kinds import KINDS
 from moodlab.ui.session import database, settings
+from moodlab.ui.text import plain
 
 STATUS_ICONS = {
     JobStatus.QUEUED: ":material/schedule:",
@@ -37,7 +38,7 @@ def job_card(job: Job, actor: Actor, *, details: bool = False) -> None:
         ):
             _cancel(job.id, actor)
         if not status.finished:
-            st.progress(job.progress, text=job.message or status.value)
+            st.progress(job.progress, text=plain(job.message or status.value))
             if silent := _silent_for(job):
                 st.warning(
                     f"No heartbeat from {_worker_name(job, actor)} for {silent:.0f} s: it may have"
@@ -46,9 +47,9 @@ def job_card(job: Job, actor: Actor, *, details: bool = False) -> None:
                     icon=":material/heart_broken:",
                 )
         elif status == JobStatus.FAILED:
-            st.error(job.error or job.message)
+            st.error(plain(job.error or job.message))
         else:
-            st.caption(result_line(job))
+            st.caption(plain(result_line(job)))
         if details:
             _details(job)
 
@@ -99,7 +100,7 @@ def _cancel(job_id: int, actor: Actor) -> None:
             jobs.request_cancel(session=session, actor=actor, job_id=job_id)
         st.toast(f"Cancelling job #{job_id}")
     except MoodlabError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 
 def worker_status(*, names: bool = True) -> None:
@@ -109,7 +110,7 @@ def worker_status(*, names: bool = True) -> None:
     with database().session() as session:
         alive = jobs.live_workers(session=session, within=within)
     if alive:
-        which = ": " + ", ".join(worker.name for worker in alive) if names else ""
+        which = ": " + plain(", ".join(worker.name for worker in alive)) if names else ""
         st.caption(f":material/memory: {plural(len(alive), 'worker')} alive{which}")
     else:
         st.warning(

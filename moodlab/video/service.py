@@ -31,6 +31,7 @@ from moodlab.images.checks import CheckedImage, Rejected, check_image
 from moodlab.images.links import IMAGE_EXTENSIONS
 from moodlab.jobs.context import JobContext, JobParams
 from moodlab.video import frames, mux, probe, scenes, slideshow, soundtrack, timeline
+from moodlab.video import paths as allowed
 from moodlab.video.probe import VideoError
 from moodlab.video.result import VideoResult
 
@@ -61,6 +62,10 @@ class VideoParams(JobParams):
         fps = self.sample_fps or settings.video_sample_fps
         if fps <= 0:
             raise VideoError(f"the sample rate must be positive, got {fps} frames a second")
+
+    def authorize(self, *, session: Session, actor: Actor, settings: Settings) -> None:
+        allowed.check_inputs(self.inputs, self.names, actor=actor, settings=settings)
+        allowed.check_output(self.out, session=session, actor=actor, settings=settings)
 
     def shown(self, path: str | Path) -> str:
         return self.names.get(str(path)) or Path(path).name
@@ -233,8 +238,14 @@ def make_video(
 ) -> dict[str, Any]:
     """Make the video; the `video make` JSON (docs/cli.md) plus provenance keys."""
     started = time.monotonic()
+    # Checked again as the job runs: a queued row is only as safe as its params.
+    allowed.check_inputs(params.inputs, params.names, actor=ctx.actor, settings=settings)
     paths = check_inputs(params, settings)
     with ctx.database.session() as session:
+        allowed.check_output(
+            params.out, session=session, actor=ctx.actor, settings=settings,
+            job_id=ctx.job_id, fresh=False,
+        )  # fmt: skip
         entry, warnings = resolve_model(session=session, model_id=params.model_id)
         session.expunge(entry)
     fps = params.sample_fps or settings.video_sample_fps
