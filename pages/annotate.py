@@ -18,12 +18,21 @@ OUTBOX = "annotate_outbox"  # what this tab's browser sent and what was applied
 
 
 def apply_answers() -> None:
-    """Component callback: runs before the rerun draws, with everything the browser sent."""
+    """Component callback: runs before the rerun draws, with everything the browser sent.
+
+    It acts as the user the database knows now (re-read, not the previous run's actor):
+    an expired session or a deactivated account stores nothing.
+    """
     sent = st.session_state["annotator"]["outbox"]
     outbox = st.session_state.setdefault(OUTBOX, annotation.Outbox())
+    current = session.current_actor()
+    if current is None:
+        outbox.error = "Your session ended before these answers were stored: log in again."
+        return
     annotation.apply_outbox(
-        session_factory=session.database().session, actor=actor, outbox=outbox, entries=sent
-    )
+        session_factory=session.database().session, actor=current, outbox=outbox,
+        entries=sent, settings=settings,
+    )  # fmt: skip
 
 
 @st.fragment

@@ -17,10 +17,15 @@ st.caption("Which mood does this track fit? Keys 1-8 vote, 9 means not usable.")
 
 
 def record(track_id: int, mood: str | None) -> None:
+    """Button callback: acts as the user the database knows now (not the last run's actor)."""
+    current = session.current_actor()
+    if current is None:
+        st.session_state["music_error"] = "Your session ended: the vote was not stored."
+        return
     try:
         with session.database().session() as db:
             track_votes.vote_track(
-                session=db, actor=actor, settings=settings, track_id=track_id, mood=mood
+                session=db, actor=current, settings=settings, track_id=track_id, mood=mood
             )
     except MoodlabError as exc:
         st.session_state["music_error"] = str(exc)

@@ -48,7 +48,10 @@ def file_sha256(path: Path) -> str:
 def atomic_write(path: Path) -> Iterator[BinaryIO]:
     """Open a temp file beside ``path``; on success it is fsynced and renamed to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # ".<name>.<pid>.<random>.tmp": a worker's start removes those whose process is gone.
+    fd, tmp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -83,6 +86,54 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+# A temp name of moodlab's writes: hidden, ".tmp" then at most a suffix; the pid (when
+# the writer put one in) is the number before the last part ahead of ".tmp".
+_TEMP_NAME = re.compile(r"^\..+\.tmp(\.[A-Za-z0-9]{1,8})?$")
+_TEMP_PID = re.compile(r"\.(\d+)\.[^.]+\.tmp(\.[A-Za-z0-9]{1,8})?$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(
+    root: Path, *, older_than_s: float, now: float | None = None
+) -> list[Path]:
+    """Remove the temp files of writes that never finished (their process was killed).
+
+    A temp file whose name carries a pid (atomic_write, atomic_path) is stale when that
+    process no longer exists; any other is stale once older than ``older_than_s``.
+    Returns what was removed.
+    """
+    now = time.time() if now is None else now
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if not _TEMP_NAME.match(name):
+                continue
+            path = Path(folder) / name
+            pid = _TEMP_PID.search(name)
+            try:
+                if pid and int(pid.group(1)) != os.getpid() and not _alive(int(pid.group(1))):
+                    stale = True
+                else:
+                    stale = now - path.lstat().st_mtime > older_than_s
+                if stale:
+                    path.unlink()
+                    removed.append(path)
+            except (FileNotFoundError, ValueError):
+                continue
+    return removed
 
 
 class ContentStore:
