@@ -229,6 +229,9 @@ def test_votes_and_agreement_commands(env, tmp_path):
     assert report["per_mood"]["Happy"] == {"train": 1, "test": 0}
     assert set(report) >= {"fleiss_kappa", "krippendorff_alpha", "circular_alpha", "annotators"}
     assert report["annotators"]["a1"]["votes"] == 2
+    ds = report["dawid_skene"]  # beside the promised keys
+    assert {row["image_id"]: row["mood"] for row in ds["images"]}[ids[0]] == "Happy"
+    assert len(ds["annotators"]["a4"]["confusion"]) == 8
     exported = json.loads(run_cli("votes", "export", str(tmp_path / "out.csv"), "--json").stdout)
     assert exported["exported"] == 6
     missing = run_cli("votes", "import", str(tmp_path / "missing.csv"))
