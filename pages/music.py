@@ -7,6 +7,7 @@ from moodlab.core.errors import MoodlabError
 from moodlab.core.models import JobStatus, Role, TrackStatus
 from moodlab.jobs import queue as jobs
 from moodlab.music import library
+from moodlab.music import votes as track_votes
 from moodlab.music.actions import generation_job, start_generate
 from moodlab.ui import jobs_view, session
 
@@ -29,6 +30,8 @@ st.caption(
 with session.database().session() as db:
     tracks = library.list_tracks(session=db)
     votes = library.visible_votes(session=db, actor=actor)
+    # Blind: an annotator sees a track's title, status and mood once they have voted on it.
+    seen = None if actor.is_lead else track_votes.voted_track_ids(session=db, actor=actor)
     missing = library.missing_default_tracks(session=db, settings=settings)
     generating = generation_job(db) if actor.is_lead else None
 
@@ -101,17 +104,30 @@ shown = st.pills(
 )  # fmt: skip
 
 
+def blind(track) -> bool:
+    return seen is not None and track.id not in seen
+
+
 def track_card(track) -> None:
     label, colour, icon = STATUS_BADGES[TrackStatus(track.status)]
     with st.container(border=True):
-        st.markdown(f"**{track.title or track.path}**")
-        st.badge(label, color=colour, icon=icon)
+        if blind(track):
+            st.markdown(f"**{track_votes.blind_title(track)}**")
+        else:
+            st.markdown(f"**{track.title or track.path}**")
+            st.badge(label, color=colour, icon=icon)
         path = settings.music_dir / track.path
         if path.is_file():
             st.audio(str(path))
         else:
-            st.warning(f"The file {track.path} is missing.")
+            st.warning(
+                "The file is missing." if blind(track) else f"The file {track.path} is missing."
+            )
         facts = [f"{track.duration_s:.0f} s"]
+        if blind(track):
+            st.caption(" · ".join(facts))
+            st.caption("Its mood, status and votes show once you have voted on it.")
+            return
         if track.tempo_bpm:
             facts.append(f"{track.tempo_bpm:.0f} BPM" + ("" if track.is_generated else " (est.)"))
         if track.key:
@@ -130,13 +146,18 @@ def track_card(track) -> None:
             st.caption("Votes show once you have voted on it.")
 
 
-groups = [(m.name, [t for t in tracks if t.mood == m.name]) for m in moods.all_moods()]
-groups.append(("No mood yet", [t for t in tracks if t.mood is None]))
+waiting = [t for t in tracks if blind(t)]
+known = [t for t in tracks if not blind(t)]
+groups = [(m.name, [t for t in known if t.mood == m.name]) for m in moods.all_moods()]
+groups.append(("No mood yet", [t for t in known if t.mood is None]))
+if waiting:  # shown whatever the status filter: their status is not the annotator's to see
+    groups.insert(0, (f"Not voted by you yet ({len(waiting)} left on Music votes)", waiting))
 for name, members in groups:
-    members = [t for t in members if t.status in (shown or [])]
+    if members is not waiting:
+        members = [t for t in members if t.status in (shown or [])]
     if not members:
         continue
-    st.subheader(f"{name} ({len(members)})")
+    st.subheader(name if members is waiting else f"{name} ({len(members)})")
     columns = st.columns(3)
     for i, track in enumerate(members):
         with columns[i % 3]:
