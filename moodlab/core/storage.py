@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import re
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -48,9 +49,10 @@ def file_sha256(path: Path) -> str:
 def atomic_write(path: Path) -> Iterator[BinaryIO]:
     """Open a temp file beside ``path``; on success it is fsynced and renamed to ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # ".<name>.<pid>.<random>.tmp": a worker's start removes those whose process is gone.
+    # ".<name>.h<host>p<pid>.<random>.tmp": a worker's start removes those whose process
+    # is gone (remove_stale_temp_files).
     fd, tmp_name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp"
+        dir=path.parent, prefix=f".{path.name}.{writer_token()}.", suffix=".tmp"
     )
     tmp = Path(tmp_name)
     try:
@@ -74,7 +76,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     On success the file is fsynced and renamed to ``path``; on failure it is removed.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{time.monotonic_ns()}.tmp{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.{writer_token()}.{time.monotonic_ns()}.tmp{path.suffix}")
     try:
         yield tmp
         with open(tmp, "rb") as handle:
@@ -88,10 +90,23 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
 
 
-# A temp name of moodlab's writes: hidden, ".tmp" then at most a suffix; the pid (when
-# the writer put one in) is the number before the last part ahead of ".tmp".
+# A temp name of moodlab's writes: hidden, ".tmp" then at most a suffix; the writer's
+# token (when it put one in) is the part before the last one ahead of ".tmp".
 _TEMP_NAME = re.compile(r"^\..+\.tmp(\.[A-Za-z0-9]{1,8})?$")
-_TEMP_PID = re.compile(r"\.(\d+)\.[^.]+\.tmp(\.[A-Za-z0-9]{1,8})?$")
+_TEMP_WRITER = re.compile(r"\.h([0-9a-f]{8})p(\d+)\.[^.]+\.tmp(\.[A-Za-z0-9]{1,8})?$")
+
+
+def _host_hash() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def writer_token() -> str:
+    """ "h<host hash>p<pid>": which process on which machine writes a temp file.
+
+    The data dir may be shared storage that several machines mount (postgresql.md), so
+    a pid means something only on the host that wrote it.
+    """
+    return f"h{_host_hash()}p{os.getpid()}"
 
 
 def _alive(pid: int) -> bool:
@@ -109,11 +124,13 @@ def remove_stale_temp_files(
 ) -> list[Path]:
     """Remove the temp files of writes that never finished (their process was killed).
 
-    A temp file whose name carries a pid (atomic_write, atomic_path) is stale when that
-    process no longer exists; any other is stale once older than ``older_than_s``.
+    A temp file whose name carries this host and a pid (atomic_write, atomic_path) is
+    stale when that process no longer exists; any temp file is stale once older than
+    ``older_than_s`` (another host's, or one whose writer names no pid).
     Returns what was removed.
     """
     now = time.time() if now is None else now
+    host = _host_hash()
     removed: list[Path] = []
     if not root.is_dir():
         return removed
@@ -122,12 +139,13 @@ def remove_stale_temp_files(
             if not _TEMP_NAME.match(name):
                 continue
             path = Path(folder) / name
-            pid = _TEMP_PID.search(name)
+            writer = _TEMP_WRITER.search(name)
             try:
-                if pid and int(pid.group(1)) != os.getpid() and not _alive(int(pid.group(1))):
-                    stale = True
+                if writer and writer.group(1) == host and int(writer.group(2)) != os.getpid():
+                    stale = not _alive(int(writer.group(2)))
                 else:
-                    stale = now - path.lstat().st_mtime > older_than_s
+                    stale = False
+                stale = stale or now - path.lstat().st_mtime > older_than_s
                 if stale:
                     path.unlink()
                     removed.append(path)
