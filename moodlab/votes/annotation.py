@@ -155,13 +155,13 @@ def apply_outbox(
     for seq, entry in sorted(parsed, key=lambda pair: pair[0]):
         if seq <= outbox.acked:
             continue
+        what = "the undo" if entry.get("undo") else f"the answer on image {entry['image_id']}"
+
+        def write(entry: dict[str, Any] = entry) -> None:
+            _apply_entry(session_factory, actor, outbox, entry, settings)
+
         try:
-            retry_locked(
-                lambda entry=entry: _apply_entry(session_factory, actor, outbox, entry, settings),
-                what=f"the answer on image {entry.get('image_id')}"
-                if not entry.get("undo")
-                else "the undo",
-            )
+            retry_locked(write, what=what)
         except MoodlabError as exc:
             outbox.error = str(exc)
         outbox.acked = seq

@@ -17,9 +17,9 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
@@ -189,9 +189,10 @@ def _write_batch(session: Session, batch: list[Row], quorum: int) -> ImportRepor
     if writes:
         _upsert(session, writes, postgres)
         touched = sorted({image_id for image_id, _ in writes})
+        images = cast(Table, Image.__table__)
         recount = (
-            update(Image.__table__)
-            .where(Image.__table__.c.id == bindparam("b_id"))
+            update(images)
+            .where(images.c.id == bindparam("b_id"))
             .values(response_count=bindparam("b_count"))
         )
         _executemany(session, recount, [{"b_id": i, "b_count": counts[i]} for i in touched])
@@ -199,7 +200,7 @@ def _write_batch(session: Session, batch: list[Row], quorum: int) -> ImportRepor
 
 
 def _upsert(session: Session, writes: dict[tuple[int, int], str | None], postgres: bool) -> None:
-    table = ImageVote.__table__
+    table = cast(Table, ImageVote.__table__)
     insert = (pg_insert if postgres else sqlite_insert)(table)
     statement = insert.on_conflict_do_update(
         index_elements=["image_id", "annotator_id"],
