@@ -13,22 +13,44 @@ from moodlab.votes import annotation
 actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
 settings = session.settings()
 store = ContentStore(settings.data_dir)
-AHEAD = 4  # images the browser holds ready: the one shown and three more
+# Images the server offers the browser on every rerun: enough that a fast annotator
+# (a key every 30 ms) does not run out before the rerun their answers cause comes back.
+# Each image's data goes to the browser once (SENT), so a long queue costs little.
+AHEAD = 40
+SENT = "annotate_sent"  # ids whose display copy this tab's browser has been sent
 OUTBOX = "annotate_outbox"  # what this tab's browser sent and what was applied
 
 
 def apply_answers() -> None:
-    """Component callback: runs before the rerun draws, with everything the browser sent."""
+    """Component callback: runs before the rerun draws, with everything the browser sent.
+
+    It acts as the user the database knows now (re-read, not the previous run's actor):
+    an expired session or a deactivated account stores nothing.
+    """
     sent = st.session_state["annotator"]["outbox"]
     outbox = st.session_state.setdefault(OUTBOX, annotation.Outbox())
+    current = session.current_actor()
+    if current is None:
+        outbox.error = "Your session ended before these answers were stored: log in again."
+        return
     annotation.apply_outbox(
-        session_factory=session.database().session, actor=actor, outbox=outbox, entries=sent
-    )
+        session_factory=session.database().session, actor=current, outbox=outbox,
+        entries=sent, settings=settings,
+    )  # fmt: skip
+
+
+def resend_missing() -> None:
+    """Component callback: the browser lacks these images (an update it lost): send again."""
+    missing = st.session_state["annotator"]["missing"]
+    sent: set[int] = st.session_state.setdefault(SENT, set())
+    if isinstance(missing, list):
+        sent.difference_update(i for i in missing if isinstance(i, int))
 
 
 @st.fragment
 def annotate() -> None:
     outbox = st.session_state.setdefault(OUTBOX, annotation.Outbox())
+    sent: set[int] = st.session_state.setdefault(SENT, set())
     with session.database().session() as db:
         queue = annotation.next_images(
             session=db, actor=actor, settings=settings, limit=AHEAD, first=outbox.undone
@@ -38,20 +60,28 @@ def annotate() -> None:
         key="annotator",
         data={
             "queue": [
-                {"id": image.id, "src": data_url(display_path(store, image.sha256))}
+                {
+                    "id": image.id,
+                    "src": None
+                    if image.id in sent
+                    else data_url(display_path(store, image.sha256)),
+                }
                 for image in queue
             ],
             "moods": [{"name": m.name, "key": m.key} for m in moods.all_moods()],
             "progress": f"Today {done.today} · in total {done.total} · {done.left} images left"
             " · keys 1-8 vote, 0 skips, U undoes",
             "acked": outbox.acked,
+            "left": done.left,  # more to come: the widget shows "loading", not "done"
             # The browser keeps its unsent answers per owner: a new login starts clean.
             "owner": f"{actor.id}:{id(outbox)}",
             "can_undo": bool(outbox.undo_stack),
             "error": outbox.error,
         },
         on_outbox_change=apply_answers,
+        on_missing_change=resend_missing,
     )
+    sent.update(image.id for image in queue)
 
 
 annotate()

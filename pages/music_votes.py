@@ -14,15 +14,38 @@ actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
 settings: Settings = session.settings()
 
 st.title("Music votes")
-st.caption("Which mood does this track fit? Keys 1-8 vote, 9 means not usable.")
+st.caption("Which mood does this track fit? Keys 1-8 vote, 9 means not usable, U undoes.")
+UNDO = "music_undo"  # this tab's votes, newest last, for undo
 
 
 def record(track_id: int, mood: str | None) -> None:
+    """Button callback: acts as the user the database knows now (not the last run's actor)."""
+    current = session.current_actor()
+    if current is None:
+        st.session_state["music_error"] = "Your session ended: the vote was not stored."
+        return
     try:
         with session.database().session() as db:
-            track_votes.vote_track(
-                session=db, actor=actor, settings=settings, track_id=track_id, mood=mood
+            previous = track_votes.vote_track(
+                session=db, actor=current, settings=settings, track_id=track_id, mood=mood
             )
+        st.session_state.setdefault(UNDO, []).append(previous)
+        st.session_state.pop("music_undone", None)
+    except MoodlabError as exc:
+        st.session_state["music_error"] = str(exc)
+
+
+def undo_last() -> None:
+    current = session.current_actor()
+    stack = st.session_state.get(UNDO) or []
+    if current is None or not stack:
+        return
+    try:
+        with session.database().session() as db:
+            track_votes.undo_track_vote(
+                session=db, actor=current, settings=settings, previous=stack[-1]
+            )
+        st.session_state["music_undone"] = stack.pop().track_id
     except MoodlabError as exc:
         st.session_state["music_error"] = str(exc)
 
@@ -30,13 +53,21 @@ def record(track_id: int, mood: str | None) -> None:
 @st.fragment
 def vote() -> None:
     with session.database().session() as db:
-        track = track_votes.next_track(session=db, actor=actor)
+        track = track_votes.next_track(
+            session=db, actor=actor, first=st.session_state.get("music_undone")
+        )
+        left = track_votes.tracks_left(session=db, actor=actor)
     if error := st.session_state.pop("music_error", None):
         st.error(plain(error))
+    can_undo = bool(st.session_state.get(UNDO))
     if track is None:
         st.success("No track is waiting for your vote.")
+        if can_undo:
+            st.button("Undo my last vote", key="track-undo", shortcut="u", on_click=undo_last)
         return
-    st.subheader(plain(track.title or track.path))
+    st.caption(f"{left} track{'s' if left != 1 else ''} left")
+    # Blind: a neutral title, never the mood a generated track was made for.
+    st.subheader(plain(track_votes.blind_title(track)))
     st.audio(str(settings.music_dir / track.path))
     if track.license:
         st.caption(plain(f"Licence: {track.license}"))
@@ -49,10 +80,14 @@ def vote() -> None:
                 mood.name, key=f"track-{mood.name}", shortcut=mood.key,
                 on_click=record, args=(track.id, mood.name), width="stretch",
             )  # fmt: skip
-    unusable, _ = st.columns([1, 3])
+    unusable, undo, _ = st.columns([1, 1, 2])
     unusable.button(
         "Not usable", key="track-unusable", shortcut="9", on_click=record,
         args=(track.id, None), width="stretch",
+    )  # fmt: skip
+    undo.button(
+        "Undo", key="track-undo", shortcut="u", on_click=undo_last, disabled=not can_undo,
+        width="stretch",
     )  # fmt: skip
 
 

@@ -271,9 +271,13 @@ def test_agreement_page_renders_statistics(database, settings, lead):
         "Fleiss' kappa",
         "Krippendorff's alpha",
         "Circular alpha",
+        "Agrees with the unique majority",
+        "EM iterations",
     ]
     assert "4 votes and 0 skips on 1 image." in texts(at)
     assert "no_consensus" not in str(at.dataframe[0].value.columns.tolist())
+    assert at.metric[3].value == "100.0%"  # Dawid-Skene beside the tiers
+    assert [s.value for s in at.subheader][-1] == "Dawid-Skene estimate"
 
 
 def test_datasets_page_previews_breaks_a_tie_and_freezes(database, settings, lead):

@@ -34,7 +34,7 @@ from moodlab.training.runs import TrainParams
 from moodlab.ui.session import ACTOR_KEY, LAST_SEEN_KEY
 from moodlab.ui.text import plain
 from moodlab.video.service import VideoParams
-from moodlab.votes import annotation
+from moodlab.votes import csv_votes
 from moodlab.votes.agreement import agreement_report
 from tests import media
 from tests.conftest import PASSWORD, ROOT
@@ -58,7 +58,7 @@ LEAD_SERVICES = [
      lambda s, a, st, p: export(session=s, actor=a, settings=st, snapshot_id=1,
                                out=p / "set.zip")),
     ("import votes",
-     lambda s, a, st, p: annotation.import_votes(session=s, actor=a, path=p / "votes.csv")),
+     lambda s, a, st, p: csv_votes.import_votes(session=s, actor=a, path=p / "votes.csv")),
     ("start a web crawl job",
      lambda s, a, st, p: start_crawl(session=s, actor=a, settings=st,
                                      params=CrawlParams(seeds=["http://127.0.0.1:9/"]))),
@@ -222,7 +222,7 @@ FORMULAS = ["=1+1", "+1+1", "-1+1", "@SUM(A1)", "\t=1", "\r=1", '=HYPERLINK("htt
 
 @pytest.mark.parametrize("cell", FORMULAS)
 def test_a_cell_a_spreadsheet_would_run_is_neutralised(cell):
-    assert annotation.safe_cell(cell) == "'" + cell
+    assert csv_votes.safe_cell(cell) == "'" + cell
 
 
 def test_the_votes_export_holds_no_formula_even_for_a_name_from_outside_the_rules(
@@ -238,7 +238,7 @@ def test_the_votes_export_holds_no_formula_even_for_a_name_from_outside_the_rule
         session.add(ImageVote(image_id=image.id, annotator_id=user.id, mood="Happy"))
     out = tmp_path / "votes.csv"
     with database.session() as session:
-        assert annotation.export_votes(session=session, actor=lead, path=out) == 1
+        assert csv_votes.export_votes(session=session, actor=lead, path=out) == 1
     cells = [cell for row in csv.reader(out.open(newline="")) for cell in row]
     assert "'=cmd|' /C calc'!A0" in cells
     assert not [cell for cell in cells if cell.startswith(tuple("=+-@\t\r"))]

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database
-from moodlab.votes import annotation
+from moodlab.votes import csv_votes
 from moodlab.votes.agreement import agreement_report
 
 
@@ -24,14 +24,14 @@ def register(sub: Subcommands) -> None:
 def import_votes(args: argparse.Namespace) -> Report:
     _, database = open_database()
     with database.session() as session:
-        report = annotation.import_votes(session=session, actor=actor(), path=Path(args.file))
+        report = csv_votes.import_votes(session=session, actor=actor(), path=Path(args.file))
         return report.as_dict()
 
 
 def export_votes(args: argparse.Namespace) -> Report:
     _, database = open_database()
     with database.session() as session:
-        rows = annotation.export_votes(session=session, actor=actor(), path=Path(args.file))
+        rows = csv_votes.export_votes(session=session, actor=actor(), path=Path(args.file))
     return {"exported": rows, "file": str(Path(args.file).resolve())}
 
 

@@ -5,14 +5,17 @@ SQLite is the embedded default; PostgreSQL works through the same code.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from moodlab.core.config import Settings
@@ -22,6 +25,16 @@ from moodlab.core.migrations import current_revision, head_revision
 # Milliseconds a connection waits for another writer before "database is locked":
 # four annotators voting at once plus a worker must queue, not fail.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Pauses between tries of a short write that still found the database locked
+# (docs/architecture.md, "Annotation"): about 1.5 s in all, then a clear error.
+LOCKED_RETRY_DELAYS = (0.05, 0.15, 0.3, 0.5, 0.5)
+
+T = TypeVar("T")
+log = logging.getLogger("moodlab.db")
+
+
+class DatabaseBusy(MoodlabError):
+    """A write found the database locked by another writer, even after retrying."""
 
 
 def _sqlite_pragmas(dbapi_connection, _connection_record) -> None:
@@ -51,6 +64,49 @@ def make_engine(url: str) -> Engine:
         # PostgreSQL connections too.
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def is_locked_error(exc: BaseException) -> bool:
+    """SQLite's "database is locked" (or "table is locked"), as SQLAlchemy raises it."""
+    return isinstance(exc, OperationalError) and "is locked" in str(exc.orig or exc)
+
+
+def retry_locked(
+    write: Callable[[], T], *, what: str, delays: tuple[float, ...] = LOCKED_RETRY_DELAYS
+) -> T:
+    """Run ``write`` (a whole transaction), again after a pause while the database is locked.
+
+    After the last try it raises DatabaseBusy naming ``what`` instead of SQLite's raw
+    "database is locked", so the caller (a page, the CLI, a job) can say what was not saved.
+    """
+    for attempt in range(len(delays) + 1):
+        try:
+            return write()
+        except OperationalError as exc:
+            if not is_locked_error(exc):
+                raise
+            if attempt == len(delays):
+                raise DatabaseBusy(
+                    f"the database is busy with another write: {what} was not saved;"
+                    " try again in a moment"
+                ) from None
+            log.info("%s: database locked, retrying in %.2f s", what, delays[attempt])
+            time.sleep(delays[attempt])
+    raise AssertionError("unreachable")
+
+
+def lock_for_write(session: Session) -> None:
+    """Take SQLite's write lock now (BEGIN IMMEDIATE) unless this session already holds it.
+
+    Reads after this see the newest data and no other writer can change it before the
+    transaction ends: a count checked here still holds when the insert runs. PostgreSQL
+    callers lock the rows they count instead (SELECT ... FOR UPDATE).
+    """
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    dbapi_connection = session.connection().connection.dbapi_connection
+    if dbapi_connection is not None and not getattr(dbapi_connection, "in_transaction", True):
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
 
 
 class Database:

@@ -12,6 +12,7 @@ import errno
 import hashlib
 import os
 import re
+import socket
 import tempfile
 import threading
 import time
@@ -54,7 +55,11 @@ def atomic_write(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
     leave them empty or short, which the start-up check finds and rebuilds.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # ".<name>.h<host>p<pid>.<random>.tmp": a worker's start removes those whose process
+    # is gone (remove_stale_temp_files).
+    fd, tmp_name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{writer_token()}.", suffix=".tmp"
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -78,7 +83,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     On success the file is fsynced and renamed to ``path``; on failure it is removed.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{time.monotonic_ns()}.tmp{path.suffix}")
+    tmp = path.with_name(f".{path.stem}.{writer_token()}.{time.monotonic_ns()}.tmp{path.suffix}")
     try:
         yield tmp
         with open(tmp, "rb") as handle:
@@ -90,6 +95,70 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+# A temp name of moodlab's writes: hidden, ".tmp" then at most a suffix; the writer's
+# token (when it put one in) is the part before the last one ahead of ".tmp".
+_TEMP_NAME = re.compile(r"^\..+\.tmp(\.[A-Za-z0-9]{1,8})?$")
+_TEMP_WRITER = re.compile(r"\.h([0-9a-f]{8})p(\d+)\.[^.]+\.tmp(\.[A-Za-z0-9]{1,8})?$")
+
+
+def _host_hash() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def writer_token() -> str:
+    """ "h<host hash>p<pid>": which process on which machine writes a temp file.
+
+    The data dir may be shared storage that several machines mount (postgresql.md), so
+    a pid means something only on the host that wrote it.
+    """
+    return f"h{_host_hash()}p{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(
+    root: Path, *, older_than_s: float, now: float | None = None
+) -> list[Path]:
+    """Remove the temp files of writes that never finished (their process was killed).
+
+    A temp file whose name carries this host and a pid (atomic_write, atomic_path) is
+    stale when that process no longer exists; any temp file is stale once older than
+    ``older_than_s`` (another host's, or one whose writer names no pid).
+    Returns what was removed.
+    """
+    now = time.time() if now is None else now
+    host = _host_hash()
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            if not _TEMP_NAME.match(name):
+                continue
+            path = Path(folder) / name
+            writer = _TEMP_WRITER.search(name)
+            try:
+                if writer and writer.group(1) == host and int(writer.group(2)) != os.getpid():
+                    stale = not _alive(int(writer.group(2)))
+                else:
+                    stale = False
+                stale = stale or now - path.lstat().st_mtime > older_than_s
+                if stale:
+                    path.unlink()
+                    removed.append(path)
+            except (FileNotFoundError, ValueError):
+                continue
+    return removed
 
 
 class ContentStore:

@@ -22,7 +22,7 @@ from moodlab.core.text import plural
 from moodlab.datasets.snapshots import get_snapshot, members_of, snapshot_summary
 from moodlab.images.intake import display_path
 from moodlab.jobs.context import JobContext, JobParams, JobResult
-from moodlab.votes.annotation import safe_cell
+from moodlab.votes.csv_votes import safe_cell
 
 
 def export(*, session: Session, actor: Actor, settings: Settings, snapshot_id: int, out: Path,

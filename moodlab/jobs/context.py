@@ -21,7 +21,9 @@ from moodlab.core.models import Job
 from moodlab.core.timeutil import utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
+
+    from sqlalchemy.orm import Session
 
     from moodlab.core.db import Database
 
@@ -158,13 +160,27 @@ class JobContext:
             values["message"] = message
         if result is not None:
             values["result"] = result
-        with self.database.session() as session:
-            session.execute(update(Job).where(Job.id == self.job_id).values(**values))
+        self._write(lambda session: session.execute(
+            update(Job).where(Job.id == self.job_id).values(**values)
+        ), what=f"job {self.job_id}'s progress")  # fmt: skip
+
+    def _write(self, change: Callable[[Session], Any], *, what: str) -> None:
+        """One short transaction, retried briefly while SQLite is locked (then DatabaseBusy)."""
+        from moodlab.core.db import retry_locked
+
+        def write() -> None:
+            with self.database.session() as session:
+                change(session)
+
+        retry_locked(write, what=what)
 
     def log(self, line: str) -> None:
         self.check_cancelled()
         stamped = f"{utcnow():%H:%M:%S} {line}"
-        with self.database.session() as session:
+
+        def append(session: Session) -> None:
             job = session.get(Job, self.job_id)
             if job is not None:
                 job.log_tail = append_log(job.log_tail, stamped)
+
+        self._write(append, what=f"job {self.job_id}'s log")

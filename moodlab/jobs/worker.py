@@ -15,6 +15,7 @@ import traceback
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -23,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
-from moodlab.core.db import Database
+from moodlab.core.db import Database, retry_locked
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus, Worker
+from moodlab.core.storage import remove_stale_temp_files
 from moodlab.core.timeutil import utcnow
 from moodlab.images.derived import repair_derived
 from moodlab.jobs import queue
@@ -64,6 +66,7 @@ class JobWorker:
         """Work until stopped (or, with ``once``, until the queue is empty); jobs run."""
         self._register()
         repair_derived(self.settings, self.database)  # what a power cut may have cut short
+        self.clean_stale_temp_files()
         ran = 0
         try:
             while not self.stop_event.is_set():
@@ -93,6 +96,22 @@ class JobWorker:
         with self.database.session() as session:
             session.merge(Worker(name=self.name, host=host, pid=pid, heartbeat_at=utcnow()))
 
+    def clean_stale_temp_files(self) -> list[Path]:
+        """Remove temp files that killed jobs left under the data and music dirs.
+
+        moodlab's atomic writes name their temp files ``.<name>.<pid>.<...>.tmp...``
+        (moodlab.core.storage); one whose writer process is gone is removed, and any
+        other older than the stale-job window (a writer that names no pid).
+        """
+        removed: list[Path] = []
+        for root in (self.settings.data_dir, self.settings.music_dir):
+            removed += remove_stale_temp_files(
+                Path(root), older_than_s=self.settings.job_stale_seconds
+            )
+        for path in removed:
+            log.info("worker %s: removed a stale temp file %s", self.name, path)
+        return removed
+
     def _unregister(self) -> None:
         with self.database.session() as session:
             session.execute(
@@ -102,12 +121,15 @@ class JobWorker:
             )
 
     def _beat(self, job_id: int | None) -> None:
-        with self.database.session() as session:
-            session.execute(
-                update(Worker)
-                .where(Worker.name == self.name)
-                .values(heartbeat_at=utcnow(), current_job_id=job_id)
-            )
+        def beat() -> None:
+            with self.database.session() as session:
+                session.execute(
+                    update(Worker)
+                    .where(Worker.name == self.name)
+                    .values(heartbeat_at=utcnow(), current_job_id=job_id)
+                )
+
+        retry_locked(beat, what=f"worker {self.name}'s heartbeat")
 
     # -- one job -----------------------------------------------------------------------------
 
@@ -170,16 +192,32 @@ class JobWorker:
         log.info("job %s: finished", job_id)
 
     def _heartbeat_loop(self, ctx: JobContext, done: threading.Event) -> None:
+        """Beat until the job ends; a failed beat is logged and the next one tried.
+
+        The thread never dies of a database error: a beat missed while the database is
+        locked (retried briefly first) only makes the job look late, never orphaned.
+        """
         while not done.wait(self.settings.job_heartbeat_seconds):
-            with self.database.session() as session:
-                job = session.get(Job, ctx.job_id)
-                if job is None or job.worker != self.name or job.status != JobStatus.RUNNING:
-                    ctx.cancel_event.set()  # recovered by another worker: stop quietly
+            try:
+                if not retry_locked(
+                    lambda: self._job_beat(ctx), what=f"job {ctx.job_id}'s heartbeat"
+                ):
                     return
-                job.heartbeat_at = utcnow()
-                if job.cancel_requested:
-                    ctx.cancel_event.set()
-            self._beat(ctx.job_id)
+                self._beat(ctx.job_id)
+            except Exception:  # logged, and the next beat tried: never a silent death
+                log.exception("job %s: heartbeat failed; trying again next beat", ctx.job_id)
+
+    def _job_beat(self, ctx: JobContext) -> bool:
+        """Stamp the job's heartbeat; False when it is no longer this worker's to run."""
+        with self.database.session() as session:
+            job = session.get(Job, ctx.job_id)
+            if job is None or job.worker != self.name or job.status != JobStatus.RUNNING:
+                ctx.cancel_event.set()  # recovered by another worker: stop quietly
+                return False
+            job.heartbeat_at = utcnow()
+            if job.cancel_requested:
+                ctx.cancel_event.set()
+            return True
 
     def _mine(self, session: Session, job_id: int) -> Job | None:
         """The job, if it is still running on this worker (not recovered elsewhere)."""

@@ -21,6 +21,7 @@ HTML = """
   <div class="ml-progress"></div>
   <div class="ml-error" hidden></div>
   <div class="ml-stage"><img class="ml-image" alt="the image to annotate"></div>
+  <div class="ml-loading" hidden role="status">Loading the next images…</div>
   <div class="ml-empty" hidden>Nothing is waiting for your vote. Thank you!</div>
   <div class="ml-moods"></div>
   <div class="ml-actions">
@@ -34,17 +35,25 @@ CSS = """
 .ml-annotator { font-family: var(--st-font, sans-serif); color: var(--st-text-color); }
 .ml-progress { font-size: 0.9rem; opacity: 0.75; margin-bottom: 0.5rem; }
 .ml-error { color: #b42318; margin-bottom: 0.5rem; }
-.ml-stage { height: 560px; display: flex; align-items: flex-start; }
+.ml-stage { height: min(560px, 60vh); display: flex; align-items: flex-start; }
 /* The rules above set display, which would otherwise beat the hidden attribute. */
 .ml-annotator [hidden] { display: none !important; }
-.ml-image { max-height: 560px; max-width: 100%; border-radius: 0.5rem; }
-.ml-moods, .ml-actions { display: grid; grid-template-columns: repeat(4, 1fr); gap: 0.5rem; }
+.ml-image { max-height: min(560px, 60vh); max-width: 100%; border-radius: 0.5rem; }
+/* Four buttons a row where they fit; on a phone (390 px) they wrap to two, never cut off. */
+.ml-moods, .ml-actions {
+  display: grid; grid-template-columns: repeat(auto-fit, minmax(min(9rem, 100%), 1fr));
+  gap: 0.5rem;
+}
+@media (min-width: 640px) {
+  .ml-moods, .ml-actions { grid-template-columns: repeat(4, 1fr); }
+}
+.ml-loading { height: 560px; opacity: 0.7; }
 .ml-moods { margin-top: 0.75rem; }
 .ml-actions { margin-top: 0.5rem; }
 .ml-annotator button {
   padding: 0.45rem 0.5rem; border-radius: 0.5rem; cursor: pointer; font-size: 1rem;
   border: 1px solid rgba(49, 51, 63, 0.2); background: var(--st-background-color, white);
-  color: inherit; white-space: nowrap; font-family: inherit;
+  color: inherit; white-space: nowrap; font-family: inherit; min-width: 0;
 }
 .ml-annotator button:hover { border-color: var(--st-primary-color); }
 .ml-annotator button:disabled { opacity: 0.4; cursor: default; }
@@ -54,11 +63,21 @@ CSS = """
 JS = """
 // One state per browser tab, not per mount: Streamlit may hand us a fresh element on
 // any rerun, and a second keydown listener would turn one key press into two votes.
+//
+// The browser keeps its own queue: what the server offers is merged in (new images go
+// last), so a rerun never swaps the image on screen for another one, and every answer
+// names the image that was on screen when its key was pressed. Unacknowledged answers
+// are re-sent until the server has them; while the next images are on their way the
+// widget says "loading", never "done".
 export default function (component) {
   const { data, setTriggerValue, parentElement } = component;
   let s = window.__moodlabAnnotator;
   if (!s || s.owner !== data.owner) {
-    s = window.__moodlabAnnotator = { owner: data.owner, outbox: [], seq: 0, preloaded: new Map() };
+    if (s && s.timer) clearInterval(s.timer);
+    s = window.__moodlabAnnotator = {
+      owner: data.owner, outbox: [], seq: 0, preloaded: new Map(), queue: [], done: [],
+      lastSend: 0, timer: null,
+    };
   }
   s.data = data;
   s.root = parentElement;
@@ -76,33 +95,49 @@ export default function (component) {
       moodsBox.appendChild(button);
     }
   }
+  // The server sends an image's data only the first time it offers it to this tab;
+  // one the browser does not hold (a lost update) is asked for again.
+  const missing = [];
   for (const item of data.queue) {
     if (!s.preloaded.has(item.id)) {
+      if (!item.src) { missing.push(item.id); continue; }
       const image = new Image();
       image.src = item.src;
       image.decode().catch(() => {});
       s.preloaded.set(item.id, image);
     }
   }
-  const known = new Set(data.queue.map((item) => item.id));
-  for (const id of [...s.preloaded.keys()]) if (!known.has(id)) s.preloaded.delete(id);
-
-  const pending = () => new Set(s.outbox.filter((e) => !e.undo).map((e) => e.image_id));
-  const visible = () => s.data.queue.filter((item) => !pending().has(item.id));
+  // Merge: the image on screen stays first; others stay while the server still offers
+  // them; offered images not yet held or answered here go last.
+  const offered = new Map(
+    data.queue.filter((item) => s.preloaded.has(item.id)).map((item) => [item.id, item])
+  );
+  const answered = new Set(s.done.map((item) => item.id));
+  const onScreen = s.queue[0];
+  s.queue = s.queue.filter((item, i) => (i === 0 && item === onScreen) || offered.has(item.id));
+  const held = new Set(s.queue.map((item) => item.id));
+  for (const item of offered.values()) {
+    if (!held.has(item.id) && !answered.has(item.id)) s.queue.push(item);
+  }
+  s.done = s.done.slice(-200);
+  const keep = new Set([...s.queue, ...s.done, ...data.queue].map((item) => item.id));
+  for (const id of [...s.preloaded.keys()]) if (!keep.has(id)) s.preloaded.delete(id);
 
   function render() {
-    const current = visible()[0];
+    const current = s.queue[0];
     q(".ml-progress").textContent = s.data.progress;
     const error = q(".ml-error");
     error.hidden = !s.data.error;
     error.textContent = s.data.error || "";
+    const waiting = !current && (s.outbox.length > 0 || s.data.left > 0);
     q(".ml-stage").hidden = !current;
-    q(".ml-empty").hidden = !!current;
+    q(".ml-loading").hidden = !waiting;
+    q(".ml-empty").hidden = !!current || waiting;
     s.root.querySelectorAll(".ml-moods button, .ml-skip").forEach((b) => (b.disabled = !current));
-    q(".ml-undo").disabled = !s.data.can_undo && !s.outbox.some((e) => !e.undo);
+    q(".ml-undo").disabled = !s.data.can_undo && !s.done.length;
     const img = q(".ml-image");
     if (current && img.dataset.imageId !== String(current.id)) {
-      img.src = current.src;
+      img.src = s.preloaded.get(current.id).src;
       img.dataset.imageId = String(current.id);
       // For the latency test: when the new image has been decoded and painted.
       const painted = () => { window.__moodlabShown = { id: current.id, at: performance.now() }; };
@@ -111,21 +146,32 @@ export default function (component) {
     }
   }
 
+  function flush() {
+    s.lastSend = performance.now();
+    s.setTriggerValue("outbox", s.outbox.slice());
+  }
+
   function send(entry) {
     s.seq += 1;
     s.outbox.push({ seq: s.seq, ...entry });
     render();
-    s.setTriggerValue("outbox", s.outbox.slice());
+    flush();
   }
 
   s.press = (key) => {
     if (!s.root.isConnected) return;  // the page was left
-    const current = visible()[0];
-    if (key === "u") return send({ undo: true });
-    if (!current) return;
-    if (key === "0") return send({ image_id: current.id, mood: null });
-    const mood = s.data.moods.find((m) => m.key === key);
-    if (mood) send({ image_id: current.id, mood: mood.name });
+    if (key === "u") {
+      const last = s.done.pop();
+      if (last) s.queue.unshift(last);
+      return send({ undo: true });
+    }
+    const current = s.queue[0];
+    if (!current) return;  // loading: no image is on screen to answer
+    const mood = key === "0" ? null : s.data.moods.find((m) => m.key === key);
+    if (key !== "0" && !mood) return;
+    s.queue.shift();
+    s.done.push(current);
+    send({ image_id: current.id, mood: mood ? mood.name : null });
   };
 
   if (!window.__moodlabKeys) {
@@ -150,7 +196,17 @@ export default function (component) {
       if (button && !button.disabled) window.__moodlabAnnotator.press(button.dataset.key);
     });
   }
+  // A send Streamlit dropped (it was busy with a rerun) is sent again: answers still
+  // waiting for their acknowledgement go out every 0.4 s until the server has them.
+  if (!s.timer) {
+    s.timer = setInterval(() => {
+      const state = window.__moodlabAnnotator;
+      if (state !== s || !s.root.isConnected) return;
+      if (s.outbox.length && performance.now() - s.lastSend > 400) flush();
+    }, 200);
+  }
   render();
+  if (missing.length) s.setTriggerValue("missing", missing);
 }
 """
 

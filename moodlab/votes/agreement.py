@@ -24,6 +24,7 @@ from moodlab.core import moods
 from moodlab.core.auth import Actor, require_role
 from moodlab.core.config import Settings
 from moodlab.core.models import Image, ImageVote, Role, User
+from moodlab.votes import dawid_skene
 from moodlab.votes.quorum import SKIPPED, TIER_ORDER, decide_many, tally
 
 
@@ -90,6 +91,10 @@ def compute(
         "annotators": _annotators(item_of_vote, annotator_ids, mood_idx, counts, names),
         "annotator_matrix": _pairwise_kappa(item_of_vote, annotator_ids, mood_idx, names),
         "confusion": {"moods": mood_names, "counts": _confusion(counts).tolist()},
+        # Beside the tiers, never instead of them (docs/architecture.md, "Agreement statistics").
+        "dawid_skene": dawid_skene.from_votes(
+            items, item_of_vote, annotator_ids, mood_idx, counts, names, mood_names
+        ),
         "images_with_votes": int(len(items)),
         "votes": int(voted.sum()),
         "skips": int((~voted).sum()),

@@ -1,19 +1,20 @@
-"""Votes: the annotator's queue, recording, undo, progress, and CSV import/export.
+"""Votes: the annotator's queue, recording, undo, progress; CSV in moodlab.votes.csv_votes.
 
 Votes are blind: nothing here returns other annotators' votes to an annotator.
 Each (image, annotator) pair has at most one row, written with an upsert, so
-annotators voting at once never lose or duplicate a vote.
+annotators voting at once never lose or duplicate a vote. An answer is refused
+with a message when the image already has its quorum of answers from others, is
+frozen into a snapshot, or the annotator's account is deactivated; the count is
+checked under a write lock, so two annotators given the last open slot of an
+image at once cannot push it past the quorum (docs/architecture.md, "Annotation").
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, exists, func, select, update
@@ -24,8 +25,9 @@ from sqlalchemy.orm import Session
 from moodlab.core import moods
 from moodlab.core.auth import Actor, require_role, user_id
 from moodlab.core.config import Settings
-from moodlab.core.errors import MoodlabError, NotFound
-from moodlab.core.models import Image, ImageVote, Role, TrackVote, User
+from moodlab.core.db import lock_for_write, retry_locked
+from moodlab.core.errors import MoodlabError, NotFound, PermissionDenied
+from moodlab.core.models import Image, ImageVote, Role, SnapshotMember, TrackVote, User
 from moodlab.core.timeutil import utcnow
 
 SKIP = "skip"  # what the CSV and the UI call a skip; stored as NULL
@@ -34,6 +36,14 @@ ANNOTATING = (Role.ANNOTATOR, Role.LEAD)
 
 class FrozenImage(MoodlabError):
     """The image is part of a dataset snapshot; its votes no longer change."""
+
+
+class QuorumReached(MoodlabError):
+    """The image already has its quorum of answers from other annotators."""
+
+
+class InactiveAnnotator(PermissionDenied):
+    """The annotator's account is deactivated (or gone): its answers are not stored."""
 
 
 @dataclass(frozen=True)
@@ -125,58 +135,154 @@ def apply_outbox(
     session_factory: Callable[[], AbstractContextManager[Session]],
     actor: Actor,
     outbox: Outbox,
-    entries: list[dict[str, Any]],
+    entries: Any,
+    settings: Settings | None = None,
 ) -> Outbox:
     """Apply entries newer than ``outbox.acked``, in order.
 
     An entry is {"seq", "image_id", "mood"} (mood None or "skip" skips) or {"seq", "undo"}.
+    A malformed entry (what a crafted request could send) is refused with a message in
+    ``outbox.error``, and acknowledged when its seq can be read; it never raises.
+    Each entry is its own transaction, retried briefly while the database is locked.
     """
     outbox.error = None
-    for entry in sorted(entries or [], key=lambda e: int(e.get("seq", 0))):
-        seq = int(entry.get("seq", 0))
+    parsed: list[tuple[int, dict[str, Any]]] = []
+    for entry in entries if isinstance(entries, list) else [entries] if entries else []:
+        try:
+            parsed.append(_check_entry(entry))
+        except MoodlabError as exc:
+            outbox.error = str(exc)
+    for seq, entry in sorted(parsed, key=lambda pair: pair[0]):
         if seq <= outbox.acked:
             continue
+        what = "the undo" if entry.get("undo") else f"the answer on image {entry['image_id']}"
+
+        def write(entry: dict[str, Any] = entry) -> None:
+            _apply_entry(session_factory, actor, outbox, entry, settings)
+
         try:
-            with session_factory() as session:
-                if entry.get("undo"):
-                    if outbox.undo_stack:
-                        previous = outbox.undo_stack[-1]
-                        undo(session=session, actor=actor, previous=previous)
-                        outbox.undo_stack.pop()
-                        outbox.undone = previous.image_id
-                else:
-                    previous = answer(
-                        session=session, actor=actor, image_id=int(entry["image_id"]),
-                        mood=entry.get("mood"),
-                    )  # fmt: skip
-                    outbox.undo_stack.append(previous)
-                    outbox.undone = None
+            retry_locked(write, what=what)
         except MoodlabError as exc:
             outbox.error = str(exc)
         outbox.acked = seq
     return outbox
 
 
-def answer(*, session: Session, actor: Actor, image_id: int, mood: str | None) -> Previous:
-    """Record ``actor``'s mood for an image (None or "skip" skips); returns what it replaced."""
+def _check_entry(entry: Any) -> tuple[int, dict[str, Any]]:
+    """(seq, entry) for a well-formed outbox entry; MoodlabError saying what is wrong."""
+
+    def bad(reason: str) -> MoodlabError:
+        return MoodlabError(f"an answer sent by the browser was not stored: {reason}")
+
+    if not isinstance(entry, dict):
+        raise bad(f"expected an object, got {type(entry).__name__}")
+    seq = entry.get("seq")
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+        raise bad(f"its sequence number {seq!r} is not a positive whole number")
+    if entry.get("undo") is True:
+        return seq, {"undo": True}
+    image_id, mood = entry.get("image_id"), entry.get("mood")
+    if isinstance(image_id, bool) or not isinstance(image_id, int) or image_id < 1:
+        raise bad(f"entry {seq}: image id {image_id!r} is not a positive whole number")
+    if mood is not None and not isinstance(mood, str):
+        raise bad(f"entry {seq}: mood {mood!r} is not a mood name")
+    return seq, {"image_id": image_id, "mood": mood}
+
+
+def _apply_entry(
+    session_factory: Callable[[], AbstractContextManager[Session]],
+    actor: Actor,
+    outbox: Outbox,
+    entry: dict[str, Any],
+    settings: Settings | None,
+) -> None:
+    with session_factory() as session:
+        if entry.get("undo"):
+            if outbox.undo_stack:
+                previous = outbox.undo_stack[-1]
+                undo(session=session, actor=actor, previous=previous)
+                outbox.undo_stack.pop()
+                outbox.undone = previous.image_id
+        else:
+            previous = answer(
+                session=session, actor=actor, image_id=entry["image_id"],
+                mood=entry["mood"], settings=settings,
+            )  # fmt: skip
+            outbox.undo_stack.append(previous)
+            outbox.undone = None
+
+
+def answer(
+    *,
+    session: Session,
+    actor: Actor,
+    image_id: int,
+    mood: str | None,
+    settings: Settings | None = None,
+) -> Previous:
+    """Record ``actor``'s mood for an image (None or "skip" skips); returns what it replaced.
+
+    Refused (and nothing written) when the account is deactivated, the image is frozen,
+    or the image already has ``annotators_per_item`` answers from others.
+    """
     require_role(actor, *ANNOTATING, action="annotate images")
+    quorum = (settings or Settings.from_env()).annotators_per_item
     mood = _mood_or_skip(mood)
-    # Lock the image row (PostgreSQL; SQLite serialises writers anyway) so that two
-    # answers on one image never miscount its responses.
-    image = session.get(Image, image_id, with_for_update=True)
+    annotator_id = user_id(actor, action="annotate images")
+    image = _lock_image(session, image_id)
     if image is None:
         raise NotFound(f"no image with id {image_id}")
-    if image.frozen_at is not None:
-        raise FrozenImage(
-            f"image {image_id} is frozen into a dataset snapshot since"
-            f" {image.frozen_at:%Y-%m-%d}: its votes are read-only"
+    check_annotator(session, actor)
+    _check_not_frozen(session, image)
+    previous = session.execute(
+        select(ImageVote.mood).where(
+            ImageVote.image_id == image_id, ImageVote.annotator_id == annotator_id
         )
-    annotator_id = user_id(actor, action="annotate images")
-    previous = upsert_vote(
-        session, ImageVote, {"image_id": image_id, "annotator_id": annotator_id}, mood
-    )
+    ).first()
+    if previous is None:
+        others = session.scalar(
+            select(func.count()).select_from(ImageVote).where(ImageVote.image_id == image_id)
+        )
+        if (others or 0) >= quorum:
+            raise QuorumReached(
+                f"image {image_id} already has its {quorum} answers from other annotators:"
+                " your answer was not stored"
+            )
+    upsert_vote(session, ImageVote, {"image_id": image_id, "annotator_id": annotator_id}, mood)
     _recount(session, image_id)
     return Previous(image_id, previous is not None, previous[0] if previous else None)
+
+
+def _lock_image(session: Session, image_id: int) -> Image | None:
+    """The image, read under the write lock: SQLite's BEGIN IMMEDIATE, PostgreSQL's FOR UPDATE.
+
+    Answers on one image are serialised, so the count an answer checks is still the
+    count when it inserts.
+    """
+    lock_for_write(session)
+    return session.get(Image, image_id, with_for_update=True, populate_existing=True)
+
+
+def check_annotator(session: Session, actor: Actor) -> None:
+    """Refuse an actor whose account is deactivated, deleted, or no longer annotates."""
+    user = session.get(User, actor.id, populate_existing=True) if actor.id is not None else None
+    if user is None or not user.active:
+        raise InactiveAnnotator(
+            f"the account {actor.name!r} is deactivated: its answers are no longer stored"
+        )
+    if Role(user.role) not in ANNOTATING:
+        raise PermissionDenied(f"{actor.name} ({user.role}) may not annotate images")
+
+
+def _check_not_frozen(session: Session, image: Image) -> None:
+    in_snapshot = image.frozen_at is not None or session.scalar(
+        select(exists().where(SnapshotMember.image_id == image.id))
+    )
+    if in_snapshot:
+        since = f" since {image.frozen_at:%Y-%m-%d}" if image.frozen_at else ""
+        raise FrozenImage(
+            f"image {image.id} is frozen into a dataset snapshot{since}: its votes are read-only"
+        )
 
 
 def undo(*, session: Session, actor: Actor, previous: Previous) -> None:
@@ -185,9 +291,10 @@ def undo(*, session: Session, actor: Actor, previous: Previous) -> None:
         answer(session=session, actor=actor, image_id=previous.image_id, mood=previous.mood)
         return
     require_role(actor, *ANNOTATING, action="annotate images")
-    image = session.get(Image, previous.image_id, with_for_update=True)
-    if image is not None and image.frozen_at is not None:
-        raise FrozenImage(f"image {previous.image_id} is frozen: its votes are read-only")
+    image = _lock_image(session, previous.image_id)
+    check_annotator(session, actor)
+    if image is not None:
+        _check_not_frozen(session, image)
     session.execute(
         delete(ImageVote).where(
             ImageVote.image_id == previous.image_id, ImageVote.annotator_id == actor.id
@@ -234,114 +341,3 @@ def _mood_or_skip(mood: str | None) -> str | None:
     if mood is None or mood.strip().lower() == SKIP:
         return None
     return moods.get(mood).name
-
-
-# --- CSV ------------------------------------------------------------------------------------
-
-CSV_COLUMNS = ("image", "annotator", "mood")
-
-
-@dataclass
-class ImportReport:
-    imported: int = 0
-    unchanged: int = 0
-    rejected: list[dict] = field(default_factory=list)
-
-    def as_dict(self) -> dict:
-        return {"imported": self.imported, "unchanged": self.unchanged, "rejected": self.rejected}
-
-
-def import_votes(*, session: Session, actor: Actor, path: Path) -> ImportReport:
-    """Votes from a CSV (image = sha256 or source URL, annotator name, mood or "skip").
-
-    Unknown images, annotators and moods are rejected with their line numbers; the
-    rest are written. Importing the same file again changes nothing.
-    """
-    require_role(actor, Role.LEAD, action="import votes")
-    report = ImportReport()
-    rows = _read_csv(path)
-    users = {u.name: u for u in session.scalars(select(User))}
-    for line, row in rows:
-        try:
-            image_id = _image_id(session, row["image"])
-            user = users.get(row["annotator"].strip())
-            if user is None:
-                raise MoodlabError(f"unknown annotator {row['annotator']!r}")
-            mood = _mood_or_skip(row["mood"])
-        except MoodlabError as exc:
-            report.rejected.append({"line": line, "reason": str(exc)})
-            continue
-        current = session.execute(
-            select(ImageVote.mood).where(
-                ImageVote.image_id == image_id, ImageVote.annotator_id == user.id
-            )
-        ).first()
-        if current is not None and current[0] == mood:
-            report.unchanged += 1
-            continue
-        try:
-            answer(session=session, actor=Actor.of(user), image_id=image_id, mood=mood)
-        except MoodlabError as exc:
-            report.rejected.append({"line": line, "reason": str(exc)})
-            continue
-        report.imported += 1
-    return report
-
-
-def _read_csv(path: Path) -> list[tuple[int, dict]]:
-    try:
-        text = Path(path).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise MoodlabError(f"cannot read {path}: {exc}") from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = set(CSV_COLUMNS) - set(reader.fieldnames or [])
-    if missing:
-        raise MoodlabError(
-            f"{path}: missing column(s) {', '.join(sorted(missing))}; expected image,annotator,mood"
-        )
-    # Line numbers as a spreadsheet shows them: the header is line 1.
-    return [(reader.line_num, {k: (v or "") for k, v in row.items()}) for row in reader]
-
-
-def _image_id(session: Session, ref: str) -> int:
-    ref = ref.strip()
-    column = (
-        Image.sha256
-        if len(ref) == 64 and all(c in "0123456789abcdef" for c in ref.lower())
-        else Image.source_url
-    )
-    value = ref.lower() if column is Image.sha256 else ref
-    found = session.scalar(select(Image.id).where(column == value))
-    if found is None:
-        raise MoodlabError(f"unknown image {ref!r}")
-    return found
-
-
-# Spreadsheet programs run cells that start with these as formulas.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: str) -> str:
-    """Neutralise CSV injection: a leading formula character gets a quote in front."""
-    return f"'{value}" if value.startswith(_FORMULA_START) else value
-
-
-def export_votes(*, session: Session, actor: Actor, path: Path) -> int:
-    """Every vote and skip as CSV (image sha256, annotator, mood); the number of rows."""
-    require_role(actor, Role.LEAD, action="export votes")
-    from moodlab.core.storage import atomic_write
-
-    rows = session.execute(
-        select(Image.sha256, User.name, ImageVote.mood)
-        .join(Image, Image.id == ImageVote.image_id)
-        .join(User, User.id == ImageVote.annotator_id)
-        .order_by(Image.id, User.name)
-    ).all()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for sha, name, mood in rows:
-        writer.writerow([sha, safe_cell(name), mood or SKIP])
-    with atomic_write(Path(path)) as handle:
-        handle.write(buffer.getvalue().encode("utf-8"))
-    return len(rows)

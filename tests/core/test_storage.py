@@ -45,3 +45,28 @@ def test_names_that_could_escape_the_store_are_refused(tmp_path, sha, suffix):
 def test_reading_a_missing_object_names_it(tmp_path):
     with pytest.raises(StorageError, match="no stored file"):
         ContentStore(tmp_path).read_bytes("0" * 64)
+
+
+def test_stale_temp_files_are_those_of_gone_processes_or_old_ones(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from moodlab.core.storage import remove_stale_temp_files, writer_token
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    here = writer_token().rsplit("p", 1)[0]
+    dead = tmp_path / f".a.jpg.{here}p{gone}.x1y2.tmp"
+    mine = tmp_path / f".b.jpg.{writer_token()}.x1y2.tmp"
+    other_host = tmp_path / f".c.jpg.h00000000p{gone}.x1y2.tmp"
+    old = tmp_path / "sub" / ".d.keras.tmp.keras"
+    real = tmp_path / "e.jpg"
+    old.parent.mkdir()
+    for path in (dead, mine, other_host, old, real):
+        path.write_bytes(b"x")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    removed = remove_stale_temp_files(tmp_path, older_than_s=60)
+    assert sorted(removed) == sorted([dead, old])
+    assert mine.exists() and other_host.exists() and real.exists()

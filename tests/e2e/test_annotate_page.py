@@ -86,3 +86,78 @@ def test_keyboard_voting_and_its_latency(server, browser_page):
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "annotation_latency.json").write_text(json.dumps(measured, indent=2))
     print(f"\nkey press to next image painted: {measured}")
+
+
+# Every key press, as the page received it: the key, and the id of the image on screen
+# (None when no image was: the widget was loading). A capture listener on document runs
+# before the widget's own.
+RECORD_PRESSES = """() => {
+  window.__presses = [];
+  document.addEventListener('keydown', (event) => {
+    const s = window.__moodlabAnnotator;
+    const stage = s.root.querySelector('.ml-stage');
+    const img = s.root.querySelector('.ml-image');
+    window.__presses.push({key: event.key, id: stage.hidden ? null : Number(img.dataset.imageId)});
+  }, true);
+}"""
+DRAINED = "() => window.__moodlabAnnotator && window.__moodlabAnnotator.outbox.length === 0"
+
+
+def test_fast_keys_never_run_dry_and_land_on_the_image_on_screen(server, browser_page):
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    annotator = add_user(database, "anna", Role.ANNOTATOR)
+    intake = Intake(settings, database)
+    for i in range(90):
+        intake.add_bytes(media.jpeg(2000 + i, (640, 480)), Provenance(source=f"photo {i}"))
+
+    page = browser_page
+    log_in(page, server, "anna", PASSWORD)
+    page.get_by_role("link", name="Annotate").click()
+    page.locator("img.ml-image").wait_for()
+    page.evaluate(RECORD_PRESSES)
+    names = moods.names()
+    for pause_ms in (30, 120):
+        for n in range(40):
+            page.keyboard.press(str(n % 8 + 1))
+            page.wait_for_timeout(pause_ms)
+        page.wait_for_function(DRAINED, timeout=60_000)
+    presses = page.evaluate("() => window.__presses")
+    assert len(presses) == 80
+    dry = [i for i, p in enumerate(presses) if p["id"] is None]
+    assert dry == [], f"the widget ran dry while images remained, at presses {dry}"
+    expected = {p["id"]: names[int(p["key"]) - 1] for p in presses}
+    assert len(expected) == 80, "two presses named the same image"
+    page.wait_for_timeout(500)
+    with database.session() as session:
+        stored = dict(
+            session.execute(
+                select(ImageVote.image_id, ImageVote.mood).where(
+                    ImageVote.annotator_id == annotator.id
+                )
+            ).all()
+        )
+    assert stored == expected  # every vote, on the image that was on screen, nothing else
+    assert page.locator(".ml-error").is_hidden()
+
+
+def test_the_mood_buttons_wrap_on_a_phone(server, browser_page):
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    add_user(database, "anna", Role.ANNOTATOR)
+    Intake(settings, database).add_bytes(media.jpeg(3000, (640, 480)), Provenance(source="p"))
+    page = browser_page
+    log_in(page, server, "anna", PASSWORD)
+    page.get_by_role("link", name="Annotate").click()
+    page.locator("img.ml-image").wait_for()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(500)
+    buttons = page.locator(".ml-annotator button")
+    assert buttons.count() == 10
+    for i in range(buttons.count()):
+        box = buttons.nth(i).bounding_box()
+        label = buttons.nth(i).inner_text()
+        inner = buttons.nth(i).evaluate("(b) => b.scrollWidth <= b.clientWidth")
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, label
+        assert inner, f"the label of {label!r} is cut off"
+    screenshot(page, "annotate-390px")

@@ -320,3 +320,82 @@ def test_a_job_whose_worker_was_killed_is_recovered(database, settings, env, lea
     assert recovered.status == JobStatus.SUCCEEDED, recovered.message
     assert recovered.attempts == 2
     assert "[recovered] re-queued" in recovered.log_tail
+
+
+def test_the_heartbeat_thread_logs_a_failed_beat_and_keeps_beating(
+    database, settings, lead, monkeypatch, caplog
+):
+    from sqlalchemy.exc import OperationalError
+
+    worker = JobWorker(fast(settings), database)
+    real, calls = worker._job_beat, []
+
+    def flaky(ctx):
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE jobs", {}, Exception("disk I/O error"))
+        return real(ctx)
+
+    monkeypatch.setattr(worker, "_job_beat", flaky)
+    job_id = enqueue(database, lead, LoopParams(steps=60))
+    with caplog.at_level("ERROR", logger="moodlab.worker"):
+        assert worker.run(once=True) == 1
+    assert "heartbeat failed; trying again next beat" in caplog.text
+    assert len(calls) >= 3  # it went on beating after the failure
+    assert job(database, job_id).status == JobStatus.SUCCEEDED
+
+
+def test_progress_and_heartbeats_retry_on_a_locked_database_then_say_so(database, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from moodlab.core import db as core_db
+
+    monkeypatch.setattr(core_db, "LOCKED_RETRY_DELAYS", (0.01, 0.01))
+    locked = OperationalError("UPDATE jobs", {}, Exception("database is locked"))
+    tries = []
+
+    def always_locked():
+        tries.append(1)
+        raise locked
+
+    with pytest.raises(core_db.DatabaseBusy, match="job 7's progress was not saved"):
+        core_db.retry_locked(always_locked, what="job 7's progress", delays=(0.01, 0.01))
+    assert len(tries) == 3
+    tries.clear()
+
+    def locked_once():
+        tries.append(1)
+        if len(tries) == 1:
+            raise locked
+        return "written"
+
+    assert core_db.retry_locked(locked_once, what="a heartbeat") == "written"
+
+
+def _write_forever(path: str, ready) -> None:
+    from pathlib import Path
+
+    from moodlab.core.storage import atomic_write
+
+    with atomic_write(Path(path)) as handle:
+        handle.write(b"half a file")
+        handle.flush()
+        ready.set()
+        time.sleep(600)
+
+
+def test_a_killed_jobs_temp_files_are_gone_after_the_next_worker_start(database, settings):
+    target = settings.data_dir / "objects" / "ab" / "cd" / "image.jpg"
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    writer = context.Process(target=_write_forever, args=(str(target), ready))
+    writer.start()
+    assert ready.wait(60)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.join(10)
+    [temp] = list(target.parent.iterdir())
+    assert temp.name.startswith(".image.jpg.") and temp.name.endswith(".tmp")
+    keep = target.parent / "kept.jpg"
+    keep.write_bytes(b"a whole file")
+    JobWorker(fast(settings), database).run(once=True)
+    assert list(target.parent.iterdir()) == [keep]

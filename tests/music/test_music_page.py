@@ -17,19 +17,57 @@ def add_track(settings, database, name, mood, status=TrackStatus.CANDIDATE):
                           duration_s=1.0, license="CC0"))  # fmt: skip
 
 
-def test_tracks_grouped_by_mood_with_players_for_an_annotator(database, settings, annotator):
-    add_track(settings, database, "calm.wav", "Peaceful")
-    add_track(settings, database, "loud.wav", "Angry", TrackStatus.ACCEPTED)
+def test_tracks_stay_blind_to_an_annotator_until_they_have_voted(database, settings, annotator):
+    from moodlab.music import votes as track_votes
+
+    add_track(settings, database, "Peaceful 1.wav", "Peaceful")
+    add_track(settings, database, "Angry 1.wav", "Angry", TrackStatus.ACCEPTED)
     at = app(annotator).switch_page("pages/music.py").run()
     assert not at.exception
-    headings = [s.value for s in at.subheader]
-    assert headings == ["Angry (1)", "Peaceful (1)"]  # circle order
-    assert len(at.get("audio")) == 2
-    assert "Licence: CC0" in texts(at)
-    assert "votes show once you have voted on it" in texts(at)
-    at.segmented_control(key="music-status").set_value("accepted").run()
-    assert [s.value for s in at.subheader] == ["Angry (1)"]
+    assert [s.value for s in at.subheader] == ["Not voted by you yet (2 left on Music votes)"]
+    shown = texts(at)
+    assert "Peaceful" not in shown and "Angry" not in shown
+    assert not at.get("badge")  # no status either
+    assert "**Track 1**" in [m.value for m in at.markdown] and len(at.get("audio")) == 2
     assert not at.get("file_uploader"), "only the lead adds tracks"
+    with database.session() as session:
+        angry = session.scalar(select(Track.id).where(Track.mood == "Angry"))
+        track_votes.vote_track(session=session, actor=annotator, settings=settings,
+                               track_id=angry, mood="Angry")  # fmt: skip
+    at = app(annotator).switch_page("pages/music.py").run()
+    assert [s.value for s in at.subheader] == [
+        "Not voted by you yet (1 left on Music votes)",
+        "Angry (1)",
+    ]
+    assert "votes: Angry 1" in texts(at) and "Licence: CC0" in texts(at)
+
+
+def test_the_lead_sees_tracks_grouped_by_mood(database, settings, lead):
+    add_track(settings, database, "calm.wav", "Peaceful")
+    add_track(settings, database, "loud.wav", "Angry", TrackStatus.ACCEPTED)
+    at = app(lead).switch_page("pages/music.py").run()
+    assert [s.value for s in at.subheader][-2:] == ["Angry (1)", "Peaceful (1)"]  # circle order
+
+
+def test_music_votes_are_blind_count_down_and_undo(database, settings, annotator):
+    from moodlab.core.models import TrackVote
+
+    add_track(settings, database, "Happy 1.wav", "Happy")
+    add_track(settings, database, "Tired 1.wav", "Tired")
+    at = app(annotator).switch_page("pages/music_votes.py").run()
+    assert not at.exception
+    assert [s.value for s in at.subheader] == ["Track 1"]  # not "Happy 1"
+    assert "2 tracks left" in texts(at) and "Happy 1" not in texts(at)
+    assert at.button(key="track-undo").disabled
+    at.button(key="track-Peaceful").click().run()
+    assert [s.value for s in at.subheader] == ["Track 2"] and "1 track left" in texts(at)
+    at.button(key="track-undo").click().run()
+    with database.session() as session:
+        assert (
+            session.scalar(select(TrackVote.mood)) is None
+            and not session.scalars(select(TrackVote)).first()
+        )
+    assert [s.value for s in at.subheader] == ["Track 1"] and "2 tracks left" in texts(at)
 
 
 def test_the_lead_can_start_the_default_library(database, settings, lead):

@@ -13,7 +13,7 @@ from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError, PermissionDenied
 from moodlab.core.models import Image, ImageVote, Role
 from moodlab.core.timeutil import utcnow
-from moodlab.votes import annotation
+from moodlab.votes import annotation, csv_votes
 from moodlab.votes.annotation import FrozenImage
 from tests.conftest import add_user
 
@@ -134,7 +134,7 @@ def test_csv_round_trip_rejects_bad_lines_and_reimport_changes_nothing(
         f"{sha},a4,Joyful\n"
     )
     with database.session() as session:
-        report = annotation.import_votes(session=session, actor=lead, path=csv_file)
+        report = csv_votes.import_votes(session=session, actor=lead, path=csv_file)
     assert (report.imported, report.unchanged) == (3, 0)
     assert [(r["line"], r["reason"]) for r in report.rejected] == [
         (5, f"unknown image '{'f' * 64}'"),
@@ -142,11 +142,11 @@ def test_csv_round_trip_rejects_bad_lines_and_reimport_changes_nothing(
         (7, "unknown mood 'Joyful': expected one of " + ", ".join(moods.names())),
     ]
     with database.session() as session:
-        again = annotation.import_votes(session=session, actor=lead, path=csv_file)
+        again = csv_votes.import_votes(session=session, actor=lead, path=csv_file)
     assert (again.imported, again.unchanged) == (0, 3)
     out = tmp_path / "out.csv"
     with database.session() as session:
-        assert annotation.export_votes(session=session, actor=lead, path=out) == 3
+        assert csv_votes.export_votes(session=session, actor=lead, path=out) == 3
     lines = out.read_text().splitlines()
     assert lines[0] == "image,annotator,mood"
     assert f"{sha},a3,skip" in lines
@@ -156,14 +156,14 @@ def test_annotators_cannot_import_export_or_see_agreement(database, settings, an
     from moodlab.votes.agreement import agreement_report
 
     with pytest.raises(PermissionDenied), database.session() as session:
-        annotation.export_votes(session=session, actor=annotators[0], path=tmp_path / "x.csv")
+        csv_votes.export_votes(session=session, actor=annotators[0], path=tmp_path / "x.csv")
     with pytest.raises(PermissionDenied), database.session() as session:
         agreement_report(session=session, actor=annotators[0], settings=settings)
 
 
 def test_exported_cells_cannot_become_formulas():
-    assert annotation.safe_cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
-    assert annotation.safe_cell("anna") == "anna"
+    assert csv_votes.safe_cell('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+    assert csv_votes.safe_cell("anna") == "anna"
 
 
 def _vote_many(url: str, annotator, image_ids: list[int], moods: list[str]) -> None:
@@ -229,6 +229,9 @@ def test_votes_and_agreement_commands(env, tmp_path):
     assert report["per_mood"]["Happy"] == {"train": 1, "test": 0}
     assert set(report) >= {"fleiss_kappa", "krippendorff_alpha", "circular_alpha", "annotators"}
     assert report["annotators"]["a1"]["votes"] == 2
+    ds = report["dawid_skene"]  # beside the promised keys
+    assert {row["image_id"]: row["mood"] for row in ds["images"]}[ids[0]] == "Happy"
+    assert len(ds["annotators"]["a4"]["confusion"]) == 8
     exported = json.loads(run_cli("votes", "export", str(tmp_path / "out.csv"), "--json").stdout)
     assert exported["exported"] == 6
     missing = run_cli("votes", "import", str(tmp_path / "missing.csv"))
@@ -282,3 +285,128 @@ def test_an_outbox_entry_that_fails_is_reported_and_not_retried(database, annota
         session_factory=database.session, actor=a1, outbox=outbox, entries=entries
     )
     assert outbox.acked == 1 and "is frozen into a dataset snapshot" in outbox.error
+
+
+# --- the answer service's refusals (issue 14, item 2) --------------------------------------
+
+
+def test_an_answer_past_the_quorum_is_refused_but_the_four_may_change_theirs(
+    database, settings, annotators
+):
+    [image] = add_images(database, 1)
+    for person in annotators[:4]:
+        vote(database, person, image, "Happy")
+    with pytest.raises(annotation.QuorumReached, match=f"image {image} already has its 4"):
+        vote(database, annotators[4], image, "Tired")
+    vote(database, annotators[0], image, "Tired")  # one of the four changes their vote
+    with database.session() as session:
+        assert session.get(Image, image).response_count == 4
+        assert session.scalar(select(func.count()).select_from(ImageVote)) == 4
+
+
+def test_a_deactivated_annotator_is_refused_even_with_an_old_actor(database, lead, annotators):
+    from moodlab.core import auth
+
+    [image] = add_images(database, 1)
+    first = vote(database, annotators[0], image, "Happy")
+    with database.session() as session:
+        auth.set_active(session=session, actor=lead, name="a1", active=False)
+    with pytest.raises(annotation.InactiveAnnotator, match="'a1' is deactivated"):
+        vote(database, annotators[0], image, "Tired")  # the Actor is the pre-deactivation one
+    with pytest.raises(annotation.InactiveAnnotator), database.session() as session:
+        annotation.undo(session=session, actor=annotators[0], previous=first)
+    with database.session() as session:
+        assert session.scalar(select(ImageVote.mood)) == "Happy"
+
+
+def test_an_image_in_a_snapshot_is_frozen_even_without_its_frozen_stamp(database, annotators):
+    from moodlab.core.models import Snapshot, SnapshotMember
+
+    [image] = add_images(database, 1)
+    with database.session() as session:
+        snap = Snapshot(rules={}, manifest_sha256="0" * 64, train_counts={}, test_counts={})
+        session.add(snap)
+        session.flush()
+        member = {"sha256": f"{image:064x}", "label": "Happy", "split": "train", "tier": "train"}
+        session.add(SnapshotMember(snapshot_id=snap.id, image_id=image, votes={}, **member))
+    with pytest.raises(FrozenImage, match=f"image {image} is frozen into a dataset snapshot"):
+        vote(database, annotators[0], image, "Happy")
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("not an object", "expected an object"),
+        ({"seq": "x", "image_id": 1, "mood": "Happy"}, "sequence number 'x'"),
+        ({"seq": 1, "image_id": "1; DROP", "mood": "Happy"}, "image id '1; DROP'"),
+        ({"seq": 1, "mood": "Happy"}, "image id None"),
+        ({"seq": 1, "image_id": 1, "mood": 7}, "mood 7 is not a mood name"),
+        ({"seq": 1, "image_id": 1, "mood": "Joyful"}, "unknown mood 'Joyful'"),
+        ({"seq": True, "image_id": 1, "mood": "Happy"}, "sequence number True"),
+    ],
+)
+def test_malformed_outbox_entries_are_refused_with_a_message_never_raised(
+    database, annotators, entry, message
+):
+    add_images(database, 1)
+    outbox = annotation.Outbox()
+    annotation.apply_outbox(
+        session_factory=database.session, actor=annotators[0], outbox=outbox, entries=[entry]
+    )
+    assert message in (outbox.error or "")
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(ImageVote)) == 0
+    # A good entry after a bad one still goes in.
+    good = [entry, {"seq": 2, "image_id": 1, "mood": "Happy"}]
+    annotation.apply_outbox(
+        session_factory=database.session, actor=annotators[0], outbox=outbox, entries=good
+    )
+    assert outbox.acked == 2
+
+
+def _race(url: str, annotator, image_ids: list[int], barrier, results) -> None:
+    """Answer every image as soon as all racers are ready; report what was accepted."""
+    database = Database(url)
+    settings = Settings.from_env()
+    accepted, refused = [], []
+    barrier.wait()
+    for image_id in image_ids:
+        mood = moods.names()[(image_id + annotator.id) % 8]
+        try:
+            with database.session() as session:
+                annotation.answer(session=session, actor=annotator, image_id=image_id,
+                                  mood=mood, settings=settings)  # fmt: skip
+            accepted.append((image_id, annotator.id, mood))
+        except annotation.QuorumReached:
+            refused.append(image_id)
+    database.dispose()
+    results.put((accepted, refused))
+
+
+def test_more_annotators_than_the_quorum_racing_never_pass_it_nor_lose_a_vote(
+    database, settings, annotators
+):
+    more = annotators + [add_user(database, f"b{i}", Role.ANNOTATOR) for i in range(2)]  # 7
+    ids = add_images(database, 30)
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(len(more)), context.Queue()
+    procs = [
+        context.Process(target=_race, args=(settings.database_url, a, ids, barrier, results))
+        for a in more
+    ]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=300) for _ in procs]
+    for proc in procs:
+        proc.join(timeout=60)
+        assert proc.exitcode == 0
+    accepted = {vote for done, _ in outcomes for vote in done}
+    refused = sum(len(r) for _, r in outcomes)
+    with database.session() as session:
+        stored = set(session.execute(
+            select(ImageVote.image_id, ImageVote.annotator_id, ImageVote.mood)
+        ))  # fmt: skip
+        counts = dict(session.execute(select(Image.id, Image.response_count)).all())
+    assert stored == accepted  # every accepted vote is stored, nothing else is
+    assert set(counts.values()) == {4}  # every image full, none past its quorum
+    assert len(stored) == 4 * len(ids) and refused == (len(more) - 4) * len(ids)
