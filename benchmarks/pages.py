@@ -100,6 +100,7 @@ def clear_caches() -> None:
     snapshots._DECISIONS.clear()
     snapshots._PLANS.clear()
     snapshots._DISPUTED.clear()
+    snapshots._HASHES.clear()
 
 
 def one_vote(settings, database, annotators, round_: int) -> None:

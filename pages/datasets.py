@@ -60,9 +60,7 @@ st.caption(
     f"{train_total} train and {test_total} test images; {preview.disputed} disputed images"
     f" wait for a decision; cap per mood: {preview.cap}; manifest {preview.manifest_sha256[:12]}…"
 )
-if st.button(
-    "Freeze snapshot", type="primary", icon=":material/ac_unit:", disabled=not preview.members
-):
+if st.button("Freeze snapshot", type="primary", icon=":material/ac_unit:", disabled=preview.empty):
     try:
         with session.database().session() as db:
             frozen = datasets.freeze(session=db, actor=actor, settings=settings, rules=rules)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
@@ -25,7 +25,13 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import Image, ImageVote, Role, Snapshot, SnapshotMember, TieBreak
 from moodlab.core.timeutil import utcnow
-from moodlab.votes.arrays import VersionCache, fetch_rows, load_votes, votes_version
+from moodlab.votes.arrays import (
+    VersionCache,
+    VotesVersion,
+    fetch_rows,
+    load_votes,
+    votes_version,
+)
 from moodlab.votes.quorum import Tier, decide, decide_many, tally_indexes
 
 
@@ -83,6 +89,11 @@ class Plan:
     decisions: _Decisions
     chosen: list[tuple[int, str, str, str]]  # (row in decisions, label, split, tier)
 
+    @property
+    def empty(self) -> bool:
+        """No member at all (cheaper than ``not members``, which makes every member)."""
+        return not self.chosen
+
     @cached_property
     def members(self) -> list[Member]:
         found = self.decisions
@@ -128,34 +139,55 @@ def _hash_lines(lines: Iterable[str]) -> str:
 _DECISIONS = VersionCache(size=4)
 _PLANS = VersionCache(size=16)
 _DISPUTED = VersionCache(size=4)
+_HASHES = VersionCache(size=2)
 
 
 def _quorum(settings: Settings) -> tuple[int, int, int]:
     return settings.annotators_per_item, settings.train_quorum, settings.test_quorum
 
 
-def _decisions(session: Session, settings: Settings, version: Hashable | None = None):
+def _decisions(session: Session, settings: Settings, version: VotesVersion | None = None):
     """The decisions over every vote, cached on the votes' version and the quorum rules."""
     version = votes_version(session) if version is None else version
-    return _DECISIONS.get((version, _quorum(settings)), lambda: _load(session, settings))
+    return _DECISIONS.get((version, _quorum(settings)), lambda: _load(session, settings, version))
 
 
-def _load(session: Session, settings: Settings) -> _Decisions:
+def _image_hashes(session: Session, version: VotesVersion):
+    """Every image's id (ascending), sha256 and rank among the hashes.
+
+    Cached until images are added or removed: a new vote does not re-read them.
+    """
+
+    def read() -> tuple[np.ndarray, list[str], np.ndarray]:
+        rows = fetch_rows(session, select(Image.id, Image.sha256).order_by(Image.id))
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        shas = [r[1] for r in rows]
+        rank = np.empty(len(shas), dtype=np.int64)
+        rank[sorted(range(len(shas)), key=shas.__getitem__)] = np.arange(len(shas))
+        return ids, shas, rank
+
+    return _HASHES.get(version.images_key, read)
+
+
+def _load(
+    session: Session, settings: Settings, version: VotesVersion, *, retry: bool = True
+) -> _Decisions:
     votes = load_votes(session)
     answered = tally_indexes(votes.image_ids, votes.mood_idx)
     tiers, labels = decide_many(answered.counts, answered.answers, settings)
-    query = select(Image.id, Image.sha256).where(Image.id.in_(select(ImageVote.image_id)))
-    rows = fetch_rows(session, query.order_by(Image.id))
-    if [r[0] for r in rows] == answered.items.tolist():
-        shas = [r[1] for r in rows]
-    else:  # an image deleted between the two reads: look each one up
-        sha_of = dict(rows)
-        shas = [sha_of.get(i, "") for i in answered.items.tolist()]
-    sha_rank = np.empty(len(shas), dtype=np.int64)
-    sha_rank[sorted(range(len(shas)), key=shas.__getitem__)] = np.arange(len(shas))
+    ids, all_shas, all_ranks = _image_hashes(session, version)
+    at = np.searchsorted(ids, answered.items)
+    at = np.minimum(at, max(len(ids) - 1, 0))
+    if len(answered.items) and (len(ids) == 0 or (ids[at] != answered.items).any()):
+        if not retry:
+            raise MoodlabError("votes name images that are not in the database")
+        # An image added or removed between the two reads: read the hashes again.
+        _HASHES.clear()
+        return _load(session, settings, votes_version(session), retry=False)
+    shas = [all_shas[i] for i in at.tolist()]
     pattern_of, patterns = _patterns(answered.counts)
     return _Decisions(
-        answered.items, answered.counts, tiers, labels, shas, sha_rank, pattern_of, patterns
+        answered.items, answered.counts, tiers, labels, shas, all_ranks[at], pattern_of, patterns
     )
 
 
@@ -252,8 +284,8 @@ def _build(found: _Decisions, session: Session, settings: Settings, rules: Rules
 def freeze(*, session: Session, actor: Actor, settings: Settings, rules: Rules) -> Snapshot:
     """Build the plan and store it as an immutable snapshot; its images' votes freeze."""
     require_role(actor, Role.LEAD, action="build datasets")
-    built = _build(_load(session, settings), session, settings, rules)  # fresh, not cached
-    if not built.members:
+    built = _build(_load(session, settings, votes_version(session)), session, settings, rules)
+    if built.empty:
         raise MoodlabError("nothing to freeze: no image has reached the train or test tier yet")
     snapshot = Snapshot(
         created_by_id=actor.id,

@@ -13,7 +13,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 from sqlalchemy import BigInteger, ClauseElement, case, cast, func, select
@@ -93,7 +93,26 @@ def fetch_rows(session: Session, query: ClauseElement) -> list[tuple[Any, ...]]:
         cursor.close()
 
 
-def votes_version(session: Session) -> tuple[Any, ...]:
+class VotesVersion(NamedTuple):
+    """What ``votes_version`` reads: equal versions mean equal votes, ties and images."""
+
+    database: str
+    votes: int
+    max_vote_id: int | None
+    last_vote_change: Any  # a datetime, or None
+    tie_breaks: int
+    max_tie_break_id: int | None
+    last_tie_break: Any
+    images: int
+    max_image_id: int | None
+
+    @property
+    def images_key(self) -> tuple[str, int, int | None]:
+        """The part that changes with the images alone (not with votes)."""
+        return (self.database, self.images, self.max_image_id)
+
+
+def votes_version(session: Session) -> VotesVersion:
     """Counts and maxima of the votes, tie-breaks and images, in one query.
 
     Any vote added (count, max id), changed (max updated_at), or removed (count)
@@ -112,7 +131,7 @@ def votes_version(session: Session) -> tuple[Any, ...]:
         select(func.max(Image.id)),
     ]
     row = session.execute(select(*(p.scalar_subquery() for p in parts))).one()
-    return (str(session.connection().engine.url), *row)
+    return VotesVersion(str(session.connection().engine.url), *row)
 
 
 def _newest_by_user() -> Any:
