@@ -122,6 +122,8 @@ def make_clips(folder: Path, seconds: int, long: int) -> tuple[Path, Path]:
     ffmpeg("-f", "lavfi", "-i", f"testsrc2=s=1280x720:r=30:d={seconds}",
            "-f", "lavfi", "-i", f"sine=f=330:d={seconds}", "-c:v", "libx264",
            "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(short))  # fmt: skip
+    if long <= seconds:  # no long clip
+        return short, short
     listing = folder / "list.txt"
     listing.write_text(f"file '{short}'\n" * (long // seconds))
     longer = folder / f"clip{long}.mp4"
@@ -227,7 +229,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="moodlab-bench-video-") as tmp:
         folder = Path(tmp)
-        short, longer = make_clips(folder, args.seconds, max(args.long, args.seconds))
+        short, longer = make_clips(folder, args.seconds, args.long)
         env = set_up_lab(folder)
         results: dict = {"clip": f"{args.seconds} s 1280x720 30 fps H.264 + AAC",
                          "load_at_start": load(), "rounds": []}  # fmt: skip
@@ -242,6 +244,8 @@ def main() -> None:
         warm = WarmWorker(env)
         started = time.perf_counter()
         first = warm.job(short, folder / "warm-up.mp4")
+        if first["status"] != "succeeded":
+            raise SystemExit(f"the warm worker's first job failed: {first}")
         print(f"warm worker, first (cold) job: {first} after {time.perf_counter() - started:.1f} s")
 
         def cli() -> dict:
