@@ -94,8 +94,9 @@ def set_up(folder: Path, images: int):
 
 def clear_caches() -> None:
     from moodlab.datasets import snapshots
-    from moodlab.votes import agreement
+    from moodlab.votes import agreement, arrays
 
+    arrays.forget_votes()
     agreement._REPORTS.clear()
     snapshots._DECISIONS.clear()
     snapshots._PLANS.clear()
