@@ -74,9 +74,7 @@ st.caption(
     f" {'waits' if preview.disputed == 1 else 'wait'} for a decision; cap per mood:"
     f" {preview.cap}; manifest {preview.manifest_sha256[:12]}…"
 )
-if st.button(
-    "Freeze snapshot", type="primary", icon=":material/ac_unit:", disabled=not preview.members
-):
+if st.button("Freeze snapshot", type="primary", icon=":material/ac_unit:", disabled=preview.empty):
     try:
         with session.database().session() as db:
             frozen = datasets.freeze(session=db, actor=actor, settings=settings, rules=rules)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -23,7 +25,14 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import Image, ImageVote, Role, Snapshot, SnapshotMember, TieBreak
 from moodlab.core.timeutil import utcnow
-from moodlab.votes.quorum import TIER_ORDER, Tier, decide, decide_many, tally
+from moodlab.votes.arrays import (
+    VersionCache,
+    VotesVersion,
+    fetch_rows,
+    load_votes,
+    votes_version,
+)
+from moodlab.votes.quorum import Tier, decide, decide_many, tally_indexes
 
 
 @dataclass(frozen=True)
@@ -43,97 +52,224 @@ class Member:
     votes: dict[str, int]
 
 
+@dataclass(frozen=True)
+class _Decisions:
+    """Per image with answers, in image id order: its tier, label, vote counts and hash."""
+
+    items: np.ndarray  # image ids
+    counts: np.ndarray  # votes per mood, (images, 8)
+    tiers: np.ndarray  # indexes into TIER_ORDER
+    labels: np.ndarray  # mood index for train and test, else -1
+    shas: list[str]
+    sha_rank: np.ndarray  # each row's place in the order of the hashes
+    pattern_of: np.ndarray  # each row's index into ``patterns``
+    patterns: list[dict[str, int]]  # the distinct {mood: votes} (a few hundred at most)
+
+    def votes_of(self, row: int) -> dict[str, int]:
+        return dict(self.patterns[self.pattern_of[row]])
+
+    def by_hash(self, rows: np.ndarray) -> list[int]:
+        """``rows`` sorted by their images' hashes."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return rows[np.argsort(self.sha_rank[rows], kind="stable")].tolist()
+
+
 @dataclass
 class Plan:
+    """A snapshot as it would be frozen now: chosen rows of the decisions, members on demand.
+
+    At 100,000 images the page needs only the counts, the ties and the manifest hash,
+    so the members (one object each) are made only when asked for (freezing, tests).
+    """
+
     rules: dict[str, Any]
-    members: list[Member]
     disputed: int  # 2-2 ties without a tie-break decision
     cap: int
-    warnings: list[str] = field(default_factory=list)
-
-    def counts(self, split: str) -> dict[str, int]:
-        counts = dict.fromkeys(moods.names(), 0)
-        for member in self.members:
-            if member.split == split:
-                counts[member.label] += 1
-        return counts
+    warnings: list[str]
+    decisions: _Decisions
+    chosen: list[tuple[int, str, str, str]]  # (row in decisions, label, split, tier)
 
     @property
+    def empty(self) -> bool:
+        """No member at all (cheaper than ``not members``, which makes every member)."""
+        return not self.chosen
+
+    @cached_property
+    def members(self) -> list[Member]:
+        found = self.decisions
+        items = found.items.tolist()
+        return [
+            Member(items[i], found.shas[i], label, split, tier, found.votes_of(i))
+            for i, label, split, tier in self.chosen
+        ]
+
+    def counts(self, split: str) -> dict[str, int]:
+        return dict(self._counts[split])
+
+    @cached_property
+    def _counts(self) -> dict[str, dict[str, int]]:
+        counts = {split: dict.fromkeys(moods.names(), 0) for split in ("train", "test")}
+        for _, label, split, _ in self.chosen:
+            counts[split][label] += 1
+        return counts
+
+    @cached_property
     def manifest_sha256(self) -> str:
-        return manifest_hash(self.members)
+        """``manifest_hash`` of the members, sorted by rank rather than as strings."""
+        shas, rank = self.decisions.shas, self.decisions.sha_rank
+        order = np.argsort(rank[[c[0] for c in self.chosen]], kind="stable").tolist()
+        lines = (
+            f"{shas[self.chosen[k][0]]} {self.chosen[k][1]} {self.chosen[k][2]}\n" for k in order
+        )
+        return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 def manifest_hash(members: Iterable[Member]) -> str:
     """sha256 over the members sorted by image hash: one "sha256 label split" line each."""
-    lines = sorted(f"{m.sha256} {m.label} {m.split}\n" for m in members)
-    return hashlib.sha256("".join(lines).encode()).hexdigest()
+    return _hash_lines(f"{m.sha256} {m.label} {m.split}\n" for m in members)
 
 
-def _decisions(session: Session, settings: Settings):
-    """Per image with answers: (image id, sha256, tier, label index, vote counts)."""
-    rows = session.execute(
-        select(ImageVote.image_id, Image.sha256, ImageVote.mood).join(
-            Image, Image.id == ImageVote.image_id
-        )
-    ).all()
-    answered = tally((r[0] for r in rows), [r[2] for r in rows])
+def _hash_lines(lines: Iterable[str]) -> str:
+    return hashlib.sha256("".join(sorted(lines)).encode()).hexdigest()
+
+
+# Both are keyed by the votes' version (moodlab.votes.arrays): a rerun of the Datasets
+# page with unchanged votes and rules costs one small query; a new seed or cap reuses
+# the decisions and only re-draws the plan.
+_DECISIONS = VersionCache(size=4)
+_PLANS = VersionCache(size=16)
+_DISPUTED = VersionCache(size=4)
+_HASHES = VersionCache(size=2)
+
+
+def _quorum(settings: Settings) -> tuple[int, int, int]:
+    return settings.annotators_per_item, settings.train_quorum, settings.test_quorum
+
+
+def _decisions(session: Session, settings: Settings, version: VotesVersion | None = None):
+    """The decisions over every vote, cached on the votes' version and the quorum rules."""
+    version = votes_version(session) if version is None else version
+    return _DECISIONS.get((version, _quorum(settings)), lambda: _load(session, settings, version))
+
+
+def _image_hashes(session: Session, version: VotesVersion):
+    """Every image's id (ascending), sha256 and rank among the hashes.
+
+    Cached until images are added or removed: a new vote does not re-read them.
+    """
+
+    def read() -> tuple[np.ndarray, list[str], np.ndarray]:
+        rows = fetch_rows(session, select(Image.id, Image.sha256).order_by(Image.id))
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        shas = [r[1] for r in rows]
+        rank = np.empty(len(shas), dtype=np.int64)
+        rank[sorted(range(len(shas)), key=shas.__getitem__)] = np.arange(len(shas))
+        return ids, shas, rank
+
+    return _HASHES.get(version.images_key, read)
+
+
+def _load(
+    session: Session, settings: Settings, version: VotesVersion, *, retry: bool = True
+) -> _Decisions:
+    votes = load_votes(session)
+    answered = tally_indexes(votes.image_ids, votes.mood_idx)
     tiers, labels = decide_many(answered.counts, answered.answers, settings)
-    sha_of = {r[0]: r[1] for r in rows}
-    items = answered.items.tolist()
-    return items, answered.counts, tiers, labels, [sha_of[i] for i in items]
+    ids, all_shas, all_ranks = _image_hashes(session, version)
+    at = np.searchsorted(ids, answered.items)
+    at = np.minimum(at, max(len(ids) - 1, 0))
+    if len(answered.items) and (len(ids) == 0 or (ids[at] != answered.items).any()):
+        if not retry:
+            raise MoodlabError("votes name images that are not in the database")
+        # An image added or removed between the two reads: read the hashes again.
+        _HASHES.clear()
+        return _load(session, settings, votes_version(session), retry=False)
+    shas = [all_shas[i] for i in at.tolist()]
+    pattern_of, patterns = _patterns(answered.counts)
+    return _Decisions(
+        answered.items, answered.counts, tiers, labels, shas, all_ranks[at], pattern_of, patterns
+    )
+
+
+def _patterns(counts: np.ndarray) -> tuple[np.ndarray, list[dict[str, int]]]:
+    """Each row's index into the distinct vote patterns, and those patterns as dicts.
+
+    A row of counts is read as one integer in base (largest count + 1), so finding
+    the distinct rows is a 1-D np.unique (a row-wise one is several times slower).
+    """
+    names = moods.names()
+    if len(counts) == 0:
+        return np.zeros(0, dtype=np.int64), []
+    base = int(counts.max()) + 1
+    if base ** counts.shape[1] < 2**62:
+        codes = counts.astype(np.int64) @ (base ** np.arange(counts.shape[1], dtype=np.int64))
+        _, first, pattern_of = np.unique(codes, return_index=True, return_inverse=True)
+        distinct = counts[first]
+    else:  # hundreds of votes on one image: compare whole rows
+        distinct, pattern_of = np.unique(counts, axis=0, return_inverse=True)
+    patterns = [{names[m]: int(n) for m, n in enumerate(row) if n} for row in distinct.tolist()]
+    return pattern_of.reshape(-1), patterns
 
 
 def plan(*, session: Session, actor: Actor, settings: Settings, rules: Rules) -> Plan:
+    """The snapshot these rules would freeze now; cached on the votes' version and the rules.
+
+    The plan is shared between callers (the Datasets page's reruns): do not mutate it.
+    """
     require_role(actor, Role.LEAD, action="build datasets")
+    version = votes_version(session)
+    return _PLANS.get(
+        (version, _quorum(settings), rules),
+        lambda: _build(_decisions(session, settings, version), session, settings, rules),
+    )
+
+
+def _build(found: _Decisions, session: Session, settings: Settings, rules: Rules) -> Plan:
     names = moods.names()
-    items, counts, tiers, labels, shas = _decisions(session, settings)
+    if (rules.per_mood_cap is not None and rules.per_mood_cap < 0) or (
+        rules.test_per_mood is not None and rules.test_per_mood < 0
+    ):
+        raise MoodlabError("the per-mood cap and the test count cannot be negative")
     breaks = dict(session.execute(select(TieBreak.image_id, TieBreak.mood)).all())
-    by_mood: dict[str, list[Member]] = defaultdict(list)
-    test_pool: dict[str, list[Member]] = defaultdict(list)
+    tiers, labels = found.tiers, found.labels
+    train_of = [np.flatnonzero((tiers == 0) & (labels == m)) for m in range(len(names))]
+    # Test candidates per mood, as (row, tier): the test tier, broken ties, and later
+    # the train-tier rows the cap leaves out.
+    test_of: list[list[tuple[int, str]]] = [
+        [(i, "test") for i in np.flatnonzero((tiers == 1) & (labels == m)).tolist()]
+        for m in range(len(names))
+    ]
     disputed = 0
-    for i, image_id in enumerate(items):
-        votes = {names[m]: int(n) for m, n in enumerate(counts[i]) if n}
-        tier = TIER_ORDER[tiers[i]]
-        if tier == Tier.TRAIN:
-            member = Member(image_id, shas[i], names[labels[i]], "train", "train", votes)
-            by_mood[member.label].append(member)
-        elif tier == Tier.TEST:
-            test_pool[names[labels[i]]].append(
-                Member(image_id, shas[i], names[labels[i]], "test", "test", votes)
-            )
-        elif tier == Tier.DISPUTED:
-            if image_id not in breaks:
-                disputed += 1
-            elif (broken_to := breaks[image_id]) is not None:
-                test_pool[broken_to].append(
-                    Member(image_id, shas[i], broken_to, "test", "tie_break", votes)
-                )
+    index_of = {name: m for m, name in enumerate(names)}
+    for i in np.flatnonzero(tiers == 2).tolist():
+        image_id = int(found.items[i])
+        if image_id not in breaks:
+            disputed += 1
+        elif (broken_to := breaks[image_id]) is not None:
+            test_of[index_of[broken_to]].append((i, "tie_break"))
     warnings = []
-    present = [len(by_mood[name]) for name in names if by_mood[name]]
-    missing = [name for name in names if not by_mood[name]]
+    present = [len(rows) for rows in train_of if len(rows)]
+    missing = [name for name, rows in zip(names, train_of, strict=True) if not len(rows)]
     if missing:
         warnings.append(f"no train-tier images yet for {', '.join(missing)}")
     cap = rules.per_mood_cap if rules.per_mood_cap is not None else min(present, default=0)
-    if cap < 0 or (rules.test_per_mood is not None and rules.test_per_mood < 0):
-        raise MoodlabError("the per-mood cap and the test count cannot be negative")
     rng = random.Random(rules.seed)  # noqa: S311  (a reproducible shuffle, not a secret)
-    members: list[Member] = []
-    for name in names:
-        pool = sorted(by_mood[name], key=lambda m: m.sha256)
+    chosen: list[tuple[int, str, str, str]] = []
+    for m, name in enumerate(names):
+        pool = found.by_hash(train_of[m])
         rng.shuffle(pool)
-        members += pool[:cap]
+        chosen += [(i, name, "train", "train") for i in pool[:cap]]
         # Train-tier images the cap leaves out may serve as test images (the paper's
         # test set was "not used for training, with agreement of 2 or more of 4").
-        test_pool[name] += [
-            Member(m.image_id, m.sha256, m.label, "test", "train", m.votes) for m in pool[cap:]
-        ]
-    for name in names:
-        pool = sorted(test_pool[name], key=lambda m: m.sha256)
-        rng.shuffle(pool)
-        members += pool if rules.test_per_mood is None else pool[: rules.test_per_mood]
-        if rules.test_per_mood is not None and len(pool) < rules.test_per_mood:
+        test_of[m] += [(i, "train") for i in pool[cap:]]
+    for m, name in enumerate(names):
+        candidates = sorted(test_of[m], key=lambda c: found.sha_rank[c[0]])
+        rng.shuffle(candidates)
+        taken = candidates if rules.test_per_mood is None else candidates[: rules.test_per_mood]
+        chosen += [(i, name, "test", tier) for i, tier in taken]
+        if rules.test_per_mood is not None and len(candidates) < rules.test_per_mood:
             asked = rules.test_per_mood
-            warnings.append(f"{name}: only {len(pool)} test images for the {asked} asked")
+            warnings.append(f"{name}: only {len(candidates)} test images for the {asked} asked")
     rule_set = {
         **asdict(rules),
         "cap_used": cap,
@@ -141,13 +277,15 @@ def plan(*, session: Session, actor: Actor, settings: Settings, rules: Rules) ->
         "train_quorum": settings.train_quorum,
         "test_quorum": settings.test_quorum,
     }
-    return Plan(rules=rule_set, members=members, disputed=disputed, cap=cap, warnings=warnings)
+    return Plan(rules=rule_set, disputed=disputed, cap=cap, warnings=warnings,
+                decisions=found, chosen=chosen)  # fmt: skip
 
 
 def freeze(*, session: Session, actor: Actor, settings: Settings, rules: Rules) -> Snapshot:
     """Build the plan and store it as an immutable snapshot; its images' votes freeze."""
-    built = plan(session=session, actor=actor, settings=settings, rules=rules)
-    if not built.members:
+    require_role(actor, Role.LEAD, action="build datasets")
+    built = _build(_load(session, settings, votes_version(session)), session, settings, rules)
+    if built.empty:
         raise MoodlabError("nothing to freeze: no image has reached the train or test tier yet")
     snapshot = Snapshot(
         created_by_id=actor.id,
@@ -233,27 +371,25 @@ class Disputed:
 def disputed_images(*, session: Session, actor: Actor, settings: Settings) -> list[Disputed]:
     """Every 2-2 tie, with its votes (the lead sees them; annotators never do)."""
     require_role(actor, Role.LEAD, action="see disputed images")
-    names = moods.names()
-    items, counts, tiers, _, shas = _decisions(session, settings)
+    version = votes_version(session)
+    return _DISPUTED.get(
+        (version, _quorum(settings)),
+        lambda: _disputed(session, _decisions(session, settings, version)),
+    )
+
+
+def _disputed(session: Session, found: _Decisions) -> list[Disputed]:
     breaks = dict(session.execute(select(TieBreak.image_id, TieBreak.mood)).all())
-    found = []
-    for i, image_id in enumerate(items):
-        if TIER_ORDER[tiers[i]] != Tier.DISPUTED:
-            continue
-        top = counts[i].max()
+    result = []
+    for i in np.flatnonzero(found.tiers == 2).tolist():
+        image_id, votes = int(found.items[i]), found.votes_of(i)
+        top = max(votes.values())
         decision = None
         if image_id in breaks:
             decision = breaks[image_id] or "left out"
-        found.append(
-            Disputed(
-                image_id,
-                shas[i],
-                {names[m]: int(n) for m, n in enumerate(counts[i]) if n},
-                [names[m] for m, n in enumerate(counts[i]) if n == top],
-                decision,
-            )  # fmt: skip
-        )
-    return found
+        tied = [name for name, n in votes.items() if n == top]
+        result.append(Disputed(image_id, found.shas[i], votes, tied, decision))
+    return result
 
 
 def break_tie(*, session: Session, actor: Actor, settings: Settings, image_id: int,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -46,12 +48,43 @@ class Decision:
         return va_point(self.probs)
 
 
+# Models this process has loaded, newest last: a worker keeps TensorFlow and the
+# models it used between jobs, so a video on a warm worker skips importing Keras
+# and loading the model (docs/architecture.md, "Videos"). Keyed by the model's id,
+# its file and the file's mtime, and the precision asked for: a replaced file or
+# another policy loads again.
+MODELS_KEPT = 2
+_models: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
+_models_lock = threading.Lock()
+
+
 def load_model(settings: Settings, entry: TrainedModel) -> Any:  # a keras.Model
-    """The registered model, under the same dtype policy training uses."""
+    """The registered model, under the same dtype policy training uses; cached per process."""
     from moodlab.training.registry import load_registered
 
     steady_memory()
-    return load_registered(settings, entry)
+    path = settings.data_dir / entry.path
+    try:
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        return load_registered(settings, entry)  # it says the file is missing
+    key = (entry.id, str(path.resolve()), stamp, settings.precision)
+    with _models_lock:
+        if key in _models:
+            _models.move_to_end(key)
+            return _models[key]
+    model = load_registered(settings, entry)
+    with _models_lock:
+        _models[key] = model
+        while len(_models) > MODELS_KEPT:
+            _models.popitem(last=False)
+    return model
+
+
+def forget_models() -> None:
+    """Drop the models this process keeps (tests; a worker never needs to)."""
+    with _models_lock:
+        _models.clear()
 
 
 def prepare(frames: np.ndarray, image_size: int) -> np.ndarray:

@@ -52,15 +52,23 @@ def tally(image_ids: Iterable[int], answers: Iterable[str | None]) -> Tally:
         raise MoodlabError(
             f"a vote names the mood {exc.args[0]!r}, which moods.toml lacks"
         ) from None
-    items, item_of_answer = np.unique(image_ids, return_inverse=True)
-    counts = np.zeros((len(items), len(index)), dtype=np.int64)
+    return tally_indexes(image_ids, mood_of_answer)
+
+
+def tally_indexes(image_ids: np.ndarray, mood_of_answer: np.ndarray) -> Tally:
+    """Count answers given as arrays (image id, mood index or SKIPPED) per image."""
+    n_moods = len(moods.names())
+    items, item_of_answer = np.unique(np.asarray(image_ids, np.int64), return_inverse=True)
+    mood_of_answer = np.asarray(mood_of_answer, np.int64)
     voted = mood_of_answer != SKIPPED
-    np.add.at(counts, (item_of_answer[voted], mood_of_answer[voted]), 1)
+    flat = np.bincount(
+        item_of_answer[voted] * n_moods + mood_of_answer[voted], minlength=len(items) * n_moods
+    )
     return Tally(
         items=items,
         item_of_answer=item_of_answer,
         mood_of_answer=mood_of_answer,
-        counts=counts,
+        counts=flat.reshape(len(items), n_moods).astype(np.int64),
         answers=np.bincount(item_of_answer, minlength=len(items)),
     )
 

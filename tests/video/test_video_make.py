@@ -200,3 +200,46 @@ def test_the_video_page_shows_a_made_video(tmp_path, database, settings, annotat
     shown = "\n".join(str(m.value) for m in (*at.markdown, *at.caption, *at.subheader))
     assert "Mood over time" in shown and "History" in shown
     assert len(at.dataframe) >= 1  # the history table
+
+
+def test_a_warm_worker_keeps_the_model_between_video_jobs(
+    tmp_path, database, settings, lead, lab, monkeypatch
+):
+    """The second video on one worker loads nothing; a replaced model file loads again."""
+    import os
+
+    from moodlab.jobs.queue import enqueue
+    from moodlab.jobs.worker import JobWorker
+    from moodlab.training import registry
+    from moodlab.video import timeline
+
+    timeline.forget_models()
+    loads = []
+    real = registry.load_registered
+    monkeypatch.setattr(registry, "load_registered", lambda s, e: loads.append(e.id) or real(s, e))
+    source = clip(tmp_path / "short.mp4", [(SHOTS[0], 2)])
+    worker = JobWorker(settings, database)
+
+    def video_job():
+        with database.session() as session:
+            params = VideoParams(inputs=[str(source)], sample_fps=2)
+            job_id = enqueue(session=session, actor=lead, settings=settings, params=params).id
+        assert worker.run_one()
+        with database.session() as session:
+            from moodlab.core.models import Job
+
+            job = session.get(Job, job_id)
+            assert job.status == JobStatus.SUCCEEDED, job.error
+            return job.result
+
+    first, second = video_job(), video_job()
+    assert loads == [lab[0]]  # loaded once, kept for the second job
+    assert second["timeline"] == first["timeline"]
+    with database.session() as session:
+        from moodlab.core.models import TrainedModel
+
+        path = settings.data_dir / session.get(TrainedModel, lab[0]).path
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000_000))
+    video_job()
+    assert loads == [lab[0], lab[0]]  # the file changed: loaded again
+    timeline.forget_models()

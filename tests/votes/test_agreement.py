@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from moodlab.core import moods
-from moodlab.votes.agreement import circular_distance, compute
+from moodlab.votes.agreement import circular_distance, compute, compute_arrays
 
 M = moods.names()  # Happy, Dynamic, Angry, Anxiety, Withered, Depressed, Tired, Peaceful
 
@@ -116,3 +116,106 @@ def test_nothing_to_compare_gives_nulls_not_errors(settings):
     report = compute([(1, 1, "Happy")], {1: "anna"}, settings)
     assert report["fleiss_kappa"] is None and report["krippendorff_alpha"] is None
     assert report["tiers"]["pending"] == 1
+
+
+def random_votes(seed: int, images: int = 400, people: int = 8, per_image: int = 4):
+    """Random answers: ``per_image`` of ``people`` on each image, about 1 in 10 a skip."""
+    rng = np.random.default_rng(seed)
+    image_ids, annotator_ids, mood_idx = [], [], []
+    for image in range(images):
+        base = rng.integers(8)
+        for person in rng.choice(people, per_image, replace=False):
+            image_ids.append(image * 3 + 7)  # ids with gaps, as a real table has
+            annotator_ids.append(int(person) + 100)
+            near = (base + rng.integers(-1, 2)) % 8
+            mood_idx.append(-1 if rng.random() < 0.1 else int(base if rng.random() < 0.5 else near))
+    return np.array(image_ids), np.array(annotator_ids), np.array(mood_idx)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_vectorised_pairwise_kappas_equal_scikit_learns(seed, settings):
+    from sklearn.metrics import cohen_kappa_score
+
+    from moodlab.votes.arrays import VoteArrays
+    from moodlab.votes.quorum import tally_indexes
+
+    image_ids, annotator_ids, mood_idx = random_votes(seed)
+    # One pair that always agrees, on one mood: scikit-learn's kappa is undefined there.
+    image_ids = np.concatenate([image_ids, [5000, 5000, 5001, 5001]])
+    annotator_ids = np.concatenate([annotator_ids, [900, 901, 900, 901]])
+    mood_idx = np.concatenate([mood_idx, [3, 3, 3, 3]])
+    votes = VoteArrays(image_ids, annotator_ids, mood_idx)
+    names = {int(a): f"p{a}" for a in np.unique(annotator_ids)}
+    matrix = compute_arrays(votes, names, settings)["annotator_matrix"]
+    answered = tally_indexes(image_ids, mood_idx)
+    by_person = {}
+    for item, person, mood in zip(answered.item_of_answer, annotator_ids, mood_idx, strict=True):
+        if mood >= 0:
+            by_person.setdefault(int(person), {})[int(item)] = int(mood)
+    checked = 0
+    for a, mine in by_person.items():
+        for b, theirs in by_person.items():
+            shared = sorted(mine.keys() & theirs.keys())
+            got = matrix[names[a]][names[b]]
+            if a == b:
+                assert got == 1.0
+            elif len(shared) < 2:
+                assert got is None
+            elif all(mine[i] == theirs[i] for i in shared):
+                assert got == 1.0
+            else:
+                x, y = [mine[i] for i in shared], [theirs[i] for i in shared]
+                expected = cohen_kappa_score(x, y, labels=list(range(8)))
+                assert got == pytest.approx(expected, abs=1e-4)
+                checked += 1
+    assert checked >= 50  # 8 people: 56 ordered pairs with shared images
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_alphas_equal_the_krippendorff_package(seed, settings):
+    import krippendorff
+
+    from moodlab.votes.arrays import VoteArrays
+    from moodlab.votes.quorum import tally_indexes
+
+    image_ids, annotator_ids, mood_idx = random_votes(seed, per_image=3)
+    report = compute_arrays(VoteArrays(image_ids, annotator_ids, mood_idx), {}, settings)
+    counts = tally_indexes(image_ids, mood_idx).counts
+    counts = counts[counts.sum(axis=1) >= 2]
+    domain = [m.angle for m in moods.all_moods()]
+    for key, level in (("krippendorff_alpha", "nominal"), ("circular_alpha", circular_distance)):
+        expected = krippendorff.alpha(
+            value_counts=counts, value_domain=domain, level_of_measurement=level
+        )
+        assert report[key] == pytest.approx(expected, abs=1e-4)
+
+
+def test_the_report_is_cached_until_a_vote_changes(database, settings, lead):
+    from moodlab.core.models import Role
+    from moodlab.images.intake import Intake, Provenance
+    from moodlab.votes import agreement, annotation
+    from tests import media
+    from tests.conftest import add_user
+
+    intake = Intake(settings, database)
+    images = [intake.add_bytes(media.jpeg(900 + i), Provenance(source=f"t{i}")) for i in range(2)]
+    people = [add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(2)]
+
+    def report():
+        with database.session() as session:
+            return agreement.agreement_report(session=session, actor=lead, settings=settings)
+
+    def vote(person, image, mood):
+        with database.session() as session:
+            annotation.answer(session=session, actor=person, image_id=image, mood=mood)
+
+    vote(people[0], images[0], "Happy")
+    first = report()
+    assert report() is first  # unchanged votes: the same object, not recomputed
+    vote(people[1], images[0], "Happy")  # a new vote
+    second = report()
+    assert second is not first and second["votes"] == 2
+    vote(people[1], images[0], "Tired")  # a changed vote: same count, same max id
+    third = report()
+    assert third is not second and third["per_mood"]["Happy"] == second["per_mood"]["Happy"]
+    assert third["confusion"] != second["confusion"]
