@@ -43,3 +43,18 @@ def test_transfer_is_offered_only_with_its_weights_file(tmp_path, monkeypatch):
     assert str(tmp_path / "models" / architectures.TRANSFER_WEIGHTS_FILE) in reason
     with pytest.raises(MoodlabError, match="MOODLAB_TRANSFER_WEIGHTS=/nowhere.h5 is not a file"):
         architectures.build("transfer", 32, transfer_weights_file="/nowhere.h5")
+
+
+@pytest.mark.parametrize("arch", ["deep", "plain"])
+def test_every_model_centres_its_own_input(arch, tmp_path):
+    import keras
+    import numpy as np
+
+    model = architectures.build(arch, 32)
+    centre = model.get_layer("centre")
+    assert model.layers.index(centre) == 1  # right after the input
+    pixels = np.array([[[[0.0, 0.5, 1.0]]]], dtype="float32")
+    assert centre(pixels).numpy().ravel().tolist() == [-1.0, 0.0, 1.0]
+    model.save(tmp_path / "m.keras")  # the saved model carries its preprocessing
+    loaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
+    assert loaded.get_layer("centre").get_config()["offset"] == -1.0
