@@ -49,11 +49,42 @@ class TrainParams(JobParams):
             architectures.build(self.arch)  # raises the clear error
         if self.arch in architectures.unavailable(settings.transfer_weights):
             architectures.build(self.arch, transfer_weights_file=settings.transfer_weights)
-        if self.folds < 2 and self.folds != 0:
-            raise MoodlabError("folds must be at least 2 (or 0 to skip cross-validation)")
+        if self.folds < 0 or self.folds == 1:
+            raise MoodlabError(
+                f"{self.folds} folds cannot cross-validate: use 2 or more folds, or 0 folds"
+                " to skip cross-validation and train one model on all the training images"
+            )
         for name in ("epochs", "batch_size", "image_size"):
             if getattr(self, name) < 1:
                 raise MoodlabError(f"{name.replace('_', ' ')} must be at least 1")
+
+
+def data_problem(train_counts: dict[str, int], folds: int, snapshot_id: int) -> str | None:
+    """Why ``folds`` cannot run on a snapshot with these training counts per mood, and
+    the fix; None when it can. The start service and the run itself both ask.
+    """
+    present = {mood: int(n) for mood, n in train_counts.items() if int(n) > 0}
+    total = sum(present.values())
+    if total == 0:
+        return (
+            f"snapshot #{snapshot_id} has no training images: freeze a snapshot after more"
+            " images reach the train tier (3 of 4 votes)"
+        )
+    if not folds:
+        return None
+    order = {name: i for i, name in enumerate(moods.names())}
+    smallest = min(present, key=lambda mood: (present[mood], order.get(mood, 99)))
+    count = present[smallest]
+    if count >= folds:
+        return None
+    images = "image" if count == 1 else "images"
+    fix = f"use at most {count} folds" if count >= 2 else "use 0 folds (no cross-validation)"
+    return (
+        f"{folds}-fold cross-validation needs at least {folds} training images of every"
+        f" mood, and in snapshot #{snapshot_id} the smallest mood, {smallest}, has {count}"
+        f" {images}: {fix}, or freeze a snapshot with a larger per-mood cap"
+        f" (it has {total} training images in all)"
+    )
 
 
 @dataclass(frozen=True)
@@ -186,18 +217,15 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
     database = ctx.database
     precision = apply_policy(choose_policy(settings.precision))
     paths, labels = _split(settings, params.snapshot_id, "train", database)
-    if len(paths) < max(2, params.folds):
-        raise MoodlabError(f"snapshot {params.snapshot_id} has only {len(paths)} training images")
+    counts = np.bincount(labels, minlength=len(moods.names()))
+    problem = data_problem(
+        dict(zip(moods.names(), counts.tolist(), strict=True)), params.folds, params.snapshot_id
+    )
+    if problem:  # start_training refuses these; this guards a job queued some other way
+        raise MoodlabError(problem)
     saved = _saved_folds(database, ctx.job_id)
     folds = []
     if params.folds:
-        smallest = np.bincount(labels, minlength=len(moods.names()))
-        smallest = smallest[smallest > 0].min()
-        if smallest < params.folds:
-            raise MoodlabError(
-                f"{params.folds}-fold cross-validation needs at least {params.folds} training"
-                f" images of every mood present; the smallest mood has {smallest}"
-            )
         splitter = StratifiedKFold(params.folds, shuffle=True, random_state=params.seed)
         folds = list(splitter.split(np.zeros(len(labels)), labels))
     total_epochs = params.epochs * (len(folds) + 1)

@@ -109,6 +109,41 @@ def test_cancel_is_honoured_between_batches(database, settings, lead, snapshot_i
         train(context, TrainParams(**small(snapshot_id)), settings)
 
 
+def snapshot_with_cap(database, settings, lead, cap: int) -> int:
+    with database.session() as session:
+        rules = Rules(per_mood_cap=cap, seed=0)
+        return datasets.freeze(session=session, actor=lead, settings=settings, rules=rules).id
+
+
+def test_impossible_runs_are_refused_before_anything_is_queued(
+    env, database, settings, lead, snapshot_id
+):
+    from moodlab.training.actions import start_training
+
+    tiny = snapshot_with_cap(database, settings, lead, 1)
+    refusals = {
+        (tiny, 10): "the smallest mood, Happy, has 1 image: use 0 folds (no cross-validation),"
+        " or freeze a snapshot with a larger per-mood cap",
+        (tiny, 2): "2-fold cross-validation needs at least 2 training images of every mood",
+        (snapshot_id, 10): "the smallest mood, Happy, has 9 images: use at most 9 folds",
+        (snapshot_id, 1): "1 folds cannot cross-validate: use 2 or more folds, or 0 folds",
+    }
+    for (snapshot, folds), reason in refusals.items():
+        params = TrainParams(**small(snapshot, folds=folds))
+        with database.session() as session, pytest.raises(MoodlabError) as refused:
+            start_training(session=session, actor=lead, settings=settings, params=params)
+        assert reason in str(refused.value)
+        assert "--" not in str(refused.value)  # page wording, not command-line flags
+    with database.session() as session:
+        assert not session.scalars(select(Job)).all()  # nothing was queued
+    cli = run_cli("train", "--dataset", str(tiny), "--folds", "2", "--epochs", "1")
+    assert cli.returncode == 1 and "the smallest mood, Happy, has 1 image" in cli.stderr
+    assert "Traceback" not in cli.stderr
+    with database.session() as session:
+        params = TrainParams(**small(tiny, folds=0))  # one image per mood still trains
+        assert start_training(session=session, actor=lead, settings=settings, params=params)
+
+
 def test_adjacent_accuracy_counts_circle_neighbours():
     truth = np.array([0, 0, 0, 0])  # Happy
     predicted = np.array([0, 1, 7, 4])  # Happy, Dynamic, Peaceful (neighbours), Withered
@@ -153,6 +188,12 @@ def test_training_page_starts_a_run_and_shows_the_report(database, settings, lea
             True,
         ]
     next(b for b in at.button if b.label == "Start training").click().run()
+    assert "the smallest mood, Happy, has 9 images: use at most 9 folds" in at.error[0].value
+    with database.session() as session:  # the default 10 folds: refused, nothing queued
+        assert [j.kind for j in jobs.list_jobs(session=session, actor=lead)].count("train") == 2
+    next(n for n in at.number_input if n.label == "Folds").set_value(3)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.error
     with database.session() as session:
         kinds = [j.kind for j in jobs.list_jobs(session=session, actor=lead)]
     assert kinds.count("train") == 3
