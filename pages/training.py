@@ -10,8 +10,14 @@ from moodlab.datasets import snapshots as datasets
 from moodlab.jobs import queue as jobs
 from moodlab.training import architectures, compare
 from moodlab.training.actions import start_training
-from moodlab.training.registry import activate, list_models
-from moodlab.training.runs import TrainParams, TrainResult
+from moodlab.training.registry import activate, chance_check, list_models
+from moodlab.training.runs import (
+    TrainParams,
+    TrainResult,
+    data_problem,
+    estimated_updates,
+    updates_warning,
+)
 from moodlab.ui import charts, jobs_view, session
 
 actor = session.require_role(Role.LEAD)
@@ -25,48 +31,59 @@ with session.database().session() as db:
 if not snapshots:
     st.info("Freeze a dataset snapshot on the Datasets page first.")
 else:
-    with st.form("train"):
-        snapshot_col, arch_col = st.columns(2)
-        snapshot_id = snapshot_col.selectbox(
-            "Dataset snapshot", [s.id for s in snapshots],
-            format_func=lambda i: f"#{i}",
-        )  # fmt: skip
-        unavailable = architectures.unavailable(settings.transfer_weights)
-        arch = arch_col.selectbox(
-            "Architecture",
-            [name for name in architectures.ARCHITECTURES if name not in unavailable],
-            help="deep: the paper's Table 2; plain: the plainer CNN it compares with;"
-            " transfer: MobileNetV2 pretrained on ImageNet under the same head",
-        )
-        for name, reason in unavailable.items():
-            arch_col.caption(f"{name} is off: its weights file is not here", help=reason)
-        folds_col, epochs_col, batch_col, size_col = st.columns(4)
-        default = TrainParams.default
-        folds = folds_col.number_input(
-            "Folds", 0, 20, default("folds"), help="0 skips cross-validation"
-        )
-        epochs = epochs_col.number_input("Epochs", 1, 1000, default("epochs"))
-        batch = batch_col.number_input("Batch size", 1, 1024, default("batch_size"))
-        size = size_col.number_input(
-            "Image size", 16, 128, default("image_size"), help="128 as in the paper"
-        )
-        if st.form_submit_button(
-            "Start training", type="primary", icon=":material/model_training:"
-        ):
-            params = TrainParams(
-                snapshot_id=int(snapshot_id),
-                arch=arch,
-                folds=int(folds),
-                epochs=int(epochs),
-                batch_size=int(batch),
-                image_size=int(size),
-            )
-            try:
-                with session.database().session() as db:
-                    job = start_training(session=db, actor=actor, settings=settings, params=params)
-                st.session_state["train_job"] = job.id
-            except MoodlabError as exc:
-                st.error(str(exc))
+    # Plain widgets, not a form: the update estimate and the checks follow every change.
+    snapshot_col, arch_col = st.columns(2)
+    by_snapshot = {s.id: s for s in snapshots}
+    snapshot_id = snapshot_col.selectbox(
+        "Dataset snapshot", list(by_snapshot),
+        format_func=lambda i: f"#{i} ({sum(by_snapshot[i].train_counts.values())} training images)",
+    )  # fmt: skip
+    unavailable = architectures.unavailable(settings.transfer_weights)
+    arch = arch_col.selectbox(
+        "Architecture",
+        [name for name in architectures.ARCHITECTURES if name not in unavailable],
+        help="deep: the paper's Table 2; plain: a smaller CNN of this project's own design,"
+        " a baseline beside it; transfer: MobileNetV2 pretrained on ImageNet under Table 2's"
+        " head",
+    )
+    for name, reason in unavailable.items():
+        arch_col.caption(f"{name} is off: its weights file is not here", help=reason)
+    folds_col, epochs_col, batch_col, size_col = st.columns(4)
+    default = TrainParams.default
+    folds = folds_col.number_input(
+        "Folds", 0, 20, default("folds"), help="0 skips cross-validation"
+    )
+    epochs = epochs_col.number_input("Epochs", 1, 1000, default("epochs"))
+    batch = batch_col.number_input("Batch size", 1, 1024, default("batch_size"))
+    size = size_col.number_input(
+        "Image size", 16, 128, default("image_size"), help="128 as in the paper"
+    )
+    params = TrainParams(
+        snapshot_id=int(snapshot_id),
+        arch=arch,
+        folds=int(folds),
+        epochs=int(epochs),
+        batch_size=int(batch),
+        image_size=int(size),
+    )
+    snapshot = by_snapshot[int(snapshot_id)]
+    images = sum(int(n) for n in snapshot.train_counts.values())
+    estimate = estimated_updates(images, params)
+    st.caption(
+        f"About {estimate:,} optimizer updates per fold (ceil(images / batch) x epochs"
+        f" on about {images - images // params.folds if params.folds else images} images)."
+    )
+    if warning := updates_warning(arch, estimate):
+        st.warning(warning, icon=":material/warning:")
+    if problem := data_problem(snapshot.train_counts, params.folds, params.snapshot_id):
+        st.warning(problem, icon=":material/block:")
+    if st.button("Start training", type="primary", icon=":material/model_training:"):
+        try:
+            with session.database().session() as db:
+                job = start_training(session=db, actor=actor, settings=settings, params=params)
+            st.session_state["train_job"] = job.id
+        except MoodlabError as exc:
+            st.error(str(exc))
 
 
 @st.fragment(run_every="3s")
@@ -91,6 +108,8 @@ if not registry:
 table = pd.DataFrame(
     [{"id": m.id, "arch": m.arch, "snapshot": m.snapshot_id, "active": m.active,
       "cv mean": m.cv_mean, "cv std": m.cv_std, "test accuracy": m.test_accuracy,
+      "above chance": {True: "yes", False: "NO", None: "no test set"}[chance_check(m)[0]],
+      "updates per fold": (m.report.get("updates") or {}).get("per_fold_mean"),
       "adjacent": (m.report.get("test") or {}).get("adjacent_accuracy"),
       "precision": m.precision, "created": m.created_at} for m in registry]
 )  # fmt: skip
@@ -122,10 +141,19 @@ if picked:
 st.subheader("Report")
 chosen = st.selectbox("Report of model", list(by_id), format_func=lambda i: compare.label(by_id[i]))
 model = next(m for m in registry if m.id == chosen)
-if not model.active and st.button("Activate for videos", icon=":material/check_circle:"):
-    with session.database().session() as db:
-        activate(session=db, actor=actor, model_id=model.id)
-    st.rerun()
+above_chance, chance_note = chance_check(model)
+if above_chance is False:
+    st.warning(chance_note, icon=":material/casino:")
+if not model.active:
+    # A model not clearly above chance is activated only after the lead confirms.
+    confirmed = above_chance is not False or st.checkbox(
+        "Use it for videos anyway", key=f"confirm-{model.id}",
+        help="its videos' moods would be close to guesses",
+    )  # fmt: skip
+    if st.button("Activate for videos", icon=":material/check_circle:", disabled=not confirmed):
+        with session.database().session() as db:
+            activate(session=db, actor=actor, model_id=model.id, force=above_chance is False)
+        st.rerun()
 
 folds = model.report.get("folds", [])
 if folds:

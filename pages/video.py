@@ -11,6 +11,7 @@ from moodlab.images.uploads import VIDEO_EXTENSIONS, save_video_uploads
 from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
 from moodlab.ui import charts, jobs_view, session
+from moodlab.video import timeline
 from moodlab.video.actions import start_video
 from moodlab.video.service import VideoParams, list_videos, video_file
 
@@ -123,6 +124,8 @@ if not tracks.empty:
     facts.dataframe(tracks, hide_index=True)
 for warning in report.get("warnings", []):
     st.warning(warning, icon=":material/warning:")
+if flat := timeline.near_uniform(report.get("timeline", [])):
+    st.warning(flat, icon=":material/blur_on:")
 
 st.subheader("Mood over time")
 segments = report.get("segments", [])

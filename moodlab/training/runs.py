@@ -6,6 +6,7 @@ that is re-queued after its worker died starts again at the next fold.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import tempfile
@@ -59,6 +60,37 @@ class TrainParams(JobParams):
                 raise MoodlabError(f"{name.replace('_', ' ')} must be at least 1")
 
 
+# The fewest optimizer updates per fold at which each network learnt the separable
+# demo pictures (benchmarks/updates.py; docs/benchmarks.md, "Optimizer updates"):
+# below it the Training page warns. The deep CNN, with its six dropout layers, needs
+# about ten times what the plain one does.
+MIN_UPDATES = {"deep": 400, "plain": 24}
+
+
+def updates(train_images: int, batch_size: int, epochs: int) -> int:
+    """Adam steps one fit takes: ceil(images / batch) per epoch, times the epochs."""
+    return math.ceil(train_images / batch_size) * epochs if train_images else 0
+
+
+def estimated_updates(train_images: int, params: TrainParams) -> int:
+    """Updates per fold before a run: a fold trains on all but about 1/k of the images
+    (the final model, and a run with 0 folds, on all of them)."""
+    per_fold = train_images - train_images // params.folds if params.folds else train_images
+    return updates(per_fold, params.batch_size, params.epochs)
+
+
+def updates_warning(arch: str, per_fold: int) -> str | None:
+    """A warning when ``per_fold`` is below the measured minimum for ``arch``; else None."""
+    minimum = MIN_UPDATES.get(arch)
+    if minimum is None or per_fold >= minimum:
+        return None
+    return (
+        f"about {per_fold} optimizer updates per fold: the {arch} CNN needed at least"
+        f" {minimum} to learn even separable pictures (docs/benchmarks.md); expect a score"
+        " near chance. Use more epochs, a smaller batch, or more images"
+    )
+
+
 def data_problem(train_counts: dict[str, int], folds: int, snapshot_id: int) -> str | None:
     """Why ``folds`` cannot run on a snapshot with these training counts per mood, and
     the fix; None when it can. The start service and the run itself both ask.
@@ -91,12 +123,14 @@ def data_problem(train_counts: dict[str, int], folds: int, snapshot_id: int) -> 
 class TrainResult(JobResult):
     """A training run's result: its finished folds while it runs, then its report."""
 
-    folds: list[dict[str, Any]] = field(default_factory=list)  # fold, accuracy, history
+    folds: list[dict[str, Any]] = field(default_factory=list)  # fold, accuracy, updates, history
     model_id: int | None = None
     arch: str | None = None
     cv_mean: float | None = None
     cv_std: float | None = None
     test_accuracy: float | None = None
+    updates_per_fold: int | None = None  # the mean over the folds, rounded
+    final_updates: int | None = None
 
 
 def _split(
@@ -248,31 +282,51 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
                 (_predict(model, val_paths, labels[val_idx], params) == labels[val_idx]).mean()
             )
             scores.append(accuracy)
-            saved.append({"fold": k + 1, "accuracy": accuracy, "history": callback.history})
+            steps = updates(len(train_idx), params.batch_size, params.epochs)
+            saved.append({"fold": k + 1, "accuracy": accuracy, "updates": steps,
+                          "history": callback.history})  # fmt: skip
             done = (k + 1) * params.epochs / total_epochs
             message = f"{label}: accuracy {accuracy:.3f}"
             ctx.progress(done, message, result={"folds": saved}, force=True)
-            ctx.log(f"{label}: validation accuracy {accuracy:.3f}")
+            ctx.log(f"{label}: validation accuracy {accuracy:.3f} after {steps} updates")
         callback = _progress_callback(
             ctx, "final model", len(folds) * params.epochs, total_epochs, params.epochs
         )
         model = _fit(params, (paths, labels), params.epochs, callback, cache_dir, "final", settings)
+    final_updates = updates(len(paths), params.batch_size, params.epochs)
     test_paths, test_labels = _split(settings, params.snapshot_id, "test", database)
     test = (
         evaluate(_predict(model, test_paths, test_labels, params), test_labels)
         if test_paths
         else None
     )
-    record = _register(
-        ctx, params, settings, model, scores, test, saved, callback.history, precision
-    )
-    return record
+    ctx.log(f"final model: {final_updates} updates")
+    trained = Trained(saved, callback.history, final_updates, len(paths))
+    return _register(ctx, params, settings, model, scores, test, trained, precision)
 
 
 def _saved_folds(database: Database, job_id: int) -> list[dict[str, Any]]:
     with database.session() as session:
         result = session.scalar(select(Job.result).where(Job.id == job_id)) or {}
     return list(result.get("folds", []))
+
+
+@dataclass(frozen=True)
+class Trained:
+    """What the fits did: each fold's record, the final model's curve and update count."""
+
+    folds: list[dict[str, Any]]
+    final_history: list[dict[str, float]]
+    final_updates: int
+    train_images: int
+
+    def updates_report(self, arch: str) -> dict[str, Any]:
+        per_fold = [f["updates"] for f in self.folds if f.get("updates") is not None]
+        mean = round(float(np.mean(per_fold))) if per_fold else None
+        shown = mean if mean is not None else self.final_updates
+        return {"per_fold": per_fold, "per_fold_mean": mean, "final": self.final_updates,
+                "train_images": self.train_images, "minimum": MIN_UPDATES.get(arch),
+                "warning": updates_warning(arch, shown)}  # fmt: skip
 
 
 def _register(
@@ -282,8 +336,7 @@ def _register(
     model: Any,
     scores: list[float],
     test: dict[str, Any] | None,
-    folds: list[dict[str, Any]],
-    final_history: list[dict[str, float]],
+    trained: Trained,
     precision: str,
 ) -> dict[str, Any]:
     models_dir = settings.data_dir / "models"
@@ -295,9 +348,12 @@ def _register(
     os.replace(temporary, models_dir / name)
     cv_mean = float(np.mean(scores)) if scores else None
     cv_std = float(np.std(scores)) if scores else None
+    folds = trained.folds
+    update_counts = trained.updates_report(params.arch)
     report: dict[str, Any] = {
-        "folds": folds, "final_history": final_history, "test": test, "versions": versions(),
-        "settings": {**params.__dict__}, "moods": moods.names(),
+        "folds": folds, "final_history": trained.final_history, "test": test,
+        "versions": versions(), "settings": {**params.__dict__}, "moods": moods.names(),
+        "updates": update_counts,
     }  # fmt: skip
     if params.arch == "transfer":
         report["backbone_weights"] = str(architectures.transfer_weights(settings.transfer_weights))
@@ -319,6 +375,8 @@ def _register(
         "macro_f1": test["macro_f1"] if test else None,
         "confusion_matrix": test["confusion_matrix"] if test else None,
         "moods": moods.names(), "precision": precision, "folds": folds,
+        "updates_per_fold": update_counts["per_fold_mean"], "final_updates": trained.final_updates,
+        "updates_warning": update_counts["warning"],
     }  # fmt: skip
 
 
