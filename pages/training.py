@@ -5,7 +5,7 @@ import streamlit as st
 
 from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Role
+from moodlab.core.models import JobStatus, Role
 from moodlab.datasets import snapshots as datasets
 from moodlab.jobs import queue as jobs
 from moodlab.training import architectures, compare
@@ -86,16 +86,45 @@ else:
             st.error(str(exc))
 
 
+def run_card(job) -> None:
+    """A run: its job card, then architecture, snapshot, CV mean and updates per fold."""
+    jobs_view.job_card(job, actor)
+    params = TrainParams.from_json(job.params)
+    result = TrainResult.from_json(job.result)
+    scores = [f["accuracy"] for f in result.folds]
+    steps = [f["updates"] for f in result.folds if f.get("updates") is not None]
+    cv_mean = result.cv_mean if result.cv_mean is not None else (
+        sum(scores) / len(scores) if scores else None
+    )  # fmt: skip
+    facts = [f"{params.arch} on snapshot #{params.snapshot_id}",
+             f"{params.folds} folds x {params.epochs} epochs"]  # fmt: skip
+    if cv_mean is not None:
+        facts.append(f"CV mean {cv_mean:.3f}" + ("" if result.cv_mean is not None else " so far"))
+    if result.updates_per_fold is not None or steps:
+        facts.append(
+            f"{result.updates_per_fold or round(sum(steps) / len(steps))} updates per fold"
+        )
+    st.caption(" · ".join(facts))
+    if result.folds:
+        table = [{"fold": f["fold"], "accuracy": f["accuracy"], "updates": f.get("updates")}
+                 for f in result.folds]  # fmt: skip
+        st.dataframe(pd.DataFrame(table), hide_index=True)
+
+
 @st.fragment(run_every="3s")
 def running() -> None:
     with session.database().session() as db:
         active = jobs.list_jobs(session=db, actor=actor, kinds=["train"], limit=3)
+    # A run that was queued or running on the last look and has now succeeded put a new
+    # model in the registry: rerun the whole page so the tables below show it.
+    seen: dict[int, str] = st.session_state.setdefault("train_seen", {})
+    finished = [j.id for j in active if j.status == JobStatus.SUCCEEDED
+                and seen.get(j.id) in (JobStatus.QUEUED, JobStatus.RUNNING)]  # fmt: skip
+    seen.update({j.id: j.status for j in active})
     for job in active[:3]:
-        jobs_view.job_card(job, actor)
-        folds = TrainResult.from_json(job.result).folds
-        if folds:
-            scores = [{"fold": f["fold"], "accuracy": f["accuracy"]} for f in folds]
-            st.dataframe(pd.DataFrame(scores), hide_index=True)
+        run_card(job)
+    if finished:
+        st.rerun(scope="app")
 
 
 st.subheader("Runs")
