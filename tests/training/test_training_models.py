@@ -58,3 +58,21 @@ def test_every_model_centres_its_own_input(arch, tmp_path):
     model.save(tmp_path / "m.keras")  # the saved model carries its preprocessing
     loaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
     assert loaded.get_layer("centre").get_config()["offset"] == -1.0
+
+
+def test_tensorflow_thread_pools_follow_the_cores_this_process_may_use():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
+        "from moodlab.training.precision import choose_policy; choose_policy('float32');"
+        "import tensorflow as tf; tf.constant(1.0) + 1;"
+        "print(tf.config.threading.get_intra_op_parallelism_threads(),"
+        " tf.config.threading.get_inter_op_parallelism_threads())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=os.getcwd())  # fmt: skip
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.split()[-2:] == ["1", "1"]  # one core allowed: pools of one
