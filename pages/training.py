@@ -6,9 +6,11 @@ import streamlit as st
 from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import JobStatus, Role
+from moodlab.core.storage import ContentStore
 from moodlab.datasets import snapshots as datasets
+from moodlab.images.intake import thumbnail_path
 from moodlab.jobs import queue as jobs
-from moodlab.training import architectures, compare
+from moodlab.training import architectures, compare, review
 from moodlab.training.actions import start_training
 from moodlab.training.registry import activate, chance_check, list_models
 from moodlab.training.runs import (
@@ -193,6 +195,27 @@ if folds:
     st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
     st.bar_chart(pd.DataFrame({"fold": range(1, len(scores) + 1), "accuracy": scores}), x="fold",
                  y="accuracy", height=200)  # fmt: skip
+checked = review.review(model.report)
+if checked:
+    st.markdown("**Out-of-fold review** (each training image scored by the fold that did"
+                " not train on it)")  # fmt: skip
+    ece_col, issues_col = st.columns(2)
+    ece_col.metric("Expected calibration error", f"{checked['ece']:.3f}",
+                   help="share-weighted gap between confidence and accuracy, 10 bins")  # fmt: skip
+    issues_col.metric("Labels disputed", f"{len(checked['issues'])} of {checked['images']}",
+                      help="confident learning: another mood above its own threshold")  # fmt: skip
+    bins = pd.DataFrame(checked["reliability"])
+    st.caption("Reliability: accuracy against confidence (a calibrated model is on the diagonal)")
+    st.scatter_chart(bins, x="confidence", y="accuracy", size="images", height=220)
+    if checked["issues"]:
+        st.caption("Labels the model confidently disputes, worst first")
+        store = ContentStore(settings.data_dir)
+        shown = checked["issues"][:8]
+        for column, issue in zip(st.columns(4) * 2, shown, strict=False):
+            path = thumbnail_path(store, issue["image"])
+            if path.exists():
+                column.image(str(path), caption=f"{issue['label']} -> {issue['suggested']}")
+        st.dataframe(pd.DataFrame(checked["issues"]), hide_index=True)
 test = model.report.get("test")
 if test:
     accuracy, f1, adjacent = st.columns(3)

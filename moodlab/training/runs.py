@@ -212,10 +212,16 @@ def _fit(
     return model
 
 
-def _predict(model: Any, paths: list[str], labels: np.ndarray, params: TrainParams) -> np.ndarray:
+def _probabilities(
+    model: Any, paths: list[str], labels: np.ndarray, params: TrainParams
+) -> np.ndarray:
     data = dataset(paths, labels, image_size=params.image_size, batch_size=params.batch_size,
                    shuffle=False, seed=params.seed)  # fmt: skip
-    return model.predict(data, verbose=0).argmax(axis=1)
+    return np.asarray(model.predict(data, verbose=0), dtype=np.float64)
+
+
+def _predict(model: Any, paths: list[str], labels: np.ndarray, params: TrainParams) -> np.ndarray:
+    return _probabilities(model, paths, labels, params).argmax(axis=1)
 
 
 def evaluate(predicted: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
@@ -278,13 +284,19 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
                 params, train_set, params.epochs, callback, cache_dir, f"fold{k}", settings
             )
             val_paths = [paths[i] for i in val_idx]
-            accuracy = float(
-                (_predict(model, val_paths, labels[val_idx], params) == labels[val_idx]).mean()
-            )
+            probs = _probabilities(model, val_paths, labels[val_idx], params)
+            accuracy = float((probs.argmax(axis=1) == labels[val_idx]).mean())
+            # Out-of-fold probabilities: each training image scored by the fold that did
+            # not train on it (the label review and calibration read them).
+            out_of_fold = [{"image": Path(path).stem, "label": int(label),
+                            "probs": [round(float(p), 4) for p in row]}
+                           for path, label, row in zip(val_paths, labels[val_idx], probs,
+                                                       strict=True)]  # fmt: skip
             scores.append(accuracy)
             steps = updates(len(train_idx), params.batch_size, params.epochs)
             saved.append({"fold": k + 1, "accuracy": accuracy, "updates": steps,
-                          "history": callback.history})  # fmt: skip
+                          "history": callback.history,
+                          "out_of_fold": out_of_fold})  # fmt: skip
             done = (k + 1) * params.epochs / total_epochs
             message = f"{label}: accuracy {accuracy:.3f}"
             ctx.progress(done, message, result={"folds": saved}, force=True)
@@ -348,12 +360,14 @@ def _register(
     os.replace(temporary, models_dir / name)
     cv_mean = float(np.mean(scores)) if scores else None
     cv_std = float(np.std(scores)) if scores else None
-    folds = trained.folds
+    out_of_fold = [row for fold in trained.folds for row in fold.get("out_of_fold", [])]
+    folds = [{k: v for k, v in fold.items() if k != "out_of_fold"} for fold in trained.folds]
     update_counts = trained.updates_report(params.arch)
     report: dict[str, Any] = {
         "folds": folds, "final_history": trained.final_history, "test": test,
         "versions": versions(), "settings": {**params.__dict__}, "moods": moods.names(),
         "updates": update_counts,
+        "out_of_fold": out_of_fold,
     }  # fmt: skip
     if params.arch == "transfer":
         report["backbone_weights"] = str(architectures.transfer_weights(settings.transfer_weights))
