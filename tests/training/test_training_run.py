@@ -202,7 +202,11 @@ def test_training_page_starts_a_run_and_shows_the_report(database, settings, lea
     at = app(lead, timeout=60)
     at.switch_page("pages/training.py").run()
     assert not at.exception
-    assert [m.label for m in at.metric] == ["Test accuracy", "Macro-F1", "Adjacent accuracy"]
+    assert [m.label for m in at.metric] == [
+        "Expected calibration error", "Labels disputed",  # the out-of-fold review
+        "Test accuracy", "Macro-F1", "Adjacent accuracy",
+    ]  # fmt: skip
+    assert at.metric[1].value.endswith("of 72")  # every training image scored once
     assert at.multiselect[0].value == [1, 2]  # deep and plain side by side by default
     assert len(at.dataframe[1].value) == 2  # the comparison table
     # A one-epoch model may well be near chance: then the page asks first.
