@@ -5,13 +5,21 @@ import streamlit as st
 
 from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Role
+from moodlab.core.models import JobStatus, Role
+from moodlab.core.storage import ContentStore
 from moodlab.datasets import snapshots as datasets
+from moodlab.images.intake import thumbnail_path
 from moodlab.jobs import queue as jobs
-from moodlab.training import architectures, compare
+from moodlab.training import architectures, compare, review
 from moodlab.training.actions import start_training
-from moodlab.training.registry import activate, list_models
-from moodlab.training.runs import TrainParams, TrainResult
+from moodlab.training.registry import activate, chance_check, list_models
+from moodlab.training.runs import (
+    TrainParams,
+    TrainResult,
+    data_problem,
+    estimated_updates,
+    updates_warning,
+)
 from moodlab.ui import charts, forms, jobs_view, session
 from moodlab.ui.text import plain
 
@@ -26,11 +34,15 @@ with session.database().session() as db:
 if not snapshots:
     st.info("Freeze a dataset snapshot on the Datasets page first.")
 else:
+    # Plain widgets, not a form: the update estimate and the checks follow every change,
+    # and what was typed is kept while the lead visits other pages (moodlab.ui.forms).
     fields = forms.Kept("train", actor)
     snapshot_col, arch_col = st.columns(2)
-    snapshot_ids = [s.id for s in snapshots]
+    by_snapshot = {s.id: s for s in snapshots}
+    snapshot_ids = list(by_snapshot)
     snapshot_id = snapshot_col.selectbox(
-        "Dataset snapshot", snapshot_ids, format_func=lambda i: f"#{i}",
+        "Dataset snapshot", snapshot_ids,
+        format_func=lambda i: f"#{i} ({sum(by_snapshot[i].train_counts.values())} training images)",
         **fields.choice("snapshot", snapshot_ids, snapshot_ids[0]),
     )  # fmt: skip
     unavailable = architectures.unavailable(settings.transfer_weights)
@@ -38,8 +50,9 @@ else:
     arch = arch_col.selectbox(
         "Architecture",
         arch_names,
-        help="deep: the paper's Table 2; plain: the plainer CNN it compares with;"
-        " transfer: MobileNetV2 pretrained on ImageNet under the same head",
+        help="deep: the paper's Table 2; plain: a smaller CNN of this project's own design,"
+        " a baseline beside it; transfer: MobileNetV2 pretrained on ImageNet under Table 2's"
+        " head",
         **fields.choice("arch", arch_names, arch_names[0]),
     )
     for name, reason in unavailable.items():
@@ -57,15 +70,26 @@ else:
         "Image size", 16, 128, help="128 as in the paper",
         **fields("image_size", default("image_size")),
     )  # fmt: skip
+    params = TrainParams(
+        snapshot_id=int(snapshot_id),
+        arch=arch,
+        folds=int(folds),
+        epochs=int(epochs),
+        batch_size=int(batch),
+        image_size=int(size),
+    )
+    snapshot = by_snapshot[int(snapshot_id)]
+    images = sum(int(n) for n in snapshot.train_counts.values())
+    estimate = estimated_updates(images, params)
+    st.caption(
+        f"About {estimate:,} optimizer updates per fold (ceil(images / batch) x epochs"
+        f" on about {images - images // params.folds if params.folds else images} images)."
+    )
+    if warning := updates_warning(arch, estimate):
+        st.warning(warning, icon=":material/warning:")
+    if problem := data_problem(snapshot.train_counts, params.folds, params.snapshot_id):
+        st.warning(problem, icon=":material/block:")
     if st.button("Start training", type="primary", icon=":material/model_training:"):
-        params = TrainParams(
-            snapshot_id=int(snapshot_id),
-            arch=arch,
-            folds=int(folds),
-            epochs=int(epochs),
-            batch_size=int(batch),
-            image_size=int(size),
-        )
         try:
             with session.database().session() as db:
                 job = start_training(session=db, actor=actor, settings=settings, params=params)
@@ -74,16 +98,45 @@ else:
             st.error(plain(exc))
 
 
+def run_card(job) -> None:
+    """A run: its job card, then architecture, snapshot, CV mean and updates per fold."""
+    jobs_view.job_card(job, actor)
+    params = TrainParams.from_json(job.params)
+    result = TrainResult.from_json(job.result)
+    scores = [f["accuracy"] for f in result.folds]
+    steps = [f["updates"] for f in result.folds if f.get("updates") is not None]
+    cv_mean = result.cv_mean if result.cv_mean is not None else (
+        sum(scores) / len(scores) if scores else None
+    )  # fmt: skip
+    facts = [f"{params.arch} on snapshot #{params.snapshot_id}",
+             f"{params.folds} folds x {params.epochs} epochs"]  # fmt: skip
+    if cv_mean is not None:
+        facts.append(f"CV mean {cv_mean:.3f}" + ("" if result.cv_mean is not None else " so far"))
+    if result.updates_per_fold is not None or steps:
+        facts.append(
+            f"{result.updates_per_fold or round(sum(steps) / len(steps))} updates per fold"
+        )
+    st.caption(" · ".join(facts))
+    if result.folds:
+        table = [{"fold": f["fold"], "accuracy": f["accuracy"], "updates": f.get("updates")}
+                 for f in result.folds]  # fmt: skip
+        st.dataframe(pd.DataFrame(table), hide_index=True)
+
+
 @st.fragment(run_every="3s")
 def running() -> None:
     with session.database().session() as db:
         active = jobs.list_jobs(session=db, actor=actor, kinds=["train"], limit=3)
+    # A run that was queued or running on the last look and has now succeeded put a new
+    # model in the registry: rerun the whole page so the tables below show it.
+    seen: dict[int, str] = st.session_state.setdefault("train_seen", {})
+    finished = [j.id for j in active if j.status == JobStatus.SUCCEEDED
+                and seen.get(j.id) in (JobStatus.QUEUED, JobStatus.RUNNING)]  # fmt: skip
+    seen.update({j.id: j.status for j in active})
     for job in active[:3]:
-        jobs_view.job_card(job, actor)
-        folds = TrainResult.from_json(job.result).folds
-        if folds:
-            scores = [{"fold": f["fold"], "accuracy": f["accuracy"]} for f in folds]
-            st.dataframe(pd.DataFrame(scores), hide_index=True)
+        run_card(job)
+    if finished:
+        st.rerun(scope="app")
 
 
 st.subheader("Runs")
@@ -96,6 +149,8 @@ if not registry:
 table = pd.DataFrame(
     [{"id": m.id, "arch": m.arch, "snapshot": m.snapshot_id, "active": m.active,
       "cv mean": m.cv_mean, "cv std": m.cv_std, "test accuracy": m.test_accuracy,
+      "above chance": {True: "yes", False: "NO", None: "no test set"}[chance_check(m)[0]],
+      "updates per fold": (m.report.get("updates") or {}).get("per_fold_mean"),
       "adjacent": (m.report.get("test") or {}).get("adjacent_accuracy"),
       "precision": m.precision, "created": m.created_at} for m in registry]
 )  # fmt: skip
@@ -127,10 +182,19 @@ if picked:
 st.subheader("Report")
 chosen = st.selectbox("Report of model", list(by_id), format_func=lambda i: compare.label(by_id[i]))
 model = next(m for m in registry if m.id == chosen)
-if not model.active and st.button("Activate for videos", icon=":material/check_circle:"):
-    with session.database().session() as db:
-        activate(session=db, actor=actor, model_id=model.id)
-    st.rerun()
+above_chance, chance_note = chance_check(model)
+if above_chance is False:
+    st.warning(chance_note, icon=":material/casino:")
+if not model.active:
+    # A model not clearly above chance is activated only after the lead confirms.
+    confirmed = above_chance is not False or st.checkbox(
+        "Use it for videos anyway", key=f"confirm-{model.id}",
+        help="its videos' moods would be close to guesses",
+    )  # fmt: skip
+    if st.button("Activate for videos", icon=":material/check_circle:", disabled=not confirmed):
+        with session.database().session() as db:
+            activate(session=db, actor=actor, model_id=model.id, force=above_chance is False)
+        st.rerun()
 
 folds = model.report.get("folds", [])
 if folds:
@@ -141,6 +205,27 @@ if folds:
     st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
     st.bar_chart(pd.DataFrame({"fold": range(1, len(scores) + 1), "accuracy": scores}), x="fold",
                  y="accuracy", height=200)  # fmt: skip
+checked = review.review(model.report)
+if checked:
+    st.markdown("**Out-of-fold review** (each training image scored by the fold that did"
+                " not train on it)")  # fmt: skip
+    ece_col, issues_col = st.columns(2)
+    ece_col.metric("Expected calibration error", f"{checked['ece']:.3f}",
+                   help="share-weighted gap between confidence and accuracy, 10 bins")  # fmt: skip
+    issues_col.metric("Labels disputed", f"{len(checked['issues'])} of {checked['images']}",
+                      help="confident learning: another mood above its own threshold")  # fmt: skip
+    bins = pd.DataFrame(checked["reliability"])
+    st.caption("Reliability: accuracy against confidence (a calibrated model is on the diagonal)")
+    st.scatter_chart(bins, x="confidence", y="accuracy", size="images", height=220)
+    if checked["issues"]:
+        st.caption("Labels the model confidently disputes, worst first")
+        store = ContentStore(settings.data_dir)
+        shown = checked["issues"][:8]
+        for column, issue in zip(st.columns(4) * 2, shown, strict=False):
+            path = thumbnail_path(store, issue["image"])
+            if path.exists():
+                column.image(str(path), caption=f"{issue['label']} -> {issue['suggested']}")
+        st.dataframe(pd.DataFrame(checked["issues"]), hide_index=True)
 test = model.report.get("test")
 if test:
     accuracy, f1, adjacent = st.columns(3)

@@ -12,6 +12,7 @@ from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
 from moodlab.ui import charts, jobs_view, session
 from moodlab.ui.text import plain
+from moodlab.video import timeline
 from moodlab.video.actions import start_video
 from moodlab.video.result import VideoResult
 from moodlab.video.service import VideoParams, list_videos, video_file
@@ -131,6 +132,8 @@ if not tracks.empty:
     facts.dataframe(tracks, hide_index=True)
 for warning in report.get("warnings", []):
     st.warning(plain(warning), icon=":material/warning:")
+if flat := timeline.near_uniform(report.get("timeline", [])):
+    st.warning(flat, icon=":material/blur_on:")
 
 st.subheader("Mood over time")
 segments = report.get("segments", [])

@@ -7,6 +7,7 @@ import json
 from collections import Counter
 
 import numpy as np
+import pytest
 from PIL import Image, ImageFilter
 
 from moodlab import demo
@@ -42,11 +43,14 @@ def test_simulated_annotators_err_mostly_towards_neighbours():
     assert 0 < votes[None] < 150  # a few skips
 
 
+# The demo's deep CNN trains for its measured minimum of updates (400 a fold, 4 fits):
+# on a loaded 2-core machine the whole build can pass the default 300 s.
+@pytest.mark.timeout(900)
 def test_demo_builds_a_labelled_workspace_with_content_on_every_page(env, tmp_path):
     root = tmp_path / "demo"
     small = {"MOODLAB_MUSIC_TRACKS_PER_MOOD": "1"}
     built = run_cli("demo", "--dir", str(root), "--per-mood", "12", "--build-only", "--json",
-                    env=small, timeout=600)  # fmt: skip
+                    env=small, timeout=880)  # fmt: skip
     assert built.returncode == 0, built.stderr[-2000:]
     report = json.loads(built.stdout)
     assert report["images"] == 96 and len(report["models"]) == 2

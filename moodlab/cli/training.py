@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
+from moodlab.core.errors import MoodlabError
 from moodlab.core.models import TrainedModel
 from moodlab.training import registry
 from moodlab.training.actions import start_training
@@ -31,7 +33,11 @@ def register(sub: Subcommands) -> None:
     evaluate_ = command(models, "evaluate", "a model on a snapshot's test set", evaluate)
     evaluate_.add_argument("id", type=int)
     evaluate_.add_argument("--dataset", type=int, help="snapshot id (default: its own)")
-    command(models, "activate", "use this model for videos", activate).add_argument("id", type=int)
+    activate_ = command(models, "activate", "use this model for videos", activate)
+    activate_.add_argument("id", type=int)
+    activate_.add_argument(
+        "--force", action="store_true", help="activate a model not clearly above chance"
+    )
 
 
 def train(args: argparse.Namespace) -> Report:
@@ -41,11 +47,15 @@ def train(args: argparse.Namespace) -> Report:
     )  # fmt: skip
     report = run_here(start_training, params=params)
     report.pop("folds", None)
+    if report.get("updates_warning"):
+        print(f"moodlab: warning: {report['updates_warning']}", file=sys.stderr)
     return report
 
 
 def model_row(model: TrainedModel) -> Report:
+    above, note = registry.chance_check(model)
     return {
+        "above_chance": above, "chance_note": note,
         "id": model.id, "arch": model.arch, "path": model.path, "active": model.active,
         "cv_mean": model.cv_mean, "test_accuracy": model.test_accuracy,
         "snapshot_id": model.snapshot_id, "precision": model.precision,
@@ -63,7 +73,13 @@ def list_models(args: argparse.Namespace) -> Report:
 def activate(args: argparse.Namespace) -> Report:
     _, database = open_database()
     with database.session() as session:
-        return model_row(registry.activate(session=session, actor=actor(), model_id=args.id))
+        try:
+            model = registry.activate(
+                session=session, actor=actor(), model_id=args.id, force=args.force
+            )
+        except registry.NearChance as exc:
+            raise MoodlabError(f"{exc}: add --force to activate it anyway") from None
+        return model_row(model)
 
 
 def evaluate(args: argparse.Namespace) -> Report:

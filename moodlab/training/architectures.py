@@ -1,6 +1,13 @@
 """The networks, each in one function whose layers read like the paper's table.
 
-Cho et al. (2019), Table 2 ("deep") and the plainer CNN they compare it with.
+Cho et al. (2019), Table 2 ("deep"); "plain", a smaller CNN of this project's own
+design used as a baseline beside it; and "transfer", MobileNetV2 under Table 2's head.
+
+Every model begins with ``centred``: the pipeline gives pixels in [0, 1] and the
+model maps them to [-1, 1] itself, so a saved model carries its own preprocessing
+(videos and evaluation feed it the same [0, 1] pixels). A from-scratch CNN of
+Table 2's depth barely moves in a few dozen Adam steps on [0, 1] inputs; centred,
+it learns (docs/architecture.md, "Training").
 """
 
 from __future__ import annotations
@@ -15,6 +22,13 @@ from moodlab.core.errors import MoodlabError
 IMAGE_SIZE = 128
 
 
+def centred(inputs):
+    """[0, 1] pixels to [-1, 1]: a Rescaling layer, no parameters, saved with the model."""
+    from keras import layers
+
+    return layers.Rescaling(2.0, offset=-1.0, name="centre")(inputs)
+
+
 def deep(image_size: int = IMAGE_SIZE, classes: int | None = None):
     """Table 2: four pairs of 3x3 convolutions (32, 64, 64, 64 filters), each pair
     followed by 2x2 max-pooling and Dropout(0.25); then Dense 512, 64 and the softmax.
@@ -27,7 +41,7 @@ def deep(image_size: int = IMAGE_SIZE, classes: int | None = None):
 
     classes = classes or len(moods.names())
     inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
-    x = inputs
+    x = centred(inputs)
     for filters in (32, 64, 64, 64):
         x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
         x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
@@ -50,16 +64,17 @@ def _table2_head(x, classes: int):
 
 
 def plain(image_size: int = IMAGE_SIZE, classes: int | None = None):
-    """The plainer CNN the paper compares with (70.0% against 72.4%): one 3x3
-    convolution per stage (32, 64, 64) with 2x2 max-pooling, no dropout in the
-    features, then Dense(128) and the softmax.
+    """A plainer CNN of this project's own design, a baseline beside Table 2 (the
+    paper reports a plainer CNN's 70.0% against 72.4% but does not give its layers):
+    one 3x3 convolution per stage (32, 64, 64) with 2x2 max-pooling, no dropout in
+    the features, then Dense(128) and the softmax.
     """
     import keras
     from keras import layers
 
     classes = classes or len(moods.names())
     inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
-    x = inputs
+    x = centred(inputs)
     for filters in (32, 64, 64):
         x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
         x = layers.MaxPooling2D(2)(x)
@@ -85,7 +100,7 @@ def transfer(image_size: int = IMAGE_SIZE, classes: int | None = None, *, weight
     )
     backbone.trainable = False
     inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
-    x = layers.Rescaling(2.0, offset=-1.0)(inputs)  # the pipeline gives [0, 1]; MobileNet [-1, 1]
+    x = centred(inputs)  # MobileNetV2 expects [-1, 1] too
     x = backbone(x, training=False)
     x = layers.GlobalAveragePooling2D()(x)
     return keras.Model(inputs, _table2_head(x, classes), name="transfer")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sqlalchemy import select, update
@@ -17,17 +18,58 @@ from moodlab.training.precision import apply_policy, choose_policy
 from moodlab.training.runs import TrainParams, _predict, _split, evaluate
 
 
+class NearChance(MoodlabError):
+    """Activating a model whose test accuracy is not clearly above chance, unconfirmed."""
+
+
+def wilson_lower_bound(successes: int, trials: int, z: float = 1.96) -> float:
+    """The Wilson score interval's lower end (95% for z = 1.96) for a binomial proportion."""
+    if trials <= 0:
+        return 0.0
+    p = successes / trials
+    centre = p + z * z / (2 * trials)
+    margin = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    return max(0.0, (centre - margin) / (1 + z * z / trials))
+
+
+def chance_check(model: TrainedModel) -> tuple[bool | None, str | None]:
+    """Whether the model's test accuracy is clearly above chance (1/8): the Wilson 95%
+    lower bound of its test accuracy above chance. None (and no note) without a test set.
+    """
+    test = (model.report or {}).get("test") or {}
+    matrix = test.get("confusion_matrix")
+    if model.test_accuracy is None or not matrix:
+        return None, None
+    trials = int(sum(sum(row) for row in matrix))
+    correct = int(sum(matrix[i][i] for i in range(len(matrix))))
+    chance = 1 / len(moods.names())
+    lower = wilson_lower_bound(correct, trials)
+    if lower > chance:
+        return True, None
+    return False, (
+        f"model {model.id}'s test accuracy, {correct} of {trials} ({correct / trials:.0%}),"
+        f" is not clearly above chance ({chance:.1%}, 1 in {len(moods.names())}): its 95%"
+        f" lower bound is {lower:.1%}, so its videos' moods would be close to guesses"
+    )
+
+
 def list_models(*, session: Session, actor: Actor) -> list[TrainedModel]:
     """Every registered model: the lead manages them, anyone picks one for a video."""
     require_role(actor, Role.LEAD, Role.ANNOTATOR, action="list models")
     return list(session.scalars(select(TrainedModel).order_by(TrainedModel.id.desc())))
 
 
-def activate(*, session: Session, actor: Actor, model_id: int) -> TrainedModel:
+def activate(*, session: Session, actor: Actor, model_id: int, force: bool = False) -> TrainedModel:
+    """Make ``model_id`` the model videos use. A model not clearly above chance raises
+    NearChance (the reason) unless ``force``: the page asks, the CLI wants --force.
+    """
     require_role(actor, Role.LEAD, action="activate models")
     model = session.get(TrainedModel, model_id)
     if model is None:
         raise NotFound(f"no model with id {model_id}")
+    above, note = chance_check(model)
+    if above is False and not force:
+        raise NearChance(note or "")
     session.execute(update(TrainedModel).values(active=False))
     model.active = True
     return model

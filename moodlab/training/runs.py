@@ -6,6 +6,7 @@ that is re-queued after its worker died starts again at the next fold.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import tempfile
@@ -50,23 +51,87 @@ class TrainParams(JobParams):
             architectures.build(self.arch)  # raises the clear error
         if self.arch in architectures.unavailable(settings.transfer_weights):
             architectures.build(self.arch, transfer_weights_file=settings.transfer_weights)
-        if self.folds < 2 and self.folds != 0:
-            raise MoodlabError("folds must be at least 2 (or 0 to skip cross-validation)")
+        if self.folds < 0 or self.folds == 1:
+            raise MoodlabError(
+                f"{self.folds} folds cannot cross-validate: use 2 or more folds, or 0 folds"
+                " to skip cross-validation and train one model on all the training images"
+            )
         for name in ("epochs", "batch_size", "image_size"):
             if getattr(self, name) < 1:
                 raise MoodlabError(f"{name.replace('_', ' ')} must be at least 1")
+
+
+# The fewest optimizer updates per fold at which each network learnt the separable
+# demo pictures (benchmarks/updates.py; docs/benchmarks.md, "Optimizer updates"):
+# below it the Training page warns. The deep CNN, with its six dropout layers, needs
+# about ten times what the plain one does.
+MIN_UPDATES = {"deep": 400, "plain": 24}
+
+
+def updates(train_images: int, batch_size: int, epochs: int) -> int:
+    """Adam steps one fit takes: ceil(images / batch) per epoch, times the epochs."""
+    return math.ceil(train_images / batch_size) * epochs if train_images else 0
+
+
+def estimated_updates(train_images: int, params: TrainParams) -> int:
+    """Updates per fold before a run: a fold trains on all but about 1/k of the images
+    (the final model, and a run with 0 folds, on all of them)."""
+    per_fold = train_images - train_images // params.folds if params.folds else train_images
+    return updates(per_fold, params.batch_size, params.epochs)
+
+
+def updates_warning(arch: str, per_fold: int) -> str | None:
+    """A warning when ``per_fold`` is below the measured minimum for ``arch``; else None."""
+    minimum = MIN_UPDATES.get(arch)
+    if minimum is None or per_fold >= minimum:
+        return None
+    return (
+        f"about {per_fold} optimizer updates per fold: the {arch} CNN needed at least"
+        f" {minimum} to learn even separable pictures (docs/benchmarks.md); expect a score"
+        " near chance. Use more epochs, a smaller batch, or more images"
+    )
+
+
+def data_problem(train_counts: dict[str, int], folds: int, snapshot_id: int) -> str | None:
+    """Why ``folds`` cannot run on a snapshot with these training counts per mood, and
+    the fix; None when it can. The start service and the run itself both ask.
+    """
+    present = {mood: int(n) for mood, n in train_counts.items() if int(n) > 0}
+    total = sum(present.values())
+    if total == 0:
+        return (
+            f"snapshot #{snapshot_id} has no training images: freeze a snapshot after more"
+            " images reach the train tier (3 of 4 votes)"
+        )
+    if not folds:
+        return None
+    order = {name: i for i, name in enumerate(moods.names())}
+    smallest = min(present, key=lambda mood: (present[mood], order.get(mood, 99)))
+    count = present[smallest]
+    if count >= folds:
+        return None
+    images = "image" if count == 1 else "images"
+    fix = f"use at most {count} folds" if count >= 2 else "use 0 folds (no cross-validation)"
+    return (
+        f"{folds}-fold cross-validation needs at least {folds} training images of every"
+        f" mood, and in snapshot #{snapshot_id} the smallest mood, {smallest}, has {count}"
+        f" {images}: {fix}, or freeze a snapshot with a larger per-mood cap"
+        f" (it has {total} training images in all)"
+    )
 
 
 @dataclass(frozen=True)
 class TrainResult(JobResult):
     """A training run's result: its finished folds while it runs, then its report."""
 
-    folds: list[dict[str, Any]] = field(default_factory=list)  # fold, accuracy, history
+    folds: list[dict[str, Any]] = field(default_factory=list)  # fold, accuracy, updates, history
     model_id: int | None = None
     arch: str | None = None
     cv_mean: float | None = None
     cv_std: float | None = None
     test_accuracy: float | None = None
+    updates_per_fold: int | None = None  # the mean over the folds, rounded
+    final_updates: int | None = None
 
     def summary(self) -> str:
         parts = []
@@ -159,10 +224,16 @@ def _fit(
     return model
 
 
-def _predict(model: Any, paths: list[str], labels: np.ndarray, params: TrainParams) -> np.ndarray:
+def _probabilities(
+    model: Any, paths: list[str], labels: np.ndarray, params: TrainParams
+) -> np.ndarray:
     data = dataset(paths, labels, image_size=params.image_size, batch_size=params.batch_size,
                    shuffle=False, seed=params.seed)  # fmt: skip
-    return model.predict(data, verbose=0).argmax(axis=1)
+    return np.asarray(model.predict(data, verbose=0), dtype=np.float64)
+
+
+def _predict(model: Any, paths: list[str], labels: np.ndarray, params: TrainParams) -> np.ndarray:
+    return _probabilities(model, paths, labels, params).argmax(axis=1)
 
 
 def evaluate(predicted: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
@@ -198,18 +269,15 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
     database = ctx.database
     precision = apply_policy(choose_policy(settings.precision))
     paths, labels = _split(settings, params.snapshot_id, "train", database, ctx.actor)
-    if len(paths) < max(2, params.folds):
-        raise MoodlabError(f"snapshot {params.snapshot_id} has only {len(paths)} training images")
+    counts = np.bincount(labels, minlength=len(moods.names()))
+    problem = data_problem(
+        dict(zip(moods.names(), counts.tolist(), strict=True)), params.folds, params.snapshot_id
+    )
+    if problem:  # start_training refuses these; this guards a job queued some other way
+        raise MoodlabError(problem)
     saved = _saved_folds(database, ctx.job_id)
     folds = []
     if params.folds:
-        smallest = np.bincount(labels, minlength=len(moods.names()))
-        smallest = smallest[smallest > 0].min()
-        if smallest < params.folds:
-            raise MoodlabError(
-                f"{params.folds}-fold cross-validation needs at least {params.folds} training"
-                f" images of every mood present; the smallest mood has {smallest}"
-            )
         splitter = StratifiedKFold(params.folds, shuffle=True, random_state=params.seed)
         folds = list(splitter.split(np.zeros(len(labels)), labels))
     total_epochs = params.epochs * (len(folds) + 1)
@@ -232,29 +300,38 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
                 params, train_set, params.epochs, callback, cache_dir, f"fold{k}", settings
             )
             val_paths = [paths[i] for i in val_idx]
-            accuracy = float(
-                (_predict(model, val_paths, labels[val_idx], params) == labels[val_idx]).mean()
-            )
+            probs = _probabilities(model, val_paths, labels[val_idx], params)
+            accuracy = float((probs.argmax(axis=1) == labels[val_idx]).mean())
+            # Out-of-fold probabilities: each training image scored by the fold that did
+            # not train on it (the label review and calibration read them).
+            out_of_fold = [{"image": Path(path).stem, "label": int(label),
+                            "probs": [round(float(p), 4) for p in row]}
+                           for path, label, row in zip(val_paths, labels[val_idx], probs,
+                                                       strict=True)]  # fmt: skip
             scores.append(accuracy)
-            saved.append({"fold": k + 1, "accuracy": accuracy, "history": callback.history})
+            steps = updates(len(train_idx), params.batch_size, params.epochs)
+            saved.append({"fold": k + 1, "accuracy": accuracy, "updates": steps,
+                          "history": callback.history,
+                          "out_of_fold": out_of_fold})  # fmt: skip
             done = (k + 1) * params.epochs / total_epochs
             message = f"{label}: accuracy {accuracy:.3f}"
             ctx.progress(done, message, result={"folds": saved}, force=True)
-            ctx.log(f"{label}: validation accuracy {accuracy:.3f}")
+            ctx.log(f"{label}: validation accuracy {accuracy:.3f} after {steps} updates")
         ctx.log(f"final model on all {len(paths)} training images")
         callback = _progress_callback(
             ctx, "final model", len(folds) * params.epochs, total_epochs, params.epochs
         )
         model = _fit(params, (paths, labels), params.epochs, callback, cache_dir, "final", settings)
+    final_updates = updates(len(paths), params.batch_size, params.epochs)
     test_paths, test_labels = _split(settings, params.snapshot_id, "test", database, ctx.actor)
     test = (
         evaluate(_predict(model, test_paths, test_labels, params), test_labels)
         if test_paths
         else None
     )
-    record = _register(
-        ctx, params, settings, model, scores, test, saved, callback.history, precision
-    )
+    ctx.log(f"final model: {final_updates} updates")
+    trained = Trained(saved, callback.history, final_updates, len(paths))
+    record = _register(ctx, params, settings, model, scores, test, trained, precision)
     ctx.log(f"done: model #{record['model_id']}; {TrainResult.from_json(record).summary()}")
     return record
 
@@ -265,6 +342,24 @@ def _saved_folds(database: Database, job_id: int) -> list[dict[str, Any]]:
     return list(result.get("folds", []))
 
 
+@dataclass(frozen=True)
+class Trained:
+    """What the fits did: each fold's record, the final model's curve and update count."""
+
+    folds: list[dict[str, Any]]
+    final_history: list[dict[str, float]]
+    final_updates: int
+    train_images: int
+
+    def updates_report(self, arch: str) -> dict[str, Any]:
+        per_fold = [f["updates"] for f in self.folds if f.get("updates") is not None]
+        mean = round(float(np.mean(per_fold))) if per_fold else None
+        shown = mean if mean is not None else self.final_updates
+        return {"per_fold": per_fold, "per_fold_mean": mean, "final": self.final_updates,
+                "train_images": self.train_images, "minimum": MIN_UPDATES.get(arch),
+                "warning": updates_warning(arch, shown)}  # fmt: skip
+
+
 def _register(
     ctx: JobContext,
     params: TrainParams,
@@ -272,8 +367,7 @@ def _register(
     model: Any,
     scores: list[float],
     test: dict[str, Any] | None,
-    folds: list[dict[str, Any]],
-    final_history: list[dict[str, float]],
+    trained: Trained,
     precision: str,
 ) -> dict[str, Any]:
     models_dir = settings.data_dir / "models"
@@ -285,9 +379,14 @@ def _register(
     os.replace(temporary, models_dir / name)
     cv_mean = float(np.mean(scores)) if scores else None
     cv_std = float(np.std(scores)) if scores else None
+    out_of_fold = [row for fold in trained.folds for row in fold.get("out_of_fold", [])]
+    folds = [{k: v for k, v in fold.items() if k != "out_of_fold"} for fold in trained.folds]
+    update_counts = trained.updates_report(params.arch)
     report: dict[str, Any] = {
-        "folds": folds, "final_history": final_history, "test": test, "versions": versions(),
-        "settings": {**params.__dict__}, "moods": moods.names(),
+        "folds": folds, "final_history": trained.final_history, "test": test,
+        "versions": versions(), "settings": {**params.__dict__}, "moods": moods.names(),
+        "updates": update_counts,
+        "out_of_fold": out_of_fold,
     }  # fmt: skip
     if params.arch == "transfer":
         report["backbone_weights"] = str(architectures.transfer_weights(settings.transfer_weights))
@@ -309,6 +408,8 @@ def _register(
         "macro_f1": test["macro_f1"] if test else None,
         "confusion_matrix": test["confusion_matrix"] if test else None,
         "moods": moods.names(), "precision": precision, "folds": folds,
+        "updates_per_fold": update_counts["per_fold_mean"], "final_updates": trained.final_updates,
+        "updates_warning": update_counts["warning"],
     }  # fmt: skip
 
 

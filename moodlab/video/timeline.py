@@ -142,3 +142,26 @@ def timeline_rows(times: np.ndarray, probs: np.ndarray) -> list[dict]:
          "probs": {name: round(float(p), 4) for name, p in zip(names, row, strict=True)}}
         for t, row in zip(times, probs, strict=True)
     ]  # fmt: skip
+
+
+# A timeline whose samples' top probability averages below twice chance (2/8) is
+# near uniform: the model hardly tells the moods apart on this video.
+NEAR_UNIFORM_TOP = 2.0
+
+
+def near_uniform(rows: list[dict]) -> str | None:
+    """A warning when the samples' probabilities are near uniform, else None."""
+    if not rows:
+        return None
+    tops = [max(row["probs"].values()) for row in rows if row.get("probs")]
+    if not tops:
+        return None
+    chance = 1 / len(moods.names())
+    mean_top = float(np.mean(tops))
+    if mean_top >= NEAR_UNIFORM_TOP * chance:
+        return None
+    return (
+        f"The model's probabilities are near uniform on this video: each sample's top mood"
+        f" has {mean_top:.0%} on average, and chance is {chance:.0%}. The mood is little more"
+        " than a guess; check the model's test accuracy on the Training page."
+    )

@@ -43,3 +43,36 @@ def test_transfer_is_offered_only_with_its_weights_file(tmp_path, monkeypatch):
     assert str(tmp_path / "models" / architectures.TRANSFER_WEIGHTS_FILE) in reason
     with pytest.raises(MoodlabError, match="MOODLAB_TRANSFER_WEIGHTS=/nowhere.h5 is not a file"):
         architectures.build("transfer", 32, transfer_weights_file="/nowhere.h5")
+
+
+@pytest.mark.parametrize("arch", ["deep", "plain"])
+def test_every_model_centres_its_own_input(arch, tmp_path):
+    import keras
+    import numpy as np
+
+    model = architectures.build(arch, 32)
+    centre = model.get_layer("centre")
+    assert model.layers.index(centre) == 1  # right after the input
+    pixels = np.array([[[[0.0, 0.5, 1.0]]]], dtype="float32")
+    assert centre(pixels).numpy().ravel().tolist() == [-1.0, 0.0, 1.0]
+    model.save(tmp_path / "m.keras")  # the saved model carries its preprocessing
+    loaded = keras.models.load_model(tmp_path / "m.keras", compile=False)
+    assert loaded.get_layer("centre").get_config()["offset"] == -1.0
+
+
+def test_tensorflow_thread_pools_follow_the_cores_this_process_may_use():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
+        "from moodlab.training.precision import choose_policy; choose_policy('float32');"
+        "import tensorflow as tf; tf.constant(1.0) + 1;"
+        "print(tf.config.threading.get_intra_op_parallelism_threads(),"
+        " tf.config.threading.get_inter_op_parallelism_threads())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=os.getcwd())  # fmt: skip
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.split()[-2:] == ["1", "1"]  # one core allowed: pools of one

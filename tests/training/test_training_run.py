@@ -72,8 +72,18 @@ def test_a_small_run_learns_and_registers_a_model(database, settings, lead, snap
     assert report["adjacent_accuracy"] >= report["test_accuracy"]
     assert np.array(report["confusion_matrix"]).sum() == 3 * 8
     assert "fold 3 of 3" in job.log_tail
+    # 72 images, 3 folds: 48 per fold in batches of 16 for 10 epochs; the final model 72.
+    assert [f["updates"] for f in report["folds"]] == [30, 30, 30]
+    assert report["updates_per_fold"] == 30 and report["final_updates"] == 50
+    assert report["updates_warning"] is None  # the plain CNN's measured minimum is 24
+    assert "after 30 updates" in job.log_tail
     with database.session() as session:
         model = session.get(TrainedModel, report["model_id"])
+        assert model.report["updates"]["per_fold"] == [30, 30, 30]
+        out_of_fold = model.report["out_of_fold"]  # every training image, once
+        assert len(out_of_fold) == 72 and len({row["image"] for row in out_of_fold}) == 72
+        assert all(abs(sum(row["probs"]) - 1) < 1e-2 for row in out_of_fold)
+        assert "out_of_fold" not in model.report["folds"][0]
         assert (settings.data_dir / model.path).exists()
         assert model.report["versions"]["tensorflow"]
         assert model.precision in ("float32", "mixed_bfloat16", "mixed_float16")
@@ -109,6 +119,55 @@ def test_cancel_is_honoured_between_batches(database, settings, lead, snapshot_i
         train(context, TrainParams(**small(snapshot_id)), settings)
 
 
+def snapshot_with_cap(database, settings, lead, cap: int) -> int:
+    with database.session() as session:
+        rules = Rules(per_mood_cap=cap, seed=0)
+        return datasets.freeze(session=session, actor=lead, settings=settings, rules=rules).id
+
+
+def test_impossible_runs_are_refused_before_anything_is_queued(
+    env, database, settings, lead, snapshot_id
+):
+    from moodlab.training.actions import start_training
+
+    tiny = snapshot_with_cap(database, settings, lead, 1)
+    refusals = {
+        (tiny, 10): "the smallest mood, Happy, has 1 image: use 0 folds (no cross-validation),"
+        " or freeze a snapshot with a larger per-mood cap",
+        (tiny, 2): "2-fold cross-validation needs at least 2 training images of every mood",
+        (snapshot_id, 10): "the smallest mood, Happy, has 9 images: use at most 9 folds",
+        (snapshot_id, 1): "1 folds cannot cross-validate: use 2 or more folds, or 0 folds",
+    }
+    for (snapshot, folds), reason in refusals.items():
+        params = TrainParams(**small(snapshot, folds=folds))
+        with database.session() as session, pytest.raises(MoodlabError) as refused:
+            start_training(session=session, actor=lead, settings=settings, params=params)
+        assert reason in str(refused.value)
+        assert "--" not in str(refused.value)  # page wording, not command-line flags
+    with database.session() as session:
+        assert not session.scalars(select(Job)).all()  # nothing was queued
+    cli = run_cli("train", "--dataset", str(tiny), "--folds", "2", "--epochs", "1")
+    assert cli.returncode == 1 and "the smallest mood, Happy, has 1 image" in cli.stderr
+    assert "Traceback" not in cli.stderr
+    with database.session() as session:
+        params = TrainParams(**small(tiny, folds=0))  # one image per mood still trains
+        assert start_training(session=session, actor=lead, settings=settings, params=params)
+
+
+def test_updates_are_estimated_before_a_run_and_warned_below_the_measured_minimum():
+    from moodlab.training.runs import MIN_UPDATES, estimated_updates, updates, updates_warning
+
+    assert updates(100, 16, 3) == 7 * 3 and updates(0, 16, 3) == 0
+    ten_folds = TrainParams(snapshot_id=1, folds=10, epochs=60, batch_size=64)
+    assert estimated_updates(2000, ten_folds) == 29 * 60  # 1800 images per fold
+    assert estimated_updates(2000, TrainParams(snapshot_id=1, folds=0, batch_size=64)) == 32 * 60
+    assert updates_warning("deep", MIN_UPDATES["deep"]) is None
+    warning = updates_warning("deep", 24)
+    assert warning and "about 24 optimizer updates per fold" in warning
+    assert f"at least {MIN_UPDATES['deep']}" in warning
+    assert updates_warning("transfer", 1) is None  # not measured: no warning
+
+
 def test_adjacent_accuracy_counts_circle_neighbours():
     truth = np.array([0, 0, 0, 0])  # Happy
     predicted = np.array([0, 1, 7, 4])  # Happy, Dynamic, Peaceful (neighbours), Withered
@@ -126,7 +185,10 @@ def test_train_and_models_commands(env, database, settings, lead, snapshot_id):
     assert set(report) >= promised
     listed = json.loads(run_cli("models", "list", "--json").stdout)["models"]
     assert listed[0]["id"] == report["model_id"] and listed[0]["active"] is False
-    activated = json.loads(run_cli("models", "activate", str(report["model_id"]), "--json").stdout)
+    force = [] if listed[0]["above_chance"] else ["--force"]  # one epoch may be near chance
+    activated = json.loads(
+        run_cli("models", "activate", str(report["model_id"]), "--json", *force).stdout
+    )
     assert activated["active"] is True
     evaluated = json.loads(run_cli("models", "evaluate", str(report["model_id"]), "--json").stdout)
     assert evaluated["images"] == 3 * 8
@@ -143,16 +205,32 @@ def test_training_page_starts_a_run_and_shows_the_report(database, settings, lea
     at = app(lead, timeout=60)
     at.switch_page("pages/training.py").run()
     assert not at.exception
-    assert [m.label for m in at.metric] == ["Test accuracy", "Macro-F1", "Adjacent accuracy"]
+    assert [m.label for m in at.metric] == [
+        "Expected calibration error", "Labels disputed",  # the out-of-fold review
+        "Test accuracy", "Macro-F1", "Adjacent accuracy",
+    ]  # fmt: skip
+    assert at.metric[1].value.endswith("of 72")  # every training image scored once
     assert at.multiselect[0].value == [1, 2]  # deep and plain side by side by default
     assert len(at.dataframe[1].value) == 2  # the comparison table
+    # A one-epoch model may well be near chance: then the page asks first.
+    for confirm in [c for c in at.checkbox if c.label == "Use it for videos anyway"]:
+        confirm.check().run()
     next(b for b in at.button if b.label == "Activate for videos").click().run()
     with database.session() as session:
         assert [m.active for m in session.query(TrainedModel).order_by(TrainedModel.id)] == [
             False,
             True,
         ]
+    # 72 images, 10 folds: about 65 per fold, one batch of 64 and one of 1, 60 epochs.
+    assert any("About 120 optimizer updates per fold" in c.value for c in at.caption)
+    assert any("optimizer updates per fold: the deep CNN needed" in w.value for w in at.warning)
     next(b for b in at.button if b.label == "Start training").click().run()
+    assert "the smallest mood, Happy, has 9 images: use at most 9 folds" in at.error[0].value
+    with database.session() as session:  # the default 10 folds: refused, nothing queued
+        assert [j.kind for j in jobs.list_jobs(session=session, actor=lead)].count("train") == 2
+    next(n for n in at.number_input if n.label == "Folds").set_value(3)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.error
     with database.session() as session:
         kinds = [j.kind for j in jobs.list_jobs(session=session, actor=lead)]
     assert kinds.count("train") == 3
