@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from sqlalchemy import select
+from PIL import Image as PILImage
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from moodlab.core.db import Database
 from moodlab.core.models import Image
 from moodlab.core.storage import ContentStore
 from moodlab.images.checks import CheckedImage, Rejected, check_image
+from moodlab.images.similarity import ImageIndex, colour_layout
 from moodlab.jobs.context import JobResult
 
 # How many rejections a report lists one by one; the counts by reason are complete.
@@ -64,9 +65,11 @@ class IntakeReport:
         if len(self.rejected) < MAX_LISTED:
             self.rejected.append({"source": source, "reason": reason, "kind": kind})
 
-    def duplicate(self, source: str, reason: str) -> None:
+    def duplicate(self, source: str, reason: str, **near: Any) -> None:
+        """``near``: for a near-duplicate, what the page needs to show both and keep both."""
         self.duplicates += 1
-        self.duplicate_sources.append({"source": source, "reason": reason})
+        if len(self.duplicate_sources) < MAX_LISTED:
+            self.duplicate_sources.append({"source": source, "reason": reason, **near})
 
     def as_dict(self, job_id: int | None = None) -> dict[str, Any]:
         return {
@@ -89,6 +92,7 @@ class IntakeResult(JobResult):
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     rejected_by_reason: dict[str, int] = field(default_factory=dict)
+    duplicate_sources: list[dict[str, Any]] = field(default_factory=list)
     pages_fetched: int | None = None  # crawls
     images_found: int | None = None  # crawls
     files: int | None = None  # imports
@@ -97,34 +101,45 @@ class IntakeResult(JobResult):
     def rejected_count(self) -> int:
         return sum(self.rejected_by_reason.values())
 
+    @property
+    def near_duplicates(self) -> list[dict[str, Any]]:
+        """Near-duplicate rejections whose candidate is held, so both can be shown and kept."""
+        return [d for d in self.duplicate_sources if d.get("duplicate_of") and d.get("held")]
 
-class ImageIndex:
-    """Known sha256s and perceptual hashes, for duplicate checks without a query each."""
 
-    def __init__(self, rows: list[tuple[int, str, str]]):
-        self.by_sha = {sha: image_id for image_id, sha, _ in rows}
-        self._ids = [image_id for image_id, _, phash in rows if phash]
-        self._hashes = np.array([int(p, 16) for _, _, p in rows if p], dtype=np.uint64)
+def load_index(database: Database, store: ContentStore) -> ImageIndex:
+    """The index of stored images; images stored before colour layouts get theirs now.
 
-    @classmethod
-    def load(cls, database: Database) -> ImageIndex:
+    Their layout is read from the display copy and written to the row; one whose display
+    copy is missing is judged by structure alone (moodlab.images.similarity).
+    """
+    with database.session() as session:
+        found = session.execute(
+            select(Image.id, Image.sha256, Image.phash, Image.colour_layout)
+        ).all()
+    rows: list[tuple[int, str, str, str]] = [(r[0], r[1], r[2], r[3]) for r in found]
+    backfill = {}
+    for i, (image_id, sha, phash, layout) in enumerate(rows):
+        if layout or not phash:
+            continue
+        try:
+            with PILImage.open(display_path(store, sha)) as display:
+                backfill[image_id] = colour_layout(display)
+        except (OSError, ValueError):
+            continue
+        rows[i] = (image_id, sha, phash, backfill[image_id])
+    if backfill:
         with database.session() as session:
-            rows = session.execute(select(Image.id, Image.sha256, Image.phash)).all()
-        return cls([(image_id, sha, phash) for image_id, sha, phash in rows])
+            for image_id, layout in backfill.items():
+                session.execute(
+                    update(Image).where(Image.id == image_id).values(colour_layout=layout)
+                )
+    return ImageIndex(rows)
 
-    def nearest(self, phash: str) -> tuple[int, int] | None:
-        """(image id, Hamming distance) of the closest known perceptual hash."""
-        if not len(self._hashes):
-            return None
-        xor = np.bitwise_xor(self._hashes, np.uint64(int(phash, 16)))
-        distances = np.unpackbits(xor.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
-        best = int(np.argmin(distances))
-        return self._ids[best], int(distances[best])
 
-    def add(self, image_id: int, sha256: str, phash: str) -> None:
-        self.by_sha[sha256] = image_id
-        self._ids.append(image_id)
-        self._hashes = np.append(self._hashes, np.uint64(int(phash, 16)))
+def held_dir(settings: Settings, job_id: int | None) -> Path:
+    """Where a job keeps its near-duplicate candidates, so the lead can keep both."""
+    return settings.data_dir / "held" / (f"job{job_id}" if job_id is not None else "inline")
 
 
 class Intake:
@@ -135,7 +150,7 @@ class Intake:
         self.database = database
         self.store = ContentStore(settings.data_dir)
         self.job_id = job_id
-        self.index = ImageIndex.load(database)
+        self.index = load_index(database, self.store)
         self.report = IntakeReport()
         self._lock = threading.Lock()
 
@@ -163,26 +178,60 @@ class Intake:
 
     def add_checked(self, checked: CheckedImage, provenance: Provenance) -> int | None:
         with self._lock:
-            duplicate = self._duplicate_reason(checked)
-            if duplicate:
-                self.report.duplicate(provenance.source, duplicate)
+            if checked.sha256 in self.index.by_sha:
+                known = self.index.by_sha[checked.sha256]
+                self.report.duplicate(provenance.source, f"duplicate of image {known} (same bytes)")
+                return None
+            match = self.index.match(
+                checked.phash,
+                checked.colour_layout,
+                max_bits=self.settings.near_duplicate_distance,
+                max_colour=self.settings.near_duplicate_colour,
+            )
+            if match is not None:
+                self.report.duplicate(
+                    provenance.source,
+                    f"near-duplicate of image {match.image_id} ({match.describe()})",
+                    duplicate_of=match.image_id,
+                    **self._hold(checked, provenance),
+                )
                 return None
             image_id = self._store(checked, provenance)
             if image_id is None:
                 self.report.duplicate(provenance.source, "duplicate (stored meanwhile)")
                 return None
-            self.index.add(image_id, checked.sha256, checked.phash)
+            self.index.add(image_id, checked.sha256, checked.phash, checked.colour_layout)
             self.report.stored += 1
             self.report.image_ids.append(image_id)
             return image_id
 
-    def _duplicate_reason(self, checked: CheckedImage) -> str | None:
-        if checked.sha256 in self.index.by_sha:
-            return f"duplicate of image {self.index.by_sha[checked.sha256]} (same bytes)"
-        nearest = self.index.nearest(checked.phash)
-        if nearest and nearest[1] <= self.settings.near_duplicate_distance:
-            return f"near-duplicate of image {nearest[0]} (perceptual hash distance {nearest[1]})"
-        return None
+    def store_anyway(self, checked: CheckedImage, provenance: Provenance) -> int | None:
+        """Store without the near-duplicate check: the lead chose to keep both."""
+        with self._lock:
+            image_id = self._store(checked, provenance)
+            if image_id is not None:
+                self.index.add(image_id, checked.sha256, checked.phash, checked.colour_layout)
+                self.report.stored += 1
+            return image_id
+
+    def _hold(self, checked: CheckedImage, provenance: Provenance) -> dict[str, Any]:
+        """Keep a near-duplicate's bytes and display copy for the lead to compare and keep.
+
+        Only the listed ones (MAX_LISTED a run) are held, under data/held/job<N>/.
+        """
+        if len(self.report.duplicate_sources) >= MAX_LISTED:
+            return {}
+        folder = held_dir(self.settings, self.job_id)
+        original = folder / f"{checked.sha256}{checked.suffix}"
+        preview = folder / f"{checked.sha256}.preview.jpg"
+        self.store.write_new(original, checked.data)
+        self.store.write_new(preview, checked.display_jpeg)
+        return {
+            "sha256": checked.sha256,
+            "held": str(original.relative_to(self.settings.data_dir)),
+            "preview": str(preview.relative_to(self.settings.data_dir)),
+            "provenance": asdict(provenance),
+        }
 
     def _store(self, checked: CheckedImage, provenance: Provenance) -> int | None:
         """Files first (each atomic), then the row; a failed row takes its new files back.
@@ -202,6 +251,7 @@ class Intake:
                 image = Image(
                     sha256=checked.sha256,
                     phash=checked.phash,
+                    colour_layout=checked.colour_layout,
                     original_suffix=checked.suffix,
                     width=checked.width,
                     height=checked.height,
