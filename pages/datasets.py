@@ -24,8 +24,14 @@ st.caption(
 )
 
 cap_col, test_col, seed_col = st.columns(3)
-balance = cap_col.checkbox("Balance to the smallest mood", value=True)
+uncapped = st.session_state.get("datasets_uncapped", False)
+balance = cap_col.checkbox("Balance to the smallest mood", value=not uncapped, disabled=uncapped)
 cap = None if balance else cap_col.number_input("Train images per mood", 0, 1_000_000, 100)
+if uncapped:
+    cap_col.caption("Uncapped: every train-tier image, unbalanced.")
+    if cap_col.button("Cap again"):
+        st.session_state["datasets_uncapped"] = False
+        st.rerun()
 limit_test = test_col.checkbox("Limit test images per mood (the paper used 20)")
 test_per_mood = (
     test_col.number_input("Test images per mood", 0, 100_000, 20) if limit_test else None
@@ -37,6 +43,7 @@ rules = datasets.Rules(
     per_mood_cap=None if cap is None else int(cap),
     test_per_mood=None if test_per_mood is None else int(test_per_mood),
     seed=int(seed),
+    uncapped=uncapped,
 )
 
 with session.database().session() as db:
@@ -46,7 +53,12 @@ with session.database().session() as db:
 
 st.subheader("Preview")
 for warning in preview.warnings:
-    st.warning(warning)
+    st.warning(warning, icon=":material/warning:")
+if preview.low_cap and not uncapped:
+    uncapped_total = sum(preview.uncapped_train.values())
+    if st.button(f"Use every train-tier image instead ({uncapped_total}, unbalanced)"):
+        st.session_state["datasets_uncapped"] = True
+        st.rerun()
 counts = pd.DataFrame(
     [{"mood": m, "set": split, "images": n}
      for split in ("train", "test") for m, n in preview.counts(split).items()]
@@ -65,8 +77,12 @@ if st.button(
 ):
     try:
         with session.database().session() as db:
-            frozen = datasets.freeze(session=db, actor=actor, settings=settings, rules=rules)
-        st.toast(f"Froze snapshot #{frozen.id}")
+            frozen = datasets.freeze_plan(session=db, actor=actor, settings=settings, rules=rules)
+            number = frozen.snapshot.id
+        if frozen.existing:
+            st.toast(f"Snapshot #{number} already holds exactly this set: nothing new frozen")
+        else:
+            st.toast(f"Froze snapshot #{number}")
         st.rerun()
     except MoodlabError as exc:
         st.error(str(exc))

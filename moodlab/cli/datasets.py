@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
@@ -19,6 +20,8 @@ def register(sub: Subcommands) -> None:
     build_.add_argument("--per-mood-cap", type=int, help="train images per mood (default: balance)")
     build_.add_argument("--test-per-mood", type=int, help="test images per mood (default: all)")
     build_.add_argument("--seed", type=int, default=snapshots.Rules().seed)
+    build_.add_argument("--uncapped", action="store_true",
+                        help="every train-tier image, unbalanced (no per-mood cap)")  # fmt: skip
     command(dataset, "list", "every snapshot", list_snapshots)
     export_ = command(dataset, "export", "a zip in ImageFolder layout (as a job, run here)", export)
     export_.add_argument("id", type=int)
@@ -33,11 +36,19 @@ def register(sub: Subcommands) -> None:
 def build(args: argparse.Namespace) -> Report:
     settings, database = open_database()
     rules = snapshots.Rules(
-        per_mood_cap=args.per_mood_cap, test_per_mood=args.test_per_mood, seed=args.seed
-    )
+        per_mood_cap=args.per_mood_cap, test_per_mood=args.test_per_mood, seed=args.seed,
+        uncapped=args.uncapped,
+    )  # fmt: skip
     with database.session() as session:
-        snapshot = snapshots.freeze(session=session, actor=actor(), settings=settings, rules=rules)
-        return snapshots.snapshot_summary(snapshot)
+        frozen = snapshots.freeze_plan(
+            session=session, actor=actor(), settings=settings, rules=rules
+        )
+        for warning in frozen.plan.warnings:
+            print(f"moodlab: warning: {warning}", file=sys.stderr)
+        return snapshots.snapshot_summary(frozen.snapshot) | {
+            "existing": frozen.existing,
+            "warnings": frozen.plan.warnings,
+        }
 
 
 def list_snapshots(args: argparse.Namespace) -> Report:

@@ -25,12 +25,18 @@ from moodlab.core.models import Image, ImageVote, Role, Snapshot, SnapshotMember
 from moodlab.core.timeutil import utcnow
 from moodlab.votes.quorum import TIER_ORDER, Tier, decide, decide_many, tally
 
+# Fewer train images a mood than this and a plan warns: 10-fold cross-validation (the
+# paper's, and `moodlab train`'s default) needs at least one image a fold of each mood.
+MIN_TRAIN_PER_MOOD = 10
+
 
 @dataclass(frozen=True)
 class Rules:
     per_mood_cap: int | None = None  # None: balance to the smallest mood that has images
     test_per_mood: int | None = None  # None: every test candidate
     seed: int = 0
+    uncapped: bool = False  # every train-tier image, unbalanced (overrides the cap)
+    min_per_mood: int = MIN_TRAIN_PER_MOOD  # warn when a mood's train images fall below it
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,9 @@ class Plan:
     disputed: int  # 2-2 ties without a tie-break decision
     cap: int
     warnings: list[str] = field(default_factory=list)
+    # Set when a mood's train images fall below the rules' minimum: the first warning.
+    low_cap: str | None = None
+    uncapped_train: dict[str, int] = field(default_factory=dict)  # train-tier images a mood
 
     def counts(self, split: str) -> dict[str, int]:
         counts = dict.fromkeys(moods.names(), 0)
@@ -113,9 +122,16 @@ def plan(*, session: Session, actor: Actor, settings: Settings, rules: Rules) ->
     missing = [name for name in names if not by_mood[name]]
     if missing:
         warnings.append(f"no train-tier images yet for {', '.join(missing)}")
-    cap = rules.per_mood_cap if rules.per_mood_cap is not None else min(present, default=0)
+    if rules.uncapped:
+        cap = max(present, default=0)
+    else:
+        cap = rules.per_mood_cap if rules.per_mood_cap is not None else min(present, default=0)
     if cap < 0 or (rules.test_per_mood is not None and rules.test_per_mood < 0):
         raise MoodlabError("the per-mood cap and the test count cannot be negative")
+    uncapped_train = {name: len(by_mood[name]) for name in names}
+    low_cap = _low_cap_warning(rules, cap, uncapped_train)
+    if low_cap:
+        warnings.append(low_cap)
     rng = random.Random(rules.seed)  # noqa: S311  (a reproducible shuffle, not a secret)
     members: list[Member] = []
     for name in names:
@@ -141,14 +157,64 @@ def plan(*, session: Session, actor: Actor, settings: Settings, rules: Rules) ->
         "train_quorum": settings.train_quorum,
         "test_quorum": settings.test_quorum,
     }
-    return Plan(rules=rule_set, members=members, disputed=disputed, cap=cap, warnings=warnings)
+    return Plan(rules=rule_set, members=members, disputed=disputed, cap=cap, warnings=warnings,
+                low_cap=low_cap, uncapped_train=uncapped_train)  # fmt: skip
+
+
+def _low_cap_warning(rules: Rules, cap: int, available: dict[str, int]) -> str | None:
+    """A loud warning, with the numbers, when a mood's train images fall below the minimum."""
+    present = {name: n for name, n in available.items() if n}
+    if not present:
+        return None
+    used = {name: min(cap, n) for name, n in present.items()}
+    if min(used.values()) >= rules.min_per_mood:
+        return None
+    smallest = min(present, key=lambda name: (present[name], name))
+    largest = max(present, key=lambda name: (present[name], name))
+    total = sum(present.values())
+    if cap < present[smallest]:
+        why = f"the cap of {cap} train images per mood"
+    elif rules.per_mood_cap is None and not rules.uncapped:
+        why = f"{smallest} has only {present[smallest]} train-tier images (balancing cuts every"
+        why += f" mood to {cap})"
+    else:
+        why = f"{smallest} has only {present[smallest]} train-tier images"
+    return (
+        f"Too few train images: {why}, below the minimum of {rules.min_per_mood} per mood"
+        f" that {rules.min_per_mood}-fold cross-validation needs; the train set would be"
+        f" {sum(used.values())} images. Uncapped, it would keep all {total} train-tier images"
+        f" ({largest}: {present[largest]}, {smallest}: {present[smallest]}), unbalanced."
+    )
+
+
+@dataclass
+class Frozen:
+    snapshot: Snapshot
+    plan: Plan
+    existing: bool  # a snapshot with the same manifest was frozen before: that one, no new row
 
 
 def freeze(*, session: Session, actor: Actor, settings: Settings, rules: Rules) -> Snapshot:
-    """Build the plan and store it as an immutable snapshot; its images' votes freeze."""
+    """Build the plan and store it as an immutable snapshot; its images' votes freeze.
+
+    A plan whose manifest equals an existing snapshot's returns that snapshot.
+    """
+    return freeze_plan(session=session, actor=actor, settings=settings, rules=rules).snapshot
+
+
+def freeze_plan(*, session: Session, actor: Actor, settings: Settings, rules: Rules) -> Frozen:
+    """``freeze``, telling also the plan (its warnings) and whether the snapshot existed."""
     built = plan(session=session, actor=actor, settings=settings, rules=rules)
     if not built.members:
         raise MoodlabError("nothing to freeze: no image has reached the train or test tier yet")
+    same = session.scalar(
+        select(Snapshot)
+        .where(Snapshot.manifest_sha256 == built.manifest_sha256)
+        .order_by(Snapshot.id)
+        .limit(1)
+    )
+    if same is not None:
+        return Frozen(same, built, existing=True)
     snapshot = Snapshot(
         created_by_id=actor.id,
         rules=built.rules,
@@ -169,7 +235,7 @@ def freeze(*, session: Session, actor: Actor, settings: Settings, rules: Rules) 
             .where(Image.id.in_(ids[start : start + 500]), Image.frozen_at.is_(None))
             .values(frozen_at=utcnow())
         )
-    return snapshot
+    return Frozen(snapshot, built, existing=False)
 
 
 def list_snapshots(*, session: Session, actor: Actor) -> list[Snapshot]:
