@@ -135,7 +135,7 @@ def to_8_bit(image: Image.Image) -> Image.Image:
     elif image.mode != "F" and low >= 0 and high <= 65535:
         low, high = 0.0, 65535.0
     scaled = (np.nan_to_num(samples, nan=low) - low) / max(high - low, 1e-12) * 255.0
-    return Image.fromarray(np.clip(np.round(scaled), 0, 255).astype(np.uint8), "L")
+    return Image.fromarray(np.clip(np.round(scaled), 0, 255).astype(np.uint8))
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
