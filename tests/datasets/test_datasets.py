@@ -137,6 +137,38 @@ def test_a_frozen_snapshot_never_changes(lab, lead, database, four):
     assert lab.freeze(lead)[1] != manifest  # a new snapshot sees the new images
 
 
+def test_freezing_the_same_manifest_again_returns_that_snapshot(lab, lead, database):
+    train(lab, "Happy", 2)
+    first_id, manifest = lab.freeze(lead, seed=4)
+    assert lab.freeze(lead, seed=4) == (first_id, manifest)
+    with database.session() as session:
+        again = datasets.freeze_plan(
+            session=session, actor=lead, settings=lab.settings, rules=Rules(seed=4)
+        )
+        assert again.existing and again.snapshot.id == first_id
+        assert len(datasets.list_snapshots(session=session, actor=lead)) == 1
+    train(lab, "Happy", 1)
+    assert lab.freeze(lead, seed=4)[0] != first_id  # a different manifest: a new snapshot
+
+
+def test_a_cap_below_the_minimum_warns_with_the_numbers(lab, lead):
+    train(lab, "Happy", 3)
+    train(lab, "Tired", 2)
+    balanced = lab.plan(lead)
+    assert balanced.low_cap is not None and balanced.low_cap in balanced.warnings
+    assert "Tired has only 2 train-tier images (balancing cuts every mood to 2)" in (
+        balanced.low_cap
+    )
+    assert "minimum of 10 per mood" in balanced.low_cap
+    assert "the train set would be 4 images" in balanced.low_cap
+    assert "Uncapped, it would keep all 5 train-tier images" in balanced.low_cap
+    assert balanced.uncapped_train["Happy"] == 3 and balanced.uncapped_train["Tired"] == 2
+    uncapped = lab.plan(lead, uncapped=True)
+    assert uncapped.counts("train")["Happy"] == 3 and uncapped.counts("train")["Tired"] == 2
+    assert "the cap of 1 train images per mood" in (lab.plan(lead, per_mood_cap=1).low_cap or "")
+    assert lab.plan(lead, min_per_mood=2).low_cap is None
+
+
 def test_export_round_trip(lab, lead, database, settings, tmp_path):
     train(lab, "Happy", 2)
     train(lab, "Dynamic", 3)
@@ -185,6 +217,12 @@ def test_dataset_commands(env, lab, lead, database, tmp_path):
     report = json.loads(built.stdout)
     assert set(report) >= {"id", "manifest_sha256", "train", "test", "disputed"}
     assert report["train"]["Happy"] == 2 and report["disputed"] == 1
+    assert report["existing"] is False
+    [low] = [w for w in report["warnings"] if w.startswith("Too few train images")]
+    assert "Happy has only 2 train-tier images" in low and "minimum of 10" in low
+    assert "moodlab: warning: Too few train images" in built.stderr
+    same = json.loads(run_cli("dataset", "build", "--seed", "3", "--json").stdout)
+    assert (same["id"], same["existing"]) == (report["id"], True)
     listed = json.loads(run_cli("dataset", "list", "--json").stdout)
     assert [s["id"] for s in listed["snapshots"]] == [report["id"]]
     out = tmp_path / "out.zip"
