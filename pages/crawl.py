@@ -165,7 +165,7 @@ def near_duplicates_view(job) -> None:
                             database=session.database(), job_id=job.id, sha256=item.sha256,
                         )  # fmt: skip
                     st.toast(f"Kept both: stored as image #{image_id}")
-                    st.rerun(scope="fragment")
+                    st.rerun()
                 except MoodlabError as exc:
                     st.error(str(exc))
 
