@@ -137,9 +137,9 @@ def load_index(database: Database, store: ContentStore) -> ImageIndex:
     return ImageIndex(rows)
 
 
-def held_dir(settings: Settings, job_id: int | None) -> Path:
+def held_dir(settings: Settings, job_id: int) -> Path:
     """Where a job keeps its near-duplicate candidates, so the lead can keep both."""
-    return settings.data_dir / "held" / (f"job{job_id}" if job_id is not None else "inline")
+    return settings.data_dir / "held" / f"job{job_id}"
 
 
 class Intake:
@@ -219,8 +219,8 @@ class Intake:
 
         Only the listed ones (MAX_LISTED a run) are held, under data/held/job<N>/.
         """
-        if len(self.report.duplicate_sources) >= MAX_LISTED:
-            return {}
+        if self.job_id is None or len(self.report.duplicate_sources) >= MAX_LISTED:
+            return {}  # keeping both goes through the job's record: no job, nothing held
         folder = held_dir(self.settings, self.job_id)
         original = folder / f"{checked.sha256}{checked.suffix}"
         preview = folder / f"{checked.sha256}.preview.jpg"
