@@ -187,7 +187,8 @@ def _folder_zip(file: Path, source: str, settings: Settings, intake: Intake) -> 
         intake.reject(source, rejected)
         return
     except (MoodlabError, OSError) as exc:
-        intake.reject(source, Rejected("corrupt", str(exc)))
+        kind = "too_large" if "more than the limit" in str(exc) else "corrupt"
+        intake.reject(source, Rejected(kind, str(exc)))
         return
     yield from _zip_candidates(archive, source, settings, intake)
 
