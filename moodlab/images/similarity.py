@@ -5,9 +5,10 @@ of different colours (fog, sky, still water, the low-arousal moods) hash alike, 
 a filter on pHash alone dropped whole moods (docs/architecture.md, "Image intake").
 So each image also keeps a *colour layout*: the mean colour of each cell of a 4x4
 grid, in CIELAB, where a distance of about 2.3 is a just-noticeable difference. An
-image is a near-duplicate of a stored one only when both are close: the pHash
-within ``near_duplicate_distance`` bits and the colour layouts within
-``near_duplicate_colour`` (the mean CIELAB distance over the 16 cells).
+image is a near-duplicate of a stored one when both are close: the pHash within
+``near_duplicate_distance`` bits and the colour layouts within ``near_duplicate_colour``
+(the mean CIELAB distance over the 16 cells), or when the layouts are all but equal
+(SAME_COLOURS), since pHash is unstable on the very smooth pictures this is about.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ LAYOUT_HEX = CELLS * CELLS * 3 * 2  # 48 bytes as hex: the column's width
 # Images stored before colour layouts existed, whose layout cannot be read back,
 # are judged by structure alone, at the strict bound the pHash-only rule used.
 STRUCTURE_ONLY_DISTANCE = 6
+# Colour layouts this close (mean CIELAB distance) are one picture whatever pHash says.
+SAME_COLOURS = 1.0
 
 _SRGB_TO_XYZ = np.array(
     [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
@@ -104,30 +107,31 @@ class ImageIndex:
         self._known = np.array(known, dtype=bool)
 
     def match(self, phash: str, layout: str, *, max_bits: int, max_colour: float) -> Match | None:
-        """The closest stored image that is near in structure and in colour, if any."""
+        """The closest stored image that is near in structure and in colour, if any.
+
+        pHash is unstable on smooth pictures (most of its coefficients sit near the
+        median, so resizing a fog picture flipped 27 of 64 bits here): layouts closer
+        than SAME_COLOURS, well under a just-noticeable difference in every cell, are a
+        near-duplicate whatever the pHash says.
+        """
         if not len(self._hashes):
             return None
         xor = np.bitwise_xor(self._hashes, np.uint64(int(phash, 16)))
         bits = np.unpackbits(xor.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
         cells = layout_array(layout)
-        candidates = np.flatnonzero(bits <= max_bits)
-        if not len(candidates):
-            return None
-        colour = np.full(len(candidates), np.inf)
-        known = self._known[candidates]
-        if cells is not None and known.any():
-            diff = self._layouts[candidates[known]] - cells[None]
-            colour[known] = np.linalg.norm(diff, axis=2).mean(axis=1)
+        colour = np.full(len(bits), np.inf)
+        if cells is not None and self._known.any():
+            diff = self._layouts[self._known] - cells[None]
+            colour[self._known] = np.linalg.norm(diff, axis=2).mean(axis=1)
+        near = ((bits <= max_bits) & (colour <= max_colour)) | (colour <= SAME_COLOURS)
         # A stored image without a layout: structure alone, at the old strict bound.
-        structure_only = ~known & (bits[candidates] <= STRUCTURE_ONLY_DISTANCE)
-        near = (colour <= max_colour) | structure_only
+        near |= ~self._known & (bits <= STRUCTURE_ONLY_DISTANCE)
         if not near.any():
             return None
-        order = np.lexsort((bits[candidates], np.where(near, colour, np.inf)))
-        best = order[0]
-        index = int(candidates[best])
-        found = float(colour[best]) if known[best] else None
-        return Match(self._ids[index], int(bits[index]), found)
+        candidates = np.flatnonzero(near)
+        best = int(candidates[np.lexsort((bits[candidates], colour[candidates]))[0]])
+        found = float(colour[best]) if self._known[best] else None
+        return Match(self._ids[best], int(bits[best]), found)
 
     def add(self, image_id: int, sha256: str, phash: str, layout: str) -> None:
         self.by_sha[sha256] = image_id
