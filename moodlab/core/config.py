@@ -85,7 +85,7 @@ class Settings:
         64, "MOODLAB_MIN_IMAGE_SIDE", "smallest width and height accepted, in pixels"
     )
     near_duplicate_distance: int = _setting(
-        16,
+        12,
         "MOODLAB_NEAR_DUPLICATE_DISTANCE",
         "perceptual-hash Hamming distance at or below which an image may be a near-duplicate"
         " (it is one when its colours are near too)",

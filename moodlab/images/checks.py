@@ -18,7 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from moodlab.core.errors import MoodlabError
 from moodlab.images.resize import display_copy, square_crop
-from moodlab.images.similarity import colour_layout
+from moodlab.images.similarity import colour_layout, texture
 
 # Formats Pillow decodes that moodlab accepts, and the suffix the original keeps.
 SUFFIXES = {
@@ -50,6 +50,7 @@ class CheckedImage:
     height: int
     phash: str
     colour_layout: str  # moodlab.images.similarity: near-duplicates need near colours too
+    texture: float  # how busy it is (moodlab.images.similarity.texture)
     display_jpeg: bytes
     thumbnail_png: bytes
 
@@ -81,6 +82,7 @@ def check_image(data: bytes, *, max_pixels: int, min_side: int, max_bytes: int) 
         height=rgb.height,
         phash=str(imagehash.phash(rgb)),
         colour_layout=colour_layout(rgb),
+        texture=texture(rgb),
         display_jpeg=_encode(display_copy(rgb), "JPEG", quality=88),
         thumbnail_png=_encode(square_crop(rgb), "PNG"),
     )

@@ -22,7 +22,7 @@ from moodlab.core.db import Database
 from moodlab.core.models import Image
 from moodlab.core.storage import ContentStore
 from moodlab.images.checks import CheckedImage, Rejected, check_image
-from moodlab.images.similarity import ImageIndex, colour_layout
+from moodlab.images.similarity import SMOOTH_TEXTURE, ImageIndex, colour_layout
 from moodlab.jobs.context import JobResult
 
 # How many rejections a report lists one by one; the counts by reason are complete.
@@ -187,6 +187,7 @@ class Intake:
                 checked.colour_layout,
                 max_bits=self.settings.near_duplicate_distance,
                 max_colour=self.settings.near_duplicate_colour,
+                smooth=checked.texture < SMOOTH_TEXTURE,
             )
             if match is not None:
                 self.report.duplicate(

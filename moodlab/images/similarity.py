@@ -8,7 +8,8 @@ grid, in CIELAB, where a distance of about 2.3 is a just-noticeable difference. 
 image is a near-duplicate of a stored one when both are close: the pHash within
 ``near_duplicate_distance`` bits and the colour layouts within ``near_duplicate_colour``
 (the mean CIELAB distance over the 16 cells), or when the layouts are all but equal
-(SAME_COLOURS), since pHash is unstable on the very smooth pictures this is about.
+(SAME_COLOURS) and the candidate is smooth, since pHash is unstable on the very
+smooth pictures this is about.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ LAYOUT_HEX = CELLS * CELLS * 3 * 2  # 48 bytes as hex: the column's width
 # Images stored before colour layouts existed, whose layout cannot be read back,
 # are judged by structure alone, at the strict bound the pHash-only rule used.
 STRUCTURE_ONLY_DISTANCE = 6
-# Colour layouts this close (mean CIELAB distance) are one picture whatever pHash says.
+# A smooth candidate (texture under SMOOTH_TEXTURE) whose colour layout is this close
+# (mean CIELAB distance) to a stored one is that picture, whatever pHash says.
 SAME_COLOURS = 1.0
+SMOOTH_TEXTURE = 4.0  # mean grey step between neighbouring pixels of a 64x64 copy
 
 _SRGB_TO_XYZ = np.array(
     [[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]
@@ -52,6 +55,16 @@ def colour_layout(rgb: Image.Image) -> str:
         [np.clip(np.round(lab[:, 0] * 2.55), 0, 255), np.clip(np.round(lab[:, 1:] + 128), 0, 255)]
     )
     return quantised.astype(np.uint8).tobytes().hex()
+
+
+def texture(rgb: Image.Image) -> float:
+    """How busy a picture is: the mean grey step between neighbours in a 64x64 copy.
+
+    Still water and fog measure 0 to 2.4 here (their copies too); the demo's calmest
+    textured moods 6 and more, a picture of noise 26.
+    """
+    grey = np.asarray(rgb.convert("L").resize((64, 64), Image.Resampling.BOX), np.float32)
+    return float(np.abs(np.diff(grey, axis=0)).mean() + np.abs(np.diff(grey, axis=1)).mean())
 
 
 def layout_array(layout: str) -> np.ndarray | None:
@@ -106,13 +119,17 @@ class ImageIndex:
         self._layouts = np.array(layouts, dtype=np.float32).reshape(-1, CELLS * CELLS, 3)
         self._known = np.array(known, dtype=bool)
 
-    def match(self, phash: str, layout: str, *, max_bits: int, max_colour: float) -> Match | None:
+    def match(
+        self, phash: str, layout: str, *, max_bits: int, max_colour: float, smooth: bool = False
+    ) -> Match | None:
         """The closest stored image that is near in structure and in colour, if any.
 
         pHash is unstable on smooth pictures (most of its coefficients sit near the
-        median, so resizing a fog picture flipped 27 of 64 bits here): layouts closer
-        than SAME_COLOURS, well under a just-noticeable difference in every cell, are a
-        near-duplicate whatever the pHash says.
+        median, so halving a still-water picture flipped 28 of 64 bits here): for a
+        ``smooth`` candidate, layouts closer than SAME_COLOURS, well under a
+        just-noticeable difference in every cell, are a near-duplicate whatever pHash
+        says. (Not for busy ones: pictures of the same colours with different noise
+        or texture have all but equal layouts too.)
         """
         if not len(self._hashes):
             return None
@@ -123,7 +140,9 @@ class ImageIndex:
         if cells is not None and self._known.any():
             diff = self._layouts[self._known] - cells[None]
             colour[self._known] = np.linalg.norm(diff, axis=2).mean(axis=1)
-        near = ((bits <= max_bits) & (colour <= max_colour)) | (colour <= SAME_COLOURS)
+        near = (bits <= max_bits) & (colour <= max_colour)
+        if smooth:
+            near |= colour <= SAME_COLOURS
         # A stored image without a layout: structure alone, at the old strict bound.
         near |= ~self._known & (bits <= STRUCTURE_ONLY_DISTANCE)
         if not near.any():

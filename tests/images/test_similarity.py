@@ -106,13 +106,15 @@ def test_images_stored_before_colour_layouts_get_one_from_their_display_copy(set
     assert "near-duplicate" in again.report.duplicate_sources[0]["reason"]
 
 
-def test_all_but_equal_colour_layouts_are_one_picture_whatever_the_phash():
+def test_smooth_pictures_with_all_but_equal_colour_layouts_are_one_whatever_the_phash():
     from PIL import Image as PILImage
 
     grey = colour_layout(PILImage.new("RGB", (64, 64), (90, 90, 90)))
     index = ImageIndex([(1, "a" * 64, "8080000080800000", grey)])
     opposite = f"{~0x8080000080800000 & (2**64 - 1):016x}"  # every bit differs
-    assert index.match(opposite, grey, max_bits=16, max_colour=3.0) is not None
+    assert index.match(opposite, grey, max_bits=16, max_colour=3.0, smooth=True) is not None
+    # A busy picture's pHash is trusted: the same colours with other texture are kept.
+    assert index.match(opposite, grey, max_bits=16, max_colour=3.0, smooth=False) is None
 
 
 def test_a_stored_image_without_any_layout_is_judged_by_structure_alone():
