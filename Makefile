@@ -6,7 +6,7 @@ PORT ?= 8501
 # What messages call the command: `make run`, `make test`, ...
 GOAL := make$(if $(MAKECMDGOALS), $(firstword $(MAKECMDGOALS)))
 
-.PHONY: run demo test test-packages test-postgres lint worker migrate clean-venv
+.PHONY: run demo test test-packages test-postgres lint worker migrate clean-venv bench bench-deps
 
 # The venv is rebuilt when requirements.txt or pyproject.toml changes.
 # Debian's python3 needs its python3-venv package for that (.ci/debian-packages).
@@ -74,3 +74,18 @@ worker: $(VENV)/.installed
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Benchmark-only tools (Scrapy) live in their own venv, never in .venv.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.installed: requirements-bench.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --progress-bar on -r requirements-bench.txt
+	touch $@
+
+## Scrapy for benchmarks/crawl.py, pinned in requirements-bench.txt, into .venv-bench.
+bench-deps: $(BENCH_VENV)/.installed
+
+## The crawl benchmark: moodlab against Scrapy on a local 4-host site (docs/benchmarks.md);
+## BENCH_ARGS="--delay 1 --pages 20 --images 100" for the politeness run.
+bench: $(VENV)/.installed $(BENCH_VENV)/.installed
+	$(BIN)/python benchmarks/crawl.py $(BENCH_ARGS)

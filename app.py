@@ -9,7 +9,7 @@ import streamlit as st
 from moodlab import demo
 from moodlab.core import auth
 from moodlab.core.errors import MoodlabError
-from moodlab.ui import navigation, session
+from moodlab.ui import access, session
 
 # An emoji icon: a Material icon here makes browsers fetch the favicon from Google.
 st.set_page_config(page_title="moodlab", page_icon="🎨", layout="wide")
@@ -21,15 +21,14 @@ except MoodlabError as exc:
     st.stop()
 
 actor = session.current_actor()
+first_run = False
 if actor is None:
     with database.session() as db:
         first_run = auth.count_users(session=db) == 0
-    specs = [navigation.SETUP_PAGE if first_run else navigation.LOGIN_PAGE]
-else:
-    specs = navigation.pages_for(actor.role)
 
-pages = [st.Page(spec.path, title=spec.title, icon=spec.icon) for spec in specs]
+pages = access.visitor_pages(actor, first_run=first_run)
 page = st.navigation(pages, position="sidebar" if actor else "hidden")
+session.send_cookie_requests()
 
 if actor is not None:
     with st.sidebar:

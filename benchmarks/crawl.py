@@ -1,44 +1,54 @@
-"""The crawler against a sequential requests + BeautifulSoup baseline, in one run.
+"""moodlab's crawler against Scrapy and a sequential baseline: whole processes, one run.
 
-    .venv/bin/python benchmarks/crawl.py [--pages 200] [--images 1000] [--delay 0.05]
+    make bench-deps          # once: Scrapy into .venv-bench (requirements-bench.txt)
+    .venv/bin/python benchmarks/crawl.py [--pages 200] [--images 1000] [--delay 0]
+                                         [--rounds 3] [--skip baseline]
 
 A local site of PAGES pages and IMAGES images spread over 4 host names
-(127.0.0.1 to 127.0.0.4), each response delayed by 20 ms. Both crawlers obey the
-same per-host delay and robots.txt, and put every image through the same checks
-and storage (moodlab.images.intake), each into its own fresh database. The baseline
-fetches one URL at a time in breadth-first order; moodlab's crawler fetches the
-hosts concurrently. docs/benchmarks.md quotes the output.
+(127.0.0.1 to 127.0.0.4), each response delayed by 20 ms, served by this process.
+Each contender runs as its own process, timed from start to exit, in alternated
+order round by round, and all obey robots.txt with one request in flight per host
+and the same per-host delay:
+
+- moodlab: `python -m moodlab crawl SEEDS --depth 1 --allow-private --delay D --json`
+  into a fresh, migrated database and data dir (every image checked, stored with its
+  display copy and thumbnail, its row committed); the command imports every area of
+  moodlab (scikit-learn, SciPy, ...) before it starts;
+- crawler: the same crawl through moodlab.images.crawl.crawl in a process that imports
+  only what a crawl needs, as a warm worker runs a crawl job (its imports done);
+- Scrapy (benchmarks/scrapy_spider.py), which only writes each image's bytes to a file;
+- the sequential baseline (requests + BeautifulSoup, one URL at a time, through
+  moodlab's intake), unless skipped.
+
+The politeness floor is the least time the busiest host's delays allow: (requests to
+it - 1) x delay. docs/benchmarks.md quotes the output, with the load average.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 import urllib.robotparser
-from collections import deque
-from dataclasses import replace
+from collections import Counter, deque
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-import requests
-from bs4 import BeautifulSoup
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from moodlab.core.config import Settings  # noqa: E402
-from moodlab.core.db import Database  # noqa: E402
-from moodlab.core.migrations import upgrade  # noqa: E402
-from moodlab.images.checks import Rejected  # noqa: E402
-from moodlab.images.crawl import CrawlOptions, crawl  # noqa: E402
-from moodlab.images.fetch import USER_AGENT  # noqa: E402
-from moodlab.images.intake import Intake, Provenance  # noqa: E402
 from tests import media  # noqa: E402
 from tests.fixture_site import Site  # noqa: E402
 
 HOSTS = [f"127.0.0.{i}" for i in range(1, 5)]
 LATENCY = 0.020
+SCRAPY = ROOT / ".venv-bench" / "bin" / "scrapy"
 
 
 def build_sites(pages: int, images: int) -> list[Site]:
@@ -60,25 +70,91 @@ def build_sites(pages: int, images: int) -> list[Site]:
     return sites
 
 
-def fresh_settings(tmp: Path, name: str) -> tuple[Settings, Database]:
-    settings = replace(
-        Settings.from_env({}),
-        database_url=f"sqlite:///{tmp / name / 'db.sqlite'}",
-        data_dir=tmp / name / "data",
-    )
-    database = Database(settings.database_url)
-    upgrade(database)
-    return settings, database
+def child_env(tmp: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "MOODLAB_DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite'}",
+        "MOODLAB_DATA_DIR": str(tmp / "data"),
+    }
 
 
-def baseline(seeds: list[str], settings: Settings, database: Database, delay: float) -> dict:
+def command(name: str, seeds: list[str], args: argparse.Namespace, tmp: Path) -> list[str]:
+    if name == "moodlab":
+        return [sys.executable, "-m", "moodlab", "crawl", *seeds, "--depth", "1",
+                "--allow-private", "--delay", str(args.delay), "--max-pages", str(args.pages),
+                "--max-images", str(args.images), "--json"]  # fmt: skip
+    if name == "crawler":
+        return [sys.executable, str(Path(__file__).resolve()), "--crawler-child",
+                "--delay", str(args.delay), "--pages", str(args.pages),
+                "--images", str(args.images), *seeds]  # fmt: skip
+    if name == "scrapy":
+        return [str(SCRAPY), "runspider", str(ROOT / "benchmarks" / "scrapy_spider.py"),
+                "-a", f"seeds={','.join(seeds)}", "-a", f"out={tmp / 'scrapy'}",
+                "-s", f"DOWNLOAD_DELAY={args.delay}"]  # fmt: skip
+    return [sys.executable, str(Path(__file__).resolve()), "--baseline-child",
+            "--delay", str(args.delay), *seeds]  # fmt: skip
+
+
+def run_one(name: str, sites: list[Site], args: argparse.Namespace) -> dict:
+    seeds = [site.url("/") for site in sites]
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp_name:
+        tmp = Path(tmp_name)
+        env = child_env(tmp)
+        if name != "scrapy":
+            subprocess.run([sys.executable, "-m", "moodlab", "migrate"], env=env, cwd=ROOT,
+                           check=True, capture_output=True)  # fmt: skip
+        for site in sites:
+            site.requests.clear()
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run(command(name, seeds, args, tmp), env=env, cwd=ROOT,
+                              capture_output=True, text=True)  # fmt: skip
+        seconds = time.perf_counter() - start
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed ({done.returncode}): {done.stderr[-2000:]}")
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    per_host = Counter(site.host for site in sites for _ in site.requests)
+    floor = max(0, max(per_host.values()) - 1) * args.delay
+    return {"pages": out.get("pages_fetched", out.get("pages")), "stored": out["stored"],
+            "seconds": seconds, "requests": sum(per_host.values()), "floor": floor,
+            "cpu": cpu, "crawl_seconds": out.get("crawl_seconds")}  # fmt: skip
+
+
+def crawler_child(args: argparse.Namespace) -> None:
+    from moodlab.core.config import Settings
+    from moodlab.core.db import Database
+    from moodlab.images.crawl import CrawlOptions, crawl
+
+    settings = Settings.from_env()
+    options = CrawlOptions(
+        seeds=tuple(args.seeds), max_pages=args.pages, max_images=args.images, depth=1,
+        allow_private=True, delay=args.delay, concurrency=settings.crawl_concurrency,
+    )  # fmt: skip
+    start = time.perf_counter()
+    report = crawl(settings, Database(settings.database_url), options)
+    print(json.dumps(report.as_dict() | {"crawl_seconds": time.perf_counter() - start}))
+
+
+def baseline_child(seeds: list[str], delay: float) -> None:
     """One URL at a time, breadth first, with the same politeness and the same intake."""
-    intake = Intake(settings, database)
+    import requests
+    from bs4 import BeautifulSoup
+
+    from moodlab.core.config import Settings
+    from moodlab.core.db import Database
+    from moodlab.images.fetch import USER_AGENT
+    from moodlab.images.intake import Intake, Provenance
+
+    settings = Settings.from_env()
+    intake = Intake(settings, Database(settings.database_url))
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     last_request: dict[str, float] = {}
     robots: dict[str, urllib.robotparser.RobotFileParser] = {}
-    queue, seen, pages = deque((url, "page") for url in seeds), set(seeds), 0
+    queue, seen, pages = deque((url, "page", 0) for url in seeds), set(seeds), 0
 
     def get(url: str) -> requests.Response:
         host = urlsplit(url).netloc
@@ -89,7 +165,7 @@ def baseline(seeds: list[str], settings: Settings, database: Database, delay: fl
         return session.get(url, timeout=10)
 
     while queue:
-        url, kind = queue.popleft()
+        url, kind, depth = queue.popleft()
         root = "{0.scheme}://{0.netloc}".format(urlsplit(url))
         if root not in robots:
             robots[root] = urllib.robotparser.RobotFileParser()
@@ -102,59 +178,74 @@ def baseline(seeds: list[str], settings: Settings, database: Database, delay: fl
             continue
         pages += 1
         soup = BeautifulSoup(response.content, "html.parser")
-        found = [(urljoin(url, a["href"]), "page") for a in soup.find_all("a", href=True)]
-        found += [(urljoin(url, img["src"]), "image") for img in soup.find_all("img", src=True)]
+        found = [(urljoin(url, img["src"]), "image") for img in soup.find_all("img", src=True)]
+        if depth < 1:
+            found += [(urljoin(url, a["href"]), "page") for a in soup.find_all("a", href=True)]
         for link, link_kind in found:
             if link not in seen:
                 seen.add(link)
-                queue.append((link, link_kind))
-    return {"pages": pages, "stored": intake.report.stored}
+                queue.append((link, link_kind, depth + 1))
+    print(json.dumps({"pages": pages, "stored": intake.report.stored}))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--delay", type=float, default=0.05, help="per-host delay (s)")
+    parser.add_argument("--delay", type=float, default=0.0, help="per-host delay (s)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip", action="append", default=[], help="a contender to leave out")
+    parser.add_argument("--baseline-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--crawler-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("seeds", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline_child:
+        baseline_child(args.seeds, args.delay)
+        return
+    if args.crawler_child:
+        crawler_child(args)
+        return
+    names = [n for n in ("moodlab", "crawler", "scrapy", "baseline") if n not in args.skip]
+    if "scrapy" in names and not SCRAPY.exists():
+        raise SystemExit(f"no {SCRAPY}: run `make bench-deps` first (requirements-bench.txt)")
     sites = build_sites(args.pages, args.images)
-    seeds = [site.url("/") for site in sites]
-    results = {}
+    results: dict[str, list[dict]] = {name: [] for name in names}
+    loads = [os.getloadavg()[0]]
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            settings, database = fresh_settings(Path(tmp), "moodlab")
-            options = CrawlOptions(
-                seeds=tuple(seeds), max_pages=args.pages, max_images=args.images, depth=1,
-                allow_private=True, delay=args.delay, concurrency=settings.crawl_concurrency,
-            )  # fmt: skip
-            start = time.perf_counter()
-            report = crawl(settings, database, options)
-            seconds = time.perf_counter() - start
-            results["moodlab crawler"] = (report.extra["pages_fetched"], report.stored, seconds)
-
-            settings, database = fresh_settings(Path(tmp), "baseline")
-            start = time.perf_counter()
-            done = baseline(seeds, settings, database, args.delay)
-            results["sequential baseline"] = (
-                done["pages"],
-                done["stored"],
-                time.perf_counter() - start,
-            )
-    except Rejected as exc:
-        raise SystemExit(f"benchmark failed: {exc}") from None
+        for round_ in range(args.rounds):
+            order = names[round_ % len(names) :] + names[: round_ % len(names)]
+            for name in order:
+                results[name].append(run_one(name, sites, args))
+                loads.append(os.getloadavg()[0])
     finally:
         for site in sites:
             site.stop()
-    print(
-        f"{args.pages} pages, {args.images} images on {len(HOSTS)} hosts,"
-        f" {LATENCY * 1000:.0f} ms latency, {args.delay:g} s per-host delay"
-    )
-    print(f"{'':22}{'pages':>7}{'stored':>8}{'seconds':>9}{'pages/s':>9}{'images/s':>10}")
-    for name, (pages, stored, seconds) in results.items():
-        rates = f"{pages / seconds:9.1f}{stored / seconds:10.1f}"
-        print(f"{name:22}{pages:7d}{stored:8d}{seconds:9.1f}{rates}")
-    ours, base = results["moodlab crawler"][2], results["sequential baseline"][2]
-    print(f"speed-up: {base / ours:.1f}x")
+    print(f"{args.pages} pages, {args.images} images on {len(HOSTS)} hosts, {LATENCY * 1000:.0f} ms"
+          f" latency, {args.delay:g} s per-host delay, 1 request in flight per host;"
+          f" {args.rounds} alternated rounds; load average (1 min)"
+          f" {min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} CPUs")  # fmt: skip
+    header = (f"{'':10}{'pages':>7}{'stored':>8}{'requests':>10}{'median s':>10}{'cpu s':>7}"
+              f"{'rounds s':>24}")  # fmt: skip
+    print(header + ("  x floor" if args.delay else ""))
+    medians = {}
+    for name, runs in results.items():
+        medians[name] = statistics.median(r["seconds"] for r in runs)
+        rounds = " ".join(f"{r['seconds']:.1f}" for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        line = (f"{name:10}{runs[-1]['pages']:7d}{runs[-1]['stored']:8d}{runs[-1]['requests']:10d}"
+                f"{medians[name]:10.2f}{cpu:7.1f}{rounds:>24}")  # fmt: skip
+        if args.delay:
+            floor = runs[-1]["floor"]
+            line += f"  {medians[name] / floor:.2f} (floor {floor:.1f} s)"
+        print(line)
+        if runs[-1]["crawl_seconds"] is not None:
+            inside = statistics.median(r["crawl_seconds"] for r in runs)
+            floor_note = f", {inside / runs[-1]['floor']:.2f} x floor" if args.delay else ""
+            print(f"{'':10}of which the crawl itself (after imports): median {inside:.2f} s"
+                  f"{floor_note}")  # fmt: skip
+    for name in ("moodlab", "crawler"):
+        if name in medians and "scrapy" in medians:
+            print(f"{name} / scrapy: {medians[name] / medians['scrapy']:.2f}")
 
 
 if __name__ == "__main__":

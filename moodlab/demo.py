@@ -36,6 +36,7 @@ from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
 from moodlab.core.migrations import upgrade
 from moodlab.core.models import JobStatus, Role, TrainedModel
+from moodlab.core.quiet import quiet_tensorflow
 from moodlab.datasets import snapshots
 from moodlab.images.actions import start_import
 from moodlab.images.importer import ImportParams
@@ -162,6 +163,7 @@ def build(
     if root.exists() and any(root.iterdir()):
         raise MoodlabError(f"{root} is not empty: the demo is built in a folder of its own")
     os.environ.update(workspace.environment)  # the jobs below read their settings from it
+    quiet_tensorflow()  # the demo trains here: its log shows the steps, not TF's start-up
     settings = Settings.from_env()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     workspace.marker.write_text("This workspace was made by `moodlab demo`: generated data.\n")

@@ -18,9 +18,13 @@ from moodlab.core.models import (
     JobStatus,
     Role,
     Snapshot,
+    Track,
+    TrackStatus,
+    TrackVote,
     TrainedModel,
     User,
 )
+from moodlab.core.text import plural
 from moodlab.jobs import queue as jobs
 from moodlab.votes import annotation
 
@@ -46,6 +50,12 @@ class Overview:
     snapshots: int = 0
     models: int = 0
     active_model: bool = False
+    tracks: int = 0
+    tracks_accepted: int = 0
+    tracks_waiting_for_me: int = 0
+    images_pending: int = 0  # images with fewer votes than annotators_per_item
+    model_score: float | None = None  # the model videos use: test accuracy, else CV mean
+    model_id: int | None = None
     next_steps: list[NextStep] = field(default_factory=list)
 
 
@@ -80,25 +90,73 @@ def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overv
         snapshots=count(select(func.count()).select_from(Snapshot)),
         models=count(select(func.count()).select_from(TrainedModel)),
         active_model=bool(count(select(func.count()).where(TrainedModel.active))),
+        tracks=count(select(func.count()).select_from(Track)),
+        tracks_accepted=count(
+            select(func.count()).select_from(Track).where(Track.status == TrackStatus.ACCEPTED)
+        ),
+        tracks_waiting_for_me=_tracks_waiting(session, actor),
+        images_pending=_images_pending(session, settings),
     )
+    model = _model_for_videos(session)
+    if model is not None:
+        overview.model_id = model.id
+        overview.model_score = (
+            model.test_accuracy if model.test_accuracy is not None else model.cv_mean
+        )
     overview.next_steps = _next_steps(overview, settings, actor)
     return overview
+
+
+def _tracks_waiting(session: Session, actor: Actor) -> int:
+    """Tracks this user has not voted on (rejected ones aside), as Music votes serves them."""
+    if actor.id is None:
+        return 0
+    mine = select(TrackVote.track_id).where(TrackVote.annotator_id == actor.id)
+    query = (
+        select(func.count())
+        .select_from(Track)
+        .where(Track.status != TrackStatus.REJECTED, Track.id.not_in(mine))
+    )
+    return session.scalar(query) or 0
+
+
+def _images_pending(session: Session, settings: Settings) -> int:
+    answers = (
+        select(ImageVote.image_id, func.count().label("n")).group_by(ImageVote.image_id).subquery()
+    )
+    query = (
+        select(func.count())
+        .select_from(Image)
+        .outerjoin(answers, answers.c.image_id == Image.id)
+        .where(func.coalesce(answers.c.n, 0) < settings.annotators_per_item)
+    )
+    return session.scalar(query) or 0
+
+
+def _model_for_videos(session: Session) -> TrainedModel | None:
+    """The active model, else the newest (videos use the newest until one is activated)."""
+    query = select(TrainedModel).order_by(TrainedModel.active.desc(), TrainedModel.id.desc())
+    return session.scalars(query.limit(1)).first()
+
+
+# A model scoring under this many times chance (1 of 8 moods) has learnt next to nothing.
+WEAK_MODEL_FACTOR = 2.0
 
 
 def _next_steps(o: Overview, settings: Settings, actor: Actor) -> list[NextStep]:
     steps: list[NextStep] = []
     if o.jobs_queued and not o.workers_alive:
         text = (
-            f"{o.jobs_queued} job(s) wait but no worker is running: start one with"
-            " `moodlab worker` (`make run` starts one for you)."
+            f"{plural(o.jobs_queued, 'job')} {'waits' if o.jobs_queued == 1 else 'wait'} but no"
+            " worker is running: start one with `moodlab worker` (`make run` starts one for you)."
         )
         steps.append(NextStep(text, "jobs" if actor.is_lead else None))
     if actor.is_lead:
         missing = settings.annotators_per_item - o.annotators
         if missing > 0:
             text = (
-                f"Add {missing} more annotator(s): each image needs"
-                f" {settings.annotators_per_item} votes."
+                f"Add {missing} more {'annotator' if missing == 1 else 'annotators'}: each image"
+                f" needs {settings.annotators_per_item} votes."
             )
             steps.append(NextStep(text, "users"))
         if o.images == 0:
@@ -111,10 +169,33 @@ def _next_steps(o: Overview, settings: Settings, actor: Actor) -> list[NextStep]
         elif o.models and not o.active_model:
             text = "Activate a model for videos (the newest is used until you do)."
             steps.append(NextStep(text, "training"))
+        chance = 1 / len(o.votes_per_mood or moods.names())
+        if o.model_score is not None and o.model_score < WEAK_MODEL_FACTOR * chance:
+            text = (
+                f"Model #{o.model_id} scores {o.model_score:.2f}, near chance ({chance:.2f}):"
+                " bring in more images, have them voted, and train again."
+            )
+            steps.append(NextStep(text, "crawl"))
+        elif o.images and not o.images_pending and not o.model_score:
+            text = "Every image has all its votes: bring in more images for the annotators."
+            steps.append(NextStep(text, "crawl"))
+        if o.tracks and not o.tracks_accepted:
+            text = (
+                "No music track is accepted yet, so videos get no fitting music: annotators"
+                f" vote on tracks on Music votes ({plural(o.tracks, 'track')})."
+            )
+            steps.append(NextStep(text, "music_votes"))
     elif o.images_waiting_for_me:
-        steps.append(
-            NextStep(f"{o.images_waiting_for_me} image(s) wait for your vote.", "annotate")
+        waiting = o.images_waiting_for_me
+        text = f"{plural(waiting, 'image')} {'waits' if waiting == 1 else 'wait'} for your vote."
+        steps.append(NextStep(text, "annotate"))
+    if not actor.is_lead and o.tracks_waiting_for_me:
+        waiting = o.tracks_waiting_for_me
+        text = (
+            f"{plural(waiting, 'music track')} {'waits' if waiting == 1 else 'wait'} for your"
+            f" vote: videos only use tracks that {settings.train_quorum} annotators agree on."
         )
+        steps.append(NextStep(text, "music_votes"))
     if not steps:
         steps.append(NextStep("Nothing waits for you right now."))
     return steps

@@ -5,6 +5,7 @@ import streamlit as st
 
 from moodlab.core import moods
 from moodlab.core.models import Role
+from moodlab.core.text import label, plural
 from moodlab.ui import charts, session
 from moodlab.votes.agreement import agreement_report
 
@@ -20,8 +21,9 @@ def shown(value) -> str:
 
 st.title("Agreement")
 st.caption(
-    f"{report['votes']:,} votes and {report['skips']:,} skips on {report['images_with_votes']:,}"
-    f" images. Train: {settings.train_quorum}+ of {settings.annotators_per_item} agree;"
+    f"{plural(report['votes'], 'vote')} and {plural(report['skips'], 'skip')} on"
+    f" {plural(report['images_with_votes'], 'image')}. Train: {settings.train_quorum}+ of"
+    f" {settings.annotators_per_item} agree;"
     f" test: a unique top mood with {settings.test_quorum}."
 )
 kappa, alpha, circular = st.columns(3)
@@ -34,9 +36,15 @@ circular.metric(
 )  # fmt: skip
 
 st.subheader("Tiers")
-st.dataframe(pd.DataFrame([report["tiers"]]), hide_index=True)
-per_mood = pd.DataFrame(
-    [{"mood": m, "tier": t, "images": n[t]} for m, n in report["per_mood"].items() for t in n]
+st.dataframe(
+    pd.DataFrame([{label(tier): n for tier, n in report["tiers"].items()}]), hide_index=True
+)
+per_mood = pd.DataFrame(  # fmt: skip
+    [
+        {"mood": m, "tier": label(t), "images": n[t]}
+        for m, n in report["per_mood"].items()
+        for t in n
+    ]
 )
 st.bar_chart(per_mood, x="mood", y="images", color="tier", sort=False, height=260)
 
@@ -56,7 +64,8 @@ st.dataframe(
 left, right = st.columns(2)
 names = list(report["annotator_matrix"])
 if names:
-    matrix = [[report["annotator_matrix"][a][b] for b in names] for a in names]
+    # Each annotator agrees with themself: the diagonal's 1s say nothing, so it stays blank.
+    matrix = [[None if a == b else report["annotator_matrix"][a][b] for b in names] for a in names]
     left.altair_chart(
         charts.heatmap(
             matrix, names, names, title="Cohen's kappa between annotators", value="kappa"

@@ -6,6 +6,7 @@ import streamlit as st
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Image, Role
 from moodlab.core.storage import ContentStore
+from moodlab.core.text import label
 from moodlab.images.actions import start_crawl, start_import, start_openverse
 from moodlab.images.crawl import CrawlParams
 from moodlab.images.duplicates import keep_both, near_duplicates
@@ -14,7 +15,9 @@ from moodlab.images.intake import IntakeResult, display_path, recent_images
 from moodlab.images.openverse import OpenverseParams
 from moodlab.images.uploads import ACCEPTED, save_uploads
 from moodlab.jobs import queue as jobs
-from moodlab.ui import jobs_view, session
+from moodlab.jobs.kinds import KINDS
+from moodlab.ui import charts, forms, jobs_view, layout, session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.LEAD)
 settings = session.settings()
@@ -28,30 +31,44 @@ def start(action) -> None:
         with session.database().session() as db:
             st.session_state["intake_job"] = action(db).id
     except MoodlabError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 
 crawl_tab, upload_tab, folder_tab, openverse_tab = st.tabs(
     ["Crawl the web", "Upload files", "Import a folder", "Openverse"]
 )
 
-with crawl_tab, st.form("crawl"):
-    seeds = st.text_area("Seed pages, one URL per line", placeholder="https://example.org/gallery")
-    pages_col, images_col, depth_col, delay_col = st.columns(4)
+with crawl_tab:
+    crawl_fields = forms.Kept("crawl", actor)
     default = CrawlParams.default
-    max_pages = pages_col.number_input("Max pages", 1, 100_000, default("max_pages"))
-    max_images = images_col.number_input("Max images", 1, 1_000_000, default("max_images"))
+    seeds = st.text_area(
+        "Seed pages, one URL per line", placeholder="https://example.org/gallery",
+        **crawl_fields("seeds", ""),
+    )  # fmt: skip
+    pages_col, images_col, depth_col, delay_col = st.columns(4)
+    max_pages = pages_col.number_input(
+        "Max pages", 1, 100_000, **crawl_fields("max_pages", default("max_pages"))
+    )
+    max_images = images_col.number_input(
+        "Max images", 1, 1_000_000, **crawl_fields("max_images", default("max_images"))
+    )
     depth = depth_col.number_input(
-        "Link depth", 0, 20, default("depth"), help="links followed from a seed"
+        "Link depth",
+        0,
+        20,
+        help="links followed from a seed",
+        **crawl_fields("depth", default("depth")),
     )
     delay = delay_col.number_input(
-        "Delay per host (s)", 0.0, 60.0, settings.crawl_delay_seconds, step=0.5,
+        "Delay per host (s)", 0.0, 60.0, step=0.5,
         help="least time between two requests to one host; robots.txt may ask for more",
+        **crawl_fields("delay", float(settings.crawl_delay_seconds)),
     )  # fmt: skip
     allow_private = st.checkbox(
-        "The seeds are on a private network (allow private addresses for the seed hosts only)"
+        "The seeds are on a private network (allow private addresses for the seed hosts only)",
+        **crawl_fields("allow_private", False),
     )
-    if st.form_submit_button("Start crawl", type="primary", icon=":material/travel_explore:"):
+    if st.button("Start crawl", type="primary", icon=":material/travel_explore:"):
         start(
             lambda db: start_crawl(
                 session=db,
@@ -85,9 +102,12 @@ with upload_tab, st.form("upload", clear_on_submit=True):
 
         start(upload_and_start)
 
-with folder_tab, st.form("folder"):
-    folder = st.text_input("A folder or .zip on the server", placeholder="/data/public/emotion6")
-    if st.form_submit_button("Import", type="primary", icon=":material/folder_open:"):
+with folder_tab:
+    folder = st.text_input(
+        "A folder or .zip on the server", placeholder="/data/public/emotion6",
+        **forms.Kept("folder", actor)("path", ""),
+    )  # fmt: skip
+    if st.button("Import", type="primary", icon=":material/folder_open:", key="import-folder"):
         start(
             lambda db: start_import(
                 session=db, actor=actor, settings=settings, params=ImportParams(path=folder)
@@ -101,14 +121,20 @@ with openverse_tab:
             " moodlab with `MOODLAB_OPENVERSE_URL=https://api.openverse.org/v1/images/`."
         )
     else:
-        with st.form("openverse"):
-            query = st.text_input("Keywords", placeholder="calm lake at dusk")
+        openverse_fields = forms.Kept("openverse", actor)
+        with st.container():
+            query = st.text_input(
+                "Keywords", placeholder="calm lake at dusk", **openverse_fields("query", "")
+            )
             count_col, licence_col = st.columns(2)
             count = count_col.number_input(
-                "Max images", 1, 10_000, OpenverseParams.default("max_images")
+                "Max images", 1, 10_000,
+                **openverse_fields("max_images", OpenverseParams.default("max_images")),
+            )  # fmt: skip
+            licences = licence_col.text_input(
+                "Licences (optional)", placeholder="cc0,by", **openverse_fields("licences", "")
             )
-            licences = licence_col.text_input("Licences (optional)", placeholder="cc0,by")
-            if st.form_submit_button("Search and import", type="primary", icon=":material/search:"):
+            if st.button("Search and import", type="primary", icon=":material/search:"):
                 start(
                     lambda db: start_openverse(
                         session=db,
@@ -126,7 +152,10 @@ if not intake_jobs:
     st.info("No crawls or imports yet.")
     st.stop()
 
-labels = {j.id: f"#{j.id} {j.kind} · started {j.created_at:%Y-%m-%d %H:%M}" for j in intake_jobs}
+labels = {
+    j.id: f"#{j.id} {KINDS[j.kind].title} · {j.status} · started {j.created_at:%Y-%m-%d %H:%M}"
+    for j in intake_jobs
+}
 current = st.session_state.get("intake_job", intake_jobs[0].id)
 chosen = st.selectbox(
     "Show", list(labels), format_func=labels.get,
@@ -167,32 +196,30 @@ def near_duplicates_view(job) -> None:
                     st.toast(f"Kept both: stored as image #{image_id}")
                     st.rerun()
                 except MoodlabError as exc:
-                    st.error(str(exc))
+                    st.error(plain(exc))
 
 
 @st.fragment(run_every="2s")
 def intake_progress(job_id: int) -> None:
     with session.database().session() as db:
-        job = jobs.get_job(session=db, job_id=job_id)
+        job = jobs.get_job(session=db, actor=actor, job_id=job_id)
         arrived = recent_images(session=db, job_id=job_id, limit=24)
     jobs_view.job_card(job, actor)
     report = IntakeResult.from_json(job.result)
     by_reason = report.rejected_by_reason
     found = report.images_found if report.images_found is not None else report.files
-    cols = st.columns(5)
-    cols[0].metric("Pages fetched", "–" if report.pages_fetched is None else report.pages_fetched)
-    cols[1].metric("Images found", "–" if found is None else found)
-    cols[2].metric("Stored", report.stored)
-    cols[3].metric("Duplicates", report.duplicates)
-    cols[4].metric("Rejected", report.rejected_count)
+    layout.metric_row([
+        ("Pages fetched", "–" if report.pages_fetched is None else report.pages_fetched),
+        ("Images found", "–" if found is None else found), ("Stored", report.stored),
+        ("Duplicates", report.duplicates), ("Rejected", report.rejected_count),
+    ])  # fmt: skip
     if by_reason:
         st.markdown("**Rejected, by reason**")
-        chart = pd.DataFrame({"reason": list(by_reason), "images": list(by_reason.values())})
-        st.bar_chart(
-            chart, x="reason", y="images", horizontal=True, height=60 + 28 * len(by_reason)
-        )
+        shown = {label(reason): n for reason, n in by_reason.items()}
+        st.altair_chart(charts.bars_by(shown, label="reason", value="rejected"), width="stretch")
         with st.expander("Every rejection"):
-            st.dataframe(pd.DataFrame(report.rejected), hide_index=True)
+            rows = [{**row, "kind": label(row.get("kind", ""))} for row in report.rejected]
+            st.dataframe(pd.DataFrame(rows), hide_index=True)
     near_duplicates_view(job)
     st.markdown(f"**Arrived** ({report.stored}; newest first)")
     if not arrived:
@@ -201,7 +228,9 @@ def intake_progress(job_id: int) -> None:
     grid = st.columns(6)
     for i, image in enumerate(arrived):
         caption = image.alt_text or (image.source_url or "").rsplit("/", 1)[-1]
-        grid[i % 6].image(str(display_path(store, image.sha256)), caption=caption[:40])
+        cell = grid[i % 6]
+        cell.image(str(display_path(store, image.sha256)))
+        cell.text(caption[:40])  # plain text: a caption= would be Markdown (moodlab/ui/text.py)
 
 
 intake_progress(chosen)

@@ -3,14 +3,17 @@
 import pandas as pd
 import streamlit as st
 
+from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.core.storage import ContentStore
+from moodlab.core.text import plural
 from moodlab.datasets import snapshots as datasets
 from moodlab.datasets.actions import start_export
 from moodlab.datasets.export import ExportParams, export_path
 from moodlab.images.intake import display_path
-from moodlab.ui import session
+from moodlab.ui import forms, session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.LEAD)
 settings = session.settings()
@@ -23,22 +26,33 @@ st.caption(
     " leaves out, and ties you break below."
 )
 
+fields = forms.Kept("datasets", actor)
 cap_col, test_col, seed_col = st.columns(3)
 uncapped = st.session_state.get("datasets_uncapped", False)
-balance = cap_col.checkbox("Balance to the smallest mood", value=not uncapped, disabled=uncapped)
-cap = None if balance else cap_col.number_input("Train images per mood", 0, 1_000_000, 100)
+balance = cap_col.checkbox(
+    "Balance to the smallest mood", disabled=uncapped, **fields("balance", True)
+)
+cap = (
+    None if balance
+    else cap_col.number_input("Train images per mood", 0, 1_000_000, **fields("cap", 100))
+)  # fmt: skip
 if uncapped:
     cap_col.caption("Uncapped: every train-tier image, unbalanced.")
     if cap_col.button("Cap again"):
         st.session_state["datasets_uncapped"] = False
         st.rerun()
-limit_test = test_col.checkbox("Limit test images per mood (the paper used 20)")
+limit_test = test_col.checkbox(
+    "Limit test images per mood", help="the paper used 20", **fields("limit_test", False)
+)
 test_per_mood = (
-    test_col.number_input("Test images per mood", 0, 100_000, 20) if limit_test else None
+    test_col.number_input("Test images per mood", 0, 100_000, **fields("test_per_mood", 20))
+    if limit_test
+    else None
 )
 seed = seed_col.number_input(
-    "Seed", 0, 2**31 - 1, 0, help="the same seed, votes and rules give the same set"
-)
+    "Seed", 0, 2**31 - 1, help="the same seed, votes and rules give the same set",
+    **fields("seed", 0),
+)  # fmt: skip
 rules = datasets.Rules(
     per_mood_cap=None if cap is None else int(cap),
     test_per_mood=None if test_per_mood is None else int(test_per_mood),
@@ -69,8 +83,10 @@ train_total, test_total = (
     sum(preview.counts("test").values()),
 )
 st.caption(
-    f"{train_total} train and {test_total} test images; {preview.disputed} disputed images"
-    f" wait for a decision; cap per mood: {preview.cap}; manifest {preview.manifest_sha256[:12]}…"
+    f"{train_total} train and {plural(test_total, 'test image')};"
+    f" {plural(preview.disputed, 'disputed image')}"
+    f" {'waits' if preview.disputed == 1 else 'wait'} for a decision; cap per mood:"
+    f" {preview.cap}; manifest {preview.manifest_sha256[:12]}…"
 )
 if st.button(
     "Freeze snapshot", type="primary", icon=":material/ac_unit:", disabled=not preview.members
@@ -85,7 +101,7 @@ if st.button(
             st.toast(f"Froze snapshot #{number}")
         st.rerun()
     except MoodlabError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 st.subheader(f"Disputed images ({sum(d.decision is None for d in disputed)} undecided)")
 if not disputed:
@@ -109,12 +125,12 @@ st.subheader("Snapshots")
 if not snapshots:
     st.caption("None frozen yet.")
 for snapshot in snapshots:
-    summary = datasets.snapshot_summary(snapshot)
     with st.container(border=True):
         head, action = st.columns([4, 1])
         n_train, n_test = sum(snapshot.train_counts.values()), sum(snapshot.test_counts.values())
         head.markdown(
-            f"**#{snapshot.id}** · {summary['created_at']} · train {n_train} · test {n_test}"
+            f"**#{snapshot.id}** · {snapshot.created_at:%Y-%m-%d %H:%M} UTC"
+            f" · train {n_train} · test {n_test}"
             f" · manifest `{snapshot.manifest_sha256[:16]}…`"
         )
         out = export_path(settings, snapshot.id)
@@ -130,6 +146,17 @@ for snapshot in snapshots:
                     start_export(session=db, actor=actor, settings=settings, params=params)
                 st.toast("Export queued: see the Jobs page; the download appears here when done.")
             except MoodlabError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
         with st.expander("Rules and counts"):
-            st.json(summary, expanded=False)
+            st.caption(datasets.rules_text(snapshot.rules or {}))
+            moods_in = [m for m in moods.names()
+                        if snapshot.train_counts.get(m) or snapshot.test_counts.get(m)]  # fmt: skip
+            st.dataframe(
+                pd.DataFrame([{"mood": m, "train": snapshot.train_counts.get(m, 0),
+                               "test": snapshot.test_counts.get(m, 0)} for m in moods_in]),
+                hide_index=True,
+            )  # fmt: skip
+            st.caption(
+                f"{plural(snapshot.disputed, 'disputed image')} left out ·"
+                f" manifest sha256 `{snapshot.manifest_sha256}`"
+            )

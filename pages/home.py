@@ -7,7 +7,7 @@ from moodlab.core import moods
 from moodlab.core.models import JobStatus, Role
 from moodlab.home import lab_overview
 from moodlab.jobs import queue as jobs
-from moodlab.ui import jobs_view, navigation, session
+from moodlab.ui import jobs_view, layout, navigation, session
 
 actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
 with session.database().session() as db:
@@ -21,15 +21,15 @@ for step in overview.next_steps:
     with st.container(horizontal=True, vertical_alignment="center"):
         st.markdown(f":material/arrow_right: {step.text}")
         if step.page:
-            st.page_link(navigation.page(step.page).path, label="Go", icon=":material/open_in_new:")
+            st.page_link(
+                navigation.page(step.page).path, label="Go", icon=":material/arrow_forward:"
+            )
 
 st.subheader("The lab at a glance")
-images, votes, mine, annotators, snapshots = st.columns(5)
-images.metric("Images", overview.images)
-votes.metric("Votes", overview.votes)
-mine.metric("My votes", overview.my_votes)
-annotators.metric("Annotators", overview.annotators)
-snapshots.metric("Dataset snapshots", overview.snapshots)
+layout.metric_row(
+    [("Images", overview.images), ("Votes", overview.votes), ("My votes", overview.my_votes),
+     ("Annotators", overview.annotators), ("Dataset snapshots", overview.snapshots)]
+)  # fmt: skip
 
 st.markdown("**Votes per mood** (in circle order)")
 if overview.votes:
@@ -48,7 +48,7 @@ def running_jobs() -> None:
         active = jobs.list_jobs(
             session=db, actor=actor, statuses=[JobStatus.RUNNING, JobStatus.QUEUED], limit=10
         )
-    jobs_view.worker_status()
+    jobs_view.worker_status(names=actor.is_lead)
     if not active:
         st.caption("No jobs are running.")
     for job in active:

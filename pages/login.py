@@ -6,6 +6,7 @@ from moodlab import demo
 from moodlab.core import auth
 from moodlab.core.errors import MoodlabError
 from moodlab.ui import session
+from moodlab.ui.text import plain
 
 st.title("moodlab")
 st.caption("Image mood research: crawl, annotate, train, and make mood-matched videos.")
@@ -30,9 +31,13 @@ if submitted:
     try:
         with session.database().session() as db:
             actor = auth.authenticate(
-                session=db, settings=session.settings(), name=name.strip(), password=password
+                session=db,
+                settings=session.settings(),
+                name=name.strip(),
+                password=password,
+                address=session.client_address(),
             )
         session.log_in(actor)
         st.rerun()
     except MoodlabError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))

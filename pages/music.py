@@ -9,6 +9,7 @@ from moodlab.jobs import queue as jobs
 from moodlab.music import library
 from moodlab.music.actions import generation_job, start_generate
 from moodlab.ui import jobs_view, session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
 settings = session.settings()
@@ -44,7 +45,7 @@ def generate() -> None:
 @st.fragment(run_every=2)
 def generation_progress(job_id: int) -> None:
     with session.database().session() as db:
-        job = jobs.get_job(session=db, job_id=job_id)
+        job = jobs.get_job(session=db, actor=actor, job_id=job_id)
     jobs_view.job_card(job, actor)
     if JobStatus(job.status).finished:
         st.rerun()  # the whole page, to show the new tracks
@@ -87,57 +88,68 @@ if actor.is_lead:
             st.rerun()
 
 if error := st.session_state.pop("music_error", None):
-    st.error(error)
+    st.error(plain(error))
 if added := st.session_state.pop("music_added", None):
-    st.success(added)
+    st.success(plain(added))
 
 if not tracks:
     st.info("No tracks yet.")
     st.stop()
 
-shown = st.pills(
-    "Status", [s.value for s in TrackStatus], selection_mode="multi",
-    default=[s.value for s in TrackStatus], key="music-status",
+counts = {s.value: sum(t.status == s for t in tracks) for s in TrackStatus}
+status_names = ["all", *(s.value for s in TrackStatus)]
+picked = st.segmented_control(
+    "Show", status_names, default="all", key="music-status",
+    format_func=lambda s: f"all ({len(tracks)})" if s == "all" else f"{s} ({counts[s]})",
 )  # fmt: skip
+shown = [s.value for s in TrackStatus] if picked in (None, "all") else [picked]
 
 
-def track_card(track) -> None:
+def track_row(track) -> None:
+    """One track as a table row: title and status, player, facts and votes."""
     label, colour, icon = STATUS_BADGES[TrackStatus(track.status)]
-    with st.container(border=True):
-        st.markdown(f"**{track.title or track.path}**")
-        st.badge(label, color=colour, icon=icon)
-        path = settings.music_dir / track.path
-        if path.is_file():
-            st.audio(str(path))
-        else:
-            st.warning(f"The file {track.path} is missing.")
-        facts = [f"{track.duration_s:.0f} s"]
-        if track.tempo_bpm:
-            facts.append(f"{track.tempo_bpm:.0f} BPM" + ("" if track.is_generated else " (est.)"))
-        if track.key:
-            facts.append(track.key)
-        if track.loudness_lufs is not None:
-            facts.append(f"{track.loudness_lufs:.1f} LUFS")
-        st.caption(" · ".join(facts))
-        st.caption(f"Licence: {track.license or 'not recorded'}"
-                   + (f" · {track.attribution}" if track.attribution else ""))  # fmt: skip
-        counted = votes.get(track.id)
-        if counted:
-            st.caption("Votes: " + ", ".join(f"{m} {n}" for m, n in counted.most_common()))
-        elif actor.is_lead:
-            st.caption("No votes yet.")
-        else:
-            st.caption("Votes show once you have voted on it.")
+    name_col, player_col, facts_col = st.columns([2, 3, 4], vertical_alignment="center")
+    name_col.markdown(f"**{plain(track.title or track.path)}**")
+    name_col.badge(label, color=colour, icon=icon)
+    path = settings.music_dir / track.path
+    if path.is_file():
+        player_col.audio(str(path))
+    else:
+        player_col.warning(plain(f"The file {track.path} is missing."))
+    facts = [f"{track.duration_s:.0f} s"]
+    if track.tempo_bpm:
+        facts.append(f"{track.tempo_bpm:.0f} BPM" + ("" if track.is_generated else " (est.)"))
+    if track.key:
+        facts.append(track.key)
+    if track.loudness_lufs is not None:
+        facts.append(f"{track.loudness_lufs:.1f} LUFS")
+    counted = votes.get(track.id)
+    if counted:
+        facts.append("votes: " + ", ".join(f"{m} {n}" for m, n in counted.most_common()))
+    elif actor.is_lead:
+        facts.append("no votes yet")
+    else:
+        facts.append("votes show once you have voted on it")
+    facts_col.caption(plain(" · ".join(facts)))
+    facts_col.caption(
+        plain(
+            f"Licence: {track.license or 'not recorded'}"
+            + (f" · {track.attribution}" if track.attribution else "")
+        )
+    )
 
 
+# One table per mood, a row per track: the library's four tracks per mood take four
+# short rows (cards three across left one alone per mood and made the page very tall).
 groups = [(m.name, [t for t in tracks if t.mood == m.name]) for m in moods.all_moods()]
 groups.append(("No mood yet", [t for t in tracks if t.mood is None]))
 for name, members in groups:
-    members = [t for t in members if t.status in (shown or [])]
+    members = [t for t in members if t.status in shown]
     if not members:
         continue
     st.subheader(f"{name} ({len(members)})")
-    columns = st.columns(3)
-    for i, track in enumerate(members):
-        with columns[i % 3]:
-            track_card(track)
+    with st.container(border=True):
+        for i, track in enumerate(members):
+            if i:
+                st.divider()
+            track_row(track)

@@ -8,6 +8,7 @@ from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.music import votes as track_votes
 from moodlab.ui import session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
 settings: Settings = session.settings()
@@ -31,14 +32,14 @@ def vote() -> None:
     with session.database().session() as db:
         track = track_votes.next_track(session=db, actor=actor)
     if error := st.session_state.pop("music_error", None):
-        st.error(error)
+        st.error(plain(error))
     if track is None:
         st.success("No track is waiting for your vote.")
         return
-    st.subheader(track.title or track.path)
+    st.subheader(plain(track.title or track.path))
     st.audio(str(settings.music_dir / track.path))
     if track.license:
-        st.caption(f"Licence: {track.license}")
+        st.caption(plain(f"Licence: {track.license}"))
     # Two rows in circle order, as on the Annotate page, so no label is cut off; the
     # shortcut hint beside each label shows its key.
     half = len(moods.all_moods()) // 2

@@ -6,6 +6,7 @@ from moodlab.core import auth
 from moodlab.core.auth import Actor
 from moodlab.core.errors import MoodlabError
 from moodlab.ui import session
+from moodlab.ui.text import plain
 
 st.title("Welcome to moodlab")
 st.write(
@@ -13,7 +14,16 @@ st.write(
     " runs crawls and training, and sees every page."
 )
 
+needs_token = auth.setup_token_required()
+if needs_token:
+    st.info(
+        "This moodlab listens on the network, so set-up needs the one-time token that"
+        " `moodlab serve` printed in its terminal.",
+        icon=":material/key:",
+    )
+
 with st.form("setup"):
+    token = st.text_input("Set-up token", type="password") if needs_token else None
     name = st.text_input("Lead's user name", max_chars=64)
     password = st.text_input("Password", type="password", help="at least 8 characters")
     again = st.text_input("Password again", type="password")
@@ -25,9 +35,11 @@ if submitted:
     else:
         try:
             with session.database().session() as db:
-                lead = auth.create_first_lead(session=db, name=name.strip(), password=password)
+                lead = auth.create_first_lead(
+                    session=db, name=name.strip(), password=password, setup_token=token
+                )
                 actor = Actor.of(lead)
             session.log_in(actor)
             st.rerun()
         except MoodlabError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))

@@ -12,7 +12,8 @@ from moodlab.training import architectures, compare
 from moodlab.training.actions import start_training
 from moodlab.training.registry import activate, list_models
 from moodlab.training.runs import TrainParams, TrainResult
-from moodlab.ui import charts, jobs_view, session
+from moodlab.ui import charts, forms, jobs_view, session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.LEAD)
 settings = session.settings()
@@ -20,53 +21,57 @@ settings = session.settings()
 st.title("Training")
 with session.database().session() as db:
     snapshots = datasets.list_snapshots(session=db, actor=actor)
-    registry = list_models(session=db)
+    registry = list_models(session=db, actor=actor)
 
 if not snapshots:
     st.info("Freeze a dataset snapshot on the Datasets page first.")
 else:
-    with st.form("train"):
-        snapshot_col, arch_col = st.columns(2)
-        snapshot_id = snapshot_col.selectbox(
-            "Dataset snapshot", [s.id for s in snapshots],
-            format_func=lambda i: f"#{i}",
-        )  # fmt: skip
-        unavailable = architectures.unavailable(settings.transfer_weights)
-        arch = arch_col.selectbox(
-            "Architecture",
-            [name for name in architectures.ARCHITECTURES if name not in unavailable],
-            help="deep: the paper's Table 2; plain: the plainer CNN it compares with;"
-            " transfer: MobileNetV2 pretrained on ImageNet under the same head",
+    fields = forms.Kept("train", actor)
+    snapshot_col, arch_col = st.columns(2)
+    snapshot_ids = [s.id for s in snapshots]
+    snapshot_id = snapshot_col.selectbox(
+        "Dataset snapshot", snapshot_ids, format_func=lambda i: f"#{i}",
+        **fields.choice("snapshot", snapshot_ids, snapshot_ids[0]),
+    )  # fmt: skip
+    unavailable = architectures.unavailable(settings.transfer_weights)
+    arch_names = [name for name in architectures.ARCHITECTURES if name not in unavailable]
+    arch = arch_col.selectbox(
+        "Architecture",
+        arch_names,
+        help="deep: the paper's Table 2; plain: the plainer CNN it compares with;"
+        " transfer: MobileNetV2 pretrained on ImageNet under the same head",
+        **fields.choice("arch", arch_names, arch_names[0]),
+    )
+    for name, reason in unavailable.items():
+        arch_col.caption(f"{name} is off: its weights file is not here", help=plain(reason))
+    folds_col, epochs_col, batch_col, size_col = st.columns(4)
+    default = TrainParams.default
+    folds = folds_col.number_input(
+        "Folds", 0, 20, help="0 skips cross-validation", **fields("folds", default("folds"))
+    )
+    epochs = epochs_col.number_input("Epochs", 1, 1000, **fields("epochs", default("epochs")))
+    batch = batch_col.number_input(
+        "Batch size", 1, 1024, **fields("batch_size", default("batch_size"))
+    )
+    size = size_col.number_input(
+        "Image size", 16, 128, help="128 as in the paper",
+        **fields("image_size", default("image_size")),
+    )  # fmt: skip
+    if st.button("Start training", type="primary", icon=":material/model_training:"):
+        params = TrainParams(
+            snapshot_id=int(snapshot_id),
+            arch=arch,
+            folds=int(folds),
+            epochs=int(epochs),
+            batch_size=int(batch),
+            image_size=int(size),
         )
-        for name, reason in unavailable.items():
-            arch_col.caption(f"{name} is off: its weights file is not here", help=reason)
-        folds_col, epochs_col, batch_col, size_col = st.columns(4)
-        default = TrainParams.default
-        folds = folds_col.number_input(
-            "Folds", 0, 20, default("folds"), help="0 skips cross-validation"
-        )
-        epochs = epochs_col.number_input("Epochs", 1, 1000, default("epochs"))
-        batch = batch_col.number_input("Batch size", 1, 1024, default("batch_size"))
-        size = size_col.number_input(
-            "Image size", 16, 128, default("image_size"), help="128 as in the paper"
-        )
-        if st.form_submit_button(
-            "Start training", type="primary", icon=":material/model_training:"
-        ):
-            params = TrainParams(
-                snapshot_id=int(snapshot_id),
-                arch=arch,
-                folds=int(folds),
-                epochs=int(epochs),
-                batch_size=int(batch),
-                image_size=int(size),
-            )
-            try:
-                with session.database().session() as db:
-                    job = start_training(session=db, actor=actor, settings=settings, params=params)
-                st.session_state["train_job"] = job.id
-            except MoodlabError as exc:
-                st.error(str(exc))
+        try:
+            with session.database().session() as db:
+                job = start_training(session=db, actor=actor, settings=settings, params=params)
+            st.session_state["train_job"] = job.id
+        except MoodlabError as exc:
+            st.error(plain(exc))
 
 
 @st.fragment(run_every="3s")
@@ -155,4 +160,7 @@ if test:
 history = model.report.get("final_history", [])
 if history:
     st.markdown("**Training curve** (final model)")
-    st.line_chart(pd.DataFrame(history), height=220)
+    loss_chart, accuracy_chart = charts.training_curves(history)
+    loss_col, accuracy_col = st.columns(2)
+    loss_col.altair_chart(loss_chart, width="stretch")
+    accuracy_col.altair_chart(accuracy_chart, width="stretch")

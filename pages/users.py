@@ -7,6 +7,7 @@ from moodlab.core import auth
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.ui import session
+from moodlab.ui.text import plain
 
 actor = session.require_role(Role.LEAD)
 st.title("Users")
@@ -18,7 +19,7 @@ def run(action, success: str) -> None:
         with session.database().session() as db:
             action(db)
     except MoodlabError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return
     st.toast(success)
     st.rerun()
@@ -34,8 +35,8 @@ st.dataframe(
                 "name": u.name,
                 "role": u.role,
                 "active": u.active,
-                "created": u.created_at,
-                "last login": u.last_login_at,
+                "created": f"{u.created_at:%Y-%m-%d %H:%M}",
+                "last login": f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never",
             }
             for u in users
         ]

@@ -11,7 +11,9 @@ from moodlab.images.uploads import VIDEO_EXTENSIONS, save_video_uploads
 from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
 from moodlab.ui import charts, jobs_view, session
+from moodlab.ui.text import plain
 from moodlab.video.actions import start_video
+from moodlab.video.result import VideoResult
 from moodlab.video.service import VideoParams, list_videos, video_file
 
 actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
@@ -23,7 +25,7 @@ st.caption(
     " gives the footage back with music that fits. The picture is copied, not re-encoded."
 )
 with session.database().session() as db:
-    registry = list_models(session=db)
+    registry = list_models(session=db, actor=actor)
 
 if not registry:
     st.info(
@@ -68,7 +70,7 @@ else:
                     ).id
                 st.session_state["video_job"] = job_id
             except MoodlabError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
 
 
 @st.fragment(run_every="2s")
@@ -77,11 +79,11 @@ def progress() -> None:
     if job_id is None:
         return
     with session.database().session() as db:
-        job = jobs.get_job(session=db, job_id=job_id)
+        job = jobs.get_job(session=db, actor=actor, job_id=job_id)
     jobs_view.job_card(job, actor)
     if job.status == JobStatus.SUCCEEDED and st.session_state.get("video_shown") != job_id:
         st.session_state["video_shown"] = job_id  # show the new video below, once
-        st.session_state.pop("video_pick", None)
+        st.session_state["video_new"] = VideoResult.from_json(job.result).video_id
         st.rerun(scope="app")
 
 
@@ -94,6 +96,12 @@ if not videos:
     st.stop()
 
 by_id = {v.id: v for v in videos}
+# A new video is picked by setting the widget's own key: the selectbox then reads it too
+# (dropping the key instead left the box showing the old title over the new player).
+if (new := st.session_state.pop("video_new", None)) in by_id:
+    st.session_state["video_pick"] = new
+elif st.session_state.get("video_pick") not in by_id:
+    st.session_state.pop("video_pick", None)
 picked = st.selectbox(
     "Show video", list(by_id), key="video_pick",
     format_func=lambda i: f"#{i} {by_id[i].title} · {by_id[i].mood}"
@@ -111,7 +119,7 @@ if path.exists():
         mime="video/mp4", icon=":material/download:", on_click="ignore",
     )  # fmt: skip
 else:
-    player.warning(f"The file {path} is gone.")
+    player.warning(plain(f"The file {path} is gone."))
 facts.metric("Mood", video.mood, help="highest mean probability over the samples")
 facts.metric("Confidence", f"{video.confidence:.0%}")
 facts.caption(
@@ -122,29 +130,32 @@ tracks = pd.DataFrame(report.get("tracks", []))
 if not tracks.empty:
     facts.dataframe(tracks, hide_index=True)
 for warning in report.get("warnings", []):
-    st.warning(warning, icon=":material/warning:")
+    st.warning(plain(warning), icon=":material/warning:")
 
 st.subheader("Mood over time")
 segments = report.get("segments", [])
 st.altair_chart(
     charts.mood_timeline(report.get("timeline", []), moods=moods.names(), chosen=video.mood,
-                         boundaries=[s["start_s"] for s in segments[1:]]),
+                         boundaries=[s["start_s"] for s in segments[1:]],
+                         duration=video.duration_s),
     width="stretch",
 )  # fmt: skip
 
 st.subheader("Sampled frames")
 kept = report.get("frames", [])
+if not kept:
+    st.caption("No sampled frames were kept for this video.")
 grid = st.columns(6)
 for i, frame in enumerate(kept):
     frame_path = settings.data_dir / frame["path"]
     caption = f"{frame['t']:.1f} s · {frame['mood']} {frame['probability']:.0%}"
     if frame_path.exists():
-        grid[i % 6].image(str(frame_path), caption=caption, width="stretch")
+        grid[i % 6].image(str(frame_path), caption=plain(caption), width="stretch")
 
 st.subheader("History")
 st.dataframe(
     pd.DataFrame([{"id": v.id, "input": v.title, "kind": v.kind, "mood": v.mood,
                    "confidence": round(v.confidence, 3), "seconds long": round(v.duration_s, 1),
-                   "model": v.model_id, "made": v.created_at} for v in videos]),
+                   "model": v.model_id, "made": f"{v.created_at:%Y-%m-%d %H:%M}"} for v in videos]),
     hide_index=True,
 )  # fmt: skip

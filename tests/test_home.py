@@ -20,12 +20,12 @@ def test_counts_and_votes_per_mood_in_circle_order(database, settings, lead, ann
     assert (seen.images, seen.votes, seen.my_votes, seen.images_waiting_for_me) == (3, 2, 2, 1)
     assert list(seen.votes_per_mood)[:2] == ["Happy", "Dynamic"]
     assert seen.votes_per_mood["Tired"] == 1 and seen.votes_per_mood["Angry"] == 0
-    assert [s.text for s in seen.next_steps] == ["1 image(s) wait for your vote."]
+    assert [s.text for s in seen.next_steps] == ["1 image waits for your vote."]
 
 
 def test_the_lead_is_told_to_add_annotators_until_there_are_enough(database, settings, lead):
     steps = overview(database, settings, lead).next_steps
-    assert steps[0].text == "Add 4 more annotator(s): each image needs 4 votes."
+    assert steps[0].text == "Add 4 more annotators: each image needs 4 votes."
     assert steps[0].page == "users"
     for name in ("a1", "a2", "a3", "a4"):
         add_user(database, name, Role.ANNOTATOR)
@@ -36,7 +36,7 @@ def test_queued_jobs_without_a_worker_are_flagged(database, settings, lead):
     with database.session() as session:
         start_check(session=session, actor=lead, settings=settings)
     first = overview(database, settings, lead).next_steps[0]
-    assert "1 job(s) wait but no worker is running" in first.text
+    assert "1 job waits but no worker is running" in first.text
 
 
 def test_the_lead_is_led_from_votes_to_a_snapshot_a_model_and_an_active_model(
@@ -62,3 +62,34 @@ def test_the_lead_is_led_from_votes_to_a_snapshot_a_model_and_an_active_model(
     with database.session() as session:
         session.query(TrainedModel).update({"active": True})
     assert "training" not in pages()
+
+
+def test_unvoted_tracks_lead_annotators_to_music_votes(database, settings, lead, annotator):
+    from moodlab.core.models import Track
+
+    with database.session() as session:
+        session.add_all([Track(path=f"t{i}.wav", title=f"T{i}") for i in range(2)])
+    steps = overview(database, settings, annotator).next_steps
+    assert [(s.text, s.page) for s in steps] == [
+        ("2 music tracks wait for your vote: videos only use tracks that 3 annotators agree on.",
+         "music_votes")
+    ]  # fmt: skip
+    lead_steps = overview(database, settings, lead).next_steps
+    assert any(s.page == "music_votes" and "No music track is accepted" in s.text
+               for s in lead_steps)  # fmt: skip
+
+
+def test_a_chance_level_model_is_no_reason_to_rest(database, settings, lead):
+    from moodlab.core.models import Snapshot, TrainedModel
+
+    for name in ("a1", "a2", "a3", "a4"):
+        add_user(database, name, Role.ANNOTATOR)
+    with database.session() as session:
+        session.add(Snapshot(rules={}, manifest_sha256="0" * 64, train_counts={}, test_counts={}))
+        session.add(TrainedModel(arch="plain", path="m.keras", cv_scores={}, report={},
+                                 active=True, test_accuracy=0.10))  # fmt: skip
+    with database.session() as session:
+        session.add(Image(sha256=f"{1:064x}", width=200, height=200))
+    steps = overview(database, settings, lead).next_steps
+    assert [s.page for s in steps] == ["crawl"]
+    assert "Model #1 scores 0.10, near chance (0.12)" in steps[0].text

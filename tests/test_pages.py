@@ -13,6 +13,7 @@ from moodlab.images.importer import ImportParams
 from moodlab.jobs import queue as jobs
 from moodlab.jobs.actions import start_check
 from moodlab.ui.session import ACTOR_KEY, LAST_SEEN_KEY
+from moodlab.ui.text import plain
 from tests.conftest import PASSWORD, ROOT, run_job
 
 APP = str(ROOT / "app.py")
@@ -73,7 +74,7 @@ def test_home_shows_next_steps_for_the_lead(database, lead):
     at = app(lead)
     assert not at.exception
     shown = texts(at)
-    assert "Add 4 more annotator(s): each image needs 4 votes." in shown
+    assert "Add 4 more annotators: each image needs 4 votes." in shown
     assert "No worker is running" in shown
 
 
@@ -128,6 +129,7 @@ def test_users_page_adds_an_annotator(database, lead):
     assert not at.exception
     names = list(at.dataframe[0].value["name"])
     assert names == ["anna", "lena"]
+    assert list(at.dataframe[0].value["last login"]) == ["never", "never"]
 
 
 def test_users_page_deactivates_and_reactivates(database, lead, annotator):
@@ -152,7 +154,9 @@ def test_jobs_page_lists_jobs_and_cancels_a_queued_one(database, settings, lead)
     assert f"#{job.id} worker check" in texts(at)
     at.button(key=f"cancel-{job.id}").click().run()
     with database.session() as session:
-        assert jobs.get_job(session=session, job_id=job.id).status == JobStatus.CANCELLED
+        assert (
+            jobs.get_job(session=session, actor=lead, job_id=job.id).status == JobStatus.CANCELLED
+        )
 
 
 def test_jobs_page_queues_a_worker_check(database, lead):
@@ -192,7 +196,7 @@ def test_crawl_page_starts_a_crawl_job(database, lead):
     assert not at.exception
     at.text_area[0].input("https://example.org/gallery\n\nftp://nope.example/")
     next(b for b in at.button if b.label == "Start crawl").click().run()
-    assert "'ftp://nope.example/' is not an http or https URL" in texts(at)
+    assert plain("'ftp://nope.example/' is not an http or https URL") in texts(at)
     at.text_area[0].input("https://example.org/gallery")
     next(b for b in at.button if b.label == "Start crawl").click().run()
     with database.session() as session:
@@ -216,6 +220,7 @@ def test_crawl_page_shows_an_import_with_counts_rejections_and_gallery(
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert (metrics["Stored"], metrics["Duplicates"], metrics["Rejected"]) == ("1", "1", "1")
+    assert "1 stored, 1 duplicate, 1 rejected" in texts(at)  # the card's one-line result
     assert "Arrived" in texts(at)
     assert len(at.get("image")) == 1
 
@@ -267,7 +272,8 @@ def test_agreement_page_renders_statistics(database, settings, lead):
         "Krippendorff's alpha",
         "Circular alpha",
     ]
-    assert "4 votes and 0 skips on 1 images" in texts(at)
+    assert "4 votes and 0 skips on 1 image." in texts(at)
+    assert "no_consensus" not in str(at.dataframe[0].value.columns.tolist())
 
 
 def test_datasets_page_previews_breaks_a_tie_and_freezes(database, settings, lead):
@@ -288,10 +294,58 @@ def test_datasets_page_previews_breaks_a_tie_and_freezes(database, settings, lea
                 annotation.answer(session=session, actor=person, image_id=image, mood=mood)
     at = app(lead).switch_page("pages/datasets.py").run()
     assert not at.exception
-    assert "2 train and 0 test images; 1 disputed images" in texts(at)
+    assert "2 train and 0 test images; 1 disputed image waits" in texts(at)
     at.button(key=f"tie-{images[2]}-Anxiety").click().run()
-    assert "2 train and 1 test images; 0 disputed images" in texts(at)
+    assert "2 train and 1 test image; 0 disputed images wait" in texts(at)
     next(b for b in at.button if b.label == "Freeze snapshot").click().run()
     with database.session() as session:
         [snapshot] = session.scalars(select(Snapshot)).all()
     assert snapshot.test_counts["Anxiety"] == 1
+
+
+def test_a_crawl_whose_every_seed_is_refused_fails_with_the_fix_in_the_pages_words(
+    database, settings, lead
+):
+    from moodlab.images.crawl import CrawlParams
+
+    job = run_job(settings, database, lead, CrawlParams(seeds=["http://127.0.0.1:9/"], delay=0))
+    assert job.status == JobStatus.FAILED
+    assert job.error.startswith("nothing stored: the one URL refused. private address (1)")
+    assert "tick 'The seeds are on a private network'" in job.error
+    assert job.result["rejected_by_reason"] == {"private_address": 1}  # kept for the page
+    at = app(lead).switch_page("pages/crawl.py").run()
+    assert not at.exception
+    assert "tick 'The seeds are on a private network'" in texts(at)
+    assert {m.label: m.value for m in at.metric}["Rejected"] == "1"
+
+
+def test_forms_keep_what_was_typed_while_the_user_moves_between_pages(database, lead):
+    at = app(lead).switch_page("pages/crawl.py").run()
+    at.text_area[0].input("https://example.org/kept").run()
+    at.number_input(key="crawl.max_pages").set_value(7).run()
+    at.checkbox(key="crawl.allow_private").check().run()
+    at.switch_page("pages/jobs.py").run()
+    assert "crawl.seeds" not in at.session_state  # Streamlit dropped the widget's own state
+    at.switch_page("pages/crawl.py").run()
+    assert not at.exception
+    assert at.text_area[0].value == "https://example.org/kept"
+    assert at.number_input(key="crawl.max_pages").value == 7
+    assert at.checkbox(key="crawl.allow_private").value is True
+    next(b for b in at.button if b.label == "Start crawl").click().run()
+    with database.session() as session:
+        [job] = jobs.list_jobs(session=session, actor=lead)
+    assert job.params["seeds"] == ["https://example.org/kept"] and job.params["max_pages"] == 7
+
+
+def test_kept_form_values_belong_to_the_user_who_typed_them(database, lead, annotator):
+    from moodlab.core import auth
+
+    at = app(lead).switch_page("pages/crawl.py").run()
+    at.text_area[0].input("https://example.org/lenas").run()
+    with database.session() as session:
+        other = auth.create_user(session=session, actor=lead, name="lou", role=Role.LEAD,
+                                 password=PASSWORD)  # fmt: skip
+        other_actor = auth.Actor.of(other)
+    at.session_state[ACTOR_KEY] = other_actor
+    at.switch_page("pages/crawl.py").run()
+    assert at.text_area[0].value == ""

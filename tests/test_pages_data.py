@@ -46,7 +46,7 @@ def test_datasets_page_warns_of_a_low_cap_and_offers_the_uncapped_set(database, 
     assert not at.exception
     warning = next(w.value for w in at.warning if w.value.startswith("Too few train images"))
     assert "Tired has only 1 train-tier images" in warning and "minimum of 10" in warning
-    assert "2 train and 1 test images" in texts(at)
+    assert "2 train and 1 test image;" in texts(at)
     next(b for b in at.button if b.label.startswith("Use every train-tier image")).click().run()
     assert "3 train and 0 test images" in texts(at)
     freeze = next(b for b in at.button if b.label == "Freeze snapshot")

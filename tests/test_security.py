@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -31,6 +32,8 @@ from moodlab.training.actions import start_training
 from moodlab.training.registry import activate
 from moodlab.training.runs import TrainParams
 from moodlab.ui.session import ACTOR_KEY, LAST_SEEN_KEY
+from moodlab.ui.text import plain
+from moodlab.video.service import VideoParams
 from moodlab.votes import annotation
 from moodlab.votes.agreement import agreement_report
 from tests import media
@@ -66,6 +69,8 @@ LEAD_SERVICES = [
      lambda s, a, st, p: start_training(session=s, actor=a, settings=st,
                                         params=TrainParams(snapshot_id=1))),
     ("activate models", lambda s, a, st, p: activate(session=s, actor=a, model_id=1)),
+    ("read datasets", lambda s, a, st, p: datasets.get_snapshot(session=s, actor=a, snapshot_id=1)),
+    ("read datasets", lambda s, a, st, p: datasets.members_of(session=s, actor=a, snapshot_id=1)),
 ]  # fmt: skip
 
 
@@ -88,6 +93,30 @@ def test_an_annotator_calling_a_lead_service_is_refused_and_nothing_changes(
     assert str(refused.value) == f"anna (annotator) may not {action}: it needs the lead role"
     assert rows(database) == before
     assert not (tmp_path / "set.zip").exists()
+
+
+def test_an_annotator_sees_only_their_own_jobs(database, settings, lead, annotator):
+    with database.session() as session:
+        theirs = start_check(session=session, actor=lead, settings=settings).id
+        params = VideoParams(inputs=[str(_a_clip(settings))])
+        mine = jobs.enqueue(session=session, actor=annotator, settings=settings, params=params).id
+    refused = pytest.raises(
+        PermissionDenied, match="anna .annotator. may not see other users' jobs"
+    )
+    with refused, database.session() as session:
+        jobs.get_job(session=session, actor=annotator, job_id=theirs)
+    with database.session() as session:
+        assert jobs.get_job(session=session, actor=annotator, job_id=mine).id == mine
+        assert jobs.get_job(session=session, actor=lead, job_id=theirs).id == theirs
+        assert [j.id for j in jobs.list_jobs(session=session, actor=annotator)] == [mine]
+
+
+def _a_clip(settings) -> Path:
+    """A file the video job's queue-time checks accept (they do not decode it)."""
+    path = settings.data_dir / "uploads" / "u1" / "000001.mp4"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(64))
+    return path
 
 
 def test_an_annotator_may_not_cancel_someone_elses_job(database, settings, lead, annotator):
@@ -120,7 +149,8 @@ def test_the_login_page_locks_a_name_out_after_repeated_failures(
     # The right password no longer helps until the lock-out window has passed.
     log_in(at, "lena", PASSWORD)
     assert ACTOR_KEY not in at.session_state
-    assert at.error[0].value.startswith("too many failed logins for 'lena': try again in")
+    shown = plain("too many failed logins for 'lena': try again in")  # moodlab/ui/text.py
+    assert at.error[0].value.startswith(shown)
 
 
 def test_a_session_idle_past_the_configured_limit_is_logged_out(database, lead, monkeypatch):

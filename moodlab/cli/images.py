@@ -36,6 +36,8 @@ def register(sub: Subcommands) -> None:
                         help=f"images to store at most ({default('max_images')})")  # fmt: skip
     crawl_.add_argument("--depth", type=int, default=default("depth"),
                         help=f"links to follow from a seed ({default('depth')})")  # fmt: skip
+    crawl_.add_argument("--max-requests", type=int, default=default("max_requests"),
+                        help=f"requests at most ({default('max_requests')})")  # fmt: skip
     crawl_.add_argument(
         "--delay",
         type=float,
@@ -85,7 +87,7 @@ def intake_summary(report: Report) -> Report:
 def crawl(args: argparse.Namespace) -> Report:
     params = CrawlParams(
         seeds=args.urls, max_pages=args.max_pages, max_images=args.max_images, depth=args.depth,
-        allow_private=args.allow_private, delay=args.delay,
+        allow_private=args.allow_private, delay=args.delay, max_requests=args.max_requests,
     )  # fmt: skip
     return intake_summary(run_here(start_crawl, params=params))
 
@@ -116,7 +118,7 @@ def list_images(args: argparse.Namespace) -> Report:
 def list_near_duplicates(args: argparse.Namespace) -> Report:
     settings, database = open_database()
     with database.session() as session:
-        job = get_job(session=session, job_id=args.job_id)
+        job = get_job(session=session, actor=actor(), job_id=args.job_id)
         found = duplicates.near_duplicates(settings=settings, job=job)
         return {
             "near_duplicates": [

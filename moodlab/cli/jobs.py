@@ -43,7 +43,7 @@ def list_jobs(args: argparse.Namespace) -> Report:
 def show(args: argparse.Namespace) -> Report:
     _, database = open_database()
     with database.session() as session:
-        job = queue.get_job(session=session, job_id=args.id)
+        job = queue.get_job(session=session, actor=actor(), job_id=args.id)
         return {
             **job_row(job),
             "params": job.params,

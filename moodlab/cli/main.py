@@ -29,6 +29,7 @@ from moodlab.cli import (
 from moodlab.cli.common import EXIT_ERROR, Parser, Report
 from moodlab.core.config import documented_settings
 from moodlab.core.errors import MoodlabError
+from moodlab.core.quiet import quiet_tensorflow
 
 AREAS = (server, home, images, votes, datasets, training, music, video, users, jobs)
 
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    quiet_tensorflow()  # before anything imports TensorFlow: worker, demo, inline training
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("moodlab").setLevel(logging.INFO)
     args = build_parser().parse_args(argv)

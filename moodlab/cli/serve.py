@@ -6,7 +6,11 @@ half-running lab never looks healthy.
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import logging
+import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -14,13 +18,15 @@ import time
 from types import FrameType
 
 from moodlab.core import migrations as migrate
+from moodlab.core.auth import SETUP_TOKEN_ENV
 from moodlab.core.config import Settings
 from moodlab.core.db import Database, database_from_settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.paths import PROJECT_ROOT
+from moodlab.core.quiet import quiet_tensorflow
 
 log = logging.getLogger("moodlab.serve")
-APP = PROJECT_ROOT / "app.py"
+APP = PROJECT_ROOT / "asgi.py"  # app.py with the login-cookie routes (asgi.py)
 # Seconds each child gets to stop cleanly before it is killed.
 STOP_GRACE_SECONDS = 10
 
@@ -61,15 +67,35 @@ def serve(*, port: int, address: str, worker: bool = True) -> int:
     database = database_from_settings()
     migrate.upgrade(database)
     _queue_default_music(database)
+    app_env = dict(os.environ)
+    if not is_loopback(address) and _has_no_users(database):
+        # Anyone who can reach the port could otherwise claim the first-run page.
+        token = secrets.token_urlsafe(16)
+        app_env[SETUP_TOKEN_ENV] = hashlib.sha256(token.encode()).hexdigest()
+        print(
+            f"moodlab: no accounts yet, and the app listens beyond this machine ({address}).\n"
+            f"moodlab: the first-run page asks for this one-time set-up token: {token}",
+            file=sys.stderr,
+            flush=True,
+        )
     database.dispose()
     children: dict[str, subprocess.Popen[bytes]] = {}
     if worker:
-        children["the worker"] = subprocess.Popen([sys.executable, "-m", "moodlab", "worker"])
+        # Quiet TensorFlow in the worker's environment (the worker sets it too, before
+        # TensorFlow is first imported there).
+        quiet_tensorflow()
+        children["the worker"] = subprocess.Popen(
+            [sys.executable, "-m", "moodlab", "worker"], env=os.environ.copy()
+        )
     upload_mb = max(200, -(-Settings.from_env().video_max_bytes // 1_000_000))
     children["the web app"] = subprocess.Popen(
-        streamlit_command(port, address, upload_mb), cwd=PROJECT_ROOT
+        streamlit_command(port, address, upload_mb), cwd=PROJECT_ROOT, env=app_env
     )
-    log.info("moodlab: serving on http://localhost:%s (Ctrl-C stops)", port)
+    shown = "localhost" if is_loopback(address) else address
+    if ":" in shown:
+        shown = f"[{shown}]"
+    where = "this machine only" if is_loopback(address) else "other machines can connect"
+    log.info("moodlab: serving on http://%s:%s (%s; Ctrl-C stops)", shown, port, where)
 
     stopping = False
 
@@ -89,6 +115,23 @@ def serve(*, port: int, address: str, worker: bool = True) -> int:
         time.sleep(0.5)
     _stop(list(children.values()))
     return exit_code
+
+
+def is_loopback(address: str) -> bool:
+    """Whether listening on ``address`` keeps the app to this machine."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to anything
+
+
+def _has_no_users(database: Database) -> bool:
+    from moodlab.core.auth import count_users
+
+    with database.session() as session:
+        return count_users(session=session) == 0
 
 
 def _queue_default_music(database: Database) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from moodlab.cli.common import Report, Subcommands, command, open_database
 from moodlab.core.db import database_from_settings
 from moodlab.core.errors import MoodlabError
+from moodlab.core.quiet import filtered_stderr
 
 
 def register(sub: Subcommands) -> None:
@@ -20,11 +21,13 @@ def register(sub: Subcommands) -> None:
         sub, "serve", "migrate, start the worker and the web app", serve, json_output=False
     )
     serve_.add_argument("--port", type=int, default=8501)
-    # All interfaces by default: annotators open the app from their own machines.
+    # This machine only by default: other machines need --host (docs/security.md).
     serve_.add_argument(
+        "--host",
         "--address",
-        default="0.0.0.0",  # noqa: S104
-        help="interface to listen on (default: all)",
+        dest="host",
+        default=None,
+        help="address to listen on (default: MOODLAB_HOST, 127.0.0.1); 0.0.0.0 is every interface",
     )
     serve_.add_argument("--no-worker", action="store_true", help="run the web app only")
 
@@ -54,8 +57,10 @@ def migrate(args: argparse.Namespace) -> Report:
 
 def serve(args: argparse.Namespace) -> None:
     from moodlab.cli import serve as serving
+    from moodlab.core.config import Settings
 
-    raise SystemExit(serving.serve(port=args.port, address=args.address, worker=not args.no_worker))
+    host = args.host or Settings.from_env().host
+    raise SystemExit(serving.serve(port=args.port, address=host, worker=not args.no_worker))
 
 
 def demo(args: argparse.Namespace) -> Report | None:
@@ -72,7 +77,8 @@ def demo(args: argparse.Namespace) -> Report | None:
     if workspace.exists():
         say(f"using the demo workspace in {args.dir} (--reset builds a new one)")
     else:
-        report = workspaces.build(args.dir, per_mood=args.per_mood, say=say)
+        with filtered_stderr():  # the build trains here: TensorFlow's notes stay out
+            report = workspaces.build(args.dir, per_mood=args.per_mood, say=say)
     say(f"demo log-ins: {workspaces.LEAD} (lead) and {', '.join(workspaces.ANNOTATORS)}"
         f" (annotators), password {workspaces.PASSWORD}")  # fmt: skip
     if args.build_only:
@@ -88,4 +94,5 @@ def worker(args: argparse.Namespace) -> None:
     job_worker = JobWorker(settings, database)
     job_worker.install_signal_handlers()
     logging.getLogger("moodlab.worker").info("worker %s: waiting for jobs", job_worker.name)
-    job_worker.run(once=args.once)
+    with filtered_stderr():  # TensorFlow's start-up notes, when a job first imports it
+        job_worker.run(once=args.once)

@@ -55,7 +55,9 @@ def model_row(model: TrainedModel) -> Report:
 def list_models(args: argparse.Namespace) -> Report:
     _, database = open_database()
     with database.session() as session:
-        return {"models": [model_row(m) for m in registry.list_models(session=session)]}
+        return {
+            "models": [model_row(m) for m in registry.list_models(session=session, actor=actor())]
+        }
 
 
 def activate(args: argparse.Namespace) -> Report:

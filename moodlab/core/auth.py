@@ -7,18 +7,23 @@ convenience, not the protection.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound, PermissionDenied
-from moodlab.core.models import LoginFailure, Role, User
+from moodlab.core.models import LoginThrottle, Role, User, UserSession
 from moodlab.core.timeutil import utcnow
 
 # argon2id with the library's defaults (RFC 9106 low-memory profile).
@@ -26,6 +31,10 @@ _hasher = PasswordHasher()
 # Verified when the name is unknown, so that a wrong name takes as long as a
 # wrong password and timing does not tell which names exist.
 _DUMMY_HASH = _hasher.hash("moodlab-dummy-password")
+
+# Set by `moodlab serve` (to the sha256 of a token it prints) when it listens beyond
+# loopback on a fresh install: the first-run page then asks for the token.
+SETUP_TOKEN_ENV = "MOODLAB_SETUP_TOKEN_SHA256"  # noqa: S105  (a variable name)
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MIN_PASSWORD_LENGTH = 8
@@ -36,7 +45,7 @@ class LoginFailed(MoodlabError):
 
 
 class LoginThrottled(MoodlabError):
-    """Too many failed logins for this name; try again later."""
+    """Too many failed logins for this name or address; try again later."""
 
 
 @dataclass(frozen=True)
@@ -111,10 +120,28 @@ def _add_user(session: Session, name: str, role: Role, password: str) -> User:
     return user
 
 
-def create_first_lead(*, session: Session, name: str, password: str) -> User:
-    """First-run set-up: create the first lead, only while no user exists at all."""
+def setup_token_required() -> bool:
+    """Whether the first-run page must ask for `moodlab serve`'s one-time token."""
+    return bool(os.environ.get(SETUP_TOKEN_ENV))
+
+
+def create_first_lead(
+    *, session: Session, name: str, password: str, setup_token: str | None = None
+) -> User:
+    """First-run set-up: create the first lead, only while no user exists at all.
+
+    When `moodlab serve` listens beyond this machine it sets a one-time token, printed
+    in its terminal; then only someone who can read that terminal may claim the lab.
+    """
     if count_users(session=session) > 0:
         raise PermissionDenied("set-up is closed: moodlab already has users; log in instead")
+    expected = os.environ.get(SETUP_TOKEN_ENV)
+    if expected:
+        given = hashlib.sha256((setup_token or "").strip().encode()).hexdigest()
+        if not hmac.compare_digest(given, expected):
+            raise PermissionDenied(
+                "wrong set-up token: use the one `moodlab serve` printed in its terminal"
+            )
     return _add_user(session, name, Role.LEAD, password)
 
 
@@ -147,7 +174,9 @@ def set_password(*, session: Session, actor: Actor, name: str, password: str) ->
     check_password_rules(password)
     user = get_user(session=session, name=name)
     user.password_hash = hash_password(password)
-    session.execute(delete(LoginFailure).where(LoginFailure.name == name))
+    session.execute(delete(LoginThrottle).where(LoginThrottle.key == f"name:{name.lower()}"))
+    # Every browser logged in as this user must log in again, with the new password.
+    end_sessions(session=session, user=user.id)
 
 
 def set_active(*, session: Session, actor: Actor, name: str, active: bool) -> User:
@@ -158,39 +187,110 @@ def set_active(*, session: Session, actor: Actor, name: str, active: bool) -> Us
     if not active and user.active and last_lead:
         raise MoodlabError(f"{name} is the last active lead and cannot be deactivated")
     user.active = active
+    if not active:
+        end_sessions(session=session, user=user.id)
     return user
 
 
-def _recent_failures(session: Session, name: str, since: datetime) -> list[datetime]:
-    query = select(LoginFailure.at).where(LoginFailure.name == name, LoginFailure.at >= since)
-    return sorted(session.scalars(query))
+def end_sessions(*, session: Session, user: int) -> None:
+    """Log ``user`` out of every browser (moodlab/core/sessions.py)."""
+    session.execute(delete(UserSession).where(UserSession.user_id == user))
+
+
+def _throttle_keys(settings: Settings, name: str, address: str | None) -> list[tuple[str, int]]:
+    """The counters one attempt spends a slot of, with their limits, in lock order."""
+    keys = [(f"name:{name.lower()}", settings.login_max_failures)]
+    if address:
+        keys.append((f"address:{address}", settings.login_max_failures_per_address))
+    return sorted(keys)
+
+
+def _reserve_attempt(
+    session: Session, keys: list[tuple[str, int]], window: timedelta, now: datetime
+) -> None:
+    """Spend one slot of each counter before the password is checked, or raise LoginThrottled.
+
+    Each counter is one row; the slot is taken by a conditional UPDATE (the row is
+    locked, and PostgreSQL re-checks the WHERE after the lock), so parallel attempts
+    cannot all read "4 failures" and all go on: 30 at once make at most the limit's
+    worth of password checks. A slot stays spent when the password is wrong and is
+    given back when it is right. The reservation commits in its own transaction.
+    """
+    bind = session.get_bind()
+    insert = pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
+    cutoff = now - window
+    with Session(bind) as own, own.begin():
+        for key, _limit in keys:
+            own.execute(
+                insert(LoginThrottle)
+                .values(key=key, failures=0, window_start=now)
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+        for key, limit in keys:
+            stale = LoginThrottle.window_start < cutoff
+            taken = own.execute(
+                update(LoginThrottle)
+                .where(LoginThrottle.key == key, or_(stale, LoginThrottle.failures < limit))
+                .values(
+                    failures=case((stale, 1), else_=LoginThrottle.failures + 1),
+                    window_start=case((stale, now), else_=LoginThrottle.window_start),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                started = own.scalar(
+                    select(LoginThrottle.window_start).where(LoginThrottle.key == key)
+                )
+                wait = (started or now) + window - now
+                seconds = max(1, int(wait.total_seconds()))
+                what = key.partition(":")[2]
+                who = f"{what!r}" if key.startswith("name:") else f"this address ({what})"
+                # Raised inside the transaction: the slots taken above are given back.
+                raise LoginThrottled(f"too many failed logins for {who}: try again in {seconds} s")
+
+
+def _clear_throttle(session: Session, keys: list[tuple[str, int]]) -> None:
+    """A right password: the name's count is cleared and the address's slot given back."""
+    for key, _limit in keys:
+        if key.startswith("name:"):
+            session.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+        else:
+            session.execute(
+                update(LoginThrottle)
+                .where(LoginThrottle.key == key, LoginThrottle.failures > 0)
+                .values(failures=LoginThrottle.failures - 1)
+                .execution_options(synchronize_session=False)
+            )
 
 
 def authenticate(
-    *, session: Session, settings: Settings, name: str, password: str, now: datetime | None = None
+    *,
+    session: Session,
+    settings: Settings,
+    name: str,
+    password: str,
+    address: str | None = None,
+    now: datetime | None = None,
 ) -> Actor:
-    """Check a name and password; throttle a name after repeated failures.
+    """Check a name and password; throttle a name, and a client address, after failures.
 
-    After ``login_max_failures`` failures within ``login_lockout_seconds``, the
-    name is refused until the oldest of them is that old, even with the right
-    password: a guesser gets a handful of tries per lock-out window.
+    After ``login_max_failures`` failures for one name (or
+    ``login_max_failures_per_address`` from one client address) within
+    ``login_lockout_seconds`` of the first, further attempts are refused, even with
+    the right password, until that window has passed: a guesser gets a handful of
+    tries per window. The check and the count are one atomic step
+    (``_reserve_attempt``).
     """
     now = now or utcnow()
     window = timedelta(seconds=settings.login_lockout_seconds)
-    failures = _recent_failures(session, name, now - window)
-    if len(failures) >= settings.login_max_failures:
-        wait = failures[-settings.login_max_failures] + window - now
-        seconds = max(1, int(wait.total_seconds()))
-        raise LoginThrottled(f"too many failed logins for {name!r}: try again in {seconds} s")
+    keys = _throttle_keys(settings, name, address)
+    _reserve_attempt(session, keys, window, now)
     user = session.scalar(select(User).where(User.name == name))
     if not _verify(user.password_hash if user else _DUMMY_HASH, password) or user is None:
-        session.add(LoginFailure(name=name, at=now))
-        # Committed here: the caller's session rolls back when LoginFailed escapes.
-        session.commit()
         raise LoginFailed("wrong user name or password")
     if not user.active:
         raise LoginFailed(f"the account {name!r} is deactivated: ask the lab lead")
-    session.execute(delete(LoginFailure).where(LoginFailure.name == name))
+    _clear_throttle(session, keys)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now

@@ -30,6 +30,11 @@ class Settings:
         Path("data"), "MOODLAB_DATA_DIR", "where images, models, exports and videos are stored"
     )
     music_dir: Path = _setting(Path("music"), "MOODLAB_MUSIC_DIR", "the track library")
+    host: str = _setting(
+        "127.0.0.1",
+        "MOODLAB_HOST",
+        "address `moodlab serve` listens on; 0.0.0.0 (every interface) lets other machines in",
+    )
     annotators_per_item: int = _setting(
         4, "MOODLAB_ANNOTATORS_PER_ITEM", "votes an image needs before it is complete"
     )
@@ -41,6 +46,11 @@ class Settings:
     )
     login_max_failures: int = _setting(
         5, "MOODLAB_LOGIN_MAX_FAILURES", "failed logins for one name before it is locked out"
+    )
+    login_max_failures_per_address: int = _setting(
+        20,
+        "MOODLAB_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "failed logins from one client address, whatever the names, before it is locked out",
     )
     login_lockout_seconds: int = _setting(
         300, "MOODLAB_LOGIN_LOCKOUT_SECONDS", "how long a locked-out name must wait"
@@ -136,6 +146,13 @@ class Settings:
         "MOODLAB_VIDEO_MAX_BYTES",
         "largest video or photo file accepted for a video, in bytes (uploads and the CLI)",
     )
+    video_input_dirs: str = _setting(
+        "",
+        "MOODLAB_VIDEO_INPUT_DIRS",
+        "folders on the server (separated by the path separator, ':' on Linux) whose files"
+        " logged-in users may make videos from, beside uploads and the music library; empty"
+        " (the default) allows none",
+    )
     video_sample_fps: float = _setting(
         2.0, "MOODLAB_VIDEO_SAMPLE_FPS", "frames a second sampled from a video for its mood"
     )
@@ -147,6 +164,10 @@ class Settings:
         "MOODLAB_IMPORT_MAX_TOTAL_BYTES",
         "most uncompressed bytes one zip import may hold (zip-bomb guard)",
     )
+
+    @property
+    def video_input_folders(self) -> list[Path]:
+        return [Path(part).expanduser() for part in self.video_input_dirs.split(os.pathsep) if part]
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -170,6 +191,7 @@ class Settings:
             )
         at_least_one = (
             "login_max_failures",
+            "login_max_failures_per_address",
             "login_lockout_seconds",
             "session_idle_minutes",
             "crawl_concurrency",

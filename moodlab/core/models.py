@@ -92,17 +92,32 @@ class User(Base):
     last_login_at: Mapped[datetime | None]
 
 
-class LoginFailure(Base):
-    """One failed login; recent ones for a name throttle further attempts.
+class LoginThrottle(Base):
+    """Failed logins counted per key ("name:lena", "address:10.0.0.7") in a window.
 
-    Keyed by the name typed, not by user id, so unknown names are throttled too.
+    An attempt reserves its slot with one conditional UPDATE before the password is
+    checked (moodlab/core/auth.py), so parallel attempts cannot overshoot the limit.
     """
 
-    __tablename__ = "login_failures"
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserSession(Base):
+    """A browser login: its cookie token and one-time ticket are stored as sha256 only."""
+
+    __tablename__ = "sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), index=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    ticket_sha256: Mapped[str | None] = mapped_column(String(64), unique=True)
+    ticket_expires_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Job(Base):

@@ -13,6 +13,7 @@ import hashlib
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,8 +46,13 @@ def file_sha256(path: Path) -> str:
 
 
 @contextmanager
-def atomic_write(path: Path) -> Iterator[BinaryIO]:
-    """Open a temp file beside ``path``; on success it is fsynced and renamed to ``path``."""
+def atomic_write(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
+    """Open a temp file beside ``path``; on success it is fsynced and renamed to ``path``.
+
+    ``durable=False`` skips the fsync, for files that can be made again from others
+    (an image's display copy and thumbnail): still renamed whole, but a power cut may
+    leave them empty or short, which the start-up check finds and rebuilds.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
@@ -54,7 +60,8 @@ def atomic_write(path: Path) -> Iterator[BinaryIO]:
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
@@ -106,12 +113,31 @@ class ContentStore:
         original = self.path_for(sha256, suffix)
         return self.root / kind / original.relative_to(self.objects)
 
-    def write_new(self, path: Path, data: bytes) -> bool:
+    def write_new(self, path: Path, data: bytes, *, durable: bool = True) -> bool:
         """Write ``data`` to ``path`` atomically unless it exists; True when written."""
         if path.exists():
             return False
-        with atomic_write(path) as handle:
+        with atomic_write(path, durable=durable) as handle:
             handle.write(data)
+        return True
+
+    def link_new(self, source: Path, path: Path) -> bool:
+        """``path`` as a hard link to ``source`` (a copy where links fail) unless it exists."""
+        if path.exists():
+            return False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(
+            f".{path.name}.{os.getpid()}.{threading.get_ident()}.{time.monotonic_ns()}.tmp"
+        )
+        try:
+            try:
+                os.link(source, tmp)
+            except OSError:
+                tmp.write_bytes(source.read_bytes())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise _storage_error(exc, path) from exc
         return True
 
     def put_bytes(self, data: bytes, suffix: str = "") -> str:

@@ -17,5 +17,5 @@ def start_export(
 ) -> Job:
     """Queue the export of a snapshot; refused at once when the snapshot does not exist."""
     require_role(actor, Role.LEAD, action="export datasets")
-    get_snapshot(session=session, snapshot_id=params.snapshot_id)
+    get_snapshot(session=session, actor=actor, snapshot_id=params.snapshot_id)
     return enqueue(session=session, actor=actor, settings=settings, params=params)

@@ -18,9 +18,10 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.core.storage import ContentStore, atomic_write
+from moodlab.core.text import plural
 from moodlab.datasets.snapshots import get_snapshot, members_of, snapshot_summary
 from moodlab.images.intake import display_path
-from moodlab.jobs.context import JobContext, JobParams
+from moodlab.jobs.context import JobContext, JobParams, JobResult
 from moodlab.votes.annotation import safe_cell
 
 
@@ -29,8 +30,8 @@ def export(*, session: Session, actor: Actor, settings: Settings, snapshot_id: i
     """A zip in ImageFolder layout (train/<Mood>/<sha>.jpg, test/...), manifest.csv and
     metadata.json, written file by file so memory stays flat, then renamed into place."""
     require_role(actor, Role.LEAD, action="export datasets")
-    snapshot = get_snapshot(session=session, snapshot_id=snapshot_id)
-    members = members_of(session=session, snapshot_id=snapshot_id)
+    snapshot = get_snapshot(session=session, actor=actor, snapshot_id=snapshot_id)
+    members = members_of(session=session, actor=actor, snapshot_id=snapshot_id)
     store = ContentStore(settings.data_dir)
     manifest = io.StringIO()
     writer = csv.writer(manifest)
@@ -50,6 +51,19 @@ def export(*, session: Session, actor: Actor, settings: Settings, snapshot_id: i
     return {"id": snapshot_id, "output": str(out.resolve()), "members": len(members)}
 
 
+@dataclass(frozen=True)
+class ExportResult(JobResult):
+    """A dataset export's result: the zip and how many images went in."""
+
+    id: int | None = None
+    output: str | None = None
+    members: int = 0
+
+    def summary(self) -> str:
+        name = Path(self.output).name if self.output else "zip"
+        return f"{plural(self.members, 'image')} in {name}"
+
+
 @dataclass
 class ExportParams(JobParams):
     """A snapshot exported as a zip; ``out`` defaults to data/exports/."""
@@ -66,12 +80,15 @@ class ExportParams(JobParams):
 
 def run_export(ctx: JobContext, params: ExportParams) -> dict:
     out = Path(params.out or export_path(ctx.settings, params.snapshot_id))
+    ctx.log(f"exporting snapshot #{params.snapshot_id} to {out}")
     with ctx.database.session() as session:
-        return export(
+        result = export(
             session=session, actor=ctx.actor, settings=ctx.settings,
             snapshot_id=params.snapshot_id, out=out,
             on_progress=lambda done, total: ctx.progress(done / total, f"{done} of {total} images"),
         )  # fmt: skip
+    ctx.log(f"done: {ExportResult.from_json(result).summary()}")
+    return result
 
 
 def export_path(settings: Settings, snapshot_id: int) -> Path:

@@ -243,14 +243,16 @@ def list_snapshots(*, session: Session, actor: Actor) -> list[Snapshot]:
     return list(session.scalars(select(Snapshot).order_by(Snapshot.id.desc())))
 
 
-def get_snapshot(*, session: Session, snapshot_id: int) -> Snapshot:
+def get_snapshot(*, session: Session, actor: Actor, snapshot_id: int) -> Snapshot:
+    require_role(actor, Role.LEAD, action="read datasets")
     snapshot = session.get(Snapshot, snapshot_id)
     if snapshot is None:
         raise NotFound(f"no dataset snapshot with id {snapshot_id}")
     return snapshot
 
 
-def members_of(*, session: Session, snapshot_id: int) -> list[SnapshotMember]:
+def members_of(*, session: Session, actor: Actor, snapshot_id: int) -> list[SnapshotMember]:
+    require_role(actor, Role.LEAD, action="read datasets")
     query = select(SnapshotMember).where(SnapshotMember.snapshot_id == snapshot_id)
     return list(session.scalars(query.order_by(SnapshotMember.sha256)))
 
@@ -265,6 +267,21 @@ def snapshot_summary(snapshot: Snapshot) -> dict[str, Any]:
         "rules": snapshot.rules,
         "created_at": snapshot.created_at.isoformat(timespec="seconds"),
     }
+
+
+def rules_text(rules: dict[str, Any]) -> str:
+    """A snapshot's rules as a sentence, for the Datasets page."""
+    cap = rules.get("per_mood_cap")
+    parts = [
+        f"train: {rules.get('train_quorum', '?')}+ of {rules.get('annotators_per_item', '?')}"
+        f" votes, test: {rules.get('test_quorum', '?')}",
+        ("balanced to the smallest mood" if cap is None else "a cap of")
+        + f" {rules.get('cap_used', cap)} train images per mood",
+        "every test candidate" if rules.get("test_per_mood") is None
+        else f"at most {rules['test_per_mood']} test images per mood",
+        f"seed {rules.get('seed', 0)}",
+    ]  # fmt: skip
+    return "; ".join(parts)
 
 
 # --- disputed images ------------------------------------------------------------------------

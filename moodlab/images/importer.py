@@ -19,7 +19,7 @@ from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
 from moodlab.images.checks import Rejected
-from moodlab.images.intake import Intake, IntakeReport, Provenance
+from moodlab.images.intake import Intake, IntakeReport, Provenance, job_result
 from moodlab.images.links import IMAGE_EXTENSIONS
 from moodlab.jobs.context import JobContext, JobParams
 
@@ -279,4 +279,4 @@ def run_import(ctx: JobContext, params: ImportParams) -> dict:
         source_label=lambda name: names.get(Path(name).name, name) if names else name,
     )  # fmt: skip
     ctx.log(f"done: {report.stored} stored of {report.extra.get('files', 0)} files")
-    return report.as_dict(ctx.job_id)
+    return job_result(report, ctx.job_id, what="file")

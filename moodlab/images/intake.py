@@ -6,14 +6,14 @@ they all get the same checks, the same derived files and the same report.
 
 from __future__ import annotations
 
+import os
 import threading
-from collections import Counter
-from dataclasses import asdict, dataclass, field
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from PIL import Image as PILImage
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,11 +22,16 @@ from moodlab.core.db import Database
 from moodlab.core.models import Image
 from moodlab.core.storage import ContentStore
 from moodlab.images.checks import CheckedImage, Rejected, check_image
-from moodlab.images.similarity import SMOOTH_TEXTURE, ImageIndex, colour_layout
-from moodlab.jobs.context import JobResult
+from moodlab.images.report import MAX_LISTED, IntakeReport
+from moodlab.images.report import IntakeResult as IntakeResult
+from moodlab.images.report import job_result as job_result
+from moodlab.images.similarity import PENDING, SMOOTH_TEXTURE, ImageIndex, Match, load_index
 
-# How many rejections a report lists one by one; the counts by reason are complete.
-MAX_LISTED = 1000
+# Staged images (a crawl's) are committed in batches: SQLite has one writer, and a
+# commit per image (an fsync each) made storing the slow part of a crawl. A batch is
+# committed at this many rows, or when its oldest row has waited this long.
+BATCH_ROWS = 50
+BATCH_SECONDS = 1.0
 
 
 def display_path(store: ContentStore, sha256: str) -> Path:
@@ -48,95 +53,6 @@ class Provenance:
     attribution: str | None = None
 
 
-@dataclass
-class IntakeReport:
-    """What one intake run did; ``as_dict`` is the CLI's and the job's JSON."""
-
-    stored: int = 0
-    duplicates: int = 0
-    rejected: list[dict[str, str]] = field(default_factory=list)
-    rejected_by_reason: Counter = field(default_factory=Counter)
-    duplicate_sources: list[dict[str, str]] = field(default_factory=list)
-    image_ids: list[int] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def reject(self, source: str, kind: str, reason: str) -> None:
-        self.rejected_by_reason[kind] += 1
-        if len(self.rejected) < MAX_LISTED:
-            self.rejected.append({"source": source, "reason": reason, "kind": kind})
-
-    def duplicate(self, source: str, reason: str, **near: Any) -> None:
-        """``near``: for a near-duplicate, what the page needs to show both and keep both."""
-        self.duplicates += 1
-        if len(self.duplicate_sources) < MAX_LISTED:
-            self.duplicate_sources.append({"source": source, "reason": reason, **near})
-
-    def as_dict(self, job_id: int | None = None) -> dict[str, Any]:
-        return {
-            "stored": self.stored,
-            "duplicates": self.duplicates,
-            "rejected": list(self.rejected),
-            "rejected_by_reason": dict(self.rejected_by_reason),
-            "duplicate_sources": list(self.duplicate_sources[:MAX_LISTED]),
-            "image_ids": list(self.image_ids[-200:]),
-            "job_id": job_id,
-            **self.extra,
-        }
-
-
-@dataclass(frozen=True)
-class IntakeResult(JobResult):
-    """A crawl's, an import's or an Openverse search's result, as the pages read it."""
-
-    stored: int = 0
-    duplicates: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    rejected_by_reason: dict[str, int] = field(default_factory=dict)
-    duplicate_sources: list[dict[str, Any]] = field(default_factory=list)
-    pages_fetched: int | None = None  # crawls
-    images_found: int | None = None  # crawls
-    files: int | None = None  # imports
-
-    @property
-    def rejected_count(self) -> int:
-        return sum(self.rejected_by_reason.values())
-
-    @property
-    def near_duplicates(self) -> list[dict[str, Any]]:
-        """Near-duplicate rejections whose candidate is held, so both can be shown and kept."""
-        return [d for d in self.duplicate_sources if d.get("duplicate_of") and d.get("held")]
-
-
-def load_index(database: Database, store: ContentStore) -> ImageIndex:
-    """The index of stored images; images stored before colour layouts get theirs now.
-
-    Their layout is read from the display copy and written to the row; one whose display
-    copy is missing is judged by structure alone (moodlab.images.similarity).
-    """
-    with database.session() as session:
-        found = session.execute(
-            select(Image.id, Image.sha256, Image.phash, Image.colour_layout)
-        ).all()
-    rows: list[tuple[int, str, str, str]] = [(r[0], r[1], r[2], r[3]) for r in found]
-    backfill = {}
-    for i, (image_id, sha, phash, layout) in enumerate(rows):
-        if layout or not phash:
-            continue
-        try:
-            with PILImage.open(display_path(store, sha)) as display:
-                backfill[image_id] = colour_layout(display)
-        except (OSError, ValueError):
-            continue
-        rows[i] = (image_id, sha, phash, backfill[image_id])
-    if backfill:
-        with database.session() as session:
-            for image_id, layout in backfill.items():
-                session.execute(
-                    update(Image).where(Image.id == image_id).values(colour_layout=layout)
-                )
-    return ImageIndex(rows)
-
-
 def held_dir(settings: Settings, job_id: int) -> Path:
     """Where a job keeps its near-duplicate candidates, so the lead can keep both."""
     return settings.data_dir / "held" / f"job{job_id}"
@@ -150,9 +66,20 @@ class Intake:
         self.database = database
         self.store = ContentStore(settings.data_dir)
         self.job_id = job_id
-        self.index = load_index(database, self.store)
+        self.index: ImageIndex = load_index(database, lambda sha: display_path(self.store, sha))
         self.report = IntakeReport()
         self._lock = threading.Lock()
+        self._commit_lock = threading.Lock()  # one batch commit at a time
+        self._staged: list[_Staged] = []  # files written, rows not yet committed
+        self._oldest_staged = 0.0
+        self._in_hand = 0  # staged images being written or committed
+        self._awaiting: dict[int, list[dict[str, Any]]] = {}  # near-duplicates of pending ones
+
+    @property
+    def pending(self) -> int:
+        """Images accepted but not yet committed (counted against a crawl's limit)."""
+        with self._lock:
+            return self._in_hand
 
     def check(self, data: bytes) -> CheckedImage:
         """Raises Rejected; CPU-heavy, so callers may run it in worker threads."""
@@ -178,24 +105,7 @@ class Intake:
 
     def add_checked(self, checked: CheckedImage, provenance: Provenance) -> int | None:
         with self._lock:
-            if checked.sha256 in self.index.by_sha:
-                known = self.index.by_sha[checked.sha256]
-                self.report.duplicate(provenance.source, f"duplicate of image {known} (same bytes)")
-                return None
-            match = self.index.match(
-                checked.phash,
-                checked.colour_layout,
-                max_bits=self.settings.near_duplicate_distance,
-                max_colour=self.settings.near_duplicate_colour,
-                smooth=checked.texture < SMOOTH_TEXTURE,
-            )
-            if match is not None:
-                self.report.duplicate(
-                    provenance.source,
-                    f"near-duplicate of image {match.image_id} ({match.describe()})",
-                    duplicate_of=match.image_id,
-                    **self._hold(checked, provenance),
-                )
+            if self._reported_duplicate(checked, provenance):
                 return None
             image_id = self._store(checked, provenance)
             if image_id is None:
@@ -234,6 +144,158 @@ class Intake:
             "provenance": asdict(provenance),
         }
 
+    def _duplicate_reason(self, checked: CheckedImage) -> tuple[str, Match | None] | None:
+        """Why ``checked`` is a duplicate (and the near one it resembles), or None."""
+        if checked.sha256 in self.index.by_sha:
+            return f"duplicate of {_image(self.index.by_sha[checked.sha256])} (same bytes)", None
+        match = self.index.match(
+            checked.phash,
+            checked.colour_layout,
+            max_bits=self.settings.near_duplicate_distance,
+            max_colour=self.settings.near_duplicate_colour,
+            smooth=checked.texture < SMOOTH_TEXTURE,
+        )
+        if match is None:
+            return None
+        return f"near-duplicate of {_image(match.image_id)} ({match.describe()})", match
+
+    def _reported_duplicate(self, checked: CheckedImage, provenance: Provenance) -> bool:
+        """Under the lock: whether ``checked`` duplicates a known image (reported so, a
+        near-duplicate held); one resembling a pending image is named once that has its id.
+        """
+        found = self._duplicate_reason(checked)
+        if found is None:
+            return False
+        reason, match = found
+        if match is None:
+            self.report.duplicate(provenance.source, reason)
+            return True
+        held = self._hold(checked, provenance)
+        self.report.duplicate(provenance.source, reason, duplicate_of=match.image_id, **held)
+        if match.image_id == PENDING and held:
+            self._awaiting.setdefault(match.position, []).append(self.report.duplicate_sources[-1])
+        return True
+
+    def _settle(self, position: int, sha256: str, image_id: int | None) -> None:
+        """Under the lock: settle a pending image, and name it in near-duplicates of it."""
+        self.index.settle(position, sha256, image_id)
+        for entry in self._awaiting.pop(position, []):
+            if image_id is not None:
+                entry["duplicate_of"] = image_id
+                entry["reason"] = entry["reason"].replace(_image(PENDING), _image(image_id))
+
+    # -- staged images: files now, rows in batches (a crawl's storing workers) ---------------
+
+    def stage(self, checked: CheckedImage, provenance: Provenance) -> bool:
+        """Store ``checked``'s files and queue its row for the next batch; False: a duplicate.
+
+        Safe from several threads. The row is committed by a later ``flush`` (called here
+        when a batch is due); until then the image counts as ``pending``.
+        """
+        with self._lock:
+            if self._reported_duplicate(checked, provenance):
+                return False
+            position = self.index.add(PENDING, checked.sha256, checked.phash, checked.colour_layout)
+            self._in_hand += 1
+        try:
+            self._write_files(checked)
+        except BaseException:
+            with self._lock:
+                self._settle(position, checked.sha256, None)
+                self._in_hand -= 1
+            raise
+        with self._lock:
+            if not self._staged:
+                self._oldest_staged = time.monotonic()
+            self._staged.append(_Staged(checked, provenance, position))
+        self.flush(force=False)
+        return True
+
+    def flush_due(self) -> bool:
+        """Whether staged rows have waited long enough for a commit of their own."""
+        with self._lock:
+            return bool(self._staged) and time.monotonic() - self._oldest_staged >= BATCH_SECONDS
+
+    def flush(self, *, force: bool = True) -> None:
+        """Commit the staged rows in one transaction (only when a batch is due, unless force)."""
+        with self._lock:
+            waited = time.monotonic() - self._oldest_staged
+            due = len(self._staged) >= BATCH_ROWS or waited >= BATCH_SECONDS
+            if not self._staged or not (force or due):
+                return
+            batch, self._staged = self._staged, []
+        with self._commit_lock:
+            try:
+                _sync_folders({self._original(item.checked).parent for item in batch})
+                ids = self._commit(batch)
+            except BaseException:
+                with self._lock:
+                    for item in batch:
+                        self._settle(item.position, item.checked.sha256, None)
+                    self._in_hand -= len(batch)
+                raise
+        with self._lock:
+            for item, image_id in zip(batch, ids, strict=True):
+                self._settle(item.position, item.checked.sha256, image_id)
+                if image_id is None:
+                    self.report.duplicate(item.provenance.source, "duplicate (stored meanwhile)")
+                else:
+                    self.report.stored += 1
+                    self.report.image_ids.append(image_id)
+            self._in_hand -= len(batch)
+
+    def _commit(self, batch: list[_Staged]) -> list[int | None]:
+        try:
+            with self.database.session() as session:
+                rows = [self._row(item.checked, item.provenance) for item in batch]
+                session.add_all(rows)
+                session.flush()
+                return [row.id for row in rows]
+        except IntegrityError:  # another run stored some of these meanwhile: one by one
+            ids: list[int | None] = []
+            for item in batch:
+                try:
+                    with self.database.session() as session:
+                        row = self._row(item.checked, item.provenance)
+                        session.add(row)
+                        session.flush()
+                        ids.append(row.id)
+                except IntegrityError:
+                    ids.append(None)
+            return ids
+
+    def _original(self, checked: CheckedImage) -> Path:
+        return self.store.path_for(checked.sha256, checked.suffix)
+
+    def _write_files(self, checked: CheckedImage) -> list[Path]:
+        """The original durably (fsynced, renamed); the derived copies renamed whole.
+
+        The display copy is a hard link to the original when the original fits as it is.
+        """
+        written: list[Path] = []
+        original = self._original(checked)
+        if self.store.write_new(original, checked.data):
+            written.append(original)
+        display = display_path(self.store, checked.sha256)
+        if checked.display_encoded is None:
+            if self.store.link_new(original, display):
+                written.append(display)
+        elif self.store.write_new(display, checked.display_encoded, durable=False):
+            written.append(display)
+        thumbnail = thumbnail_path(self.store, checked.sha256)
+        if self.store.write_new(thumbnail, checked.thumbnail_png, durable=False):
+            written.append(thumbnail)
+        return written
+
+    def _row(self, checked: CheckedImage, provenance: Provenance) -> Image:
+        return Image(
+            sha256=checked.sha256, phash=checked.phash, colour_layout=checked.colour_layout,
+            original_suffix=checked.suffix,
+            width=checked.width, height=checked.height, source_url=provenance.source_url,
+            page_url=provenance.page_url, alt_text=provenance.alt_text,
+            license=provenance.license, attribution=provenance.attribution, job_id=self.job_id,
+        )  # fmt: skip
+
     def _store(self, checked: CheckedImage, provenance: Provenance) -> int | None:
         """Files first (each atomic), then the row; a failed row takes its new files back.
 
@@ -241,28 +303,10 @@ class Intake:
         """
         written: list[Path] = []
         try:
-            for path, data in (
-                (self.store.path_for(checked.sha256, checked.suffix), checked.data),
-                (display_path(self.store, checked.sha256), checked.display_jpeg),
-                (thumbnail_path(self.store, checked.sha256), checked.thumbnail_png),
-            ):
-                if self.store.write_new(path, data):
-                    written.append(path)
+            written = self._write_files(checked)
+            _sync_folders({self._original(checked).parent})
             with self.database.session() as session:
-                image = Image(
-                    sha256=checked.sha256,
-                    phash=checked.phash,
-                    colour_layout=checked.colour_layout,
-                    original_suffix=checked.suffix,
-                    width=checked.width,
-                    height=checked.height,
-                    source_url=provenance.source_url,
-                    page_url=provenance.page_url,
-                    alt_text=provenance.alt_text,
-                    license=provenance.license,
-                    attribution=provenance.attribution,
-                    job_id=self.job_id,
-                )
+                image = self._row(checked, provenance)
                 session.add(image)
                 session.flush()
                 return image.id
@@ -273,6 +317,27 @@ class Intake:
             for path in written:
                 path.unlink(missing_ok=True)
             raise
+
+
+@dataclass
+class _Staged:
+    checked: CheckedImage
+    provenance: Provenance
+    position: int  # in the index
+
+
+def _image(image_id: int) -> str:
+    return "image (of this run, being stored)" if image_id == PENDING else f"image {image_id}"
+
+
+def _sync_folders(folders: set[Path]) -> None:
+    """fsync folders, so that the renames into them last before a row names the files."""
+    for folder in folders:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def recent_images(*, session: Session, job_id: int | None = None, limit: int = 24) -> list[Image]:

@@ -19,7 +19,7 @@ from moodlab.core.errors import MoodlabError
 from moodlab.images.checks import Rejected
 from moodlab.images.crawl import Crawler, CrawlOptions, Task, host_of
 from moodlab.images.fetch import AddressPolicy, Fetcher, FetchLimits
-from moodlab.images.intake import Intake, IntakeReport
+from moodlab.images.intake import Intake, IntakeReport, job_result
 from moodlab.jobs.context import JobContext, JobParams
 
 # Openverse serves at most 20 results a page to anonymous clients.
@@ -128,4 +128,4 @@ def run_openverse(ctx: JobContext, params: OpenverseParams) -> dict:
         licenses=params.licenses, allow_private=params.allow_private,
         job_id=ctx.job_id, on_progress=on_progress,
     )  # fmt: skip
-    return report.as_dict(ctx.job_id)
+    return job_result(report, ctx.job_id, what="image")

@@ -14,10 +14,18 @@ smooth pictures this is about.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from sqlalchemy import select, update
+
+from moodlab.core.db import Database
+from moodlab.core.models import Image as ImageRow
+
+PENDING = 0  # the index's image id for an image whose row is not committed yet
 
 CELLS = 4  # a CELLS x CELLS grid
 LAYOUT_HEX = CELLS * CELLS * 3 * 2  # 48 bytes as hex: the column's width
@@ -85,9 +93,10 @@ def colour_distance(a: str, b: str) -> float:
 
 @dataclass(frozen=True)
 class Match:
-    image_id: int
+    image_id: int  # PENDING (0) for an image of this run whose row is not committed yet
     hash_distance: int  # pHash bits that differ
     colour_distance: float | None  # None: the stored image has no colour layout
+    position: int = -1  # in the index
 
     def describe(self) -> str:
         colour = (
@@ -99,25 +108,48 @@ class Match:
 
 
 class ImageIndex:
-    """Known sha256s, perceptual hashes and colour layouts, for duplicate checks in memory."""
+    """Known sha256s, perceptual hashes and colour layouts, for duplicate checks in memory.
+
+    An image may be added as ``PENDING`` (its row not committed yet: a crawl's staged
+    images) and later settled with its id, or dropped. The arrays double when full
+    (appending one by one with np.append copies them all each time: quadratic over a
+    crawl).
+    """
 
     def __init__(self, rows: list[tuple[int, str, str, str]]):
-        self.by_sha = {sha: image_id for image_id, sha, _, _ in rows}
+        self.by_sha: dict[str, int] = {}
         self._ids: list[int] = []
-        hashes: list[int] = []
-        layouts: list[np.ndarray] = []
-        known: list[bool] = []
-        for image_id, _, phash, layout in rows:
-            if not phash:
-                continue
-            cells = layout_array(layout)
-            self._ids.append(image_id)
-            hashes.append(int(phash, 16))
-            known.append(cells is not None)
-            layouts.append(cells if cells is not None else np.zeros((CELLS * CELLS, 3)))
-        self._hashes = np.array(hashes, dtype=np.uint64)
-        self._layouts = np.array(layouts, dtype=np.float32).reshape(-1, CELLS * CELLS, 3)
-        self._known = np.array(known, dtype=bool)
+        self._hashes = np.zeros(1024, dtype=np.uint64)
+        self._layouts = np.zeros((1024, CELLS * CELLS, 3), dtype=np.float32)
+        self._known = np.zeros(1024, dtype=bool)  # has a colour layout
+        self._valid = np.zeros(1024, dtype=bool)  # not a dropped pending image
+        self._count = 0
+        for image_id, sha, phash, layout in rows:
+            if phash:
+                self.add(image_id, sha, phash, layout)
+            else:
+                self.by_sha[sha] = image_id
+
+    def __len__(self) -> int:
+        return self._count
+
+    def nearest(self, phash: str) -> tuple[int, int] | None:
+        """(image id, Hamming distance) of the closest known perceptual hash."""
+        bits = self._bits(phash)
+        if bits is None:
+            return None
+        best = int(np.argmin(bits))
+        return self._ids[best], int(bits[best])
+
+    def _bits(self, phash: str) -> np.ndarray | None:
+        """Each entry's pHash distance to ``phash`` (dropped ones 255); None when empty."""
+        valid = self._valid[: self._count]
+        if not valid.any():
+            return None
+        xor = np.bitwise_xor(self._hashes[: self._count], np.uint64(int(phash, 16)))
+        bits = np.unpackbits(xor.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+        bits[~valid] = 255
+        return bits
 
     def match(
         self, phash: str, layout: str, *, max_bits: int, max_colour: float, smooth: bool = False
@@ -129,34 +161,86 @@ class ImageIndex:
         ``smooth`` candidate, layouts closer than SAME_COLOURS, well under a
         just-noticeable difference in every cell, are a near-duplicate whatever pHash
         says. (Not for busy ones: pictures of the same colours with different noise
-        or texture have all but equal layouts too.)
+        or texture have all but equal layouts too.) The match's id is ``PENDING`` for
+        an image not committed yet; ``position`` says which.
         """
-        if not len(self._hashes):
+        bits = self._bits(phash)
+        if bits is None:
             return None
-        xor = np.bitwise_xor(self._hashes, np.uint64(int(phash, 16)))
-        bits = np.unpackbits(xor.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
+        n = self._count
+        valid, known = self._valid[:n], self._known[:n]
         cells = layout_array(layout)
-        colour = np.full(len(bits), np.inf)
-        if cells is not None and self._known.any():
-            diff = self._layouts[self._known] - cells[None]
-            colour[self._known] = np.linalg.norm(diff, axis=2).mean(axis=1)
+        colour = np.full(n, np.inf)
+        if cells is not None and known.any():
+            diff = self._layouts[:n][known] - cells[None]
+            colour[known] = np.linalg.norm(diff, axis=2).mean(axis=1)
         near = (bits <= max_bits) & (colour <= max_colour)
         if smooth:
             near |= colour <= SAME_COLOURS
         # A stored image without a layout: structure alone, at the old strict bound.
-        near |= ~self._known & (bits <= STRUCTURE_ONLY_DISTANCE)
+        near |= ~known & (bits <= STRUCTURE_ONLY_DISTANCE)
+        near &= valid
         if not near.any():
             return None
         candidates = np.flatnonzero(near)
         best = int(candidates[np.lexsort((bits[candidates], colour[candidates]))[0]])
-        found = float(colour[best]) if self._known[best] else None
-        return Match(self._ids[best], int(bits[best]), found)
+        found = float(colour[best]) if known[best] else None
+        return Match(self._ids[best], int(bits[best]), found, best)
 
-    def add(self, image_id: int, sha256: str, phash: str, layout: str) -> None:
-        self.by_sha[sha256] = image_id
+    def add(self, image_id: int, sha256: str, phash: str, layout: str = "") -> int:
+        """Add an image (``PENDING`` until its row exists); its position in the index."""
+        if self._count == len(self._hashes):
+            self._hashes = np.concatenate([self._hashes, np.zeros_like(self._hashes)])
+            self._layouts = np.concatenate([self._layouts, np.zeros_like(self._layouts)])
+            self._known = np.concatenate([self._known, np.zeros_like(self._known)])
+            self._valid = np.concatenate([self._valid, np.zeros_like(self._valid)])
+        position = self._count
         cells = layout_array(layout)
+        self._hashes[position] = np.uint64(int(phash, 16))
+        if cells is not None:
+            self._layouts[position] = cells
+        self._known[position] = cells is not None
+        self._valid[position] = True
         self._ids.append(image_id)
-        self._hashes = np.append(self._hashes, np.uint64(int(phash, 16)))
-        filled = cells if cells is not None else np.zeros((CELLS * CELLS, 3), dtype=np.float32)
-        self._layouts = np.concatenate([self._layouts, filled[None].astype(np.float32)])
-        self._known = np.append(self._known, cells is not None)
+        self._count += 1
+        self.by_sha[sha256] = image_id
+        return position
+
+    def settle(self, position: int, sha256: str, image_id: int | None) -> None:
+        """A pending image got its row (``image_id``) or was dropped (None)."""
+        if image_id is None:
+            self._valid[position] = False
+            self.by_sha.pop(sha256, None)
+        else:
+            self._ids[position] = image_id
+            self.by_sha[sha256] = image_id
+
+
+def load_index(database: Database, display_of: Callable[[str], Path]) -> ImageIndex:
+    """The index of stored images; images stored before colour layouts get theirs now.
+
+    Their layout is read from the display copy (``display_of(sha256)``) and written to
+    the row; one whose display copy is missing is judged by structure alone.
+    """
+    with database.session() as session:
+        found = session.execute(
+            select(ImageRow.id, ImageRow.sha256, ImageRow.phash, ImageRow.colour_layout)
+        ).all()
+    rows: list[tuple[int, str, str, str]] = [(r[0], r[1], r[2], r[3]) for r in found]
+    backfill = {}
+    for i, (image_id, sha, phash, layout) in enumerate(rows):
+        if layout or not phash:
+            continue
+        try:
+            with Image.open(display_of(sha)) as display:
+                backfill[image_id] = colour_layout(display)
+        except (OSError, ValueError):
+            continue
+        rows[i] = (image_id, sha, phash, backfill[image_id])
+    if backfill:
+        with database.session() as session:
+            for image_id, layout in backfill.items():
+                session.execute(
+                    update(ImageRow).where(ImageRow.id == image_id).values(colour_layout=layout)
+                )
+    return ImageIndex(rows)

@@ -15,7 +15,7 @@ from importlib import metadata
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.storage import ContentStore
-from moodlab.jobs.context import JobContext, JobParams
+from moodlab.jobs.context import JobContext, JobParams, JobResult
 
 REPORTED_PACKAGES = ("streamlit", "sqlalchemy", "tensorflow", "keras", "pillow", "moviepy")
 
@@ -29,6 +29,19 @@ class CheckParams(JobParams):
     def validate(self, settings: Settings) -> None:
         if self.steps < 1 or self.pause_seconds < 0:
             raise MoodlabError("a worker check needs at least 1 step and a pause of 0 s or more")
+
+
+@dataclass(frozen=True)
+class CheckResult(JobResult):
+    """A worker check's result: the worker's Python and its free disk."""
+
+    python: str | None = None
+    data_dir_free_gb: float | None = None
+
+    def summary(self) -> str:
+        if self.python is None:
+            return ""
+        return f"worker OK: Python {self.python}, {self.data_dir_free_gb} GB free"
 
 
 def run_check(ctx: JobContext, params: CheckParams) -> dict:

@@ -12,9 +12,11 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
+from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job
 from moodlab.core.timeutil import utcnow
 
@@ -35,6 +37,15 @@ class WorkerStopping(Exception):
     """Raised inside a handler when its worker is shutting down; the job is re-queued."""
 
 
+class JobFailed(MoodlabError):
+    """A handler's "nothing was done": the job fails with this message and keeps ``result``
+    (e.g. an intake whose every input was refused keeps its rejections by reason)."""
+
+    def __init__(self, message: str, result: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.result = result
+
+
 @dataclass
 class JobParams:
     """Base of each kind's params: the one home of its defaults and its validation.
@@ -47,6 +58,12 @@ class JobParams:
 
     def validate(self, settings: Settings) -> None:
         """Raise MoodlabError naming the bad value; the default checks nothing."""
+
+    def authorize(self, *, session: Session, actor: Actor, settings: Settings) -> None:
+        """Raise PermissionDenied when ``actor`` may not use these values (paths, say).
+
+        Called by ``enqueue`` after ``validate``; the default allows everything.
+        """
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,6 +94,10 @@ class JobResult:
     def from_json(cls, data: Mapping[str, Any] | None) -> Self:
         names = {f.name for f in fields(cls)}
         return cls(**{key: value for key, value in (data or {}).items() if key in names})
+
+    def summary(self) -> str:
+        """The result in one line, for a job card: "6 stored, 1 duplicate"."""
+        return ""
 
 
 def append_log(log_tail: str, line: str) -> str:

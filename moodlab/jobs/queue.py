@@ -37,6 +37,7 @@ def enqueue(*, session: Session, actor: Actor, settings: Settings, params: JobPa
         article = "an" if job_kind.title[:1].lower() in "aeiou" else "a"
         require_role(actor, Role.LEAD, action=f"start {article} {job_kind.title} job")
     params.validate(settings)
+    params.authorize(session=session, actor=actor, settings=settings)
     job = Job(
         kind=job_kind.name,
         params=params.to_json(),
@@ -48,7 +49,15 @@ def enqueue(*, session: Session, actor: Actor, settings: Settings, params: JobPa
     return job
 
 
-def get_job(*, session: Session, job_id: int) -> Job:
+def get_job(*, session: Session, actor: Actor, job_id: int) -> Job:
+    """A job: any for the lead, their own for others (as list_jobs lists them)."""
+    job = _job(session, job_id)
+    if job.created_by_id != actor.id or actor.id is None:
+        require_role(actor, Role.LEAD, action="see other users' jobs")
+    return job
+
+
+def _job(session: Session, job_id: int) -> Job:
     job = session.get(Job, job_id)
     if job is None:
         raise NotFound(f"no job with id {job_id}")
@@ -76,7 +85,7 @@ def list_jobs(
 
 def request_cancel(*, session: Session, actor: Actor, job_id: int) -> Job:
     """Cancel a queued job at once; ask a running one to stop at its next check."""
-    job = get_job(session=session, job_id=job_id)
+    job = _job(session, job_id)
     if job.created_by_id != actor.id or actor.id is None:
         require_role(actor, Role.LEAD, action="cancel other users' jobs")
     status = JobStatus(job.status)

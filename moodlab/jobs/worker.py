@@ -27,10 +27,12 @@ from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus, Worker
 from moodlab.core.timeutil import utcnow
+from moodlab.images.derived import repair_derived
 from moodlab.jobs import queue
 from moodlab.jobs.context import (
     JobCancelled,
     JobContext,
+    JobFailed,
     JobParams,
     WorkerStopping,
     append_log,
@@ -61,6 +63,7 @@ class JobWorker:
     def run(self, *, once: bool = False) -> int:
         """Work until stopped (or, with ``once``, until the queue is empty); jobs run."""
         self._register()
+        repair_derived(self.settings, self.database)  # what a power cut may have cut short
         ran = 0
         try:
             while not self.stop_event.is_set():
@@ -154,7 +157,8 @@ class JobWorker:
         except WorkerStopping:
             self._requeue_on_shutdown(job_id)
         except MoodlabError as exc:
-            self._settle(job_id, JobStatus.FAILED, error=str(exc))
+            result = exc.result if isinstance(exc, JobFailed) else None
+            self._settle(job_id, JobStatus.FAILED, error=str(exc), result=result)
         except Exception as exc:  # a bug in a handler must not take the worker down
             trace = traceback.format_exc(limit=8)
             self._settle(job_id, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", log=trace)

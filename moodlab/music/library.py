@@ -29,7 +29,7 @@ from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import Role, Track, TrackStatus, TrackVote
 from moodlab.core.storage import atomic_path, atomic_write, file_sha256
-from moodlab.jobs.context import JobContext, JobParams
+from moodlab.jobs.context import JobContext, JobParams, JobResult
 from moodlab.music import audio, synth
 from moodlab.music.params import params_for
 
@@ -156,6 +156,15 @@ def _record_generated(session: Session, rendered: Rendered) -> Track:
     track.sample_rate = synth.SAMPLE_RATE
     session.flush()
     return track
+
+
+@dataclass(frozen=True)
+class GenerateResult(JobResult):  # a default-library generation's, for its job card
+    generated: int = 0
+    skipped: int = 0
+
+    def summary(self) -> str:
+        return f"{self.generated} tracks generated, {self.skipped} already there"
 
 
 @dataclass

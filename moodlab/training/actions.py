@@ -17,5 +17,5 @@ def start_training(
 ) -> Job:
     """Queue a cross-validated training run on a snapshot; nothing is queued on a bad value."""
     require_role(actor, Role.LEAD, action="start a training run job")
-    get_snapshot(session=session, snapshot_id=params.snapshot_id)  # raises NotFound
+    get_snapshot(session=session, actor=actor, snapshot_id=params.snapshot_id)  # raises NotFound
     return enqueue(session=session, actor=actor, settings=settings, params=params)

@@ -17,7 +17,9 @@ from moodlab.training.precision import apply_policy, choose_policy
 from moodlab.training.runs import TrainParams, _predict, _split, evaluate
 
 
-def list_models(*, session: Session) -> list[TrainedModel]:
+def list_models(*, session: Session, actor: Actor) -> list[TrainedModel]:
+    """Every registered model: the lead manages them, anyone picks one for a video."""
+    require_role(actor, Role.LEAD, Role.ANNOTATOR, action="list models")
     return list(session.scalars(select(TrainedModel).order_by(TrainedModel.id.desc())))
 
 
@@ -59,7 +61,7 @@ def evaluate_model(
     snapshot_id = snapshot_id or entry.snapshot_id
     if snapshot_id is None:
         raise MoodlabError(f"model {model_id} has no snapshot: name one with --dataset")
-    paths, labels = _split(settings, snapshot_id, "test", database)
+    paths, labels = _split(settings, snapshot_id, "test", database, actor)
     if not paths:
         raise MoodlabError(f"snapshot {snapshot_id} has no test images")
     model = load_registered(settings, entry)

@@ -18,6 +18,7 @@ import numpy as np
 from sqlalchemy import select
 
 from moodlab.core import moods
+from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
@@ -67,17 +68,28 @@ class TrainResult(JobResult):
     cv_std: float | None = None
     test_accuracy: float | None = None
 
+    def summary(self) -> str:
+        parts = []
+        if self.cv_mean is not None:
+            parts.append(f"CV mean {self.cv_mean:.2f}")
+        elif self.folds:
+            parts.append(f"{len(self.folds)} fold{'s' if len(self.folds) != 1 else ''} done")
+        if self.test_accuracy is not None:
+            parts.append(f"test {self.test_accuracy:.2f}")
+        if self.model_id is not None:
+            parts.append(f"model #{self.model_id}" + (f" ({self.arch})" if self.arch else ""))
+        return ", ".join(parts)
+
 
 def _split(
-    settings: Settings, snapshot_id: int, split: str, database: Database
+    settings: Settings, snapshot_id: int, split: str, database: Database, actor: Actor
 ) -> tuple[list[str], np.ndarray]:
     store = ContentStore(settings.data_dir)
     index = {name: i for i, name in enumerate(moods.names())}
     with database.session() as session:
-        get_snapshot(session=session, snapshot_id=snapshot_id)
-        members = [
-            m for m in members_of(session=session, snapshot_id=snapshot_id) if m.split == split
-        ]
+        get_snapshot(session=session, actor=actor, snapshot_id=snapshot_id)
+        members = members_of(session=session, actor=actor, snapshot_id=snapshot_id)
+        members = [m for m in members if m.split == split]
     paths = [str(thumbnail_path(store, m.sha256)) for m in members]
     return paths, np.array([index[m.label] for m in members], dtype=np.int32)
 
@@ -185,7 +197,7 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
     params.validate(settings)
     database = ctx.database
     precision = apply_policy(choose_policy(settings.precision))
-    paths, labels = _split(settings, params.snapshot_id, "train", database)
+    paths, labels = _split(settings, params.snapshot_id, "train", database, ctx.actor)
     if len(paths) < max(2, params.folds):
         raise MoodlabError(f"snapshot {params.snapshot_id} has only {len(paths)} training images")
     saved = _saved_folds(database, ctx.job_id)
@@ -202,6 +214,10 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
         folds = list(splitter.split(np.zeros(len(labels)), labels))
     total_epochs = params.epochs * (len(folds) + 1)
     scores: list[float] = [f["accuracy"] for f in saved]
+    ctx.log(
+        f"training {params.arch} on snapshot #{params.snapshot_id}: {len(paths)} images,"
+        f" {len(folds)} folds, {params.epochs} epochs each, precision {precision}"
+    )
     with tempfile.TemporaryDirectory(prefix="moodlab-train-") as cache:
         cache_dir = Path(cache)
         for k, (train_idx, val_idx) in enumerate(folds):
@@ -225,11 +241,12 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
             message = f"{label}: accuracy {accuracy:.3f}"
             ctx.progress(done, message, result={"folds": saved}, force=True)
             ctx.log(f"{label}: validation accuracy {accuracy:.3f}")
+        ctx.log(f"final model on all {len(paths)} training images")
         callback = _progress_callback(
             ctx, "final model", len(folds) * params.epochs, total_epochs, params.epochs
         )
         model = _fit(params, (paths, labels), params.epochs, callback, cache_dir, "final", settings)
-    test_paths, test_labels = _split(settings, params.snapshot_id, "test", database)
+    test_paths, test_labels = _split(settings, params.snapshot_id, "test", database, ctx.actor)
     test = (
         evaluate(_predict(model, test_paths, test_labels, params), test_labels)
         if test_paths
@@ -238,6 +255,7 @@ def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str,
     record = _register(
         ctx, params, settings, model, scores, test, saved, callback.history, precision
     )
+    ctx.log(f"done: model #{record['model_id']}; {TrainResult.from_json(record).summary()}")
     return record
 
 

@@ -1,4 +1,4 @@
-"""Charts the pages share: heatmaps over moods or annotators."""
+"""Charts the pages share: heatmaps over moods or annotators, bars, curves, timelines."""
 
 from __future__ import annotations
 
@@ -10,24 +10,84 @@ import pandas as pd
 
 def heatmap(matrix: list[list[float | None]], rows: list[str], cols: list[str], *, title: str,
             value: str, sort: list[str] | None = None) -> alt.Chart:  # fmt: skip
-    """A labelled heatmap; ``rows`` and ``cols`` keep their given order (e.g. circle order)."""
+    """A labelled heatmap; ``rows`` and ``cols`` keep their given order (e.g. circle order).
+
+    A None cell is left blank (e.g. a kappa matrix's diagonal). Each label's colour follows
+    its cell's: white on the dark half of the scale, black on the light half.
+    """
     cells = pd.DataFrame(
         [
             {"row": r, "col": c, value: matrix[i][j]}
             for i, r in enumerate(rows)
             for j, c in enumerate(cols)
-        ]
-    )
+            if matrix[i][j] is not None
+        ],
+        columns=["row", "col", value],
+    ).astype({"row": str, "col": str, value: float})
     base = alt.Chart(cells, title=title).encode(
-        x=alt.X("col:N", sort=sort or cols, title=None),
-        y=alt.Y("row:N", sort=sort or rows, title=None),
+        x=alt.X("col:N", sort=sort or cols, title=None, scale=alt.Scale(domain=sort or cols)),
+        y=alt.Y("row:N", sort=sort or rows, title=None, scale=alt.Scale(domain=sort or rows)),
     )
     squares = base.mark_rect().encode(
         color=alt.Color(f"{value}:Q", scale=alt.Scale(scheme="blues")),
         tooltip=["row", "col", f"{value}:Q"],
     )
-    labels = base.mark_text(fontSize=11).encode(text=alt.Text(f"{value}:Q", format=".2~f"))
+    labels = base.mark_text(fontSize=11).encode(
+        text=alt.Text(f"{value}:Q", format=".2~f"),
+        color=alt.condition(
+            alt.datum[value] > label_threshold(cells[value].tolist()),
+            alt.value("white"),
+            alt.value("black"),
+        ),
+    )
     return squares + labels
+
+
+def label_threshold(values: Sequence[float]) -> float:
+    """The middle of the colour scale: cells above it are dark, so their labels are white."""
+    if not values:
+        return 0.0
+    low, high = min(values), max(values)
+    return float(low + (high - low) / 2)
+
+
+def bars_by(counts: dict[str, int], *, label: str, value: str) -> alt.Chart:
+    """Horizontal bars, one per key, largest first; tall enough for every bar and its label."""
+    frame = pd.DataFrame({label: list(counts), value: list(counts.values())})
+    return (
+        alt.Chart(frame, height=alt.Step(26))
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{value}:Q", title=value, axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y(f"{label}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=220)),
+            tooltip=[label, f"{value}:Q"],
+        )
+    )
+
+
+def training_curves(history: list[dict[str, float]]) -> tuple[alt.Chart, alt.Chart]:
+    """Loss and accuracy per epoch on two charts, each on its own axis (accuracy 0-1)."""
+    long = pd.DataFrame(
+        [{"epoch": epoch, "series": name, "value": v}
+         for epoch, logs in enumerate(history, start=1) for name, v in logs.items()]
+    , columns=["epoch", "series", "value"])  # fmt: skip
+    is_loss = long["series"].str.contains("loss")
+    is_accuracy = long["series"].str.contains("acc")
+
+    def chart(frame: pd.DataFrame, title: str, domain: list[float] | None) -> alt.Chart:
+        scale = alt.Scale(domain=domain) if domain else alt.Scale(zero=False)
+        return (
+            alt.Chart(frame, title=title)
+            .mark_line(point=True)
+            .encode(
+                x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+                y=alt.Y("value:Q", title=title.lower(), scale=scale),
+                color=alt.Color("series:N", title=None),
+                tooltip=["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".3f")],
+            )
+        )
+
+    return chart(long[is_loss], "Loss", None), chart(long[is_accuracy], "Accuracy", [0, 1])
 
 
 def grouped_bars(rows: list[dict], *, x: str, group: str, value: str, title: str,
@@ -47,9 +107,11 @@ def grouped_bars(rows: list[dict], *, x: str, group: str, value: str, title: str
 
 
 def mood_timeline(rows: list[dict], *, moods: list[str], chosen: str,
-                  boundaries: Sequence[float] = ()) -> alt.Chart:  # fmt: skip
+                  boundaries: Sequence[float] = (),
+                  duration: float | None = None) -> alt.Chart:  # fmt: skip
     """The eight probabilities over time (one line per mood, the chosen one bold),
-    with segment boundaries as vertical rules. ``rows``: {"t", "probs": {mood: p}}."""
+    with segment boundaries as vertical rules. ``rows``: {"t", "probs": {mood: p}}.
+    The time axis spans ``duration`` (the whole video) when given."""
     long = pd.DataFrame(
         [{"t": row["t"], "mood": mood, "probability": row["probs"][mood]}
          for row in rows for mood in moods]
@@ -58,7 +120,11 @@ def mood_timeline(rows: list[dict], *, moods: list[str], chosen: str,
         alt.Chart(long)
         .mark_line(interpolate="monotone")
         .encode(
-            x=alt.X("t:Q", title="seconds"),
+            x=alt.X(
+                "t:Q",
+                title="seconds",
+                scale=alt.Scale(domain=[0, duration], nice=False) if duration else alt.Undefined,
+            ),
             y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("mood:N", sort=moods, scale=alt.Scale(scheme="tableau10")),
             strokeWidth=alt.condition(alt.datum.mood == chosen, alt.value(4), alt.value(1.5)),

@@ -9,10 +9,12 @@ import streamlit as st
 from moodlab.core.auth import Actor
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus
+from moodlab.core.text import plural
 from moodlab.core.timeutil import utcnow
 from moodlab.jobs import queue as jobs
 from moodlab.jobs.kinds import KINDS
 from moodlab.ui.session import database, settings
+from moodlab.ui.text import plain
 
 STATUS_ICONS = {
     JobStatus.QUEUED: ":material/schedule:",
@@ -36,20 +38,34 @@ def job_card(job: Job, actor: Actor, *, details: bool = False) -> None:
         ):
             _cancel(job.id, actor)
         if not status.finished:
-            st.progress(job.progress, text=job.message or status.value)
+            st.progress(job.progress, text=plain(job.message or status.value))
             if silent := _silent_for(job):
                 st.warning(
-                    f"No heartbeat from worker {job.worker} for {silent:.0f} s: it may have"
+                    f"No heartbeat from {_worker_name(job, actor)} for {silent:.0f} s: it may have"
                     " stopped. A live worker re-queues the job after"
                     f" {settings().job_stale_seconds:.0f} s without one.",
                     icon=":material/heart_broken:",
                 )
         elif status == JobStatus.FAILED:
-            st.error(job.error or job.message)
+            st.error(plain(job.error or job.message))
         else:
-            st.caption(job.message)
+            st.caption(plain(result_line(job)))
         if details:
             _details(job)
+
+
+def result_line(job: Job) -> str:
+    """A finished job in one line: its kind's result summary, else its message."""
+    kind = KINDS.get(job.kind)
+    summary = kind.result.from_json(job.result).summary() if kind and job.result else ""
+    if job.status == JobStatus.SUCCEEDED:
+        return summary or (job.message if job.message not in ("", "done") else "succeeded")
+    return summary or job.message or ""
+
+
+def _worker_name(job: Job, actor: Actor) -> str:
+    """The worker's id for the lead; annotators have no use for host:pid:token."""
+    return f"worker {job.worker}" if actor.is_lead else "its worker"
 
 
 def _silent_for(job: Job) -> float | None:
@@ -67,8 +83,14 @@ def _details(job: Job) -> None:
         f" · attempt {job.attempts} · worker {job.worker or '-'}"
     )
     with st.expander("Log and result"):
-        st.code(job.log_tail or "(no log yet)", language=None)
+        if job.log_tail:
+            st.code(job.log_tail, language=None)
+        elif JobStatus(job.status).finished:
+            st.caption("This job wrote no log lines.")
+        else:
+            st.caption("No log lines yet.")
         if job.result:
+            st.caption("The whole result, as `moodlab jobs show` prints it:")
             st.json(job.result, expanded=False)
 
 
@@ -78,17 +100,18 @@ def _cancel(job_id: int, actor: Actor) -> None:
             jobs.request_cancel(session=session, actor=actor, job_id=job_id)
         st.toast(f"Cancelling job #{job_id}")
     except MoodlabError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 
 
-def worker_status() -> None:
-    """A caption naming the live workers, or a warning when there is none."""
+def worker_status(*, names: bool = True) -> None:
+    """A caption counting (and, for the lead, naming) the live workers, or a warning when
+    there is none. Worker ids (host:pid:token) mean nothing to an annotator."""
     within = timedelta(seconds=settings().job_stale_seconds)
     with database().session() as session:
         alive = jobs.live_workers(session=session, within=within)
     if alive:
-        names = ", ".join(worker.name for worker in alive)
-        st.caption(f":material/memory: {len(alive)} worker(s) alive: {names}")
+        which = ": " + plain(", ".join(worker.name for worker in alive)) if names else ""
+        st.caption(f":material/memory: {plural(len(alive), 'worker')} alive{which}")
     else:
         st.warning(
             "No worker is running, so queued jobs wait. Start one with `moodlab worker`"

@@ -12,6 +12,10 @@ from moodlab.video.service import VideoParams, resolve_model
 
 
 def start_video(*, session: Session, actor: Actor, settings: Settings, params: VideoParams) -> Job:
-    """Queue a video job (anyone logged in may); inputs and the model are checked now."""
+    """Queue a video job (anyone logged in may); inputs, paths and the model are checked now.
+
+    The paths first (moodlab/video/paths.py): a refused path is refused whatever else.
+    """
+    params.authorize(session=session, actor=actor, settings=settings)
     resolve_model(session=session, model_id=params.model_id)
     return enqueue(session=session, actor=actor, settings=settings, params=params)

@@ -26,11 +26,14 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import TrainedModel, Video
 from moodlab.core.storage import atomic_write, file_sha256
+from moodlab.core.text import plural
 from moodlab.images.checks import CheckedImage, Rejected, check_image
 from moodlab.images.links import IMAGE_EXTENSIONS
 from moodlab.jobs.context import JobContext, JobParams
 from moodlab.video import frames, mux, probe, scenes, slideshow, soundtrack, timeline
+from moodlab.video import paths as allowed
 from moodlab.video.probe import VideoError
+from moodlab.video.result import VideoResult
 
 # Sampled frames kept as evidence for the page (evenly spread over the video).
 FRAMES_KEPT = 12
@@ -59,6 +62,10 @@ class VideoParams(JobParams):
         fps = self.sample_fps or settings.video_sample_fps
         if fps <= 0:
             raise VideoError(f"the sample rate must be positive, got {fps} frames a second")
+
+    def authorize(self, *, session: Session, actor: Actor, settings: Settings) -> None:
+        allowed.check_inputs(self.inputs, self.names, actor=actor, settings=settings)
+        allowed.check_output(self.out, session=session, actor=actor, settings=settings)
 
     def shown(self, path: str | Path) -> str:
         return self.names.get(str(path)) or Path(path).name
@@ -231,8 +238,14 @@ def make_video(
 ) -> dict[str, Any]:
     """Make the video; the `video make` JSON (docs/cli.md) plus provenance keys."""
     started = time.monotonic()
+    # Checked again as the job runs: a queued row is only as safe as its params.
+    allowed.check_inputs(params.inputs, params.names, actor=ctx.actor, settings=settings)
     paths = check_inputs(params, settings)
     with ctx.database.session() as session:
+        allowed.check_output(
+            params.out, session=session, actor=ctx.actor, settings=settings,
+            job_id=ctx.job_id, fresh=False,
+        )  # fmt: skip
         entry, warnings = resolve_model(session=session, model_id=params.model_id)
         session.expunge(entry)
     fps = params.sample_fps or settings.video_sample_fps
@@ -298,7 +311,7 @@ def make_video(
     result = {
         "output": str(out), "mood": overall.mood, "confidence": round(overall.confidence, 4),
         "tracks": [p.as_dict() for p in pieces],
-        "timeline": timeline.timeline_rows(samples.times, samples.probs),
+        "timeline": _timeline(kind, samples),
         "seconds": round(time.monotonic() - started, 3), "warnings": warnings,
         "kind": kind, "duration_s": round(duration, 3), "segments": segments,
         "mean_probs": dict(zip(moods.names(), overall.probs.round(4).tolist(), strict=True)),
@@ -320,6 +333,16 @@ def make_video(
         session.flush()
         result["video_id"] = video.id
     return result
+
+
+def _timeline(kind: str, samples: _Samples) -> list[dict]:
+    """The mood over time: a video's samples; a slideshow's photos each from the start to
+    the end of its hold, so the timeline reaches the end of the last photo."""
+    if kind != "slideshow":
+        return timeline.timeline_rows(samples.times, samples.probs)
+    spans = slideshow.holds(len(samples.times))
+    times = np.array([t for span in spans for t in span])
+    return timeline.timeline_rows(times, np.repeat(samples.probs, 2, axis=0))
 
 
 def _checked_video(params: VideoParams, path: Path) -> tuple[probe.MediaInfo, float]:
@@ -357,7 +380,10 @@ def _checked_photos(
 
 
 def run_video(ctx: JobContext, params: VideoParams) -> dict[str, Any]:
-    return make_video(ctx, params, ctx.settings, actor_id=ctx.actor.id)
+    ctx.log(f"making a video from {plural(len(params.inputs), 'file')}")
+    result = make_video(ctx, params, ctx.settings, actor_id=ctx.actor.id)
+    ctx.log(f"done: {VideoResult.from_json(result).summary()}")
+    return result
 
 
 def list_videos(*, session: Session, actor: Actor, limit: int = 200) -> list[Video]:

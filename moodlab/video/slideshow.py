@@ -42,6 +42,17 @@ def starts(count: int) -> list[float]:
     return [i * (SLIDE_S - CROSSFADE_S) for i in range(count)]
 
 
+def holds(count: int) -> list[tuple[float, float]]:
+    """When each photo is on screen alone: from the end of its crossfade in to the start
+    of the next one's (to the end for the last), so a timeline spans the whole show."""
+    begins = starts(count)
+    ends = [*begins[1:], duration(count)]
+    return [
+        (b + (CROSSFADE_S if i else 0.0), e)
+        for i, (b, e) in enumerate(zip(begins, ends, strict=True))
+    ]
+
+
 def duration(count: int) -> float:
     return count * SLIDE_S - (count - 1) * CROSSFADE_S
 

@@ -10,7 +10,8 @@ from moodlab.core.models import Base, Image, ImageVote, Job, User
 from tests.conftest import add_user
 
 TABLES = {
-    "users", "login_failures", "jobs", "workers", "images", "image_votes", "tracks", "track_votes",
+    "users", "sessions", "login_throttles", "jobs", "workers", "images", "image_votes",
+    "tracks", "track_votes",
 }  # fmt: skip
 
 

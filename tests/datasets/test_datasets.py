@@ -10,6 +10,7 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
+from moodlab.core.auth import Actor
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role, SnapshotMember
 from moodlab.datasets import snapshots as datasets
@@ -131,7 +132,9 @@ def test_a_frozen_snapshot_never_changes(lab, lead, database, four):
         annotation.answer(session=session, actor=four[0], image_id=happy[0], mood="Angry")
     train(lab, "Happy", 3)  # later votes on new images
     with database.session() as session:
-        members = datasets.members_of(session=session, snapshot_id=snapshot_id)
+        members = datasets.members_of(
+            session=session, actor=Actor.command_line(), snapshot_id=snapshot_id
+        )
         assert datasets.manifest_hash(members) == manifest
         assert sorted(m.image_id for m in members) == sorted(happy)
     assert lab.freeze(lead)[1] != manifest  # a new snapshot sees the new images

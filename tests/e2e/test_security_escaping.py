@@ -26,6 +26,15 @@ HOSTILE_ALTS = [
 HOSTILE_TITLE = "<script>window.pwned=4</script><img src=x onerror=window.pwned=5>"
 
 
+def markdown_alts(site: Site) -> list[str]:
+    """Markdown and HTML that would make the browser call the site or show a link.
+
+    Each is under 40 characters: the gallery shows that much of a caption.
+    """
+    base = site.url("").rstrip("/")
+    return [f"![b]({base}/beacon)", f"[link]({base}/clicked)", f"<img src={base}/beacon2>"]
+
+
 @pytest.fixture
 def hostile_site(env, monkeypatch):
     monkeypatch.setenv("MOODLAB_CRAWL_DELAY_SECONDS", "0.05")
@@ -38,14 +47,19 @@ def hostile_site(env, monkeypatch):
     site.add(
         "/",
         f"<!doctype html><html><head><title>{html.escape(HOSTILE_TITLE)}</title></head>"
-        f'<body>{images}<a href="/more">more</a></body></html>',
+        f'<body>{images}<a href="/more">more</a><a href="/md">md</a></body></html>',
     )
+    markdown = "".join(
+        f'<img src="/{4 + i}.jpg" alt="{html.escape(alt)}">'
+        for i, alt in enumerate(markdown_alts(site))
+    )
+    site.add("/md", f"<!doctype html><html><head><title>md</title></head><body>{markdown}</body>")
     site.add(
         "/more",
         f"<!doctype html><html><head><title>{html.escape(HOSTILE_TITLE)}</title></head>"
         f'<body><img src="/3.jpg" alt="{html.escape(HOSTILE_TITLE)}"></body></html>',
     )
-    for i in range(4):
+    for i in range(7):
         site.add(f"/{i}.jpg", media.jpeg(700 + i, (320, 240)), "image/jpeg")
     yield site
     site.stop()
@@ -61,6 +75,8 @@ def test_crawled_alt_text_and_titles_are_shown_as_text_and_never_run(
     database = Database(Settings.from_env().database_url)
     add_user(database, "lena", Role.LEAD)
     page = browser_page
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     log_in(page, server, "lena", PASSWORD)
@@ -83,3 +99,17 @@ def test_crawled_alt_text_and_titles_are_shown_as_text_and_never_run(
     assert page.locator('img[src="x"], svg[onload]').count() == 0
     assert not page.evaluate("[...document.scripts].some(script => script.text.includes('pwned'))")
     assert dialogs == []
+
+    # Markdown and HTML in alt text: shown as typed, no image fetched, no link made.
+    payloads = markdown_alts(hostile_site)
+    assert {(alt,) for alt in payloads} <= stored
+    for alt in payloads:
+        page.get_by_text(alt, exact=True).first.wait_for()
+    page.get_by_text(payloads[0]).first.scroll_into_view_if_needed()
+    screenshot(page, "security-escaping-markdown")
+    found = page.locator('a[href*="/clicked"], img[src*="/beacon"]')
+    assert found.count() == 0, [
+        found.nth(i).evaluate("e => e.outerHTML") for i in range(found.count())
+    ]
+    assert not [url for url in asked if "/beacon" in url or "/clicked" in url]
+    assert hostile_site.requested("/beacon") == hostile_site.requested("/beacon2") == 0

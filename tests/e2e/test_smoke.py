@@ -19,7 +19,7 @@ def test_first_run_login_home_logout(server, browser_page):
     page.get_by_label("Password again").fill(PASSWORD)
     page.get_by_role("button", name="Create lead and log in").click()
     page.get_by_text("What to do next").wait_for()
-    page.get_by_text("worker(s) alive").wait_for()  # serve started a worker
+    page.get_by_text("1 worker alive").wait_for()  # serve started a worker
     screenshot(page, "02-home-lead")
 
     page.get_by_role("button", name="Log out").click()

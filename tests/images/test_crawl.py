@@ -309,15 +309,61 @@ def test_crawl_command_prints_the_promised_json(env, site):
     assert job["status"] == "succeeded" and job["kind"] == "crawl"
 
 
-def test_the_connected_address_is_checked_too(site):
-    """DNS rebinding: the name checked public, but the connection went to loopback."""
-    from moodlab.images.checks import Rejected
-    from moodlab.images.fetch import AddressPolicy, Fetcher, FetchLimits
+def test_a_huge_crawl_delay_is_capped_and_a_cancel_during_the_wait_ends_the_crawl(
+    crawl_settings, database
+):
+    import threading
+    import time
 
-    class TrustingPolicy(AddressPolicy):
-        def check(self, url):  # a resolver that said "public"
-            return None
+    from moodlab.images.crawl import MAX_CRAWL_DELAY, Crawler
+    from moodlab.images.fetch import FetchLimits
+    from moodlab.images.intake import Intake
+    from moodlab.jobs.context import JobCancelled
 
-    fetcher = Fetcher(TrustingPolicy(), FetchLimits())
-    with pytest.raises(Rejected, match="connected to the non-public address 127.0.0.1"):
-        fetcher.get(site.url("/"))
+    site = Site().start()
+    site.add("/robots.txt", "User-agent: *\nCrawl-delay: 100000\n", "text/plain")
+    site.page("/", '<img src="/1.jpg"> <img src="/2.jpg">')
+    site.add("/1.jpg", media.jpeg(1), "image/jpeg")
+    cancel = threading.Event()
+
+    def check_stop():
+        if cancel.is_set():
+            raise JobCancelled()
+
+    params = CrawlParams(seeds=[site.url("/")], allow_private=True, delay=0.0)
+    crawler = Crawler(
+        params.options(crawl_settings), Intake(crawl_settings, database), FetchLimits(0.5, 0.5),
+        wake=cancel, check_stop=check_stop,
+    )  # fmt: skip
+    outcome: list[BaseException] = []
+
+    def run():
+        try:
+            crawler.run()
+        except BaseException as exc:  # noqa: BLE001
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run)
+    try:
+        thread.start()
+        deadline = time.monotonic() + 10
+        while site.requested("/") == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)  # the crawl is now waiting out the host's delay
+        assert crawler.hosts["127.0.0.1"].delay == MAX_CRAWL_DELAY == 30.0
+        cancel.set()
+        asked = time.monotonic()
+        thread.join(5)
+        stopped_after = time.monotonic() - asked
+    finally:
+        site.stop()
+    assert not thread.is_alive()
+    assert stopped_after < 1.0, stopped_after
+    assert len(outcome) == 1 and isinstance(outcome[0], JobCancelled)
+    assert site.requested("/1.jpg") == 0  # still waiting for its turn when cancelled
+
+
+def test_requests_per_crawl_are_capped(crawl_settings, database, site):
+    report = run(crawl_settings, database, site, max_requests=3)
+    assert report.extra["requests"] == 3  # robots.txt, the seed, one more (any host)
+    assert len(site.requests) <= 3 and report.stored <= 1

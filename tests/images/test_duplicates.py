@@ -10,6 +10,7 @@ from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import Image
 from moodlab.images import duplicates
 from moodlab.images.importer import ImportParams
+from moodlab.images.intake import Intake, Provenance
 from moodlab.jobs.queue import get_job
 from tests import media
 from tests.conftest import run_cli, run_job
@@ -51,7 +52,7 @@ def test_a_near_duplicate_is_held_and_kept_both_on_request(
     with database.session() as session:
         stored = session.get(Image, image_id)
         assert stored is not None and stored.sha256 == held.sha256 and stored.job_id == job.id
-        again = get_job(session=session, job_id=job.id)
+        again = get_job(session=session, actor=lead, job_id=job.id)
         [after] = duplicates.near_duplicates(settings=settings, job=again)
     assert after.kept_as == image_id and not held.preview.exists()
     with database.session() as session:  # a second press changes nothing
@@ -87,3 +88,23 @@ def test_keep_both_from_the_command_line(env, tmp_path):
     kept = run_cli("images", "keep-both", str(job_id), entry["sha256"], "--json")
     assert kept.returncode == 0, kept.stderr
     assert json.loads(kept.stdout)["image_id"] == 2
+
+
+def test_a_crawl_holds_a_near_duplicate_of_an_image_still_being_stored(
+    settings, database, lead, tmp_path
+):
+    # A crawl stages images (rows committed in batches): the colour-aware rule applies,
+    # and a near-duplicate of a pending image is held and named once that has its id.
+    job = near_duplicate_job(settings, database, lead, tmp_path)
+    intake = Intake(settings, database, job_id=job.id)
+    original = mood_picture("Tired", 5)
+    assert intake.stage(intake.check(original), Provenance(source="first")) is True
+    half = intake.check(copies(original)["half"])
+    assert intake.stage(half, Provenance(source="copy")) is False
+    [entry] = intake.report.duplicate_sources
+    assert entry["duplicate_of"] == 0 and entry["held"] and "being stored" in entry["reason"]
+    intake.flush()
+    [image_id] = intake.report.image_ids
+    assert entry["duplicate_of"] == image_id and f"of image {image_id} (" in entry["reason"]
+    with database.session() as session:
+        assert session.get(Image, image_id).colour_layout == intake.check(original).colour_layout

@@ -121,3 +121,12 @@ def test_a_16_bit_grey_png_keeps_its_exposure():
     dark = Image.fromarray(np.full((100, 100), 16_384, dtype=np.uint16))  # a quarter of 16 bits
     checked = check_image(media.encode(dark, "PNG"), **LIMITS)
     assert abs(int(thumbnail_grey(checked).mean()) - 64) <= 1
+
+
+def test_an_original_that_fits_is_its_own_display_copy():
+    small = check_image(media.jpeg(7, (300, 200)), **LIMITS)
+    assert small.display_encoded is None and small.display_jpeg == small.data
+    big = check_image(media.jpeg(8, (1600, 1200)), **LIMITS)
+    assert big.display_encoded is not None and decode(big.display_jpeg).size == (1280, 960)
+    png = check_image(media.png(9, (300, 200)), **LIMITS)
+    assert png.display_encoded is not None  # pages get a JPEG

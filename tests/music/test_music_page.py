@@ -26,7 +26,9 @@ def test_tracks_grouped_by_mood_with_players_for_an_annotator(database, settings
     assert headings == ["Angry (1)", "Peaceful (1)"]  # circle order
     assert len(at.get("audio")) == 2
     assert "Licence: CC0" in texts(at)
-    assert "Votes show once you have voted on it." in texts(at)
+    assert "votes show once you have voted on it" in texts(at)
+    at.segmented_control(key="music-status").set_value("accepted").run()
+    assert [s.value for s in at.subheader] == ["Angry (1)"]
     assert not at.get("file_uploader"), "only the lead adds tracks"
 
 

@@ -125,7 +125,9 @@ def test_photos_become_a_slideshow_that_plays(tmp_path, database, settings, lead
     # The third photo stands upright (EXIF applied): black bars left and right of it.
     frame = frame_at(report["output"], 8.5, out.width, out.height).astype(int)
     assert frame[:, :20].mean() < 20 and frame[:, 100:140].mean() > 150
-    assert [r["t"] for r in report["timeline"]] == [0, 3, 6]
+    # Each photo from the end of its crossfade in to the next one's start: the timeline
+    # covers the whole show, the last hold too.
+    assert [r["t"] for r in report["timeline"]] == [0, 3, 4, 6, 7, 10]
 
 
 @pytest.mark.parametrize(

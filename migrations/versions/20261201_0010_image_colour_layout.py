@@ -4,8 +4,8 @@ Near-duplicates are judged by colour as well as structure: each image keeps the 
 CIELAB colours of a 4x4 grid (moodlab.images.similarity). Images stored before this
 revision get theirs from their display copy the next time an intake loads the index.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-01 10:30:00.000000
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009"
-down_revision: str | None = "0008"
+revision: str = "0010"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,19 @@
+"""The web app as an ASGI app: Streamlit's app.py plus moodlab's login-cookie routes.
+
+`moodlab serve` runs `streamlit run asgi.py`, which finds ``app`` below and serves it
+with uvicorn (moodlab/ui/web.py says why the routes are needed).
+"""
+
+import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
+
+from moodlab.ui.web import ROUTES
+
+# app.py builds its navigation with st.navigation. Until a script has called it once,
+# Streamlit treats the pages/ folder beside app.py as old-style multipage pages: the
+# first visitor of a fresh server who opens /training would run pages/training.py on
+# its own, without app.py's login. st.navigation clears this flag; so does moodlab,
+# before any visitor arrives.
+PagesManager.uses_pages_directory = False
+
+app = st.App("app.py", routes=ROUTES)
