@@ -97,14 +97,14 @@ def set_up(folder: Path, images: int):
 
 
 def clear_caches() -> None:
-    from moodlab.datasets import snapshots
+    from moodlab.datasets import snapshots, ties
     from moodlab.votes import agreement, arrays
 
     arrays.forget_votes()
     agreement._REPORTS.clear()
     snapshots._DECISIONS.clear()
     snapshots._PLANS.clear()
-    snapshots._DISPUTED.clear()
+    ties._DISPUTED.clear()
     snapshots._HASHES.clear()
 
 

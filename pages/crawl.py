@@ -4,15 +4,16 @@ import pandas as pd
 import streamlit as st
 
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Role
+from moodlab.core.models import Image, Role
 from moodlab.core.storage import ContentStore
 from moodlab.core.text import label
 from moodlab.images.actions import start_crawl, start_import, start_openverse
 from moodlab.images.crawl import CrawlParams
+from moodlab.images.duplicates import keep_both, near_duplicates
 from moodlab.images.importer import ImportParams
 from moodlab.images.intake import IntakeResult, display_path, recent_images
 from moodlab.images.openverse import OpenverseParams
-from moodlab.images.uploads import save_uploads
+from moodlab.images.uploads import ACCEPTED, save_uploads
 from moodlab.jobs import queue as jobs
 from moodlab.jobs.kinds import KINDS
 from moodlab.ui import charts, forms, jobs_view, layout, session
@@ -87,7 +88,9 @@ with crawl_tab:
 with upload_tab, st.form("upload", clear_on_submit=True):
     files = st.file_uploader(
         "Images or a .zip of images",
-        type=["jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff", "zip"],
+        type=[suffix.lstrip(".") for suffix in ACCEPTED],
+        help="several files may include zips, which are unpacked; SVG, HEIC and other kinds"
+        " moodlab cannot read are listed as rejected",
         accept_multiple_files=True,
     )
     if st.form_submit_button("Import", type="primary", icon=":material/upload:"):
@@ -160,6 +163,42 @@ chosen = st.selectbox(
 )  # fmt: skip
 
 
+def near_duplicates_view(job) -> None:
+    """Each held near-duplicate beside the stored image it resembles, with "Keep both"."""
+    held = near_duplicates(settings=settings, job=job)
+    if not held:
+        return
+    waiting = sum(item.kept_as is None for item in held)
+    with st.expander(f"Near-duplicates ({len(held)}, {waiting} not kept)"):
+        st.caption(
+            "Each candidate was left out because a stored image is near in structure and"
+            " colour. Compare them; keep both when they are different pictures."
+        )
+        store = ContentStore(settings.data_dir)
+        for item in held[:48]:
+            new_col, old_col, action = st.columns([2, 2, 3])
+            with session.database().session() as db:
+                kept = db.get(Image, item.kept_as or item.duplicate_of)
+            if item.kept_as is None and item.preview.exists():
+                new_col.image(str(item.preview), width=180)
+            if kept is not None:
+                old_col.image(str(display_path(store, kept.sha256)), width=180)
+            action.text(f"{item.source}\n{item.reason}")
+            if item.kept_as is not None:
+                action.caption(f"kept as image #{item.kept_as}")
+            elif action.button("Keep both", key=f"keep-{job.id}-{item.sha256}"):
+                try:
+                    with session.database().session() as db:
+                        image_id = keep_both(
+                            session=db, actor=actor, settings=settings,
+                            database=session.database(), job_id=job.id, sha256=item.sha256,
+                        )  # fmt: skip
+                    st.toast(f"Kept both: stored as image #{image_id}")
+                    st.rerun()
+                except MoodlabError as exc:
+                    st.error(plain(exc))
+
+
 @st.fragment(run_every="2s")
 def intake_progress(job_id: int) -> None:
     with session.database().session() as db:
@@ -181,6 +220,7 @@ def intake_progress(job_id: int) -> None:
         with st.expander("Every rejection"):
             rows = [{**row, "kind": label(row.get("kind", ""))} for row in report.rejected]
             st.dataframe(pd.DataFrame(rows), hide_index=True)
+    near_duplicates_view(job)
     st.markdown(f"**Arrived** ({report.stored}; newest first)")
     if not arrived:
         st.caption("Nothing stored yet.")

@@ -9,6 +9,7 @@ from moodlab.core.models import Role
 from moodlab.core.storage import ContentStore
 from moodlab.core.text import plural
 from moodlab.datasets import snapshots as datasets
+from moodlab.datasets import ties, wording
 from moodlab.datasets.actions import start_export
 from moodlab.datasets.export import ExportParams, export_path
 from moodlab.images.intake import display_path
@@ -28,11 +29,19 @@ st.caption(
 
 fields = forms.Kept("datasets", actor)
 cap_col, test_col, seed_col = st.columns(3)
-balance = cap_col.checkbox("Balance to the smallest mood", **fields("balance", True))
+uncapped = st.session_state.get("datasets_uncapped", False)
+balance = cap_col.checkbox(
+    "Balance to the smallest mood", disabled=uncapped, **fields("balance", True)
+)
 cap = (
     None if balance
     else cap_col.number_input("Train images per mood", 0, 1_000_000, **fields("cap", 100))
 )  # fmt: skip
+if uncapped:
+    cap_col.caption("Uncapped: every train-tier image, unbalanced.")
+    if cap_col.button("Cap again"):
+        st.session_state["datasets_uncapped"] = False
+        st.rerun()
 limit_test = test_col.checkbox(
     "Limit test images per mood", help="the paper used 20", **fields("limit_test", False)
 )
@@ -49,16 +58,22 @@ rules = datasets.Rules(
     per_mood_cap=None if cap is None else int(cap),
     test_per_mood=None if test_per_mood is None else int(test_per_mood),
     seed=int(seed),
+    uncapped=uncapped,
 )
 
 with session.database().session() as db:
     preview = datasets.plan(session=db, actor=actor, settings=settings, rules=rules)
-    disputed = datasets.disputed_images(session=db, actor=actor, settings=settings)
+    disputed = ties.disputed_images(session=db, actor=actor, settings=settings)
     snapshots = datasets.list_snapshots(session=db, actor=actor)
 
 st.subheader("Preview")
 for warning in preview.warnings:
-    st.warning(warning)
+    st.warning(warning, icon=":material/warning:")
+if preview.low_cap and not uncapped:
+    uncapped_total = sum(preview.uncapped_train.values())
+    if st.button(f"Use every train-tier image instead ({uncapped_total}, unbalanced)"):
+        st.session_state["datasets_uncapped"] = True
+        st.rerun()
 counts = pd.DataFrame(
     [{"mood": m, "set": split, "images": n}
      for split in ("train", "test") for m, n in preview.counts(split).items()]
@@ -77,8 +92,12 @@ st.caption(
 if st.button("Freeze snapshot", type="primary", icon=":material/ac_unit:", disabled=preview.empty):
     try:
         with session.database().session() as db:
-            frozen = datasets.freeze(session=db, actor=actor, settings=settings, rules=rules)
-        st.toast(f"Froze snapshot #{frozen.id}")
+            frozen = datasets.freeze_plan(session=db, actor=actor, settings=settings, rules=rules)
+            number = frozen.snapshot.id
+        if frozen.existing:
+            st.toast(f"Snapshot #{number} already holds exactly this set: nothing new frozen")
+        else:
+            st.toast(f"Froze snapshot #{number}")
         st.rerun()
     except MoodlabError as exc:
         st.error(plain(exc))
@@ -96,7 +115,7 @@ for tie in disputed[:24]:
         label = mood or "Leave out"
         if buttons.button(label, key=f"tie-{tie.image_id}-{label}"):
             with session.database().session() as db:
-                datasets.break_tie(
+                ties.break_tie(
                     session=db, actor=actor, settings=settings, image_id=tie.image_id, mood=mood
                 )
             st.rerun()
@@ -128,7 +147,7 @@ for snapshot in snapshots:
             except MoodlabError as exc:
                 st.error(plain(exc))
         with st.expander("Rules and counts"):
-            st.caption(datasets.rules_text(snapshot.rules or {}))
+            st.caption(wording.rules_text(snapshot.rules or {}))
             moods_in = [m for m in moods.names()
                         if snapshot.train_counts.get(m) or snapshot.test_counts.get(m)]  # fmt: skip
             st.dataframe(

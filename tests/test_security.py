@@ -20,6 +20,7 @@ from streamlit.testing.v1 import AppTest
 from moodlab.core.errors import PermissionDenied
 from moodlab.core.models import Image, ImageVote, Job, Role, Snapshot, TieBreak, User
 from moodlab.datasets import snapshots as datasets
+from moodlab.datasets import ties
 from moodlab.datasets.export import export
 from moodlab.datasets.snapshots import Rules
 from moodlab.images.actions import start_crawl, start_import
@@ -50,9 +51,9 @@ LEAD_SERVICES = [
      lambda s, a, st, p: datasets.freeze(session=s, actor=a, settings=st, rules=Rules())),
     ("list datasets", lambda s, a, st, p: datasets.list_snapshots(session=s, actor=a)),
     ("see disputed images",
-     lambda s, a, st, p: datasets.disputed_images(session=s, actor=a, settings=st)),
+     lambda s, a, st, p: ties.disputed_images(session=s, actor=a, settings=st)),
     ("break ties",
-     lambda s, a, st, p: datasets.break_tie(session=s, actor=a, settings=st, image_id=1,
+     lambda s, a, st, p: ties.break_tie(session=s, actor=a, settings=st, image_id=1,
                                             mood="Happy")),
     ("export datasets",
      lambda s, a, st, p: export(session=s, actor=a, settings=st, snapshot_id=1,

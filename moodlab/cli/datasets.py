@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
-from moodlab.datasets import snapshots
+from moodlab.datasets import snapshots, ties
 from moodlab.datasets.actions import start_export
 from moodlab.datasets.export import ExportParams
 
@@ -19,6 +20,8 @@ def register(sub: Subcommands) -> None:
     build_.add_argument("--per-mood-cap", type=int, help="train images per mood (default: balance)")
     build_.add_argument("--test-per-mood", type=int, help="test images per mood (default: all)")
     build_.add_argument("--seed", type=int, default=snapshots.Rules().seed)
+    build_.add_argument("--uncapped", action="store_true",
+                        help="every train-tier image, unbalanced (no per-mood cap)")  # fmt: skip
     command(dataset, "list", "every snapshot", list_snapshots)
     export_ = command(dataset, "export", "a zip in ImageFolder layout (as a job, run here)", export)
     export_.add_argument("id", type=int)
@@ -33,11 +36,19 @@ def register(sub: Subcommands) -> None:
 def build(args: argparse.Namespace) -> Report:
     settings, database = open_database()
     rules = snapshots.Rules(
-        per_mood_cap=args.per_mood_cap, test_per_mood=args.test_per_mood, seed=args.seed
-    )
+        per_mood_cap=args.per_mood_cap, test_per_mood=args.test_per_mood, seed=args.seed,
+        uncapped=args.uncapped,
+    )  # fmt: skip
     with database.session() as session:
-        snapshot = snapshots.freeze(session=session, actor=actor(), settings=settings, rules=rules)
-        return snapshots.snapshot_summary(snapshot)
+        frozen = snapshots.freeze_plan(
+            session=session, actor=actor(), settings=settings, rules=rules
+        )
+        for warning in frozen.plan.warnings:
+            print(f"moodlab: warning: {warning}", file=sys.stderr)
+        return snapshots.snapshot_summary(frozen.snapshot) | {
+            "existing": frozen.existing,
+            "warnings": frozen.plan.warnings,
+        }
 
 
 def list_snapshots(args: argparse.Namespace) -> Report:
@@ -54,7 +65,7 @@ def export(args: argparse.Namespace) -> Report:
 def disputed(args: argparse.Namespace) -> Report:
     settings, database = open_database()
     with database.session() as session:
-        found = snapshots.disputed_images(session=session, actor=actor(), settings=settings)
+        found = ties.disputed_images(session=session, actor=actor(), settings=settings)
         return {"disputed": [asdict(d) for d in found]}
 
 
@@ -62,7 +73,7 @@ def break_tie(args: argparse.Namespace) -> Report:
     settings, database = open_database()
     mood = None if args.mood.strip().lower() in LEAVE_OUT else args.mood
     with database.session() as session:
-        decision = snapshots.break_tie(
+        decision = ties.break_tie(
             session=session, actor=actor(), settings=settings, image_id=args.image_id, mood=mood
         )
         return {"image_id": decision.image_id, "mood": decision.mood or "left out"}

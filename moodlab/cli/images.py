@@ -6,12 +6,22 @@ import argparse
 
 from sqlalchemy import select
 
-from moodlab.cli.common import Report, Subcommands, command, group, open_database, run_here
+from moodlab.cli.common import (
+    Report,
+    Subcommands,
+    actor,
+    command,
+    group,
+    open_database,
+    run_here,
+)
 from moodlab.core.models import Image
+from moodlab.images import duplicates
 from moodlab.images.actions import start_crawl, start_import, start_openverse
 from moodlab.images.crawl import CrawlParams
 from moodlab.images.importer import ImportParams
 from moodlab.images.openverse import OpenverseParams
+from moodlab.jobs.queue import get_job
 
 
 def register(sub: Subcommands) -> None:
@@ -56,6 +66,14 @@ def register(sub: Subcommands) -> None:
 
     images = group(sub, "images", "the candidate pool")
     command(images, "list", "every image with its source", list_images)
+    near = command(images, "near-duplicates",
+                   "the near-duplicates an intake job left out, with the images they resemble",
+                   list_near_duplicates)  # fmt: skip
+    near.add_argument("job_id", type=int)
+    keep = command(images, "keep-both", "store a near-duplicate an intake job left out",
+                   keep_both)  # fmt: skip
+    keep.add_argument("job_id", type=int)
+    keep.add_argument("sha256", help="the left-out candidate's sha256 (see near-duplicates)")
 
 
 def intake_summary(report: Report) -> Report:
@@ -95,3 +113,27 @@ def list_images(args: argparse.Namespace) -> Report:
                 for i in rows
             ]
         }  # fmt: skip
+
+
+def list_near_duplicates(args: argparse.Namespace) -> Report:
+    settings, database = open_database()
+    with database.session() as session:
+        job = get_job(session=session, actor=actor(), job_id=args.job_id)
+        found = duplicates.near_duplicates(settings=settings, job=job)
+        return {
+            "near_duplicates": [
+                {"source": d.source, "reason": d.reason, "sha256": d.sha256,
+                 "duplicate_of": d.duplicate_of, "preview": str(d.preview), "kept_as": d.kept_as}
+                for d in found
+            ]
+        }  # fmt: skip
+
+
+def keep_both(args: argparse.Namespace) -> Report:
+    settings, database = open_database()
+    with database.session() as session:
+        image_id = duplicates.keep_both(
+            session=session, actor=actor(), settings=settings, database=database,
+            job_id=args.job_id, sha256=args.sha256,
+        )  # fmt: skip
+    return {"job_id": args.job_id, "sha256": args.sha256, "image_id": image_id}

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
 from moodlab.video.actions import start_video
-from moodlab.video.service import VideoParams, list_videos, video_row
+from moodlab.video.history import list_videos, video_row
+from moodlab.video.service import VideoParams
 
 # The keys `video make --json` promises (docs/cli.md), in this order.
 MAKE_KEYS = (

@@ -95,9 +95,16 @@ class Settings:
         64, "MOODLAB_MIN_IMAGE_SIDE", "smallest width and height accepted, in pixels"
     )
     near_duplicate_distance: int = _setting(
-        6,
+        12,
         "MOODLAB_NEAR_DUPLICATE_DISTANCE",
-        "perceptual-hash Hamming distance at or below which an image is a near-duplicate",
+        "perceptual-hash Hamming distance at or below which an image may be a near-duplicate"
+        " (it is one when its colours are near too)",
+    )
+    near_duplicate_colour: float = _setting(
+        3.0,
+        "MOODLAB_NEAR_DUPLICATE_COLOUR",
+        "mean CIELAB distance of the 4x4 colour layouts at or below which an image with a near"
+        " perceptual hash is a near-duplicate",
     )
     openverse_url: str = _setting(
         "",

@@ -171,6 +171,9 @@ class Image(Base):
     sha256: Mapped[str] = mapped_column(String(64), unique=True)
     # 64-bit perceptual hash (imagehash.phash) as 16 hex digits, for near-duplicates.
     phash: Mapped[str] = mapped_column(String(16), index=True, default="")
+    # The 4x4 grid's mean colours in CIELAB as 96 hex digits (moodlab.images.similarity):
+    # near-duplicates must be near in colour too. Empty for images stored before it.
+    colour_layout: Mapped[str] = mapped_column(String(96), default="")
     original_suffix: Mapped[str] = mapped_column(String(8), default="")
     width: Mapped[int]  # after EXIF orientation
     height: Mapped[int]

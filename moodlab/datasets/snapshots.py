@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections import Counter
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -23,8 +22,9 @@ from moodlab.core import moods
 from moodlab.core.auth import Actor, require_role
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound
-from moodlab.core.models import Image, ImageVote, Role, Snapshot, SnapshotMember, TieBreak
+from moodlab.core.models import Image, Role, Snapshot, SnapshotMember, TieBreak
 from moodlab.core.timeutil import utcnow
+from moodlab.datasets.wording import low_cap_warning
 from moodlab.votes.arrays import (
     VersionCache,
     VotesVersion,
@@ -32,7 +32,11 @@ from moodlab.votes.arrays import (
     load_votes,
     votes_version,
 )
-from moodlab.votes.quorum import Tier, decide, decide_many, tally_indexes
+from moodlab.votes.quorum import decide_many, tally_indexes
+
+# Fewer train images a mood than this and a plan warns: 10-fold cross-validation (the
+# paper's, and `moodlab train`'s default) needs at least one image a fold of each mood.
+MIN_TRAIN_PER_MOOD = 10
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ class Rules:
     per_mood_cap: int | None = None  # None: balance to the smallest mood that has images
     test_per_mood: int | None = None  # None: every test candidate
     seed: int = 0
+    uncapped: bool = False  # every train-tier image, unbalanced (overrides the cap)
+    min_per_mood: int = MIN_TRAIN_PER_MOOD  # warn when a mood's train images fall below it
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,9 @@ class Plan:
     warnings: list[str]
     decisions: _Decisions
     chosen: list[tuple[int, str, str, str]]  # (row in decisions, label, split, tier)
+    # Set when a mood's train images fall below the rules' minimum: the first warning.
+    low_cap: str | None = None
+    uncapped_train: dict[str, int] = field(default_factory=dict)  # train-tier images a mood
 
     @property
     def empty(self) -> bool:
@@ -138,7 +147,6 @@ def _hash_lines(lines: Iterable[str]) -> str:
 # the decisions and only re-draws the plan.
 _DECISIONS = VersionCache(size=4)
 _PLANS = VersionCache(size=16)
-_DISPUTED = VersionCache(size=4)
 _HASHES = VersionCache(size=2)
 
 
@@ -252,7 +260,17 @@ def _build(found: _Decisions, session: Session, settings: Settings, rules: Rules
     missing = [name for name, rows in zip(names, train_of, strict=True) if not len(rows)]
     if missing:
         warnings.append(f"no train-tier images yet for {', '.join(missing)}")
-    cap = rules.per_mood_cap if rules.per_mood_cap is not None else min(present, default=0)
+    if rules.uncapped:
+        cap = max(present, default=0)
+    else:
+        cap = rules.per_mood_cap if rules.per_mood_cap is not None else min(present, default=0)
+    uncapped_train = {name: len(rows) for name, rows in zip(names, train_of, strict=True)}
+    low_cap = low_cap_warning(
+        cap=cap, available=uncapped_train, min_per_mood=rules.min_per_mood,
+        per_mood_cap=rules.per_mood_cap, uncapped=rules.uncapped,
+    )  # fmt: skip
+    if low_cap:
+        warnings.append(low_cap)
     rng = random.Random(rules.seed)  # noqa: S311  (a reproducible shuffle, not a secret)
     chosen: list[tuple[int, str, str, str]] = []
     for m, name in enumerate(names):
@@ -278,15 +296,40 @@ def _build(found: _Decisions, session: Session, settings: Settings, rules: Rules
         "test_quorum": settings.test_quorum,
     }
     return Plan(rules=rule_set, disputed=disputed, cap=cap, warnings=warnings,
-                decisions=found, chosen=chosen)  # fmt: skip
+                decisions=found, chosen=chosen, low_cap=low_cap,
+                uncapped_train=uncapped_train)  # fmt: skip
+
+
+@dataclass
+class Frozen:
+    snapshot: Snapshot
+    plan: Plan
+    existing: bool  # a snapshot with the same manifest was frozen before: that one, no new row
 
 
 def freeze(*, session: Session, actor: Actor, settings: Settings, rules: Rules) -> Snapshot:
-    """Build the plan and store it as an immutable snapshot; its images' votes freeze."""
+    """Build the plan and store it as an immutable snapshot; its images' votes freeze.
+
+    A plan whose manifest equals an existing snapshot's returns that snapshot.
+    """
+    return freeze_plan(session=session, actor=actor, settings=settings, rules=rules).snapshot
+
+
+def freeze_plan(*, session: Session, actor: Actor, settings: Settings, rules: Rules) -> Frozen:
+    """``freeze``, telling also the plan (its warnings) and whether the snapshot existed."""
     require_role(actor, Role.LEAD, action="build datasets")
+    # Always built afresh, never from the page's cache: a freeze must see every vote.
     built = _build(_load(session, settings, votes_version(session)), session, settings, rules)
     if built.empty:
         raise MoodlabError("nothing to freeze: no image has reached the train or test tier yet")
+    same = session.scalar(
+        select(Snapshot)
+        .where(Snapshot.manifest_sha256 == built.manifest_sha256)
+        .order_by(Snapshot.id)
+        .limit(1)
+    )
+    if same is not None:
+        return Frozen(same, built, existing=True)
     snapshot = Snapshot(
         created_by_id=actor.id,
         rules=built.rules,
@@ -307,7 +350,7 @@ def freeze(*, session: Session, actor: Actor, settings: Settings, rules: Rules) 
             .where(Image.id.in_(ids[start : start + 500]), Image.frozen_at.is_(None))
             .values(frozen_at=utcnow())
         )
-    return snapshot
+    return Frozen(snapshot, built, existing=False)
 
 
 def list_snapshots(*, session: Session, actor: Actor) -> list[Snapshot]:
@@ -339,74 +382,3 @@ def snapshot_summary(snapshot: Snapshot) -> dict[str, Any]:
         "rules": snapshot.rules,
         "created_at": snapshot.created_at.isoformat(timespec="seconds"),
     }
-
-
-def rules_text(rules: dict[str, Any]) -> str:
-    """A snapshot's rules as a sentence, for the Datasets page."""
-    cap = rules.get("per_mood_cap")
-    parts = [
-        f"train: {rules.get('train_quorum', '?')}+ of {rules.get('annotators_per_item', '?')}"
-        f" votes, test: {rules.get('test_quorum', '?')}",
-        ("balanced to the smallest mood" if cap is None else "a cap of")
-        + f" {rules.get('cap_used', cap)} train images per mood",
-        "every test candidate" if rules.get("test_per_mood") is None
-        else f"at most {rules['test_per_mood']} test images per mood",
-        f"seed {rules.get('seed', 0)}",
-    ]  # fmt: skip
-    return "; ".join(parts)
-
-
-# --- disputed images ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Disputed:
-    image_id: int
-    sha256: str
-    votes: dict[str, int]
-    tied: list[str]
-    decision: str | None  # the mood chosen, "left out", or None while undecided
-
-
-def disputed_images(*, session: Session, actor: Actor, settings: Settings) -> list[Disputed]:
-    """Every 2-2 tie, with its votes (the lead sees them; annotators never do)."""
-    require_role(actor, Role.LEAD, action="see disputed images")
-    version = votes_version(session)
-    return _DISPUTED.get(
-        (version, _quorum(settings)),
-        lambda: _disputed(session, _decisions(session, settings, version)),
-    )
-
-
-def _disputed(session: Session, found: _Decisions) -> list[Disputed]:
-    breaks = dict(session.execute(select(TieBreak.image_id, TieBreak.mood)).all())
-    result = []
-    for i in np.flatnonzero(found.tiers == 2).tolist():
-        image_id, votes = int(found.items[i]), found.votes_of(i)
-        top = max(votes.values())
-        decision = None
-        if image_id in breaks:
-            decision = breaks[image_id] or "left out"
-        tied = [name for name, n in votes.items() if n == top]
-        result.append(Disputed(image_id, found.shas[i], votes, tied, decision))
-    return result
-
-
-def break_tie(*, session: Session, actor: Actor, settings: Settings, image_id: int,
-              mood: str | None) -> TieBreak:  # fmt: skip
-    """Record the lead's decision on a 2-2 tie: one of the tied moods, or None to leave it out."""
-    require_role(actor, Role.LEAD, action="break ties")
-    answers = session.scalars(select(ImageVote.mood).where(ImageVote.image_id == image_id)).all()
-    if decide(answers, settings).tier != Tier.DISPUTED:
-        raise MoodlabError(f"image {image_id} is not a disputed (tied) image")
-    votes = Counter(answer for answer in answers if answer is not None)
-    tied = [name for name in moods.names() if votes[name] == max(votes.values())]
-    chosen = None if mood is None else moods.get(mood).name
-    if chosen is not None and chosen not in tied:
-        raise MoodlabError(f"{chosen} is not one of the tied moods ({' or '.join(tied)})")
-    existing = session.scalar(select(TieBreak).where(TieBreak.image_id == image_id))
-    if existing is None:
-        existing = TieBreak(image_id=image_id)
-        session.add(existing)
-    existing.mood, existing.decided_by_id, existing.decided_at = chosen, actor.id, utcnow()
-    return existing

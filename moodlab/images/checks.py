@@ -15,10 +15,12 @@ import warnings
 from dataclasses import dataclass
 
 import imagehash
+import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from moodlab.core.errors import MoodlabError
 from moodlab.images.resize import DISPLAY_SIDE, display_copy, square_crop
+from moodlab.images.similarity import colour_layout, texture
 
 # Formats Pillow decodes that moodlab accepts, and the suffix the original keeps.
 SUFFIXES = {
@@ -55,6 +57,8 @@ class CheckedImage:
     width: int  # after EXIF orientation
     height: int
     phash: str
+    colour_layout: str  # moodlab.images.similarity: near-duplicates need near colours too
+    texture: float  # how busy it is (moodlab.images.similarity.texture)
     display_encoded: bytes | None  # None: the original is the display copy as it is
     thumbnail_png: bytes
 
@@ -75,10 +79,16 @@ def check_image(data: bytes, *, max_pixels: int, min_side: int, max_bytes: int) 
     if min(image.size) < min_side:
         w, h = image.size
         raise Rejected("too_small", f"too small: {w}x{h} px (at least {min_side} px a side)")
-    turned = image.getexif().get(ORIENTATION, 1) not in (0, 1)
-    upright = ImageOps.exif_transpose(image) if turned else image
+    try:
+        turned = image.getexif().get(ORIENTATION, 1) not in (0, 1)
+        upright = ImageOps.exif_transpose(image) if turned else image
+        rgb = _to_rgb(upright)
+    except Exception as exc:  # a broken EXIF block, a colour mode Pillow cannot convert
+        raise Rejected(
+            "corrupt",
+            f"cannot convert the image ({image.mode}) to RGB: {type(exc).__name__}: {exc}",
+        ) from None
     as_is = fmt == "JPEG" and image.mode == "RGB" and not turned
-    rgb = _to_rgb(upright)
     fits = as_is and max(rgb.size) <= DISPLAY_SIDE
     return CheckedImage(
         data=data,
@@ -87,6 +97,8 @@ def check_image(data: bytes, *, max_pixels: int, min_side: int, max_bytes: int) 
         width=rgb.width,
         height=rgb.height,
         phash=str(imagehash.phash(rgb)),
+        colour_layout=colour_layout(rgb),
+        texture=texture(rgb),
         display_encoded=None if fits else _encode(display_copy(rgb), "JPEG", quality=88),
         thumbnail_png=_encode(square_crop(rgb), "PNG", compress_level=PNG_LEVEL),
     )
@@ -114,11 +126,38 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
         raise Rejected("bomb", f"decompression bomb: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise Rejected("corrupt", f"truncated or corrupt image: {exc}") from None
+    except Exception as exc:  # a decoder's own error on a malformed file: this file only
+        raise Rejected("corrupt", f"corrupt image ({type(exc).__name__}: {exc})") from None
     return image
+
+
+# Modes with more than 8 bits a sample: grey 16-bit ("I;16..."), 32-bit int, float.
+WIDE_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
+
+
+def to_8_bit(image: Image.Image) -> Image.Image:
+    """A 16-bit, 32-bit or float grey image scaled to 8 bits by its range, not clipped.
+
+    Pillow's convert("RGB") clips such samples at 255, which turned 16-bit PNGs and
+    float TIFFs almost all white. Integer samples that fit 16 bits are scaled by the
+    16-bit range (so a dark photo stays dark); float samples within 0..1 by that
+    range; anything else by the image's own minimum and maximum.
+    """
+    samples = np.asarray(image, dtype=np.float64)
+    finite = samples[np.isfinite(samples)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if image.mode == "F" and low >= 0.0 and high <= 1.0:
+        low, high = 0.0, 1.0
+    elif image.mode != "F" and low >= 0 and high <= 65535:
+        low, high = 0.0, 65535.0
+    scaled = (np.nan_to_num(samples, nan=low) - low) / max(high - low, 1e-12) * 255.0
+    return Image.fromarray(np.clip(np.round(scaled), 0, 255).astype(np.uint8))
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     """RGB; transparent parts become white, as a browser shows them on a white page."""
+    if image.mode in WIDE_MODES:
+        return to_8_bit(image).convert("RGB")
     if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))

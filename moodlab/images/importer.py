@@ -9,6 +9,7 @@ are capped before anything is read, against zip bombs.
 from __future__ import annotations
 
 import os
+import stat
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,30 @@ class ImportParams(JobParams):
         self.path = str(path.resolve())
 
 
+# Kinds a person may expect to import that moodlab does not read: listed as rejected
+# with the reason, never skipped silently. Other files (notes, CSVs) are not pictures.
+UNSUPPORTED_KINDS = {
+    ".svg": "an SVG drawing (vector graphics): export it as PNG or JPEG to import it",
+    ".svgz": "an SVG drawing (vector graphics): export it as PNG or JPEG to import it",
+    ".heic": "a HEIC/HEIF photo, which moodlab cannot decode: convert it to JPEG",
+    ".heif": "a HEIC/HEIF photo, which moodlab cannot decode: convert it to JPEG",
+    ".hif": "a HEIC/HEIF photo, which moodlab cannot decode: convert it to JPEG",
+    ".avif": "an AVIF picture, not among the formats moodlab stores: convert it to JPEG",
+    ".jxl": "a JPEG XL picture, which moodlab cannot decode: convert it to JPEG",
+    ".psd": "a Photoshop document: export it as PNG or JPEG",
+    ".dng": "a camera raw file: develop it to JPEG first",
+    ".cr2": "a camera raw file: develop it to JPEG first",
+    ".nef": "a camera raw file: develop it to JPEG first",
+    ".arw": "a camera raw file: develop it to JPEG first",
+    ".tar": "an archive of a kind moodlab does not unpack (only .zip)",
+    ".tgz": "an archive of a kind moodlab does not unpack (only .zip)",
+    ".gz": "an archive of a kind moodlab does not unpack (only .zip)",
+    ".7z": "an archive of a kind moodlab does not unpack (only .zip)",
+    ".rar": "an archive of a kind moodlab does not unpack (only .zip)",
+}
+NESTED_ZIP = "a zip inside a zip: unpack the outer one and import the inner zip on its own"
+
+
 def import_path(
     path: Path,
     settings: Settings,
@@ -54,56 +79,124 @@ def import_path(
     on_progress: Callable[[int, int, IntakeReport], None] | None = None,
     source_label: Callable[[str], str] | None = None,
 ) -> IntakeReport:
-    """Check and store every image file under ``path`` (a folder or a .zip)."""
+    """Check and store every image file under ``path`` (a folder or a .zip).
+
+    A folder's zips are unpacked too (uploads of images and zips together land in one
+    folder). Each file and each zip member is read on its own: whatever goes wrong with
+    one (not a regular file, a corrupt or unsupported compression, a bad image) rejects
+    that one with its reason, and the rest go on.
+    """
     path = Path(path)
     intake = Intake(settings, database, job_id=job_id)
+    label = source_label or (lambda name: name)
     if path.is_dir():
-        candidates = list(_folder_candidates(path, settings))
+        candidates = list(_folder_candidates(path, settings, intake, label))
     elif path.is_file() and zipfile.is_zipfile(path):
-        candidates = list(_zip_candidates(path, settings, intake))
+        archive = _open_zip(path, settings)
+        candidates = list(_zip_candidates(archive, label(path.name), settings, intake))
     elif path.exists():
         raise MoodlabError(f"{path} is neither a folder nor a .zip file")
     else:
         raise MoodlabError(f"{path} does not exist")
     intake.report.extra["files"] = len(candidates)
-    label = source_label or (lambda name: name)
     for done, (name, read) in enumerate(candidates, start=1):
         try:
             data = read()
         except Rejected as rejected:
-            intake.reject(label(name), rejected)
+            intake.reject(name, rejected)
         else:
-            intake.add_bytes(data, Provenance(source=label(name)))
+            intake.add_bytes(data, Provenance(source=name))
         if on_progress:
             on_progress(done, len(candidates), intake.report)
     return intake.report
 
 
-def _folder_candidates(root: Path, settings: Settings) -> Iterator[Candidate]:
+def _folder_candidates(
+    root: Path, settings: Settings, intake: Intake, label: Callable[[str], str]
+) -> Iterator[Candidate]:
     for folder, subfolders, files in os.walk(root, followlinks=False):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
         for name in sorted(files):
             file = Path(folder) / name
+            suffix = file.suffix.lower()
             if name.startswith(".") or file.is_symlink():
                 continue
-            if file.suffix.lower() in IMAGE_EXTENSIONS:
-                yield str(file), _file_reader(file, settings.max_image_bytes)
+            source = label(str(file))
+            if suffix in IMAGE_EXTENSIONS:
+                yield source, _file_reader(file, settings.max_image_bytes)
+            elif suffix == ".zip":
+                yield from _folder_zip(file, source, settings, intake)
+            elif suffix in UNSUPPORTED_KINDS:
+                intake.reject(source, Rejected("unsupported", UNSUPPORTED_KINDS[suffix]))
+
+
+def _not_regular(mode: int) -> str | None:
+    """What a file that is not a regular file is, or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    kinds = [(stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+             (stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link")]  # fmt: skip
+    return next((what for test, what in kinds if test(mode)), "not a regular file")
+
+
+def _read_regular(file: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file; anything else is refused by its name, never opened.
+
+    The file is checked before it is opened (a FIFO's open blocks until a writer comes),
+    then opened without following links and without blocking, and checked again on the
+    open descriptor, so a file swapped for a FIFO in between cannot hang the worker.
+    """
+    try:
+        what = _not_regular(os.lstat(file).st_mode)
+        if what:
+            raise Rejected("not_regular", f"not a regular file: {what}; not read")
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise Rejected("unreadable", f"cannot read the file: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        what = _not_regular(info.st_mode)
+        if what:
+            raise Rejected("not_regular", f"not a regular file: {what}; not read")
+        if info.st_size > max_bytes:
+            raise Rejected(
+                "too_large", f"file too large: {info.st_size:,} bytes (limit {max_bytes:,})"
+            )
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise Rejected("unreadable", f"cannot read the file: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise Rejected("too_large", f"file too large: over {max_bytes:,} bytes")
+    return data
 
 
 def _file_reader(file: Path, max_bytes: int) -> Callable[[], bytes]:
-    def read() -> bytes:
-        size = file.stat().st_size
-        if size > max_bytes:
-            raise Rejected("too_large", f"file too large: {size:,} bytes (limit {max_bytes:,})")
-        return file.read_bytes()
-
-    return read
+    return lambda: _read_regular(file, max_bytes)
 
 
-def _zip_candidates(path: Path, settings: Settings, intake: Intake) -> Iterator[Candidate]:
+def _folder_zip(file: Path, source: str, settings: Settings, intake: Intake) -> Iterator[Candidate]:
+    """The members of a zip found in a folder; a zip that cannot be read is rejected."""
+    try:
+        what = _not_regular(os.lstat(file).st_mode)
+        if what:
+            raise Rejected("not_regular", f"not a regular file: {what}; not read")
+        archive = _open_zip(file, settings)
+    except Rejected as rejected:
+        intake.reject(source, rejected)
+        return
+    except (MoodlabError, OSError) as exc:
+        kind = "too_large" if "more than the limit" in str(exc) else "corrupt"
+        intake.reject(source, Rejected(kind, str(exc)))
+        return
+    yield from _zip_candidates(archive, source, settings, intake)
+
+
+def _open_zip(path: Path, settings: Settings) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError) as exc:
         raise MoodlabError(f"{path} is not a readable zip file: {exc}") from None
     members = [info for info in archive.infolist() if not info.is_dir()]
     if len(members) > settings.import_max_members:
@@ -117,11 +210,24 @@ def _zip_candidates(path: Path, settings: Settings, intake: Intake) -> Iterator[
             f"{path} would unpack to {total:,} bytes, more than the limit of"
             f" {settings.import_max_total_bytes:,} (MOODLAB_IMPORT_MAX_TOTAL_BYTES)"
         )
-    for info in members:
-        name = info.filename
-        if PurePosixPath(name).suffix.lower() not in IMAGE_EXTENSIONS:
+    return archive
+
+
+def _zip_candidates(
+    archive: zipfile.ZipFile, label: str, settings: Settings, intake: Intake
+) -> Iterator[Candidate]:
+    for info in archive.infolist():
+        if info.is_dir():
             continue
-        source = f"{path.name}:{name}"
+        name = info.filename
+        suffix = PurePosixPath(name).suffix.lower()
+        source = f"{label}:{name}"
+        if suffix not in IMAGE_EXTENSIONS:
+            if suffix == ".zip":
+                intake.reject(source, Rejected("unsupported", NESTED_ZIP))
+            elif suffix in UNSUPPORTED_KINDS:
+                intake.reject(source, Rejected("unsupported", UNSUPPORTED_KINDS[suffix]))
+            continue
         if _unsafe(name):
             intake.reject(source, Rejected("unsafe_name", f"unsafe path in the zip: {name!r}"))
             continue
@@ -133,7 +239,9 @@ def _unsafe(name: str) -> bool:
     return posix.is_absolute() or ".." in posix.parts or ":" in posix.parts[0]
 
 
-def _member_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int):
+def _member_reader(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int
+) -> Callable[[], bytes]:
     def read() -> bytes:
         if info.flag_bits & 0x1:
             raise Rejected("unreadable", "encrypted zip member")
@@ -144,8 +252,12 @@ def _member_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: i
         try:
             with archive.open(info) as member:
                 data = member.read(max_bytes + 1)  # never more, whatever the header claims
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise Rejected("corrupt", f"unreadable zip member: {exc}") from None
+        except NotImplementedError as exc:  # Deflate64, PPMd, ...: zipfile cannot unpack it
+            raise Rejected("unsupported", f"unsupported zip compression: {exc}") from None
+        except Exception as exc:  # a corrupt deflate, bzip2 or LZMA stream, a bad CRC, ...
+            raise Rejected(
+                "corrupt", f"unreadable zip member ({type(exc).__name__}: {exc})"
+            ) from None
         if len(data) > max_bytes:
             raise Rejected("too_large", f"file too large: over {max_bytes:,} bytes")
         return data
@@ -164,7 +276,7 @@ def run_import(ctx: JobContext, params: ImportParams) -> dict:
 
     report = import_path(
         path, ctx.settings, ctx.database, job_id=ctx.job_id, on_progress=on_progress,
-        source_label=lambda name: names.get(Path(name).name, name),
+        source_label=lambda name: names.get(Path(name).name, name) if names else name,
     )  # fmt: skip
     ctx.log(f"done: {report.stored} stored of {report.extra.get('files', 0)} files")
     return job_result(report, ctx.job_id, what="file")

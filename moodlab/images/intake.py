@@ -9,12 +9,10 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -23,18 +21,17 @@ from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.models import Image
 from moodlab.core.storage import ContentStore
-from moodlab.core.text import label, plural
 from moodlab.images.checks import CheckedImage, Rejected, check_image
-from moodlab.jobs.context import JobFailed, JobResult
+from moodlab.images.report import MAX_LISTED, IntakeReport
+from moodlab.images.report import IntakeResult as IntakeResult
+from moodlab.images.report import job_result as job_result
+from moodlab.images.similarity import PENDING, SMOOTH_TEXTURE, ImageIndex, Match, load_index
 
-# How many rejections a report lists one by one; the counts by reason are complete.
-MAX_LISTED = 1000
 # Staged images (a crawl's) are committed in batches: SQLite has one writer, and a
 # commit per image (an fsync each) made storing the slow part of a crawl. A batch is
 # committed at this many rows, or when its oldest row has waited this long.
 BATCH_ROWS = 50
 BATCH_SECONDS = 1.0
-PENDING = 0  # the index's image id for an image whose row is not committed yet
 
 
 def display_path(store: ContentStore, sha256: str) -> Path:
@@ -56,143 +53,9 @@ class Provenance:
     attribution: str | None = None
 
 
-@dataclass
-class IntakeReport:
-    """What one intake run did; ``as_dict`` is the CLI's and the job's JSON."""
-
-    stored: int = 0
-    duplicates: int = 0
-    rejected: list[dict[str, str]] = field(default_factory=list)
-    rejected_by_reason: Counter = field(default_factory=Counter)
-    duplicate_sources: list[dict[str, str]] = field(default_factory=list)
-    image_ids: list[int] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def reject(self, source: str, kind: str, reason: str) -> None:
-        self.rejected_by_reason[kind] += 1
-        if len(self.rejected) < MAX_LISTED:
-            self.rejected.append({"source": source, "reason": reason, "kind": kind})
-
-    def duplicate(self, source: str, reason: str) -> None:
-        self.duplicates += 1
-        self.duplicate_sources.append({"source": source, "reason": reason})
-
-    def as_dict(self, job_id: int | None = None) -> dict[str, Any]:
-        return {
-            "stored": self.stored,
-            "duplicates": self.duplicates,
-            "rejected": list(self.rejected),
-            "rejected_by_reason": dict(self.rejected_by_reason),
-            "duplicate_sources": list(self.duplicate_sources[:MAX_LISTED]),
-            "image_ids": list(self.image_ids[-200:]),
-            "job_id": job_id,
-            **self.extra,
-        }
-
-
-@dataclass(frozen=True)
-class IntakeResult(JobResult):
-    """A crawl's, an import's or an Openverse search's result, as the pages read it."""
-
-    stored: int = 0
-    duplicates: int = 0
-    rejected: list[dict[str, Any]] = field(default_factory=list)
-    rejected_by_reason: dict[str, int] = field(default_factory=dict)
-    pages_fetched: int | None = None  # crawls
-    images_found: int | None = None  # crawls
-    files: int | None = None  # imports
-
-    @property
-    def rejected_count(self) -> int:
-        return sum(self.rejected_by_reason.values())
-
-    def summary(self) -> str:
-        parts = [f"{self.stored:,} stored", plural(self.duplicates, "duplicate"),
-                 f"{self.rejected_count:,} rejected"]  # fmt: skip
-        if self.pages_fetched is not None:
-            parts.insert(0, plural(self.pages_fetched, "page"))
-        return ", ".join(parts)
-
-
-def job_result(report: IntakeReport, job_id: int | None, *, what: str = "input") -> dict[str, Any]:
-    """The job's result, or JobFailed when nothing was stored and nothing was a duplicate:
-    an intake whose every input was refused (or that found none) is no success. The
-    message gives each reason's count and its first explanation, which names the fix."""
-    result = report.as_dict(job_id)
-    if report.stored or report.duplicates:
-        return result
-    if not report.rejected_by_reason:
-        raise JobFailed(f"nothing stored: no {what} found", result)
-    first: dict[str, str] = {}
-    for row in report.rejected:
-        first.setdefault(row["kind"], row["reason"])
-    reasons = "; ".join(
-        f"{label(kind)} ({n:,})" + (f": {first[kind]}" if kind in first else "")
-        for kind, n in report.rejected_by_reason.most_common()
-    )
-    total = sum(report.rejected_by_reason.values())
-    everything = "the one" if total == 1 else f"all {total:,}"
-    raise JobFailed(f"nothing stored: {everything} {what}{'' if total == 1 else 's'} refused."
-                    f" {reasons}", result)  # fmt: skip
-
-
-class ImageIndex:
-    """Known sha256s and perceptual hashes, for duplicate checks without a query each.
-
-    The hashes live in a numpy array that doubles when full (appending one by one
-    with np.append copies the whole array each time: quadratic over a crawl).
-    """
-
-    def __init__(self, rows: list[tuple[int, str, str]]):
-        self.by_sha = {sha: image_id for image_id, sha, _ in rows}
-        self._ids = [image_id for image_id, _, phash in rows if phash]
-        known = [int(p, 16) for _, _, p in rows if p]
-        self._hashes = np.zeros(max(1024, 2 * len(known)), dtype=np.uint64)
-        self._hashes[: len(known)] = known
-        self._valid = np.zeros(len(self._hashes), dtype=bool)
-        self._valid[: len(known)] = True
-        self._count = len(known)
-
-    @classmethod
-    def load(cls, database: Database) -> ImageIndex:
-        with database.session() as session:
-            rows = session.execute(select(Image.id, Image.sha256, Image.phash)).all()
-        return cls([(image_id, sha, phash) for image_id, sha, phash in rows])
-
-    def __len__(self) -> int:
-        return self._count
-
-    def nearest(self, phash: str) -> tuple[int, int] | None:
-        """(image id, Hamming distance) of the closest known perceptual hash."""
-        if not self._valid[: self._count].any():
-            return None
-        xor = np.bitwise_xor(self._hashes[: self._count], np.uint64(int(phash, 16)))
-        distances = np.unpackbits(xor.view(np.uint8).reshape(-1, 8), axis=1).sum(axis=1)
-        distances[~self._valid[: self._count]] = 255
-        best = int(np.argmin(distances))
-        return self._ids[best], int(distances[best])
-
-    def add(self, image_id: int, sha256: str, phash: str) -> int:
-        """Add an image (``PENDING`` until its row exists); its position in the index."""
-        if self._count == len(self._hashes):
-            self._hashes = np.concatenate([self._hashes, np.zeros_like(self._hashes)])
-            self._valid = np.concatenate([self._valid, np.zeros_like(self._valid)])
-        position = self._count
-        self._hashes[position] = np.uint64(int(phash, 16))
-        self._valid[position] = True
-        self._ids.append(image_id)
-        self._count += 1
-        self.by_sha[sha256] = image_id
-        return position
-
-    def settle(self, position: int, sha256: str, image_id: int | None) -> None:
-        """A pending image got its row (``image_id``) or was dropped (None)."""
-        if image_id is None:
-            self._valid[position] = False
-            self.by_sha.pop(sha256, None)
-        else:
-            self._ids[position] = image_id
-            self.by_sha[sha256] = image_id
+def held_dir(settings: Settings, job_id: int) -> Path:
+    """Where a job keeps its near-duplicate candidates, so the lead can keep both."""
+    return settings.data_dir / "held" / f"job{job_id}"
 
 
 class Intake:
@@ -203,13 +66,14 @@ class Intake:
         self.database = database
         self.store = ContentStore(settings.data_dir)
         self.job_id = job_id
-        self.index = ImageIndex.load(database)
+        self.index: ImageIndex = load_index(database, lambda sha: display_path(self.store, sha))
         self.report = IntakeReport()
         self._lock = threading.Lock()
         self._commit_lock = threading.Lock()  # one batch commit at a time
         self._staged: list[_Staged] = []  # files written, rows not yet committed
         self._oldest_staged = 0.0
         self._in_hand = 0  # staged images being written or committed
+        self._awaiting: dict[int, list[dict[str, Any]]] = {}  # near-duplicates of pending ones
 
     @property
     def pending(self) -> int:
@@ -241,26 +105,84 @@ class Intake:
 
     def add_checked(self, checked: CheckedImage, provenance: Provenance) -> int | None:
         with self._lock:
-            duplicate = self._duplicate_reason(checked)
-            if duplicate:
-                self.report.duplicate(provenance.source, duplicate)
+            if self._reported_duplicate(checked, provenance):
                 return None
             image_id = self._store(checked, provenance)
             if image_id is None:
                 self.report.duplicate(provenance.source, "duplicate (stored meanwhile)")
                 return None
-            self.index.add(image_id, checked.sha256, checked.phash)
+            self.index.add(image_id, checked.sha256, checked.phash, checked.colour_layout)
             self.report.stored += 1
             self.report.image_ids.append(image_id)
             return image_id
 
-    def _duplicate_reason(self, checked: CheckedImage) -> str | None:
+    def store_anyway(self, checked: CheckedImage, provenance: Provenance) -> int | None:
+        """Store without the near-duplicate check: the lead chose to keep both."""
+        with self._lock:
+            image_id = self._store(checked, provenance)
+            if image_id is not None:
+                self.index.add(image_id, checked.sha256, checked.phash, checked.colour_layout)
+                self.report.stored += 1
+            return image_id
+
+    def _hold(self, checked: CheckedImage, provenance: Provenance) -> dict[str, Any]:
+        """Keep a near-duplicate's bytes and display copy for the lead to compare and keep.
+
+        Only the listed ones (MAX_LISTED a run) are held, under data/held/job<N>/.
+        """
+        if self.job_id is None or len(self.report.duplicate_sources) >= MAX_LISTED:
+            return {}  # keeping both goes through the job's record: no job, nothing held
+        folder = held_dir(self.settings, self.job_id)
+        original = folder / f"{checked.sha256}{checked.suffix}"
+        preview = folder / f"{checked.sha256}.preview.jpg"
+        self.store.write_new(original, checked.data)
+        self.store.write_new(preview, checked.display_jpeg)
+        return {
+            "sha256": checked.sha256,
+            "held": str(original.relative_to(self.settings.data_dir)),
+            "preview": str(preview.relative_to(self.settings.data_dir)),
+            "provenance": asdict(provenance),
+        }
+
+    def _duplicate_reason(self, checked: CheckedImage) -> tuple[str, Match | None] | None:
+        """Why ``checked`` is a duplicate (and the near one it resembles), or None."""
         if checked.sha256 in self.index.by_sha:
-            return f"duplicate of {_image(self.index.by_sha[checked.sha256])} (same bytes)"
-        nearest = self.index.nearest(checked.phash)
-        if nearest and nearest[1] <= self.settings.near_duplicate_distance:
-            return f"near-duplicate of {_image(nearest[0])} (perceptual hash distance {nearest[1]})"
-        return None
+            return f"duplicate of {_image(self.index.by_sha[checked.sha256])} (same bytes)", None
+        match = self.index.match(
+            checked.phash,
+            checked.colour_layout,
+            max_bits=self.settings.near_duplicate_distance,
+            max_colour=self.settings.near_duplicate_colour,
+            smooth=checked.texture < SMOOTH_TEXTURE,
+        )
+        if match is None:
+            return None
+        return f"near-duplicate of {_image(match.image_id)} ({match.describe()})", match
+
+    def _reported_duplicate(self, checked: CheckedImage, provenance: Provenance) -> bool:
+        """Under the lock: whether ``checked`` duplicates a known image (reported so, a
+        near-duplicate held); one resembling a pending image is named once that has its id.
+        """
+        found = self._duplicate_reason(checked)
+        if found is None:
+            return False
+        reason, match = found
+        if match is None:
+            self.report.duplicate(provenance.source, reason)
+            return True
+        held = self._hold(checked, provenance)
+        self.report.duplicate(provenance.source, reason, duplicate_of=match.image_id, **held)
+        if match.image_id == PENDING and held:
+            self._awaiting.setdefault(match.position, []).append(self.report.duplicate_sources[-1])
+        return True
+
+    def _settle(self, position: int, sha256: str, image_id: int | None) -> None:
+        """Under the lock: settle a pending image, and name it in near-duplicates of it."""
+        self.index.settle(position, sha256, image_id)
+        for entry in self._awaiting.pop(position, []):
+            if image_id is not None:
+                entry["duplicate_of"] = image_id
+                entry["reason"] = entry["reason"].replace(_image(PENDING), _image(image_id))
 
     # -- staged images: files now, rows in batches (a crawl's storing workers) ---------------
 
@@ -271,17 +193,15 @@ class Intake:
         when a batch is due); until then the image counts as ``pending``.
         """
         with self._lock:
-            duplicate = self._duplicate_reason(checked)
-            if duplicate:
-                self.report.duplicate(provenance.source, duplicate)
+            if self._reported_duplicate(checked, provenance):
                 return False
-            position = self.index.add(PENDING, checked.sha256, checked.phash)
+            position = self.index.add(PENDING, checked.sha256, checked.phash, checked.colour_layout)
             self._in_hand += 1
         try:
             self._write_files(checked)
         except BaseException:
             with self._lock:
-                self.index.settle(position, checked.sha256, None)
+                self._settle(position, checked.sha256, None)
                 self._in_hand -= 1
             raise
         with self._lock:
@@ -311,12 +231,12 @@ class Intake:
             except BaseException:
                 with self._lock:
                     for item in batch:
-                        self.index.settle(item.position, item.checked.sha256, None)
+                        self._settle(item.position, item.checked.sha256, None)
                     self._in_hand -= len(batch)
                 raise
         with self._lock:
             for item, image_id in zip(batch, ids, strict=True):
-                self.index.settle(item.position, item.checked.sha256, image_id)
+                self._settle(item.position, item.checked.sha256, image_id)
                 if image_id is None:
                     self.report.duplicate(item.provenance.source, "duplicate (stored meanwhile)")
                 else:
@@ -369,7 +289,8 @@ class Intake:
 
     def _row(self, checked: CheckedImage, provenance: Provenance) -> Image:
         return Image(
-            sha256=checked.sha256, phash=checked.phash, original_suffix=checked.suffix,
+            sha256=checked.sha256, phash=checked.phash, colour_layout=checked.colour_layout,
+            original_suffix=checked.suffix,
             width=checked.width, height=checked.height, source_url=provenance.source_url,
             page_url=provenance.page_url, alt_text=provenance.alt_text,
             license=provenance.license, attribution=provenance.attribution, job_id=self.job_id,

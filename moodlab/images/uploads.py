@@ -12,13 +12,19 @@ from pathlib import Path, PurePath
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.storage import atomic_write
+from moodlab.images.importer import UNSUPPORTED_KINDS
 from moodlab.images.links import IMAGE_EXTENSIONS
 
-ACCEPTED = (*IMAGE_EXTENSIONS, ".zip")
+# Images and zips are imported; the picture kinds moodlab cannot read (SVG, HEIC, ...)
+# are saved too, so the import lists each as rejected with its reason.
+ACCEPTED = (*IMAGE_EXTENSIONS, ".zip", *UNSUPPORTED_KINDS)
 
 
 def save_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> tuple[Path, dict[str, str]]:
-    """Save (name, bytes) pairs: the folder (or lone zip) to import, and saved -> shown names."""
+    """Save (name, bytes) pairs: the folder (or lone zip) to import, and saved -> shown names.
+
+    Several files are saved into one folder, whose import unpacks the zips among them.
+    """
     if not files:
         raise MoodlabError("no files were uploaded")
     folder = settings.data_dir / "uploads" / uuid.uuid4().hex

@@ -14,6 +14,7 @@ from moodlab.core.auth import Actor
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role, SnapshotMember
 from moodlab.datasets import snapshots as datasets
+from moodlab.datasets import ties
 from moodlab.datasets.export import export
 from moodlab.datasets.snapshots import Rules
 from moodlab.images.intake import Intake, Provenance
@@ -103,15 +104,15 @@ def test_ties_are_left_out_until_the_lead_breaks_them(lab, lead, settings, datab
     tie = lab.image("Angry", "Angry", "Anxiety", "Anxiety")
     assert lab.plan(lead).disputed == 1
     with database.session() as session:
-        [disputed] = datasets.disputed_images(session=session, actor=lead, settings=settings)
+        [disputed] = ties.disputed_images(session=session, actor=lead, settings=settings)
     assert disputed.tied == ["Angry", "Anxiety"] and disputed.decision is None
     with (
         pytest.raises(MoodlabError, match="Happy is not one of the tied moods"),
         database.session() as s,
     ):
-        datasets.break_tie(session=s, actor=lead, settings=settings, image_id=tie, mood="Happy")
+        ties.break_tie(session=s, actor=lead, settings=settings, image_id=tie, mood="Happy")
     with database.session() as session:
-        decision = datasets.break_tie(
+        decision = ties.break_tie(
             session=session, actor=lead, settings=settings, image_id=tie, mood="Anxiety"
         )
         assert decision.decided_by_id == lead.id and decision.decided_at is not None
@@ -120,7 +121,7 @@ def test_ties_are_left_out_until_the_lead_breaks_them(lab, lead, settings, datab
     [member] = [m for m in built.members if m.image_id == tie]
     assert (member.label, member.split, member.tier) == ("Anxiety", "test", "tie_break")
     with database.session() as session:
-        datasets.break_tie(session=session, actor=lead, settings=settings, image_id=tie, mood=None)
+        ties.break_tie(session=session, actor=lead, settings=settings, image_id=tie, mood=None)
     assert not [m for m in lab.plan(lead).members if m.image_id == tie]
     assert lab.plan(lead).disputed == 0
 
@@ -138,6 +139,38 @@ def test_a_frozen_snapshot_never_changes(lab, lead, database, four):
         assert datasets.manifest_hash(members) == manifest
         assert sorted(m.image_id for m in members) == sorted(happy)
     assert lab.freeze(lead)[1] != manifest  # a new snapshot sees the new images
+
+
+def test_freezing_the_same_manifest_again_returns_that_snapshot(lab, lead, database):
+    train(lab, "Happy", 2)
+    first_id, manifest = lab.freeze(lead, seed=4)
+    assert lab.freeze(lead, seed=4) == (first_id, manifest)
+    with database.session() as session:
+        again = datasets.freeze_plan(
+            session=session, actor=lead, settings=lab.settings, rules=Rules(seed=4)
+        )
+        assert again.existing and again.snapshot.id == first_id
+        assert len(datasets.list_snapshots(session=session, actor=lead)) == 1
+    train(lab, "Happy", 1)
+    assert lab.freeze(lead, seed=4)[0] != first_id  # a different manifest: a new snapshot
+
+
+def test_a_cap_below_the_minimum_warns_with_the_numbers(lab, lead):
+    train(lab, "Happy", 3)
+    train(lab, "Tired", 2)
+    balanced = lab.plan(lead)
+    assert balanced.low_cap is not None and balanced.low_cap in balanced.warnings
+    assert "Tired has only 2 train-tier images (balancing cuts every mood to 2)" in (
+        balanced.low_cap
+    )
+    assert "minimum of 10 per mood" in balanced.low_cap
+    assert "the train set would be 4 images" in balanced.low_cap
+    assert "Uncapped, it would keep all 5 train-tier images" in balanced.low_cap
+    assert balanced.uncapped_train["Happy"] == 3 and balanced.uncapped_train["Tired"] == 2
+    uncapped = lab.plan(lead, uncapped=True)
+    assert uncapped.counts("train")["Happy"] == 3 and uncapped.counts("train")["Tired"] == 2
+    assert "the cap of 1 train images per mood" in (lab.plan(lead, per_mood_cap=1).low_cap or "")
+    assert lab.plan(lead, min_per_mood=2).low_cap is None
 
 
 def test_export_round_trip(lab, lead, database, settings, tmp_path):
@@ -188,6 +221,12 @@ def test_dataset_commands(env, lab, lead, database, tmp_path):
     report = json.loads(built.stdout)
     assert set(report) >= {"id", "manifest_sha256", "train", "test", "disputed"}
     assert report["train"]["Happy"] == 2 and report["disputed"] == 1
+    assert report["existing"] is False
+    [low] = [w for w in report["warnings"] if w.startswith("Too few train images")]
+    assert "Happy has only 2 train-tier images" in low and "minimum of 10" in low
+    assert "moodlab: warning: Too few train images" in built.stderr
+    same = json.loads(run_cli("dataset", "build", "--seed", "3", "--json").stdout)
+    assert (same["id"], same["existing"]) == (report["id"], True)
     listed = json.loads(run_cli("dataset", "list", "--json").stdout)
     assert [s["id"] for s in listed["snapshots"]] == [report["id"]]
     out = tmp_path / "out.zip"

@@ -85,6 +85,44 @@ def test_resized_and_reencoded_copies_have_close_perceptual_hashes():
     assert near <= 6 < 16 <= far
 
 
+def thumbnail_grey(checked) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(checked.thumbnail_png)).convert("L"))
+
+
+@pytest.mark.parametrize(
+    ("samples", "fmt"),
+    [
+        (np.tile(np.linspace(0, 65535, 256).astype(np.uint16), (256, 1)), "PNG"),  # "I;16"
+        (np.tile(np.linspace(0, 65535, 256).astype(np.int32), (256, 1)), "TIFF"),  # "I"
+        (np.tile(np.linspace(0, 4_000_000, 256).astype(np.int32), (256, 1)), "TIFF"),
+        (np.tile(np.linspace(0, 1, 256).astype(np.float32), (256, 1)), "TIFF"),  # "F"
+        (np.tile(np.linspace(-3, 250, 256).astype(np.float32), (256, 1)), "TIFF"),
+    ],
+)
+def test_wide_grey_images_are_scaled_to_8_bits_not_clipped(samples, fmt):
+    # A square ramp, so the 128x128 thumbnail (a centre crop) holds all of it.
+    from PIL import Image
+
+    image = Image.fromarray(samples)
+    assert image.mode in ("I;16", "I", "F")
+    checked = check_image(media.encode(image, fmt), **LIMITS)
+    grey = thumbnail_grey(checked)
+    histogram = np.bincount(grey.ravel(), minlength=256)
+    assert grey.min() <= 5 and grey.max() >= 250  # the ramp spans the range
+    assert histogram[250:].sum() / grey.size < 0.05  # not 99% white, as clipping made it
+    assert (histogram > 0).sum() >= 100  # and keeps its steps
+
+
+def test_a_16_bit_grey_png_keeps_its_exposure():
+    from PIL import Image
+
+    dark = Image.fromarray(np.full((100, 100), 16_384, dtype=np.uint16))  # a quarter of 16 bits
+    checked = check_image(media.encode(dark, "PNG"), **LIMITS)
+    assert abs(int(thumbnail_grey(checked).mean()) - 64) <= 1
+
+
 def test_an_original_that_fits_is_its_own_display_copy():
     small = check_image(media.jpeg(7, (300, 200)), **LIMITS)
     assert small.display_encoded is None and small.display_jpeg == small.data

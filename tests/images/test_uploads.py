@@ -1,8 +1,14 @@
+import io
+import zipfile
+
 import pytest
 
 from moodlab.core.errors import MoodlabError
+from moodlab.images.importer import ImportParams
+from moodlab.images.intake import IntakeResult
 from moodlab.images.uploads import save_uploads
 from tests import media
+from tests.conftest import run_job
 
 
 def test_uploaded_names_never_become_paths(settings):
@@ -24,3 +30,21 @@ def test_a_single_zip_is_imported_as_the_zip(settings):
 def test_nothing_or_non_images_are_refused(settings, files):
     with pytest.raises(MoodlabError):
         save_uploads(settings, files)
+
+
+def test_zips_uploaded_with_images_are_unpacked_and_odd_kinds_listed(settings, database, lead):
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("inside/b.jpg", media.jpeg(71))
+        zf.writestr("inside/c.png", media.png(72))
+    folder, names = save_uploads(
+        settings,
+        [("a.jpg", media.jpeg(70)), ("set.zip", archive.getvalue()), ("logo.svg", b"<svg/>")],
+    )
+    assert folder.is_dir()
+    params = ImportParams(path=str(folder), names=names, label="uploaded files")
+    job = run_job(settings, database, lead, params)
+    result = IntakeResult.from_json(job.result)
+    assert result.stored == 3, result.rejected
+    assert result.files == 3
+    assert [(e["source"], e["kind"]) for e in result.rejected] == [("logo.svg", "unsupported")]
