@@ -9,7 +9,7 @@ separable generated pictures (moodlab.demo.picture, true moods, no vote noise),
 resized to --size px and scaled to [0, 1] as the pipeline does. A stratified 2/3
 split trains for each update count (epochs = updates / steps per epoch, rounded up)
 and the other 1/3 is scored; the plain CNN is run at the same counts for comparison.
-The minimum the Training page warns below (moodlab.training.runs.MIN_UPDATES) is
+The minimum the Training page warns below (moodlab.training.budget.MIN_UPDATES) is
 the smallest count at which the deep CNN came within reach of the plain one here;
 docs/benchmarks.md quotes the output.
 """

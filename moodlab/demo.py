@@ -13,7 +13,7 @@ real workspace, and is marked as a demo (a marker file the app shows as a banner
 3. votes on the generated music library, so some tracks are accepted;
 4. a frozen snapshot and two quick training runs (plain and deep, 32 px images,
    3 folds, each given enough optimizer updates to learn: the deep CNN its measured
-   minimum, moodlab.training.runs.MIN_UPDATES) so the Training page has a
+   minimum, moodlab.training.budget.MIN_UPDATES) so the Training page has a
    comparison; the better model is activated;
 5. a slideshow video of a few pictures with music that fits them.
 """
@@ -47,7 +47,8 @@ from moodlab.jobs.worker import start_here
 from moodlab.music.actions import start_generate
 from moodlab.music.library import GenerateParams
 from moodlab.training.actions import start_training
-from moodlab.training.runs import MIN_UPDATES, TrainParams, estimated_updates
+from moodlab.training.budget import MIN_UPDATES
+from moodlab.training.runs import TrainParams, estimated_updates
 from moodlab.votes import annotation
 
 MARKER = "DEMO-WORKSPACE.txt"

@@ -12,14 +12,9 @@ from moodlab.images.intake import thumbnail_path
 from moodlab.jobs import queue as jobs
 from moodlab.training import architectures, compare, review
 from moodlab.training.actions import start_training
+from moodlab.training.budget import data_problem, updates_warning
 from moodlab.training.registry import activate, chance_check, list_models
-from moodlab.training.runs import (
-    TrainParams,
-    TrainResult,
-    data_problem,
-    estimated_updates,
-    updates_warning,
-)
+from moodlab.training.runs import TrainParams, TrainResult, estimated_updates
 from moodlab.ui import charts, forms, jobs_view, session
 from moodlab.ui.text import plain
 

@@ -10,7 +10,8 @@ from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, Role
 from moodlab.datasets.snapshots import get_snapshot
 from moodlab.jobs.queue import enqueue
-from moodlab.training.runs import TrainParams, data_problem
+from moodlab.training.budget import data_problem
+from moodlab.training.runs import TrainParams
 
 
 def start_training(

@@ -158,7 +158,8 @@ def test_impossible_runs_are_refused_before_anything_is_queued(
 
 
 def test_updates_are_estimated_before_a_run_and_warned_below_the_measured_minimum():
-    from moodlab.training.runs import MIN_UPDATES, estimated_updates, updates, updates_warning
+    from moodlab.training.budget import MIN_UPDATES, updates, updates_warning
+    from moodlab.training.runs import estimated_updates
 
     assert updates(100, 16, 3) == 7 * 3 and updates(0, 16, 3) == 0
     ten_folds = TrainParams(snapshot_id=1, folds=10, epochs=60, batch_size=64)
