@@ -19,8 +19,9 @@ if demo.is_demo(session.settings()):
         icon=":material/science:",
     )
 
+notice = st.empty()  # always drawn, so the form below keeps its place (see session.py)
 if message := st.session_state.pop("logout_message", None):
-    st.info(message)
+    notice.info(message)
 
 with st.form("login"):
     name = st.text_input("User name")

@@ -86,12 +86,16 @@ def log_out(message: str | None = None, *, end_session: bool = True) -> None:
 
 def send_cookie_requests() -> None:
     """Once after a login or logout: the browser asks the route to set or drop the cookie."""
+    # The slot is drawn on every run, used or not: if the script came and went, every
+    # element after it would move one place, and the browser kept a moved login form
+    # twice (its widgets were still live), as the smoke test saw after a failed login.
+    slot = st.empty()
     if ticket := st.session_state.pop(TICKET_KEY, None):
-        st.html(
+        slot.html(
             web.cookie_script(web.SESSION_PATH, {"ticket": ticket}), unsafe_allow_javascript=True
         )
     elif st.session_state.pop(CLEAR_COOKIE_KEY, False):
-        st.html(web.cookie_script(web.LOGOUT_PATH), unsafe_allow_javascript=True)
+        slot.html(web.cookie_script(web.LOGOUT_PATH), unsafe_allow_javascript=True)
 
 
 def current_actor() -> Actor | None:
