@@ -85,6 +85,8 @@ class Workspace:
             "MOODLAB_DATA_DIR": str((self.root / "data").resolve()),
             "MOODLAB_MUSIC_DIR": str((self.root / "music").resolve()),
             "MOODLAB_MUSIC_TRACKS_PER_MOOD": str(TRACKS_PER_MOOD),
+            # the slideshow's pictures: the lead may make videos from them in the app too
+            "MOODLAB_VIDEO_INPUT_DIRS": str((self.root / "slideshow").resolve()),
         }
 
     @property

@@ -48,7 +48,8 @@ def test_simulated_annotators_err_mostly_towards_neighbours():
 @pytest.mark.timeout(900)
 def test_demo_builds_a_labelled_workspace_with_content_on_every_page(env, tmp_path):
     root = tmp_path / "demo"
-    small = {"MOODLAB_MUSIC_TRACKS_PER_MOOD": "1"}
+    # no video folder from the test set-up: the demo's own settings must let its video through
+    small = {"MOODLAB_MUSIC_TRACKS_PER_MOOD": "1", "MOODLAB_VIDEO_INPUT_DIRS": ""}
     built = run_cli("demo", "--dir", str(root), "--per-mood", "12", "--build-only", "--json",
                     env=small, timeout=880)  # fmt: skip
     assert built.returncode == 0, built.stderr[-2000:]
