@@ -140,6 +140,11 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # A part of another job (a training run's fold): claimed and run like any job, and
+    # stopped with its parent (docs/architecture.md, "Jobs").
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), index=True
+    )
 
     created_by: Mapped[User | None] = relationship()
 

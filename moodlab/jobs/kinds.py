@@ -19,7 +19,7 @@ from moodlab.images.intake import IntakeResult
 from moodlab.jobs import check
 from moodlab.jobs.context import JobContext, JobParams, JobResult
 from moodlab.music import library
-from moodlab.training import runs
+from moodlab.training import runs, spread
 from moodlab.video import service as video
 from moodlab.video.result import VideoResult
 
@@ -47,8 +47,12 @@ KINDS: dict[str, JobKind] = {
                 IntakeResult),
         JobKind("dataset_export", "dataset export", Role.LEAD, export.ExportParams,
                 export.run_export, export.ExportResult),
-        JobKind("train", "training run", Role.LEAD, runs.TrainParams, runs.run_training,
+        JobKind("train", "training run", Role.LEAD, runs.TrainParams, spread.run_training,
                 runs.TrainResult),
+        JobKind("train_fold", "training fold", Role.LEAD, runs.FoldParams, runs.run_fold,
+                runs.PartResult),
+        JobKind("train_final", "final model training", Role.LEAD, runs.FinalParams,
+                runs.run_final, runs.PartResult),
         JobKind("music_generate", "music library generation", Role.LEAD,
                 library.GenerateParams, library.run_generate, library.GenerateResult),
         JobKind("video", "video", Role.ANNOTATOR, video.VideoParams, video.run_video,

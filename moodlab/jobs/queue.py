@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from moodlab.core.auth import Actor, require_role
 from moodlab.core.config import Settings
@@ -96,6 +96,7 @@ def request_cancel(*, session: Session, actor: Actor, job_id: int) -> Job:
     else:
         job.cancel_requested = True
         job.message = f"cancelling (asked by {actor.name})"
+        stop_parts(session, job, f"cancelled with job {job.id}", its_worker_is_done=False)
     return job
 
 
@@ -110,20 +111,22 @@ def live_workers(
 # --- what workers call -----------------------------------------------------------------------
 
 
-def claim_next(*, session: Session, worker: str, now: datetime | None = None) -> int | None:
-    """Atomically take the oldest queued job for ``worker``; its id, or None.
+def claim_next(
+    *, session: Session, worker: str, now: datetime | None = None, parent_id: int | None = None
+) -> int | None:
+    """Atomically take the oldest queued job (of job ``parent_id``'s parts, if given) for
+    ``worker``; its id, or None.
 
     PostgreSQL skips rows another worker has locked; on SQLite the conditional
     UPDATE below is the guard: only one worker's UPDATE can still see 'queued'.
     """
     now = now or utcnow()
     while True:
+        query = select(Job.id).where(Job.status == JobStatus.QUEUED)
+        if parent_id is not None:
+            query = query.where(Job.parent_id == parent_id)
         candidate = session.scalar(
-            select(Job.id)
-            .where(Job.status == JobStatus.QUEUED)
-            .order_by(Job.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
+            query.order_by(Job.id).limit(1).with_for_update(skip_locked=True)
         )
         if candidate is None:
             session.commit()
@@ -183,9 +186,29 @@ def recover_stale(
 
 
 def finish(job: Job, status: JobStatus, *, message: str = "", error: str | None = None) -> None:
+    """Record a job's end; one that did not succeed stops its parts."""
     job.status = status
     job.finished_at = utcnow()
     job.message = message or (error or status.value)
     job.error = error
     if status == JobStatus.SUCCEEDED:
         job.progress = 1.0
+    elif (session := object_session(job)) is not None:
+        stop_parts(session, job, f"stopped: job {job.id} {status.value}", its_worker_is_done=True)
+
+
+def stop_parts(session: Session, job: Job, why: str, *, its_worker_is_done: bool) -> None:
+    """Stop ``job``'s unfinished parts: queued ones at once, running ones at their
+    worker's next heartbeat; those on ``job``'s own worker at once when that worker is
+    done with the job (they ran inside it, so nothing runs them any more)."""
+    parts = session.scalars(
+        select(Job).where(
+            Job.parent_id == job.id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])
+        )
+    ).all()
+    for part in parts:
+        if part.status == JobStatus.QUEUED or (its_worker_is_done and part.worker == job.worker):
+            finish(part, JobStatus.CANCELLED, message=why)
+        else:
+            part.cancel_requested = True
+            part.message = f"cancelling: {why}"

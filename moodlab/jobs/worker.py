@@ -161,12 +161,13 @@ class JobWorker:
             if job is None:  # deleted between the claim and now
                 log.warning("job %s: gone before it started", job_id)
                 return
-            kind_name, params = job.kind, dict(job.params or {})
+            kind_name, params, parent_id = job.kind, dict(job.params or {}), job.parent_id
             creator = job.created_by
             actor = Actor.of(creator) if creator else Actor.command_line()
         ctx = JobContext(
-            self.database, job_id, settings=self.settings, actor=actor, stop_event=self.stop_event
-        )
+            self.database, job_id, settings=self.settings, actor=actor, stop_event=self.stop_event,
+            parent_id=parent_id, run_part=self._run_a_part,
+        )  # fmt: skip
         done = threading.Event()
         beating = threading.Thread(target=self._heartbeat_loop, args=(ctx, done), daemon=True)
         beating.start()
@@ -190,6 +191,21 @@ class JobWorker:
             done.set()
             beating.join()
         log.info("job %s: finished", job_id)
+
+    def _run_a_part(self, parent_id: int) -> bool:
+        """Inside job ``parent_id``: claim one of its queued parts and run it here, as any
+        worker would (its own heartbeat, its own outcome); False when none waits.
+
+        A job waiting for parts on other workers recovers their stale jobs too: this
+        worker is busy, and may be the only one left to notice a part's worker died.
+        """
+        self._recover_stale_jobs()
+        with self.database.session() as session:
+            job_id = queue.claim_next(session=session, worker=self.name, parent_id=parent_id)
+        if job_id is None:
+            return False
+        self._run_claimed(job_id)
+        return True
 
     def _heartbeat_loop(self, ctx: JobContext, done: threading.Event) -> None:
         """Beat until the job ends; a failed beat is logged and the next one tried.
@@ -260,7 +276,9 @@ def run_here(settings: Settings, database: Database, job: Job) -> Job:
     """Run a queued job in this process (the CLI's way), recorded like any other.
 
     The CLI calls the same start service as the page, then this instead of waiting for
-    a worker. Ctrl-C cancels it: a command-line run is not handed to a worker to finish.
+    a worker. A job made of parts (a training run's folds) runs the parts no worker has
+    taken here too. Ctrl-C cancels it, parts included: a command-line run is not handed
+    to a worker to finish.
     """
     worker = JobWorker(settings, database, name=f"cli:{socket.gethostname()}:{os.getpid()}")
     with database.session() as session:
