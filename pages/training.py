@@ -113,8 +113,9 @@ def run_card(job) -> None:
         )
     st.caption(" · ".join(facts))
     if result.folds:
-        table = [{"fold": f["fold"], "accuracy": f["accuracy"], "updates": f.get("updates")}
-                 for f in result.folds]  # fmt: skip
+        # Each fold is a job of its own that any worker may take (moodlab.training.spread).
+        table = [{"fold": f["fold"], "accuracy": f["accuracy"], "updates": f.get("updates"),
+                  "worker": f.get("worker")} for f in result.folds]  # fmt: skip
         st.dataframe(pd.DataFrame(table), hide_index=True)
 
 

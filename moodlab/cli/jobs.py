@@ -28,6 +28,7 @@ def job_row(job: Job) -> Report:
         "status": job.status,
         "progress": round(job.progress, 3),
         "message": job.message,
+        "part_of": job.parent_id,  # the run a training fold belongs to, say
         "created_at": job.created_at.isoformat(timespec="seconds"),
     }
 

@@ -71,8 +71,13 @@ def list_jobs(
     statuses: list[JobStatus] | None = None,
     kinds: list[str] | None = None,
     limit: int = 200,
+    runs_only: bool = False,
 ) -> list[Job]:
-    """Jobs newest first: every job for the lead, their own for others; filtered in SQL."""
+    """Jobs newest first: every job for the lead, their own for others; filtered in SQL.
+
+    ``runs_only`` leaves out the parts of other jobs (a training run's folds), whose
+    progress their run's card already shows.
+    """
     query = select(Job).options(selectinload(Job.created_by)).order_by(Job.id.desc()).limit(limit)
     if not actor.is_lead:
         query = query.where(Job.created_by_id == actor.id)
@@ -80,6 +85,8 @@ def list_jobs(
         query = query.where(Job.status.in_([s.value for s in statuses]))
     if kinds:
         query = query.where(Job.kind.in_(kinds))
+    if runs_only:
+        query = query.where(Job.parent_id.is_(None))
     return list(session.scalars(query))
 
 
