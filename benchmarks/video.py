@@ -77,7 +77,7 @@ from moodlab.core.db import Database
 from moodlab.core.models import Job
 from moodlab.jobs.worker import JobWorker
 from moodlab.video.actions import start_video
-from moodlab.video.service import VideoParams
+from moodlab.video.request import VideoParams
 
 settings = Settings.from_env()
 database = Database(settings.database_url)
