@@ -167,6 +167,7 @@ class JobWorker:
         ctx = JobContext(
             self.database, job_id, settings=self.settings, actor=actor, stop_event=self.stop_event
         )
+        self._beat(job_id)  # busy from now on: a command does not hand this worker its job
         done = threading.Event()
         beating = threading.Thread(target=self._heartbeat_loop, args=(ctx, done), daemon=True)
         beating.start()
