@@ -229,7 +229,7 @@ def test_a_video_job_killed_mid_way_is_recovered_with_one_whole_output(
 ):
     from moodlab.core.models import Video
     from moodlab.video import probe
-    from moodlab.video.service import VideoParams
+    from moodlab.video.request import VideoParams
     from tests.video_media import SHOTS, clip, register_tiny_model, tracks_for_every_mood
 
     register_tiny_model(database, settings)

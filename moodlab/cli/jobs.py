@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database
-from moodlab.core.models import Job, JobStatus
-from moodlab.jobs import queue
-from moodlab.jobs.actions import start_check
+from moodlab.core.models import JobStatus
 from moodlab.jobs.kinds import KINDS
+
+if TYPE_CHECKING:
+    from moodlab.core.models import Job
+
+# Each command imports its services when it runs: a command imports only what it needs.
 
 
 def register(sub: Subcommands) -> None:
@@ -34,6 +38,8 @@ def job_row(job: Job) -> Report:
 
 
 def list_jobs(args: argparse.Namespace) -> Report:
+    from moodlab.jobs import queue
+
     _, database = open_database()
     statuses = [JobStatus(s) for s in args.status or []]
     with database.session() as session:
@@ -42,6 +48,8 @@ def list_jobs(args: argparse.Namespace) -> Report:
 
 
 def show(args: argparse.Namespace) -> Report:
+    from moodlab.jobs import queue
+
     _, database = open_database()
     with database.session() as session:
         job = queue.get_job(session=session, actor=actor(), job_id=args.id)
@@ -57,12 +65,16 @@ def show(args: argparse.Namespace) -> Report:
 
 
 def cancel(args: argparse.Namespace) -> Report:
+    from moodlab.jobs import queue
+
     _, database = open_database()
     with database.session() as session:
         return job_row(queue.request_cancel(session=session, actor=actor(), job_id=args.id))
 
 
 def check_worker(args: argparse.Namespace) -> Report:
+    from moodlab.jobs.actions import start_check
+
     settings, database = open_database()
     with database.session() as session:
         job = start_check(session=session, actor=actor(), settings=settings)

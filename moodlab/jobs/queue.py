@@ -144,24 +144,30 @@ def claim_next(
 
 def claim(*, session: Session, job_id: int, worker: str, now: datetime | None = None) -> bool:
     """Take job ``job_id`` if it is still queued; commits. True when this worker got it."""
-    now = now or utcnow()
     # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed
     # to return the general Result, hence the cast SQLAlchemy's documentation shows.
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-        .values(
-            status=JobStatus.RUNNING,
-            worker=worker,
-            heartbeat_at=now,
-            started_at=now,
-            attempts=Job.attempts + 1,
-            message="started",
-        )
+        .values(**_claimed(worker, now), attempts=Job.attempts + 1)
     )
     claimed = cast(CursorResult[Any], result).rowcount
     session.commit()
     return claimed == 1
+
+
+def take(job: Job, *, worker: str, now: datetime | None = None) -> None:
+    """Claim ``job`` just queued in this session, before it commits: no worker sees it
+    queued (the CLI's jobs run where they were started)."""
+    for name, value in _claimed(worker, now).items():
+        setattr(job, name, value)
+    job.attempts = (job.attempts or 0) + 1
+
+
+def _claimed(worker: str, now: datetime | None) -> dict[str, Any]:
+    now = now or utcnow()
+    return {"status": JobStatus.RUNNING, "worker": worker, "heartbeat_at": now,
+            "started_at": now, "message": "started"}  # fmt: skip
 
 
 def recover_stale(

@@ -168,6 +168,7 @@ class JobWorker:
             self.database, job_id, settings=self.settings, actor=actor, stop_event=self.stop_event,
             parent_id=parent_id, run_part=self._run_a_part,
         )  # fmt: skip
+        self._beat(job_id)  # busy from now on: a command does not hand this worker its job
         done = threading.Event()
         beating = threading.Thread(target=self._heartbeat_loop, args=(ctx, done), daemon=True)
         beating.start()
@@ -272,6 +273,11 @@ class JobWorker:
             job.message = f"re-queued: worker {self.name} shut down"
 
 
+def here_worker(settings: Settings, database: Database) -> JobWorker:
+    """The worker that runs a command's job in the command's own process."""
+    return JobWorker(settings, database, name=f"cli:{socket.gethostname()}:{os.getpid()}")
+
+
 def run_here(settings: Settings, database: Database, job: Job) -> Job:
     """Run a queued job in this process (the CLI's way), recorded like any other.
 
@@ -280,17 +286,30 @@ def run_here(settings: Settings, database: Database, job: Job) -> Job:
     taken here too. Ctrl-C cancels it, parts included: a command-line run is not handed
     to a worker to finish.
     """
-    worker = JobWorker(settings, database, name=f"cli:{socket.gethostname()}:{os.getpid()}")
+    done = try_run_here(settings, database, job.id)
+    if done is None:
+        raise MoodlabError(f"job {job.id} was taken by a worker before it could run here")
+    return done
+
+
+def try_run_here(settings: Settings, database: Database, job_id: int) -> Job | None:
+    """``run_here`` for job ``job_id`` if it is still queued; None when a worker has it."""
+    worker = here_worker(settings, database)
     with database.session() as session:
-        if not queue.claim(session=session, job_id=job.id, worker=worker.name):
-            raise MoodlabError(f"job {job.id} was taken by a worker before it could run here")
+        if not queue.claim(session=session, job_id=job_id, worker=worker.name):
+            return None
+    return run_taken(worker, job_id)
+
+
+def run_taken(worker: JobWorker, job_id: int) -> Job:
+    """Run job ``job_id``, which ``worker`` has claimed, in this process."""
     try:
-        worker._run_claimed(job.id)
+        worker._run_claimed(job_id)
     except KeyboardInterrupt:
-        worker._settle(job.id, JobStatus.CANCELLED, message="interrupted on the command line")
+        worker._settle(job_id, JobStatus.CANCELLED, message="interrupted on the command line")
         raise
-    with database.session() as session:
-        done = session.get(Job, job.id)
+    with worker.database.session() as session:
+        done = session.get(Job, job_id)
         assert done is not None
         return done
 
@@ -303,7 +322,14 @@ def start_here(
     actor: Actor,
     params: JobParams,
 ) -> Job:
-    """``start`` (a start service such as start_crawl) queues the job; it then runs here."""
+    """``start`` (a start service such as start_crawl) queues the job; it then runs here.
+
+    The job is claimed in the transaction that queues it, so a worker polling the same
+    database never takes it first.
+    """
+    worker = here_worker(settings, database)
     with database.session() as session:
         job = start(session=session, actor=actor, settings=settings, params=params)
-    return run_here(settings, database, job)
+        queue.take(job, worker=worker.name)
+        job_id = job.id
+    return run_taken(worker, job_id)
