@@ -20,6 +20,7 @@ from moodlab.cli import (
     images,
     jobs,
     music,
+    review,
     server,
     training,
     users,
@@ -31,7 +32,7 @@ from moodlab.core.config import documented_settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.quiet import quiet_tensorflow
 
-AREAS = (server, home, images, votes, datasets, training, music, video, users, jobs)
+AREAS = (server, home, images, votes, datasets, review, training, music, video, users, jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:
