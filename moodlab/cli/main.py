@@ -31,6 +31,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "moodlab.cli.images:register": ("crawl", "openverse", "import", "images"),
     "moodlab.cli.votes:register": ("votes", "agreement"),
     "moodlab.cli.datasets:register": ("dataset",),
+    "moodlab.cli.review:register": ("review",),
     "moodlab.cli.training:register": ("train", "models"),
     "moodlab.cli.music:register": ("music",),
     "moodlab.cli.video:register": ("video",),

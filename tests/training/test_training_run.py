@@ -216,6 +216,10 @@ def test_training_page_starts_a_run_and_shows_the_report(database, settings, lea
     with database.session() as session:
         kinds = [j.kind for j in jobs.list_jobs(session=session, actor=lead)]
     assert kinds.count("train") == 3
+    # The real runs' out-of-fold predictions are reviewed on the Datasets page.
+    at.switch_page("pages/datasets.py").run()
+    assert not at.exception
+    assert any("of 72 training images have a label the model" in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16"])
