@@ -207,10 +207,13 @@ if checked:
     ece_col.metric("Expected calibration error", f"{checked['ece']:.3f}",
                    help="share-weighted gap between confidence and accuracy, 10 bins")  # fmt: skip
     issues_col.metric("Labels disputed", f"{len(checked['issues'])} of {checked['images']}",
-                      help="confident learning: another mood above its own threshold")  # fmt: skip
+                      help="cleanlab's find_label_issues (confident learning) on the"
+                      " out-of-fold probabilities")  # fmt: skip
     bins = pd.DataFrame(checked["reliability"])
     st.caption("Reliability: accuracy against confidence (a calibrated model is on the diagonal)")
     st.scatter_chart(bins, x="confidence", y="accuracy", size="images", height=220)
+    if checked["note"]:
+        st.caption(plain(f"Label review: {checked['note']}."))
     if checked["issues"]:
         st.page_link("pages/datasets.py", icon=":material/dataset:",
                      label="Review the disputed labels on the Datasets page: thumbnails, votes,"

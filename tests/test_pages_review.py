@@ -39,6 +39,7 @@ def test_datasets_page_reviews_a_disputed_label_excludes_and_sends_it_back(
     shown = texts(at)
     assert "Labels a model disputes" in shown
     assert "1 of 4 training images have a label the model confidently disputes" in shown
+    assert "Not reviewed: Tired has only one training image" in shown
     assert f"image {disputed}" in shown and "the model says **Tired** (90%)" in shown
     assert "Votes, round 1: a1: Happy · a2: Happy · a3: Happy · a4: Happy" in shown
     assert len(at.get("vega_lite_chart")) >= 1  # the probabilities
@@ -74,12 +75,13 @@ def test_datasets_page_reviews_a_disputed_label_excludes_and_sends_it_back(
 
 def test_training_page_links_its_disputed_labels_to_the_datasets_page(database, lead):
     rows = [{"image": "a" * 64, "label": 0, "probs": confident(6)},
+            {"image": "c" * 64, "label": 0, "probs": confident(0)},
             {"image": "b" * 64, "label": 6, "probs": confident(6)}]  # fmt: skip
     with database.session() as session:
         session.add(TrainedModel(arch="plain", path="models/m.keras", cv_scores={"scores": []},
                                  report={"out_of_fold": rows}))  # fmt: skip
     at = app(lead).switch_page("pages/training.py").run()
     assert not at.exception
-    assert any(m.label == "Labels disputed" and m.value == "1 of 2" for m in at.metric)
+    assert any(m.label == "Labels disputed" and m.value == "1 of 3" for m in at.metric)
     links = [e for e in at.get("page_link")]
     assert any("Review the disputed labels on the Datasets page" in str(e.proto) for e in links)

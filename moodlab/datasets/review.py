@@ -70,6 +70,7 @@ class LabelReview:
     ece: float
     reliability: list[dict[str, Any]]
     disputed: list[Disputed]
+    note: str | None = None  # what the review cannot judge (moods with one image, or none)
 
 
 def reviewable_models(*, session: Session, actor: Actor) -> list[TrainedModel]:
@@ -114,7 +115,8 @@ def label_review(
         for issue in issues
     ]  # fmt: skip
     return LabelReview(model.id, model.arch, model.snapshot_id, checked["images"],
-                       checked["ece"], checked["reliability"], disputed)  # fmt: skip
+                       checked["ece"], checked["reliability"], disputed,
+                       checked["note"])  # fmt: skip
 
 
 def _states(session: Session, ids: list[int]) -> tuple[dict, dict, dict]:

@@ -4,14 +4,17 @@ Every training image of a cross-validated run is scored by the fold that did not
 train on it (``report["out_of_fold"]``: image sha256, label index, eight
 probabilities). From those:
 
-- *Label issues*, a small implementation of confident learning (Northcutt, Jiang and
-  Chuang, 2021, the method behind cleanlab's ``find_label_issues``; cleanlab itself
-  is not a dependency). Each mood's threshold is the mean probability the model gives
-  that mood on the images labelled with it. An image is a suspected issue when some
-  *other* mood reaches its own threshold and beats the label's probability (it lands
-  off the diagonal of the "confident joint"); the suggested mood is the likeliest
-  such one. Issues are ranked by the label's probability, lowest first. Unlike
-  cleanlab's default it does not prune to the estimated noise count per class pair.
+- *Label issues*: cleanlab's ``find_label_issues`` (confident learning, Northcutt,
+  Jiang and Chuang, 2021): each mood's threshold is the mean probability the model
+  gives that mood on the images labelled with it; the resulting "confident joint"
+  estimates how many images of each label are really another mood, and that many
+  are flagged (cleanlab's default, prune by noise rate). The issues are ranked by
+  the label's probability (self-confidence), lowest first. The suggested mood is the
+  likeliest other mood that some image is labelled with. cleanlab never disputes
+  the label of a mood's only image and judges no mood that no image carries; the
+  review says so in its ``note`` instead of passing on cleanlab's warnings. One mood
+  alone gives no issues (cleanlab raises there). cleanlab is imported when a review
+  runs, not at start-up.
 - *Calibration*: the expected calibration error over 10 equal-width confidence bins
   (the share-weighted gap between mean top probability and accuracy), and the bins
   for a reliability plot. A video's decision averages probabilities, so they should
@@ -20,6 +23,7 @@ probabilities). From those:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,21 +51,50 @@ def label_issues(labels: np.ndarray, probs: np.ndarray) -> list[dict[str, Any]]:
     """Images whose label the out-of-fold probabilities confidently dispute, worst first:
     index, label, suggested mood (indices), the label's and the suggestion's probability.
     """
-    classes = probs.shape[1]
-    thresholds = np.full(classes, np.inf)
-    for k in range(classes):
-        if (labels == k).any():
-            thresholds[k] = probs[labels == k, k].mean()
+    present = np.unique(labels)
+    if len(present) < 2:
+        return []  # one mood alone: nothing to dispute it with (see `note`)
+    from cleanlab.filter import find_label_issues
+
+    probs = probs / probs.sum(axis=1, keepdims=True)  # float rounding off 1
+    with warnings.catch_warnings():
+        # A mood with at most one image: said in `note`, not as a warning.
+        warnings.filterwarnings("ignore", message="May not flag all label issues")
+        found = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence",
+                                  n_jobs=1)  # fmt: skip
     issues = []
-    for i, (label, row) in enumerate(zip(labels, probs, strict=True)):
-        confident = [k for k in range(classes)
-                     if k != label and row[k] >= thresholds[k] and row[k] > row[label]]  # fmt: skip
-        if confident:
-            suggested = max(confident, key=lambda k: row[k])
-            issues.append({"index": i, "label": int(label), "suggested": int(suggested),
-                           "p_label": float(row[label]),
-                           "p_suggested": float(row[suggested])})  # fmt: skip
-    return sorted(issues, key=lambda issue: issue["p_label"])
+    for i in found:
+        label, row = int(labels[i]), probs[i]
+        others = [k for k in present if k != label]
+        suggested = int(max(others, key=lambda k: row[k]))
+        issues.append({"index": int(i), "label": label, "suggested": suggested,
+                       "p_label": float(row[label]),
+                       "p_suggested": float(row[suggested])})  # fmt: skip
+    return issues
+
+
+def note(labels: np.ndarray, classes: int) -> str | None:
+    """What the label review cannot judge: moods with one training image, or none."""
+    names = moods.names()[:classes]
+    counts = np.bincount(labels, minlength=classes)
+    present = [names[k] for k in range(classes) if counts[k]]
+    if len(present) == 1:
+        return (f"every training image is labelled {present[0]}: with one mood there is"
+                " nothing to dispute a label with")  # fmt: skip
+    single = [names[k] for k in range(classes) if counts[k] == 1]
+    absent = [names[k] for k in range(classes) if not counts[k]]
+    parts = []
+    if single:
+        parts.append(f"{_listed(single)} {'has' if len(single) == 1 else 'have'} only one"
+                     " training image, whose label is not reviewed")  # fmt: skip
+    if absent:
+        parts.append(f"no training image is labelled {_listed(absent)}, so no label is"
+                     " disputed in favour of it")  # fmt: skip
+    return "; ".join(parts) + ": train on more images of every mood" if parts else None
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 
 def calibration(
@@ -87,7 +120,10 @@ def calibration(
 
 
 def review(report: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The label review and calibration of a run's report; None without out-of-fold data."""
+    """The label review and calibration of a run's report; None without out-of-fold data.
+
+    ``note`` says what the review cannot judge (None when it judges every mood).
+    """
     oof = OutOfFold.of(report)
     if oof is None:
         return None
@@ -96,6 +132,7 @@ def review(report: dict[str, Any] | None) -> dict[str, Any] | None:
     ece, bins = calibration(oof.labels, oof.probs)
     return {
         "images": len(oof.images), "ece": ece, "reliability": bins,
+        "note": note(oof.labels, oof.probs.shape[1]),
         "issues": [{"image": oof.images[i["index"]], "label": names[i["label"]],
                     "suggested": names[i["suggested"]], "p_label": round(i["p_label"], 3),
                     "p_suggested": round(i["p_suggested"], 3),

@@ -48,9 +48,12 @@ def section(actor: Actor, settings: Settings) -> None:
         return
     st.caption(
         f"{len(found.disputed)} of {found.images} training images have a label the model"
-        " confidently disputes (confident learning), worst first. Exclude one from new"
-        " snapshots, or send it back for a new round of votes (its votes are archived)."
+        " confidently disputes (cleanlab's confident learning), worst first. Exclude one"
+        " from new snapshots, or send it back for a new round of votes (its votes are"
+        " archived)."
     )
+    if found.note:
+        st.caption(plain(f"Not reviewed: {found.note}."))
     store = ContentStore(settings.data_dir)
     for item in found.disputed[:SHOWN]:
         with st.container(border=True):

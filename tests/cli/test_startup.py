@@ -23,7 +23,7 @@ from tests.fixture_site import Site
 # pHashes with imagehash, which imports scipy.fftpack (and scipy.special) on first use:
 # only SciPy's signal, statistics, image and sparse parts are barred from a crawl.
 HEAVY = (
-    *("tensorflow", "keras", "sklearn", "statsmodels", "pandas", "moviepy"),
+    *("tensorflow", "keras", "sklearn", "statsmodels", "pandas", "moviepy", "cleanlab"),
     *("scipy.signal", "scipy.stats", "scipy.ndimage", "scipy.sparse", "scipy.linalg"),
 )
 

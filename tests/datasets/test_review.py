@@ -222,7 +222,8 @@ def test_the_review_lists_disputed_images_with_votes_probabilities_and_state(lab
         exclusions.exclude(session=session, actor=lead, image=happy[0], reason="check")
         found = label_review.label_review(session=session, actor=lead)
     assert found.model_id == model_id and found.images == 4
-    [item] = found.disputed
+    [item] = found.disputed  # cleanlab finds the flipped one, not the agreeing ones
+    assert found.note.startswith("Tired has only one training image, whose label is not")
     assert (item.image_id, item.label, item.suggested) == (happy[0], "Happy", "Tired")
     assert item.votes == [("a1", "Happy"), ("a2", "Happy"), ("a3", "Happy"), ("a4", "Tired")]
     assert item.probs["Tired"] == pytest.approx(0.9) and len(item.probs) == 8
@@ -242,10 +243,13 @@ def test_the_review_commands(lab, lead, database, env):
     [image] = train(lab, "Happy", 1)
     with database.session() as session:
         sha = session.get(Image, image).sha256
-    _model_with_out_of_fold(database, [(sha, 0, confident(6)), ("0" * 64, 6, confident(6))])
+    # Two Happy images (cleanlab judges no mood with a single image), one looks Tired.
+    _model_with_out_of_fold(database, [(sha, 0, confident(6)), ("1" * 64, 0, confident(0)),
+                                       ("0" * 64, 6, confident(6))])  # fmt: skip
     listed = run_cli("review", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     [item] = json.loads(listed.stdout)["disputed"]
+    assert "Tired has only one training image" in json.loads(listed.stdout)["note"]
     assert item["image_id"] == image and item["votes"][0] == ["a1", "Happy"]
     refused = run_cli("review", "exclude", str(image))
     assert refused.returncode != 0 and "reason" in refused.stderr

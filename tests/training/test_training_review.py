@@ -1,11 +1,17 @@
-"""Out-of-fold review: confident learning's label issues and calibration."""
+"""Out-of-fold review: cleanlab's label issues and calibration."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from moodlab.core import moods
 from moodlab.training import review
+
+
+def sure(mood: int, p: float) -> list[float]:
+    """Eight probabilities, `p` on `mood` and the rest spread evenly."""
+    return [p if k == mood else (1 - p) / 7 for k in range(8)]
 
 
 def test_a_confidently_other_image_is_a_label_issue_and_agreeing_ones_are_not():
@@ -15,6 +21,46 @@ def test_a_confidently_other_image_is_a_label_issue_and_agreeing_ones_are_not():
     issues = review.label_issues(labels, probs)
     assert [(i["index"], i["label"], i["suggested"]) for i in issues] == [(2, 0, 1)]
     assert issues[0]["p_label"] == pytest.approx(0.1)
+
+
+def test_flipped_labels_among_eight_moods_with_some_missing_are_found_worst_first():
+    # Happy (0), Dynamic (1) and Tired (6) have five images each, the other five moods
+    # none. Two labels are flipped: image 2 is labelled Happy but looks Dynamic, image
+    # 12 is labelled Tired but looks Happy, less surely.
+    labels = np.array([0] * 5 + [1] * 5 + [6] * 5)
+    probs = np.array([sure(0, 0.8)] * 5 + [sure(1, 0.75)] * 5 + [sure(6, 0.7)] * 5)
+    probs[2], probs[12] = sure(1, 0.9), [0.7, 0.1, 0, 0, 0, 0, 0.2, 0]
+    issues = review.label_issues(labels, probs)
+    assert [(i["index"], i["label"], i["suggested"]) for i in issues] == [(2, 0, 1), (12, 6, 0)]
+    assert issues[0]["p_label"] == pytest.approx(0.1 / 7)
+    assert issues[1]["p_suggested"] == pytest.approx(0.7)
+    names = moods.names()
+    absent = f"{names[2]}, {names[3]}, {names[4]}, {names[5]} or {names[7]}"
+    assert review.note(labels, 8) == (
+        f"no training image is labelled {absent}, so no label is disputed in favour of it:"
+        " train on more images of every mood"
+    )
+
+
+def test_a_mood_with_one_image_or_one_mood_alone_gives_a_note_not_a_crash(recwarn):
+    names = moods.names()
+    # Happy's five images and Tired's single one: a Happy image that looks Tired is
+    # still found, Tired's only image is not judged.
+    labels = np.array([0] * 5 + [6])
+    probs = np.array([sure(0, 0.8)] * 4 + [sure(6, 0.9)] + [sure(6, 0.5)])
+    assert [i["index"] for i in review.label_issues(labels, probs)] == [4]
+    assert f"{names[6]} has only one training image, whose label is not reviewed" in (
+        review.note(labels, 8) or ""
+    )
+    # One mood alone: cleanlab raises there; the review lists nothing and says why.
+    alone = np.array([3, 3, 3])
+    assert review.label_issues(alone, np.array([sure(3, 0.9), sure(3, 0.9), sure(5, 0.9)])) == []
+    assert review.note(alone, 8) == (
+        f"every training image is labelled {names[3]}: with one mood there is nothing to"
+        " dispute a label with"
+    )
+    assert review.note(np.array([0, 0, 1, 1]), 2) is None
+    assert not [w for w in recwarn if "May not flag" in str(w.message)]
 
 
 def test_calibration_error_is_zero_when_confidence_matches_accuracy():
@@ -28,10 +74,14 @@ def test_calibration_error_is_zero_when_confidence_matches_accuracy():
 
 
 def test_a_report_reviews_to_named_moods():
-    report = {"out_of_fold": [
-        {"image": "a" * 64, "label": 0, "probs": [0.05] + [0.95 / 7] * 6 + [0.95 - 0.95 / 7 * 6]},
-        {"image": "b" * 64, "label": 0, "probs": [0.9] + [0.1 / 7] * 7},
-    ]}  # fmt: skip
-    checked = review.review(report)
-    assert checked and checked["images"] == 2
+    names = moods.names()
+    rows = [{"image": f"{i:064x}", "label": label, "probs": sure(label, 0.8)}
+            for i, label in enumerate([0] * 4 + [6] * 4)]  # fmt: skip
+    rows[1]["probs"] = sure(6, 0.9)  # labelled Happy, looks Tired
+    checked = review.review({"out_of_fold": rows})
+    assert checked and checked["images"] == 8
+    [issue] = checked["issues"]
+    assert (issue["image"], issue["label"], issue["suggested"]) == (f"{1:064x}", names[0], names[6])
+    assert issue["p_label"] == pytest.approx(0.014, abs=1e-3) and len(issue["probs"]) == 8
+    assert checked["note"].startswith("no training image is labelled")
     assert review.review({}) is None
