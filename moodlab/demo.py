@@ -61,13 +61,13 @@ UNFINISHED_SHARE = 0.85
 PASSWORD = "demo-password"  # noqa: S105
 PICTURE_SIZE = (320, 240)
 # Generated pictures per mood: about a third reach the train tier (3 of 4 votes).
-PER_MOOD = 24  # `moodlab demo --per-mood`
+PER_MOOD = 48  # `moodlab demo --per-mood`
 # The demo's two quick runs; each fills in its snapshot, architecture and epochs. At 32
 # px in batches of 8 an update is cheap, and the epochs are chosen from the snapshot's
 # size so that each fold gets UPDATES[arch] optimizer updates (benchmarks/updates.py:
 # batches of 4 learnt less per update and were no faster).
-TRAINING = TrainParams(snapshot_id=0, folds=3, epochs=1, batch_size=8, image_size=32, seed=0)
-UPDATES = {"plain": 2 * MIN_UPDATES["plain"], "deep": MIN_UPDATES["deep"]}
+TRAINING = TrainParams(snapshot_id=0, folds=3, epochs=1, batch_size=16, image_size=32, seed=0)
+UPDATES = {"plain": 2 * MIN_UPDATES["plain"], "deep": 2 * MIN_UPDATES["deep"]}
 # The generated music library of the demo: one track per mood (the default library has
 # 4), since rendering the library was 42% of the demo's build time.
 TRACKS_PER_MOOD = 1
