@@ -7,22 +7,27 @@ the long one is the same clip repeated (ffmpeg's concat demuxer, no re-encode).
 The model is the paper's Table 2 CNN at 128x128 (untrained: speed does not depend
 on the weights), registered and active; each mood has an accepted 30 s track.
 
-- moodlab: `python -m moodlab video make CLIP --out OUT.mp4 --json` (2 frames a
-  second through ffmpeg's fps and crop filters, batches of 64, video stream copied);
+- moodlab: `python -m moodlab video make CLIP --out OUT.mp4 --json --here` (2 frames a
+  second through ffmpeg's fps and crop filters, batches of 64, video stream copied),
+  made in the command's own process;
+- moodlab via a worker: the same command without `--here`, with an idle
+  `moodlab worker` running on this machine (warm: it made one video first), which
+  the command hands its job to and waits for;
 - naive: a script a newcomer would write with moviepy 2: every frame at full
   resolution, PIL resize to 128x128, `model.predict` per frame, the track looped
   with moviepy, `write_videofile(codec="libx264", audio_codec="aac")`.
 
 - warm worker: what the Video page waits for on a worker that has already made a
   video: a child process holds a ``JobWorker`` that ran one video job; each
-  measurement enqueues a video job (the page's start service) and runs it with the
-  worker's ``run_one`` until it is done (the worker's poll interval, 1 s at most
-  by default, is not included: the page's own polling adds about as much).
+  measurement queues a video job (the page's start service, claimed as it is queued
+  so the `moodlab worker` leaves it) and runs it there until it is done (the
+  worker's poll interval, 1 s at most by default, is not included: the page's own
+  polling adds about as much).
 
 The CLI and the naive script are timed from process start to exit (imports and
 model loading included, as a user waits for them); peak RSS comes from
-/usr/bin/time -v. The sides alternate, round by round (CLI, warm, naive, then
-naive, warm, CLI), and the load average is printed before and after each
+/usr/bin/time -v. The sides alternate, round by round (CLI, CLI via the worker, warm,
+naive, then the reverse), and the load average is printed before and after each
 measurement: other work on the machine slows every side, the naive one most. The
 cost of importing Keras and the CLI alone is measured in fresh processes. The naive
 side runs on the short clip only (on the long one it would take about ten times as
@@ -75,9 +80,10 @@ from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.models import Job
-from moodlab.jobs.worker import JobWorker
+from moodlab.jobs import queue
+from moodlab.jobs.worker import JobWorker, run_taken
 from moodlab.video.actions import start_video
-from moodlab.video.service import VideoParams
+from moodlab.video.request import VideoParams
 
 settings = Settings.from_env()
 database = Database(settings.database_url)
@@ -85,11 +91,13 @@ worker = JobWorker(settings, database)
 for line in sys.stdin:
     clip, out = line.split()
     started = time.perf_counter()
-    with database.session() as session:
+    with database.session() as session:  # taken as queued: the `moodlab worker` leaves it
         params = VideoParams(inputs=[clip], out=out)
-        job_id = start_video(session=session, actor=Actor.command_line(), settings=settings,
-                             params=params).id
-    worker.run_one()
+        job = start_video(session=session, actor=Actor.command_line(), settings=settings,
+                          params=params)
+        queue.take(job, worker=worker.name)
+        job_id = job.id
+    run_taken(worker, job_id)
     seconds = time.perf_counter() - started
     with database.session() as session:
         job = session.get(Job, job_id)
@@ -183,12 +191,28 @@ def timed(command: list[str], env: dict[str, str]) -> dict:
             "stdout": result.stdout}  # fmt: skip
 
 
-def moodlab_run(clip: Path, out: Path, env) -> dict:
+def moodlab_run(clip: Path, out: Path, env, *more: str) -> dict:
     run = timed([sys.executable, "-m", "moodlab", "video", "make", str(clip), "--out", str(out),
-                 "--json"], env)  # fmt: skip
+                 "--json", *more], env)  # fmt: skip
     report = json.loads(run.pop("stdout"))
     run["samples"] = len(report["timeline"])
     return run
+
+
+def idle_worker_seen(env: dict[str, str], timeout: float = 300) -> None:
+    """Until `moodlab worker` has registered and heartbeats, idle."""
+    probe = ("from moodlab.core.config import Settings; from moodlab.core.db import Database;"
+             "from moodlab.jobs.handoff import idle_worker; s = Settings.from_env();"
+             "d = Database(s.database_url); session = d.session().__enter__();"
+             "print(bool(idle_worker(session=session, settings=s)))")  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT,
+                             capture_output=True, text=True)  # fmt: skip
+        if out.stdout.strip().endswith("True"):
+            return
+        time.sleep(1)
+    raise SystemExit("`moodlab worker` never became idle")
 
 
 class WarmWorker:
@@ -234,7 +258,7 @@ def main() -> None:
         results: dict = {"clip": f"{args.seconds} s 1280x720 30 fps H.264 + AAC",
                          "load_at_start": load(), "rounds": []}  # fmt: skip
         print(f"load average at the start: {load()}", flush=True)
-        for module in ("keras", "moodlab.cli.main", "moodlab.video.service"):
+        for module in ("keras", "moodlab.cli.main", "moodlab.cli.video", "moodlab.video.service"):
             results[f"import {module}"] = import_seconds(module, env)
             print(f"import {module}: {results[f'import {module}']} s (load {load()})", flush=True)
         script = folder / "naive.py"
@@ -242,17 +266,35 @@ def main() -> None:
         track = folder / "music" / "happy.m4a"
         model = folder / "data" / "models" / "deep.keras"
         warm = WarmWorker(env)
+        # `moodlab video make` hands its job to this one (an idle worker on this machine).
+        served = subprocess.Popen([sys.executable, "-m", "moodlab", "worker"], env=env, cwd=ROOT,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        idle_worker_seen(env)
+        started = time.perf_counter()
+        handed = moodlab_run(short, folder / "warm-up-handed.mp4", env)
+        print(
+            f"moodlab worker, first (cold) job through `video make`: {handed} after"
+            f" {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+        idle_worker_seen(env)
         started = time.perf_counter()
         first = warm.job(short, folder / "warm-up.mp4")
         if first["status"] != "succeeded":
             raise SystemExit(f"the warm worker's first job failed: {first}")
         print(f"warm worker, first (cold) job: {first} after {time.perf_counter() - started:.1f} s")
 
+        made = iter(range(1, 1000))  # each video its own file: one may not overwrite another's
+
         def cli() -> dict:
-            return moodlab_run(short, folder / "out-short.mp4", env)
+            return moodlab_run(short, folder / f"out-short-{next(made)}.mp4", env, "--here")
+
+        def cli_worker() -> dict:
+            idle_worker_seen(env)  # its last job finished; not part of the command's time
+            return moodlab_run(short, folder / f"out-handed-{next(made)}.mp4", env)
 
         def warm_job() -> dict:
-            return warm.job(short, folder / "out-warm.mp4")
+            return warm.job(short, folder / f"out-warm-{next(made)}.mp4")
 
         def naive() -> dict:
             run = timed([sys.executable, str(script), str(short), str(model), str(track),
@@ -260,7 +302,7 @@ def main() -> None:
             run.pop("stdout")
             return run
 
-        sides = {"moodlab_cli": cli, "warm_worker": warm_job}
+        sides = {"moodlab_cli": cli, "moodlab_cli_worker": cli_worker, "warm_worker": warm_job}
         if not args.skip_naive:
             sides["naive"] = naive
         for i in range(args.rounds):
@@ -272,12 +314,14 @@ def main() -> None:
                 print(f"round {i + 1}, {side}: {row[side]}", flush=True)
             results["rounds"].append(row)
         warm.close()
+        served.terminate()
+        served.wait(timeout=60)
         if args.long:
             results["moodlab_long"] = moodlab_run(longer, folder / "out-long.mp4", env)
             print(f"moodlab, {args.long} s: {results['moodlab_long']}", flush=True)
         summary: dict = {side: [r[side]["seconds"] for r in results["rounds"]] for side in sides}
         if "naive" in sides:  # per round: the sides of one round ran at about the same load
-            for side in ("moodlab_cli", "warm_worker"):
+            for side in ("moodlab_cli", "moodlab_cli_worker", "warm_worker"):
                 summary[f"{side}_fraction_of_naive"] = [
                     round(r[side]["seconds"] / r["naive"]["seconds"], 3) for r in results["rounds"]
                 ]

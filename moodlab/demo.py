@@ -321,7 +321,7 @@ def _training(
 def _video(root: Path, settings: Settings, database: Database, lead: Actor, say: Say) -> str:
     """A slideshow of four sunny pictures, made with the active model and the library."""
     from moodlab.video.actions import start_video
-    from moodlab.video.service import VideoParams
+    from moodlab.video.request import VideoParams
 
     folder = root / "slideshow"
     folder.mkdir()

@@ -1,4 +1,4 @@
-"""Datasets (lead): preview the train and test sets, break ties, freeze, export."""
+"""Datasets (lead): preview the train and test sets, break ties, review labels, freeze, export."""
 
 import pandas as pd
 import streamlit as st
@@ -13,7 +13,7 @@ from moodlab.datasets import ties, wording
 from moodlab.datasets.actions import start_export
 from moodlab.datasets.export import ExportParams, export_path
 from moodlab.images.intake import display_path
-from moodlab.ui import forms, session
+from moodlab.ui import forms, label_review, session
 from moodlab.ui.text import plain
 
 actor = session.require_role(Role.LEAD)
@@ -88,6 +88,7 @@ st.caption(
     f" {plural(preview.disputed, 'disputed image')}"
     f" {'waits' if preview.disputed == 1 else 'wait'} for a decision; cap per mood:"
     f" {preview.cap}; manifest {preview.manifest_sha256[:12]}…"
+    + (f"; {preview.rules['excluded']} excluded by you" if preview.rules["excluded"] else "")
 )
 if st.button("Freeze snapshot", type="primary", icon=":material/ac_unit:", disabled=preview.empty):
     try:
@@ -119,6 +120,8 @@ for tie in disputed[:24]:
                     session=db, actor=actor, settings=settings, image_id=tie.image_id, mood=mood
                 )
             st.rerun()
+
+label_review.section(actor, settings)
 
 st.subheader("Snapshots")
 if not snapshots:

@@ -46,8 +46,9 @@ else:
 def running_jobs() -> None:
     with session.database().session() as db:
         active = jobs.list_jobs(
-            session=db, actor=actor, statuses=[JobStatus.RUNNING, JobStatus.QUEUED], limit=10
-        )
+            session=db, actor=actor, statuses=[JobStatus.RUNNING, JobStatus.QUEUED], limit=10,
+            runs_only=True,
+        )  # fmt: skip
     jobs_view.worker_status(names=actor.is_lead)
     if not active:
         st.caption("No jobs are running.")

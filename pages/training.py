@@ -6,9 +6,7 @@ import streamlit as st
 from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import JobStatus, Role
-from moodlab.core.storage import ContentStore
 from moodlab.datasets import snapshots as datasets
-from moodlab.images.intake import thumbnail_path
 from moodlab.jobs import queue as jobs
 from moodlab.training import architectures, compare, review
 from moodlab.training.actions import start_training
@@ -113,8 +111,9 @@ def run_card(job) -> None:
         )
     st.caption(" · ".join(facts))
     if result.folds:
-        table = [{"fold": f["fold"], "accuracy": f["accuracy"], "updates": f.get("updates")}
-                 for f in result.folds]  # fmt: skip
+        # Each fold is a job of its own that any worker may take (moodlab.training.spread).
+        table = [{"fold": f["fold"], "accuracy": f["accuracy"], "updates": f.get("updates"),
+                  "worker": f.get("worker")} for f in result.folds]  # fmt: skip
         st.dataframe(pd.DataFrame(table), hide_index=True)
 
 
@@ -213,14 +212,9 @@ if checked:
     st.caption("Reliability: accuracy against confidence (a calibrated model is on the diagonal)")
     st.scatter_chart(bins, x="confidence", y="accuracy", size="images", height=220)
     if checked["issues"]:
-        st.caption("Labels the model confidently disputes, worst first")
-        store = ContentStore(settings.data_dir)
-        shown = checked["issues"][:8]
-        for column, issue in zip(st.columns(4) * 2, shown, strict=False):
-            path = thumbnail_path(store, issue["image"])
-            if path.exists():
-                column.image(str(path), caption=f"{issue['label']} -> {issue['suggested']}")
-        st.dataframe(pd.DataFrame(checked["issues"]), hide_index=True)
+        st.page_link("pages/datasets.py", icon=":material/dataset:",
+                     label="Review the disputed labels on the Datasets page: thumbnails, votes,"
+                     " probabilities; exclude an image or send it back for new votes")  # fmt: skip
 test = model.report.get("test")
 if test:
     accuracy, f1, adjacent = st.columns(3)

@@ -15,8 +15,8 @@ from moodlab.ui.text import plain
 from moodlab.video import timeline
 from moodlab.video.actions import start_video
 from moodlab.video.history import list_videos, video_file
+from moodlab.video.request import VideoParams
 from moodlab.video.result import VideoResult
-from moodlab.video.service import VideoParams
 
 actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
 settings = session.settings()

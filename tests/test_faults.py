@@ -158,13 +158,27 @@ def test_a_training_run_killed_mid_way_resumes_at_the_next_fold(
     with database.session() as session:
         job_id = jobs.enqueue(session=session, actor=lead, settings=settings,
                               params=TrainParams(**small(snapshot_id, epochs=3))).id  # fmt: skip
-    orphan = kill_a_worker_when(database, job_id, lambda j: (j.result or {}).get("folds"), 300)
+
+    # Each fold is a job of its own: kill the worker while it trains fold 2, fold 1 done.
+    def fold_2_under_way(run: Job) -> bool:
+        with database.session() as session:
+            parts = session.scalars(select(Job).where(Job.parent_id == job_id)).all()
+        fold_2 = [p for p in parts if p.params.get("fold") == 2 and p.progress > 0]
+        return bool((run.result or {}).get("folds")) and bool(fold_2)
+
+    orphan = kill_a_worker_when(database, job_id, fold_2_under_way, 300)
     first_fold = orphan.result["folds"][0]
     done = recovered_by_a_new_worker(database, job_id, 300)
     # Kept, not trained again (the final result moves the out-of-fold rows to the report).
     kept = {k: v for k, v in first_fold.items() if k != "out_of_fold"}
     assert done.result["folds"][0] == kept
     assert done.log_tail.count("fold 1 of 3: validation accuracy") == 1
+    with database.session() as session:
+        parts = session.scalars(select(Job).where(Job.parent_id == job_id).order_by(Job.id)).all()
+    assert [p.status for p in parts] == [JobStatus.SUCCEEDED] * 4
+    # Fold 1 ran once; fold 2, killed with its worker, was re-queued and trained again.
+    assert [p.attempts for p in parts] == [1, 2, 1, 1]
+    assert "[recovered] re-queued" in parts[1].log_tail
     models_dir = settings.data_dir / "models"
     assert_no_temporary_files(models_dir)
     with database.session() as session:
@@ -215,7 +229,7 @@ def test_a_video_job_killed_mid_way_is_recovered_with_one_whole_output(
 ):
     from moodlab.core.models import Video
     from moodlab.video import probe
-    from moodlab.video.service import VideoParams
+    from moodlab.video.request import VideoParams
     from tests.video_media import SHOTS, clip, register_tiny_model, tracks_for_every_mood
 
     register_tiny_model(database, settings)

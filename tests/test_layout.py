@@ -4,6 +4,7 @@ arrows that run one way: faces (pages/, moodlab/cli) -> area services -> core.""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -24,11 +25,19 @@ def module_name(path: Path) -> str:
 MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
 
+# A lazy reference, imported when first used (the table of job kinds, the CLI's areas).
+REFERENCE = re.compile(r"(moodlab(?:\.\w+)+):\w+")
+
+
 def imports_of(path: Path) -> set[str]:
-    """Every moodlab module ``path`` imports, at module level or inside a function."""
+    """Every moodlab module ``path`` imports, at module level or inside a function,
+    or names in a ``"moodlab.module:name"`` reference that it imports on use."""
     found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if match := REFERENCE.fullmatch(node.value):
+                found.add(match.group(1))
+        elif isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             for alias in node.names:
@@ -70,6 +79,9 @@ def test_no_import_cycles_at_module_level_or_inside_functions():
 def test_the_graph_sees_imports_inside_functions():
     # The check above is only worth something if it reads lazy imports too.
     assert "moodlab.jobs.worker" in GRAPH["moodlab.cli.common"]
+    # ... and the references imported on use: the job kinds' handlers, the CLI's areas.
+    assert "moodlab.training.runs" in GRAPH["moodlab.jobs.kinds"]
+    assert "moodlab.cli.images" in GRAPH["moodlab.cli.main"]
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))

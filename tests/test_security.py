@@ -34,7 +34,7 @@ from moodlab.training.registry import activate
 from moodlab.training.runs import TrainParams
 from moodlab.ui.session import ACTOR_KEY, LAST_SEEN_KEY
 from moodlab.ui.text import plain
-from moodlab.video.service import VideoParams
+from moodlab.video.request import VideoParams
 from moodlab.votes import csv_votes
 from moodlab.votes.agreement import agreement_report
 from tests import media

@@ -6,14 +6,16 @@ import argparse
 import getpass
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from moodlab.core.auth import Actor
-from moodlab.core.config import Settings
-from moodlab.core.db import Database, database_from_settings
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Job, JobStatus
-from moodlab.jobs.context import JobParams
+
+if TYPE_CHECKING:  # imported where used: a command imports only what it needs
+    from moodlab.core.auth import Actor
+    from moodlab.core.config import Settings
+    from moodlab.core.db import Database
+    from moodlab.core.models import Job
+    from moodlab.jobs.context import JobParams
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -46,6 +48,9 @@ def group(sub: Subcommands, name: str, help: str) -> Subcommands:
 
 
 def open_database() -> tuple[Settings, Database]:
+    from moodlab.core.config import Settings
+    from moodlab.core.db import database_from_settings
+
     settings = Settings.from_env()
     database = database_from_settings(settings)
     database.check_migrated()
@@ -53,15 +58,32 @@ def open_database() -> tuple[Settings, Database]:
 
 
 def actor() -> Actor:
+    from moodlab.core.auth import Actor
+
     return Actor.command_line()
 
 
-def run_here(start: Callable[..., Job], *, params: JobParams) -> Report:
-    """The CLI's inline run: the page's start service, then the job in this process."""
-    from moodlab.jobs.worker import start_here
+def run_here(start: Callable[..., Job], *, params: JobParams, hand_off: bool = False) -> Report:
+    """The CLI's inline run: the page's start service, then the job in this process.
+
+    With ``hand_off`` an idle worker on this machine runs it instead while the command
+    waits, printing its progress on stderr (moodlab.jobs.handoff); the report, the
+    errors and the exit code are the same either way.
+    """
+    from moodlab.core.models import JobStatus
 
     settings, database = open_database()
-    done = start_here(start, settings=settings, database=database, actor=actor(), params=params)
+    if hand_off:
+        from moodlab.jobs.handoff import run_on_worker
+
+        done = run_on_worker(start, settings=settings, database=database, actor=actor(),
+                             params=params, say=lambda line: print(f"moodlab: {line}",
+                                                                    file=sys.stderr))  # fmt: skip
+    else:
+        from moodlab.jobs.worker import start_here
+
+        done = start_here(start, settings=settings, database=database, actor=actor(),
+                          params=params)  # fmt: skip
     if done.status == JobStatus.FAILED:
         raise MoodlabError(done.error or "the job failed")
     if done.status == JobStatus.CANCELLED:

@@ -7,19 +7,20 @@ import sys
 from dataclasses import asdict
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
-from moodlab.datasets import snapshots, ties
-from moodlab.datasets.actions import start_export
-from moodlab.datasets.export import ExportParams
+
+# Each command imports its services when it runs: a command imports only what it needs.
 
 LEAVE_OUT = ("leave-out", "leave out", "none")
 
 
 def register(sub: Subcommands) -> None:
+    from moodlab.datasets.snapshots import Rules
+
     dataset = group(sub, "dataset", "build, list and export frozen datasets")
     build_ = command(dataset, "build", "freeze a snapshot: train 3-of-4, test 2-of-4", build)
     build_.add_argument("--per-mood-cap", type=int, help="train images per mood (default: balance)")
     build_.add_argument("--test-per-mood", type=int, help="test images per mood (default: all)")
-    build_.add_argument("--seed", type=int, default=snapshots.Rules().seed)
+    build_.add_argument("--seed", type=int, default=Rules().seed)
     build_.add_argument("--uncapped", action="store_true",
                         help="every train-tier image, unbalanced (no per-mood cap)")  # fmt: skip
     command(dataset, "list", "every snapshot", list_snapshots)
@@ -34,6 +35,8 @@ def register(sub: Subcommands) -> None:
 
 
 def build(args: argparse.Namespace) -> Report:
+    from moodlab.datasets import snapshots
+
     settings, database = open_database()
     rules = snapshots.Rules(
         per_mood_cap=args.per_mood_cap, test_per_mood=args.test_per_mood, seed=args.seed,
@@ -52,6 +55,8 @@ def build(args: argparse.Namespace) -> Report:
 
 
 def list_snapshots(args: argparse.Namespace) -> Report:
+    from moodlab.datasets import snapshots
+
     _, database = open_database()
     with database.session() as session:
         found = snapshots.list_snapshots(session=session, actor=actor())
@@ -59,10 +64,15 @@ def list_snapshots(args: argparse.Namespace) -> Report:
 
 
 def export(args: argparse.Namespace) -> Report:
+    from moodlab.datasets.actions import start_export
+    from moodlab.datasets.export import ExportParams
+
     return run_here(start_export, params=ExportParams(snapshot_id=args.id, out=args.out))
 
 
 def disputed(args: argparse.Namespace) -> Report:
+    from moodlab.datasets import ties
+
     settings, database = open_database()
     with database.session() as session:
         found = ties.disputed_images(session=session, actor=actor(), settings=settings)
@@ -70,6 +80,8 @@ def disputed(args: argparse.Namespace) -> Report:
 
 
 def break_tie(args: argparse.Namespace) -> Report:
+    from moodlab.datasets import ties
+
     settings, database = open_database()
     mood = None if args.mood.strip().lower() in LEAVE_OUT else args.mood
     with database.session() as session:

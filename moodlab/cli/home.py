@@ -6,7 +6,6 @@ import argparse
 from dataclasses import asdict
 
 from moodlab.cli.common import Report, Subcommands, actor, command, open_database
-from moodlab.home import lab_overview
 
 
 def register(sub: Subcommands) -> None:
@@ -15,6 +14,8 @@ def register(sub: Subcommands) -> None:
 
 
 def status(args: argparse.Namespace) -> Report:
+    from moodlab.home import lab_overview
+
     settings, database = open_database()
     with database.session() as session:
         overview = lab_overview(session=session, settings=settings, actor=actor())

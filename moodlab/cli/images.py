@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from sqlalchemy import select
-
 from moodlab.cli.common import (
     Report,
     Subcommands,
@@ -15,16 +13,14 @@ from moodlab.cli.common import (
     open_database,
     run_here,
 )
-from moodlab.core.models import Image
-from moodlab.images import duplicates
-from moodlab.images.actions import start_crawl, start_import, start_openverse
-from moodlab.images.crawl import CrawlParams
-from moodlab.images.importer import ImportParams
-from moodlab.images.openverse import OpenverseParams
-from moodlab.jobs.queue import get_job
+
+# Each command imports its services when it runs: a command imports only what it needs.
 
 
 def register(sub: Subcommands) -> None:
+    from moodlab.images.crawl import CrawlParams
+    from moodlab.images.openverse import OpenverseParams
+
     crawl_ = command(
         sub, "crawl", "crawl web pages for candidate images (as a job, run here)", crawl
     )
@@ -85,6 +81,9 @@ def intake_summary(report: Report) -> Report:
 
 
 def crawl(args: argparse.Namespace) -> Report:
+    from moodlab.images.actions import start_crawl
+    from moodlab.images.crawl import CrawlParams
+
     params = CrawlParams(
         seeds=args.urls, max_pages=args.max_pages, max_images=args.max_images, depth=args.depth,
         allow_private=args.allow_private, delay=args.delay, max_requests=args.max_requests,
@@ -93,16 +92,26 @@ def crawl(args: argparse.Namespace) -> Report:
 
 
 def openverse(args: argparse.Namespace) -> Report:
+    from moodlab.images.actions import start_openverse
+    from moodlab.images.openverse import OpenverseParams
+
     params = OpenverseParams(query=args.query, max_images=args.max_images, licenses=args.license,
                              allow_private=args.allow_private)  # fmt: skip
     return intake_summary(run_here(start_openverse, params=params))
 
 
 def import_images(args: argparse.Namespace) -> Report:
+    from moodlab.images.actions import start_import
+    from moodlab.images.importer import ImportParams
+
     return intake_summary(run_here(start_import, params=ImportParams(path=args.path)))
 
 
 def list_images(args: argparse.Namespace) -> Report:
+    from sqlalchemy import select
+
+    from moodlab.core.models import Image
+
     _, database = open_database()
     with database.session() as session:
         rows = session.scalars(select(Image).order_by(Image.id)).all()
@@ -116,6 +125,9 @@ def list_images(args: argparse.Namespace) -> Report:
 
 
 def list_near_duplicates(args: argparse.Namespace) -> Report:
+    from moodlab.images import duplicates
+    from moodlab.jobs.queue import get_job
+
     settings, database = open_database()
     with database.session() as session:
         job = get_job(session=session, actor=actor(), job_id=args.job_id)
@@ -130,6 +142,8 @@ def list_near_duplicates(args: argparse.Namespace) -> Report:
 
 
 def keep_both(args: argparse.Namespace) -> Report:
+    from moodlab.images import duplicates
+
     settings, database = open_database()
     with database.session() as session:
         image_id = duplicates.keep_both(

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database
-from moodlab.core.models import Job, JobStatus
-from moodlab.jobs import queue
-from moodlab.jobs.actions import start_check
+from moodlab.core.models import JobStatus
 from moodlab.jobs.kinds import KINDS
+
+if TYPE_CHECKING:
+    from moodlab.core.models import Job
+
+# Each command imports its services when it runs: a command imports only what it needs.
 
 
 def register(sub: Subcommands) -> None:
@@ -28,11 +32,14 @@ def job_row(job: Job) -> Report:
         "status": job.status,
         "progress": round(job.progress, 3),
         "message": job.message,
+        "part_of": job.parent_id,  # the run a training fold belongs to, say
         "created_at": job.created_at.isoformat(timespec="seconds"),
     }
 
 
 def list_jobs(args: argparse.Namespace) -> Report:
+    from moodlab.jobs import queue
+
     _, database = open_database()
     statuses = [JobStatus(s) for s in args.status or []]
     with database.session() as session:
@@ -41,6 +48,8 @@ def list_jobs(args: argparse.Namespace) -> Report:
 
 
 def show(args: argparse.Namespace) -> Report:
+    from moodlab.jobs import queue
+
     _, database = open_database()
     with database.session() as session:
         job = queue.get_job(session=session, actor=actor(), job_id=args.id)
@@ -56,12 +65,16 @@ def show(args: argparse.Namespace) -> Report:
 
 
 def cancel(args: argparse.Namespace) -> Report:
+    from moodlab.jobs import queue
+
     _, database = open_database()
     with database.session() as session:
         return job_row(queue.request_cancel(session=session, actor=actor(), job_id=args.id))
 
 
 def check_worker(args: argparse.Namespace) -> Report:
+    from moodlab.jobs.actions import start_check
+
     settings, database = open_database()
     with database.session() as session:
         job = start_check(session=session, actor=actor(), settings=settings)

@@ -12,29 +12,36 @@ import argparse
 import json
 import logging
 import sys
+from importlib import import_module
 from typing import Any
 
-from moodlab.cli import (
-    datasets,
-    home,
-    images,
-    jobs,
-    music,
-    server,
-    training,
-    users,
-    video,
-    votes,
-)
 from moodlab.cli.common import EXIT_ERROR, Parser, Report
 from moodlab.core.config import documented_settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.quiet import quiet_tensorflow
 
-AREAS = (server, home, images, votes, datasets, training, music, video, users, jobs)
+# Each area's module and the commands its ``register`` adds. `moodlab CMD` imports only
+# CMD's module, and that module imports its services when the command runs, so a
+# command imports only what it needs (`moodlab crawl` never imports Keras, SciPy or
+# scikit-learn); `moodlab --help` and an unknown command import every module.
+# tests/cli/test_startup.py checks this table against what each module registers.
+AREAS: dict[str, tuple[str, ...]] = {
+    "moodlab.cli.server:register": ("migrate", "serve", "demo", "worker"),
+    "moodlab.cli.home:register": ("status",),
+    "moodlab.cli.images:register": ("crawl", "openverse", "import", "images"),
+    "moodlab.cli.votes:register": ("votes", "agreement"),
+    "moodlab.cli.datasets:register": ("dataset",),
+    "moodlab.cli.review:register": ("review",),
+    "moodlab.cli.training:register": ("train", "models"),
+    "moodlab.cli.music:register": ("music",),
+    "moodlab.cli.video:register": ("video",),
+    "moodlab.cli.users:register": ("users",),
+    "moodlab.cli.jobs:register": ("jobs",),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; given ``argv``, with only the area its command belongs to."""
     settings_help = "\n".join(
         f"  {env} (default {default}): {doc}" for env, default, doc in documented_settings()
     )
@@ -45,8 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for area in AREAS:
-        area.register(sub)
+    wanted = next((arg for arg in argv or [] if not arg.startswith("-")), None)
+    areas = [ref for ref, names in AREAS.items() if wanted in names] or list(AREAS)
+    for ref in areas:
+        module, _, name = ref.partition(":")
+        getattr(import_module(module), name)(sub)
     return parser
 
 
@@ -54,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     quiet_tensorflow()  # before anything imports TensorFlow: worker, demo, inline training
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("moodlab").setLevel(logging.INFO)
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         report = args.handler(args)
     except MoodlabError as exc:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
 from moodlab.core.errors import MoodlabError
-from moodlab.music import library
-from moodlab.music.actions import start_generate
-from moodlab.music.library import GenerateParams
+
+# Each command imports its services when it runs: a command imports only what it needs.
 
 
 def register(sub: Subcommands) -> None:
@@ -29,6 +28,8 @@ def register(sub: Subcommands) -> None:
 
 
 def list_tracks(args: argparse.Namespace) -> Report:
+    from moodlab.music import library
+
     settings, database = open_database()
     with database.session() as session:
         votes = library.visible_votes(session=session, actor=actor())
@@ -41,6 +42,8 @@ def list_tracks(args: argparse.Namespace) -> Report:
 
 
 def import_track(args: argparse.Namespace) -> Report:
+    from moodlab.music import library
+
     source = Path(args.file).expanduser()
     if not source.is_file():
         raise MoodlabError(f"{args.file} does not exist or is not a file")
@@ -54,6 +57,9 @@ def import_track(args: argparse.Namespace) -> Report:
 
 
 def generate(args: argparse.Namespace) -> Report:
+    from moodlab.music.actions import start_generate
+    from moodlab.music.library import GenerateParams
+
     started = time.monotonic()
     report = run_here(start_generate, params=GenerateParams(seed=args.seed))
     return report | {"seconds": round(time.monotonic() - started, 1)}

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import TrainedModel
-from moodlab.training import registry
-from moodlab.training.actions import start_training
-from moodlab.training.architectures import ARCHITECTURES
-from moodlab.training.runs import TrainParams
+
+if TYPE_CHECKING:
+    from moodlab.core.models import TrainedModel
+
+# Each command imports its services when it runs: a command imports only what it needs.
 
 
 def register(sub: Subcommands) -> None:
+    from moodlab.training.architectures import ARCHITECTURES
+    from moodlab.training.runs import TrainParams
+
     train_ = command(
         sub, "train", "cross-validate and train a model on a dataset snapshot (as a job, run here)",
         train,
@@ -41,6 +45,9 @@ def register(sub: Subcommands) -> None:
 
 
 def train(args: argparse.Namespace) -> Report:
+    from moodlab.training.actions import start_training
+    from moodlab.training.runs import TrainParams
+
     params = TrainParams(
         snapshot_id=args.dataset, arch=args.arch, folds=args.folds, epochs=args.epochs,
         batch_size=args.batch_size, image_size=args.image_size, seed=args.seed,
@@ -53,6 +60,8 @@ def train(args: argparse.Namespace) -> Report:
 
 
 def model_row(model: TrainedModel) -> Report:
+    from moodlab.training import registry
+
     above, note = registry.chance_check(model)
     return {
         "above_chance": above, "chance_note": note,
@@ -63,6 +72,8 @@ def model_row(model: TrainedModel) -> Report:
 
 
 def list_models(args: argparse.Namespace) -> Report:
+    from moodlab.training import registry
+
     _, database = open_database()
     with database.session() as session:
         return {
@@ -71,6 +82,8 @@ def list_models(args: argparse.Namespace) -> Report:
 
 
 def activate(args: argparse.Namespace) -> Report:
+    from moodlab.training import registry
+
     _, database = open_database()
     with database.session() as session:
         try:
@@ -83,6 +96,8 @@ def activate(args: argparse.Namespace) -> Report:
 
 
 def evaluate(args: argparse.Namespace) -> Report:
+    from moodlab.training import registry
+
     settings, database = open_database()
     with database.session() as session:
         return registry.evaluate_model(

@@ -6,9 +6,8 @@ import argparse
 from pathlib import Path
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
-from moodlab.video.actions import start_video
-from moodlab.video.history import list_videos, video_row
-from moodlab.video.service import VideoParams
+
+# Each command imports its services when it runs: a command imports only what it needs.
 
 # The keys `video make --json` promises (docs/cli.md), in this order.
 MAKE_KEYS = (
@@ -24,9 +23,12 @@ MAKE_KEYS = (
 
 
 def register(sub: Subcommands) -> None:
+    from moodlab.video.request import VideoParams
+
     video = group(sub, "video", "videos with music that fits their mood")
     make_ = command(video, "make",
-                    "one video, or photos for a slideshow, with matching music (a job, run here)",
+                    "one video, or photos for a slideshow, with matching music (a job: an idle"
+                    " worker on this machine runs it, else this process)",
                     make)  # fmt: skip
     make_.add_argument("inputs", nargs="+", metavar="INPUT", help="a video file, or image files")
     make_.add_argument("--out", metavar="OUT.mp4", help="where to write it (default: data/videos)")
@@ -39,17 +41,23 @@ def register(sub: Subcommands) -> None:
                        help="breaks ties between tracks (0)")  # fmt: skip
     make_.add_argument("--keep-audio", action="store_true",
                        help="keep the original sound, ducked under the music")  # fmt: skip
+    make_.add_argument("--here", action="store_true",
+                       help="run it in this process even when an idle worker could")  # fmt: skip
     command(video, "list", "generated videos, newest first", list_made)
 
 
 def make(args: argparse.Namespace) -> Report:
+    from moodlab.video.actions import start_video
+    from moodlab.video.request import VideoParams
+
     inputs = {str(Path(p).expanduser().resolve()): p for p in args.inputs}
+    out = str(Path(args.out).expanduser().resolve()) if args.out else None  # a worker's cwd differs
     params = VideoParams(
-        inputs=list(inputs), names=inputs, out=args.out, model_id=args.model,
+        inputs=list(inputs), names=inputs, out=out, model_id=args.model,
         sample_fps=args.sample_fps, segments=args.segments, seed=args.seed,
         keep_audio=args.keep_audio,
     )  # fmt: skip
-    report = run_here(start_video, params=params)
+    report = run_here(start_video, params=params, hand_off=not args.here)
     if not args.json:  # a person reads the outcome; the timeline is for scripts and the page
         return {key: report[key] for key in MAKE_KEYS if key != "timeline"}
     return {key: report[key] for key in MAKE_KEYS} | {
@@ -58,6 +66,8 @@ def make(args: argparse.Namespace) -> Report:
 
 
 def list_made(args: argparse.Namespace) -> Report:
+    from moodlab.video.history import list_videos, video_row
+
     _, database = open_database()
     with database.session() as session:
         videos = list_videos(session=session, actor=actor())

@@ -6,8 +6,8 @@ import argparse
 from pathlib import Path
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database
-from moodlab.votes import csv_votes
-from moodlab.votes.agreement import agreement_report
+
+# Each command imports its services when it runs: a command imports only what it needs.
 
 
 def register(sub: Subcommands) -> None:
@@ -22,6 +22,8 @@ def register(sub: Subcommands) -> None:
 
 
 def import_votes(args: argparse.Namespace) -> Report:
+    from moodlab.votes import csv_votes
+
     _, database = open_database()
     with database.session() as session:
         report = csv_votes.import_votes(session=session, actor=actor(), path=Path(args.file))
@@ -29,6 +31,8 @@ def import_votes(args: argparse.Namespace) -> Report:
 
 
 def export_votes(args: argparse.Namespace) -> Report:
+    from moodlab.votes import csv_votes
+
     _, database = open_database()
     with database.session() as session:
         rows = csv_votes.export_votes(session=session, actor=actor(), path=Path(args.file))
@@ -36,6 +40,8 @@ def export_votes(args: argparse.Namespace) -> Report:
 
 
 def agreement(args: argparse.Namespace) -> Report:
+    from moodlab.votes.agreement import agreement_report
+
     settings, database = open_database()
     with database.session() as session:
         return agreement_report(session=session, actor=actor(), settings=settings)

@@ -30,8 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from moodlab.core.timeutil import utcnow
 
-# Named constraints, so that migrations can drop and alter them by name
-# (SQLite's batch mode needs names to recreate tables).
+# Named constraints: migrations drop and alter them by name (SQLite's batch mode needs them).
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -140,6 +139,11 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # A part of another job (a training run's fold): claimed and run like any job, and
+    # stopped with its parent (docs/architecture.md, "Jobs").
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), index=True
+    )
 
     created_by: Mapped[User | None] = relationship()
 
@@ -270,6 +274,53 @@ class TieBreak(Base):
     mood: Mapped[str | None] = mapped_column(String(32))  # NULL: left out of every set
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ImageExclusion(Base):
+    """The lead's "leave this image out of new snapshots": who, when, why; lifted undoes it."""
+
+    __tablename__ = "image_exclusions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    excluded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    excluded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lifted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    lifted_at: Mapped[datetime | None]  # NULL while the exclusion stands
+
+
+class VoteRound(Base):
+    """A round of votes the lead closed by sending the image back (moodlab.votes.rounds)."""
+
+    __tablename__ = "vote_rounds"
+    __table_args__ = (UniqueConstraint("image_id", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)  # the round closed: 1 is the first votes
+    reason: Mapped[str] = mapped_column(Text, default="")
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The newest snapshot then: the snapshots up to it no longer make the votes read-only.
+    snapshot_horizon: Mapped[int] = mapped_column(Integer, default=0)
+    tie_break: Mapped[str | None] = mapped_column(String(32))  # its tie-break: mood, "left out"
+
+
+class ArchivedVote(Base):
+    """A vote of a closed round, as it was: counted by nothing, never deleted."""
+
+    __tablename__ = "archived_votes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("vote_rounds.id", ondelete="CASCADE"), index=True
+    )
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    annotator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    mood: Mapped[str | None] = mapped_column(String(32))  # NULL: a skip
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class Snapshot(Base):

@@ -24,6 +24,7 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import Image, Role, Snapshot, SnapshotMember, TieBreak
 from moodlab.core.timeutil import utcnow
+from moodlab.datasets.exclusions import excluded_ids
 from moodlab.datasets.wording import low_cap_warning
 from moodlab.votes.arrays import (
     VersionCache,
@@ -239,7 +240,9 @@ def _build(found: _Decisions, session: Session, settings: Settings, rules: Rules
     ):
         raise MoodlabError("the per-mood cap and the test count cannot be negative")
     breaks = dict(session.execute(select(TieBreak.image_id, TieBreak.mood)).all())
-    tiers, labels = found.tiers, found.labels
+    # Images the lead excluded (moodlab.datasets.exclusions) join no set: no tier.
+    left_out = np.isin(found.items, np.fromiter(excluded_ids(session), dtype=np.int64))
+    tiers, labels = np.where(left_out, -1, found.tiers), found.labels
     train_of = [np.flatnonzero((tiers == 0) & (labels == m)) for m in range(len(names))]
     # Test candidates per mood, as (row, tier): the test tier, broken ties, and later
     # the train-tier rows the cap leaves out.
@@ -291,6 +294,7 @@ def _build(found: _Decisions, session: Session, settings: Settings, rules: Rules
     rule_set = {
         **asdict(rules),
         "cap_used": cap,
+        "excluded": int(left_out.sum()),
         "annotators_per_item": settings.annotators_per_item,
         "train_quorum": settings.train_quorum,
         "test_quorum": settings.test_quorum,

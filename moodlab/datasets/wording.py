@@ -49,5 +49,6 @@ def rules_text(rules: dict[str, Any]) -> str:
         "every test candidate" if rules.get("test_per_mood") is None
         else f"at most {rules['test_per_mood']} test images per mood",
         f"seed {rules.get('seed', 0)}",
+        *([f"{rules['excluded']} excluded by the lead"] if rules.get("excluded") else []),
     ]  # fmt: skip
     return "; ".join(parts)

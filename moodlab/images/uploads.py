@@ -60,7 +60,7 @@ def save_video_uploads(
         if suffix not in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS):
             raise MoodlabError(f"{shown!r}: only videos and photos can be made into a video")
         if len(data) > settings.video_max_bytes:
-            from moodlab.video.service import human_bytes
+            from moodlab.video.request import human_bytes
 
             raise MoodlabError(
                 f"{shown}: {human_bytes(len(data))} is over the"

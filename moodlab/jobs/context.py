@@ -11,17 +11,17 @@ import time
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, aliased
 
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Job
+from moodlab.core.models import Job, JobStatus
 from moodlab.core.timeutil import utcnow
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
     from sqlalchemy.orm import Session
 
@@ -113,6 +113,11 @@ class JobContext:
     Handlers call ``progress`` and ``log`` as they go and ``check_cancelled``
     between units of work (both ``progress`` and ``log`` check too). ``settings``
     and ``actor`` are the worker's settings and the user who started the job.
+
+    A job may be made of *parts*, jobs of their own that any worker claims (a training
+    run's folds): ``add_parts`` queues them, ``parts`` reads them, ``run_a_part`` runs a
+    queued one here (the worker gives ``run_part``, so a run finishes with one worker or
+    none but this process). A part's progress adds up into its parent's.
     """
 
     # Progress writes closer together than this are coalesced.
@@ -126,11 +131,15 @@ class JobContext:
         settings: Settings,
         actor: Actor,
         stop_event: threading.Event | None = None,
+        parent_id: int | None = None,
+        run_part: Callable[[int], bool] | None = None,
     ):
         self.database = database
         self.job_id = job_id
         self.settings = settings
         self.actor = actor
+        self.parent_id = parent_id  # the job this one is a part of, if any
+        self._run_part = run_part  # claims and runs a queued part of a job; False if none
         self.cancel_event = threading.Event()
         self.stop_event = stop_event or threading.Event()
         self._last_write = 0.0
@@ -160,9 +169,51 @@ class JobContext:
             values["message"] = message
         if result is not None:
             values["result"] = result
-        self._write(lambda session: session.execute(
-            update(Job).where(Job.id == self.job_id).values(**values)
-        ), what=f"job {self.job_id}'s progress")  # fmt: skip
+
+        def write(session: Session) -> None:
+            session.execute(update(Job).where(Job.id == self.job_id).values(**values))
+            if self.parent_id is not None:
+                roll_up(session, self.parent_id, message)
+
+        self._write(write, what=f"job {self.job_id}'s progress")
+
+    # -- parts ---------------------------------------------------------------------------------
+
+    def add_parts(self, parts: Sequence[JobParams]) -> bool:
+        """Queue ``parts`` as jobs of their own, once; False when they were queued before
+        (this job is running again after its worker stopped, and finds them)."""
+        added = False
+
+        def add(session: Session) -> None:
+            nonlocal added
+            if session.scalar(select(Job.id).where(Job.parent_id == self.job_id).limit(1)):
+                return
+            session.add_all(
+                Job(kind=type(part).KIND, params=part.to_json(), parent_id=self.job_id,
+                    created_by_id=self.actor.id, message="waiting for a worker")
+                for part in parts
+            )  # fmt: skip
+            added = True
+
+        self._write(add, what=f"job {self.job_id}'s parts")
+        return added
+
+    def parts(self) -> list[Job]:
+        """This job's parts as they stand, oldest first (detached rows)."""
+        with self.database.session() as session:
+            query = select(Job).where(Job.parent_id == self.job_id).order_by(Job.id)
+            return list(session.scalars(query))
+
+    def run_a_part(self) -> bool:
+        """Run one of this job's queued parts here; False when none waits (or this
+        context has no worker to run it)."""
+        self.check_cancelled()
+        return self._run_part is not None and self._run_part(self.job_id)
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking for a worker's stop; then check cancellation."""
+        self.stop_event.wait(seconds)
+        self.check_cancelled()
 
     def _write(self, change: Callable[[Session], Any], *, what: str) -> None:
         """One short transaction, retried briefly while SQLite is locked (then DatabaseBusy)."""
@@ -184,3 +235,19 @@ class JobContext:
                 job.log_tail = append_log(job.log_tail, stamped)
 
         self._write(append, what=f"job {self.job_id}'s log")
+
+
+def roll_up(session: Session, parent_id: int, message: str | None = None) -> None:
+    """A running job's progress as the mean of its parts' (equal parts of the work)."""
+    part = aliased(Job)
+    mean = (
+        select(func.coalesce(func.avg(part.progress), 0.0))
+        .where(part.parent_id == parent_id)
+        .scalar_subquery()
+    )
+    values: dict[str, Any] = {"progress": mean}
+    if message is not None:
+        values["message"] = message
+    session.execute(
+        update(Job).where(Job.id == parent_id, Job.status == JobStatus.RUNNING).values(**values)
+    )

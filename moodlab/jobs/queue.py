@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from moodlab.core.auth import Actor, require_role
 from moodlab.core.config import Settings
@@ -71,8 +71,13 @@ def list_jobs(
     statuses: list[JobStatus] | None = None,
     kinds: list[str] | None = None,
     limit: int = 200,
+    runs_only: bool = False,
 ) -> list[Job]:
-    """Jobs newest first: every job for the lead, their own for others; filtered in SQL."""
+    """Jobs newest first: every job for the lead, their own for others; filtered in SQL.
+
+    ``runs_only`` leaves out the parts of other jobs (a training run's folds), whose
+    progress their run's card already shows.
+    """
     query = select(Job).options(selectinload(Job.created_by)).order_by(Job.id.desc()).limit(limit)
     if not actor.is_lead:
         query = query.where(Job.created_by_id == actor.id)
@@ -80,6 +85,8 @@ def list_jobs(
         query = query.where(Job.status.in_([s.value for s in statuses]))
     if kinds:
         query = query.where(Job.kind.in_(kinds))
+    if runs_only:
+        query = query.where(Job.parent_id.is_(None))
     return list(session.scalars(query))
 
 
@@ -96,6 +103,7 @@ def request_cancel(*, session: Session, actor: Actor, job_id: int) -> Job:
     else:
         job.cancel_requested = True
         job.message = f"cancelling (asked by {actor.name})"
+        stop_parts(session, job, f"cancelled with job {job.id}", its_worker_is_done=False)
     return job
 
 
@@ -110,20 +118,22 @@ def live_workers(
 # --- what workers call -----------------------------------------------------------------------
 
 
-def claim_next(*, session: Session, worker: str, now: datetime | None = None) -> int | None:
-    """Atomically take the oldest queued job for ``worker``; its id, or None.
+def claim_next(
+    *, session: Session, worker: str, now: datetime | None = None, parent_id: int | None = None
+) -> int | None:
+    """Atomically take the oldest queued job (of job ``parent_id``'s parts, if given) for
+    ``worker``; its id, or None.
 
     PostgreSQL skips rows another worker has locked; on SQLite the conditional
     UPDATE below is the guard: only one worker's UPDATE can still see 'queued'.
     """
     now = now or utcnow()
     while True:
+        query = select(Job.id).where(Job.status == JobStatus.QUEUED)
+        if parent_id is not None:
+            query = query.where(Job.parent_id == parent_id)
         candidate = session.scalar(
-            select(Job.id)
-            .where(Job.status == JobStatus.QUEUED)
-            .order_by(Job.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
+            query.order_by(Job.id).limit(1).with_for_update(skip_locked=True)
         )
         if candidate is None:
             session.commit()
@@ -134,24 +144,30 @@ def claim_next(*, session: Session, worker: str, now: datetime | None = None) ->
 
 def claim(*, session: Session, job_id: int, worker: str, now: datetime | None = None) -> bool:
     """Take job ``job_id`` if it is still queued; commits. True when this worker got it."""
-    now = now or utcnow()
     # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed
     # to return the general Result, hence the cast SQLAlchemy's documentation shows.
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-        .values(
-            status=JobStatus.RUNNING,
-            worker=worker,
-            heartbeat_at=now,
-            started_at=now,
-            attempts=Job.attempts + 1,
-            message="started",
-        )
+        .values(**_claimed(worker, now), attempts=Job.attempts + 1)
     )
     claimed = cast(CursorResult[Any], result).rowcount
     session.commit()
     return claimed == 1
+
+
+def take(job: Job, *, worker: str, now: datetime | None = None) -> None:
+    """Claim ``job`` just queued in this session, before it commits: no worker sees it
+    queued (the CLI's jobs run where they were started)."""
+    for name, value in _claimed(worker, now).items():
+        setattr(job, name, value)
+    job.attempts = (job.attempts or 0) + 1
+
+
+def _claimed(worker: str, now: datetime | None) -> dict[str, Any]:
+    now = now or utcnow()
+    return {"status": JobStatus.RUNNING, "worker": worker, "heartbeat_at": now,
+            "started_at": now, "message": "started"}  # fmt: skip
 
 
 def recover_stale(
@@ -183,9 +199,29 @@ def recover_stale(
 
 
 def finish(job: Job, status: JobStatus, *, message: str = "", error: str | None = None) -> None:
+    """Record a job's end; one that did not succeed stops its parts."""
     job.status = status
     job.finished_at = utcnow()
     job.message = message or (error or status.value)
     job.error = error
     if status == JobStatus.SUCCEEDED:
         job.progress = 1.0
+    elif (session := object_session(job)) is not None:
+        stop_parts(session, job, f"stopped: job {job.id} {status.value}", its_worker_is_done=True)
+
+
+def stop_parts(session: Session, job: Job, why: str, *, its_worker_is_done: bool) -> None:
+    """Stop ``job``'s unfinished parts: queued ones at once, running ones at their
+    worker's next heartbeat; those on ``job``'s own worker at once when that worker is
+    done with the job (they ran inside it, so nothing runs them any more)."""
+    parts = session.scalars(
+        select(Job).where(
+            Job.parent_id == job.id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING])
+        )
+    ).all()
+    for part in parts:
+        if part.status == JobStatus.QUEUED or (its_worker_is_done and part.worker == job.worker):
+            finish(part, JobStatus.CANCELLED, message=why)
+        else:
+            part.cancel_requested = True
+            part.message = f"cancelling: {why}"

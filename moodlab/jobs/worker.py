@@ -161,12 +161,14 @@ class JobWorker:
             if job is None:  # deleted between the claim and now
                 log.warning("job %s: gone before it started", job_id)
                 return
-            kind_name, params = job.kind, dict(job.params or {})
+            kind_name, params, parent_id = job.kind, dict(job.params or {}), job.parent_id
             creator = job.created_by
             actor = Actor.of(creator) if creator else Actor.command_line()
         ctx = JobContext(
-            self.database, job_id, settings=self.settings, actor=actor, stop_event=self.stop_event
-        )
+            self.database, job_id, settings=self.settings, actor=actor, stop_event=self.stop_event,
+            parent_id=parent_id, run_part=self._run_a_part,
+        )  # fmt: skip
+        self._beat(job_id)  # busy from now on: a command does not hand this worker its job
         done = threading.Event()
         beating = threading.Thread(target=self._heartbeat_loop, args=(ctx, done), daemon=True)
         beating.start()
@@ -190,6 +192,21 @@ class JobWorker:
             done.set()
             beating.join()
         log.info("job %s: finished", job_id)
+
+    def _run_a_part(self, parent_id: int) -> bool:
+        """Inside job ``parent_id``: claim one of its queued parts and run it here, as any
+        worker would (its own heartbeat, its own outcome); False when none waits.
+
+        A job waiting for parts on other workers recovers their stale jobs too: this
+        worker is busy, and may be the only one left to notice a part's worker died.
+        """
+        self._recover_stale_jobs()
+        with self.database.session() as session:
+            job_id = queue.claim_next(session=session, worker=self.name, parent_id=parent_id)
+        if job_id is None:
+            return False
+        self._run_claimed(job_id)
+        return True
 
     def _heartbeat_loop(self, ctx: JobContext, done: threading.Event) -> None:
         """Beat until the job ends; a failed beat is logged and the next one tried.
@@ -256,23 +273,43 @@ class JobWorker:
             job.message = f"re-queued: worker {self.name} shut down"
 
 
+def here_worker(settings: Settings, database: Database) -> JobWorker:
+    """The worker that runs a command's job in the command's own process."""
+    return JobWorker(settings, database, name=f"cli:{socket.gethostname()}:{os.getpid()}")
+
+
 def run_here(settings: Settings, database: Database, job: Job) -> Job:
     """Run a queued job in this process (the CLI's way), recorded like any other.
 
     The CLI calls the same start service as the page, then this instead of waiting for
-    a worker. Ctrl-C cancels it: a command-line run is not handed to a worker to finish.
+    a worker. A job made of parts (a training run's folds) runs the parts no worker has
+    taken here too. Ctrl-C cancels it, parts included: a command-line run is not handed
+    to a worker to finish.
     """
-    worker = JobWorker(settings, database, name=f"cli:{socket.gethostname()}:{os.getpid()}")
+    done = try_run_here(settings, database, job.id)
+    if done is None:
+        raise MoodlabError(f"job {job.id} was taken by a worker before it could run here")
+    return done
+
+
+def try_run_here(settings: Settings, database: Database, job_id: int) -> Job | None:
+    """``run_here`` for job ``job_id`` if it is still queued; None when a worker has it."""
+    worker = here_worker(settings, database)
     with database.session() as session:
-        if not queue.claim(session=session, job_id=job.id, worker=worker.name):
-            raise MoodlabError(f"job {job.id} was taken by a worker before it could run here")
+        if not queue.claim(session=session, job_id=job_id, worker=worker.name):
+            return None
+    return run_taken(worker, job_id)
+
+
+def run_taken(worker: JobWorker, job_id: int) -> Job:
+    """Run job ``job_id``, which ``worker`` has claimed, in this process."""
     try:
-        worker._run_claimed(job.id)
+        worker._run_claimed(job_id)
     except KeyboardInterrupt:
-        worker._settle(job.id, JobStatus.CANCELLED, message="interrupted on the command line")
+        worker._settle(job_id, JobStatus.CANCELLED, message="interrupted on the command line")
         raise
-    with database.session() as session:
-        done = session.get(Job, job.id)
+    with worker.database.session() as session:
+        done = session.get(Job, job_id)
         assert done is not None
         return done
 
@@ -285,7 +322,14 @@ def start_here(
     actor: Actor,
     params: JobParams,
 ) -> Job:
-    """``start`` (a start service such as start_crawl) queues the job; it then runs here."""
+    """``start`` (a start service such as start_crawl) queues the job; it then runs here.
+
+    The job is claimed in the transaction that queues it, so a worker polling the same
+    database never takes it first.
+    """
+    worker = here_worker(settings, database)
     with database.session() as session:
         job = start(session=session, actor=actor, settings=settings, params=params)
-    return run_here(settings, database, job)
+        queue.take(job, worker=worker.name)
+        job_id = job.id
+    return run_taken(worker, job_id)

@@ -98,5 +98,7 @@ def review(report: dict[str, Any] | None) -> dict[str, Any] | None:
         "images": len(oof.images), "ece": ece, "reliability": bins,
         "issues": [{"image": oof.images[i["index"]], "label": names[i["label"]],
                     "suggested": names[i["suggested"]], "p_label": round(i["p_label"], 3),
-                    "p_suggested": round(i["p_suggested"], 3)} for i in issues],
+                    "p_suggested": round(i["p_suggested"], 3),
+                    "probs": dict(zip(names, np.round(oof.probs[i["index"]], 3).tolist(),
+                                      strict=True))} for i in issues],
     }  # fmt: skip

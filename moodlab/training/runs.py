@@ -1,7 +1,10 @@
-"""A training run as a job: stratified k-fold CV, then a final model, evaluated and saved.
+"""A training run's params and result, and the work of its parts: one fold, the final model.
 
-Each fold's score is written into the job's result when the fold ends; a job
-that is re-queued after its worker died starts again at the next fold.
+A run (moodlab.training.spread) is one job whose folds and final model are jobs of
+their own, claimed by any worker: ``run_fold`` trains fold k of the stratified k-fold
+split and scores the images it held out; ``run_final`` trains on every training image,
+evaluates on the test set and saves the model file. Both read everything from the
+snapshot, so a part runs the same on any worker.
 """
 
 from __future__ import annotations
@@ -15,20 +18,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
 
 from moodlab.core import moods
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Job, TrainedModel
 from moodlab.core.storage import ContentStore
 from moodlab.datasets.snapshots import get_snapshot, members_of
 from moodlab.images.intake import thumbnail_path
 from moodlab.jobs.context import JobContext, JobParams, JobResult
 from moodlab.training import architectures
-from moodlab.training.budget import MIN_UPDATES, data_problem, updates, updates_warning
+from moodlab.training.budget import data_problem, updates
 from moodlab.training.pipeline import dataset
 from moodlab.training.precision import apply_policy, choose_policy
 
@@ -210,156 +211,130 @@ def versions() -> dict[str, str | None]:
     return found
 
 
-def train(ctx: JobContext, params: TrainParams, settings: Settings) -> dict[str, Any]:
-    from sklearn.model_selection import StratifiedKFold
+@dataclass
+class FoldParams(TrainParams):
+    """Fold ``fold`` (1-based) of a run's k-fold split: a part of the run's job."""
 
+    fold: int = 1
+
+    KIND = "train_fold"
+
+    def validate(self, settings: Settings) -> None:
+        super().validate(settings)
+        if not 1 <= self.fold <= self.folds:
+            raise MoodlabError(f"fold {self.fold} is not one of the run's {self.folds} folds")
+
+
+@dataclass
+class FinalParams(TrainParams):
+    """The final model of a run, trained on all its training images: a part of its job."""
+
+    KIND = "train_final"
+
+
+@dataclass(frozen=True)
+class PartResult(JobResult):
+    """A fold's record (fold, accuracy, updates, history, out_of_fold), or the final
+    model's (path, test, final_history, final_updates, params, precision)."""
+
+    fold: int | None = None
+    accuracy: float | None = None
+    updates: int | None = None
+    test: dict[str, Any] | None = None
+    final_updates: int | None = None
+
+    def summary(self) -> str:
+        if self.fold is not None and self.accuracy is not None:
+            return f"fold {self.fold}: accuracy {self.accuracy:.2f} after {self.updates} updates"
+        if self.final_updates is not None:
+            tested = f", test {self.test['accuracy']:.2f}" if self.test else ""
+            return f"final model: {self.final_updates} updates{tested}"
+        return ""
+
+
+def checked_split(ctx: JobContext, params: TrainParams) -> tuple[list[str], np.ndarray]:
+    """The run's training images (thumbnail paths, mood indices), its params checked."""
+    settings = ctx.settings
     params.validate(settings)
-    database = ctx.database
-    precision = apply_policy(choose_policy(settings.precision))
-    paths, labels = _split(settings, params.snapshot_id, "train", database, ctx.actor)
+    paths, labels = _split(settings, params.snapshot_id, "train", ctx.database, ctx.actor)
     counts = np.bincount(labels, minlength=len(moods.names()))
     problem = data_problem(
         dict(zip(moods.names(), counts.tolist(), strict=True)), params.folds, params.snapshot_id
     )
     if problem:  # start_training refuses these; this guards a job queued some other way
         raise MoodlabError(problem)
-    saved = _saved_folds(database, ctx.job_id)
-    folds = []
-    if params.folds:
-        splitter = StratifiedKFold(params.folds, shuffle=True, random_state=params.seed)
-        folds = list(splitter.split(np.zeros(len(labels)), labels))
-    total_epochs = params.epochs * (len(folds) + 1)
-    scores: list[float] = [f["accuracy"] for f in saved]
-    ctx.log(
-        f"training {params.arch} on snapshot #{params.snapshot_id}: {len(paths)} images,"
-        f" {len(folds)} folds, {params.epochs} epochs each, precision {precision}"
-    )
+    return paths, labels
+
+
+def fold_indices(labels: np.ndarray, params: TrainParams) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The run's stratified k-fold split: the same on every worker (seeded)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    splitter = StratifiedKFold(params.folds, shuffle=True, random_state=params.seed)
+    return list(splitter.split(np.zeros(len(labels)), labels))
+
+
+def run_fold(ctx: JobContext, params: FoldParams) -> dict[str, Any]:
+    """Train one fold and score the images it held out: the fold's record."""
+    paths, labels = checked_split(ctx, params)
+    precision = apply_policy(choose_policy(ctx.settings.precision))
+    train_idx, val_idx = fold_indices(labels, params)[params.fold - 1]
+    label = f"fold {params.fold} of {params.folds}"
+    ctx.log(f"{label}: {params.arch} on {len(train_idx)} images, {params.epochs} epochs,"
+            f" precision {precision}")  # fmt: skip
+    callback = _progress_callback(ctx, label, 0, params.epochs, params.epochs)
+    train_set = ([paths[i] for i in train_idx], labels[train_idx])
     with tempfile.TemporaryDirectory(prefix="moodlab-train-") as cache:
-        cache_dir = Path(cache)
-        for k, (train_idx, val_idx) in enumerate(folds):
-            if k < len(saved):
-                continue  # finished before a restart
-            label = f"fold {k + 1} of {len(folds)}"
-            callback = _progress_callback(
-                ctx, label, k * params.epochs, total_epochs, params.epochs
-            )
-            train_set = ([paths[i] for i in train_idx], labels[train_idx])
-            model = _fit(
-                params, train_set, params.epochs, callback, cache_dir, f"fold{k}", settings
-            )
-            val_paths = [paths[i] for i in val_idx]
-            probs = _probabilities(model, val_paths, labels[val_idx], params)
-            accuracy = float((probs.argmax(axis=1) == labels[val_idx]).mean())
-            # Out-of-fold probabilities: each training image scored by the fold that did
-            # not train on it (the label review and calibration read them).
-            out_of_fold = [{"image": Path(path).stem, "label": int(label),
-                            "probs": [round(float(p), 4) for p in row]}
-                           for path, label, row in zip(val_paths, labels[val_idx], probs,
-                                                       strict=True)]  # fmt: skip
-            scores.append(accuracy)
-            steps = updates(len(train_idx), params.batch_size, params.epochs)
-            saved.append({"fold": k + 1, "accuracy": accuracy, "updates": steps,
-                          "history": callback.history,
-                          "out_of_fold": out_of_fold})  # fmt: skip
-            done = (k + 1) * params.epochs / total_epochs
-            message = f"{label}: accuracy {accuracy:.3f}"
-            ctx.progress(done, message, result={"folds": saved}, force=True)
-            ctx.log(f"{label}: validation accuracy {accuracy:.3f} after {steps} updates")
-        ctx.log(f"final model on all {len(paths)} training images")
-        callback = _progress_callback(
-            ctx, "final model", len(folds) * params.epochs, total_epochs, params.epochs
-        )
-        model = _fit(params, (paths, labels), params.epochs, callback, cache_dir, "final", settings)
+        model = _fit(params, train_set, params.epochs, callback, Path(cache), "fold", ctx.settings)
+    val_paths = [paths[i] for i in val_idx]
+    probs = _probabilities(model, val_paths, labels[val_idx], params)
+    accuracy = float((probs.argmax(axis=1) == labels[val_idx]).mean())
+    # Out-of-fold probabilities: each training image scored by the fold that did not
+    # train on it (the label review and calibration read them).
+    out_of_fold = [{"image": Path(path).stem, "label": int(label),
+                    "probs": [round(float(p), 4) for p in row]}
+                   for path, label, row in zip(val_paths, labels[val_idx], probs,
+                                               strict=True)]  # fmt: skip
+    steps = updates(len(train_idx), params.batch_size, params.epochs)
+    ctx.log(f"{label}: validation accuracy {accuracy:.3f} after {steps} updates")
+    return {"fold": params.fold, "accuracy": accuracy, "updates": steps,
+            "history": callback.history, "precision": precision,
+            "out_of_fold": out_of_fold}  # fmt: skip
+
+
+def model_file(params: TrainParams, run_id: int) -> Path:
+    """Where run ``run_id``'s model is kept, under the data dir."""
+    return Path("models") / f"{params.arch}-snapshot{params.snapshot_id}-job{run_id}.keras"
+
+
+def run_final(ctx: JobContext, params: FinalParams) -> dict[str, Any]:
+    """Train on every training image, evaluate on the test set, save the model file."""
+    settings = ctx.settings
+    paths, labels = checked_split(ctx, params)
+    precision = apply_policy(choose_policy(settings.precision))
+    ctx.log(f"final model: {params.arch} on all {len(paths)} training images,"
+            f" {params.epochs} epochs, precision {precision}")  # fmt: skip
+    callback = _progress_callback(ctx, "final model", 0, params.epochs, params.epochs)
+    with tempfile.TemporaryDirectory(prefix="moodlab-train-") as cache:
+        model = _fit(params, (paths, labels), params.epochs, callback, Path(cache), "final",
+                     settings)  # fmt: skip
     final_updates = updates(len(paths), params.batch_size, params.epochs)
-    test_paths, test_labels = _split(settings, params.snapshot_id, "test", database, ctx.actor)
+    test_paths, test_labels = _split(settings, params.snapshot_id, "test", ctx.database, ctx.actor)
     test = (
         evaluate(_predict(model, test_paths, test_labels, params), test_labels)
         if test_paths
         else None
     )
-    ctx.log(f"final model: {final_updates} updates")
-    trained = Trained(saved, callback.history, final_updates, len(paths))
-    record = _register(ctx, params, settings, model, scores, test, trained, precision)
-    ctx.log(f"done: model #{record['model_id']}; {TrainResult.from_json(record).summary()}")
-    return record
-
-
-def _saved_folds(database: Database, job_id: int) -> list[dict[str, Any]]:
-    with database.session() as session:
-        result = session.scalar(select(Job.result).where(Job.id == job_id)) or {}
-    return list(result.get("folds", []))
-
-
-@dataclass(frozen=True)
-class Trained:
-    """What the fits did: each fold's record, the final model's curve and update count."""
-
-    folds: list[dict[str, Any]]
-    final_history: list[dict[str, float]]
-    final_updates: int
-    train_images: int
-
-    def updates_report(self, arch: str) -> dict[str, Any]:
-        per_fold = [f["updates"] for f in self.folds if f.get("updates") is not None]
-        mean = round(float(np.mean(per_fold))) if per_fold else None
-        shown = mean if mean is not None else self.final_updates
-        return {"per_fold": per_fold, "per_fold_mean": mean, "final": self.final_updates,
-                "train_images": self.train_images, "minimum": MIN_UPDATES.get(arch),
-                "warning": updates_warning(arch, shown)}  # fmt: skip
-
-
-def _register(
-    ctx: JobContext,
-    params: TrainParams,
-    settings: Settings,
-    model: Any,
-    scores: list[float],
-    test: dict[str, Any] | None,
-    trained: Trained,
-    precision: str,
-) -> dict[str, Any]:
-    models_dir = settings.data_dir / "models"
-    models_dir.mkdir(parents=True, exist_ok=True)
-    name = f"{params.arch}-snapshot{params.snapshot_id}-job{ctx.job_id}.keras"
+    path = model_file(params, ctx.parent_id or ctx.job_id)
+    target = settings.data_dir / path
+    target.parent.mkdir(parents=True, exist_ok=True)
     # Keras wants the .keras suffix: save beside the target, then rename into place.
-    temporary = models_dir / f".{name}.tmp.keras"
+    temporary = target.with_name(f".{target.name}.tmp.keras")
     model.save(temporary)
-    os.replace(temporary, models_dir / name)
-    cv_mean = float(np.mean(scores)) if scores else None
-    cv_std = float(np.std(scores)) if scores else None
-    out_of_fold = [row for fold in trained.folds for row in fold.get("out_of_fold", [])]
-    folds = [{k: v for k, v in fold.items() if k != "out_of_fold"} for fold in trained.folds]
-    update_counts = trained.updates_report(params.arch)
-    report: dict[str, Any] = {
-        "folds": folds, "final_history": trained.final_history, "test": test,
-        "versions": versions(), "settings": {**params.__dict__}, "moods": moods.names(),
-        "updates": update_counts,
-        "out_of_fold": out_of_fold,
-    }  # fmt: skip
-    if params.arch == "transfer":
-        report["backbone_weights"] = str(architectures.transfer_weights(settings.transfer_weights))
-    with ctx.database.session() as session:
-        entry = TrainedModel(
-            arch=params.arch, path=str(Path("models") / name), snapshot_id=params.snapshot_id,
-            job_id=ctx.job_id, params=int(model.count_params()), image_size=params.image_size,
-            precision=precision, cv_scores={"scores": scores}, cv_mean=cv_mean, cv_std=cv_std,
-            test_accuracy=test["accuracy"] if test else None, report=report,
-        )  # fmt: skip
-        session.add(entry)
-        session.flush()
-        model_id = entry.id
-    return {
-        "model_id": model_id, "arch": params.arch, "params": int(model.count_params()),
-        "cv_scores": scores, "cv_mean": cv_mean, "cv_std": cv_std,
-        "test_accuracy": test["accuracy"] if test else None,
-        "adjacent_accuracy": test["adjacent_accuracy"] if test else None,
-        "macro_f1": test["macro_f1"] if test else None,
-        "confusion_matrix": test["confusion_matrix"] if test else None,
-        "moods": moods.names(), "precision": precision, "folds": folds,
-        "updates_per_fold": update_counts["per_fold_mean"], "final_updates": trained.final_updates,
-        "updates_warning": update_counts["warning"],
-    }  # fmt: skip
-
-
-def run_training(ctx: JobContext, params: TrainParams) -> dict[str, Any]:
-    return train(ctx, params, ctx.settings)
+    os.replace(temporary, target)
+    ctx.log(f"final model: {final_updates} updates" + (
+        f", test accuracy {test['accuracy']:.3f}" if test else ", no test set"))  # fmt: skip
+    return {"path": str(path), "test": test, "final_history": callback.history,
+            "final_updates": final_updates, "train_images": len(paths),
+            "params": int(model.count_params()), "precision": precision,
+            "versions": versions()}  # fmt: skip

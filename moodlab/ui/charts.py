@@ -139,3 +139,26 @@ def mood_timeline(rows: list[dict], *, moods: list[str], chosen: str,
         .encode(x="t:Q", tooltip=[alt.Tooltip("t:Q", title="scene cut (s)")])
     )
     return lines + rules
+
+
+def mood_probabilities(probs: dict[str, float], *, label: str, suggested: str) -> alt.Chart:
+    """A model's eight probabilities for one image as small bars in circle order: the
+    image's label and the mood the model suggests stand out."""
+    frame = pd.DataFrame(
+        [{"mood": mood, "probability": p,
+          "role": "label" if mood == label else "suggested" if mood == suggested else "other"}
+         for mood, p in probs.items()]
+    )  # fmt: skip
+    colours = alt.Scale(
+        domain=["label", "suggested", "other"], range=["#4c78a8", "#e45756", "#bab0ac"]
+    )
+    return (
+        alt.Chart(frame, height=150)
+        .mark_bar()
+        .encode(
+            x=alt.X("mood:N", sort=list(probs), title=None, axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color("role:N", scale=colours, legend=None),
+            tooltip=["mood:N", "role:N", alt.Tooltip("probability:Q", format=".3f")],
+        )
+    )

@@ -31,7 +31,8 @@ def job_card(job: Job, actor: Actor, *, details: bool = False) -> None:
     title = kind.title if kind else job.kind
     with st.container(border=True):
         head, button = st.columns([5, 1])
-        head.markdown(f"{STATUS_ICONS[status]} **#{job.id} {title}** · {status.value}")
+        part_of = f" of run #{job.parent_id}" if job.parent_id else ""  # a run's fold, say
+        head.markdown(f"{STATUS_ICONS[status]} **#{job.id} {title}**{part_of} · {status.value}")
         cancellable = not status.finished and not job.cancel_requested
         if cancellable and button.button(
             "Cancel", key=f"cancel-{job.id}", icon=":material/stop_circle:"

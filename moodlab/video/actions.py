@@ -8,7 +8,7 @@ from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.models import Job
 from moodlab.jobs.queue import enqueue
-from moodlab.video.service import VideoParams, resolve_model
+from moodlab.video.request import VideoParams, resolve_model
 
 
 def start_video(*, session: Session, actor: Actor, settings: Settings, params: VideoParams) -> Job:

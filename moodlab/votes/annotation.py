@@ -27,8 +27,9 @@ from moodlab.core.auth import Actor, require_role, user_id
 from moodlab.core.config import Settings
 from moodlab.core.db import lock_for_write, retry_locked
 from moodlab.core.errors import MoodlabError, NotFound, PermissionDenied
-from moodlab.core.models import Image, ImageVote, Role, SnapshotMember, TrackVote, User
+from moodlab.core.models import Image, ImageVote, Role, TrackVote, User
 from moodlab.core.timeutil import utcnow
+from moodlab.votes.rounds import in_snapshot_this_round
 
 SKIP = "skip"  # what the CSV and the UI call a skip; stored as NULL
 ANNOTATING = (Role.ANNOTATOR, Role.LEAD)
@@ -275,8 +276,9 @@ def check_annotator(session: Session, actor: Actor) -> None:
 
 
 def _check_not_frozen(session: Session, image: Image) -> None:
+    # A snapshot frozen before the image was last sent back no longer holds its votes.
     in_snapshot = image.frozen_at is not None or session.scalar(
-        select(exists().where(SnapshotMember.image_id == image.id))
+        select(in_snapshot_this_round(image.id))
     )
     if in_snapshot:
         since = f" since {image.frozen_at:%Y-%m-%d}" if image.frozen_at else ""

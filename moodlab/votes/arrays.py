@@ -4,7 +4,8 @@ The lead's pages (Agreement, Datasets) compute over every vote. At 100,000 image
 and 400,000 votes, loading them is one query of integers (the mood index is worked
 out by the database), and the results are cached on ``votes_version``: one query
 of counts and maxima that changes whenever a vote, a tie-break or an image is
-added, changed or removed (docs/architecture.md, "Agreement statistics").
+added, changed or removed, and when the lead excludes an image or sends one back
+(docs/architecture.md, "Agreement statistics").
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Image, ImageVote, TieBreak, User
+from moodlab.core.models import Image, ImageExclusion, ImageVote, TieBreak, User, VoteRound
 
 SKIPPED = -1  # the mood index of a skip (quorum.SKIPPED)
 UNKNOWN = -2  # a mood name moods.toml lacks
@@ -168,6 +169,10 @@ class VotesVersion(NamedTuple):
     last_tie_break: Any
     images: int
     max_image_id: int | None
+    # The lead's label review: exclusions made and lifted, rounds of votes closed.
+    max_exclusion_id: int | None
+    lifted_exclusions: int
+    max_round_id: int | None
 
     @property
     def images_key(self) -> tuple[str, int, int | None]:
@@ -176,10 +181,12 @@ class VotesVersion(NamedTuple):
 
 
 def votes_version(session: Session) -> VotesVersion:
-    """Counts and maxima of the votes, tie-breaks and images, in one query.
+    """Counts and maxima of the votes, tie-breaks, images and the review's rows, in one query.
 
-    Any vote added (count, max id), changed (max updated_at), or removed (count)
-    changes it, and so does a tie-break made or changed, or an image added or removed.
+    Any vote added (count, max id), changed (max updated_at), or removed (count: an
+    undo, or a round archived by sending the image back) changes it, and so does a
+    tie-break made or changed, an image added or removed, an exclusion made or lifted,
+    or a round of votes closed.
     """
     parts = [
         select(func.count()).select_from(ImageVote),
@@ -192,6 +199,11 @@ def votes_version(session: Session) -> VotesVersion:
         select(func.max(TieBreak.decided_at)),
         select(func.count()).select_from(Image),
         select(func.max(Image.id)),
+        select(func.max(ImageExclusion.id)),
+        select(func.count())
+        .select_from(ImageExclusion)
+        .where(ImageExclusion.lifted_at.is_not(None)),
+        select(func.max(VoteRound.id)),
     ]
     row = session.execute(select(*(p.scalar_subquery() for p in parts))).one()
     return VotesVersion(str(session.connection().engine.url), *row)

@@ -29,9 +29,10 @@ from moodlab.core.auth import Actor, require_role
 from moodlab.core.config import Settings
 from moodlab.core.db import lock_for_write, retry_locked
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Image, ImageVote, Role, SnapshotMember, User
+from moodlab.core.models import Image, ImageVote, Role, User
 from moodlab.core.timeutil import utcnow
 from moodlab.votes.annotation import SKIP, _mood_or_skip
+from moodlab.votes.rounds import in_snapshot_this_round
 
 CSV_COLUMNS = ("image", "annotator", "mood")
 BATCH_ROWS = 5_000
@@ -162,7 +163,7 @@ def _write_batch(session: Session, batch: list[Row], quorum: int) -> ImportRepor
         )
         frozen.update(
             session.scalars(
-                select(SnapshotMember.image_id).where(SnapshotMember.image_id.in_(chunk))
+                select(Image.id).where(Image.id.in_(chunk), in_snapshot_this_round(Image.id))
             )
         )
     writes: dict[tuple[int, int], str | None] = {}

@@ -19,8 +19,7 @@ from moodlab.datasets import snapshots as datasets
 from moodlab.datasets.snapshots import Rules
 from moodlab.images.intake import Intake, Provenance
 from moodlab.jobs import queue as jobs
-from moodlab.jobs.context import JobCancelled, JobContext
-from moodlab.training.runs import TrainParams, evaluate, train
+from moodlab.training.runs import TrainParams, evaluate
 from moodlab.votes import annotation
 from tests import media
 from tests.conftest import add_user, run_cli, run_job
@@ -93,35 +92,6 @@ def test_a_small_run_learns_and_registers_a_model(database, settings, lead, snap
     assert not list((settings.data_dir / "models").glob(".*tmp*"))
 
 
-def test_a_restarted_job_resumes_at_the_next_fold(database, settings, lead, snapshot_id):
-    with database.session() as session:
-        job = jobs.enqueue(
-            session=session,
-            actor=lead,
-            settings=settings,
-            params=TrainParams(**small(snapshot_id, epochs=1)),
-        )
-        job.result = {"folds": [{"fold": 1, "accuracy": 0.25, "history": []}]}
-        job_id = job.id
-    context = JobContext(database, job_id, settings=settings, actor=lead)
-    report = train(context, TrainParams(**small(snapshot_id, epochs=1)), settings)
-    assert report["cv_scores"][0] == 0.25  # fold 1 kept from before the crash
-    assert len(report["cv_scores"]) == 3
-    with database.session() as session:
-        assert "fold 1 of 3" not in session.get(Job, job_id).log_tail
-
-
-def test_cancel_is_honoured_between_batches(database, settings, lead, snapshot_id):
-    with database.session() as session:
-        job_id = jobs.enqueue(
-            session=session, actor=lead, settings=settings, params=TrainParams(**small(snapshot_id))
-        ).id
-    context = JobContext(database, job_id, settings=settings, actor=lead)
-    context.cancel_event.set()
-    with pytest.raises(JobCancelled):
-        train(context, TrainParams(**small(snapshot_id)), settings)
-
-
 def snapshot_with_cap(database, settings, lead, cap: int) -> int:
     with database.session() as session:
         rules = Rules(per_mood_cap=cap, seed=0)
@@ -187,6 +157,14 @@ def test_train_and_models_commands(env, database, settings, lead, snapshot_id):
     promised = {"model_id", "arch", "params", "cv_scores", "cv_mean", "cv_std", "test_accuracy",
                 "adjacent_accuracy", "confusion_matrix", "moods"}  # fmt: skip
     assert set(report) >= promised
+    # No worker: the command ran every part itself, and the model has each fold's record.
+    with database.session() as session:
+        parts = session.scalars(select(Job).where(Job.parent_id.is_not(None))).all()
+        model = session.get(TrainedModel, report["model_id"])
+        assert sorted(p.kind for p in parts) == ["train_final", "train_fold", "train_fold"]
+        assert all(p.status == JobStatus.SUCCEEDED and p.worker.startswith("cli:") for p in parts)
+        assert [f["fold"] for f in model.report["folds"]] == [1, 2]
+        assert len(model.report["out_of_fold"]) == 72
     listed = json.loads(run_cli("models", "list", "--json").stdout)["models"]
     assert listed[0]["id"] == report["model_id"] and listed[0]["active"] is False
     force = [] if listed[0]["above_chance"] else ["--force"]  # one epoch may be near chance
@@ -238,6 +216,10 @@ def test_training_page_starts_a_run_and_shows_the_report(database, settings, lea
     with database.session() as session:
         kinds = [j.kind for j in jobs.list_jobs(session=session, actor=lead)]
     assert kinds.count("train") == 3
+    # The real runs' out-of-fold predictions are reviewed on the Datasets page.
+    at.switch_page("pages/datasets.py").run()
+    assert not at.exception
+    assert any("of 72 training images have a label the model" in c.value for c in at.caption)
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16"])

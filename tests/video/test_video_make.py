@@ -12,7 +12,7 @@ from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import JobStatus, Video
 from moodlab.video import probe
-from moodlab.video.service import VideoParams
+from moodlab.video.request import VideoParams
 from tests import media
 from tests.conftest import run_cli, run_job
 from tests.video_media import (

@@ -15,7 +15,7 @@ from moodlab.core.errors import PermissionDenied
 from moodlab.core.models import Job, Video
 from moodlab.jobs import queue as jobs
 from moodlab.video.actions import start_video
-from moodlab.video.service import VideoParams
+from moodlab.video.request import VideoParams
 
 
 def a_file(path: Path) -> str:

@@ -1,0 +1,137 @@
+"""The Datasets page's label review: disputed labels and the lead's two decisions.
+
+Each image whose label a model's out-of-fold predictions dispute is shown with its
+thumbnail, who voted what in its current round, its label against the model's eight
+probabilities, and its history; the lead may leave it out of new snapshots (or undo
+that) and send it back for a new round of votes. The services check the role and the
+input (moodlab.datasets.review, .exclusions, moodlab.votes.rounds); this draws them.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from moodlab.core.auth import Actor
+from moodlab.core.config import Settings
+from moodlab.core.errors import MoodlabError
+from moodlab.core.storage import ContentStore
+from moodlab.datasets import exclusions
+from moodlab.datasets import review as label_review
+from moodlab.datasets.review import Disputed
+from moodlab.images.intake import thumbnail_path
+from moodlab.ui import charts, session
+from moodlab.ui.text import plain
+from moodlab.votes import rounds
+
+SHOWN = 12  # disputed images drawn at once; `moodlab review list` has them all
+
+
+def section(actor: Actor, settings: Settings) -> None:
+    st.subheader("Labels a model disputes")
+    with session.database().session() as db:
+        models = label_review.reviewable_models(session=db, actor=actor)
+    if not models:
+        st.caption(
+            "No cross-validated model yet: train one with 2 or more folds on the Training"
+            " page, and its out-of-fold predictions are reviewed here."
+        )
+        return
+    by_id = {m.id: m for m in models}
+    chosen = st.selectbox(
+        "Out-of-fold predictions of", list(by_id), key="review-model",
+        format_func=lambda i: f"model #{i} ({by_id[i].arch}, snapshot #{by_id[i].snapshot_id})",
+    )  # fmt: skip
+    with session.database().session() as db:
+        found = label_review.label_review(session=db, actor=actor, model_id=chosen)
+    if found is None:
+        return
+    st.caption(
+        f"{len(found.disputed)} of {found.images} training images have a label the model"
+        " confidently disputes (confident learning), worst first. Exclude one from new"
+        " snapshots, or send it back for a new round of votes (its votes are archived)."
+    )
+    store = ContentStore(settings.data_dir)
+    for item in found.disputed[:SHOWN]:
+        with st.container(border=True):
+            _disputed(item, actor, store)
+    if len(found.disputed) > SHOWN:
+        st.caption(f"and {len(found.disputed) - SHOWN} more: `moodlab review list` lists all")
+
+
+def _disputed(item: Disputed, actor: Actor, store: ContentStore) -> None:
+    picture, facts, chart = st.columns([1, 3, 3])
+    path = thumbnail_path(store, item.sha256)
+    if path.exists():
+        picture.image(str(path), width=128)
+    who = f"image {item.image_id}" if item.image_id is not None else "an image no longer stored"
+    facts.markdown(
+        f"**{who}** · label **{item.label}** ({item.p_label:.0%}), the model says"
+        f" **{item.suggested}** ({item.p_suggested:.0%})"
+    )
+    votes = " · ".join(f"{name}: {mood}" for name, mood in item.votes) or "none yet"
+    facts.caption(plain(f"Votes, round {item.round}: {votes}"))
+    if item.excluded is not None:
+        by, at = item.excluded.by or "the command line", item.excluded.at
+        note = f"Excluded from new snapshots by {by}, {at:%Y-%m-%d %H:%M} UTC"
+        facts.caption(plain(f"{note}: {item.excluded.reason}"))
+    chart.altair_chart(
+        charts.mood_probabilities(item.probs, label=item.label, suggested=item.suggested),
+        width="stretch",
+    )
+    if item.image_id is None:
+        return
+    image_id = item.image_id
+    reason = facts.text_input("Reason", key=f"review-reason-{image_id}",
+                              placeholder="why (kept with your name and the time)")  # fmt: skip
+    buttons = facts.container(horizontal=True)
+    if item.excluded is not None:
+        if buttons.button("Include again", key=f"include-{image_id}", icon=":material/undo:"):
+            _act(lambda db: exclusions.include(session=db, actor=actor, image=image_id),
+                 f"Image {image_id} may join new snapshots again")  # fmt: skip
+    elif buttons.button("Exclude from new snapshots", key=f"exclude-{image_id}",
+                        icon=":material/block:"):  # fmt: skip
+        _act(lambda db: exclusions.exclude(session=db, actor=actor, image=image_id,
+                                           reason=reason),
+             f"Image {image_id} is left out of new snapshots")  # fmt: skip
+    if buttons.button("Send back for new votes", key=f"send-back-{image_id}",
+                      icon=":material/replay:"):  # fmt: skip
+        _act(
+            lambda db: rounds.send_back(session=db, actor=actor, image=image_id, reason=reason),
+            f"Image {image_id} is back in the annotators' queues; its votes are archived",
+        )
+    with facts.expander("History"):
+        _history(actor, image_id)
+
+
+def _act(action, done: str) -> None:
+    try:
+        with session.database().session() as db:
+            action(db)
+    except MoodlabError as exc:
+        st.error(plain(exc))
+        return
+    st.toast(done)
+    st.rerun()
+
+
+def _history(actor: Actor, image_id: int) -> None:
+    with session.database().session() as db:
+        found = label_review.image_history(session=db, actor=actor, image=image_id)
+    rows = [
+        {"round": r.round, "annotator": v["annotator"], "mood": v["mood"],
+         "voted": f"{v['at']:%Y-%m-%d %H:%M}",
+         "state": "current" if r.closed_at is None else "archived"}
+        for r in found.rounds for v in r.votes
+    ]  # fmt: skip
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+    for r in found.rounds:
+        if r.closed_at is not None:
+            tie = f"; its tie-break: {r.tie_break}" if r.tie_break else ""
+            st.caption(plain(f"Round {r.round} closed {r.closed_at:%Y-%m-%d %H:%M} UTC by"
+                             f" {r.closed_by or 'the command line'}: {r.reason}{tie}"))  # fmt: skip
+    for e in found.exclusions:
+        lifted = f", lifted {e.lifted_at:%Y-%m-%d %H:%M}" if e.lifted_at else ""
+        st.caption(plain(f"Excluded {e.at:%Y-%m-%d %H:%M} UTC by {e.by or 'the command line'}:"
+                         f" {e.reason}{lifted}"))  # fmt: skip
