@@ -25,8 +25,11 @@ import hashlib
 import io
 import math
 import os
+import subprocess
+import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -48,6 +51,7 @@ from moodlab.music.actions import start_generate
 from moodlab.music.library import GenerateParams
 from moodlab.training.actions import start_training
 from moodlab.training.budget import MIN_UPDATES
+from moodlab.training.precision import usable_cores
 from moodlab.training.runs import TrainParams, estimated_updates
 from moodlab.votes import annotation
 
@@ -190,7 +194,8 @@ def build(
     _votes(database, annotators, truth, seed, say)
     _music(settings, database, lead, annotators, say)
     snapshot_id = _snapshot(settings, database, lead, say)
-    models = _training(settings, database, lead, snapshot_id, say)
+    with _second_worker(say):
+        models = _training(settings, database, lead, snapshot_id, say)
     video = _video(root, settings, database, lead, say)
     database.dispose()
     return {"dir": str(root), "images": len(truth), "snapshot_id": snapshot_id,
@@ -288,6 +293,28 @@ def _snapshot(settings: Settings, database: Database, lead: Actor, say: Say) -> 
         say(f"froze snapshot #{snapshot.id}: {sum(snapshot.train_counts.values())} train,"
             f" {sum(snapshot.test_counts.values())} test")  # fmt: skip
         return snapshot.id
+
+
+@contextmanager
+def _second_worker(say: Say) -> Iterator[None]:
+    """One more worker process while the demo trains, where a core is free for it: the
+    runs' folds and final models are jobs of their own, and it takes some of them
+    (docs/architecture.md, "Jobs"). One run's network keeps about one core busy.
+    """
+    if usable_cores() < 2:
+        yield
+        return
+    worker = subprocess.Popen([sys.executable, "-m", "moodlab", "worker"], stdin=subprocess.DEVNULL)
+    say(f"a second worker (process {worker.pid}) takes some of the folds")
+    try:
+        yield
+    finally:
+        worker.terminate()  # idle by now: every part of both runs has finished
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
 
 
 def _training(
