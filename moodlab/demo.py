@@ -12,9 +12,10 @@ real workspace, and is marked as a demo (a marker file the app shows as a banner
    split the votes, one annotator has not finished, and a few answers are skips;
 3. votes on the generated music library, so some tracks are accepted;
 4. a frozen snapshot and two quick training runs (plain and deep, 32 px images,
-   3 folds, each given enough optimizer updates to learn: the deep CNN its measured
+   3 folds, each given enough optimizer updates to learn: twice the measured
    minimum, moodlab.training.budget.MIN_UPDATES) so the Training page has a
-   comparison; the better model is activated;
+   comparison; a second worker process takes some of the folds; the better model
+   is activated;
 5. a slideshow video of a few pictures with music that fits them.
 """
 
@@ -64,12 +65,14 @@ UNFINISHED_SHARE = 0.85
 # Printed and shown on the log-in page: a demo of generated data, not a lab.
 PASSWORD = "demo-password"  # noqa: S105
 PICTURE_SIZE = (320, 240)
-# Generated pictures per mood: about a third reach the train tier (3 of 4 votes).
+# Generated pictures per mood: about a third reach the train tier (3 of 4 votes), some
+# 20 a mood; with 8 a mood the deep CNN stayed near 0.5 whatever its updates.
 PER_MOOD = 48  # `moodlab demo --per-mood`
 # The demo's two quick runs; each fills in its snapshot, architecture and epochs. At 32
-# px in batches of 8 an update is cheap, and the epochs are chosen from the snapshot's
-# size so that each fold gets UPDATES[arch] optimizer updates (benchmarks/updates.py:
-# batches of 4 learnt less per update and were no faster).
+# px an update is cheap, and the epochs are chosen from the snapshot's size so that
+# each fold gets UPDATES[arch] optimizer updates. Batches of 16 learnt far more per
+# update than batches of 8; at the minimum of 400 the deep CNN still underfit on some
+# seeds, at 800 it did not (docs/benchmarks.md, "The demo").
 TRAINING = TrainParams(snapshot_id=0, folds=3, epochs=1, batch_size=16, image_size=32, seed=0)
 UPDATES = {"plain": 2 * MIN_UPDATES["plain"], "deep": 2 * MIN_UPDATES["deep"]}
 # The generated music library of the demo: one track per mood (the default library has
