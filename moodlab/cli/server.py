@@ -35,7 +35,7 @@ def register(sub: Subcommands) -> None:
         sub, "demo", "build a labelled demo workspace (generated data) and serve it", demo
     )
     demo_.add_argument("--dir", type=Path, default=Path("demo"), help="its folder (./demo)")
-    demo_.add_argument("--per-mood", type=int, default=24, help="generated pictures per mood (24)")
+    demo_.add_argument("--per-mood", type=int, help="generated pictures per mood (default 48)")
     demo_.add_argument("--reset", action="store_true", help="delete the demo workspace first")
     demo_.add_argument("--build-only", action="store_true", help="build it, do not serve")
     demo_.add_argument("--port", type=int, default=8501)
@@ -68,7 +68,7 @@ def demo(args: argparse.Namespace) -> Report | None:
     from moodlab.cli import serve as serving
 
     say = (lambda line: print(line, file=sys.stderr)) if args.json else print
-    if args.per_mood < 4:
+    if args.per_mood is not None and args.per_mood < 4:
         raise MoodlabError("--per-mood must be at least 4 (3-fold training needs them)")
     if args.reset:
         workspaces.remove(args.dir)
@@ -78,7 +78,8 @@ def demo(args: argparse.Namespace) -> Report | None:
         say(f"using the demo workspace in {args.dir} (--reset builds a new one)")
     else:
         with filtered_stderr():  # the build trains here: TensorFlow's notes stay out
-            report = workspaces.build(args.dir, per_mood=args.per_mood, say=say)
+            per_mood = workspaces.PER_MOOD if args.per_mood is None else args.per_mood
+            report = workspaces.build(args.dir, per_mood=per_mood, say=say)
     say(f"demo log-ins: {workspaces.LEAD} (lead) and {', '.join(workspaces.ANNOTATORS)}"
         f" (annotators), password {workspaces.PASSWORD}")  # fmt: skip
     if args.build_only:

@@ -60,20 +60,11 @@ def atomic_write(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
     fd, tmp_name = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.{writer_token()}.", suffix=".tmp"
     )
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise _storage_error(exc, path) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with _renamed_on_success(Path(tmp_name), path), os.fdopen(fd, "wb") as handle:
+        yield handle
+        handle.flush()
+        if durable:
+            os.fsync(handle.fileno())
 
 
 @contextmanager
@@ -84,10 +75,17 @@ def atomic_path(path: Path) -> Iterator[Path]:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{writer_token()}.{time.monotonic_ns()}.tmp{path.suffix}")
-    try:
+    with _renamed_on_success(tmp, path):
         yield tmp
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+
+
+@contextmanager
+def _renamed_on_success(tmp: Path, path: Path) -> Iterator[None]:
+    """Rename ``tmp`` to ``path`` when the block succeeds; remove it when it fails."""
+    try:
+        yield
         os.replace(tmp, path)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
