@@ -4,25 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from moodlab.core import auth
-from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.ui import session
-from moodlab.ui.text import plain
+from moodlab.ui.layout import act
 
 actor = session.require_role(Role.LEAD)
 st.title("Users")
-
-
-def run(action, success: str) -> None:
-    """Call a service; show its error, or a toast and a fresh page."""
-    try:
-        with session.database().session() as db:
-            action(db)
-    except MoodlabError as exc:
-        st.error(plain(exc))
-        return
-    st.toast(success)
-    st.rerun()
 
 
 with session.database().session() as db:
@@ -51,7 +38,7 @@ with add, st.form("add_user", clear_on_submit=True):
     role = st.selectbox("Role", [Role.ANNOTATOR.value, Role.LEAD.value])
     password = st.text_input("Initial password", type="password", help="at least 8 characters")
     if st.form_submit_button("Add user", type="primary"):
-        run(
+        act(
             lambda db: auth.create_user(
                 session=db, actor=actor, name=name.strip(), role=Role(role), password=password
             ),
@@ -62,7 +49,7 @@ with reset, st.form("reset_password", clear_on_submit=True):
     who = st.selectbox("User", [u.name for u in users], key="reset_who")
     new_password = st.text_input("New password", type="password")
     if st.form_submit_button("Set password"):
-        run(
+        act(
             lambda db: auth.set_password(session=db, actor=actor, name=who, password=new_password),
             f"Password of {who} changed",
         )
@@ -74,7 +61,7 @@ with active:
         label.write(f"**{user.name}** ({user.role}) · {'active' if user.active else 'deactivated'}")
         verb = "Deactivate" if user.active else "Reactivate"
         if button.button(verb, key=f"toggle-{user.name}"):
-            run(
+            act(
                 lambda db, u=user: auth.set_active(
                     session=db, actor=actor, name=u.name, active=not u.active
                 ),

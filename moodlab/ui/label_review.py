@@ -14,13 +14,13 @@ import streamlit as st
 
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
-from moodlab.core.errors import MoodlabError
 from moodlab.core.storage import ContentStore
 from moodlab.datasets import exclusions
 from moodlab.datasets import review as label_review
 from moodlab.datasets.review import Disputed
 from moodlab.images.intake import thumbnail_path
 from moodlab.ui import charts, session
+from moodlab.ui.layout import act
 from moodlab.ui.text import plain
 from moodlab.votes import rounds
 
@@ -90,32 +90,21 @@ def _disputed(item: Disputed, actor: Actor, store: ContentStore) -> None:
     buttons = facts.container(horizontal=True)
     if item.excluded is not None:
         if buttons.button("Include again", key=f"include-{image_id}", icon=":material/undo:"):
-            _act(lambda db: exclusions.include(session=db, actor=actor, image=image_id),
+            act(lambda db: exclusions.include(session=db, actor=actor, image=image_id),
                  f"Image {image_id} may join new snapshots again")  # fmt: skip
     elif buttons.button("Exclude from new snapshots", key=f"exclude-{image_id}",
                         icon=":material/block:"):  # fmt: skip
-        _act(lambda db: exclusions.exclude(session=db, actor=actor, image=image_id,
+        act(lambda db: exclusions.exclude(session=db, actor=actor, image=image_id,
                                            reason=reason),
              f"Image {image_id} is left out of new snapshots")  # fmt: skip
     if buttons.button("Send back for new votes", key=f"send-back-{image_id}",
                       icon=":material/replay:"):  # fmt: skip
-        _act(
+        act(
             lambda db: rounds.send_back(session=db, actor=actor, image=image_id, reason=reason),
             f"Image {image_id} is back in the annotators' queues; its votes are archived",
         )
     with facts.expander("History"):
         _history(actor, image_id)
-
-
-def _act(action, done: str) -> None:
-    try:
-        with session.database().session() as db:
-            action(db)
-    except MoodlabError as exc:
-        st.error(plain(exc))
-        return
-    st.toast(done)
-    st.rerun()
 
 
 def _history(actor: Actor, image_id: int) -> None:
