@@ -156,7 +156,12 @@ def mood_probabilities(probs: dict[str, float], *, label: str, suggested: str) -
         alt.Chart(frame, height=150)
         .mark_bar()
         .encode(
-            x=alt.X("mood:N", sort=list(probs), title=None, axis=alt.Axis(labelAngle=-45)),
+            x=alt.X(
+                "mood:N",
+                sort=list(probs),
+                title=None,  # every mood named, none dropped
+                axis=alt.Axis(labelAngle=-60, labelOverlap=False, labelFontSize=10),
+            ),
             y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("role:N", scale=colours, legend=None),
             tooltip=["mood:N", "role:N", alt.Tooltip("probability:Q", format=".3f")],
