@@ -11,12 +11,16 @@ real workspace, and is marked as a demo (a marker file the app shows as a banner
    each has a skill, mistakes mostly go to a neighbouring mood, ambiguous pictures
    split the votes, one annotator has not finished, and a few answers are skips;
 3. votes on the generated music library, so some tracks are accepted;
-4. a frozen snapshot and two quick training runs (plain and deep, 32 px images,
+4. a frozen snapshot and two quick training runs (plain and deep, 16 px images,
    3 folds, each given enough optimizer updates to learn: twice the measured
    minimum, moodlab.training.budget.MIN_UPDATES) so the Training page has a
-   comparison; a second worker process takes some of the folds; the better model
-   is activated;
+   comparison; the better model is activated;
 5. a slideshow video of a few pictures with music that fits them.
+
+A second worker process works beside the build where a second core is free: it
+renders the music library while the pictures are made and voted on, trains the plain
+CNN while the build trains the deep one, then takes deep folds (docs/benchmarks.md,
+"The demo").
 """
 
 from __future__ import annotations
@@ -42,11 +46,12 @@ from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
 from moodlab.core.migrations import upgrade
-from moodlab.core.models import JobStatus, Role, TrainedModel
+from moodlab.core.models import Job, JobStatus, Role, TrainedModel
 from moodlab.core.quiet import quiet_tensorflow
 from moodlab.datasets import snapshots
 from moodlab.images.actions import start_import
 from moodlab.images.importer import ImportParams
+from moodlab.jobs.handoff import wait_for
 from moodlab.jobs.worker import start_here
 from moodlab.music.actions import start_generate
 from moodlab.music.library import GenerateParams
@@ -68,12 +73,14 @@ PICTURE_SIZE = (320, 240)
 # Generated pictures per mood: about a third reach the train tier (3 of 4 votes), some
 # 20 a mood; with 8 a mood the deep CNN stayed near 0.5 whatever its updates.
 PER_MOOD = 48  # `moodlab demo --per-mood`
-# The demo's two quick runs; each fills in its snapshot, architecture and epochs. At 32
-# px an update is cheap, and the epochs are chosen from the snapshot's size so that
-# each fold gets UPDATES[arch] optimizer updates. Batches of 16 learnt far more per
-# update than batches of 8; at the minimum of 400 the deep CNN still underfit on some
-# seeds, at 800 it did not (docs/benchmarks.md, "The demo").
-TRAINING = TrainParams(snapshot_id=0, folds=3, epochs=1, batch_size=16, image_size=32, seed=0)
+# The demo's two quick runs; each fills in its snapshot, architecture and epochs. The
+# generated pictures carry their mood in colour and coarse texture, which 16 px keeps
+# (the deep CNN's CV mean was 0.77 at 32 px, 0.75-0.82 at 16 px, for a quarter of the
+# arithmetic); real photos need the paper's 128. The epochs are chosen from the
+# snapshot's size so that each fold gets UPDATES[arch] optimizer updates. Batches of 16
+# learnt far more per update than batches of 8; at the minimum of 400 the deep CNN
+# still underfit on some seeds, at 800 it did not (docs/benchmarks.md, "The demo").
+TRAINING = TrainParams(snapshot_id=0, folds=3, epochs=1, batch_size=16, image_size=16, seed=0)
 UPDATES = {"plain": 2 * MIN_UPDATES["plain"], "deep": 2 * MIN_UPDATES["deep"]}
 # The generated music library of the demo: one track per mood (the default library has
 # 4), since rendering the library was 42% of the demo's build time.
@@ -131,10 +138,14 @@ def picture(mood: str, n: int, size: tuple[int, int] = PICTURE_SIZE) -> bytes:
     light = 0.35 + 0.25 * (spec.valence + 1) / 2 + rng.normal(0, 0.05)
     saturation = 0.25 + 0.6 * energy
     width, height = size
-    y, x = np.mgrid[0:height, 0:width] / max(size)
+    # float32 on an open grid: the build makes hundreds of these (half the time of float64)
+    y = (np.arange(height, dtype=np.float32) / max(size))[:, None]
+    x = (np.arange(width, dtype=np.float32) / max(size))[None, :]
     angle = rng.uniform(0, np.pi)
     frequency = 2 + 40 * energy**2 * rng.uniform(0.7, 1.3)
-    wave = np.sin((x * np.cos(angle) + y * np.sin(angle)) * frequency * np.pi + rng.uniform(0, 6))
+    wave = np.sin(
+        (x * math.cos(angle) + y * math.sin(angle)) * frequency * math.pi + rng.uniform(0, 6)
+    )
     pattern = np.sign(wave) if energy > 0.6 else wave  # hard edges when excited
     shade = np.clip(light + 0.18 * pattern * (0.3 + energy) + 0.15 * (y - 0.4), 0, 1)
     rgb = np.stack(
@@ -155,7 +166,8 @@ def picture(mood: str, n: int, size: tuple[int, int] = PICTURE_SIZE) -> bytes:
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
     if energy < 0.4:
         image = image.filter(ImageFilter.GaussianBlur(2 + 4 * (0.4 - energy)))
-    noisy = np.asarray(image, dtype=np.float32) + rng.normal(0, 6, (height, width, 3))
+    noise = rng.standard_normal((height, width, 3), dtype=np.float32)
+    noisy = np.asarray(image, dtype=np.float32) + 6 * noise
     out = io.BytesIO()
     Image.fromarray(np.clip(noisy, 0, 255).astype("uint8")).save(out, "JPEG", quality=88)
     return out.getvalue()
@@ -187,19 +199,27 @@ def build(
         raise MoodlabError(f"{root} is not empty: the demo is built in a folder of its own")
     os.environ.update(workspace.environment)  # the jobs below read their settings from it
     quiet_tensorflow()  # the demo trains here: its log shows the steps, not TF's start-up
-    settings = Settings.from_env()
+    helper = usable_cores() >= 2
+    # Two processes train at once on two cores: one TensorFlow thread each is faster
+    # than two each (docs/benchmarks.md, "The demo").
+    threads = max(1, usable_cores() // 2) if helper else 0
+    settings = replace(Settings.from_env(), training_threads=threads)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     workspace.marker.write_text("This workspace was made by `moodlab demo`: generated data.\n")
     database = Database(settings.database_url)
     upgrade(database)
-    lead, annotators = _users(database)
-    truth = _images(settings, database, lead, per_mood, say)
-    _votes(database, annotators, truth, seed, say)
-    _music(settings, database, lead, annotators, say)
-    snapshot_id = _snapshot(settings, database, lead, say)
-    with _second_worker(say):
-        models = _training(settings, database, lead, snapshot_id, say)
-    video = _video(root, settings, database, lead, say)
+    with _second_worker(helper, threads, say) as release:
+        lead, annotators = _users(database)
+        music = _queued(start_generate, settings, database, lead, GenerateParams())
+        say("generating the default music library" + (" (on the second worker)" * helper))
+        truth = _images(settings, database, lead, per_mood, say)
+        _votes(settings, database, annotators, truth, seed, say)
+        _finished(settings, database, music)
+        _music_votes(settings, database, annotators)
+        snapshot_id = _snapshot(settings, database, lead, say)
+        models = _training(settings, database, lead, snapshot_id, helper, say)
+        release()  # it winds down (a second or two, TensorFlow's) while the video is made
+        video = _video(root, settings, database, lead, say)
     database.dispose()
     return {"dir": str(root), "images": len(truth), "snapshot_id": snapshot_id,
             "models": models, "video": video, "lead": LEAD, "annotators": list(ANNOTATORS),
@@ -236,7 +256,12 @@ def _images(
 
 
 def _votes(
-    database: Database, annotators: list[Actor], truth: dict[str, str], seed: int, say: Say
+    settings: Settings,
+    database: Database,
+    annotators: list[Actor],
+    truth: dict[str, str],
+    seed: int,
+    say: Say,
 ) -> None:
     from sqlalchemy import select
 
@@ -251,26 +276,38 @@ def _votes(
         if mood is None:
             continue  # not one of ours
         ambiguity = rng.beta(1.2, 3)
-        for k, (person, skill) in enumerate(zip(annotators, ANNOTATORS.values(), strict=True)):
-            if k == len(annotators) - 1 and rng.random() > UNFINISHED_SHARE:
-                continue
-            vote = simulated_vote(mood, skill, ambiguity, rng)
-            with database.session() as session:
-                annotation.answer(session=session, actor=person, image_id=image_id, mood=vote)
+        with database.session() as session:  # one transaction per picture
+            for k, (person, skill) in enumerate(zip(annotators, ANNOTATORS.values(), strict=True)):
+                if k == len(annotators) - 1 and rng.random() > UNFINISHED_SHARE:
+                    continue
+                vote = simulated_vote(mood, skill, ambiguity, rng)
+                annotation.answer(session=session, actor=person, image_id=image_id, mood=vote,
+                                  settings=settings)  # fmt: skip
 
 
-def _music(
-    settings: Settings, database: Database, lead: Actor, annotators: list[Actor], say: Say
-) -> None:
-    """The default library, and votes that accept most tracks for the mood they were made for."""
+def _queued(
+    start: Callable[..., Job], settings: Settings, database: Database, lead: Actor, params: object
+) -> int:
+    """Queue a job for the second worker (or for ``_finished`` to run here); its id."""
+    with database.session() as session:
+        return start(session=session, actor=lead, settings=settings, params=params).id
+
+
+def _finished(settings: Settings, database: Database, job_id: int) -> Job:
+    """Job ``job_id`` once it has succeeded: a worker's, or run here if none took it."""
+    job = wait_for(settings, database, job_id, say=lambda line: None)
+    if job.status != JobStatus.SUCCEEDED:
+        raise MoodlabError(f"the demo's {job.kind} job {job.id} failed: {job.error}")
+    return job
+
+
+def _music_votes(settings: Settings, database: Database, annotators: list[Actor]) -> None:
+    """Votes on the generated library that accept most tracks for the mood they were made for."""
     from sqlalchemy import select
 
     from moodlab.core.models import Track
     from moodlab.music.votes import vote_track
 
-    say("generating the default music library")
-    start_here(start_generate, settings=settings, database=database, actor=lead,
-               params=GenerateParams())  # fmt: skip
     rng = np.random.default_rng(1)
     with database.session() as session:
         tracks = session.execute(select(Track.id, Track.intended_mood)).all()
@@ -299,20 +336,25 @@ def _snapshot(settings: Settings, database: Database, lead: Actor, say: Say) -> 
 
 
 @contextmanager
-def _second_worker(say: Say) -> Iterator[None]:
-    """One more worker process while the demo trains, where a core is free for it: the
-    runs' folds and final models are jobs of their own, and it takes some of them
-    (docs/architecture.md, "Jobs"). One run's network keeps about one core busy.
+def _second_worker(helper: bool, threads: int, say: Say) -> Iterator[Callable[[], None]]:
+    """One more worker process while the demo builds, where a core is free for it: it
+    takes the queued jobs (the music library, the plain run) and the deep run's folds,
+    which are jobs of their own (docs/architecture.md, "Jobs").
+
+    Yields ``release``, which asks the worker to stop once nothing is left for it; the
+    context waits for it to have stopped.
     """
-    if usable_cores() < 2:
-        yield
+    if not helper:
+        yield lambda: None
         return
-    worker = subprocess.Popen([sys.executable, "-m", "moodlab", "worker"], stdin=subprocess.DEVNULL)
-    say(f"a second worker (process {worker.pid}) takes some of the folds")
+    environment = {**os.environ, "MOODLAB_TRAINING_THREADS": str(threads)}
+    worker = subprocess.Popen([sys.executable, "-m", "moodlab", "worker"], env=environment,
+                              stdin=subprocess.DEVNULL)  # fmt: skip
+    say(f"a second worker (process {worker.pid}) works beside the build")
     try:
-        yield
+        yield worker.terminate  # SIGTERM stops an idle worker (docs/cli.md)
     finally:
-        worker.terminate()  # idle by now: every part of both runs has finished
+        worker.terminate()  # idle by now: every job it could take has finished
         try:
             worker.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -321,23 +363,36 @@ def _second_worker(say: Say) -> Iterator[None]:
 
 
 def _training(
-    settings: Settings, database: Database, lead: Actor, snapshot_id: int, say: Say
-) -> list[int]:
+    settings: Settings, database: Database, lead: Actor, snapshot_id: int, helper: bool,
+    say: Say,
+) -> list[int]:  # fmt: skip
+    """The plain run queued for the second worker, the deep run here (its folds shared);
+    without a second worker both run here, one after the other."""
     from moodlab.training.registry import activate
 
     with database.session() as session:
         snapshot = snapshots.get_snapshot(session=session, actor=lead, snapshot_id=snapshot_id)
         images = sum(snapshot.train_counts.values())
-    made = []
+    runs = {}
     for arch in ("plain", "deep"):
         params = replace(TRAINING, snapshot_id=snapshot_id, arch=arch)
         per_epoch = estimated_updates(images, params)  # with epochs=1
-        params = replace(params, epochs=max(1, math.ceil(UPDATES[arch] / max(1, per_epoch))))
-        steps = estimated_updates(images, params)
-        say(f"training {arch} ({params.folds} folds, {params.epochs} epochs, about {steps}"
-            f" updates per fold, {params.image_size} px)")  # fmt: skip
-        job = start_here(start_training, settings=settings, database=database, actor=lead,
-                         params=params)  # fmt: skip
+        runs[arch] = replace(params, epochs=max(1, math.ceil(UPDATES[arch] / max(1, per_epoch))))
+        steps = estimated_updates(images, runs[arch])
+        say(f"training {arch} ({params.folds} folds, {runs[arch].epochs} epochs, about {steps}"
+            f" updates per fold, {params.image_size} px)" + (" on the second worker" * (
+                helper and arch == "plain")))  # fmt: skip
+    plain = (
+        _queued(start_training, settings, database, lead, runs["plain"])
+        if helper
+        else start_here(start_training, settings=settings, database=database, actor=lead,
+                        params=runs["plain"]).id
+    )  # fmt: skip
+    deep_job = start_here(start_training, settings=settings, database=database, actor=lead,
+                          params=runs["deep"])  # fmt: skip
+    plain_job = wait_for(settings, database, plain, say=lambda line: None)  # done if run here
+    made = []
+    for arch, job in (("plain", plain_job), ("deep", deep_job)):
         if job.status != JobStatus.SUCCEEDED or job.result is None:
             raise MoodlabError(f"the demo's {arch} training failed: {job.error}")
         made.append(job.result["model_id"])

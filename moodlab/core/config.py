@@ -116,6 +116,12 @@ class Settings:
         "MOODLAB_PRECISION",
         "Keras dtype policy: mixed_bfloat16, mixed_float16 or float32; empty picks by hardware",
     )
+    training_threads: int = _setting(
+        0,
+        "MOODLAB_TRAINING_THREADS",
+        "TensorFlow threads of each training or predicting process; 0 uses every core it may"
+        " run on (two workers on two cores train faster with 1 each)",
+    )
     transfer_weights: str = _setting(
         "",
         "MOODLAB_TRANSFER_WEIGHTS",

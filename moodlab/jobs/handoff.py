@@ -69,14 +69,14 @@ def run_on_worker(
         return run_taken(here, job_id)
     say(f"job {job_id}: handed to the idle worker {worker_name} (--here runs it in this process)")
     try:
-        return _wait(settings, database, job_id, say=say)
+        return wait_for(settings, database, job_id, say=say)
     except KeyboardInterrupt:
         with database.session() as session:
             queue.request_cancel(session=session, actor=actor, job_id=job_id)
         raise
 
 
-def _wait(
+def wait_for(
     settings: Settings, database: Database, job_id: int, *, say: Callable[[str], None]
 ) -> Job:
     """Until the job is done; a job no worker takes, or whose worker went silent, runs here."""

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage, signal
 
 from moodlab.core.errors import MoodlabError
 
@@ -160,6 +159,8 @@ def _biquad_k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def loudness_lufs(samples: np.ndarray, rate: int) -> float:
     """Integrated loudness (ITU-R BS.1770-4): K-weighted, 400 ms blocks, gated."""
+    from scipy import signal  # imported on use: scipy takes 0.7 s to import
+
     x = np.asarray(samples, dtype=np.float32)
     if x.ndim == 1:
         x = x[:, None]
@@ -200,6 +201,8 @@ def onset_envelope(mono: np.ndarray, rate: int) -> tuple[np.ndarray, float]:
     Each frame is compared with the previous one widened by a few bins (as in
     SuperFlux, Boeck & Widmer 2013), so vibrato does not count as new notes.
     """
+    from scipy import ndimage  # imported on use: scipy takes 0.7 s to import
+
     magnitudes, _, fps = _spectrogram(mono, rate)
     level = np.log1p(100 * magnitudes)
     previous = ndimage.maximum_filter1d(level[:-1], size=7, axis=1)

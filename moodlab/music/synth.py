@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import ndimage, signal
 
 from moodlab.music.audio import loudness_lufs
 from moodlab.music.params import MusicParams
@@ -321,6 +320,8 @@ def _room(reverb: float) -> np.ndarray:
 
 
 def _master(mix: _Mix, p: MusicParams) -> np.ndarray:
+    from scipy import signal  # imported on use: scipy takes 0.7 s to import
+
     harmonic = mix.harmonic
     if p.roughness:
         drive = 1 + 6 * p.roughness
@@ -337,6 +338,8 @@ def _master(mix: _Mix, p: MusicParams) -> np.ndarray:
 
 def _limit(x: np.ndarray) -> np.ndarray:
     """A peak limiter: gain dips smoothly around any sample above the ceiling."""
+    from scipy import ndimage  # imported on use: scipy takes 0.7 s to import
+
     ceiling = 10 ** (PEAK_CEILING_DBFS / 20)
     width = int(0.005 * SAMPLE_RATE)
     needed = np.minimum(1.0, ceiling / np.maximum(np.abs(x).max(axis=1), 1e-12))

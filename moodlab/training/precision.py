@@ -36,14 +36,17 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def size_thread_pools() -> int:
-    """Size TensorFlow's intra- and inter-op pools to the usable cores; returns the size.
+def size_thread_pools(threads: int = 0) -> int:
+    """Size TensorFlow's intra- and inter-op pools to ``threads`` (0: the usable cores);
+    returns the size.
 
     Only possible before TensorFlow's runtime starts: later calls leave it as it is.
     """
     import tensorflow as tf
 
-    cores = usable_cores()
+    if threads < 0:
+        raise ConfigError(f"MOODLAB_TRAINING_THREADS={threads} is below 0")
+    cores = threads or usable_cores()
     try:
         if tf.config.threading.get_intra_op_parallelism_threads() != cores:
             tf.config.threading.set_intra_op_parallelism_threads(cores)
@@ -53,12 +56,13 @@ def size_thread_pools() -> int:
     return cores
 
 
-def choose_policy(forced: str = "") -> str:
+def choose_policy(forced: str = "", threads: int = 0) -> str:
     """The policy name: ``forced`` (the MOODLAB_PRECISION setting), else from the hardware.
 
-    Called before every training run and prediction, so it sizes the thread pools too.
+    Called before every training run and prediction, so it sizes the thread pools too
+    (``threads``, the MOODLAB_TRAINING_THREADS setting).
     """
-    size_thread_pools()
+    size_thread_pools(threads)
     if forced:
         if forced not in POLICIES:
             raise ConfigError(f"MOODLAB_PRECISION={forced!r} is not one of {', '.join(POLICIES)}")

@@ -79,7 +79,7 @@ def load_registered(settings: Settings, entry: TrainedModel):
     """A registered model ready to predict, under the dtype policy training uses."""
     import keras
 
-    apply_policy(choose_policy(settings.precision))
+    apply_policy(choose_policy(settings.precision, settings.training_threads))
     path = settings.data_dir / entry.path
     if not path.exists():
         raise MoodlabError(f"model {entry.id}: its file {path} is missing")

@@ -39,8 +39,10 @@ from moodlab.training.runs import (
 def run_training(ctx: JobContext, params: TrainParams) -> dict[str, Any]:
     paths, _ = checked_split(ctx, params)
     fields = params.__dict__
-    parts: list[TrainParams] = [FoldParams(**fields, fold=k + 1) for k in range(params.folds)]
-    parts.append(FinalParams(**fields))
+    # The final model first: it trains on the most images, and the longest part started
+    # first leaves the shortest for the end when workers share the parts.
+    parts: list[TrainParams] = [FinalParams(**fields)]
+    parts += [FoldParams(**fields, fold=k + 1) for k in range(params.folds)]
     if ctx.add_parts(parts):
         ctx.log(
             f"training {params.arch} on snapshot #{params.snapshot_id}: {len(paths)} images,"

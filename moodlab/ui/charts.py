@@ -66,10 +66,16 @@ def bars_by(counts: dict[str, int], *, label: str, value: str) -> alt.Chart:
 
 
 def training_curves(history: list[dict[str, float]]) -> tuple[alt.Chart, alt.Chart]:
-    """Loss and accuracy per epoch on two charts, each on its own axis (accuracy 0-1)."""
+    """Loss and accuracy per epoch on two charts, each on its own axis (accuracy 0-1).
+
+    A point is one Keras epoch; its "epoch" is the run's epoch it ended on (several
+    when moodlab.training.runs grouped them; a run recorded before has none, and its
+    points are numbered).
+    """
     long = pd.DataFrame(
-        [{"epoch": epoch, "series": name, "value": v}
-         for epoch, logs in enumerate(history, start=1) for name, v in logs.items()]
+        [{"epoch": logs.get("epoch", n), "series": name, "value": v}
+         for n, logs in enumerate(history, start=1)
+         for name, v in logs.items() if name != "epoch"]
     , columns=["epoch", "series", "value"])  # fmt: skip
     is_loss = long["series"].str.contains("loss")
     is_accuracy = long["series"].str.contains("acc")

@@ -76,3 +76,26 @@ def test_tensorflow_thread_pools_follow_the_cores_this_process_may_use():
                          timeout=120, cwd=os.getcwd())  # fmt: skip
     assert out.returncode == 0, out.stderr[-1500:]
     assert out.stdout.split()[-2:] == ["1", "1"]  # one core allowed: pools of one
+
+
+def test_training_threads_can_be_set_below_the_cores_and_never_below_zero(monkeypatch):
+    import os
+    import subprocess
+    import sys
+
+    from moodlab.core.config import Settings
+    from moodlab.training.precision import size_thread_pools
+
+    monkeypatch.setenv("MOODLAB_TRAINING_THREADS", "1")
+    assert Settings.from_env().training_threads == 1
+    with pytest.raises(ConfigError, match="MOODLAB_TRAINING_THREADS=-1 is below 0"):
+        size_thread_pools(-1)
+    code = (
+        "from moodlab.training.precision import choose_policy; choose_policy('float32', 1);"
+        "import tensorflow as tf; tf.constant(1.0) + 1;"
+        "print(tf.config.threading.get_intra_op_parallelism_threads())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=os.getcwd())  # fmt: skip
+    assert out.returncode == 0, out.stderr[-1500:]
+    assert out.stdout.split()[-1] == "1"

@@ -79,9 +79,12 @@ def test_a_small_run_learns_and_registers_a_model(database, settings, lead, snap
     assert report["updates_per_fold"] == 30 and report["final_updates"] == 50
     assert report["updates_warning"] is None  # the plain CNN's measured minimum is 24
     assert "after 30 updates" in job.log_tail
+    # Ten epochs of 3 (folds) and 5 (final) updates: one Keras epoch each, ending at 10.
+    assert [h["epoch"] for f in report["folds"] for h in f["history"]] == [10, 10, 10]
     with database.session() as session:
         model = session.get(TrainedModel, report["model_id"])
         assert model.report["updates"]["per_fold"] == [30, 30, 30]
+        assert [h["epoch"] for h in model.report["final_history"]] == [10]
         out_of_fold = model.report["out_of_fold"]  # every training image, once
         assert len(out_of_fold) == 72 and len({row["image"] for row in out_of_fold}) == 72
         assert all(abs(sum(row["probs"]) - 1) < 1e-2 for row in out_of_fold)
@@ -281,3 +284,14 @@ def test_transfer_trains_from_a_local_weights_file_and_never_downloads(
     with database.session() as session:
         model = session.get(TrainedModel, job.result["model_id"])
         assert model.report["backbone_weights"].endswith(architectures.TRANSFER_WEIGHTS_FILE)
+
+
+def test_short_epochs_are_grouped_into_keras_epochs_of_enough_updates():
+    from moodlab.training.runs import MIN_UPDATES_PER_CALL, epochs_per_call
+
+    assert MIN_UPDATES_PER_CALL == 64
+    assert epochs_per_call(8, 100) == 10  # the demo: 100 epochs of 8 updates, 10 at a time
+    assert epochs_per_call(3, 10) == 10  # never 64: all ten in one Keras epoch
+    assert epochs_per_call(100, 60) == 1  # a lab's epochs are long enough already
+    assert epochs_per_call(5, 7) == 7  # 7 is prime: all of them
+    assert epochs_per_call(0, 4) == 4 and epochs_per_call(8, 0) == 1

@@ -50,17 +50,19 @@ def test_a_run_is_a_job_per_fold_and_one_for_the_final_model(
     done = run_here(settings, database, run)  # no worker: this process runs every part
     assert done.status == JobStatus.SUCCEEDED, done.error
     parts = parts_of(database, run.id)
-    assert [p.kind for p in parts] == ["train_fold"] * 3 + ["train_final"]
-    assert [p.params.get("fold") for p in parts[:3]] == [1, 2, 3]
-    assert all(p.status == JobStatus.SUCCEEDED and p.worker == done.worker for p in parts)
+    # The final model first: the longest part, started first (docs/architecture.md, "Jobs").
+    assert [p.kind for p in parts] == ["train_final"] + ["train_fold"] * 3
+    final, parts = parts[0], parts[1:]
+    assert [p.params.get("fold") for p in parts] == [1, 2, 3]
+    assert all(p.status == JobStatus.SUCCEEDED and p.worker == done.worker for p in [final, *parts])
     assert done.progress == 1.0
     # The run's result and model report keep their shape, each fold naming its job.
     assert [f["fold"] for f in done.result["folds"]] == [1, 2, 3]
-    assert [f["job"] for f in done.result["folds"]] == [p.id for p in parts[:3]]
-    assert done.result["cv_scores"] == [p.result["accuracy"] for p in parts[:3]]
+    assert [f["job"] for f in done.result["folds"]] == [p.id for p in parts]
+    assert done.result["cv_scores"] == [p.result["accuracy"] for p in parts]
     with database.session() as session:
         model = session.scalars(select(TrainedModel)).one()
-        assert model.job_id == run.id and model.path == parts[3].result["path"]
+        assert model.job_id == run.id and model.path == final.result["path"]
         assert len(model.report["out_of_fold"]) == 72  # every training image, once
     assert (settings.data_dir / model.path).exists()
 
@@ -126,5 +128,5 @@ def test_cancelling_a_run_stops_all_its_parts(
         assert not session.scalars(select(TrainedModel)).all()
     parts = parts_of(database, run_id)
     assert {p.status for p in parts} == {JobStatus.CANCELLED}
-    assert parts[0].started_at is not None  # the running fold was stopped, not finished
+    assert parts[0].started_at is not None  # the running part (the final model) was stopped
     assert all(p.started_at is None for p in parts[1:])  # the others never started

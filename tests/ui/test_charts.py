@@ -37,6 +37,15 @@ def test_training_curves_put_loss_and_accuracy_on_separate_axes():
     assert set(loss.data["series"]) == {"loss", "val_loss"}
     assert set(accuracy.data["series"]) == {"accuracy", "val_accuracy"}
     assert spec_of(accuracy)["encoding"]["y"]["scale"]["domain"] == [0, 1]
+    assert list(loss.data["epoch"].unique()) == [1, 2]  # no "epoch": numbered
+
+
+def test_training_curves_put_grouped_epochs_where_they_ended():
+    history = [{"epoch": 10, "loss": 2.0, "accuracy": 0.2},
+               {"epoch": 20, "loss": 1.0, "accuracy": 0.6}]  # fmt: skip
+    loss, accuracy = charts.training_curves(history)
+    assert set(loss.data["series"]) == {"loss"} and set(accuracy.data["series"]) == {"accuracy"}
+    assert list(loss.data["epoch"]) == [10, 20]
 
 
 def test_bars_by_is_tall_enough_for_every_bar():

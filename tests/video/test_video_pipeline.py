@@ -8,7 +8,7 @@ import pytest
 
 from moodlab.core import moods
 from moodlab.core.errors import NotFound
-from moodlab.video import frames, mux, probe, scenes, soundtrack, timeline
+from moodlab.video import frames, mux, probe, scenes, slideshow, soundtrack, timeline
 from moodlab.video.probe import VideoError
 from tests.video_media import SHOTS, add_track, audio_seconds, clip, ffmpeg, tone
 
@@ -170,3 +170,14 @@ def test_mux_re_encodes_a_codec_mp4_cannot_hold(tmp_path):
     assert info.video_codec == "ffv1" and not mux.can_copy("ffv1")
     assert mux.mux(info, music, out, duration=2.0) is True
     assert probe.probe(out).video_codec == "h264" and probe.count_frames(out) == 50
+
+
+def test_slideshow_frames_hold_each_photo_and_blend_linearly_in_a_crossfade():
+    shade = [np.full((4, 6, 3), value, dtype=np.uint8) for value in (0, 100, 200)]
+    frame = slideshow.frame_function(shade)
+    # Photo k starts at 3k s and takes the crossfade's 1 s to cover the one before it.
+    assert frame(0.0) is shade[0] and frame(2.9) is shade[0]
+    assert frame(3.0).mean() == 0 and frame(3.5).mean() == 50 and frame(4.0) is shade[1]
+    assert frame(6.25).mean() == 125 and frame(7.0) is shade[2]
+    assert frame(slideshow.duration(3)) is shade[2]
+    assert frame(3.5).dtype == np.uint8 and frame(3.5).shape == (4, 6, 3)
