@@ -5,7 +5,7 @@
 
 Trains the paper's Table 2 CNN (moodlab.training.architectures.deep, input centred
 inside the model) with moodlab's optimizer (Adam 1e-3, runs.compiled) on the demo's
-separable generated pictures (moodlab.demo.picture, true moods, no vote noise),
+separable generated pictures (moodlab.demo_data.picture, true moods, no vote noise),
 resized to --size px and scaled to [0, 1] as the pipeline does. A stratified 2/3
 split trains for each update count (epochs = updates / steps per epoch, rounded up)
 and the other 1/3 is scored; the plain CNN is run at the same counts for comparison.
@@ -32,14 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def pictures(per_mood: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image
 
-    from moodlab import demo
+    from moodlab import demo_data
     from moodlab.core import moods
     from moodlab.images.resize import square_crop
 
     images, labels = [], []
     for k, mood in enumerate(moods.names()):
         for n in range(per_mood):
-            image = Image.open(io.BytesIO(demo.picture(mood, n))).convert("RGB")
+            image = Image.open(io.BytesIO(demo_data.picture(mood, n))).convert("RGB")
             thumb = square_crop(image, 128).resize((size, size), Image.Resampling.LANCZOS)
             images.append(np.asarray(thumb, dtype=np.float32) / 255.0)
             labels.append(k)

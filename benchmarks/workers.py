@@ -40,7 +40,7 @@ from moodlab.core.models import Image, Job, JobStatus, Role, Worker  # noqa: E40
 
 def workspace(root: Path, per_mood: int) -> tuple[Settings, Database, Actor, int]:
     from moodlab.datasets import snapshots
-    from moodlab.demo import picture
+    from moodlab.demo_data import picture
     from moodlab.images.actions import start_import
     from moodlab.images.importer import ImportParams
     from moodlab.jobs.worker import start_here

@@ -25,9 +25,7 @@ CNN while the build trains the deep one, then takes deep folds (docs/benchmarks.
 
 from __future__ import annotations
 
-import colorsys
 import hashlib
-import io
 import math
 import os
 import subprocess
@@ -49,6 +47,7 @@ from moodlab.core.migrations import upgrade
 from moodlab.core.models import Job, JobStatus, Role, TrainedModel
 from moodlab.core.quiet import quiet_tensorflow
 from moodlab.datasets import snapshots
+from moodlab.demo_data import picture, simulated_vote
 from moodlab.images.actions import start_import
 from moodlab.images.importer import ImportParams
 from moodlab.jobs.handoff import wait_for
@@ -69,7 +68,6 @@ ANNOTATORS = {"demo-ana": 0.86, "demo-ben": 0.78, "demo-cai": 0.72, "demo-dana":
 UNFINISHED_SHARE = 0.85
 # Printed and shown on the log-in page: a demo of generated data, not a lab.
 PASSWORD = "demo-password"  # noqa: S105
-PICTURE_SIZE = (320, 240)
 # Generated pictures per mood: about a third reach the train tier (3 of 4 votes), some
 # 20 a mood; with 8 a mood the deep CNN stayed near 0.5 whatever its updates.
 PER_MOOD = 48  # `moodlab demo --per-mood`
@@ -125,65 +123,6 @@ def remove(root: Path) -> None:
 def is_demo(settings: Settings) -> bool:
     """Whether the app runs on a demo workspace (the pages show a banner)."""
     return (settings.data_dir / MARKER).exists()
-
-
-def picture(mood: str, n: int, size: tuple[int, int] = PICTURE_SIZE) -> bytes:
-    """A JPEG whose colours and texture carry ``mood`` (with per-picture variety)."""
-    from PIL import Image, ImageDraw, ImageFilter
-
-    spec = moods.get(mood)
-    rng = np.random.default_rng(int(hashlib.sha256(f"{mood}:{n}".encode()).hexdigest()[:8], 16))
-    energy = (spec.arousal + 1) / 2  # 0 calm .. 1 excited
-    hue = (spec.angle / 360 + rng.normal(0, 0.035)) % 1
-    light = 0.35 + 0.25 * (spec.valence + 1) / 2 + rng.normal(0, 0.05)
-    saturation = 0.25 + 0.6 * energy
-    width, height = size
-    # float32 on an open grid: the build makes hundreds of these (half the time of float64)
-    y = (np.arange(height, dtype=np.float32) / max(size))[:, None]
-    x = (np.arange(width, dtype=np.float32) / max(size))[None, :]
-    angle = rng.uniform(0, np.pi)
-    frequency = 2 + 40 * energy**2 * rng.uniform(0.7, 1.3)
-    wave = np.sin(
-        (x * math.cos(angle) + y * math.sin(angle)) * frequency * math.pi + rng.uniform(0, 6)
-    )
-    pattern = np.sign(wave) if energy > 0.6 else wave  # hard edges when excited
-    shade = np.clip(light + 0.18 * pattern * (0.3 + energy) + 0.15 * (y - 0.4), 0, 1)
-    rgb = np.stack(
-        [colorsys.hsv_to_rgb(hue, saturation, 1.0)[c] * shade for c in range(3)], axis=-1
-    )
-    image = Image.fromarray((rgb * 255).astype("uint8"))
-    draw = ImageDraw.Draw(image)
-    for _ in range(int(3 + 12 * energy)):  # shapes: many small jagged ones, or a few soft blobs
-        cx, cy = rng.uniform(0, width), rng.uniform(0, height)
-        r = rng.uniform(8, 30 + 50 * (1 - energy))
-        tone = colorsys.hsv_to_rgb((hue + rng.normal(0, 0.08)) % 1, saturation, light + 0.3)
-        fill = tuple(int(255 * min(1, c)) for c in tone)
-        if energy > 0.6:
-            points = [(cx + r * np.cos(t), cy + r * rng.uniform(0.3, 1) * np.sin(t))
-                      for t in np.linspace(0, 2 * np.pi, 7)]  # fmt: skip
-            draw.polygon(points, fill=fill)
-        else:
-            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
-    if energy < 0.4:
-        image = image.filter(ImageFilter.GaussianBlur(2 + 4 * (0.4 - energy)))
-    noise = rng.standard_normal((height, width, 3), dtype=np.float32)
-    noisy = np.asarray(image, dtype=np.float32) + 6 * noise
-    out = io.BytesIO()
-    Image.fromarray(np.clip(noisy, 0, 255).astype("uint8")).save(out, "JPEG", quality=88)
-    return out.getvalue()
-
-
-def simulated_vote(
-    mood: str, skill: float, ambiguity: float, rng: np.random.Generator
-) -> str | None:
-    """One annotator's answer: usually the picture's mood, else mostly a neighbour; rarely skip."""
-    if rng.random() < 0.02:
-        return None
-    if rng.random() < skill * (1 - 0.5 * ambiguity):
-        return mood
-    if rng.random() < 0.8:
-        return str(rng.choice([m.name for m in moods.neighbours(mood)]))
-    return str(rng.choice([m for m in moods.names() if m != mood]))
 
 
 def build(

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from moodlab import demo
+from moodlab import demo, demo_data
 from moodlab.core import moods
 from moodlab.core.models import Role
 from tests.conftest import add_user, run_cli
@@ -22,20 +22,20 @@ def edge_energy(data: bytes) -> float:
 
 
 def test_pictures_are_reproducible_and_busier_for_aroused_moods():
-    assert demo.picture("Happy", 3) == demo.picture("Happy", 3)
-    assert demo.picture("Happy", 3) != demo.picture("Happy", 4)
+    assert demo_data.picture("Happy", 3) == demo_data.picture("Happy", 3)
+    assert demo_data.picture("Happy", 3) != demo_data.picture("Happy", 4)
     busy = np.mean(
-        [edge_energy(demo.picture(m, n)) for m in ("Dynamic", "Angry") for n in range(4)]
+        [edge_energy(demo_data.picture(m, n)) for m in ("Dynamic", "Angry") for n in range(4)]
     )
     calm = np.mean(
-        [edge_energy(demo.picture(m, n)) for m in ("Tired", "Depressed") for n in range(4)]
+        [edge_energy(demo_data.picture(m, n)) for m in ("Tired", "Depressed") for n in range(4)]
     )
     assert busy > 2 * calm, (busy, calm)
 
 
 def test_simulated_annotators_err_mostly_towards_neighbours():
     rng = np.random.default_rng(0)
-    votes = Counter(demo.simulated_vote("Happy", 0.7, 0.2, rng) for _ in range(4000))
+    votes = Counter(demo_data.simulated_vote("Happy", 0.7, 0.2, rng) for _ in range(4000))
     assert 0.55 < votes["Happy"] / 4000 < 0.7
     neighbours = sum(votes[m.name] for m in moods.neighbours("Happy"))
     others = sum(n for m, n in votes.items() if m not in ("Happy", None)) - neighbours

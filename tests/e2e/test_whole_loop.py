@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import func, select
 
-from moodlab import demo
+from moodlab import demo_data
 from moodlab.core import moods
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
@@ -54,7 +54,7 @@ def site():
         + "".join(f'<img src="/img/{k}.jpg" alt="picture {k}">' for k in range(pictures)),
     )
     for k in range(pictures):
-        site.add(f"/img/{k}.jpg", demo.picture(NAMES[k // PER_MOOD], k), "image/jpeg")
+        site.add(f"/img/{k}.jpg", demo_data.picture(NAMES[k // PER_MOOD], k), "image/jpeg")
     site.start()
     yield site
     site.stop()

@@ -1,6 +1,6 @@
 """400 distinct synthetic mood pictures that reproduce the near-duplicate filter's bias.
 
-High- and mid-arousal moods use the demo's generator (moodlab.demo.picture: textured,
+High- and mid-arousal moods use the demo's generator (moodlab.demo_data.picture: textured,
 busy). The three calmest moods (Depressed, Tired, Peaceful) get what calm photos often
 are: a still-water horizon, a smooth sky gradient above darker water, without texture.
 Each differs from the others in its sky and water colours and its horizon's height,
@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from moodlab.core import moods
-from moodlab.demo import picture as demo_picture
+from moodlab.demo_data import picture as demo_picture
 
 SIZE = (320, 240)
 
