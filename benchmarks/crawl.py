@@ -11,6 +11,7 @@ order round by round, and all obey robots.txt with one request in flight per hos
 and the same per-host delay:
 
 - moodlab: `python -m moodlab crawl SEEDS --depth 1 --allow-private --delay D --json`
+  (moodlab byte-compiled first, as `make` leaves it)
   into a fresh, migrated database and data dir (every image checked, stored with its
   display copy and thumbnail, its row committed); the command imports every area of
   moodlab (scikit-learn, SciPy, ...) before it starts;
@@ -208,6 +209,9 @@ def main() -> None:
     names = [n for n in ("moodlab", "crawler", "scrapy", "baseline") if n not in args.skip]
     if "scrapy" in names and not SCRAPY.exists():
         raise SystemExit(f"no {SCRAPY}: run `make bench-deps` first (requirements-bench.txt)")
+    # moodlab byte-compiled as `make` leaves it (Scrapy's packages are, by pip); where
+    # PYTHONDONTWRITEBYTECODE is set every command would compile its modules again.
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "moodlab"], cwd=ROOT, check=True)
     sites = build_sites(args.pages, args.images)
     results: dict[str, list[dict]] = {name: [] for name in names}
     loads = [os.getloadavg()[0]]

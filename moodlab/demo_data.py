@@ -59,8 +59,7 @@ def picture(mood: str, n: int, size: tuple[int, int] = PICTURE_SIZE) -> bytes:
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)
     if energy < 0.4:
         image = image.filter(ImageFilter.GaussianBlur(2 + 4 * (0.4 - energy)))
-    noise = rng.standard_normal((height, width, 3), dtype=np.float32)
-    noisy = np.asarray(image, dtype=np.float32) + 6 * noise
+    noisy = np.asarray(image, dtype=np.float32) + rng.normal(0, 6, (height, width, 3))
     out = io.BytesIO()
     Image.fromarray(np.clip(noisy, 0, 255).astype("uint8")).save(out, "JPEG", quality=88)
     return out.getvalue()

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from moodlab.core.config import Settings
 from moodlab.core.errors import ConfigError, MoodlabError
-from moodlab.core.migrations import current_revision, head_revision
+from moodlab.core.migrations import is_at_head
 
 # Milliseconds a connection waits for another writer before "database is locked":
 # four annotators voting at once plus a worker must queue, not fail.
@@ -130,13 +130,14 @@ class Database:
                 raise
 
     def is_migrated(self) -> bool:
-        return current_revision(self) == head_revision()
+        return is_at_head(self)
 
     def check_migrated(self) -> None:
         """Raise unless the schema is at the newest migration (checked until it first is).
 
-        Reading the migration scripts costs ~35 ms, too much to repeat on every vote;
-        once a process has seen the schema up to date it trusts it.
+        Reading the migration scripts costs ~35 ms, too much to repeat on every vote
+        (``is_at_head`` mostly avoids it); once a process has seen the schema up to date
+        it trusts it.
         """
         if self._migrated:
             return

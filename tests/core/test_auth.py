@@ -25,6 +25,15 @@ def test_passwords_are_stored_as_argon2_hashes(database, lead):
     assert PASSWORD not in stored
 
 
+def test_the_unknown_name_hash_has_the_hashers_parameters_and_verifies_like_one():
+    from argon2 import extract_parameters
+
+    dummy = extract_parameters(auth._DUMMY_HASH)
+    fresh = extract_parameters(auth._hasher.hash("anything at all"))
+    assert dummy == fresh  # same cost: an unknown name takes as long as a wrong password
+    assert auth._hasher.verify(auth._DUMMY_HASH, "moodlab-dummy-password")
+
+
 def test_first_lead_only_while_no_user_exists(database):
     with database.session() as session:
         first = auth.create_first_lead(session=session, name="lena", password=PASSWORD)

@@ -24,6 +24,31 @@ def test_upgrade_from_empty_creates_every_table(settings):
     assert database.is_migrated()
 
 
+def test_migration_files_are_named_by_revision_and_the_newest_is_the_head():
+    # The schema check's fast path (migrations.is_at_head) reads the newest file's name.
+    import re
+
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory(str(migrate.MIGRATIONS_DIR))
+    for revision in script.walk_revisions():
+        named = re.fullmatch(r"\d{8}_(\d{4})_\w+\.py", revision.path.rsplit("/", 1)[-1])
+        assert named and named.group(1) == revision.revision, revision.path
+    assert migrate.newest_file_revision() == script.get_current_head()
+
+
+def test_a_database_behind_or_ahead_of_the_files_is_not_at_head(database):
+    from sqlalchemy import text
+
+    assert migrate.is_at_head(database)
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0011'"))
+    assert not migrate.is_at_head(database)  # behind: alembic says so
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    assert not migrate.is_at_head(database)  # unknown to the files
+
+
 def test_downgrade_to_base_and_upgrade_again_with_rows(database, lead):
     from moodlab.core.models import Role
 
