@@ -99,15 +99,20 @@ def import_path(
     else:
         raise MoodlabError(f"{path} does not exist")
     intake.report.extra["files"] = len(candidates)
-    for done, (name, read) in enumerate(candidates, start=1):
-        try:
-            data = read()
-        except Rejected as rejected:
-            intake.reject(name, rejected)
-        else:
-            intake.add_bytes(data, Provenance(source=name))
-        if on_progress:
-            on_progress(done, len(candidates), intake.report)
+    # Files as each image is checked, rows committed in batches, as a crawl stores them
+    # (a transaction and a folder sync per image were a third of an import's time).
+    try:
+        for done, (name, read) in enumerate(candidates, start=1):
+            try:
+                checked = intake.check(read())
+            except Rejected as rejected:
+                intake.reject(name, rejected)
+            else:
+                intake.stage(checked, Provenance(source=name))
+            if on_progress:
+                on_progress(done, len(candidates), intake.report)
+    finally:
+        intake.flush()  # what was staged is whole: its files are written
     return intake.report
 
 
