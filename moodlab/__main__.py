@@ -1,3 +1,3 @@
-from moodlab.cli.main import main
+from moodlab.cli.main import run
 
-raise SystemExit(main())
+run()
