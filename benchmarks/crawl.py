@@ -13,8 +13,8 @@ and the same per-host delay:
 - moodlab: `python -m moodlab crawl SEEDS --depth 1 --allow-private --delay D --json`
   (moodlab byte-compiled first, as `make` leaves it)
   into a fresh, migrated database and data dir (every image checked, stored with its
-  display copy and thumbnail, its row committed); the command imports every area of
-  moodlab (scikit-learn, SciPy, ...) before it starts;
+  display copy and thumbnail, its row committed); the whole command: its imports,
+  the schema check, queueing and claiming its job, its progress rows and its exit;
 - crawler: the same crawl through moodlab.images.crawl.crawl in a process that imports
   only what a crawl needs, as a warm worker runs a crawl job (its imports done);
 - Scrapy (benchmarks/scrapy_spider.py), which only writes each image's bytes to a file;
