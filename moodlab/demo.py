@@ -149,8 +149,13 @@ def build(
     upgrade(database)
     with _second_worker(helper, threads, say) as release:
         lead, annotators = _users(database)
-        music = _queued(start_generate, settings, database, lead, GenerateParams())
         say("generating the default music library" + (" (on the second worker)" * helper))
+        music = (
+            _queued(start_generate, settings, database, lead, GenerateParams())
+            if helper
+            else start_here(start_generate, settings=settings, database=database, actor=lead,
+                            params=GenerateParams()).id  # no worker to wait for: here, now
+        )  # fmt: skip
         truth = _images(settings, database, lead, per_mood, say)
         _votes(settings, database, annotators, truth, seed, say)
         _finished(settings, database, music)

@@ -60,29 +60,32 @@ def test_every_model_centres_its_own_input(arch, tmp_path):
     assert loaded.get_layer("centre").get_config()["offset"] == -1.0
 
 
-def test_tensorflow_thread_pools_follow_the_cores_this_process_may_use():
+def thread_pools_after(setup: str) -> list[str]:
+    """TensorFlow's intra- and inter-op pool sizes in a fresh process after ``setup``."""
     import os
     import subprocess
     import sys
 
     code = (
-        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
-        "from moodlab.training.precision import choose_policy; choose_policy('float32');"
-        "import tensorflow as tf; tf.constant(1.0) + 1;"
+        f"{setup};import tensorflow as tf; tf.constant(1.0) + 1;"
         "print(tf.config.threading.get_intra_op_parallelism_threads(),"
         " tf.config.threading.get_inter_op_parallelism_threads())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, cwd=os.getcwd())  # fmt: skip
     assert out.returncode == 0, out.stderr[-1500:]
-    assert out.stdout.split()[-2:] == ["1", "1"]  # one core allowed: pools of one
+    return out.stdout.split()[-2:]
+
+
+def test_tensorflow_thread_pools_follow_the_cores_this_process_may_use():
+    one_core = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))});"
+        "from moodlab.training.precision import choose_policy; choose_policy('float32')"
+    )
+    assert thread_pools_after(one_core) == ["1", "1"]  # one core allowed: pools of one
 
 
 def test_training_threads_can_be_set_below_the_cores_and_never_below_zero(monkeypatch):
-    import os
-    import subprocess
-    import sys
-
     from moodlab.core.config import Settings
     from moodlab.training.precision import size_thread_pools
 
@@ -90,12 +93,6 @@ def test_training_threads_can_be_set_below_the_cores_and_never_below_zero(monkey
     assert Settings.from_env().training_threads == 1
     with pytest.raises(ConfigError, match="MOODLAB_TRAINING_THREADS=-1 is below 0"):
         size_thread_pools(-1)
-    code = (
-        "from moodlab.training.precision import choose_policy; choose_policy('float32', 1);"
-        "import tensorflow as tf; tf.constant(1.0) + 1;"
-        "print(tf.config.threading.get_intra_op_parallelism_threads())"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, cwd=os.getcwd())  # fmt: skip
-    assert out.returncode == 0, out.stderr[-1500:]
-    assert out.stdout.split()[-1] == "1"
+    # All the cores this machine lets it use (2 here), but one thread asked for.
+    threads = "from moodlab.training.precision import choose_policy; choose_policy('float32', 1)"
+    assert thread_pools_after(threads) == ["1", "1"]
