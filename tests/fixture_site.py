@@ -20,12 +20,20 @@ class Resource:
 
 @dataclass
 class Site:
-    """Path -> Resource, served on ``host``; ``requests`` logs (path, time)."""
+    """Path -> Resource, served on ``host``; ``requests`` logs (path, time).
+
+    ``peak_in_flight``: the most requests it held at once, from a request's arrival to
+    the start of its answer (a client that waits for each answer before its next request
+    never makes it 2), which shows whether a client kept its bound.
+    """
 
     host: str = "127.0.0.1"
     resources: dict[str, Resource] = field(default_factory=dict)
     requests: list[tuple[str, float]] = field(default_factory=list)
     latency: float = 0.0  # added to every response
+    peak_in_flight: int = 0
+    _in_flight: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, path: str, body: bytes | str = b"", content_type: str = "text/html", **kw):
         if isinstance(body, str):
@@ -40,9 +48,16 @@ class Site:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802
-                site.requests.append((self.path, time.monotonic()))
+                with site._lock:
+                    site.requests.append((self.path, time.monotonic()))
+                    site._in_flight += 1
+                    site.peak_in_flight = max(site.peak_in_flight, site._in_flight)
                 resource = site.resources.get(self.path)
-                time.sleep(site.latency + (resource.delay if resource else 0))
+                try:
+                    time.sleep(site.latency + (resource.delay if resource else 0))
+                finally:
+                    with site._lock:
+                        site._in_flight -= 1
                 if resource is None:
                     self.send_response(404)
                     self.send_header("Content-Length", "0")

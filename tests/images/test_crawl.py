@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import threading
 from dataclasses import replace
 
 import pytest
@@ -208,6 +210,31 @@ def test_hosts_are_fetched_concurrently(crawl_settings, database):
     assert report.stored == 6
     first = [min(t for _, t in s.requests) for s in sites]
     assert abs(first[0] - first[1]) < 0.15, "the second host waited for the first"
+    # three images were queued on each host at once: still one request at a time
+    assert [s.peak_in_flight for s in sites] == [1, 1]
+
+
+def test_the_fixture_site_counts_requests_held_at_once():
+    """The bound checked above can fail: two requests sent together are seen as 2."""
+    site = Site(latency=0.3)
+    site.page("/", "x")
+    site.start()
+
+    def get() -> None:
+        connection = http.client.HTTPConnection(site.host, site.port, timeout=5)
+        connection.request("GET", "/")
+        connection.getresponse().read()
+        connection.close()
+
+    try:
+        clients = [threading.Thread(target=get) for _ in range(2)]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join()
+    finally:
+        site.stop()
+    assert site.peak_in_flight == 2
 
 
 @pytest.mark.parametrize(
