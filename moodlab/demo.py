@@ -47,7 +47,7 @@ from moodlab.core.migrations import upgrade
 from moodlab.core.models import Job, JobStatus, Role, TrainedModel
 from moodlab.core.quiet import quiet_tensorflow
 from moodlab.datasets import snapshots
-from moodlab.demo_data import picture, simulated_vote
+from moodlab.demo_data import kept_pictures, picture, simulated_vote
 from moodlab.images.actions import start_import
 from moodlab.images.importer import ImportParams
 from moodlab.jobs.handoff import wait_for
@@ -58,7 +58,6 @@ from moodlab.training.actions import start_training
 from moodlab.training.budget import MIN_UPDATES
 from moodlab.training.precision import usable_cores
 from moodlab.training.runs import TrainParams, estimated_updates
-from moodlab.votes import annotation
 
 MARKER = "DEMO-WORKSPACE.txt"
 LEAD = "demo-lead"
@@ -83,6 +82,7 @@ UPDATES = {"plain": 2 * MIN_UPDATES["plain"], "deep": 2 * MIN_UPDATES["deep"]}
 # The generated music library of the demo: one track per mood (the default library has
 # 4), since rendering the library was 42% of the demo's build time.
 TRACKS_PER_MOOD = 1
+HELPER_POLL_SECONDS = 0.25  # the second worker's MOODLAB_WORKER_POLL_SECONDS
 Say = Callable[[str], None]
 
 
@@ -157,7 +157,7 @@ def build(
                             params=GenerateParams()).id  # no worker to wait for: here, now
         )  # fmt: skip
         truth = _images(settings, database, lead, per_mood, say)
-        _votes(settings, database, annotators, truth, seed, say)
+        _votes(settings, database, lead, annotators, truth, seed, say)
         _finished(settings, database, music)
         _music_votes(settings, database, annotators)
         snapshot_id = _snapshot(settings, database, lead, say)
@@ -186,12 +186,12 @@ def _images(
     """Generated pictures through the import job; {sha256: the mood it was drawn for}."""
     truth = {}
     with tempfile.TemporaryDirectory(prefix="moodlab-demo-") as folder:
-        for mood in moods.names():
-            for n in range(per_mood):
-                data = picture(mood, n)
-                truth[hashlib.sha256(data).hexdigest()] = mood
-                (Path(folder) / f"{mood.lower()}-{n:03d}.jpg").write_bytes(data)
-        say(f"importing {len(truth)} generated pictures ({per_mood} per mood)")
+        pictures, reused = kept_pictures(settings, per_mood)
+        for (mood, n), data in pictures.items():
+            truth[hashlib.sha256(data).hexdigest()] = mood
+            (Path(folder) / f"{mood.lower()}-{n:03d}.jpg").write_bytes(data)
+        kept = f"; {reused} made before, kept in {settings.cache_dir}" if reused else ""
+        say(f"importing {len(truth)} generated pictures ({per_mood} per mood{kept})")
         job = start_here(start_import, settings=settings, database=database, actor=lead,
                          params=ImportParams(path=folder, label="demo"))  # fmt: skip
     if job.status != JobStatus.SUCCEEDED:
@@ -202,31 +202,47 @@ def _images(
 def _votes(
     settings: Settings,
     database: Database,
+    lead: Actor,
     annotators: list[Actor],
     truth: dict[str, str],
     seed: int,
     say: Say,
 ) -> None:
+    """The simulated annotators' answers, brought in as a lab brings in votes collected
+    elsewhere: a votes CSV, imported (its checks: known annotators and moods, no image
+    past its quorum, none frozen; docs/architecture.md, "Annotation")."""
+    import csv
+
     from sqlalchemy import select
 
     from moodlab.core.models import Image
+    from moodlab.votes.csv_votes import CSV_COLUMNS, import_votes
 
     rng = np.random.default_rng(seed)
-    with database.session() as session:
-        images = session.execute(select(Image.id, Image.sha256).order_by(Image.id)).all()
-    say(f"simulating the votes of {len(annotators)} annotators on {len(images)} pictures")
-    for image_id, sha in images:
-        mood = truth.get(sha)
-        if mood is None:
-            continue  # not one of ours
-        ambiguity = rng.beta(1.2, 3)
-        with database.session() as session:  # one transaction per picture
-            for k, (person, skill) in enumerate(zip(annotators, ANNOTATORS.values(), strict=True)):
-                if k == len(annotators) - 1 and rng.random() > UNFINISHED_SHARE:
-                    continue
-                vote = simulated_vote(mood, skill, ambiguity, rng)
-                annotation.answer(session=session, actor=person, image_id=image_id, mood=vote,
-                                  settings=settings)  # fmt: skip
+    with database.session() as session:  # in the order they were stored, as the seed wants
+        stored = session.scalars(select(Image.sha256).order_by(Image.id)).all()
+    say(f"simulating the votes of {len(annotators)} annotators on {len(stored)} pictures")
+    with tempfile.TemporaryDirectory(prefix="moodlab-demo-votes-") as folder:
+        path = Path(folder) / "votes.csv"
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(CSV_COLUMNS)
+            for sha in stored:
+                mood = truth.get(sha)
+                if mood is None:
+                    continue  # not one of ours
+                ambiguity = rng.beta(1.2, 3)
+                for k, (person, skill) in enumerate(
+                    zip(annotators, ANNOTATORS.values(), strict=True)
+                ):
+                    if k == len(annotators) - 1 and rng.random() > UNFINISHED_SHARE:
+                        continue
+                    vote = simulated_vote(mood, skill, ambiguity, rng)
+                    writer.writerow([sha, person.name, vote or "skip"])
+        with database.session() as session:
+            report = import_votes(session=session, actor=lead, path=path, settings=settings)
+    if report.rejected:
+        raise MoodlabError(f"the demo's votes were refused: {report.rejected[:3]}")
 
 
 def _queued(
@@ -291,9 +307,12 @@ def _second_worker(helper: bool, threads: int, say: Say) -> Iterator[Callable[[]
     if not helper:
         yield lambda: None
         return
-    environment = {**os.environ, "MOODLAB_TRAINING_THREADS": str(threads)}
-    worker = subprocess.Popen([sys.executable, "-m", "moodlab", "worker"], env=environment,
-                              stdin=subprocess.DEVNULL)  # fmt: skip
+    # It imports TensorFlow while the build makes the pictures (nothing is queued for it
+    # then, once the music is kept), and looks for jobs every quarter second.
+    environment = {**os.environ, "MOODLAB_TRAINING_THREADS": str(threads),
+                   "MOODLAB_WORKER_POLL_SECONDS": str(HELPER_POLL_SECONDS)}  # fmt: skip
+    worker = subprocess.Popen([sys.executable, "-m", "moodlab", "worker", "--warm"],
+                              env=environment, stdin=subprocess.DEVNULL)  # fmt: skip
     say(f"a second worker (process {worker.pid}) works beside the build")
     try:
         yield worker.terminate  # SIGTERM stops an idle worker (docs/cli.md)

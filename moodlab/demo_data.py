@@ -12,10 +12,13 @@ import colorsys
 import hashlib
 import io
 import math
+import sys
 
 import numpy as np
 
 from moodlab.core import moods
+from moodlab.core.config import Settings
+from moodlab.core.reuse import KeptFiles
 
 PICTURE_SIZE = (320, 240)
 
@@ -76,3 +79,25 @@ def simulated_vote(
     if rng.random() < 0.8:
         return str(rng.choice([m.name for m in moods.neighbours(mood)]))
     return str(rng.choice([m for m in moods.names() if m != mood]))
+
+
+def kept_pictures(settings: Settings, per_mood: int) -> tuple[dict[tuple[str, int], bytes], int]:
+    """{(mood, n): JPEG} for the demo, and how many were kept from an earlier build.
+
+    The same code makes the same picture for a mood and a number, so each is kept in
+    the cache dir once made (docs/architecture.md, "Generated files kept for reuse").
+    """
+    kept = KeptFiles(settings.cache_dir, "demo-pictures", sys.modules[__name__])
+    pictures, reused = {}, 0
+    for mood in moods.names():
+        spec = moods.get(mood)
+        for n in range(per_mood):
+            key = kept.key(mood, n, PICTURE_SIZE, spec.angle, spec.valence, spec.arousal)
+            data = kept.get_bytes(key, ".jpg")
+            if data is None:
+                data = picture(mood, n)
+                kept.keep(key, ".jpg", data)
+            else:
+                reused += 1
+            pictures[mood, n] = data
+    return pictures, reused

@@ -116,6 +116,7 @@ def env(tmp_path, monkeypatch, database_url) -> dict[str, str]:
         "MOODLAB_DATABASE_URL": database_url,
         "MOODLAB_DATA_DIR": str(tmp_path / "data"),
         "MOODLAB_MUSIC_DIR": str(tmp_path / "music"),
+        "MOODLAB_CACHE_DIR": str(tmp_path / "cache"),
         # Tests make their media in their own folder: users may make videos from it.
         "MOODLAB_VIDEO_INPUT_DIRS": str(tmp_path),
     }

@@ -33,6 +33,20 @@ def test_pictures_are_reproducible_and_busier_for_aroused_moods():
     assert busy > 2 * calm, (busy, calm)
 
 
+def test_pictures_made_before_are_kept_and_a_damaged_one_is_made_again(settings):
+    pictures, reused = demo_data.kept_pictures(settings, per_mood=2)
+    assert reused == 0 and len(pictures) == 16
+    assert pictures["Happy", 1] == demo_data.picture("Happy", 1)
+    again, reused = demo_data.kept_pictures(settings, per_mood=2)
+    assert (again, reused) == (pictures, 16)
+
+    kept = sorted((settings.cache_dir / "demo-pictures").rglob("*.jpg"))
+    assert len(kept) == 16
+    kept[0].write_bytes(kept[0].read_bytes()[:-100])  # cut short: not used, made again
+    third, reused = demo_data.kept_pictures(settings, per_mood=2)
+    assert (third, reused) == (pictures, 15)
+
+
 def test_simulated_annotators_err_mostly_towards_neighbours():
     rng = np.random.default_rng(0)
     votes = Counter(demo_data.simulated_vote("Happy", 0.7, 0.2, rng) for _ in range(4000))

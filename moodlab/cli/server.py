@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from moodlab.cli.common import Report, Subcommands, command, open_database
@@ -42,6 +43,9 @@ def register(sub: Subcommands) -> None:
 
     worker_ = command(sub, "worker", "run queued jobs until stopped", worker, json_output=False)
     worker_.add_argument("--once", action="store_true", help="stop when the queue is empty")
+    worker_.add_argument("--warm", action="store_true",
+                         help="import TensorFlow while waiting for the first job (a training"
+                              " or video job then starts without the import)")  # fmt: skip
 
 
 def migrate(args: argparse.Namespace) -> Report:
@@ -96,4 +100,17 @@ def worker(args: argparse.Namespace) -> None:
     job_worker.install_signal_handlers()
     logging.getLogger("moodlab.worker").info("worker %s: waiting for jobs", job_worker.name)
     with filtered_stderr():  # TensorFlow's start-up notes, when a job first imports it
+        warming = threading.Thread(target=_warm_up, name="warm-up", daemon=True)
+        if args.warm:
+            warming.start()
         job_worker.run(once=args.once)
+        if args.warm:
+            warming.join()  # never exit in the middle of TensorFlow's import
+
+
+def _warm_up() -> None:
+    """Import what training and video jobs need (TensorFlow and Keras: about 3 s of a
+    core) before one comes; a job that comes meanwhile waits for the same import."""
+    import keras  # noqa: F401
+
+    from moodlab.training import runs  # noqa: F401

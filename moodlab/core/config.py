@@ -30,6 +30,12 @@ class Settings:
         Path("data"), "MOODLAB_DATA_DIR", "where images, models, exports and videos are stored"
     )
     music_dir: Path = _setting(Path("music"), "MOODLAB_MUSIC_DIR", "the track library")
+    cache_dir: Path = _setting(
+        Path("cache"),
+        "MOODLAB_CACHE_DIR",
+        "generated files kept for reuse (rendered default tracks, the demo's pictures);"
+        " safe to delete",
+    )
     host: str = _setting(
         "127.0.0.1",
         "MOODLAB_HOST",

@@ -28,7 +28,7 @@ from moodlab.core.storage import ContentStore
 from moodlab.datasets.snapshots import get_snapshot, members_of
 from moodlab.images.intake import thumbnail_path
 from moodlab.jobs.context import JobContext, JobParams, JobResult
-from moodlab.training import architectures
+from moodlab.training import architectures, kept_models
 from moodlab.training.budget import data_problem, updates
 from moodlab.training.pipeline import dataset
 from moodlab.training.precision import apply_policy, choose_policy
@@ -186,11 +186,11 @@ def _fit(
     group = epochs_per_call(updates(len(train[0]), params.batch_size, 1), params.epochs)
     callback = _progress_callback(ctx, label, params.epochs, group)
     keras.utils.set_random_seed(params.seed)
-    model = compiled(
-        architectures.build(
-            params.arch, params.image_size, transfer_weights_file=ctx.settings.transfer_weights
-        )
+    built = architectures.build(
+        params.arch, params.image_size, transfer_weights_file=ctx.settings.transfer_weights
     )
+    # the process's compiled model of this shape, started as ``built``: no second trace
+    model = kept_models.model_for_fit(built, params.arch, params.image_size, compiled)
     data = dataset(train[0], train[1], image_size=params.image_size, batch_size=params.batch_size,
                    shuffle=True, seed=params.seed, cache_file=cache_dir / "data",
                    augment=params.augment)  # fmt: skip

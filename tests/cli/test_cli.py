@@ -68,10 +68,12 @@ def test_a_bad_setting_is_named(env):
     assert result.stderr.strip() == "moodlab: error: MOODLAB_TRAIN_QUORUM='lots' is not an integer"
 
 
-def test_jobs_round_trip_through_the_worker(migrated):
+@pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+def test_jobs_round_trip_through_the_worker(migrated, warm):
     queued = json.loads(run_cli("jobs", "check-worker", "--json").stdout)
     assert queued["status"] == "queued"
-    assert run_cli("worker", "--once").returncode == 0
+    # --warm imports TensorFlow beside the jobs; --once waits for that import to end
+    assert run_cli("worker", "--once", *["--warm"] * warm).returncode == 0
     shown = json.loads(run_cli("jobs", "show", str(queued["id"]), "--json").stdout)
     assert shown["status"] == "succeeded"
     assert shown["result"]["packages"]["streamlit"]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
 
 from moodlab.core.errors import MoodlabError, NotFound, PermissionDenied
 from moodlab.core.models import Role, Track, TrackStatus
-from moodlab.music import library
+from moodlab.music import default_tracks, library, synth
 from moodlab.music import votes as track_votes
 from moodlab.music.actions import start_generate
 from tests.conftest import add_user, run_cli
@@ -168,6 +169,31 @@ def test_votes_stay_blind_until_an_annotator_has_voted(database, settings, lead)
     with database.session() as session:
         assert set(library.visible_votes(session=session, actor=anna)) == {first}
         assert library.visible_votes(session=session, actor=lead)[second] == {"Tired": 1}
+
+
+def test_a_default_track_rendered_before_is_reused_and_a_damaged_one_made_again(
+    settings, tmp_path, monkeypatch
+):
+    renders = []
+    real_render = synth.render
+    monkeypatch.setattr(
+        synth, "render", lambda *a, **kw: renders.append(a) or real_render(*a, **kw)
+    )
+    spec = default_tracks.default_tracks(replace(settings, music_tracks_per_mood=1))[0]
+    libraries = [replace(settings, music_dir=tmp_path / f"library{n}") for n in range(3)]
+
+    first = default_tracks.render_default_track(spec, libraries[0])
+    again = default_tracks.render_default_track(spec, libraries[1])  # the same code, mood and seed
+    assert len(renders) == 1
+    assert again == first
+    made = [(lab.music_dir / spec.path).read_bytes() for lab in libraries[:2]]
+    assert made[0] == made[1]
+
+    for kept in (settings.cache_dir / "default-tracks").rglob("*.mp3"):
+        kept.write_bytes(kept.read_bytes()[:1000])  # a cut-short kept file is not used
+    third = default_tracks.render_default_track(spec, libraries[2])
+    assert len(renders) == 2
+    assert third == first
 
 
 def test_cli_generates_lists_and_imports(env, tmp_path):

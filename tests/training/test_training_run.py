@@ -19,6 +19,7 @@ from moodlab.datasets import snapshots as datasets
 from moodlab.datasets.snapshots import Rules
 from moodlab.images.intake import Intake, Provenance
 from moodlab.jobs import queue as jobs
+from moodlab.training import kept_models
 from moodlab.training.runs import TrainParams, evaluate
 from moodlab.votes import annotation
 from tests import media
@@ -295,3 +296,28 @@ def test_short_epochs_are_grouped_into_keras_epochs_of_enough_updates():
     assert epochs_per_call(100, 60) == 1  # a lab's epochs are long enough already
     assert epochs_per_call(5, 7) == 7  # 7 is prime: all of them
     assert epochs_per_call(0, 4) == 4 and epochs_per_call(8, 0) == 1
+
+
+def test_a_kept_compiled_model_fits_as_a_new_model_would(
+    database, settings, lead, snapshot_id, monkeypatch
+):
+    """Fits after the first reuse the process's compiled model (no second trace of the
+    train step): the same seed still gives the same folds, scores and curves as a run
+    whose every fit builds and compiles a model of its own."""
+    params = TrainParams(**small(snapshot_id, arch="plain", epochs=3))
+    kept_models.forget()
+    kept = run_job(settings, database, lead, params).result  # folds 2, 3, final: kept
+    new_each_time = kept_models.model_for_fit
+
+    def fresh(*args):
+        kept_models.forget()
+        return new_each_time(*args)
+
+    monkeypatch.setattr(kept_models, "model_for_fit", fresh)
+    fresh_run = run_job(settings, database, lead, params).result
+    assert kept["cv_scores"] == pytest.approx(fresh_run["cv_scores"], abs=1e-9)
+    assert kept["test_accuracy"] == pytest.approx(fresh_run["test_accuracy"], abs=1e-9)
+    losses = [h["loss"] for fold in kept["folds"] for h in fold["history"]]
+    assert losses == pytest.approx(
+        [h["loss"] for fold in fresh_run["folds"] for h in fold["history"]], rel=1e-6
+    )
