@@ -1,4 +1,4 @@
-"""Two real worker processes on PostgreSQL train two folds of one run at the same time.
+"""Two real worker processes on PostgreSQL train parts of one run at the same time.
 
 Runs in the PostgreSQL pass (`.ci/with-postgres make test-postgres`); the workers are
 `python -m moodlab worker` processes, as on two machines sharing the database.
@@ -17,7 +17,7 @@ from tests.training.test_training_run import small, snapshot_id  # noqa: F401 (a
 
 
 @pytest.mark.postgresql_only
-def test_two_workers_train_two_folds_at_the_same_time(
+def test_two_workers_train_parts_of_one_run_at_the_same_time(
     database,
     settings,
     env,
@@ -39,15 +39,20 @@ def test_two_workers_train_two_folds_at_the_same_time(
         parts = session.scalars(select(Job).where(Job.parent_id == run_id).order_by(Job.id)).all()
         assert session.scalars(select(TrainedModel)).one().job_id == run_id
     folds = [p for p in parts if p.kind == "train_fold"]
-    assert len(folds) == 2 and all(p.status == JobStatus.SUCCEEDED for p in folds)
-    # The two folds ran on two workers, and their times overlapped: each started before
-    # the other finished.
-    assert len({p.worker for p in folds}) == 2
-    assert max(p.started_at for p in folds) < min(p.finished_at for p in folds), [
-        (p.worker, p.started_at, p.finished_at) for p in folds
-    ]
+    assert len(folds) == 2 and len(parts) == 3  # and the final model
+    assert all(p.status == JobStatus.SUCCEEDED for p in parts)
+    # The parts ran on both workers, and two of them, on different workers, at once: each
+    # started before the other finished. Which worker takes which part depends on speed:
+    # a worker that has fitted the architecture once fits it again without tracing
+    # (moodlab.training.kept_models), so one worker may take both folds.
+    assert len({p.worker for p in parts}) == 2
+    assert any(
+        a.worker != b.worker and max(a.started_at, b.started_at) < min(a.finished_at, b.finished_at)
+        for a in parts
+        for b in parts
+    ), [(p.kind, p.worker, p.started_at, p.finished_at) for p in parts]
     assert [f["fold"] for f in run.result["folds"]] == [1, 2]
-    assert {f["worker"] for f in run.result["folds"]} == {p.worker for p in folds}
+    assert [f["worker"] for f in run.result["folds"]] == [p.worker for p in folds]
 
 
 def _job(database, job_id: int) -> Job:
