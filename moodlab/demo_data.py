@@ -93,11 +93,11 @@ def kept_pictures(settings: Settings, per_mood: int) -> tuple[dict[tuple[str, in
         spec = moods.get(mood)
         for n in range(per_mood):
             key = kept.key(mood, n, PICTURE_SIZE, spec.angle, spec.valence, spec.arousal)
-            data = kept.get_bytes(key, ".jpg")
-            if data is None:
-                data = picture(mood, n)
-                kept.keep(key, ".jpg", data)
+            found = kept.get(key, ".jpg")
+            if found is None:
+                pictures[mood, n] = picture(mood, n)
+                kept.keep(key, ".jpg", pictures[mood, n])
             else:
+                pictures[mood, n] = found[0]
                 reused += 1
-            pictures[mood, n] = data
     return pictures, reused

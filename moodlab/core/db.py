@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -141,7 +141,7 @@ class Database:
         """
         if self._migrated:
             return
-        if not inspect(self.engine).has_table("alembic_version") or not self.is_migrated():
+        if not self.is_migrated():
             raise MoodlabError(
                 f"the database {self.engine.url.render_as_string(hide_password=True)} is not"
                 " up to date: run `moodlab migrate`"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
 
 from moodlab.core.paths import MIGRATIONS_DIR, PROJECT_ROOT
 
@@ -63,13 +63,15 @@ def newest_file_revision() -> str | None:
 
 
 def is_at_head(database: Database) -> bool:
-    """Whether the schema is at the newest migration.
+    """Whether the schema is at the newest migration (False for a database never migrated).
 
     The common case, a database at the newest file's revision, is one SELECT; anything
     else asks alembic, which reads every script (the answer either way is alembic's
     for any database not at that revision).
     """
     with database.engine.connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return False  # never migrated
         stored = connection.execute(text("SELECT version_num FROM alembic_version")).all()
     if len(stored) == 1 and stored[0][0] == newest_file_revision():
         return True

@@ -17,12 +17,11 @@ import functools
 import hashlib
 import json
 import logging
-import shutil
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from moodlab.core.storage import StorageError, atomic_write, file_sha256
+from moodlab.core.storage import StorageError, atomic_write
 
 log = logging.getLogger("moodlab.reuse")
 
@@ -55,12 +54,16 @@ class KeptFiles:
         file = self.folder / key[:2] / f"{key}{suffix}"
         return file, file.with_name(f"{key}.json")
 
-    def get(self, key: str, suffix: str) -> tuple[Path, dict[str, Any]] | None:
-        """The kept file and what was kept with it, or None (missing, or not whole)."""
+    def get(self, key: str, suffix: str) -> tuple[bytes, dict[str, Any]] | None:
+        """The kept file's bytes and what was kept with it, or None (missing, or not whole)."""
         file, sidecar = self._paths(key, suffix)
         try:
             meta = json.loads(sidecar.read_text())
-            if file.stat().st_size != meta["size"] or file_sha256(file) != meta["sha256"]:
+            content = file.read_bytes()
+            if (
+                len(content) != meta["size"]
+                or hashlib.sha256(content).hexdigest() != meta["sha256"]
+            ):
                 log.warning("kept file %s does not match its record: made again", file)
                 return None
         except FileNotFoundError:
@@ -68,21 +71,17 @@ class KeptFiles:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("kept file %s unreadable (%s): made again", file, exc)
             return None
-        return file, meta.get("extra", {})
-
-    def get_bytes(self, key: str, suffix: str) -> bytes | None:
-        found = self.get(key, suffix)
-        return None if found is None else found[0].read_bytes()
+        return content, meta.get("extra", {})
 
     def copy_to(self, key: str, suffix: str, target: Path) -> dict[str, Any] | None:
-        """Copy the kept file to ``target`` (written whole, then renamed); what was kept
+        """Write the kept file to ``target`` (written whole, then renamed); what was kept
         with it, or None when there is no kept file."""
         found = self.get(key, suffix)
         if found is None:
             return None
-        file, extra = found
-        with atomic_write(target) as handle, open(file, "rb") as source:
-            shutil.copyfileobj(source, handle)
+        content, extra = found
+        with atomic_write(target) as handle:
+            handle.write(content)
         return extra
 
     def keep(

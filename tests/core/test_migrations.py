@@ -18,6 +18,7 @@ TABLES = {
 def test_upgrade_from_empty_creates_every_table(settings):
     database = Database(settings.database_url)
     assert migrate.current_revision(database) is None
+    assert not migrate.is_at_head(database)  # never migrated: no alembic_version table
     migrate.upgrade(database)
     assert set(inspect(database.engine).get_table_names()) >= TABLES
     assert migrate.current_revision(database) == migrate.head_revision()

@@ -16,7 +16,7 @@ def test_a_kept_file_is_found_again_with_what_was_kept_with_it(tmp_path):
     kept.keep(key, ".bin", b"made once", {"tempo": 96.0})
     found = KeptFiles(tmp_path / "cache", "things", moods).get(key, ".bin")
     assert found is not None
-    assert found[0].read_bytes() == b"made once"
+    assert found[0] == b"made once"
     assert found[1] == {"tempo": 96.0}
     target = tmp_path / "out" / "copy.bin"
     assert kept.copy_to(key, ".bin", target) == {"tempo": 96.0}
