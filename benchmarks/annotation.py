@@ -41,15 +41,32 @@ def fill(database: Database, n_images: int, n_votes: int, seed: int = 0) -> list
     with database.session() as session:
         session.execute(
             insert(User),
-            [{"name": f"a{i}", "role": Role.ANNOTATOR, "password_hash": "x", "active": True,
-              "created_at": now} for i in range(ANNOTATORS)],
-        )  # fmt: skip
+            [
+                {
+                    "name": f"a{i}",
+                    "role": Role.ANNOTATOR,
+                    "password_hash": "x",
+                    "active": True,
+                    "created_at": now,
+                }
+                for i in range(ANNOTATORS)
+            ],
+        )
         session.execute(
             insert(Image),
-            [{"sha256": f"{i:064x}", "width": 640, "height": 480, "created_at": now,
-              "phash": "", "original_suffix": ".jpg", "response_count": 0}
-             for i in range(1, n_images + 1)],
-        )  # fmt: skip
+            [
+                {
+                    "sha256": f"{i:064x}",
+                    "width": 640,
+                    "height": 480,
+                    "created_at": now,
+                    "phash": "",
+                    "original_suffix": ".jpg",
+                    "response_count": 0,
+                }
+                for i in range(1, n_images + 1)
+            ],
+        )
         user_ids = [row[0] for row in session.execute(text("SELECT id FROM users ORDER BY id"))]
         names = moods.names()
         voted_images = n_votes // 4
@@ -60,9 +77,14 @@ def fill(database: Database, n_images: int, n_votes: int, seed: int = 0) -> list
             for rater in raters:
                 mood = base if rng.random() < 0.6 else (base + rng.integers(-1, 2)) % 8
                 votes.append(
-                    {"image_id": image_id, "annotator_id": user_ids[rater], "mood": names[mood],
-                     "created_at": now, "updated_at": now}
-                )  # fmt: skip
+                    {
+                        "image_id": image_id,
+                        "annotator_id": user_ids[rater],
+                        "mood": names[mood],
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
         session.execute(insert(ImageVote), votes)
         # Leave the last 2,000 voted images one vote short, as real queues are.
         session.execute(
@@ -70,9 +92,11 @@ def fill(database: Database, n_images: int, n_votes: int, seed: int = 0) -> list
             {"cut": voted_images - 2000, "who": user_ids[0]},
         )
         session.execute(
-            text("UPDATE images SET response_count ="
-                 " (SELECT count(*) FROM image_votes v WHERE v.image_id = images.id)")
-        )  # fmt: skip
+            text(
+                "UPDATE images SET response_count ="
+                " (SELECT count(*) FROM image_votes v WHERE v.image_id = images.id)"
+            )
+        )
     return user_ids
 
 
@@ -113,9 +137,11 @@ def main() -> None:
         with database.session() as session:
             report = agreement_report(session=session, actor=lead, settings=settings)
         seconds = time.perf_counter() - start
-        print(f"agreement statistics: {seconds:.2f} s for {report['votes']:,} votes"
-              f" (alpha {report['krippendorff_alpha']}, circular {report['circular_alpha']},"
-              f" kappa {report['fleiss_kappa']})")  # fmt: skip
+        print(
+            f"agreement statistics: {seconds:.2f} s for {report['votes']:,} votes"
+            f" (alpha {report['krippendorff_alpha']}, circular {report['circular_alpha']},"
+            f" kappa {report['fleiss_kappa']})"
+        )
         database.dispose()
 
 

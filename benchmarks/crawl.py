@@ -89,21 +89,59 @@ def child_env(tmp: Path) -> dict[str, str]:
 
 def command(name: str, seeds: list[str], args: argparse.Namespace, tmp: Path) -> list[str]:
     if name == "moodlab":
-        return [sys.executable, "-m", "moodlab", "crawl", *seeds, "--depth", "1",
-                "--allow-private", "--delay", str(args.delay), "--max-pages", str(args.pages),
-                "--max-images", str(args.images), "--json"]  # fmt: skip
+        return [
+            sys.executable,
+            "-m",
+            "moodlab",
+            "crawl",
+            *seeds,
+            "--depth",
+            "1",
+            "--allow-private",
+            "--delay",
+            str(args.delay),
+            "--max-pages",
+            str(args.pages),
+            "--max-images",
+            str(args.images),
+            "--json",
+        ]
     if name == "crawler":
-        return [sys.executable, str(Path(__file__).resolve()), "--crawler-child",
-                "--delay", str(args.delay), "--pages", str(args.pages),
-                "--images", str(args.images), *seeds]  # fmt: skip
+        return [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--crawler-child",
+            "--delay",
+            str(args.delay),
+            "--pages",
+            str(args.pages),
+            "--images",
+            str(args.images),
+            *seeds,
+        ]
     if name.startswith("scrapy"):
         reactor = ASYNCIO_REACTOR if name == "scrapy-asyncio" else EPOLL_REACTOR
-        return [str(SCRAPY), "runspider", str(ROOT / "benchmarks" / "scrapy_spider.py"),
-                "-a", f"seeds={','.join(seeds)}", "-a", f"out={tmp / 'scrapy'}",
-                "-s", f"DOWNLOAD_DELAY={args.delay}",
-                "-s", f"TWISTED_REACTOR={reactor}"]  # fmt: skip
-    return [sys.executable, str(Path(__file__).resolve()), "--baseline-child",
-            "--delay", str(args.delay), *seeds]  # fmt: skip
+        return [
+            str(SCRAPY),
+            "runspider",
+            str(ROOT / "benchmarks" / "scrapy_spider.py"),
+            "-a",
+            f"seeds={','.join(seeds)}",
+            "-a",
+            f"out={tmp / 'scrapy'}",
+            "-s",
+            f"DOWNLOAD_DELAY={args.delay}",
+            "-s",
+            f"TWISTED_REACTOR={reactor}",
+        ]
+    return [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--baseline-child",
+        "--delay",
+        str(args.delay),
+        *seeds,
+    ]
 
 
 def run_one(name: str, sites: list[Site], args: argparse.Namespace) -> dict:
@@ -112,15 +150,21 @@ def run_one(name: str, sites: list[Site], args: argparse.Namespace) -> dict:
         tmp = Path(tmp_name)
         env = child_env(tmp)
         if not name.startswith("scrapy"):
-            subprocess.run([sys.executable, "-m", "moodlab", "migrate"], env=env, cwd=ROOT,
-                           check=True, capture_output=True)  # fmt: skip
+            subprocess.run(
+                [sys.executable, "-m", "moodlab", "migrate"],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+            )
         for site in sites:
             site.requests.clear()
             site.peak_in_flight = 0
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        done = subprocess.run(command(name, seeds, args, tmp), env=env, cwd=ROOT,
-                              capture_output=True, text=True)  # fmt: skip
+        done = subprocess.run(
+            command(name, seeds, args, tmp), env=env, cwd=ROOT, capture_output=True, text=True
+        )
         seconds = time.perf_counter() - start
         cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
@@ -129,10 +173,16 @@ def run_one(name: str, sites: list[Site], args: argparse.Namespace) -> dict:
     out = json.loads(done.stdout.strip().splitlines()[-1])
     per_host = Counter(site.host for site in sites for _ in site.requests)
     floor = max(0, max(per_host.values()) - 1) * args.delay
-    return {"pages": out.get("pages_fetched", out.get("pages")), "stored": out["stored"],
-            "seconds": seconds, "requests": sum(per_host.values()), "floor": floor,
-            "cpu": cpu, "crawl_seconds": out.get("crawl_seconds"),
-            "peak": max(site.peak_in_flight for site in sites)}  # fmt: skip
+    return {
+        "pages": out.get("pages_fetched", out.get("pages")),
+        "stored": out["stored"],
+        "seconds": seconds,
+        "requests": sum(per_host.values()),
+        "floor": floor,
+        "cpu": cpu,
+        "crawl_seconds": out.get("crawl_seconds"),
+        "peak": max(site.peak_in_flight for site in sites),
+    }
 
 
 def crawler_child(args: argparse.Namespace) -> None:
@@ -142,9 +192,14 @@ def crawler_child(args: argparse.Namespace) -> None:
 
     settings = Settings.from_env()
     options = CrawlOptions(
-        seeds=tuple(args.seeds), max_pages=args.pages, max_images=args.images, depth=1,
-        allow_private=True, delay=args.delay, concurrency=settings.crawl_concurrency,
-    )  # fmt: skip
+        seeds=tuple(args.seeds),
+        max_pages=args.pages,
+        max_images=args.images,
+        depth=1,
+        allow_private=True,
+        delay=args.delay,
+        concurrency=settings.crawl_concurrency,
+    )
     start = time.perf_counter()
     report = crawl(settings, Database(settings.database_url), options)
     print(json.dumps(report.as_dict() | {"crawl_seconds": time.perf_counter() - start}))
@@ -207,8 +262,9 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0, help="per-host delay (s)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip", action="append", default=[], help="a contender to leave out")
-    parser.add_argument("--also", action="append", default=[], choices=["scrapy-asyncio"],
-                        help="a contender to add")  # fmt: skip
+    parser.add_argument(
+        "--also", action="append", default=[], choices=["scrapy-asyncio"], help="a contender to add"
+    )
     parser.add_argument("--baseline-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--crawler-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("seeds", nargs="*", help=argparse.SUPPRESS)
@@ -238,12 +294,16 @@ def main() -> None:
     finally:
         for site in sites:
             site.stop()
-    print(f"{args.pages} pages, {args.images} images on {len(HOSTS)} hosts, {LATENCY * 1000:.0f} ms"
-          f" latency, {args.delay:g} s per-host delay, at most 1 request in flight per host;"
-          f" {args.rounds} alternated rounds; load average (1 min)"
-          f" {min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} CPUs")  # fmt: skip
-    header = (f"{'':15}{'pages':>6}{'stored':>7}{'requests':>9}{'peak':>5}{'median s':>9}"
-              f"{'cpu s':>6}{'rounds s':>24}")  # fmt: skip
+    print(
+        f"{args.pages} pages, {args.images} images on {len(HOSTS)} hosts, {LATENCY * 1000:.0f} ms"
+        f" latency, {args.delay:g} s per-host delay, at most 1 request in flight per host;"
+        f" {args.rounds} alternated rounds; load average (1 min)"
+        f" {min(loads):.2f}-{max(loads):.2f} on {os.cpu_count()} CPUs"
+    )
+    header = (
+        f"{'':15}{'pages':>6}{'stored':>7}{'requests':>9}{'peak':>5}{'median s':>9}"
+        f"{'cpu s':>6}{'rounds s':>24}"
+    )
     print(header + ("  x floor" if args.delay else ""))
     medians, peaks = {}, {}
     for name, runs in results.items():
@@ -251,8 +311,10 @@ def main() -> None:
         rounds = " ".join(f"{r['seconds']:.1f}" for r in runs)
         cpu = statistics.median(r["cpu"] for r in runs)
         peaks[name] = max(r["peak"] for r in runs)
-        line = (f"{name:15}{runs[-1]['pages']:6d}{runs[-1]['stored']:7d}{runs[-1]['requests']:9d}"
-                f"{peaks[name]:5d}{medians[name]:9.2f}{cpu:6.1f}{rounds:>24}")  # fmt: skip
+        line = (
+            f"{name:15}{runs[-1]['pages']:6d}{runs[-1]['stored']:7d}{runs[-1]['requests']:9d}"
+            f"{peaks[name]:5d}{medians[name]:9.2f}{cpu:6.1f}{rounds:>24}"
+        )
         if args.delay:
             floor = runs[-1]["floor"]
             line += f"  {medians[name] / floor:.2f} (floor {floor:.1f} s)"
@@ -260,8 +322,10 @@ def main() -> None:
         if runs[-1]["crawl_seconds"] is not None:
             inside = statistics.median(r["crawl_seconds"] for r in runs)
             floor_note = f", {inside / runs[-1]['floor']:.2f} x floor" if args.delay else ""
-            print(f"{'':15}of which the crawl itself (after imports): median {inside:.2f} s"
-                  f"{floor_note}")  # fmt: skip
+            print(
+                f"{'':15}of which the crawl itself (after imports): median {inside:.2f} s"
+                f"{floor_note}"
+            )
     for name in ("moodlab", "crawler"):
         for other in ("scrapy", "scrapy-asyncio"):
             if name not in medians or other not in medians:

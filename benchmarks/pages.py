@@ -38,8 +38,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-LEAD_PAGES = ("home", "annotate", "music_votes", "music", "crawl", "agreement", "datasets",
-              "training", "video", "jobs", "users")  # fmt: skip
+LEAD_PAGES = (
+    "home",
+    "annotate",
+    "music_votes",
+    "music",
+    "crawl",
+    "agreement",
+    "datasets",
+    "training",
+    "video",
+    "jobs",
+    "users",
+)
 
 
 def load() -> str:
@@ -49,11 +60,13 @@ def load() -> str:
 
 def set_up(folder: Path, images: int):
     """A migrated SQLite file with ``images`` images and ~4x votes, a lead, display copies."""
-    os.environ.update({
-        "MOODLAB_DATABASE_URL": f"sqlite:///{folder / 'lab.sqlite'}",
-        "MOODLAB_DATA_DIR": str(folder / "data"),
-        "MOODLAB_MUSIC_DIR": str(folder / "music"),
-    })  # fmt: skip
+    os.environ.update(
+        {
+            "MOODLAB_DATABASE_URL": f"sqlite:///{folder / 'lab.sqlite'}",
+            "MOODLAB_DATA_DIR": str(folder / "data"),
+            "MOODLAB_MUSIC_DIR": str(folder / "music"),
+        }
+    )
     from annotation import fill
     from PIL import Image as PILImage
     from sqlalchemy import select
@@ -72,11 +85,19 @@ def set_up(folder: Path, images: int):
     upgrade(database)
     started = time.perf_counter()
     user_ids = fill(database, images, 4 * images)
-    print(f"  filled {images:,} images and ~{4 * images:,} votes in"
-          f" {time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
+    print(
+        f"  filled {images:,} images and ~{4 * images:,} votes in"
+        f" {time.perf_counter() - started:.1f} s",
+        flush=True,
+    )
     with database.session() as session:
-        user = auth.create_user(session=session, actor=Actor.command_line(), name="lena",
-                                role=Role.LEAD, password="x" * 12)  # fmt: skip
+        user = auth.create_user(
+            session=session,
+            actor=Actor.command_line(),
+            name="lena",
+            role=Role.LEAD,
+            password="x" * 12,
+        )
         lead = Actor.of(user)
         shas = session.scalars(select(Image.sha256)).all()
     # Display copies: the pages show images (ties, the annotate queue); one small JPEG
@@ -115,8 +136,9 @@ def one_vote(settings, database, annotators, round_: int) -> None:
     person = annotators[round_ % len(annotators)]
     with database.session() as session:
         image = annotation.next_image(session=session, actor=person, settings=settings)
-        annotation.answer(session=session, actor=person, image_id=image.id,
-                          mood=moods.names()[round_ % 8])  # fmt: skip
+        annotation.answer(
+            session=session, actor=person, image_id=image.id, mood=moods.names()[round_ % 8]
+        )
 
 
 CPU: dict[str, list[float]] = {}  # CPU seconds of this process per measurement kind
@@ -184,10 +206,13 @@ def main() -> None:
                 row = measure(page, settings, database, annotators, lead, args.rounds)
                 row |= {"images": images, "load_before": before, "load_after": load()}
                 table.append(row)
-                print(f"  {page}: first {row['first']:.2f} s, rerun {row['rerun']:.2f} s,"
-                      f" after a vote {row['after_vote']:.2f} s"
-                      + (f", new seed {row['widget']:.2f} s" if "widget" in row else "")
-                      + f" ({before}; after: {row['load_after']})", flush=True)  # fmt: skip
+                print(
+                    f"  {page}: first {row['first']:.2f} s, rerun {row['rerun']:.2f} s,"
+                    f" after a vote {row['after_vote']:.2f} s"
+                    + (f", new seed {row['widget']:.2f} s" if "widget" in row else "")
+                    + f" ({before}; after: {row['load_after']})",
+                    flush=True,
+                )
                 cpu = ", ".join(f"{k} {v:.2f} s" for k, v in row["cpu"].items())
                 print(f"    CPU seconds of this process: {cpu}", flush=True)
             database.dispose()
@@ -195,8 +220,10 @@ def main() -> None:
     print("|---|---|---|---|---|")
     for row in table:
         extra = f" (new seed: {row['widget']:.2f} s)" if "widget" in row else ""
-        print(f"| {row['page']} | {row['images']:,} | {row['first']:.2f} s | {row['rerun']:.2f} s"
-              f" | {row['after_vote']:.2f} s{extra} |")  # fmt: skip
+        print(
+            f"| {row['page']} | {row['images']:,} | {row['first']:.2f} s | {row['rerun']:.2f} s"
+            f" | {row['after_vote']:.2f} s{extra} |"
+        )
     print(f"\n{load()} at the end")
 
 

@@ -62,8 +62,11 @@ def one_run(db_url: str) -> tuple[float, float]:
     start = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "moodlab", "serve", "--port", str(port), "--address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     app_at = worker_at = None
     try:
         while app_at is None or worker_at is None:

@@ -91,8 +91,15 @@ def measure_moodlab(folder: Path, count: int, epochs: int) -> dict:
     policy = apply_policy(choose_policy(os.environ.get("MOODLAB_PRECISION", "")))
     paths, labels = inputs(folder, count)
     with tempfile.TemporaryDirectory() as cache:
-        data = dataset(paths, labels, image_size=SIZE, batch_size=BATCH, shuffle=True, seed=0,
-                       cache_file=Path(cache) / "cache")  # fmt: skip
+        data = dataset(
+            paths,
+            labels,
+            image_size=SIZE,
+            batch_size=BATCH,
+            shuffle=True,
+            seed=0,
+            cache_file=Path(cache) / "cache",
+        )
         rate = timed_fit(deep_model(), {"x": data}, epochs, count)
         started = time.perf_counter()
         for _ in data:  # the pipeline alone, cache warm
@@ -119,8 +126,15 @@ def measure_memory(folder: Path, count: int) -> dict:
     apply_policy(choose_policy(os.environ.get("MOODLAB_PRECISION", "")))
     paths, labels = inputs(folder, count)
     with tempfile.TemporaryDirectory() as cache:
-        data = dataset(paths, labels, image_size=SIZE, batch_size=BATCH, shuffle=True, seed=0,
-                       cache_file=Path(cache) / "cache")  # fmt: skip
+        data = dataset(
+            paths,
+            labels,
+            image_size=SIZE,
+            batch_size=BATCH,
+            shuffle=True,
+            seed=0,
+            cache_file=Path(cache) / "cache",
+        )
         for _ in data:  # every image through the pipeline once: the cache is complete
             pass
         deep_model().fit(data.repeat(), epochs=1, steps_per_epoch=10, verbose=0)
@@ -129,8 +143,18 @@ def measure_memory(folder: Path, count: int) -> dict:
 
 def child(what: str, folder: Path, count: int, epochs: int) -> dict:
     """Run one measurement in a fresh Python process (clean peak RSS, no shared state)."""
-    command = [sys.executable, __file__, "--measure", what, "--folder", str(folder),
-               "--count", str(count), "--epochs", str(epochs)]  # fmt: skip
+    command = [
+        sys.executable,
+        __file__,
+        "--measure",
+        what,
+        "--folder",
+        str(folder),
+        "--count",
+        str(count),
+        "--epochs",
+        str(epochs),
+    ]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode:

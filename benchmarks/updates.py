@@ -78,8 +78,11 @@ def main() -> None:
                 start = time.perf_counter()
                 model.fit(x_train, y_train, batch_size=args.batch, epochs=epochs, verbose=0)
                 accuracy = float((model.predict(x_val, verbose=0).argmax(1) == y_val).mean())
-                print(f"{arch},{seed},{epochs * steps},{epochs},{accuracy:.3f},"
-                      f"{time.perf_counter() - start:.1f}", flush=True)  # fmt: skip
+                print(
+                    f"{arch},{seed},{epochs * steps},{epochs},{accuracy:.3f},"
+                    f"{time.perf_counter() - start:.1f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

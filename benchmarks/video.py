@@ -127,9 +127,25 @@ def ffmpeg(*args: str) -> None:
 
 def make_clips(folder: Path, seconds: int, long: int) -> tuple[Path, Path]:
     short = folder / f"clip{seconds}.mp4"
-    ffmpeg("-f", "lavfi", "-i", f"testsrc2=s=1280x720:r=30:d={seconds}",
-           "-f", "lavfi", "-i", f"sine=f=330:d={seconds}", "-c:v", "libx264",
-           "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", str(short))  # fmt: skip
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        f"testsrc2=s=1280x720:r=30:d={seconds}",
+        "-f",
+        "lavfi",
+        "-i",
+        f"sine=f=330:d={seconds}",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:a",
+        "aac",
+        str(short),
+    )
     if long <= seconds:  # no long clip
         return short, short
     listing = folder / "list.txt"
@@ -181,19 +197,36 @@ with database.session() as session:
 def timed(command: list[str], env: dict[str, str]) -> dict:
     """Wall seconds from process start to exit, and peak RSS (MB) from /usr/bin/time -v."""
     started = time.perf_counter()
-    result = subprocess.run(["/usr/bin/time", "-v", *command], env=env, cwd=ROOT,
-                            capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        ["/usr/bin/time", "-v", *command], env=env, cwd=ROOT, capture_output=True, text=True
+    )
     seconds = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"{command[:4]} failed:\n{result.stderr[-2000:]}")
     rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr).group(1))
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(rss_kb / 1024, 1),
-            "stdout": result.stdout}  # fmt: skip
+    return {
+        "seconds": round(seconds, 2),
+        "peak_rss_mb": round(rss_kb / 1024, 1),
+        "stdout": result.stdout,
+    }
 
 
 def moodlab_run(clip: Path, out: Path, env, *more: str) -> dict:
-    run = timed([sys.executable, "-m", "moodlab", "video", "make", str(clip), "--out", str(out),
-                 "--json", *more], env)  # fmt: skip
+    run = timed(
+        [
+            sys.executable,
+            "-m",
+            "moodlab",
+            "video",
+            "make",
+            str(clip),
+            "--out",
+            str(out),
+            "--json",
+            *more,
+        ],
+        env,
+    )
     report = json.loads(run.pop("stdout"))
     run["samples"] = len(report["timeline"])
     return run
@@ -201,14 +234,17 @@ def moodlab_run(clip: Path, out: Path, env, *more: str) -> dict:
 
 def idle_worker_seen(env: dict[str, str], timeout: float = 300) -> None:
     """Until `moodlab worker` has registered and heartbeats, idle."""
-    probe = ("from moodlab.core.config import Settings; from moodlab.core.db import Database;"
-             "from moodlab.jobs.handoff import idle_worker; s = Settings.from_env();"
-             "d = Database(s.database_url); session = d.session().__enter__();"
-             "print(bool(idle_worker(session=session, settings=s)))")  # fmt: skip
+    probe = (
+        "from moodlab.core.config import Settings; from moodlab.core.db import Database;"
+        "from moodlab.jobs.handoff import idle_worker; s = Settings.from_env();"
+        "d = Database(s.database_url); session = d.session().__enter__();"
+        "print(bool(idle_worker(session=session, settings=s)))"
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT,
-                             capture_output=True, text=True)  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True
+        )
         if out.stdout.strip().endswith("True"):
             return
         time.sleep(1)
@@ -219,9 +255,14 @@ class WarmWorker:
     """The child process holding a JobWorker, TensorFlow and the model between jobs."""
 
     def __init__(self, env: dict[str, str]):
-        self.process = subprocess.Popen([sys.executable, "-c", WARM], env=env, cwd=ROOT,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        text=True)  # fmt: skip
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", WARM],
+            env=env,
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
 
     def job(self, clip: Path, out: Path) -> dict:
         assert self.process.stdin and self.process.stdout
@@ -239,8 +280,14 @@ class WarmWorker:
 
 
 def import_seconds(module: str, env) -> float:
-    result = subprocess.run([sys.executable, "-c", IMPORTS, module], env=env, cwd=ROOT,
-                            capture_output=True, text=True, check=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTS, module],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(result.stdout.strip().splitlines()[-1])
 
 
@@ -255,8 +302,11 @@ def main() -> None:
         folder = Path(tmp)
         short, longer = make_clips(folder, args.seconds, args.long)
         env = set_up_lab(folder)
-        results: dict = {"clip": f"{args.seconds} s 1280x720 30 fps H.264 + AAC",
-                         "load_at_start": load(), "rounds": []}  # fmt: skip
+        results: dict = {
+            "clip": f"{args.seconds} s 1280x720 30 fps H.264 + AAC",
+            "load_at_start": load(),
+            "rounds": [],
+        }
         print(f"load average at the start: {load()}", flush=True)
         for module in ("keras", "moodlab.cli.main", "moodlab.cli.video", "moodlab.video.service"):
             results[f"import {module}"] = import_seconds(module, env)
@@ -267,8 +317,13 @@ def main() -> None:
         model = folder / "data" / "models" / "deep.keras"
         warm = WarmWorker(env)
         # `moodlab video make` hands its job to this one (an idle worker on this machine).
-        served = subprocess.Popen([sys.executable, "-m", "moodlab", "worker"], env=env, cwd=ROOT,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        served = subprocess.Popen(
+            [sys.executable, "-m", "moodlab", "worker"],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         idle_worker_seen(env)
         started = time.perf_counter()
         handed = moodlab_run(short, folder / "warm-up-handed.mp4", env)
@@ -297,8 +352,17 @@ def main() -> None:
             return warm.job(short, folder / f"out-warm-{next(made)}.mp4")
 
         def naive() -> dict:
-            run = timed([sys.executable, str(script), str(short), str(model), str(track),
-                         str(folder / "naive.mp4")], env)  # fmt: skip
+            run = timed(
+                [
+                    sys.executable,
+                    str(script),
+                    str(short),
+                    str(model),
+                    str(track),
+                    str(folder / "naive.mp4"),
+                ],
+                env,
+            )
             run.pop("stdout")
             return run
 

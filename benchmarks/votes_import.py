@@ -48,16 +48,33 @@ def fill(database: Database, n_images: int, n_annotators: int) -> None:
     with database.session() as session:
         session.execute(
             insert(User),
-            [{"name": f"a{i}", "role": Role.ANNOTATOR, "password_hash": "x", "active": True,
-              "created_at": now} for i in range(n_annotators)],
-        )  # fmt: skip
+            [
+                {
+                    "name": f"a{i}",
+                    "role": Role.ANNOTATOR,
+                    "password_hash": "x",
+                    "active": True,
+                    "created_at": now,
+                }
+                for i in range(n_annotators)
+            ],
+        )
         for start in range(1, n_images + 1, 50_000):
             session.execute(
                 insert(Image),
-                [{"sha256": f"{i:064x}", "width": 640, "height": 480, "created_at": now,
-                  "phash": "", "original_suffix": ".jpg", "response_count": 0}
-                 for i in range(start, min(start + 50_000, n_images + 1))],
-            )  # fmt: skip
+                [
+                    {
+                        "sha256": f"{i:064x}",
+                        "width": 640,
+                        "height": 480,
+                        "created_at": now,
+                        "phash": "",
+                        "original_suffix": ".jpg",
+                        "response_count": 0,
+                    }
+                    for i in range(start, min(start + 50_000, n_images + 1))
+                ],
+            )
 
 
 def write_csv(path: Path, lines: int, n_annotators: int) -> None:
@@ -77,8 +94,11 @@ def run_import(env: dict[str, str], csv_path: Path) -> tuple[float, float, dict]
         start = time.perf_counter()
         child = subprocess.Popen(
             [sys.executable, "-m", "moodlab", "votes", "import", str(csv_path), "--json"],
-            stdout=out, stderr=subprocess.PIPE, env=env, cwd=ROOT,
-        )  # fmt: skip
+            stdout=out,
+            stderr=subprocess.PIPE,
+            env=env,
+            cwd=ROOT,
+        )
         # wait4: this child's own rusage (ru_maxrss in kB on Linux), not all children's.
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - start
@@ -105,9 +125,13 @@ class Voter(threading.Thread):
             outbox = annotation.Outbox()
             entry = {"seq": 1, "image_id": self.next_image, "mood": "Happy"}
             begin = time.perf_counter()
-            annotation.apply_outbox(session_factory=self.database.session, actor=self.actor,
-                                    outbox=outbox, entries=[entry],
-                                    settings=self.settings)  # fmt: skip
+            annotation.apply_outbox(
+                session_factory=self.database.session,
+                actor=self.actor,
+                outbox=outbox,
+                entries=[entry],
+                settings=self.settings,
+            )
             self.waits.append(time.perf_counter() - begin)
             if outbox.error:
                 self.errors.append(outbox.error)
@@ -119,9 +143,11 @@ class Voter(threading.Thread):
             return "no vote was cast during the import"
         waits = sorted(self.waits)
         p95 = waits[min(len(waits) - 1, int(0.95 * len(waits)))]
-        return (f"{len(waits)} votes cast, {len(self.errors)} not saved; wait p50"
-                f" {statistics.median(waits) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms,"
-                f" max {waits[-1] * 1000:.0f} ms")  # fmt: skip
+        return (
+            f"{len(waits)} votes cast, {len(self.errors)} not saved; wait p50"
+            f" {statistics.median(waits) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms,"
+            f" max {waits[-1] * 1000:.0f} ms"
+        )
 
 
 def main() -> None:
@@ -170,15 +196,33 @@ def fill_voter(database: Database, after: int) -> None:
     """The --vote annotator and VOTE_IMAGES images of its own, after the file's."""
     now = utcnow()
     with database.session() as session:
-        session.execute(insert(User), [{"name": "voter", "role": Role.ANNOTATOR,
-                                        "password_hash": "x", "active": True,
-                                        "created_at": now}])  # fmt: skip
+        session.execute(
+            insert(User),
+            [
+                {
+                    "name": "voter",
+                    "role": Role.ANNOTATOR,
+                    "password_hash": "x",
+                    "active": True,
+                    "created_at": now,
+                }
+            ],
+        )
         session.execute(
             insert(Image),
-            [{"sha256": f"{i:064x}", "width": 640, "height": 480, "created_at": now,
-              "phash": "", "original_suffix": ".jpg", "response_count": 0}
-             for i in range(after + 1, after + 1 + VOTE_IMAGES)],
-        )  # fmt: skip
+            [
+                {
+                    "sha256": f"{i:064x}",
+                    "width": 640,
+                    "height": 480,
+                    "created_at": now,
+                    "phash": "",
+                    "original_suffix": ".jpg",
+                    "response_count": 0,
+                }
+                for i in range(after + 1, after + 1 + VOTE_IMAGES)
+            ],
+        )
 
 
 if __name__ == "__main__":

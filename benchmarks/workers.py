@@ -46,19 +46,30 @@ def workspace(root: Path, per_mood: int) -> tuple[Settings, Database, Actor, int
     from moodlab.jobs.worker import start_here
     from moodlab.votes import annotation
 
-    os.environ.update({"MOODLAB_DATABASE_URL": f"sqlite:///{root / 'moodlab.sqlite'}",
-                       "MOODLAB_DATA_DIR": str(root / "data"),
-                       "MOODLAB_MUSIC_DIR": str(root / "music"),
-                       "MOODLAB_WORKER_POLL_SECONDS": "0.2"})  # fmt: skip
+    os.environ.update(
+        {
+            "MOODLAB_DATABASE_URL": f"sqlite:///{root / 'moodlab.sqlite'}",
+            "MOODLAB_DATA_DIR": str(root / "data"),
+            "MOODLAB_MUSIC_DIR": str(root / "music"),
+            "MOODLAB_WORKER_POLL_SECONDS": "0.2",
+        }
+    )
     settings = Settings.from_env()
     database = Database(settings.database_url)
     upgrade(database)
     with database.session() as session:
         people = [
-            Actor.of(auth.create_user(session=session, actor=Actor.command_line(), name=name,
-                                      role=role, password=secrets.token_urlsafe()))
+            Actor.of(
+                auth.create_user(
+                    session=session,
+                    actor=Actor.command_line(),
+                    name=name,
+                    role=role,
+                    password=secrets.token_urlsafe(),
+                )
+            )
             for name, role in [("lead", Role.LEAD)] + [(f"a{i}", Role.ANNOTATOR) for i in range(4)]
-        ]  # fmt: skip
+        ]
     lead, annotators = people[0], people[1:]
     truth = {}
     folder = root / "pictures"
@@ -68,15 +79,19 @@ def workspace(root: Path, per_mood: int) -> tuple[Settings, Database, Actor, int
             data = picture(mood, n)
             truth[hashlib.sha256(data).hexdigest()] = mood
             (folder / f"{mood.lower()}-{n:03d}.jpg").write_bytes(data)
-    start_here(start_import, settings=settings, database=database, actor=lead,
-               params=ImportParams(path=str(folder)))  # fmt: skip
+    start_here(
+        start_import,
+        settings=settings,
+        database=database,
+        actor=lead,
+        params=ImportParams(path=str(folder)),
+    )
     with database.session() as session:
         images = session.execute(select(Image.id, Image.sha256)).all()
     for image_id, sha in images:
         for person in annotators:
             with database.session() as session:
-                annotation.answer(session=session, actor=person, image_id=image_id,
-                                  mood=truth[sha])  # fmt: skip
+                annotation.answer(session=session, actor=person, image_id=image_id, mood=truth[sha])
     with database.session() as session:
         rules = snapshots.Rules(seed=0)
         snapshot = snapshots.freeze(session=session, actor=lead, settings=settings, rules=rules)
@@ -105,9 +120,16 @@ def measure(settings, database, lead, snapshot_id, workers: int, args) -> dict:
     from moodlab.training.runs import TrainParams
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    procs = [subprocess.Popen([sys.executable, "-m", "moodlab", "worker"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for _ in range(workers)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "moodlab", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(workers)
+    ]
     try:
         while True:  # every worker registered
             with database.session() as session:
@@ -115,8 +137,13 @@ def measure(settings, database, lead, snapshot_id, workers: int, args) -> dict:
             if alive >= workers:
                 break
             time.sleep(0.2)
-        shape = {"snapshot_id": snapshot_id, "arch": args.arch, "folds": args.folds,
-                 "batch_size": args.batch, "image_size": args.size}  # fmt: skip
+        shape = {
+            "snapshot_id": snapshot_id,
+            "arch": args.arch,
+            "folds": args.folds,
+            "batch_size": args.batch,
+            "image_size": args.size,
+        }
         warm = run(settings, database, lead, TrainParams(**shape, epochs=1))
         assert warm.status == JobStatus.SUCCEEDED, warm.error
         cpu_before = sum(cpu_seconds(p.pid) for p in procs)
@@ -127,13 +154,22 @@ def measure(settings, database, lead, snapshot_id, workers: int, args) -> dict:
         assert done.status == JobStatus.SUCCEEDED, done.error
         with database.session() as session:
             parts = session.scalars(select(Job).where(Job.parent_id == done.id)).all()
-        return {"workers": workers, "wall_s": round(wall, 1), "worker_cpu_s": round(cpu, 1),
-                "cv_mean": round(done.result["cv_mean"], 3),
-                "load_1min": round(os.getloadavg()[0], 1),
-                "parts": [{"kind": p.kind, "fold": p.params.get("fold"),
-                           "worker": p.worker.rsplit(":", 2)[-2],
-                           "seconds": round((p.finished_at - p.started_at).total_seconds(), 1)}
-                          for p in parts]}  # fmt: skip
+        return {
+            "workers": workers,
+            "wall_s": round(wall, 1),
+            "worker_cpu_s": round(cpu, 1),
+            "cv_mean": round(done.result["cv_mean"], 3),
+            "load_1min": round(os.getloadavg()[0], 1),
+            "parts": [
+                {
+                    "kind": p.kind,
+                    "fold": p.params.get("fold"),
+                    "worker": p.worker.rsplit(":", 2)[-2],
+                    "seconds": round((p.finished_at - p.started_at).total_seconds(), 1),
+                }
+                for p in parts
+            ],
+        }
     finally:
         for proc in procs:
             proc.terminate()
@@ -151,13 +187,19 @@ def main() -> None:
     parser.add_argument("--arch", default="deep")
     parser.add_argument("--per-mood", type=int, default=24)
     args = parser.parse_args()
-    print(json.dumps({"cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)),
-                      **vars(args)}), flush=True)  # fmt: skip
+    print(
+        json.dumps(
+            {"cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)), **vars(args)}
+        ),
+        flush=True,
+    )
     with tempfile.TemporaryDirectory(prefix="moodlab-bench-workers-") as folder:
         settings, database, lead, snapshot_id = workspace(Path(folder), args.per_mood)
         for workers in args.workers:
-            print(json.dumps(measure(settings, database, lead, snapshot_id, workers, args)),
-                  flush=True)  # fmt: skip
+            print(
+                json.dumps(measure(settings, database, lead, snapshot_id, workers, args)),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

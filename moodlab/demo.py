@@ -153,9 +153,14 @@ def build(
         music = (
             _queued(start_generate, settings, database, lead, GenerateParams())
             if helper
-            else start_here(start_generate, settings=settings, database=database, actor=lead,
-                            params=GenerateParams()).id  # no worker to wait for: here, now
-        )  # fmt: skip
+            else start_here(
+                start_generate,
+                settings=settings,
+                database=database,
+                actor=lead,
+                params=GenerateParams(),
+            ).id  # no worker to wait for: here, now
+        )
         truth = _images(settings, database, lead, per_mood, say)
         _votes(settings, database, lead, annotators, truth, seed, say)
         _finished(settings, database, music)
@@ -165,17 +170,26 @@ def build(
         release()  # it winds down (a second or two, TensorFlow's) while the video is made
         video = _video(root, settings, database, lead, say)
     database.dispose()
-    return {"dir": str(root), "images": len(truth), "snapshot_id": snapshot_id,
-            "models": models, "video": video, "lead": LEAD, "annotators": list(ANNOTATORS),
-            "password": PASSWORD, "environment": workspace.environment}  # fmt: skip
+    return {
+        "dir": str(root),
+        "images": len(truth),
+        "snapshot_id": snapshot_id,
+        "models": models,
+        "video": video,
+        "lead": LEAD,
+        "annotators": list(ANNOTATORS),
+        "password": PASSWORD,
+        "environment": workspace.environment,
+    }
 
 
 def _users(database: Database) -> tuple[Actor, list[Actor]]:
     people = {}
     with database.session() as session:
         for name, role in [(LEAD, Role.LEAD)] + [(n, Role.ANNOTATOR) for n in ANNOTATORS]:
-            user = auth.create_user(session=session, actor=Actor.command_line(), name=name,
-                                    role=role, password=PASSWORD)  # fmt: skip
+            user = auth.create_user(
+                session=session, actor=Actor.command_line(), name=name, role=role, password=PASSWORD
+            )
             people[name] = Actor.of(user)
     return people[LEAD], [people[name] for name in ANNOTATORS]
 
@@ -192,8 +206,13 @@ def _images(
             (Path(folder) / f"{mood.lower()}-{n:03d}.jpg").write_bytes(data)
         kept = f"; {reused} made before, kept in {settings.cache_dir}" if reused else ""
         say(f"importing {len(truth)} generated pictures ({per_mood} per mood{kept})")
-        job = start_here(start_import, settings=settings, database=database, actor=lead,
-                         params=ImportParams(path=folder, label="demo"))  # fmt: skip
+        job = start_here(
+            start_import,
+            settings=settings,
+            database=database,
+            actor=lead,
+            params=ImportParams(path=folder, label="demo"),
+        )
     if job.status != JobStatus.SUCCEEDED:
         raise MoodlabError(f"the demo import failed: {job.error}")
     return truth
@@ -281,8 +300,9 @@ def _music_votes(settings: Settings, database: Database, annotators: list[Actor]
                 else str(rng.choice([m.name for m in moods.neighbours(mood)]))
             )
             with database.session() as session:
-                vote_track(session=session, actor=person, settings=settings, track_id=track_id,
-                           mood=vote)  # fmt: skip
+                vote_track(
+                    session=session, actor=person, settings=settings, track_id=track_id, mood=vote
+                )
 
 
 def _snapshot(settings: Settings, database: Database, lead: Actor, say: Say) -> int:
@@ -290,8 +310,10 @@ def _snapshot(settings: Settings, database: Database, lead: Actor, say: Say) -> 
         snapshot = snapshots.freeze(
             session=session, actor=lead, settings=settings, rules=snapshots.Rules(seed=0)
         )
-        say(f"froze snapshot #{snapshot.id}: {sum(snapshot.train_counts.values())} train,"
-            f" {sum(snapshot.test_counts.values())} test")  # fmt: skip
+        say(
+            f"froze snapshot #{snapshot.id}: {sum(snapshot.train_counts.values())} train,"
+            f" {sum(snapshot.test_counts.values())} test"
+        )
         return snapshot.id
 
 
@@ -309,10 +331,16 @@ def _second_worker(helper: bool, threads: int, say: Say) -> Iterator[Callable[[]
         return
     # It imports TensorFlow while the build makes the pictures (nothing is queued for it
     # then, once the music is kept), and looks for jobs every quarter second.
-    environment = {**os.environ, "MOODLAB_TRAINING_THREADS": str(threads),
-                   "MOODLAB_WORKER_POLL_SECONDS": str(HELPER_POLL_SECONDS)}  # fmt: skip
-    worker = subprocess.Popen([sys.executable, "-m", "moodlab", "worker", "--warm"],
-                              env=environment, stdin=subprocess.DEVNULL)  # fmt: skip
+    environment = {
+        **os.environ,
+        "MOODLAB_TRAINING_THREADS": str(threads),
+        "MOODLAB_WORKER_POLL_SECONDS": str(HELPER_POLL_SECONDS),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "moodlab", "worker", "--warm"],
+        env=environment,
+        stdin=subprocess.DEVNULL,
+    )
     say(f"a second worker (process {worker.pid}) works beside the build")
     try:
         yield worker.terminate  # SIGTERM stops an idle worker (docs/cli.md)
@@ -326,9 +354,13 @@ def _second_worker(helper: bool, threads: int, say: Say) -> Iterator[Callable[[]
 
 
 def _training(
-    settings: Settings, database: Database, lead: Actor, snapshot_id: int, helper: bool,
+    settings: Settings,
+    database: Database,
+    lead: Actor,
+    snapshot_id: int,
+    helper: bool,
     say: Say,
-) -> list[int]:  # fmt: skip
+) -> list[int]:
     """The plain run queued for the second worker, the deep run here (its folds shared);
     without a second worker both run here, one after the other."""
     from moodlab.training.registry import activate
@@ -342,17 +374,21 @@ def _training(
         per_epoch = estimated_updates(images, params)  # with epochs=1
         runs[arch] = replace(params, epochs=max(1, math.ceil(UPDATES[arch] / max(1, per_epoch))))
         steps = estimated_updates(images, runs[arch])
-        say(f"training {arch} ({params.folds} folds, {runs[arch].epochs} epochs, about {steps}"
-            f" updates per fold, {params.image_size} px)" + (" on the second worker" * (
-                helper and arch == "plain")))  # fmt: skip
+        say(
+            f"training {arch} ({params.folds} folds, {runs[arch].epochs} epochs, about {steps}"
+            f" updates per fold, {params.image_size} px)"
+            + (" on the second worker" * (helper and arch == "plain"))
+        )
     plain = (
         _queued(start_training, settings, database, lead, runs["plain"])
         if helper
-        else start_here(start_training, settings=settings, database=database, actor=lead,
-                        params=runs["plain"]).id
-    )  # fmt: skip
-    deep_job = start_here(start_training, settings=settings, database=database, actor=lead,
-                          params=runs["deep"])  # fmt: skip
+        else start_here(
+            start_training, settings=settings, database=database, actor=lead, params=runs["plain"]
+        ).id
+    )
+    deep_job = start_here(
+        start_training, settings=settings, database=database, actor=lead, params=runs["deep"]
+    )
     plain_job = wait_for(settings, database, plain, say=lambda line: None)  # done if run here
     made = []
     for arch, job in (("plain", plain_job), ("deep", deep_job)):
@@ -379,8 +415,13 @@ def _video(root: Path, settings: Settings, database: Database, lead: Actor, say:
         path.write_bytes(picture("Happy", 1000 + n, (640, 480)))
         inputs.append(str(path.resolve()))
     say("making a slideshow video with matching music")
-    job = start_here(start_video, settings=settings, database=database, actor=lead,
-                     params=VideoParams(inputs=inputs))  # fmt: skip
+    job = start_here(
+        start_video,
+        settings=settings,
+        database=database,
+        actor=lead,
+        params=VideoParams(inputs=inputs),
+    )
     if job.status != JobStatus.SUCCEEDED or job.result is None:
         raise MoodlabError(f"the demo video failed: {job.error}")
     return job.result["output"]

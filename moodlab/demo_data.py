@@ -55,8 +55,10 @@ def picture(mood: str, n: int, size: tuple[int, int] = PICTURE_SIZE) -> bytes:
         tone = colorsys.hsv_to_rgb((hue + rng.normal(0, 0.08)) % 1, saturation, light + 0.3)
         fill = tuple(int(255 * min(1, c)) for c in tone)
         if energy > 0.6:
-            points = [(cx + r * np.cos(t), cy + r * rng.uniform(0.3, 1) * np.sin(t))
-                      for t in np.linspace(0, 2 * np.pi, 7)]  # fmt: skip
+            points = [
+                (cx + r * np.cos(t), cy + r * rng.uniform(0.3, 1) * np.sin(t))
+                for t in np.linspace(0, 2 * np.pi, 7)
+            ]
             draw.polygon(points, fill=fill)
         else:
             draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill)

@@ -30,16 +30,17 @@ kappa, alpha, circular = st.columns(3)
 kappa.metric("Fleiss' kappa", shown(report["fleiss_kappa"]), help="over images with all votes in")
 alpha.metric("Krippendorff's alpha", shown(report["krippendorff_alpha"]), help="nominal")
 circular.metric(
-    "Circular alpha", shown(report["circular_alpha"]),
+    "Circular alpha",
+    shown(report["circular_alpha"]),
     help="Krippendorff's alpha with the angular distance between moods on the circle:"
     " neighbouring moods disagree less than opposite ones",
-)  # fmt: skip
+)
 
 st.subheader("Tiers")
 st.dataframe(
     pd.DataFrame([{label(tier): n for tier, n in report["tiers"].items()}]), hide_index=True
 )
-per_mood = pd.DataFrame(  # fmt: skip
+per_mood = pd.DataFrame(
     [
         {"mood": m, "tier": label(t), "images": n[t]}
         for m, n in report["per_mood"].items()
@@ -81,7 +82,7 @@ right.altair_chart(
         title="Which moods annotators give the same image",
         value="pairs",
         sort=moods.names(),
-    ),  # fmt: skip
+    ),
     width="stretch",
 )
 
@@ -96,9 +97,10 @@ if ds["images"]:
     agreed = ds["agrees_with_majority"]
     em_col, conv_col = st.columns(2)
     em_col.metric(
-        "Agrees with the unique majority", "–" if agreed is None else f"{agreed:.1%}",
+        "Agrees with the unique majority",
+        "–" if agreed is None else f"{agreed:.1%}",
         help="over images whose votes have a unique top mood",
-    )  # fmt: skip
+    )
     conv_col.metric(
         "EM iterations", f"{ds['iterations']}" + ("" if ds["converged"] else " (not converged)")
     )
@@ -106,21 +108,30 @@ if ds["images"]:
         [{"annotator": name, "accuracy": a["accuracy"]} for name, a in ds["annotators"].items()]
     )
     st.dataframe(
-        reliability, hide_index=True,
-        column_config={"accuracy": st.column_config.ProgressColumn(
-            "estimated chance of naming the true mood", min_value=0.0, max_value=1.0,
-            format="percent")},
-    )  # fmt: skip
+        reliability,
+        hide_index=True,
+        column_config={
+            "accuracy": st.column_config.ProgressColumn(
+                "estimated chance of naming the true mood",
+                min_value=0.0,
+                max_value=1.0,
+                format="percent",
+            )
+        },
+    )
     if ds["annotators"]:
         who = st.selectbox("Confusion matrix of", list(ds["annotators"]), key="ds-annotator")
         st.altair_chart(
             charts.heatmap(
-                ds["annotators"][who]["confusion"], ds["moods"], ds["moods"],
-                title=f"{who}: true mood (rows) against the mood given", value="probability",
+                ds["annotators"][who]["confusion"],
+                ds["moods"],
+                ds["moods"],
+                title=f"{who}: true mood (rows) against the mood given",
+                value="probability",
                 sort=moods.names(),
             ),
             width="stretch",
-        )  # fmt: skip
+        )
     unsure = sorted(ds["images"], key=lambda row: row["probability"])[:20]
     st.caption("The images the estimate is least sure of")
     st.dataframe(pd.DataFrame(unsure), hide_index=True)

@@ -34,9 +34,12 @@ def apply_answers() -> None:
         outbox.error = "Your session ended before these answers were stored: log in again."
         return
     annotation.apply_outbox(
-        session_factory=session.database().session, actor=current, outbox=outbox,
-        entries=sent, settings=settings,
-    )  # fmt: skip
+        session_factory=session.database().session,
+        actor=current,
+        outbox=outbox,
+        entries=sent,
+        settings=settings,
+    )
 
 
 def resend_missing() -> None:

@@ -42,9 +42,10 @@ with crawl_tab:
     crawl_fields = forms.Kept("crawl", actor)
     default = CrawlParams.default
     seeds = st.text_area(
-        "Seed pages, one URL per line", placeholder="https://example.org/gallery",
+        "Seed pages, one URL per line",
+        placeholder="https://example.org/gallery",
         **crawl_fields("seeds", ""),
-    )  # fmt: skip
+    )
     pages_col, images_col, depth_col, delay_col = st.columns(4)
     max_pages = pages_col.number_input(
         "Max pages", 1, 100_000, **crawl_fields("max_pages", default("max_pages"))
@@ -60,10 +61,13 @@ with crawl_tab:
         **crawl_fields("depth", default("depth")),
     )
     delay = delay_col.number_input(
-        "Delay per host (s)", 0.0, 60.0, step=0.5,
+        "Delay per host (s)",
+        0.0,
+        60.0,
+        step=0.5,
         help="least time between two requests to one host; robots.txt may ask for more",
         **crawl_fields("delay", float(settings.crawl_delay_seconds)),
-    )  # fmt: skip
+    )
     allow_private = st.checkbox(
         "The seeds are on a private network (allow private addresses for the seed hosts only)",
         **crawl_fields("allow_private", False),
@@ -82,7 +86,7 @@ with crawl_tab:
                     delay=float(delay),
                     allow_private=allow_private,
                 ),
-            )  # fmt: skip
+            )
         )
 
 with upload_tab, st.form("upload", clear_on_submit=True):
@@ -104,9 +108,10 @@ with upload_tab, st.form("upload", clear_on_submit=True):
 
 with folder_tab:
     folder = st.text_input(
-        "A folder or .zip on the server", placeholder="/data/public/emotion6",
+        "A folder or .zip on the server",
+        placeholder="/data/public/emotion6",
         **forms.Kept("folder", actor)("path", ""),
-    )  # fmt: skip
+    )
     if st.button("Import", type="primary", icon=":material/folder_open:", key="import-folder"):
         start(
             lambda db: start_import(
@@ -128,9 +133,11 @@ with openverse_tab:
             )
             count_col, licence_col = st.columns(2)
             count = count_col.number_input(
-                "Max images", 1, 10_000,
+                "Max images",
+                1,
+                10_000,
                 **openverse_fields("max_images", OpenverseParams.default("max_images")),
-            )  # fmt: skip
+            )
             licences = licence_col.text_input(
                 "Licences (optional)", placeholder="cc0,by", **openverse_fields("licences", "")
             )
@@ -143,7 +150,7 @@ with openverse_tab:
                         params=OpenverseParams(
                             query=query, max_images=int(count), licenses=licences.strip() or None
                         ),
-                    )  # fmt: skip
+                    )
                 )
 
 with session.database().session() as db:
@@ -158,9 +165,11 @@ labels = {
 }
 current = st.session_state.get("intake_job", intake_jobs[0].id)
 chosen = st.selectbox(
-    "Show", list(labels), format_func=labels.get,
+    "Show",
+    list(labels),
+    format_func=labels.get,
     index=list(labels).index(current) if current in labels else 0,
-)  # fmt: skip
+)
 
 
 def near_duplicates_view(job) -> None:
@@ -190,9 +199,13 @@ def near_duplicates_view(job) -> None:
                 try:
                     with session.database().session() as db:
                         image_id = keep_both(
-                            session=db, actor=actor, settings=settings,
-                            database=session.database(), job_id=job.id, sha256=item.sha256,
-                        )  # fmt: skip
+                            session=db,
+                            actor=actor,
+                            settings=settings,
+                            database=session.database(),
+                            job_id=job.id,
+                            sha256=item.sha256,
+                        )
                     st.toast(f"Kept both: stored as image #{image_id}")
                     st.rerun()
                 except MoodlabError as exc:
@@ -208,11 +221,15 @@ def intake_progress(job_id: int) -> None:
     report = IntakeResult.from_json(job.result)
     by_reason = report.rejected_by_reason
     found = report.images_found if report.images_found is not None else report.files
-    layout.metric_row([
-        ("Pages fetched", "–" if report.pages_fetched is None else report.pages_fetched),
-        ("Images found", "–" if found is None else found), ("Stored", report.stored),
-        ("Duplicates", report.duplicates), ("Rejected", report.rejected_count),
-    ])  # fmt: skip
+    layout.metric_row(
+        [
+            ("Pages fetched", "–" if report.pages_fetched is None else report.pages_fetched),
+            ("Images found", "–" if found is None else found),
+            ("Stored", report.stored),
+            ("Duplicates", report.duplicates),
+            ("Rejected", report.rejected_count),
+        ]
+    )
     if by_reason:
         st.markdown("**Rejected, by reason**")
         shown = {label(reason): n for reason, n in by_reason.items()}

@@ -34,9 +34,10 @@ balance = cap_col.checkbox(
     "Balance to the smallest mood", disabled=uncapped, **fields("balance", True)
 )
 cap = (
-    None if balance
+    None
+    if balance
     else cap_col.number_input("Train images per mood", 0, 1_000_000, **fields("cap", 100))
-)  # fmt: skip
+)
 if uncapped:
     cap_col.caption("Uncapped: every train-tier image, unbalanced.")
     if cap_col.button("Cap again"):
@@ -51,9 +52,12 @@ test_per_mood = (
     else None
 )
 seed = seed_col.number_input(
-    "Seed", 0, 2**31 - 1, help="the same seed, votes and rules give the same set",
+    "Seed",
+    0,
+    2**31 - 1,
+    help="the same seed, votes and rules give the same set",
     **fields("seed", 0),
-)  # fmt: skip
+)
 rules = datasets.Rules(
     per_mood_cap=None if cap is None else int(cap),
     test_per_mood=None if test_per_mood is None else int(test_per_mood),
@@ -75,9 +79,12 @@ if preview.low_cap and not uncapped:
         st.session_state["datasets_uncapped"] = True
         st.rerun()
 counts = pd.DataFrame(
-    [{"mood": m, "set": split, "images": n}
-     for split in ("train", "test") for m, n in preview.counts(split).items()]
-)  # fmt: skip
+    [
+        {"mood": m, "set": split, "images": n}
+        for split in ("train", "test")
+        for m, n in preview.counts(split).items()
+    ]
+)
 st.bar_chart(counts, x="mood", y="images", color="set", stack=False, sort=False, height=260)
 train_total, test_total = (
     sum(preview.counts("train").values()),
@@ -151,13 +158,24 @@ for snapshot in snapshots:
                 st.error(plain(exc))
         with st.expander("Rules and counts"):
             st.caption(wording.rules_text(snapshot.rules or {}))
-            moods_in = [m for m in moods.names()
-                        if snapshot.train_counts.get(m) or snapshot.test_counts.get(m)]  # fmt: skip
+            moods_in = [
+                m
+                for m in moods.names()
+                if snapshot.train_counts.get(m) or snapshot.test_counts.get(m)
+            ]
             st.dataframe(
-                pd.DataFrame([{"mood": m, "train": snapshot.train_counts.get(m, 0),
-                               "test": snapshot.test_counts.get(m, 0)} for m in moods_in]),
+                pd.DataFrame(
+                    [
+                        {
+                            "mood": m,
+                            "train": snapshot.train_counts.get(m, 0),
+                            "test": snapshot.test_counts.get(m, 0),
+                        }
+                        for m in moods_in
+                    ]
+                ),
                 hide_index=True,
-            )  # fmt: skip
+            )
             st.caption(
                 f"{plural(snapshot.disputed, 'disputed image')} left out ·"
                 f" manifest sha256 `{snapshot.manifest_sha256}`"

@@ -27,9 +27,14 @@ for step in overview.next_steps:
 
 st.subheader("The lab at a glance")
 layout.metric_row(
-    [("Images", overview.images), ("Votes", overview.votes), ("My votes", overview.my_votes),
-     ("Annotators", overview.annotators), ("Dataset snapshots", overview.snapshots)]
-)  # fmt: skip
+    [
+        ("Images", overview.images),
+        ("Votes", overview.votes),
+        ("My votes", overview.my_votes),
+        ("Annotators", overview.annotators),
+        ("Dataset snapshots", overview.snapshots),
+    ]
+)
 
 st.markdown("**Votes per mood** (in circle order)")
 if overview.votes:
@@ -46,9 +51,12 @@ else:
 def running_jobs() -> None:
     with session.database().session() as db:
         active = jobs.list_jobs(
-            session=db, actor=actor, statuses=[JobStatus.RUNNING, JobStatus.QUEUED], limit=10,
+            session=db,
+            actor=actor,
+            statuses=[JobStatus.RUNNING, JobStatus.QUEUED],
+            limit=10,
             runs_only=True,
-        )  # fmt: skip
+        )
     jobs_view.worker_status(names=actor.is_lead)
     if not active:
         st.caption("No jobs are running.")

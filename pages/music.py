@@ -58,8 +58,12 @@ if generating is not None:
     generation_progress(generating.id)
 elif actor.is_lead and missing and settings.music_tracks_per_mood:
     st.info(f"{len(missing)} tracks of the default library are missing.")
-    st.button("Generate default library", type="primary", icon=":material/auto_awesome:",
-              on_click=generate)  # fmt: skip
+    st.button(
+        "Generate default library",
+        type="primary",
+        icon=":material/auto_awesome:",
+        on_click=generate,
+    )
 
 if actor.is_lead:
     with (
@@ -81,10 +85,16 @@ if actor.is_lead:
             try:
                 with session.database().session() as db:
                     track = library.import_upload(
-                        session=db, actor=actor, settings=settings, name=upload.name,
-                        data=upload.getvalue(), mood=None if mood == "(none)" else mood,
-                        title=title or None, license=licence, attribution=attribution,
-                    )  # fmt: skip
+                        session=db,
+                        actor=actor,
+                        settings=settings,
+                        name=upload.name,
+                        data=upload.getvalue(),
+                        mood=None if mood == "(none)" else mood,
+                        title=title or None,
+                        license=licence,
+                        attribution=attribution,
+                    )
                     st.session_state["music_added"] = f"Added “{track.title}” as a candidate."
             except MoodlabError as exc:
                 st.session_state["music_error"] = str(exc)
@@ -102,9 +112,12 @@ if not tracks:
 counts = {s.value: sum(t.status == s for t in tracks) for s in TrackStatus}
 status_names = ["all", *(s.value for s in TrackStatus)]
 picked = st.segmented_control(
-    "Show", status_names, default="all", key="music-status",
+    "Show",
+    status_names,
+    default="all",
+    key="music-status",
     format_func=lambda s: f"all ({len(tracks)})" if s == "all" else f"{s} ({counts[s]})",
-)  # fmt: skip
+)
 shown = [s.value for s in TrackStatus] if picked in (None, "all") else [picked]
 
 

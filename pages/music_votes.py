@@ -77,18 +77,30 @@ def vote() -> None:
     for row in (moods.all_moods()[:half], moods.all_moods()[half:]):
         for column, mood in zip(st.columns(half), row, strict=True):
             column.button(
-                mood.name, key=f"track-{mood.name}", shortcut=mood.key,
-                on_click=record, args=(track.id, mood.name), width="stretch",
-            )  # fmt: skip
+                mood.name,
+                key=f"track-{mood.name}",
+                shortcut=mood.key,
+                on_click=record,
+                args=(track.id, mood.name),
+                width="stretch",
+            )
     unusable, undo, _ = st.columns([1, 1, 2])
     unusable.button(
-        "Not usable", key="track-unusable", shortcut="9", on_click=record,
-        args=(track.id, None), width="stretch",
-    )  # fmt: skip
-    undo.button(
-        "Undo", key="track-undo", shortcut="u", on_click=undo_last, disabled=not can_undo,
+        "Not usable",
+        key="track-unusable",
+        shortcut="9",
+        on_click=record,
+        args=(track.id, None),
         width="stretch",
-    )  # fmt: skip
+    )
+    undo.button(
+        "Undo",
+        key="track-undo",
+        shortcut="u",
+        on_click=undo_last,
+        disabled=not can_undo,
+        width="stretch",
+    )
 
 
 vote()

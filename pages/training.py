@@ -34,10 +34,11 @@ else:
     by_snapshot = {s.id: s for s in snapshots}
     snapshot_ids = list(by_snapshot)
     snapshot_id = snapshot_col.selectbox(
-        "Dataset snapshot", snapshot_ids,
+        "Dataset snapshot",
+        snapshot_ids,
         format_func=lambda i: f"#{i} ({sum(by_snapshot[i].train_counts.values())} training images)",
         **fields.choice("snapshot", snapshot_ids, snapshot_ids[0]),
-    )  # fmt: skip
+    )
     unavailable = architectures.unavailable(settings.transfer_weights)
     arch_names = [name for name in architectures.ARCHITECTURES if name not in unavailable]
     arch = arch_col.selectbox(
@@ -60,9 +61,12 @@ else:
         "Batch size", 1, 1024, **fields("batch_size", default("batch_size"))
     )
     size = size_col.number_input(
-        "Image size", 16, 128, help="128 as in the paper",
+        "Image size",
+        16,
+        128,
+        help="128 as in the paper",
         **fields("image_size", default("image_size")),
-    )  # fmt: skip
+    )
     params = TrainParams(
         snapshot_id=int(snapshot_id),
         arch=arch,
@@ -98,11 +102,15 @@ def run_card(job) -> None:
     result = TrainResult.from_json(job.result)
     scores = [f["accuracy"] for f in result.folds]
     steps = [f["updates"] for f in result.folds if f.get("updates") is not None]
-    cv_mean = result.cv_mean if result.cv_mean is not None else (
-        sum(scores) / len(scores) if scores else None
-    )  # fmt: skip
-    facts = [f"{params.arch} on snapshot #{params.snapshot_id}",
-             f"{params.folds} folds x {params.epochs} epochs"]  # fmt: skip
+    cv_mean = (
+        result.cv_mean
+        if result.cv_mean is not None
+        else (sum(scores) / len(scores) if scores else None)
+    )
+    facts = [
+        f"{params.arch} on snapshot #{params.snapshot_id}",
+        f"{params.folds} folds x {params.epochs} epochs",
+    ]
     if cv_mean is not None:
         facts.append(f"CV mean {cv_mean:.3f}" + ("" if result.cv_mean is not None else " so far"))
     if result.updates_per_fold is not None or steps:
@@ -112,8 +120,15 @@ def run_card(job) -> None:
     st.caption(" · ".join(facts))
     if result.folds:
         # Each fold is a job of its own that any worker may take (moodlab.training.spread).
-        table = [{"fold": f["fold"], "accuracy": f["accuracy"], "updates": f.get("updates"),
-                  "worker": f.get("worker")} for f in result.folds]  # fmt: skip
+        table = [
+            {
+                "fold": f["fold"],
+                "accuracy": f["accuracy"],
+                "updates": f.get("updates"),
+                "worker": f.get("worker"),
+            }
+            for f in result.folds
+        ]
         st.dataframe(pd.DataFrame(table), hide_index=True)
 
 
@@ -124,8 +139,12 @@ def running() -> None:
     # A run that was queued or running on the last look and has now succeeded put a new
     # model in the registry: rerun the whole page so the tables below show it.
     seen: dict[int, str] = st.session_state.setdefault("train_seen", {})
-    finished = [j.id for j in active if j.status == JobStatus.SUCCEEDED
-                and seen.get(j.id) in (JobStatus.QUEUED, JobStatus.RUNNING)]  # fmt: skip
+    finished = [
+        j.id
+        for j in active
+        if j.status == JobStatus.SUCCEEDED
+        and seen.get(j.id) in (JobStatus.QUEUED, JobStatus.RUNNING)
+    ]
     seen.update({j.id: j.status for j in active})
     for job in active[:3]:
         run_card(job)
@@ -141,34 +160,63 @@ if not registry:
     st.caption("No trained model yet.")
     st.stop()
 table = pd.DataFrame(
-    [{"id": m.id, "arch": m.arch, "snapshot": m.snapshot_id, "active": m.active,
-      "cv mean": m.cv_mean, "cv std": m.cv_std, "test accuracy": m.test_accuracy,
-      "above chance": {True: "yes", False: "NO", None: "no test set"}[chance_check(m)[0]],
-      "updates per fold": (m.report.get("updates") or {}).get("per_fold_mean"),
-      "adjacent": (m.report.get("test") or {}).get("adjacent_accuracy"),
-      "precision": m.precision, "created": m.created_at} for m in registry]
-)  # fmt: skip
+    [
+        {
+            "id": m.id,
+            "arch": m.arch,
+            "snapshot": m.snapshot_id,
+            "active": m.active,
+            "cv mean": m.cv_mean,
+            "cv std": m.cv_std,
+            "test accuracy": m.test_accuracy,
+            "above chance": {True: "yes", False: "NO", None: "no test set"}[chance_check(m)[0]],
+            "updates per fold": (m.report.get("updates") or {}).get("per_fold_mean"),
+            "adjacent": (m.report.get("test") or {}).get("adjacent_accuracy"),
+            "precision": m.precision,
+            "created": m.created_at,
+        }
+        for m in registry
+    ]
+)
 st.dataframe(table, hide_index=True)
 
 st.subheader("Compare runs")
 by_id = {m.id: m for m in registry}
 picked = st.multiselect(
-    "Models side by side", list(by_id), default=compare.default_selection(registry),
+    "Models side by side",
+    list(by_id),
+    default=compare.default_selection(registry),
     format_func=lambda i: compare.label(by_id[i]),
     help="by default the newest model of each architecture on the newest snapshot",
-)  # fmt: skip
+)
 if picked:
     chosen_models = [by_id[i] for i in picked]
     st.dataframe(pd.DataFrame(compare.summary_rows(chosen_models)), hide_index=True)
     metrics_col, moods_col = st.columns(2)
     if rows := compare.metric_rows(chosen_models):
-        metrics_col.altair_chart(charts.grouped_bars(
-            rows, x="metric", group="model", value="value", title="Scores",
-            sort=list(compare.METRICS)), width="stretch")  # fmt: skip
+        metrics_col.altair_chart(
+            charts.grouped_bars(
+                rows,
+                x="metric",
+                group="model",
+                value="value",
+                title="Scores",
+                sort=list(compare.METRICS),
+            ),
+            width="stretch",
+        )
     if rows := compare.recall_rows(chosen_models):
-        moods_col.altair_chart(charts.grouped_bars(
-            rows, x="mood", group="model", value="recall", title="Test recall per mood",
-            sort=moods.names()), width="stretch")  # fmt: skip
+        moods_col.altair_chart(
+            charts.grouped_bars(
+                rows,
+                x="mood",
+                group="model",
+                value="recall",
+                title="Test recall per mood",
+                sort=moods.names(),
+            ),
+            width="stretch",
+        )
     if rows := compare.fold_rows(chosen_models):
         st.caption("Validation accuracy per fold")
         st.line_chart(pd.DataFrame(rows), x="fold", y="accuracy", color="model", height=200)
@@ -182,9 +230,10 @@ if above_chance is False:
 if not model.active:
     # A model not clearly above chance is activated only after the lead confirms.
     confirmed = above_chance is not False or st.checkbox(
-        "Use it for videos anyway", key=f"confirm-{model.id}",
+        "Use it for videos anyway",
+        key=f"confirm-{model.id}",
         help="its videos' moods would be close to guesses",
-    )  # fmt: skip
+    )
     if st.button("Activate for videos", icon=":material/check_circle:", disabled=not confirmed):
         with session.database().session() as db:
             activate(session=db, actor=actor, model_id=model.id, force=above_chance is False)
@@ -197,43 +246,62 @@ if folds:
     rows = [{"fold": f["fold"], "accuracy": f"{f['accuracy']:.3f}"} for f in folds]
     rows.append({"fold": "mean ± std", "accuracy": f"{model.cv_mean:.3f} ± {model.cv_std:.3f}"})
     st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
-    st.bar_chart(pd.DataFrame({"fold": range(1, len(scores) + 1), "accuracy": scores}), x="fold",
-                 y="accuracy", height=200)  # fmt: skip
+    st.bar_chart(
+        pd.DataFrame({"fold": range(1, len(scores) + 1), "accuracy": scores}),
+        x="fold",
+        y="accuracy",
+        height=200,
+    )
 checked = review.review(model.report)
 if checked:
-    st.markdown("**Out-of-fold review** (each training image scored by the fold that did"
-                " not train on it)")  # fmt: skip
+    st.markdown(
+        "**Out-of-fold review** (each training image scored by the fold that did not train on it)"
+    )
     ece_col, issues_col = st.columns(2)
-    ece_col.metric("Expected calibration error", f"{checked['ece']:.3f}",
-                   help="share-weighted gap between confidence and accuracy, 10 bins")  # fmt: skip
-    issues_col.metric("Labels disputed", f"{len(checked['issues'])} of {checked['images']}",
-                      help="cleanlab's find_label_issues (confident learning) on the"
-                      " out-of-fold probabilities")  # fmt: skip
+    ece_col.metric(
+        "Expected calibration error",
+        f"{checked['ece']:.3f}",
+        help="share-weighted gap between confidence and accuracy, 10 bins",
+    )
+    issues_col.metric(
+        "Labels disputed",
+        f"{len(checked['issues'])} of {checked['images']}",
+        help="cleanlab's find_label_issues (confident learning) on the out-of-fold probabilities",
+    )
     bins = pd.DataFrame(checked["reliability"])
     st.caption("Reliability: accuracy against confidence (a calibrated model is on the diagonal)")
     st.scatter_chart(bins, x="confidence", y="accuracy", size="images", height=220)
     if checked["note"]:
         st.caption(plain(f"Label review: {checked['note']}."))
     if checked["issues"]:
-        st.page_link("pages/datasets.py", icon=":material/dataset:",
-                     label="Review the disputed labels on the Datasets page: thumbnails, votes,"
-                     " probabilities; exclude an image or send it back for new votes")  # fmt: skip
+        st.page_link(
+            "pages/datasets.py",
+            icon=":material/dataset:",
+            label="Review the disputed labels on the Datasets page: thumbnails, votes,"
+            " probabilities; exclude an image or send it back for new votes",
+        )
 test = model.report.get("test")
 if test:
     accuracy, f1, adjacent = st.columns(3)
     accuracy.metric("Test accuracy", f"{test['accuracy']:.3f}")
     f1.metric("Macro-F1", f"{test['macro_f1']:.3f}")
-    adjacent.metric("Adjacent accuracy", f"{test['adjacent_accuracy']:.3f}",
-                    help="the true mood or one of its two neighbours on the circle")  # fmt: skip
+    adjacent.metric(
+        "Adjacent accuracy",
+        f"{test['adjacent_accuracy']:.3f}",
+        help="the true mood or one of its two neighbours on the circle",
+    )
     names = moods.names()
     counts = test["confusion_matrix"]
     rows_norm = [[c / max(1, sum(row)) for c in row] for row in counts]
     left, right = st.columns(2)
     title = "Confusion (counts): true x predicted"
-    left.altair_chart(charts.heatmap(counts, names, names, title=title, value="images"),
-                      width="stretch")  # fmt: skip
-    right.altair_chart(charts.heatmap(rows_norm, names, names, title="Confusion (row-normalised)",
-                                      value="share"), width="stretch")  # fmt: skip
+    left.altair_chart(
+        charts.heatmap(counts, names, names, title=title, value="images"), width="stretch"
+    )
+    right.altair_chart(
+        charts.heatmap(rows_norm, names, names, title="Confusion (row-normalised)", value="share"),
+        width="stretch",
+    )
 history = model.report.get("final_history", [])
 if history:
     st.markdown("**Training curve** (final model)")

@@ -44,12 +44,15 @@ else:
         model_col, fps_col, seed_col = st.columns(3)
         active = next((i for i, m in enumerate(registry) if m.active), 0)
         model_id = model_col.selectbox(
-            "Model", [m.id for m in registry], index=active,
+            "Model",
+            [m.id for m in registry],
+            index=active,
             format_func=lambda i: next(
-                f"#{m.id} {m.arch}" + (" (active)" if m.active else "") for m in registry
+                f"#{m.id} {m.arch}" + (" (active)" if m.active else "")
+                for m in registry
                 if m.id == i
             ),
-        )  # fmt: skip
+        )
         fps = fps_col.number_input(
             "Frames sampled per second", 0.1, 30.0, settings.video_sample_fps, step=0.5
         )
@@ -63,9 +66,15 @@ else:
                 paths, names = save_video_uploads(
                     settings, [(f.name, f.getvalue()) for f in files or []]
                 )
-                params = VideoParams(inputs=paths, names=names, model_id=int(model_id),
-                                     sample_fps=float(fps), segments=segments, seed=int(seed),
-                                     keep_audio=keep_audio)  # fmt: skip
+                params = VideoParams(
+                    inputs=paths,
+                    names=names,
+                    model_id=int(model_id),
+                    sample_fps=float(fps),
+                    segments=segments,
+                    seed=int(seed),
+                    keep_audio=keep_audio,
+                )
                 with session.database().session() as db:
                     job_id = start_video(
                         session=db, actor=actor, settings=settings, params=params
@@ -105,10 +114,13 @@ if (new := st.session_state.pop("video_new", None)) in by_id:
 elif st.session_state.get("video_pick") not in by_id:
     st.session_state.pop("video_pick", None)
 picked = st.selectbox(
-    "Show video", list(by_id), key="video_pick",
-    format_func=lambda i: f"#{i} {by_id[i].title} · {by_id[i].mood}"
-    f" · {by_id[i].created_at:%Y-%m-%d %H:%M}",
-)  # fmt: skip
+    "Show video",
+    list(by_id),
+    key="video_pick",
+    format_func=lambda i: (
+        f"#{i} {by_id[i].title} · {by_id[i].mood} · {by_id[i].created_at:%Y-%m-%d %H:%M}"
+    ),
+)
 video = by_id[picked]
 report = video.report
 path = video_file(settings, video)
@@ -117,9 +129,13 @@ player, facts = st.columns([3, 2])
 if path.exists():
     player.video(str(path))
     player.download_button(
-        "Download", data=lambda: path.read_bytes(), file_name=f"{video.title or 'video'}-music.mp4",
-        mime="video/mp4", icon=":material/download:", on_click="ignore",
-    )  # fmt: skip
+        "Download",
+        data=lambda: path.read_bytes(),
+        file_name=f"{video.title or 'video'}-music.mp4",
+        mime="video/mp4",
+        icon=":material/download:",
+        on_click="ignore",
+    )
 else:
     player.warning(plain(f"The file {path} is gone."))
 facts.metric("Mood", video.mood, help="highest mean probability over the samples")
@@ -139,11 +155,15 @@ if flat := timeline.near_uniform(report.get("timeline", [])):
 st.subheader("Mood over time")
 segments = report.get("segments", [])
 st.altair_chart(
-    charts.mood_timeline(report.get("timeline", []), moods=moods.names(), chosen=video.mood,
-                         boundaries=[s["start_s"] for s in segments[1:]],
-                         duration=video.duration_s),
+    charts.mood_timeline(
+        report.get("timeline", []),
+        moods=moods.names(),
+        chosen=video.mood,
+        boundaries=[s["start_s"] for s in segments[1:]],
+        duration=video.duration_s,
+    ),
     width="stretch",
-)  # fmt: skip
+)
 
 st.subheader("Sampled frames")
 kept = report.get("frames", [])
@@ -158,8 +178,20 @@ for i, frame in enumerate(kept):
 
 st.subheader("History")
 st.dataframe(
-    pd.DataFrame([{"id": v.id, "input": v.title, "kind": v.kind, "mood": v.mood,
-                   "confidence": round(v.confidence, 3), "seconds long": round(v.duration_s, 1),
-                   "model": v.model_id, "made": f"{v.created_at:%Y-%m-%d %H:%M}"} for v in videos]),
+    pd.DataFrame(
+        [
+            {
+                "id": v.id,
+                "input": v.title,
+                "kind": v.kind,
+                "mood": v.mood,
+                "confidence": round(v.confidence, 3),
+                "seconds long": round(v.duration_s, 1),
+                "model": v.model_id,
+                "made": f"{v.created_at:%Y-%m-%d %H:%M}",
+            }
+            for v in videos
+        ]
+    ),
     hide_index=True,
-)  # fmt: skip
+)

@@ -64,8 +64,17 @@ def test_demo_builds_a_labelled_workspace_with_content_on_every_page(env, tmp_pa
     root = tmp_path / "demo"
     # no video folder from the test set-up: the demo's own settings must let its video through
     small = {"MOODLAB_MUSIC_TRACKS_PER_MOOD": "1", "MOODLAB_VIDEO_INPUT_DIRS": ""}
-    built = run_cli("demo", "--dir", str(root), "--per-mood", "12", "--build-only", "--json",
-                    env=small, timeout=880)  # fmt: skip
+    built = run_cli(
+        "demo",
+        "--dir",
+        str(root),
+        "--per-mood",
+        "12",
+        "--build-only",
+        "--json",
+        env=small,
+        timeout=880,
+    )
     assert built.returncode == 0, built.stderr[-2000:]
     report = json.loads(built.stdout)
     assert report["images"] == 96 and len(report["models"]) == 2

@@ -156,8 +156,12 @@ def test_a_training_run_killed_mid_way_resumes_at_the_next_fold(
     snapshot_id,  # noqa: F811
 ):
     with database.session() as session:
-        job_id = jobs.enqueue(session=session, actor=lead, settings=settings,
-                              params=TrainParams(**small(snapshot_id, epochs=3))).id  # fmt: skip
+        job_id = jobs.enqueue(
+            session=session,
+            actor=lead,
+            settings=settings,
+            params=TrainParams(**small(snapshot_id, epochs=3)),
+        ).id
 
     # Each fold is a job of its own: kill the worker while it trains fold 2, fold 1 done.
     def fold_2_under_way(run: Job) -> bool:

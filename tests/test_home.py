@@ -71,12 +71,15 @@ def test_unvoted_tracks_lead_annotators_to_music_votes(database, settings, lead,
         session.add_all([Track(path=f"t{i}.wav", title=f"T{i}") for i in range(2)])
     steps = overview(database, settings, annotator).next_steps
     assert [(s.text, s.page) for s in steps] == [
-        ("2 music tracks wait for your vote: videos only use tracks that 3 annotators agree on.",
-         "music_votes")
-    ]  # fmt: skip
+        (
+            "2 music tracks wait for your vote: videos only use tracks that 3 annotators agree on.",
+            "music_votes",
+        )
+    ]
     lead_steps = overview(database, settings, lead).next_steps
-    assert any(s.page == "music_votes" and "No music track is accepted" in s.text
-               for s in lead_steps)  # fmt: skip
+    assert any(
+        s.page == "music_votes" and "No music track is accepted" in s.text for s in lead_steps
+    )
 
 
 def test_a_chance_level_model_is_no_reason_to_rest(database, settings, lead):
@@ -86,8 +89,16 @@ def test_a_chance_level_model_is_no_reason_to_rest(database, settings, lead):
         add_user(database, name, Role.ANNOTATOR)
     with database.session() as session:
         session.add(Snapshot(rules={}, manifest_sha256="0" * 64, train_counts={}, test_counts={}))
-        session.add(TrainedModel(arch="plain", path="m.keras", cv_scores={}, report={},
-                                 active=True, test_accuracy=0.10))  # fmt: skip
+        session.add(
+            TrainedModel(
+                arch="plain",
+                path="m.keras",
+                cv_scores={},
+                report={},
+                active=True,
+                test_accuracy=0.10,
+            )
+        )
     with database.session() as session:
         session.add(Image(sha256=f"{1:064x}", width=200, height=200))
     steps = overview(database, settings, lead).next_steps

@@ -14,10 +14,15 @@ from moodlab.ui import web
 def post(handler, body: bytes, **headers: str):
     headers = {"host": "127.0.0.1:8501", "content-length": str(len(body)), **headers}
     scope = {
-        "type": "http", "method": "POST", "path": web.SESSION_PATH, "query_string": b"",
+        "type": "http",
+        "method": "POST",
+        "path": web.SESSION_PATH,
+        "query_string": b"",
         "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()],
-        "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8501), "scheme": "http",
-    }  # fmt: skip
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8501),
+        "scheme": "http",
+    }
 
     async def receive():
         return {"type": "http.request", "body": body, "more_body": False}
@@ -44,8 +49,9 @@ def test_a_ticket_becomes_an_httponly_strict_cookie_once(database, annotator):
 
 def test_behind_a_local_tls_proxy_the_cookie_is_secure(database, annotator):
     body = json.dumps({"ticket": ticket_for(database, annotator)}).encode()
-    response = post(web.open_session, body, origin="https://127.0.0.1:8501",
-                    x_forwarded_proto="https")  # fmt: skip
+    response = post(
+        web.open_session, body, origin="https://127.0.0.1:8501", x_forwarded_proto="https"
+    )
     assert "Secure" in response.headers["set-cookie"]
 
 

@@ -88,12 +88,25 @@ def test_navigation_shows_each_role_its_pages(database, lead, annotator):
     from moodlab.ui.navigation import pages_for
 
     assert [p.title for p in pages_for(Role.LEAD)] == [
-        "Home", "Annotate", "Music votes", "Music", "Crawl & import", "Agreement", "Datasets",
-        "Training", "Video", "Jobs", "Users",
-    ]  # fmt: skip
+        "Home",
+        "Annotate",
+        "Music votes",
+        "Music",
+        "Crawl & import",
+        "Agreement",
+        "Datasets",
+        "Training",
+        "Video",
+        "Jobs",
+        "Users",
+    ]
     assert [p.title for p in pages_for(Role.ANNOTATOR)] == [
-        "Home", "Annotate", "Music votes", "Music", "Video",
-    ]  # fmt: skip
+        "Home",
+        "Annotate",
+        "Music votes",
+        "Music",
+        "Video",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -347,8 +360,9 @@ def test_kept_form_values_belong_to_the_user_who_typed_them(database, lead, anno
     at = app(lead).switch_page("pages/crawl.py").run()
     at.text_area[0].input("https://example.org/lenas").run()
     with database.session() as session:
-        other = auth.create_user(session=session, actor=lead, name="lou", role=Role.LEAD,
-                                 password=PASSWORD)  # fmt: skip
+        other = auth.create_user(
+            session=session, actor=lead, name="lou", role=Role.LEAD, password=PASSWORD
+        )
         other_actor = auth.Actor.of(other)
     at.session_state[ACTOR_KEY] = other_actor
     at.switch_page("pages/crawl.py").run()

@@ -27,12 +27,20 @@ def test_datasets_page_reviews_a_disputed_label_excludes_and_sends_it_back(
         shas = [session.get(Image, i).sha256 for i in images]
         # The model thinks the first Happy image is Tired (index 6); a Tired image sets
         # Tired's threshold.
-        rows = [{"image": shas[0], "label": 0, "probs": confident(6)},
-                {"image": shas[1], "label": 0, "probs": confident(0)},
-                {"image": shas[2], "label": 0, "probs": confident(0)},
-                {"image": "0" * 64, "label": 6, "probs": confident(6)}]  # fmt: skip
-        session.add(TrainedModel(arch="plain", path="models/m.keras", cv_scores={"scores": []},
-                                 report={"out_of_fold": rows}))  # fmt: skip
+        rows = [
+            {"image": shas[0], "label": 0, "probs": confident(6)},
+            {"image": shas[1], "label": 0, "probs": confident(0)},
+            {"image": shas[2], "label": 0, "probs": confident(0)},
+            {"image": "0" * 64, "label": 6, "probs": confident(6)},
+        ]
+        session.add(
+            TrainedModel(
+                arch="plain",
+                path="models/m.keras",
+                cv_scores={"scores": []},
+                report={"out_of_fold": rows},
+            )
+        )
     disputed = images[0]
     at = app(lead).switch_page("pages/datasets.py").run()
     assert not at.exception
@@ -74,12 +82,20 @@ def test_datasets_page_reviews_a_disputed_label_excludes_and_sends_it_back(
 
 
 def test_training_page_links_its_disputed_labels_to_the_datasets_page(database, lead):
-    rows = [{"image": "a" * 64, "label": 0, "probs": confident(6)},
-            {"image": "c" * 64, "label": 0, "probs": confident(0)},
-            {"image": "b" * 64, "label": 6, "probs": confident(6)}]  # fmt: skip
+    rows = [
+        {"image": "a" * 64, "label": 0, "probs": confident(6)},
+        {"image": "c" * 64, "label": 0, "probs": confident(0)},
+        {"image": "b" * 64, "label": 6, "probs": confident(6)},
+    ]
     with database.session() as session:
-        session.add(TrainedModel(arch="plain", path="models/m.keras", cv_scores={"scores": []},
-                                 report={"out_of_fold": rows}))  # fmt: skip
+        session.add(
+            TrainedModel(
+                arch="plain",
+                path="models/m.keras",
+                cv_scores={"scores": []},
+                report={"out_of_fold": rows},
+            )
+        )
     at = app(lead).switch_page("pages/training.py").run()
     assert not at.exception
     assert any(m.label == "Labels disputed" and m.value == "1 of 3" for m in at.metric)

@@ -45,34 +45,57 @@ APP = str(ROOT / "app.py")
 # What an annotator might try, by hand-crafted request or a patched page: each
 # call names a lead service and the action its refusal names.
 LEAD_SERVICES = [
-    ("see the agreement statistics",
-     lambda s, a, st, p: agreement_report(session=s, actor=a, settings=st)),
-    ("build datasets",
-     lambda s, a, st, p: datasets.freeze(session=s, actor=a, settings=st, rules=Rules())),
+    (
+        "see the agreement statistics",
+        lambda s, a, st, p: agreement_report(session=s, actor=a, settings=st),
+    ),
+    (
+        "build datasets",
+        lambda s, a, st, p: datasets.freeze(session=s, actor=a, settings=st, rules=Rules()),
+    ),
     ("list datasets", lambda s, a, st, p: datasets.list_snapshots(session=s, actor=a)),
-    ("see disputed images",
-     lambda s, a, st, p: ties.disputed_images(session=s, actor=a, settings=st)),
-    ("break ties",
-     lambda s, a, st, p: ties.break_tie(session=s, actor=a, settings=st, image_id=1,
-                                            mood="Happy")),
-    ("export datasets",
-     lambda s, a, st, p: export(session=s, actor=a, settings=st, snapshot_id=1,
-                               out=p / "set.zip")),
-    ("import votes",
-     lambda s, a, st, p: csv_votes.import_votes(session=s, actor=a, path=p / "votes.csv")),
-    ("start a web crawl job",
-     lambda s, a, st, p: start_crawl(session=s, actor=a, settings=st,
-                                     params=CrawlParams(seeds=["http://127.0.0.1:9/"]))),
-    ("start an image import job",
-     lambda s, a, st, p: start_import(session=s, actor=a, settings=st,
-                                      params=ImportParams(path=str(p)))),
-    ("start a training run job",
-     lambda s, a, st, p: start_training(session=s, actor=a, settings=st,
-                                        params=TrainParams(snapshot_id=1))),
+    (
+        "see disputed images",
+        lambda s, a, st, p: ties.disputed_images(session=s, actor=a, settings=st),
+    ),
+    (
+        "break ties",
+        lambda s, a, st, p: ties.break_tie(
+            session=s, actor=a, settings=st, image_id=1, mood="Happy"
+        ),
+    ),
+    (
+        "export datasets",
+        lambda s, a, st, p: export(
+            session=s, actor=a, settings=st, snapshot_id=1, out=p / "set.zip"
+        ),
+    ),
+    (
+        "import votes",
+        lambda s, a, st, p: csv_votes.import_votes(session=s, actor=a, path=p / "votes.csv"),
+    ),
+    (
+        "start a web crawl job",
+        lambda s, a, st, p: start_crawl(
+            session=s, actor=a, settings=st, params=CrawlParams(seeds=["http://127.0.0.1:9/"])
+        ),
+    ),
+    (
+        "start an image import job",
+        lambda s, a, st, p: start_import(
+            session=s, actor=a, settings=st, params=ImportParams(path=str(p))
+        ),
+    ),
+    (
+        "start a training run job",
+        lambda s, a, st, p: start_training(
+            session=s, actor=a, settings=st, params=TrainParams(snapshot_id=1)
+        ),
+    ),
     ("activate models", lambda s, a, st, p: activate(session=s, actor=a, model_id=1)),
     ("read datasets", lambda s, a, st, p: datasets.get_snapshot(session=s, actor=a, snapshot_id=1)),
     ("read datasets", lambda s, a, st, p: datasets.members_of(session=s, actor=a, snapshot_id=1)),
-]  # fmt: skip
+]
 
 
 def rows(database) -> dict[str, int]:
@@ -139,9 +162,7 @@ def log_in(at: AppTest, name: str, password: str) -> AppTest:
     return at.button[0].click().run()
 
 
-def test_the_login_page_locks_a_name_out_after_repeated_failures(
-    database, lead, monkeypatch
-):  # fmt: skip
+def test_the_login_page_locks_a_name_out_after_repeated_failures(database, lead, monkeypatch):
     monkeypatch.setenv("MOODLAB_LOGIN_MAX_FAILURES", "3")
     at = AppTest.from_file(APP, default_timeout=30).run()
     for _ in range(3):
@@ -207,9 +228,12 @@ def test_an_uploaded_track_with_a_traversing_name_lands_in_the_music_folder(
 
     with database.session() as session:
         track = library.import_upload(
-            session=session, actor=lead, settings=settings,
-            name="..\\..\\../../moodlab-escape.wav", data=media.beat_wav(seconds=11),
-        )  # fmt: skip
+            session=session,
+            actor=lead,
+            settings=settings,
+            name="..\\..\\../../moodlab-escape.wav",
+            data=media.beat_wav(seconds=11),
+        )
     stored = (settings.music_dir / track.path).resolve()
     assert stored.is_relative_to(settings.music_dir.resolve())
     assert track.title == "moodlab-escape"

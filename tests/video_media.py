@@ -20,9 +20,14 @@ def ffmpeg(*args: str) -> None:
 
 
 def clip(
-    path: Path, shots: list[tuple[str, float]], *, size: str = "160x90", rate: int = 25,
-    audio: bool = True, codec: str = "libx264",
-) -> Path:  # fmt: skip
+    path: Path,
+    shots: list[tuple[str, float]],
+    *,
+    size: str = "160x90",
+    rate: int = 25,
+    audio: bool = True,
+    codec: str = "libx264",
+) -> Path:
     """A video of the given (lavfi source, seconds) shots, cut hard one to the next."""
     inputs: list[str] = []
     for source, seconds in shots:
@@ -47,17 +52,49 @@ def tone(path: Path, seconds: float = 5.0, hz: float = 440.0) -> Path:
 def audio_seconds(path: Path) -> float:
     """How long the first audio stream plays, counted in decoded samples."""
     raw = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar",
-         "48000", "-f", "s16le", "-"], capture_output=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-map",
+            "0:a:0",
+            "-ac",
+            "1",
+            "-ar",
+            "48000",
+            "-f",
+            "s16le",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     return len(raw) / 2 / 48000
 
 
 def frame_at(path: Path, seconds: float, width: int, height: int) -> np.ndarray:
     raw = subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-ss", str(seconds), "-i", str(path), "-frames:v", "1",
-         "-f", "rawvideo", "-pix_fmt", "rgb24", "-"], capture_output=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-ss",
+            str(seconds),
+            "-i",
+            str(path),
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    ).stdout
     return np.frombuffer(raw, np.uint8).reshape(height, width, 3)
 
 
@@ -74,8 +111,15 @@ def register_tiny_model(database, settings, *, active: bool = True) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     model.save(folder / "tiny.keras")
     with database.session() as session:
-        entry = TrainedModel(arch="plain", path="models/tiny.keras", image_size=32, active=active,
-                             params=int(model.count_params()), cv_scores={}, report={})  # fmt: skip
+        entry = TrainedModel(
+            arch="plain",
+            path="models/tiny.keras",
+            image_size=32,
+            active=active,
+            params=int(model.count_params()),
+            cv_scores={},
+            report={},
+        )
         session.add(entry)
         session.flush()
         return entry.id

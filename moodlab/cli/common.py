@@ -76,14 +76,18 @@ def run_here(start: Callable[..., Job], *, params: JobParams, hand_off: bool = F
     if hand_off:
         from moodlab.jobs.handoff import run_on_worker
 
-        done = run_on_worker(start, settings=settings, database=database, actor=actor(),
-                             params=params, say=lambda line: print(f"moodlab: {line}",
-                                                                    file=sys.stderr))  # fmt: skip
+        done = run_on_worker(
+            start,
+            settings=settings,
+            database=database,
+            actor=actor(),
+            params=params,
+            say=lambda line: print(f"moodlab: {line}", file=sys.stderr),
+        )
     else:
         from moodlab.jobs.worker import start_here
 
-        done = start_here(start, settings=settings, database=database, actor=actor(),
-                          params=params)  # fmt: skip
+        done = start_here(start, settings=settings, database=database, actor=actor(), params=params)
     if done.status == JobStatus.FAILED:
         raise MoodlabError(done.error or "the job failed")
     if done.status == JobStatus.CANCELLED:

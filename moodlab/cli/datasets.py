@@ -21,15 +21,19 @@ def register(sub: Subcommands) -> None:
     build_.add_argument("--per-mood-cap", type=int, help="train images per mood (default: balance)")
     build_.add_argument("--test-per-mood", type=int, help="test images per mood (default: all)")
     build_.add_argument("--seed", type=int, default=Rules().seed)
-    build_.add_argument("--uncapped", action="store_true",
-                        help="every train-tier image, unbalanced (no per-mood cap)")  # fmt: skip
+    build_.add_argument(
+        "--uncapped",
+        action="store_true",
+        help="every train-tier image, unbalanced (no per-mood cap)",
+    )
     command(dataset, "list", "every snapshot", list_snapshots)
     export_ = command(dataset, "export", "a zip in ImageFolder layout (as a job, run here)", export)
     export_.add_argument("id", type=int)
     export_.add_argument("out", metavar="OUT.zip")
     command(dataset, "disputed", "images with a 2-2 tie", disputed)
-    tie = command(dataset, "break-tie", "decide a tie: one of the tied moods, or leave-out",
-                  break_tie)  # fmt: skip
+    tie = command(
+        dataset, "break-tie", "decide a tie: one of the tied moods, or leave-out", break_tie
+    )
     tie.add_argument("image_id", type=int)
     tie.add_argument("mood", help="a tied mood, or leave-out")
 
@@ -39,9 +43,11 @@ def build(args: argparse.Namespace) -> Report:
 
     settings, database = open_database()
     rules = snapshots.Rules(
-        per_mood_cap=args.per_mood_cap, test_per_mood=args.test_per_mood, seed=args.seed,
+        per_mood_cap=args.per_mood_cap,
+        test_per_mood=args.test_per_mood,
+        seed=args.seed,
         uncapped=args.uncapped,
-    )  # fmt: skip
+    )
     with database.session() as session:
         frozen = snapshots.freeze_plan(
             session=session, actor=actor(), settings=settings, rules=rules

@@ -9,8 +9,9 @@ from moodlab.cli.common import Report, Subcommands, actor, command, open_databas
 
 
 def register(sub: Subcommands) -> None:
-    command(sub, "status", "the lab at a glance, as on the Home page: counts and next steps",
-            status)  # fmt: skip
+    command(
+        sub, "status", "the lab at a glance, as on the Home page: counts and next steps", status
+    )
 
 
 def status(args: argparse.Namespace) -> Report:

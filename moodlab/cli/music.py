@@ -50,9 +50,15 @@ def import_track(args: argparse.Namespace) -> Report:
     settings, database = open_database()
     with database.session() as session:
         track = library.import_track(
-            session=session, actor=actor(), settings=settings, source=source,
-            mood=args.mood, title=args.title, license=args.license, attribution=args.attribution,
-        )  # fmt: skip
+            session=session,
+            actor=actor(),
+            settings=settings,
+            source=source,
+            mood=args.mood,
+            title=args.title,
+            license=args.license,
+            attribution=args.attribution,
+        )
         return library.track_row(track, settings)
 
 

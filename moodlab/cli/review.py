@@ -15,21 +15,30 @@ IMAGE_HELP = "the image's id or sha256"
 
 def register(sub: Subcommands) -> None:
     review = group(sub, "review", "labels a model disputes: exclude an image, or send it back")
-    listed = command(review, "list", "images whose label the out-of-fold predictions dispute",
-                     list_disputed)  # fmt: skip
+    listed = command(
+        review, "list", "images whose label the out-of-fold predictions dispute", list_disputed
+    )
     listed.add_argument("--model", type=int, help="a model's id (default: the newest with folds)")
     exclude = command(review, "exclude", "leave an image out of new snapshots", exclude_image)
     exclude.add_argument("image", help=IMAGE_HELP)
     exclude.add_argument("--reason", required=True, help="why (kept with who and when)")
-    command(review, "include", "undo an exclusion: new snapshots may take the image again",
-            include_image).add_argument("image", help=IMAGE_HELP)  # fmt: skip
-    back = command(review, "send-back",
-                   "archive an image's votes and put it back in the annotators' queues",
-                   send_back)  # fmt: skip
+    command(
+        review,
+        "include",
+        "undo an exclusion: new snapshots may take the image again",
+        include_image,
+    ).add_argument("image", help=IMAGE_HELP)
+    back = command(
+        review,
+        "send-back",
+        "archive an image's votes and put it back in the annotators' queues",
+        send_back,
+    )
     back.add_argument("image", help=IMAGE_HELP)
     back.add_argument("--reason", required=True, help="why (kept with who and when)")
-    command(review, "history", "an image's rounds of votes (archived ones too) and exclusions",
-            history).add_argument("image", help=IMAGE_HELP)  # fmt: skip
+    command(
+        review, "history", "an image's rounds of votes (archived ones too) and exclusions", history
+    ).add_argument("image", help=IMAGE_HELP)
 
 
 def list_disputed(args: argparse.Namespace) -> Report:
@@ -52,8 +61,12 @@ def exclude_image(args: argparse.Namespace) -> Report:
         made = exclusions.exclude(
             session=session, actor=actor(), image=args.image, reason=args.reason
         )
-        return {"image_id": made.image_id, "excluded": True, "reason": made.reason,
-                "at": made.excluded_at}  # fmt: skip
+        return {
+            "image_id": made.image_id,
+            "excluded": True,
+            "reason": made.reason,
+            "at": made.excluded_at,
+        }
 
 
 def include_image(args: argparse.Namespace) -> Report:
@@ -70,8 +83,9 @@ def send_back(args: argparse.Namespace) -> Report:
 
     _, database = open_database()
     with database.session() as session:
-        sent = rounds.send_back(session=session, actor=actor(), image=args.image,
-                                reason=args.reason)  # fmt: skip
+        sent = rounds.send_back(
+            session=session, actor=actor(), image=args.image, reason=args.reason
+        )
     return asdict(sent) | {"now_in_round": sent.round + 1}
 
 

@@ -43,9 +43,12 @@ def register(sub: Subcommands) -> None:
 
     worker_ = command(sub, "worker", "run queued jobs until stopped", worker, json_output=False)
     worker_.add_argument("--once", action="store_true", help="stop when the queue is empty")
-    worker_.add_argument("--warm", action="store_true",
-                         help="import TensorFlow while waiting for the first job (a training"
-                              " or video job then starts without the import)")  # fmt: skip
+    worker_.add_argument(
+        "--warm",
+        action="store_true",
+        help="import TensorFlow while waiting for the first job (a training"
+        " or video job then starts without the import)",
+    )
 
 
 def migrate(args: argparse.Namespace) -> Report:
@@ -84,8 +87,10 @@ def demo(args: argparse.Namespace) -> Report | None:
         with filtered_stderr():  # the build trains here: TensorFlow's notes stay out
             per_mood = workspaces.PER_MOOD if args.per_mood is None else args.per_mood
             report = workspaces.build(args.dir, per_mood=per_mood, say=say)
-    say(f"demo log-ins: {workspaces.LEAD} (lead) and {', '.join(workspaces.ANNOTATORS)}"
-        f" (annotators), password {workspaces.PASSWORD}")  # fmt: skip
+    say(
+        f"demo log-ins: {workspaces.LEAD} (lead) and {', '.join(workspaces.ANNOTATORS)}"
+        f" (annotators), password {workspaces.PASSWORD}"
+    )
     if args.build_only:
         return report or {"dir": str(args.dir), "environment": workspace.environment}
     os.environ.update(workspace.environment)

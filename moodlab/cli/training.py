@@ -20,9 +20,11 @@ def register(sub: Subcommands) -> None:
     from moodlab.training.runs import TrainParams
 
     train_ = command(
-        sub, "train", "cross-validate and train a model on a dataset snapshot (as a job, run here)",
+        sub,
+        "train",
+        "cross-validate and train a model on a dataset snapshot (as a job, run here)",
         train,
-    )  # fmt: skip
+    )
     default = TrainParams.default
     train_.add_argument("--dataset", type=int, required=True, metavar="ID")
     train_.add_argument("--arch", default=default("arch"), choices=list(ARCHITECTURES))
@@ -49,9 +51,14 @@ def train(args: argparse.Namespace) -> Report:
     from moodlab.training.runs import TrainParams
 
     params = TrainParams(
-        snapshot_id=args.dataset, arch=args.arch, folds=args.folds, epochs=args.epochs,
-        batch_size=args.batch_size, image_size=args.image_size, seed=args.seed,
-    )  # fmt: skip
+        snapshot_id=args.dataset,
+        arch=args.arch,
+        folds=args.folds,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        seed=args.seed,
+    )
     report = run_here(start_training, params=params)
     report.pop("folds", None)
     if report.get("updates_warning"):
@@ -64,11 +71,17 @@ def model_row(model: TrainedModel) -> Report:
 
     above, note = registry.chance_check(model)
     return {
-        "above_chance": above, "chance_note": note,
-        "id": model.id, "arch": model.arch, "path": model.path, "active": model.active,
-        "cv_mean": model.cv_mean, "test_accuracy": model.test_accuracy,
-        "snapshot_id": model.snapshot_id, "precision": model.precision,
-    }  # fmt: skip
+        "above_chance": above,
+        "chance_note": note,
+        "id": model.id,
+        "arch": model.arch,
+        "path": model.path,
+        "active": model.active,
+        "cv_mean": model.cv_mean,
+        "test_accuracy": model.test_accuracy,
+        "snapshot_id": model.snapshot_id,
+        "precision": model.precision,
+    }
 
 
 def list_models(args: argparse.Namespace) -> Report:
@@ -101,6 +114,10 @@ def evaluate(args: argparse.Namespace) -> Report:
     settings, database = open_database()
     with database.session() as session:
         return registry.evaluate_model(
-            session=session, actor=actor(), settings=settings, database=database,
-            model_id=args.id, snapshot_id=args.dataset,
-        )  # fmt: skip
+            session=session,
+            actor=actor(),
+            settings=settings,
+            database=database,
+            model_id=args.id,
+            snapshot_id=args.dataset,
+        )

@@ -12,13 +12,21 @@ from moodlab.cli.common import Report, Subcommands, actor, command, group, open_
 
 def register(sub: Subcommands) -> None:
     votes = group(sub, "votes", "import or export votes as CSV")
-    command(votes, "import", "add votes made elsewhere (columns: image, annotator, mood)",
-            import_votes).add_argument("file", metavar="FILE.csv")  # fmt: skip
-    command(votes, "export", "write every vote and skip as CSV (image sha256, annotator, mood)",
-            export_votes).add_argument("file", metavar="FILE.csv")  # fmt: skip
-    command(sub, "agreement",
-            "tiers, Fleiss' kappa, Krippendorff's alpha, circular alpha, per annotator",
-            agreement)  # fmt: skip
+    command(
+        votes, "import", "add votes made elsewhere (columns: image, annotator, mood)", import_votes
+    ).add_argument("file", metavar="FILE.csv")
+    command(
+        votes,
+        "export",
+        "write every vote and skip as CSV (image sha256, annotator, mood)",
+        export_votes,
+    ).add_argument("file", metavar="FILE.csv")
+    command(
+        sub,
+        "agreement",
+        "tiers, Fleiss' kappa, Krippendorff's alpha, circular alpha, per annotator",
+        agreement,
+    )
 
 
 def import_votes(args: argparse.Namespace) -> Report:

@@ -94,8 +94,11 @@ class KeptFiles:
             content = data.read_bytes() if isinstance(data, Path) else data
             with atomic_write(file, durable=False) as handle:
                 handle.write(content)
-            record = {"size": len(content), "sha256": hashlib.sha256(content).hexdigest(),
-                      "extra": extra or {}}  # fmt: skip
+            record = {
+                "size": len(content),
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "extra": extra or {},
+            }
             with atomic_write(sidecar, durable=False) as handle:
                 handle.write(json.dumps(record).encode())
         except (OSError, StorageError) as exc:

@@ -69,8 +69,9 @@ def atomic_write(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
 
 
 def _temp_file(path: Path) -> tuple[int, str]:
-    return tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{writer_token()}.",
-                            suffix=".tmp")  # fmt: skip
+    return tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.{writer_token()}.", suffix=".tmp"
+    )
 
 
 @contextmanager

@@ -25,8 +25,15 @@ from moodlab.jobs.context import JobContext, JobParams, JobResult
 from moodlab.votes.csv_votes import safe_cell
 
 
-def export(*, session: Session, actor: Actor, settings: Settings, snapshot_id: int, out: Path,
-           on_progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:  # fmt: skip
+def export(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    snapshot_id: int,
+    out: Path,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """A zip in ImageFolder layout (train/<Mood>/<sha>.jpg, test/...), manifest.csv and
     metadata.json, written file by file so memory stays flat, then renamed into place."""
     require_role(actor, Role.LEAD, action="export datasets")
@@ -42,8 +49,9 @@ def export(*, session: Session, actor: Actor, settings: Settings, snapshot_id: i
             arcname = f"{member.split}/{member.label}/{member.sha256}.jpg"
             archive.write(display_path(store, member.sha256), arcname)
             votes = json.dumps(member.votes, sort_keys=True)
-            writer.writerow([member.sha256, member.label, member.split, member.tier,
-                             safe_cell(votes), arcname])  # fmt: skip
+            writer.writerow(
+                [member.sha256, member.label, member.split, member.tier, safe_cell(votes), arcname]
+            )
             if on_progress:
                 on_progress(done, len(members))
         archive.writestr("manifest.csv", manifest.getvalue())
@@ -83,10 +91,13 @@ def run_export(ctx: JobContext, params: ExportParams) -> dict:
     ctx.log(f"exporting snapshot #{params.snapshot_id} to {out}")
     with ctx.database.session() as session:
         result = export(
-            session=session, actor=ctx.actor, settings=ctx.settings,
-            snapshot_id=params.snapshot_id, out=out,
+            session=session,
+            actor=ctx.actor,
+            settings=ctx.settings,
+            snapshot_id=params.snapshot_id,
+            out=out,
             on_progress=lambda done, total: ctx.progress(done / total, f"{done} of {total} images"),
-        )  # fmt: skip
+        )
     ctx.log(f"done: {ExportResult.from_json(result).summary()}")
     return result
 

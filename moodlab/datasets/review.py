@@ -104,19 +104,37 @@ def label_review(
             f"model #{model.id} has no out-of-fold probabilities: train with 2 or more folds"
         )
     issues = checked["issues"]
-    ids = dict(session.execute(
-        select(Image.sha256, Image.id).where(Image.sha256.in_([i["image"] for i in issues]))
-    ).all())  # fmt: skip
+    ids = dict(
+        session.execute(
+            select(Image.sha256, Image.id).where(Image.sha256.in_([i["image"] for i in issues]))
+        ).all()
+    )
     votes, rounds, excluded = _states(session, list(ids.values()))
     disputed = [
-        Disputed(issue["image"], issue["label"], issue["suggested"], issue["p_label"],
-                 issue["p_suggested"], issue["probs"], image_id=(i := ids.get(issue["image"])),
-                 votes=votes.get(i, []), round=rounds.get(i, 0) + 1, excluded=excluded.get(i))
+        Disputed(
+            issue["image"],
+            issue["label"],
+            issue["suggested"],
+            issue["p_label"],
+            issue["p_suggested"],
+            issue["probs"],
+            image_id=(i := ids.get(issue["image"])),
+            votes=votes.get(i, []),
+            round=rounds.get(i, 0) + 1,
+            excluded=excluded.get(i),
+        )
         for issue in issues
-    ]  # fmt: skip
-    return LabelReview(model.id, model.arch, model.snapshot_id, checked["images"],
-                       checked["ece"], checked["reliability"], disputed,
-                       checked["note"])  # fmt: skip
+    ]
+    return LabelReview(
+        model.id,
+        model.arch,
+        model.snapshot_id,
+        checked["images"],
+        checked["ece"],
+        checked["reliability"],
+        disputed,
+        checked["note"],
+    )
 
 
 def _states(session: Session, ids: list[int]) -> tuple[dict, dict, dict]:
@@ -130,12 +148,18 @@ def _states(session: Session, ids: list[int]) -> tuple[dict, dict, dict]:
     )
     for image_id, annotator_id, mood in rows:
         votes.setdefault(image_id, []).append((names.get(annotator_id, "?"), mood or "skip"))
-    rounds = dict(session.execute(
-        select(VoteRound.image_id, func.count()).where(VoteRound.image_id.in_(ids))
-        .group_by(VoteRound.image_id)
-    ).all())  # fmt: skip
-    standing = session.scalars(select(ImageExclusion).where(
-        ImageExclusion.image_id.in_(ids), ImageExclusion.lifted_at.is_(None)))  # fmt: skip
+    rounds = dict(
+        session.execute(
+            select(VoteRound.image_id, func.count())
+            .where(VoteRound.image_id.in_(ids))
+            .group_by(VoteRound.image_id)
+        ).all()
+    )
+    standing = session.scalars(
+        select(ImageExclusion).where(
+            ImageExclusion.image_id.in_(ids), ImageExclusion.lifted_at.is_(None)
+        )
+    )
     excluded = {e.image_id: _exclusion(e, names) for e in standing}
     return votes, rounds, excluded
 
@@ -145,8 +169,13 @@ def _names(session: Session) -> dict[int, str]:
 
 
 def _exclusion(row: Any, names: dict[int, str]) -> Exclusion:
-    return Exclusion(row.reason, names.get(row.excluded_by_id), row.excluded_at,
-                     names.get(row.lifted_by_id), row.lifted_at)  # fmt: skip
+    return Exclusion(
+        row.reason,
+        names.get(row.excluded_by_id),
+        row.excluded_at,
+        names.get(row.lifted_by_id),
+        row.lifted_at,
+    )
 
 
 @dataclass(frozen=True)

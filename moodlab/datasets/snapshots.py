@@ -269,9 +269,12 @@ def _build(found: _Decisions, session: Session, settings: Settings, rules: Rules
         cap = rules.per_mood_cap if rules.per_mood_cap is not None else min(present, default=0)
     uncapped_train = {name: len(rows) for name, rows in zip(names, train_of, strict=True)}
     low_cap = low_cap_warning(
-        cap=cap, available=uncapped_train, min_per_mood=rules.min_per_mood,
-        per_mood_cap=rules.per_mood_cap, uncapped=rules.uncapped,
-    )  # fmt: skip
+        cap=cap,
+        available=uncapped_train,
+        min_per_mood=rules.min_per_mood,
+        per_mood_cap=rules.per_mood_cap,
+        uncapped=rules.uncapped,
+    )
     if low_cap:
         warnings.append(low_cap)
     rng = random.Random(rules.seed)  # noqa: S311  (a reproducible shuffle, not a secret)
@@ -299,9 +302,16 @@ def _build(found: _Decisions, session: Session, settings: Settings, rules: Rules
         "train_quorum": settings.train_quorum,
         "test_quorum": settings.test_quorum,
     }
-    return Plan(rules=rule_set, disputed=disputed, cap=cap, warnings=warnings,
-                decisions=found, chosen=chosen, low_cap=low_cap,
-                uncapped_train=uncapped_train)  # fmt: skip
+    return Plan(
+        rules=rule_set,
+        disputed=disputed,
+        cap=cap,
+        warnings=warnings,
+        decisions=found,
+        chosen=chosen,
+        low_cap=low_cap,
+        uncapped_train=uncapped_train,
+    )
 
 
 @dataclass

@@ -55,8 +55,9 @@ def _disputed(session: Session, found: _Decisions) -> list[Disputed]:
     return result
 
 
-def break_tie(*, session: Session, actor: Actor, settings: Settings, image_id: int,
-              mood: str | None) -> TieBreak:  # fmt: skip
+def break_tie(
+    *, session: Session, actor: Actor, settings: Settings, image_id: int, mood: str | None
+) -> TieBreak:
     """Record the lead's decision on a 2-2 tie: one of the tied moods, or None to leave it out."""
     require_role(actor, Role.LEAD, action="break ties")
     answers = session.scalars(select(ImageVote.mood).where(ImageVote.image_id == image_id)).all()

@@ -46,9 +46,10 @@ def rules_text(rules: dict[str, Any]) -> str:
         f" votes, test: {rules.get('test_quorum', '?')}",
         ("balanced to the smallest mood" if cap is None else "a cap of")
         + f" {rules.get('cap_used', cap)} train images per mood",
-        "every test candidate" if rules.get("test_per_mood") is None
+        "every test candidate"
+        if rules.get("test_per_mood") is None
         else f"at most {rules['test_per_mood']} test images per mood",
         f"seed {rules.get('seed', 0)}",
         *([f"{rules['excluded']} excluded by the lead"] if rules.get("excluded") else []),
-    ]  # fmt: skip
+    ]
     return "; ".join(parts)

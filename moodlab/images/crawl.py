@@ -57,11 +57,15 @@ class CrawlParams(JobParams):
 
     def options(self, settings: Settings) -> CrawlOptions:
         return CrawlOptions(
-            seeds=tuple(self.seeds), max_pages=self.max_pages, max_images=self.max_images,
-            depth=self.depth, allow_private=self.allow_private,
+            seeds=tuple(self.seeds),
+            max_pages=self.max_pages,
+            max_images=self.max_images,
+            depth=self.depth,
+            allow_private=self.allow_private,
             delay=settings.crawl_delay_seconds if self.delay is None else self.delay,
-            concurrency=settings.crawl_concurrency, max_requests=self.max_requests,
-        )  # fmt: skip
+            concurrency=settings.crawl_concurrency,
+            max_requests=self.max_requests,
+        )
 
 
 def crawl(
@@ -111,8 +115,13 @@ def run_crawl(ctx: JobContext, params: CrawlParams) -> dict:
         ctx.progress(progress_of(crawler), message, result=report.as_dict(ctx.job_id))
 
     report = crawl(
-        ctx.settings, ctx.database, options, job_id=ctx.job_id, on_progress=on_progress,
-        wake=ctx.cancel_event, check_stop=ctx.check_cancelled,
-    )  # fmt: skip
+        ctx.settings,
+        ctx.database,
+        options,
+        job_id=ctx.job_id,
+        on_progress=on_progress,
+        wake=ctx.cancel_event,
+        check_stop=ctx.check_cancelled,
+    )
     ctx.log(f"done: {report.stored} stored")
     return job_result(report, ctx.job_id, what="URL")

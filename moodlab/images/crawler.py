@@ -311,9 +311,13 @@ class Crawler:
             return extract(fetched.body, fetched.url)
         checked = self.intake.check(fetched.body)
         provenance = Provenance(
-            source=task.url, source_url=fetched.url, page_url=task.page_url, alt_text=task.alt,
-            license=task.license, attribution=task.attribution,
-        )  # fmt: skip
+            source=task.url,
+            source_url=fetched.url,
+            page_url=task.page_url,
+            alt_text=task.alt,
+            license=task.license,
+            attribution=task.attribution,
+        )
         return self.intake.stage(checked, provenance)
 
     # -- results (back in the scheduler thread) ----------------------------------------------

@@ -61,8 +61,12 @@ def repair_derived(
             continue
         try:
             data = store.read_bytes(sha256, suffix)
-            checked = check_image(data, max_pixels=settings.max_image_pixels, min_side=1,
-                                  max_bytes=max(len(data), settings.max_image_bytes))  # fmt: skip
+            checked = check_image(
+                data,
+                max_pixels=settings.max_image_pixels,
+                min_side=1,
+                max_bytes=max(len(data), settings.max_image_bytes),
+            )
             display.unlink(missing_ok=True)
             thumbnail.unlink(missing_ok=True)
             if checked.display_encoded is None:

@@ -51,9 +51,14 @@ def near_duplicates(*, settings: Settings, job: Job) -> list[NearDuplicate]:
 
 
 def keep_both(
-    *, session: Session, actor: Actor, settings: Settings, database: Database, job_id: int,
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    database: Database,
+    job_id: int,
     sha256: str,
-) -> int:  # fmt: skip
+) -> int:
     """Store the near-duplicate ``sha256`` that job ``job_id`` held; the new image's id."""
     require_role(actor, Role.LEAD, action="keep near-duplicates")
     job = session.get(Job, job_id)

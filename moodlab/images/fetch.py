@@ -207,17 +207,25 @@ class Fetcher:
             pools.move_to_end(key)
             return pool
         common: dict[str, Any] = dict(
-            maxsize=1, block=False, retries=False,
-            timeout=urllib3.Timeout(connect=self.limits.connect_timeout,
-                                    read=self.limits.read_timeout),
+            maxsize=1,
+            block=False,
+            retries=False,
+            timeout=urllib3.Timeout(
+                connect=self.limits.connect_timeout, read=self.limits.read_timeout
+            ),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
             pinned=addresses,
-        )  # fmt: skip
+        )
         if parts.scheme == "https":
             pool = urllib3.HTTPSConnectionPool(
-                host, port, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(),
-                server_hostname=host, assert_hostname=host, **common,
-            )  # fmt: skip
+                host,
+                port,
+                cert_reqs="CERT_REQUIRED",
+                ca_certs=certifi.where(),
+                server_hostname=host,
+                assert_hostname=host,
+                **common,
+            )
             pool.ConnectionCls = _PinnedHTTPSConnection
         else:
             pool = urllib3.HTTPConnectionPool(host, port, **common)

@@ -139,9 +139,14 @@ def _not_regular(mode: int) -> str | None:
     """What a file that is not a regular file is, or None for a regular file."""
     if stat.S_ISREG(mode):
         return None
-    kinds = [(stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
-             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-             (stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link")]  # fmt: skip
+    kinds = [
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ]
     return next((what for test, what in kinds if test(mode)), "not a regular file")
 
 
@@ -276,12 +281,19 @@ def run_import(ctx: JobContext, params: ImportParams) -> dict:
     names = params.names
 
     def on_progress(done: int, total: int, report: IntakeReport) -> None:
-        ctx.progress(done / max(total, 1), f"{done} of {total} files, {report.stored} stored",
-                     result=report.as_dict(ctx.job_id))  # fmt: skip
+        ctx.progress(
+            done / max(total, 1),
+            f"{done} of {total} files, {report.stored} stored",
+            result=report.as_dict(ctx.job_id),
+        )
 
     report = import_path(
-        path, ctx.settings, ctx.database, job_id=ctx.job_id, on_progress=on_progress,
+        path,
+        ctx.settings,
+        ctx.database,
+        job_id=ctx.job_id,
+        on_progress=on_progress,
         source_label=lambda name: names.get(Path(name).name, name) if names else name,
-    )  # fmt: skip
+    )
     ctx.log(f"done: {report.stored} stored of {report.extra.get('files', 0)} files")
     return job_result(report, ctx.job_id, what="file")

@@ -289,12 +289,19 @@ class Intake:
 
     def _row(self, checked: CheckedImage, provenance: Provenance) -> Image:
         return Image(
-            sha256=checked.sha256, phash=checked.phash, colour_layout=checked.colour_layout,
+            sha256=checked.sha256,
+            phash=checked.phash,
+            colour_layout=checked.colour_layout,
             original_suffix=checked.suffix,
-            width=checked.width, height=checked.height, source_url=provenance.source_url,
-            page_url=provenance.page_url, alt_text=provenance.alt_text,
-            license=provenance.license, attribution=provenance.attribution, job_id=self.job_id,
-        )  # fmt: skip
+            width=checked.width,
+            height=checked.height,
+            source_url=provenance.source_url,
+            page_url=provenance.page_url,
+            alt_text=provenance.alt_text,
+            license=provenance.license,
+            attribution=provenance.attribution,
+            job_id=self.job_id,
+        )
 
     def _store(self, checked: CheckedImage, provenance: Provenance) -> int | None:
         """Files first (each atomic), then the row; a failed row takes its new files back.

@@ -125,8 +125,9 @@ def extract(
             if picture is not None and picture.find(".//source[@srcset]") is not None:
                 continue  # the picture's sources are the real candidates
             srcset = element.get("srcset")
-            add_image(largest_in_srcset(srcset) if srcset else element.get("src"),
-                      element.get("alt"))  # fmt: skip
+            add_image(
+                largest_in_srcset(srcset) if srcset else element.get("src"), element.get("alt")
+            )
         elif tag == "source":
             picture = next((p for p in element.iterancestors("picture")), None)
             if picture is None or not element.get("srcset"):

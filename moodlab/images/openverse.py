@@ -96,20 +96,39 @@ def _licence(hit: dict) -> str | None:
     return f"{code.upper()} {version}" if version else code.upper()
 
 
-def source(settings: Settings, database: Database, *, query: str, max_images: int,
-           licenses: str | None = None, allow_private: bool = False, job_id: int | None = None,
-           on_progress: Callable[[Crawler], None] | None = None) -> IntakeReport:  # fmt: skip
+def source(
+    settings: Settings,
+    database: Database,
+    *,
+    query: str,
+    max_images: int,
+    licenses: str | None = None,
+    allow_private: bool = False,
+    job_id: int | None = None,
+    on_progress: Callable[[Crawler], None] | None = None,
+) -> IntakeReport:
     url = api_url(settings)
-    limits = FetchLimits(settings.crawl_connect_timeout, settings.crawl_read_timeout,
-                         settings.max_image_bytes)  # fmt: skip
+    limits = FetchLimits(
+        settings.crawl_connect_timeout, settings.crawl_read_timeout, settings.max_image_bytes
+    )
     allowed = {host_of(url)} if allow_private else set()
     hits = search(Fetcher(AddressPolicy(allowed), limits), url, query, max_images, licenses)
     options = CrawlOptions(
-        seeds=(), max_pages=1, max_images=max_images, depth=0, allow_private=allow_private,
-        delay=settings.crawl_delay_seconds, concurrency=settings.crawl_concurrency,
-    )  # fmt: skip
-    crawler = Crawler(options, Intake(settings, database, job_id=job_id), limits,
-                      on_progress=on_progress, private_hosts=frozenset(allowed))  # fmt: skip
+        seeds=(),
+        max_pages=1,
+        max_images=max_images,
+        depth=0,
+        allow_private=allow_private,
+        delay=settings.crawl_delay_seconds,
+        concurrency=settings.crawl_concurrency,
+    )
+    crawler = Crawler(
+        options,
+        Intake(settings, database, job_id=job_id),
+        limits,
+        on_progress=on_progress,
+        private_hosts=frozenset(allowed),
+    )
     report = crawler.run(images=hits)
     report.extra.update(query=query, hits=len(hits))
     return report
@@ -120,12 +139,20 @@ def run_openverse(ctx: JobContext, params: OpenverseParams) -> dict:
 
     def on_progress(crawler: Crawler) -> None:
         report = crawler.report
-        ctx.progress(report.stored / max(1, crawler.options.max_images),
-                     f"{report.stored} stored", result=report.as_dict(ctx.job_id))  # fmt: skip
+        ctx.progress(
+            report.stored / max(1, crawler.options.max_images),
+            f"{report.stored} stored",
+            result=report.as_dict(ctx.job_id),
+        )
 
     report = source(
-        ctx.settings, ctx.database, query=params.query, max_images=params.max_images,
-        licenses=params.licenses, allow_private=params.allow_private,
-        job_id=ctx.job_id, on_progress=on_progress,
-    )  # fmt: skip
+        ctx.settings,
+        ctx.database,
+        query=params.query,
+        max_images=params.max_images,
+        licenses=params.licenses,
+        allow_private=params.allow_private,
+        job_id=ctx.job_id,
+        on_progress=on_progress,
+    )
     return job_result(report, ctx.job_id, what="image")

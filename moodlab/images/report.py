@@ -73,8 +73,11 @@ class IntakeResult(JobResult):
         return [d for d in self.duplicate_sources if d.get("duplicate_of") and d.get("held")]
 
     def summary(self) -> str:
-        parts = [f"{self.stored:,} stored", plural(self.duplicates, "duplicate"),
-                 f"{self.rejected_count:,} rejected"]  # fmt: skip
+        parts = [
+            f"{self.stored:,} stored",
+            plural(self.duplicates, "duplicate"),
+            f"{self.rejected_count:,} rejected",
+        ]
         if self.pages_fetched is not None:
             parts.insert(0, plural(self.pages_fetched, "page"))
         return ", ".join(parts)
@@ -98,5 +101,6 @@ def job_result(report: IntakeReport, job_id: int | None, *, what: str = "input")
     )
     total = sum(report.rejected_by_reason.values())
     everything = "the one" if total == 1 else f"all {total:,}"
-    raise JobFailed(f"nothing stored: {everything} {what}{'' if total == 1 else 's'} refused."
-                    f" {reasons}", result)  # fmt: skip
+    raise JobFailed(
+        f"nothing stored: {everything} {what}{'' if total == 1 else 's'} refused. {reasons}", result
+    )

@@ -189,10 +189,15 @@ class JobContext:
             if session.scalar(select(Job.id).where(Job.parent_id == self.job_id).limit(1)):
                 return
             session.add_all(
-                Job(kind=type(part).KIND, params=part.to_json(), parent_id=self.job_id,
-                    created_by_id=self.actor.id, message="waiting for a worker")
+                Job(
+                    kind=type(part).KIND,
+                    params=part.to_json(),
+                    parent_id=self.job_id,
+                    created_by_id=self.actor.id,
+                    message="waiting for a worker",
+                )
                 for part in parts
-            )  # fmt: skip
+            )
             added = True
 
         self._write(add, what=f"job {self.job_id}'s parts")

@@ -166,8 +166,13 @@ def take(job: Job, *, worker: str, now: datetime | None = None) -> None:
 
 def _claimed(worker: str, now: datetime | None) -> dict[str, Any]:
     now = now or utcnow()
-    return {"status": JobStatus.RUNNING, "worker": worker, "heartbeat_at": now,
-            "started_at": now, "message": "started"}  # fmt: skip
+    return {
+        "status": JobStatus.RUNNING,
+        "worker": worker,
+        "heartbeat_at": now,
+        "started_at": now,
+        "message": "started",
+    }
 
 
 def recover_stale(

@@ -165,9 +165,14 @@ class JobWorker:
             creator = job.created_by
             actor = Actor.of(creator) if creator else Actor.command_line()
         ctx = JobContext(
-            self.database, job_id, settings=self.settings, actor=actor, stop_event=self.stop_event,
-            parent_id=parent_id, run_part=self._run_a_part,
-        )  # fmt: skip
+            self.database,
+            job_id,
+            settings=self.settings,
+            actor=actor,
+            stop_event=self.stop_event,
+            parent_id=parent_id,
+            run_part=self._run_a_part,
+        )
         self._beat(job_id)  # busy from now on: a command does not hand this worker its job
         done = threading.Event()
         beating = threading.Thread(target=self._heartbeat_loop, args=(ctx, done), daemon=True)

@@ -55,10 +55,25 @@ def decode(path: Path, *, label: str | None = None, rate: int = ANALYSIS_RATE, c
     """Decode the first audio stream of ``path`` completely; AudioError if it does not decode."""
     label = label or Path(path).name
     command = [
-        ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "level+info", "-i", str(path),
-        "-map", "0:a:0", "-f", "f32le", "-c:a", "pcm_f32le", "-ac", str(channels),
-        "-ar", str(rate), "pipe:1",
-    ]  # fmt: skip
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "level+info",
+        "-i",
+        str(path),
+        "-map",
+        "0:a:0",
+        "-f",
+        "f32le",
+        "-c:a",
+        "pcm_f32le",
+        "-ac",
+        str(channels),
+        "-ar",
+        str(rate),
+        "pipe:1",
+    ]
     done = subprocess.run(command, capture_output=True, check=False)
     log = done.stderr.decode("utf-8", "replace")
     if done.returncode != 0:
@@ -80,11 +95,36 @@ def encode_mp3(samples: np.ndarray, rate: int, path: Path) -> None:
     """MP3 (LAME, variable bit rate near 130-160 kb/s): every browser plays it, and it
     encodes five times faster than ffmpeg's AAC here. Bit-exact flags, no metadata."""
     command = [
-        ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-f", "f32le", "-ar", str(rate), "-ac", str(samples.shape[1]), "-i", "pipe:0",
-        "-c:a", "libmp3lame", "-q:a", "4", "-compression_level", "7", "-map_metadata", "-1",
-        "-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", "mp3", str(path),
-    ]  # fmt: skip
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "f32le",
+        "-ar",
+        str(rate),
+        "-ac",
+        str(samples.shape[1]),
+        "-i",
+        "pipe:0",
+        "-c:a",
+        "libmp3lame",
+        "-q:a",
+        "4",
+        "-compression_level",
+        "7",
+        "-map_metadata",
+        "-1",
+        "-fflags",
+        "+bitexact",
+        "-flags:a",
+        "+bitexact",
+        "-f",
+        "mp3",
+        str(path),
+    ]
     data = np.ascontiguousarray(samples, dtype="<f4").tobytes()
     done = subprocess.run(command, input=data, capture_output=True, check=False)
     if done.returncode != 0:
@@ -142,13 +182,19 @@ def _biquad_k_weighting(rate: int) -> list[tuple[np.ndarray, np.ndarray]]:
     alpha = np.sin(w0) / (2 * shelf_q)
     cos = np.cos(w0)
     shelf_b = a * np.array(
-        [(a + 1) + (a - 1) * cos + 2 * np.sqrt(a) * alpha, -2 * ((a - 1) + (a + 1) * cos),
-         (a + 1) + (a - 1) * cos - 2 * np.sqrt(a) * alpha]
-    )  # fmt: skip
+        [
+            (a + 1) + (a - 1) * cos + 2 * np.sqrt(a) * alpha,
+            -2 * ((a - 1) + (a + 1) * cos),
+            (a + 1) + (a - 1) * cos - 2 * np.sqrt(a) * alpha,
+        ]
+    )
     shelf_a = np.array(
-        [(a + 1) - (a - 1) * cos + 2 * np.sqrt(a) * alpha, 2 * ((a - 1) - (a + 1) * cos),
-         (a + 1) - (a - 1) * cos - 2 * np.sqrt(a) * alpha]
-    )  # fmt: skip
+        [
+            (a + 1) - (a - 1) * cos + 2 * np.sqrt(a) * alpha,
+            2 * ((a - 1) - (a + 1) * cos),
+            (a + 1) - (a - 1) * cos - 2 * np.sqrt(a) * alpha,
+        ]
+    )
     w0 = 2 * np.pi * 38.0 / rate
     alpha = np.sin(w0) / (2 * 0.5)
     cos = np.cos(w0)

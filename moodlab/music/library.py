@@ -87,8 +87,12 @@ def generate_library(
                 made.append(_record_generated(session, rendered).id)
             if on_progress:
                 on_progress(done, len(missing), rendered.spec.title)
-    return {"generated": len(made), "skipped": total - len(missing), "track_ids": made,
-            "seed": settings.music_seed if seed is None else seed}  # fmt: skip
+    return {
+        "generated": len(made),
+        "skipped": total - len(missing),
+        "track_ids": made,
+        "seed": settings.music_seed if seed is None else seed,
+    }
 
 
 def _record_generated(session: Session, rendered: Rendered) -> Track:
@@ -179,12 +183,17 @@ def import_track(
     track = Track(
         path=f"{UPLOADS_DIR}/{sha256}{suffix}",
         title=(title or PurePath(label).stem)[:255],
-        mood=intended, intended_mood=intended, status=TrackStatus.CANDIDATE,
-        duration_s=round(decoded.duration_s, 2), license=license or None,
-        attribution=attribution or None, sha256=sha256, sample_rate=decoded.source_rate,
+        mood=intended,
+        intended_mood=intended,
+        status=TrackStatus.CANDIDATE,
+        duration_s=round(decoded.duration_s, 2),
+        license=license or None,
+        attribution=attribution or None,
+        sha256=sha256,
+        sample_rate=decoded.source_rate,
         tempo_bpm=audio.estimate_tempo(decoded.mono, decoded.rate),
         loudness_lufs=round(loudness, 1),
-    )  # fmt: skip
+    )
     session.add(track)
     session.flush()
     # The file last: should the copy fail, the transaction rolls back and no row remains.
@@ -194,10 +203,17 @@ def import_track(
 
 
 def import_upload(
-    *, session: Session, actor: Actor, settings: Settings, name: str, data: bytes,
-    mood: str | None = None, title: str | None = None, license: str | None = None,
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    name: str,
+    data: bytes,
+    mood: str | None = None,
+    title: str | None = None,
+    license: str | None = None,
     attribution: str | None = None,
-) -> Track:  # fmt: skip
+) -> Track:
     """A browser upload: the bytes go through a private temp file into import_track."""
     require_role(actor, Role.LEAD, action="add music")
     if len(data) > settings.music_max_bytes:
@@ -210,9 +226,16 @@ def import_upload(
         path = Path(folder) / f"upload{suffix if suffix in AUDIO_SUFFIXES else ''}"
         path.write_bytes(data)
         return import_track(
-            session=session, actor=actor, settings=settings, source=path, name=name,
-            mood=mood, title=title, license=license, attribution=attribution,
-        )  # fmt: skip
+            session=session,
+            actor=actor,
+            settings=settings,
+            source=path,
+            name=name,
+            mood=mood,
+            title=title,
+            license=license,
+            attribution=attribution,
+        )
 
 
 def _check_decoded(decoded: audio.Decoded, label: str, settings: Settings) -> float:
@@ -270,15 +293,24 @@ def visible_votes(*, session: Session, actor: Actor) -> dict[int, Counter]:
 def track_row(track: Track, settings: Settings, votes: Counter | None = None) -> dict:
     """One track as the CLI's JSON and the page show it."""
     return {
-        "id": track.id, "path": track.path, "mood": track.mood, "status": track.status,
-        "duration_s": track.duration_s, "title": track.title,
-        "intended_mood": track.intended_mood, "generated": track.is_generated,
-        "license": track.license, "attribution": track.attribution,
-        "tempo_bpm": track.tempo_bpm, "loudness_lufs": track.loudness_lufs,
-        "sample_rate": track.sample_rate, "key": track.key, "seed": track.seed,
+        "id": track.id,
+        "path": track.path,
+        "mood": track.mood,
+        "status": track.status,
+        "duration_s": track.duration_s,
+        "title": track.title,
+        "intended_mood": track.intended_mood,
+        "generated": track.is_generated,
+        "license": track.license,
+        "attribution": track.attribution,
+        "tempo_bpm": track.tempo_bpm,
+        "loudness_lufs": track.loudness_lufs,
+        "sample_rate": track.sample_rate,
+        "key": track.key,
+        "seed": track.seed,
         "file": str((settings.music_dir / track.path).resolve()),
         "votes": dict(votes or {}),
-    }  # fmt: skip
+    }
 
 
 # --- choosing a track for a video ----------------------------------------------------------
@@ -299,9 +331,14 @@ class TrackChoice:
 
 
 def choose_track(
-    *, session: Session, settings: Settings, mood: str, seed: int = 0,
-    exclude: tuple[int, ...] = (), point: tuple[float, float] | None = None,
-) -> TrackChoice:  # fmt: skip
+    *,
+    session: Session,
+    settings: Settings,
+    mood: str,
+    seed: int = 0,
+    exclude: tuple[int, ...] = (),
+    point: tuple[float, float] | None = None,
+) -> TrackChoice:
     """The background track for a mood, the best fitting kind first.
 
     1. an accepted track of the mood;
@@ -318,13 +355,24 @@ def choose_track(
     near = [m.name for m in moods.neighbours(wanted)]
     steps = (
         (TrackStatus.ACCEPTED, [wanted], None),
-        (TrackStatus.ACCEPTED, near, "no accepted track for {mood}: using an accepted"
-                                     " {found} track, a neighbouring mood"),
-        (TrackStatus.GENERATED, [wanted], "no accepted track for {mood}: using a generated"
-                                          " {mood} track that annotators have not accepted yet"),
-        (TrackStatus.CANDIDATE, [wanted], "no accepted or generated track for {mood}: using"
-                                          " a candidate track that annotators have not accepted"),
-    )  # fmt: skip
+        (
+            TrackStatus.ACCEPTED,
+            near,
+            "no accepted track for {mood}: using an accepted {found} track, a neighbouring mood",
+        ),
+        (
+            TrackStatus.GENERATED,
+            [wanted],
+            "no accepted track for {mood}: using a generated"
+            " {mood} track that annotators have not accepted yet",
+        ),
+        (
+            TrackStatus.CANDIDATE,
+            [wanted],
+            "no accepted or generated track for {mood}: using"
+            " a candidate track that annotators have not accepted",
+        ),
+    )
     for status, wanted_moods, warning in steps:
         query = select(Track).where(Track.status == status, Track.mood.in_(wanted_moods))
         found = [

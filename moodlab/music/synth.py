@@ -106,8 +106,15 @@ class _Mix:
         self.dry = np.zeros((self.frames, 2))
         self.harmonic = np.zeros((self.frames, 2))  # the part distortion applies to
 
-    def add(self, sound: np.ndarray, at_s: float, *, pan: float = 0.0, gain: float = 1.0,
-            harmonic: bool = True) -> None:  # fmt: skip
+    def add(
+        self,
+        sound: np.ndarray,
+        at_s: float,
+        *,
+        pan: float = 0.0,
+        gain: float = 1.0,
+        harmonic: bool = True,
+    ) -> None:
         start = int(at_s * SAMPLE_RATE)
         end = min(self.frames, start + len(sound))
         if end <= start:
@@ -121,9 +128,16 @@ class _Mix:
 
 @lru_cache(maxsize=256)  # chords and drums repeat: each distinct note is made once
 def tone(
-    note: float, gate_s: float, *, brightness: float, attack_s: float = 0.01,
-    release_s: float = 0.15, pluck: float = 0.0, vibrato: float = 0.0, harmonics: int = 10,
-) -> np.ndarray:  # fmt: skip
+    note: float,
+    gate_s: float,
+    *,
+    brightness: float,
+    attack_s: float = 0.01,
+    release_s: float = 0.15,
+    pluck: float = 0.0,
+    vibrato: float = 0.0,
+    harmonics: int = 10,
+) -> np.ndarray:
     """An additive-synthesis note: harmonics with a brightness tilt, ADSR-shaped.
 
     ``pluck`` > 0 makes it decay like a struck string (higher harmonics faster).
@@ -185,9 +199,14 @@ def _harmony(mix: _Mix, p: MusicParams, chords, scale, tonic: int, beat: float) 
         if p.density <= 1 or last:  # a pad: slow attack, held through the bar
             ring = TAIL_S if last else 0.0
             for j, note in enumerate(notes):
-                pad = tone(note, bar + ring * 0.5, brightness=p.brightness * 0.6,
-                           attack_s=min(0.4, bar / 4), release_s=0.6 + ring,
-                           harmonics=6)  # fmt: skip
+                pad = tone(
+                    note,
+                    bar + ring * 0.5,
+                    brightness=p.brightness * 0.6,
+                    attack_s=min(0.4, bar / 4),
+                    release_s=0.6 + ring,
+                    harmonics=6,
+                )
                 mix.add(pad, start, pan=(-0.35, 0.35)[j % 2], gain=0.16 / len(notes) * 2)
         if p.density <= 1 and not last:  # and a broken chord for pulse
             step = beat / 2 if p.density == 0 else beat / 2
@@ -195,18 +214,34 @@ def _harmony(mix: _Mix, p: MusicParams, chords, scale, tonic: int, beat: float) 
             sequence = pattern + pattern[::-1][1:3] if len(pattern) == 4 else pattern
             for k in range(int(round(bar / step))):
                 note = sequence[k % len(sequence)] + 12
-                pluck = tone(note, step * p.articulation, brightness=p.brightness,
-                             release_s=0.5, pluck=3.0, harmonics=8)  # fmt: skip
+                pluck = tone(
+                    note,
+                    step * p.articulation,
+                    brightness=p.brightness,
+                    release_s=0.5,
+                    pluck=3.0,
+                    harmonics=8,
+                )
                 mix.add(pluck, start + k * step, pan=0.25, gain=0.10)
         elif not last:  # struck chords: on the beats, or offbeat stabs when driving
             hits = (0, 1.5, 2, 3.5) if p.density == 2 else (0, 0.5, 1.5, 2, 2.5, 3.5)
             for hit in hits:
                 length = beat * (0.9 if p.density == 2 else 0.4) * p.articulation
                 for j, note in enumerate(notes):
-                    sound = tone(note, length, brightness=p.brightness, attack_s=0.005,
-                                 release_s=0.12, pluck=4.0 - 2 * p.brightness)  # fmt: skip
-                    mix.add(sound, start + hit * beat, pan=(-0.3, 0.3)[j % 2],
-                            gain=0.20 / len(notes) * 2)  # fmt: skip
+                    sound = tone(
+                        note,
+                        length,
+                        brightness=p.brightness,
+                        attack_s=0.005,
+                        release_s=0.12,
+                        pluck=4.0 - 2 * p.brightness,
+                    )
+                    mix.add(
+                        sound,
+                        start + hit * beat,
+                        pan=(-0.3, 0.3)[j % 2],
+                        gain=0.20 / len(notes) * 2,
+                    )
 
 
 def _bass(mix: _Mix, p: MusicParams, chords, scale, tonic: int, beat: float) -> None:
@@ -219,8 +254,14 @@ def _bass(mix: _Mix, p: MusicParams, chords, scale, tonic: int, beat: float) -> 
             gap = (pattern[j + 1] if j + 1 < len(pattern) else 4) - at
             length = bar + TAIL_S * 0.6 if last else gap * beat * p.articulation
             note = root + (12 if p.density == 3 and j % 2 else 0)  # octave jumps when driving
-            sound = tone(note, length, brightness=0.25 + 0.3 * p.brightness, attack_s=0.01,
-                         release_s=0.2, harmonics=5)  # fmt: skip
+            sound = tone(
+                note,
+                length,
+                brightness=0.25 + 0.3 * p.brightness,
+                attack_s=0.01,
+                release_s=0.2,
+                harmonics=5,
+            )
             mix.add(sound, i * bar + at * beat, gain=0.34)
 
 
@@ -256,9 +297,15 @@ def _melody(mix: _Mix, p: MusicParams, chords, scale, tonic: int, beat: float, r
                 position = min(max(position, 0), 11)
                 note = base + scale[position % 7] + 12 * (position // 7)
                 gate = duration * beat * p.articulation + (TAIL_S * 0.5 if final_bar else 0)
-                sound = tone(note, gate, brightness=p.brightness, attack_s=0.02 + 0.05 *
-                             (1 - p.brightness), release_s=0.25, vibrato=duration >= 1,
-                             pluck=0.0 if p.density <= 1 else 1.5)  # fmt: skip
+                sound = tone(
+                    note,
+                    gate,
+                    brightness=p.brightness,
+                    attack_s=0.02 + 0.05 * (1 - p.brightness),
+                    release_s=0.25,
+                    vibrato=duration >= 1,
+                    pluck=0.0 if p.density <= 1 else 1.5,
+                )
                 mix.add(sound, (i * 4 + at) * beat, gain=0.30)
                 at += duration
 

@@ -32,14 +32,22 @@ def summary_rows(models: list[TrainedModel]) -> list[dict[str, Any]]:
     for model in models:
         test = model.report.get("test") or {}
         settings = model.report.get("settings", {})
-        rows.append({
-            "model": label(model), "snapshot": model.snapshot_id, "parameters": model.params,
-            "folds": settings.get("folds"), "epochs": settings.get("epochs"),
-            "image size": model.image_size, "precision": model.precision,
-            "cv mean": model.cv_mean, "cv std": model.cv_std,
-            "test accuracy": test.get("accuracy"), "macro-F1": test.get("macro_f1"),
-            "adjacent accuracy": test.get("adjacent_accuracy"),
-        })  # fmt: skip
+        rows.append(
+            {
+                "model": label(model),
+                "snapshot": model.snapshot_id,
+                "parameters": model.params,
+                "folds": settings.get("folds"),
+                "epochs": settings.get("epochs"),
+                "image size": model.image_size,
+                "precision": model.precision,
+                "cv mean": model.cv_mean,
+                "cv std": model.cv_std,
+                "test accuracy": test.get("accuracy"),
+                "macro-F1": test.get("macro_f1"),
+                "adjacent accuracy": test.get("adjacent_accuracy"),
+            }
+        )
     return rows
 
 

@@ -109,5 +109,10 @@ def evaluate_model(
     model = load_registered(settings, entry)
     params = TrainParams(snapshot_id=snapshot_id, arch=entry.arch, image_size=entry.image_size)
     metrics = evaluate(_predict(model, paths, labels, params), labels)
-    return {"model_id": model_id, "snapshot_id": snapshot_id, "images": len(paths),
-            "moods": moods.names(), **metrics}  # fmt: skip
+    return {
+        "model_id": model_id,
+        "snapshot_id": snapshot_id,
+        "images": len(paths),
+        "moods": moods.names(),
+        **metrics,
+    }

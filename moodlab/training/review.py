@@ -43,8 +43,11 @@ class OutOfFold:
         rows = (report or {}).get("out_of_fold") or []
         if not rows:
             return None
-        return cls([r["image"] for r in rows], np.array([r["label"] for r in rows], dtype=int),
-                   np.array([r["probs"] for r in rows], dtype=np.float64))  # fmt: skip
+        return cls(
+            [r["image"] for r in rows],
+            np.array([r["label"] for r in rows], dtype=int),
+            np.array([r["probs"] for r in rows], dtype=np.float64),
+        )
 
 
 def label_issues(labels: np.ndarray, probs: np.ndarray) -> list[dict[str, Any]]:
@@ -60,16 +63,23 @@ def label_issues(labels: np.ndarray, probs: np.ndarray) -> list[dict[str, Any]]:
     with warnings.catch_warnings():
         # A mood with at most one image: said in `note`, not as a warning.
         warnings.filterwarnings("ignore", message="May not flag all label issues")
-        found = find_label_issues(labels, probs, return_indices_ranked_by="self_confidence",
-                                  n_jobs=1)  # fmt: skip
+        found = find_label_issues(
+            labels, probs, return_indices_ranked_by="self_confidence", n_jobs=1
+        )
     issues = []
     for i in found:
         label, row = int(labels[i]), probs[i]
         others = [k for k in present if k != label]
         suggested = int(max(others, key=lambda k: row[k]))
-        issues.append({"index": int(i), "label": label, "suggested": suggested,
-                       "p_label": float(row[label]),
-                       "p_suggested": float(row[suggested])})  # fmt: skip
+        issues.append(
+            {
+                "index": int(i),
+                "label": label,
+                "suggested": suggested,
+                "p_label": float(row[label]),
+                "p_suggested": float(row[suggested]),
+            }
+        )
     return issues
 
 
@@ -79,17 +89,23 @@ def note(labels: np.ndarray, classes: int) -> str | None:
     counts = np.bincount(labels, minlength=classes)
     present = [names[k] for k in range(classes) if counts[k]]
     if len(present) == 1:
-        return (f"every training image is labelled {present[0]}: with one mood there is"
-                " nothing to dispute a label with")  # fmt: skip
+        return (
+            f"every training image is labelled {present[0]}: with one mood there is"
+            " nothing to dispute a label with"
+        )
     single = [names[k] for k in range(classes) if counts[k] == 1]
     absent = [names[k] for k in range(classes) if not counts[k]]
     parts = []
     if single:
-        parts.append(f"{_listed(single)} {'has' if len(single) == 1 else 'have'} only one"
-                     " training image, whose label is not reviewed")  # fmt: skip
+        parts.append(
+            f"{_listed(single)} {'has' if len(single) == 1 else 'have'} only one"
+            " training image, whose label is not reviewed"
+        )
     if absent:
-        parts.append(f"no training image is labelled {_listed(absent)}, so no label is"
-                     " disputed in favour of it")  # fmt: skip
+        parts.append(
+            f"no training image is labelled {_listed(absent)}, so no label is"
+            " disputed in favour of it"
+        )
     return "; ".join(parts) + ": train on more images of every mood" if parts else None
 
 
@@ -112,10 +128,14 @@ def calibration(
             continue
         gap = abs(float(confidence[inside].mean()) - float(correct[inside].mean()))
         ece += inside.mean() * gap
-        rows.append({"bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
-                     "confidence": float(confidence[inside].mean()),
-                     "accuracy": float(correct[inside].mean()),
-                     "images": int(inside.sum())})  # fmt: skip
+        rows.append(
+            {
+                "bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}",
+                "confidence": float(confidence[inside].mean()),
+                "accuracy": float(correct[inside].mean()),
+                "images": int(inside.sum()),
+            }
+        )
     return float(ece), rows
 
 
@@ -131,11 +151,19 @@ def review(report: dict[str, Any] | None) -> dict[str, Any] | None:
     issues = label_issues(oof.labels, oof.probs)
     ece, bins = calibration(oof.labels, oof.probs)
     return {
-        "images": len(oof.images), "ece": ece, "reliability": bins,
+        "images": len(oof.images),
+        "ece": ece,
+        "reliability": bins,
         "note": note(oof.labels, oof.probs.shape[1]),
-        "issues": [{"image": oof.images[i["index"]], "label": names[i["label"]],
-                    "suggested": names[i["suggested"]], "p_label": round(i["p_label"], 3),
-                    "p_suggested": round(i["p_suggested"], 3),
-                    "probs": dict(zip(names, np.round(oof.probs[i["index"]], 3).tolist(),
-                                      strict=True))} for i in issues],
-    }  # fmt: skip
+        "issues": [
+            {
+                "image": oof.images[i["index"]],
+                "label": names[i["label"]],
+                "suggested": names[i["suggested"]],
+                "p_label": round(i["p_label"], 3),
+                "p_suggested": round(i["p_suggested"], 3),
+                "probs": dict(zip(names, np.round(oof.probs[i["index"]], 3).tolist(), strict=True)),
+            }
+            for i in issues
+        ],
+    }

@@ -191,13 +191,25 @@ def _fit(
     )
     # the process's compiled model of this shape, started as ``built``: no second trace
     model = kept_models.model_for_fit(built, params.arch, params.image_size, compiled)
-    data = dataset(train[0], train[1], image_size=params.image_size, batch_size=params.batch_size,
-                   shuffle=True, seed=params.seed, cache_file=cache_dir / "data",
-                   augment=params.augment)  # fmt: skip
+    data = dataset(
+        train[0],
+        train[1],
+        image_size=params.image_size,
+        batch_size=params.batch_size,
+        shuffle=True,
+        seed=params.seed,
+        cache_file=cache_dir / "data",
+        augment=params.augment,
+    )
     # The data set shuffles itself (seeded), every pass; Keras' own shuffle does not
     # apply to tf.data.
-    model.fit(data.repeat(group), epochs=params.epochs // group, verbose=0,
-              callbacks=[callback], shuffle=False)  # fmt: skip
+    model.fit(
+        data.repeat(group),
+        epochs=params.epochs // group,
+        verbose=0,
+        callbacks=[callback],
+        shuffle=False,
+    )
     return model, callback.history
 
 
@@ -209,8 +221,14 @@ def _probabilities(
     The batches go through the model eagerly: ``model.predict`` traces a graph first,
     about 0.6 s a fit, more than a fold's few hundred held-out images take to score.
     """
-    data = dataset(paths, labels, image_size=params.image_size, batch_size=params.batch_size,
-                   shuffle=False, seed=params.seed)  # fmt: skip
+    data = dataset(
+        paths,
+        labels,
+        image_size=params.image_size,
+        batch_size=params.batch_size,
+        shuffle=False,
+        seed=params.seed,
+    )
     rows = [np.asarray(model(images, training=False), dtype=np.float64) for images, _ in data]
     return np.concatenate(rows) if rows else np.zeros((0, len(moods.names())))
 
@@ -229,7 +247,7 @@ def evaluate(predicted: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
         "accuracy": float((predicted == truth).mean()),
         "macro_f1": float(
             f1_score(truth, predicted, labels=range(len(names)), average="macro", zero_division=0)
-        ),  # fmt: skip
+        ),
         "adjacent_accuracy": float((steps[truth, predicted] <= 1).mean()),
         "confusion_matrix": confusion_matrix(truth, predicted, labels=range(len(names))).tolist(),
     }
@@ -314,8 +332,10 @@ def run_fold(ctx: JobContext, params: FoldParams) -> dict[str, Any]:
     precision = apply_policy(choose_policy(ctx.settings.precision, ctx.settings.training_threads))
     train_idx, val_idx = fold_indices(labels, params)[params.fold - 1]
     label = f"fold {params.fold} of {params.folds}"
-    ctx.log(f"{label}: {params.arch} on {len(train_idx)} images, {params.epochs} epochs,"
-            f" precision {precision}")  # fmt: skip
+    ctx.log(
+        f"{label}: {params.arch} on {len(train_idx)} images, {params.epochs} epochs,"
+        f" precision {precision}"
+    )
     train_set = ([paths[i] for i in train_idx], labels[train_idx])
     with tempfile.TemporaryDirectory(prefix="moodlab-train-") as cache:
         model, history = _fit(ctx, params, train_set, label, Path(cache))
@@ -324,15 +344,20 @@ def run_fold(ctx: JobContext, params: FoldParams) -> dict[str, Any]:
     accuracy = float((probs.argmax(axis=1) == labels[val_idx]).mean())
     # Out-of-fold probabilities: each training image scored by the fold that did not
     # train on it (the label review and calibration read them).
-    out_of_fold = [{"image": Path(path).stem, "label": int(label),
-                    "probs": [round(float(p), 4) for p in row]}
-                   for path, label, row in zip(val_paths, labels[val_idx], probs,
-                                               strict=True)]  # fmt: skip
+    out_of_fold = [
+        {"image": Path(path).stem, "label": int(label), "probs": [round(float(p), 4) for p in row]}
+        for path, label, row in zip(val_paths, labels[val_idx], probs, strict=True)
+    ]
     steps = updates(len(train_idx), params.batch_size, params.epochs)
     ctx.log(f"{label}: validation accuracy {accuracy:.3f} after {steps} updates")
-    return {"fold": params.fold, "accuracy": accuracy, "updates": steps,
-            "history": history, "precision": precision,
-            "out_of_fold": out_of_fold}  # fmt: skip
+    return {
+        "fold": params.fold,
+        "accuracy": accuracy,
+        "updates": steps,
+        "history": history,
+        "precision": precision,
+        "out_of_fold": out_of_fold,
+    }
 
 
 def model_file(params: TrainParams, run_id: int) -> Path:
@@ -345,8 +370,10 @@ def run_final(ctx: JobContext, params: FinalParams) -> dict[str, Any]:
     settings = ctx.settings
     paths, labels = checked_split(ctx, params)
     precision = apply_policy(choose_policy(settings.precision, settings.training_threads))
-    ctx.log(f"final model: {params.arch} on all {len(paths)} training images,"
-            f" {params.epochs} epochs, precision {precision}")  # fmt: skip
+    ctx.log(
+        f"final model: {params.arch} on all {len(paths)} training images,"
+        f" {params.epochs} epochs, precision {precision}"
+    )
     with tempfile.TemporaryDirectory(prefix="moodlab-train-") as cache:
         model, history = _fit(ctx, params, (paths, labels), "final model", Path(cache))
     final_updates = updates(len(paths), params.batch_size, params.epochs)
@@ -363,9 +390,17 @@ def run_final(ctx: JobContext, params: FinalParams) -> dict[str, Any]:
     temporary = target.with_name(f".{target.name}.tmp.keras")
     model.save(temporary)
     os.replace(temporary, target)
-    ctx.log(f"final model: {final_updates} updates" + (
-        f", test accuracy {test['accuracy']:.3f}" if test else ", no test set"))  # fmt: skip
-    return {"path": str(path), "test": test, "final_history": history,
-            "final_updates": final_updates, "train_images": len(paths),
-            "params": int(model.count_params()), "precision": precision,
-            "versions": versions()}  # fmt: skip
+    ctx.log(
+        f"final model: {final_updates} updates"
+        + (f", test accuracy {test['accuracy']:.3f}" if test else ", no test set")
+    )
+    return {
+        "path": str(path),
+        "test": test,
+        "final_history": history,
+        "final_updates": final_updates,
+        "train_images": len(paths),
+        "params": int(model.count_params()),
+        "precision": precision,
+        "versions": versions(),
+    }

@@ -87,24 +87,33 @@ def _collect(
             ctx.log(f"{_label(part)} (job {part.id}) was cancelled: {part.message}")
             raise JobCancelled()
     folds = sorted(
-        ({**part.result, "job": part.id, "worker": part.worker} for part in parts
-         if part.kind == FoldParams.KIND and part.status == JobStatus.SUCCEEDED and part.result),
+        (
+            {**part.result, "job": part.id, "worker": part.worker}
+            for part in parts
+            if part.kind == FoldParams.KIND and part.status == JobStatus.SUCCEEDED and part.result
+        ),
         key=lambda record: record["fold"],
-    )  # fmt: skip
+    )
     for record in folds:
         if record["fold"] not in logged:
             logged.add(record["fold"])
-            ctx.log(f"fold {record['fold']} of {params.folds}: validation accuracy"
-                    f" {record['accuracy']:.3f} after {record['updates']} updates"
-                    f" (job {record['job']} on {record['worker']})")  # fmt: skip
+            ctx.log(
+                f"fold {record['fold']} of {params.folds}: validation accuracy"
+                f" {record['accuracy']:.3f} after {record['updates']} updates"
+                f" (job {record['job']} on {record['worker']})"
+            )
     finished = sum(part.status == JobStatus.SUCCEEDED for part in parts)
     running = sum(part.status == JobStatus.RUNNING for part in parts)
     states = [(part.id, part.status) for part in parts]
     if states != seen:  # a part started or ended: the run's result and message follow
         seen[:] = states
         progress = float(np.mean([part.progress for part in parts])) if parts else 0.0
-        ctx.progress(progress, f"{finished} of {len(parts)} parts done, {running} running",
-                     result={"folds": folds}, force=True)  # fmt: skip
+        ctx.progress(
+            progress,
+            f"{finished} of {len(parts)} parts done, {running} running",
+            result={"folds": folds},
+            force=True,
+        )
     if finished < len(parts):
         return None
     final = next(part.result for part in parts if part.kind == FinalParams.KIND)
@@ -124,9 +133,14 @@ class Trained:
         per_fold = [f["updates"] for f in self.folds if f.get("updates") is not None]
         mean = round(float(np.mean(per_fold))) if per_fold else None
         shown = mean if mean is not None else self.final_updates
-        return {"per_fold": per_fold, "per_fold_mean": mean, "final": self.final_updates,
-                "train_images": self.train_images, "minimum": MIN_UPDATES.get(arch),
-                "warning": updates_warning(arch, shown)}  # fmt: skip
+        return {
+            "per_fold": per_fold,
+            "per_fold_mean": mean,
+            "final": self.final_updates,
+            "train_images": self.train_images,
+            "minimum": MIN_UPDATES.get(arch),
+            "warning": updates_warning(arch, shown),
+        }
 
 
 def _register(
@@ -135,8 +149,9 @@ def _register(
     """The run's model in the registry (once, should the run be re-run after this), and
     the run's result."""
     settings = ctx.settings
-    trained = Trained(fold_records, final.get("final_history", []), final["final_updates"],
-                      final["train_images"])  # fmt: skip
+    trained = Trained(
+        fold_records, final.get("final_history", []), final["final_updates"], final["train_images"]
+    )
     scores = [f["accuracy"] for f in fold_records]
     test = final.get("test")
     cv_mean = float(np.mean(scores)) if scores else None
@@ -145,10 +160,15 @@ def _register(
     folds = [{k: v for k, v in fold.items() if k != "out_of_fold"} for fold in fold_records]
     update_counts = trained.updates_report(params.arch)
     report: dict[str, Any] = {
-        "folds": folds, "final_history": trained.final_history, "test": test,
-        "versions": final.get("versions"), "settings": {**params.__dict__},
-        "moods": moods.names(), "updates": update_counts, "out_of_fold": out_of_fold,
-    }  # fmt: skip
+        "folds": folds,
+        "final_history": trained.final_history,
+        "test": test,
+        "versions": final.get("versions"),
+        "settings": {**params.__dict__},
+        "moods": moods.names(),
+        "updates": update_counts,
+        "out_of_fold": out_of_fold,
+    }
     if params.arch == "transfer":
         report["backbone_weights"] = str(architectures.transfer_weights(settings.transfer_weights))
     with ctx.database.session() as session:
@@ -156,24 +176,39 @@ def _register(
         model_id = next((m.id for m in entry), None)
         if model_id is None:
             model = TrainedModel(
-                arch=params.arch, path=str(Path(final["path"])), snapshot_id=params.snapshot_id,
-                job_id=ctx.job_id, params=final["params"], image_size=params.image_size,
-                precision=final["precision"], cv_scores={"scores": scores}, cv_mean=cv_mean,
-                cv_std=cv_std, test_accuracy=test["accuracy"] if test else None, report=report,
-            )  # fmt: skip
+                arch=params.arch,
+                path=str(Path(final["path"])),
+                snapshot_id=params.snapshot_id,
+                job_id=ctx.job_id,
+                params=final["params"],
+                image_size=params.image_size,
+                precision=final["precision"],
+                cv_scores={"scores": scores},
+                cv_mean=cv_mean,
+                cv_std=cv_std,
+                test_accuracy=test["accuracy"] if test else None,
+                report=report,
+            )
             session.add(model)
             session.flush()
             model_id = model.id
     record = {
-        "model_id": model_id, "arch": params.arch, "params": final["params"],
-        "cv_scores": scores, "cv_mean": cv_mean, "cv_std": cv_std,
+        "model_id": model_id,
+        "arch": params.arch,
+        "params": final["params"],
+        "cv_scores": scores,
+        "cv_mean": cv_mean,
+        "cv_std": cv_std,
         "test_accuracy": test["accuracy"] if test else None,
         "adjacent_accuracy": test["adjacent_accuracy"] if test else None,
         "macro_f1": test["macro_f1"] if test else None,
         "confusion_matrix": test["confusion_matrix"] if test else None,
-        "moods": moods.names(), "precision": final["precision"], "folds": folds,
-        "updates_per_fold": update_counts["per_fold_mean"], "final_updates": trained.final_updates,
+        "moods": moods.names(),
+        "precision": final["precision"],
+        "folds": folds,
+        "updates_per_fold": update_counts["per_fold_mean"],
+        "final_updates": trained.final_updates,
         "updates_warning": update_counts["warning"],
-    }  # fmt: skip
+    }
     ctx.log(f"done: model #{model_id}; {TrainResult.from_json(record).summary()}")
     return record

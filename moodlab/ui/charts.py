@@ -8,8 +8,15 @@ import altair as alt
 import pandas as pd
 
 
-def heatmap(matrix: list[list[float | None]], rows: list[str], cols: list[str], *, title: str,
-            value: str, sort: list[str] | None = None) -> alt.Chart:  # fmt: skip
+def heatmap(
+    matrix: list[list[float | None]],
+    rows: list[str],
+    cols: list[str],
+    *,
+    title: str,
+    value: str,
+    sort: list[str] | None = None,
+) -> alt.Chart:
     """A labelled heatmap; ``rows`` and ``cols`` keep their given order (e.g. circle order).
 
     A None cell is left blank (e.g. a kappa matrix's diagonal). Each label's colour follows
@@ -73,10 +80,14 @@ def training_curves(history: list[dict[str, float]]) -> tuple[alt.Chart, alt.Cha
     points are numbered).
     """
     long = pd.DataFrame(
-        [{"epoch": logs.get("epoch", n), "series": name, "value": v}
-         for n, logs in enumerate(history, start=1)
-         for name, v in logs.items() if name != "epoch"]
-    , columns=["epoch", "series", "value"])  # fmt: skip
+        [
+            {"epoch": logs.get("epoch", n), "series": name, "value": v}
+            for n, logs in enumerate(history, start=1)
+            for name, v in logs.items()
+            if name != "epoch"
+        ],
+        columns=["epoch", "series", "value"],
+    )
     is_loss = long["series"].str.contains("loss")
     is_accuracy = long["series"].str.contains("acc")
 
@@ -96,8 +107,9 @@ def training_curves(history: list[dict[str, float]]) -> tuple[alt.Chart, alt.Cha
     return chart(long[is_loss], "Loss", None), chart(long[is_accuracy], "Accuracy", [0, 1])
 
 
-def grouped_bars(rows: list[dict], *, x: str, group: str, value: str, title: str,
-                 sort: list[str] | None = None) -> alt.Chart:  # fmt: skip
+def grouped_bars(
+    rows: list[dict], *, x: str, group: str, value: str, title: str, sort: list[str] | None = None
+) -> alt.Chart:
     """Bars of ``value`` per ``x``, one colour per ``group``, side by side (xOffset)."""
     return (
         alt.Chart(pd.DataFrame(rows), title=title)
@@ -112,16 +124,24 @@ def grouped_bars(rows: list[dict], *, x: str, group: str, value: str, title: str
     )
 
 
-def mood_timeline(rows: list[dict], *, moods: list[str], chosen: str,
-                  boundaries: Sequence[float] = (),
-                  duration: float | None = None) -> alt.Chart:  # fmt: skip
+def mood_timeline(
+    rows: list[dict],
+    *,
+    moods: list[str],
+    chosen: str,
+    boundaries: Sequence[float] = (),
+    duration: float | None = None,
+) -> alt.Chart:
     """The eight probabilities over time (one line per mood, the chosen one bold),
     with segment boundaries as vertical rules. ``rows``: {"t", "probs": {mood: p}}.
     The time axis spans ``duration`` (the whole video) when given."""
     long = pd.DataFrame(
-        [{"t": row["t"], "mood": mood, "probability": row["probs"][mood]}
-         for row in rows for mood in moods]
-    )  # fmt: skip
+        [
+            {"t": row["t"], "mood": mood, "probability": row["probs"][mood]}
+            for row in rows
+            for mood in moods
+        ]
+    )
     lines = (
         alt.Chart(long)
         .mark_line(interpolate="monotone")
@@ -151,10 +171,15 @@ def mood_probabilities(probs: dict[str, float], *, label: str, suggested: str) -
     """A model's eight probabilities for one image as small bars in circle order: the
     image's label and the mood the model suggests stand out."""
     frame = pd.DataFrame(
-        [{"mood": mood, "probability": p,
-          "role": "label" if mood == label else "suggested" if mood == suggested else "other"}
-         for mood, p in probs.items()]
-    )  # fmt: skip
+        [
+            {
+                "mood": mood,
+                "probability": p,
+                "role": "label" if mood == label else "suggested" if mood == suggested else "other",
+            }
+            for mood, p in probs.items()
+        ]
+    )
     colours = alt.Scale(
         domain=["label", "suggested", "other"], range=["#4c78a8", "#e45756", "#bab0ac"]
     )

@@ -39,9 +39,11 @@ def section(actor: Actor, settings: Settings) -> None:
         return
     by_id = {m.id: m for m in models}
     chosen = st.selectbox(
-        "Out-of-fold predictions of", list(by_id), key="review-model",
+        "Out-of-fold predictions of",
+        list(by_id),
+        key="review-model",
         format_func=lambda i: f"model #{i} ({by_id[i].arch}, snapshot #{by_id[i].snapshot_id})",
-    )  # fmt: skip
+    )
     with session.database().session() as db:
         found = label_review.label_review(session=db, actor=actor, model_id=chosen)
     if found is None:
@@ -85,20 +87,28 @@ def _disputed(item: Disputed, actor: Actor, store: ContentStore) -> None:
     if item.image_id is None:
         return
     image_id = item.image_id
-    reason = facts.text_input("Reason", key=f"review-reason-{image_id}",
-                              placeholder="why (kept with your name and the time)")  # fmt: skip
+    reason = facts.text_input(
+        "Reason",
+        key=f"review-reason-{image_id}",
+        placeholder="why (kept with your name and the time)",
+    )
     buttons = facts.container(horizontal=True)
     if item.excluded is not None:
         if buttons.button("Include again", key=f"include-{image_id}", icon=":material/undo:"):
-            act(lambda db: exclusions.include(session=db, actor=actor, image=image_id),
-                 f"Image {image_id} may join new snapshots again")  # fmt: skip
-    elif buttons.button("Exclude from new snapshots", key=f"exclude-{image_id}",
-                        icon=":material/block:"):  # fmt: skip
-        act(lambda db: exclusions.exclude(session=db, actor=actor, image=image_id,
-                                           reason=reason),
-             f"Image {image_id} is left out of new snapshots")  # fmt: skip
-    if buttons.button("Send back for new votes", key=f"send-back-{image_id}",
-                      icon=":material/replay:"):  # fmt: skip
+            act(
+                lambda db: exclusions.include(session=db, actor=actor, image=image_id),
+                f"Image {image_id} may join new snapshots again",
+            )
+    elif buttons.button(
+        "Exclude from new snapshots", key=f"exclude-{image_id}", icon=":material/block:"
+    ):
+        act(
+            lambda db: exclusions.exclude(session=db, actor=actor, image=image_id, reason=reason),
+            f"Image {image_id} is left out of new snapshots",
+        )
+    if buttons.button(
+        "Send back for new votes", key=f"send-back-{image_id}", icon=":material/replay:"
+    ):
         act(
             lambda db: rounds.send_back(session=db, actor=actor, image=image_id, reason=reason),
             f"Image {image_id} is back in the annotators' queues; its votes are archived",
@@ -111,19 +121,32 @@ def _history(actor: Actor, image_id: int) -> None:
     with session.database().session() as db:
         found = label_review.image_history(session=db, actor=actor, image=image_id)
     rows = [
-        {"round": r.round, "annotator": v["annotator"], "mood": v["mood"],
-         "voted": f"{v['at']:%Y-%m-%d %H:%M}",
-         "state": "current" if r.closed_at is None else "archived"}
-        for r in found.rounds for v in r.votes
-    ]  # fmt: skip
+        {
+            "round": r.round,
+            "annotator": v["annotator"],
+            "mood": v["mood"],
+            "voted": f"{v['at']:%Y-%m-%d %H:%M}",
+            "state": "current" if r.closed_at is None else "archived",
+        }
+        for r in found.rounds
+        for v in r.votes
+    ]
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True)
     for r in found.rounds:
         if r.closed_at is not None:
             tie = f"; its tie-break: {r.tie_break}" if r.tie_break else ""
-            st.caption(plain(f"Round {r.round} closed {r.closed_at:%Y-%m-%d %H:%M} UTC by"
-                             f" {r.closed_by or 'the command line'}: {r.reason}{tie}"))  # fmt: skip
+            st.caption(
+                plain(
+                    f"Round {r.round} closed {r.closed_at:%Y-%m-%d %H:%M} UTC by"
+                    f" {r.closed_by or 'the command line'}: {r.reason}{tie}"
+                )
+            )
     for e in found.exclusions:
         lifted = f", lifted {e.lifted_at:%Y-%m-%d %H:%M}" if e.lifted_at else ""
-        st.caption(plain(f"Excluded {e.at:%Y-%m-%d %H:%M} UTC by {e.by or 'the command line'}:"
-                         f" {e.reason}{lifted}"))  # fmt: skip
+        st.caption(
+            plain(
+                f"Excluded {e.at:%Y-%m-%d %H:%M} UTC by {e.by or 'the command line'}:"
+                f" {e.reason}{lifted}"
+            )
+        )

@@ -42,17 +42,38 @@ class FrameSampler:
     the caller stops early (say, the job is cancelled).
     """
 
-    def __init__(self, path: Path, *, fps: float, side: int = MODEL_SIDE, batch: int = BATCH,
-                 ahead: int = AHEAD):  # fmt: skip
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fps: float,
+        side: int = MODEL_SIDE,
+        batch: int = BATCH,
+        ahead: int = AHEAD,
+    ):
         if fps <= 0:
             raise VideoError(f"sample rate must be positive, got {fps}")
         self.path, self.fps, self.side, self.batch = path, fps, side, batch
         command = [
-            ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path),
-            "-map", "0:v:0", "-an", "-sn",
-            "-vf", f"fps={fps},{ffmpeg_square_crop_filter(side)}",
-            "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1",
-        ]  # fmt: skip
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-an",
+            "-sn",
+            "-vf",
+            f"fps={fps},{ffmpeg_square_crop_filter(side)}",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "pipe:1",
+        ]
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         assert self._process.stdout is not None and self._process.stderr is not None  # PIPEs
         self._stdout: IO[bytes] = self._process.stdout

@@ -27,9 +27,18 @@ def video_file(settings: Settings, video: Video) -> Path:
 
 
 def video_row(video: Video) -> dict[str, Any]:
-    return {"id": video.id, "kind": video.kind, "title": video.title, "path": video.path,
-            "mood": video.mood, "confidence": round(video.confidence, 4),
-            "duration_s": round(video.duration_s, 3), "model_id": video.model_id,
-            "snapshot_id": video.snapshot_id, "job_id": video.job_id,
-            "tracks": video.report.get("tracks", []), "inputs": video.inputs.get("files", []),
-            "created_at": video.created_at.isoformat(timespec="seconds")}  # fmt: skip
+    return {
+        "id": video.id,
+        "kind": video.kind,
+        "title": video.title,
+        "path": video.path,
+        "mood": video.mood,
+        "confidence": round(video.confidence, 4),
+        "duration_s": round(video.duration_s, 3),
+        "model_id": video.model_id,
+        "snapshot_id": video.snapshot_id,
+        "job_id": video.job_id,
+        "tracks": video.report.get("tracks", []),
+        "inputs": video.inputs.get("files", []),
+        "created_at": video.created_at.isoformat(timespec="seconds"),
+    }

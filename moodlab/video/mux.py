@@ -32,23 +32,44 @@ def mux(
         if video.video_codec == "hevc":
             video_args += ["-tag:v", "hvc1"]  # what Apple players need to play HEVC in MP4
     else:
-        video_args = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
-                      "-pix_fmt", "yuv420p"]  # fmt: skip
+        video_args = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p"]
     if keep_audio and video.audio_codec:
         audio_args = [
             "-filter_complex",
             f"[0:a:0]volume={DUCKED_VOLUME},apad[orig];"
             "[1:a:0][orig]amix=inputs=2:duration=first:normalize=0[mixed]",
-            "-map", "0:v:0", "-map", "[mixed]",
-        ]  # fmt: skip
+            "-map",
+            "0:v:0",
+            "-map",
+            "[mixed]",
+        ]
     else:
         audio_args = ["-map", "0:v:0", "-map", "1:a:0"]
     command = [
-        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-        "-i", str(video.path), "-i", str(soundtrack), *audio_args, *video_args,
-        "-c:a", "aac", "-b:a", "192k", "-t", f"{duration:.6f}",
-        "-movflags", "+faststart", "-f", "mp4", str(out),
-    ]  # fmt: skip
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-y",
+        "-i",
+        str(video.path),
+        "-i",
+        str(soundtrack),
+        *audio_args,
+        *video_args,
+        "-c:a",
+        "aac",
+        "-b:a",
+        "192k",
+        "-t",
+        f"{duration:.6f}",
+        "-movflags",
+        "+faststart",
+        "-f",
+        "mp4",
+        str(out),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, errors="replace")
     if result.returncode != 0:
         raise VideoError(

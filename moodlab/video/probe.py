@@ -54,9 +54,12 @@ class MediaInfo:
 def probe(path: Path) -> MediaInfo:
     """The streams of ``path``; VideoError when ffmpeg cannot read it at all."""
     result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
-        errors="replace", timeout=60,
-    )  # fmt: skip
+        [ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=60,
+    )
     text = result.stderr
     if "Duration:" not in text and "Stream #" not in text:
         reason = text.strip().splitlines()[-1] if text.strip() else "unreadable"
@@ -101,10 +104,25 @@ def parse(path: Path, text: str) -> MediaInfo:
 def count_frames(path: Path) -> int:
     """Frames of the first video stream, counted from its packets (no decoding)."""
     result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0", "-c", "copy",
-         "-f", "null", "-"],
-        capture_output=True, text=True, errors="replace", timeout=600,
-    )  # fmt: skip
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-c",
+            "copy",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=600,
+    )
     counts = _FRAME.findall(result.stderr)
     if result.returncode != 0 or not counts:
         raise VideoError(f"{path.name}: its video stream cannot be read")

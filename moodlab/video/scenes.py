@@ -23,10 +23,21 @@ _PTS_TIME = re.compile(r"pts_time:\s*(\d+(?:\.\d+)?)")
 def detect_cuts(path: Path, threshold: float = CUT_THRESHOLD) -> list[float]:
     """Times (seconds) where a new shot starts."""
     command = [
-        ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path), "-map", "0:v:0", "-an", "-sn",
-        "-vf", f"scale={SCORE_WIDTH}:-2,select='gt(scene,{threshold})',showinfo",
-        "-f", "null", "-",
-    ]  # fmt: skip
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-nostdin",
+        "-i",
+        str(path),
+        "-map",
+        "0:v:0",
+        "-an",
+        "-sn",
+        "-vf",
+        f"scale={SCORE_WIDTH}:-2,select='gt(scene,{threshold})',showinfo",
+        "-f",
+        "null",
+        "-",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, errors="replace")
     if result.returncode != 0:
         raise VideoError(f"{path.name}: scene detection failed")

@@ -105,9 +105,16 @@ def plan(
         if choice.warning and choice.warning not in warnings:
             warnings.append(choice.warning)
         pieces.append(soundtrack.Piece(choice.track_id, choice.path, choice.mood, start, end))
-        segments.append({"start_s": round(start, 3), "end_s": round(end, 3),
-                         "mood": decision.mood, "confidence": round(decision.confidence, 4),
-                         "track_id": choice.track_id, "track_status": choice.status})  # fmt: skip
+        segments.append(
+            {
+                "start_s": round(start, 3),
+                "end_s": round(end, 3),
+                "mood": decision.mood,
+                "confidence": round(decision.confidence, 4),
+                "track_id": choice.track_id,
+                "track_status": choice.status,
+            }
+        )
     return pieces, segments, warnings
 
 
@@ -138,9 +145,14 @@ def _keep_frames(settings: Settings, job_id: int, samples: _Samples) -> list[dic
         with atomic_write(path) as handle:
             handle.write(buffer.getvalue())
         row = samples.probs[index]
-        kept.append({"t": round(t, 3), "mood": names[int(row.argmax())],
-                     "probability": round(float(row.max()), 4),
-                     "path": _stored_path(settings, path.resolve())})  # fmt: skip
+        kept.append(
+            {
+                "t": round(t, 3),
+                "mood": names[int(row.argmax())],
+                "probability": round(float(row.max()), 4),
+                "path": _stored_path(settings, path.resolve()),
+            }
+        )
     return kept
 
 
@@ -154,9 +166,13 @@ def make_video(
     paths = check_inputs(params, settings)
     with ctx.database.session() as session:
         allowed.check_output(
-            params.out, session=session, actor=ctx.actor, settings=settings,
-            job_id=ctx.job_id, fresh=False,
-        )  # fmt: skip
+            params.out,
+            session=session,
+            actor=ctx.actor,
+            settings=settings,
+            job_id=ctx.job_id,
+            fresh=False,
+        )
         entry, warnings = resolve_model(session=session, model_id=params.model_id)
         session.expunge(entry)
     fps = params.sample_fps or settings.video_sample_fps
@@ -178,8 +194,10 @@ def make_video(
             silent = scratch / "slideshow.mp4"
             slideshow.write([p.display_jpeg for p in photos], silent)
             info = probe.probe(silent)
-            inputs = [{"name": names[i], "sha256": p.sha256, "bytes": len(p.data)}
-                      for i, p in enumerate(photos)]  # fmt: skip
+            inputs = [
+                {"name": names[i], "sha256": p.sha256, "bytes": len(p.data)}
+                for i, p in enumerate(photos)
+            ]
         else:
             kind = "video"
             info, duration = _checked_video(params, paths[0])
@@ -192,14 +210,22 @@ def make_video(
             if params.segments:
                 ctx.progress(0.82, "finding scene cuts")
                 cuts = scenes.detect_cuts(info.path)
-            inputs = [{"name": params.shown(paths[0]), "sha256": file_sha256(paths[0]),
-                       "bytes": paths[0].stat().st_size}]  # fmt: skip
+            inputs = [
+                {
+                    "name": params.shown(paths[0]),
+                    "sha256": file_sha256(paths[0]),
+                    "bytes": paths[0].stat().st_size,
+                }
+            ]
         bounds = scenes.plan_segments(duration, cuts) if params.segments else [(0.0, duration)]
         with ctx.database.session() as session:
             pieces, segments, track_warnings = plan(
-                session=session, settings=settings, samples=samples, bounds=bounds,
+                session=session,
+                settings=settings,
+                samples=samples,
+                bounds=bounds,
                 seed=params.seed,
-            )  # fmt: skip
+            )
         warnings += track_warnings
         if params.keep_audio and kind == "video" and not info.audio_codec:
             warnings.append(f"{params.shown(paths[0])} has no audio to keep")
@@ -210,8 +236,13 @@ def make_video(
         out.parent.mkdir(parents=True, exist_ok=True)
         temporary = out.parent / f".{out.name}.{ctx.job_id}.tmp"
         try:
-            reencoded = mux.mux(info, music, temporary, duration=duration,
-                                keep_audio=params.keep_audio and kind == "video")  # fmt: skip
+            reencoded = mux.mux(
+                info,
+                music,
+                temporary,
+                duration=duration,
+                keep_audio=params.keep_audio and kind == "video",
+            )
             os.replace(temporary, out)
         finally:
             temporary.unlink(missing_ok=True)
@@ -220,26 +251,56 @@ def make_video(
     overall = timeline.decide(samples.probs)
     kept = _keep_frames(settings, ctx.job_id, samples)
     result = {
-        "output": str(out), "mood": overall.mood, "confidence": round(overall.confidence, 4),
+        "output": str(out),
+        "mood": overall.mood,
+        "confidence": round(overall.confidence, 4),
         "tracks": [p.as_dict() for p in pieces],
         "timeline": _timeline(kind, samples),
-        "seconds": round(time.monotonic() - started, 3), "warnings": warnings,
-        "kind": kind, "duration_s": round(duration, 3), "segments": segments,
+        "seconds": round(time.monotonic() - started, 3),
+        "warnings": warnings,
+        "kind": kind,
+        "duration_s": round(duration, 3),
+        "segments": segments,
         "mean_probs": dict(zip(moods.names(), overall.probs.round(4).tolist(), strict=True)),
-        "model_id": entry.id, "snapshot_id": entry.snapshot_id, "reencoded": reencoded,
+        "model_id": entry.id,
+        "snapshot_id": entry.snapshot_id,
+        "reencoded": reencoded,
         "frames": kept,
-        "settings": {"sample_fps": fps, "segments": params.segments, "seed": params.seed,
-                     "keep_audio": params.keep_audio},
-    }  # fmt: skip
+        "settings": {
+            "sample_fps": fps,
+            "segments": params.segments,
+            "seed": params.seed,
+            "keep_audio": params.keep_audio,
+        },
+    }
     with ctx.database.session() as session:
         video = Video(
-            kind=kind, path=_stored_path(settings, out), title=inputs[0]["name"],
-            mood=overall.mood, confidence=overall.confidence, duration_s=duration,
-            seconds=result["seconds"], model_id=entry.id, snapshot_id=entry.snapshot_id,
-            job_id=ctx.job_id, created_by_id=actor_id, inputs={"files": inputs},
-            report={k: result[k] for k in ("tracks", "segments", "timeline", "frames", "settings",
-                                           "warnings", "mean_probs", "reencoded")},
-        )  # fmt: skip
+            kind=kind,
+            path=_stored_path(settings, out),
+            title=inputs[0]["name"],
+            mood=overall.mood,
+            confidence=overall.confidence,
+            duration_s=duration,
+            seconds=result["seconds"],
+            model_id=entry.id,
+            snapshot_id=entry.snapshot_id,
+            job_id=ctx.job_id,
+            created_by_id=actor_id,
+            inputs={"files": inputs},
+            report={
+                k: result[k]
+                for k in (
+                    "tracks",
+                    "segments",
+                    "timeline",
+                    "frames",
+                    "settings",
+                    "warnings",
+                    "mean_probs",
+                    "reencoded",
+                )
+            },
+        )
         session.add(video)
         session.flush()
         result["video_id"] = video.id
@@ -278,10 +339,14 @@ def _checked_photos(
     photos, names, warnings = [], [], []
     for path in paths:
         try:
-            photos.append(check_image(
-                path.read_bytes(), max_pixels=settings.max_image_pixels,
-                min_side=settings.min_image_side, max_bytes=settings.video_max_bytes,
-            ))  # fmt: skip
+            photos.append(
+                check_image(
+                    path.read_bytes(),
+                    max_pixels=settings.max_image_pixels,
+                    min_side=settings.min_image_side,
+                    max_bytes=settings.video_max_bytes,
+                )
+            )
             names.append(params.shown(path))
         except Rejected as exc:
             warnings.append(f"{params.shown(path)}: left out: {exc.reason}")

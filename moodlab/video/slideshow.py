@@ -87,10 +87,14 @@ def write(photos: list[bytes], out: Path) -> float:
     show = VideoClip(frame_function(pictures), duration=duration(len(photos)))
     try:
         show.write_videofile(
-            str(out), fps=FPS, codec="libx264", audio=False, preset="veryfast",
+            str(out),
+            fps=FPS,
+            codec="libx264",
+            audio=False,
+            preset="veryfast",
             ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"],
             logger=None,
-        )  # fmt: skip
+        )
     finally:
         show.close()
     return duration(len(photos))

@@ -66,8 +66,12 @@ class Piece:
     end_s: float
 
     def as_dict(self) -> dict:
-        return {"track_id": self.track_id, "mood": self.mood,
-                "start_s": round(self.start_s, 3), "end_s": round(self.end_s, 3)}  # fmt: skip
+        return {
+            "track_id": self.track_id,
+            "mood": self.mood,
+            "start_s": round(self.start_s, 3),
+            "end_s": round(self.end_s, 3),
+        }
 
 
 def joined(pieces: list[Piece]) -> list[Piece]:
@@ -111,10 +115,27 @@ def render(pieces: list[Piece], duration: float, out: Path) -> None:
         f"afade=t=out:st={duration - fade_out:.6f}:d={fade_out:.6f}[out]"
     )
     command = [
-        ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *inputs,
-        "-filter_complex", ";".join(chains), "-map", "[out]",
-        "-c:a", "aac", "-b:a", "192k", "-t", f"{duration:.6f}", "-f", "mp4", str(out),
-    ]  # fmt: skip
+        ffmpeg_exe(),
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-nostdin",
+        "-y",
+        *inputs,
+        "-filter_complex",
+        ";".join(chains),
+        "-map",
+        "[out]",
+        "-c:a",
+        "aac",
+        "-b:a",
+        "192k",
+        "-t",
+        f"{duration:.6f}",
+        "-f",
+        "mp4",
+        str(out),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, errors="replace")
     if result.returncode != 0:
         raise VideoError(f"the soundtrack could not be made: {result.stderr.strip()[-300:]}")

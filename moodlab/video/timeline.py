@@ -100,9 +100,12 @@ def prepare(frames: np.ndarray, image_size: int) -> np.ndarray:
 
 
 def predict(
-    model: Any, batches: Iterable[Batch], *, image_size: int,
+    model: Any,
+    batches: Iterable[Batch],
+    *,
+    image_size: int,
     on_batch: Callable[[Batch], None] | None = None,
-) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+) -> tuple[np.ndarray, np.ndarray]:
     """(times, probabilities) for every sampled frame, batch by batch."""
     times, probs = [], []
     for batch in batches:
@@ -138,10 +141,13 @@ def timeline_rows(times: np.ndarray, probs: np.ndarray) -> list[dict]:
     """The JSON form: one {"t", "mood", "probs": {MOOD: p}} per sample."""
     names = moods.names()
     return [
-        {"t": round(float(t), 3), "mood": names[int(row.argmax())],
-         "probs": {name: round(float(p), 4) for name, p in zip(names, row, strict=True)}}
+        {
+            "t": round(float(t), 3),
+            "mood": names[int(row.argmax())],
+            "probs": {name: round(float(p), 4) for name, p in zip(names, row, strict=True)},
+        }
         for t, row in zip(times, probs, strict=True)
-    ]  # fmt: skip
+    ]
 
 
 # A timeline whose samples' top probability averages below twice chance (2/8) is

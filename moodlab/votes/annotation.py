@@ -206,9 +206,12 @@ def _apply_entry(
                 outbox.undone = previous.image_id
         else:
             previous = answer(
-                session=session, actor=actor, image_id=entry["image_id"],
-                mood=entry["mood"], settings=settings,
-            )  # fmt: skip
+                session=session,
+                actor=actor,
+                image_id=entry["image_id"],
+                mood=entry["mood"],
+                settings=settings,
+            )
             outbox.undo_stack.append(previous)
             outbox.undone = None
 

@@ -104,15 +104,21 @@ def _merge_newer(
     """``values`` (read at ``old``) brought up to ``new``; None when it must be read again."""
     if old.max_vote_id is None or old.last_vote_change is None or new.max_vote_id is None:
         return None
-    added = [r[0] for r in session.execute(select(_packed()).where(
-        ImageVote.id > old.max_vote_id)).all()]  # fmt: skip
+    added = [
+        r[0] for r in session.execute(select(_packed()).where(ImageVote.id > old.max_vote_id)).all()
+    ]
     if new.votes != old.votes + len(added):
         return None  # a vote was removed (an undo): read them all
-    changed = [r[0] for r in session.execute(select(_packed()).where(
-        ImageVote.annotator_id.in_(select(User.id)),
-        ImageVote.updated_at >= old.last_vote_change,
-        ImageVote.id <= old.max_vote_id,
-    )).all()]  # fmt: skip
+    changed = [
+        r[0]
+        for r in session.execute(
+            select(_packed()).where(
+                ImageVote.annotator_id.in_(select(User.id)),
+                ImageVote.updated_at >= old.last_vote_change,
+                ImageVote.id <= old.max_vote_id,
+            )
+        ).all()
+    ]
     if len(added) + len(changed) > _MERGE_MOST:
         return None  # a bulk import: one full read is quicker than merging
     merged = values.copy()

@@ -170,8 +170,13 @@ def _write_batch(session: Session, batch: list[Row], quorum: int) -> ImportRepor
     for line, ref, image_id, annotator_id, mood in batch:
         key = (image_id, annotator_id)
         if image_id in frozen:
-            done.rejected.append({"line": line, "reason": f"image {ref!r} is frozen into a"
-                                  " dataset snapshot: its votes are read-only"})  # fmt: skip
+            done.rejected.append(
+                {
+                    "line": line,
+                    "reason": f"image {ref!r} is frozen into a"
+                    " dataset snapshot: its votes are read-only",
+                }
+            )
             continue
         if key in state:
             if state[key] == mood:
@@ -180,8 +185,9 @@ def _write_batch(session: Session, batch: list[Row], quorum: int) -> ImportRepor
             if key not in writes:
                 done.replaced += 1
         elif counts[image_id] >= quorum:
-            done.rejected.append({"line": line, "reason": f"image {ref!r} already has its"
-                                  f" {quorum} answers"})  # fmt: skip
+            done.rejected.append(
+                {"line": line, "reason": f"image {ref!r} already has its {quorum} answers"}
+            )
             continue
         else:
             counts[image_id] += 1

@@ -139,9 +139,13 @@ def from_votes(
     voted = mood_idx >= 0
     people, who = np.unique(annotator_ids[voted], return_inverse=True)
     estimate = dawid_skene(
-        item_of_vote[voted], who, mood_idx[voted],
-        n_items=len(items), n_annotators=len(people), n_classes=len(mood_names),
-    )  # fmt: skip
+        item_of_vote[voted],
+        who,
+        mood_idx[voted],
+        n_items=len(items),
+        n_annotators=len(people),
+        n_classes=len(mood_names),
+    )
     ordered = np.sort(counts, axis=1)
     unique_top = (ordered[:, -1] > 0) & (ordered[:, -1] > ordered[:, -2])
     majority = np.where(unique_top, counts.argmax(axis=1), -1)

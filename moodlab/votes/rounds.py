@@ -111,17 +111,30 @@ def send_back(*, session: Session, actor: Actor, image: int | str, reason: str) 
     broken = session.scalar(select(TieBreak).where(TieBreak.image_id == found.id))
     number = current_round(session, found.id)
     closed = VoteRound(
-        image_id=found.id, round=number, reason=reason, sent_by_id=actor.id, sent_at=utcnow(),
+        image_id=found.id,
+        round=number,
+        reason=reason,
+        sent_by_id=actor.id,
+        sent_at=utcnow(),
         snapshot_horizon=session.scalar(select(func.coalesce(func.max(Snapshot.id), 0))) or 0,
         tie_break=None if broken is None else broken.mood or LEFT_OUT,
-    )  # fmt: skip
+    )
     session.add(closed)
     session.flush()
-    session.execute(insert(ArchivedVote), [
-        {"round_id": closed.id, "image_id": found.id, "annotator_id": vote.annotator_id,
-         "mood": vote.mood, "created_at": vote.created_at, "updated_at": vote.updated_at}
-        for vote in votes
-    ])  # fmt: skip
+    session.execute(
+        insert(ArchivedVote),
+        [
+            {
+                "round_id": closed.id,
+                "image_id": found.id,
+                "annotator_id": vote.annotator_id,
+                "mood": vote.mood,
+                "created_at": vote.created_at,
+                "updated_at": vote.updated_at,
+            }
+            for vote in votes
+        ],
+    )
     session.execute(delete(ImageVote).where(ImageVote.image_id == found.id))
     session.execute(delete(TieBreak).where(TieBreak.image_id == found.id))
     session.execute(
@@ -162,10 +175,16 @@ def rounds_of(*, session: Session, actor: Actor, image_id: int) -> list[RoundRec
         select(VoteRound).where(VoteRound.image_id == image_id).order_by(VoteRound.round)
     ).all()
     records = [
-        RoundRecord(r.round, archived.get(r.id, []), r.sent_at, names.get(r.sent_by_id or 0),
-                    r.reason, r.tie_break)
+        RoundRecord(
+            r.round,
+            archived.get(r.id, []),
+            r.sent_at,
+            names.get(r.sent_by_id or 0),
+            r.reason,
+            r.tie_break,
+        )
         for r in closed
-    ]  # fmt: skip
+    ]
     current = session.scalars(
         select(ImageVote).where(ImageVote.image_id == image_id).order_by(ImageVote.id)
     )

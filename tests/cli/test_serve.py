@@ -84,10 +84,17 @@ def test_beyond_loopback_a_fresh_install_gets_a_printed_one_time_token(started, 
 
 @pytest.mark.parametrize(
     ("address", "loopback"),
-    [("127.0.0.1", True), ("::1", True), ("localhost", True), ("127.0.0.2", True),
-     ("0.0.0.0", False),  # noqa: S104
-     ("::", False), ("192.168.1.5", False), ("lab.example", False)],
-)  # fmt: skip
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),  # noqa: S104
+        ("::", False),
+        ("192.168.1.5", False),
+        ("lab.example", False),
+    ],
+)
 def test_what_counts_as_this_machine_only(address, loopback):
     assert serving.is_loopback(address) is loopback
 

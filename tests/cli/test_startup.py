@@ -44,8 +44,11 @@ print(json.dumps({{"code": code, "imported": sorted(found)}}))
 def imported_by(*args: str) -> dict:
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -98,15 +98,25 @@ def test_the_last_active_lead_cannot_be_deactivated(database, lead):
 @pytest.mark.parametrize(
     ("call", "action"),
     [
-        (lambda s, a: auth.create_user(session=s, actor=a, name="x1", role=Role.LEAD,
-                                       password=PASSWORD), "add users"),
+        (
+            lambda s, a: auth.create_user(
+                session=s, actor=a, name="x1", role=Role.LEAD, password=PASSWORD
+            ),
+            "add users",
+        ),
         (lambda s, a: auth.list_users(session=s, actor=a), "list users"),
-        (lambda s, a: auth.set_active(session=s, actor=a, name="lena", active=False),
-         "activate or deactivate users"),
-        (lambda s, a: auth.set_password(session=s, actor=a, name="lena", password="new-password"),
-         "reset another user's password"),
+        (
+            lambda s, a: auth.set_active(session=s, actor=a, name="lena", active=False),
+            "activate or deactivate users",
+        ),
+        (
+            lambda s, a: auth.set_password(
+                session=s, actor=a, name="lena", password="new-password"
+            ),
+            "reset another user's password",
+        ),
     ],
-)  # fmt: skip
+)
 def test_annotators_are_refused_lead_services(database, lead, annotator, call, action):
     with pytest.raises(PermissionDenied) as refused, database.session() as session:
         call(session, annotator)
@@ -183,21 +193,30 @@ def test_one_address_is_locked_out_across_names(database, settings, annotator):
     for i in range(limit):
         with pytest.raises(auth.LoginFailed), database.session() as session:
             auth.authenticate(
-                session=session, settings=settings, name=f"name{i}", password="guess",
+                session=session,
+                settings=settings,
+                name=f"name{i}",
+                password="guess",
                 address="203.0.113.9",
-            )  # fmt: skip
+            )
     throttled = pytest.raises(auth.LoginThrottled, match=r"this address \(203.0.113.9\)")
     with throttled, database.session() as session:
         auth.authenticate(
-                session=session, settings=settings, name="anna", password=PASSWORD,
-                address="203.0.113.9",
-            )  # fmt: skip
+            session=session,
+            settings=settings,
+            name="anna",
+            password=PASSWORD,
+            address="203.0.113.9",
+        )
     # Another address is not affected: the lead is not locked out by a stranger's address.
     with database.session() as session:
         actor = auth.authenticate(
-            session=session, settings=settings, name="anna", password=PASSWORD,
+            session=session,
+            settings=settings,
+            name="anna",
+            password=PASSWORD,
             address="198.51.100.4",
-        )  # fmt: skip
+        )
     assert actor.name == "anna"
 
 

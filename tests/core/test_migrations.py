@@ -10,9 +10,16 @@ from moodlab.core.models import Base, Image, ImageVote, Job, User
 from tests.conftest import add_user
 
 TABLES = {
-    "users", "sessions", "login_throttles", "jobs", "workers", "images", "image_votes",
-    "tracks", "track_votes",
-}  # fmt: skip
+    "users",
+    "sessions",
+    "login_throttles",
+    "jobs",
+    "workers",
+    "images",
+    "image_votes",
+    "tracks",
+    "track_votes",
+}
 
 
 def test_upgrade_from_empty_creates_every_table(settings):

@@ -40,7 +40,8 @@ def test_filtered_stderr_drops_noise_written_past_python_even_by_a_child(capfd, 
     lines = [*NOISY, "a real problem"]
     with filtered_stderr():
         os.write(2, ("\n".join(lines) + "\n").encode())  # as TensorFlow's C++ core writes
-        subprocess.run([sys.executable, "-c", f"import sys; sys.stderr.write({NOISY[1]!r}+'\\n')"],
-                       check=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-c", f"import sys; sys.stderr.write({NOISY[1]!r}+'\\n')"], check=True
+        )
     err = capfd.readouterr().err
     assert err == "a real problem\n"

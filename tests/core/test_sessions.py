@@ -38,17 +38,23 @@ def test_a_token_resumes_the_session_until_it_is_idle_too_long(database, setting
         token = sessions.redeem_ticket(session=session, ticket=ticket, now=start)
     idle = timedelta(minutes=settings.session_idle_minutes)
     with database.session() as session:
-        resumed = sessions.resume(session=session, settings=settings, token=token,
-                                  now=start + idle - timedelta(minutes=1))  # fmt: skip
+        resumed = sessions.resume(
+            session=session, settings=settings, token=token, now=start + idle - timedelta(minutes=1)
+        )
         assert resumed.actor.name == "anna" and resumed.session_id == session_id
     # That visit counted: the idle clock started again from it.
     with database.session() as session:
-        resumed = sessions.resume(session=session, settings=settings, token=token,
-                                  now=start + 2 * idle - timedelta(minutes=2))  # fmt: skip
+        resumed = sessions.resume(
+            session=session,
+            settings=settings,
+            token=token,
+            now=start + 2 * idle - timedelta(minutes=2),
+        )
         assert resumed.actor is not None
     with database.session() as session:
-        gone = sessions.resume(session=session, settings=settings, token=token,
-                               now=start + 4 * idle)  # fmt: skip
+        gone = sessions.resume(
+            session=session, settings=settings, token=token, now=start + 4 * idle
+        )
         assert gone.actor is None and gone.reason == "expired"
     with database.session() as session:
         assert session.get(UserSession, session_id) is None

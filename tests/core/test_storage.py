@@ -55,8 +55,12 @@ def test_stale_temp_files_are_those_of_gone_processes_or_old_ones(tmp_path):
 
     from moodlab.core.storage import remove_stale_temp_files, writer_token
 
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     here = writer_token().rsplit("p", 1)[0]
     dead = tmp_path / f".a.jpg.{here}p{gone}.x1y2.tmp"
     mine = tmp_path / f".b.jpg.{writer_token()}.x1y2.tmp"

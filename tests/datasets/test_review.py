@@ -56,8 +56,10 @@ def test_an_excluded_image_is_left_out_of_the_next_snapshot_until_the_lead_undoe
         snapshot = datasets.freeze(
             session=session, actor=lead, settings=lab.settings, rules=Rules(uncapped=True)
         )
-        members = {m.image_id for m in datasets.members_of(
-            session=session, actor=lead, snapshot_id=snapshot.id)}  # fmt: skip
+        members = {
+            m.image_id
+            for m in datasets.members_of(session=session, actor=lead, snapshot_id=snapshot.id)
+        }
         assert happy[0] not in members and happy[1] in members
         assert snapshot.rules["excluded"] == 1
     with database.session() as session:
@@ -126,16 +128,20 @@ def test_sending_back_archives_the_votes_and_the_image_is_voted_again(
         assert thawed.response_count == 0 and thawed.frozen_at is None
         after = agreement_report(session=session, actor=lead, settings=settings)
         # The frozen snapshot keeps its member, label and votes as they were.
-        member = session.scalar(select(SnapshotMember).where(
-            SnapshotMember.snapshot_id == first.id, SnapshotMember.image_id == image))  # fmt: skip
+        member = session.scalar(
+            select(SnapshotMember).where(
+                SnapshotMember.snapshot_id == first.id, SnapshotMember.image_id == image
+            )
+        )
         assert member.label == "Happy" and member.votes == {"Happy": 3, "Tired": 1}
     assert after["tiers"]["train"] == 2 and after["tiers"]["pending"] == 1  # cache refreshed
     assert lab.plan(lead).counts("train")["Happy"] == 0
     # It is back in every annotator's queue, and its votes may be given again.
     for person, mood in zip(lab.annotators, ["Tired", "Tired", "Tired", "Happy"], strict=True):
         with database.session() as session:
-            queue = annotation.next_images(session=session, actor=person, settings=settings,
-                                           limit=10)  # fmt: skip
+            queue = annotation.next_images(
+                session=session, actor=person, settings=settings, limit=10
+            )
             assert image in [i.id for i in queue]
             annotation.answer(session=session, actor=person, image_id=image, mood=mood)
     assert lab.plan(lead).counts("train")["Tired"] == 3
@@ -171,8 +177,9 @@ def test_sending_back_archives_the_votes_and_the_image_is_voted_again(
 def test_a_send_back_keeps_the_rounds_tie_break_and_refuses_bad_requests(lab, lead, database):
     tied = lab.image("Angry", "Angry", "Anxiety", "Anxiety")
     with database.session() as session:
-        ties.break_tie(session=session, actor=lead, settings=lab.settings, image_id=tied,
-                       mood="Anxiety")  # fmt: skip
+        ties.break_tie(
+            session=session, actor=lead, settings=lab.settings, image_id=tied, mood="Anxiety"
+        )
     annotator = lab.annotators[0]
     cases = [
         (annotator, tied, "x", PermissionDenied, "may not send images back"),
@@ -199,8 +206,13 @@ def _model_with_out_of_fold(database, shas_labels, snapshot_id=None) -> int:
     """A registry row whose report has out-of-fold rows: (sha256, label index, probs)."""
     rows = [{"image": sha, "label": label, "probs": probs} for sha, label, probs in shas_labels]
     with database.session() as session:
-        model = TrainedModel(arch="plain", path="models/x.keras", snapshot_id=snapshot_id,
-                             cv_scores={"scores": [0.5]}, report={"out_of_fold": rows})  # fmt: skip
+        model = TrainedModel(
+            arch="plain",
+            path="models/x.keras",
+            snapshot_id=snapshot_id,
+            cv_scores={"scores": [0.5]},
+            report={"out_of_fold": rows},
+        )
         session.add(model)
         session.flush()
         return model.id
@@ -215,8 +227,12 @@ def test_the_review_lists_disputed_images_with_votes_probabilities_and_state(lab
     with database.session() as session:
         shas = [session.get(Image, i).sha256 for i in happy]
     # Happy is index 0, Tired 6: the first image looks Tired to the model.
-    rows = [(shas[0], 0, confident(6)), (shas[1], 0, confident(0)), (shas[2], 0, confident(0)),
-            ("0" * 64, 6, confident(6))]  # fmt: skip
+    rows = [
+        (shas[0], 0, confident(6)),
+        (shas[1], 0, confident(0)),
+        (shas[2], 0, confident(0)),
+        ("0" * 64, 6, confident(6)),
+    ]
     model_id = _model_with_out_of_fold(database, rows)
     with database.session() as session:
         exclusions.exclude(session=session, actor=lead, image=happy[0], reason="check")
@@ -230,8 +246,7 @@ def test_the_review_lists_disputed_images_with_votes_probabilities_and_state(lab
     assert item.round == 1 and item.excluded.reason == "check" and item.excluded.by == "lena"
     with database.session() as session:
         rounds.send_back(session=session, actor=lead, image=happy[0], reason="re-vote")
-        [item] = label_review.label_review(session=session, actor=lead,
-                                           model_id=model_id).disputed  # fmt: skip
+        [item] = label_review.label_review(session=session, actor=lead, model_id=model_id).disputed
     assert item.round == 2 and item.votes == []
     with pytest.raises(PermissionDenied), database.session() as session:
         label_review.label_review(session=session, actor=lab.annotators[0])
@@ -244,8 +259,9 @@ def test_the_review_commands(lab, lead, database, env):
     with database.session() as session:
         sha = session.get(Image, image).sha256
     # Two Happy images (cleanlab judges no mood with a single image), one looks Tired.
-    _model_with_out_of_fold(database, [(sha, 0, confident(6)), ("1" * 64, 0, confident(0)),
-                                       ("0" * 64, 6, confident(6))])  # fmt: skip
+    _model_with_out_of_fold(
+        database, [(sha, 0, confident(6)), ("1" * 64, 0, confident(0)), ("0" * 64, 6, confident(6))]
+    )
     listed = run_cli("review", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     [item] = json.loads(listed.stdout)["disputed"]

@@ -70,11 +70,15 @@ def build_lab(tmp_path) -> None:
     intake = Intake(settings, database)
     images = [intake.add_bytes(media.jpeg(900 + i), Provenance(source=f"p{i}")) for i in range(14)]
     patterns = [
-        ["Happy", "Happy", "Happy", "Tired"], ["Tired", "Tired", "Tired", "Happy"],
-        ["Angry", "Angry", "Angry", "Angry"], ["Peaceful", "Peaceful", "Peaceful", "Happy"],
-        ["Dynamic", "Dynamic", "Happy", "Angry"], ["Anxiety", "Anxiety", "Angry", "Angry"],
-        ["Withered", "Depressed", "Tired", "Happy"], ["Depressed", "Depressed", "Depressed", None],
-    ]  # fmt: skip
+        ["Happy", "Happy", "Happy", "Tired"],
+        ["Tired", "Tired", "Tired", "Happy"],
+        ["Angry", "Angry", "Angry", "Angry"],
+        ["Peaceful", "Peaceful", "Peaceful", "Happy"],
+        ["Dynamic", "Dynamic", "Happy", "Angry"],
+        ["Anxiety", "Anxiety", "Angry", "Angry"],
+        ["Withered", "Depressed", "Tired", "Happy"],
+        ["Depressed", "Depressed", "Depressed", None],
+    ]
     for image, pattern in zip(images, patterns, strict=False):
         for person, mood in zip(people, pattern, strict=True):
             with database.session() as session:
@@ -84,48 +88,117 @@ def build_lab(tmp_path) -> None:
     tracks = [add_track(database, settings, mood, "candidate") for mood in ("Happy", "Tired")]
     for person in people[:3]:
         with database.session() as session:
-            vote_track(session=session, actor=person, settings=settings, track_id=tracks[0],
-                       mood="Happy")  # fmt: skip
+            vote_track(
+                session=session, actor=person, settings=settings, track_id=tracks[0], mood="Happy"
+            )
     with database.session() as session:
         snapshot = snapshots.freeze(
             session=session, actor=lead, settings=settings, rules=snapshots.Rules(per_mood_cap=1)
         )
         snapshot_id = snapshot.id
-    history = [{"loss": 2.1 - 0.3 * e, "accuracy": 0.15 + 0.08 * e, "val_loss": 2.2 - 0.2 * e,
-                "val_accuracy": 0.12 + 0.06 * e} for e in range(6)]  # fmt: skip
-    confusion = [[(3 if i == j else (1 if abs(i - j) == 1 else 0)) for j in range(8)]
-                 for i in range(8)]  # fmt: skip
+    history = [
+        {
+            "loss": 2.1 - 0.3 * e,
+            "accuracy": 0.15 + 0.08 * e,
+            "val_loss": 2.2 - 0.2 * e,
+            "val_accuracy": 0.12 + 0.06 * e,
+        }
+        for e in range(6)
+    ]
+    confusion = [
+        [(3 if i == j else (1 if abs(i - j) == 1 else 0)) for j in range(8)] for i in range(8)
+    ]
     with database.session() as session:
         model = TrainedModel(
-            arch="deep", path="models/none.keras", snapshot_id=snapshot_id, image_size=128,
-            active=True, params=1234, cv_scores={"scores": [0.6, 0.66, 0.63]}, cv_mean=0.63,
-            cv_std=0.025, test_accuracy=0.58, precision="float32",
-            report={"folds": [{"fold": k + 1, "accuracy": a, "history": history}
-                              for k, a in enumerate([0.6, 0.66, 0.63])],
-                    "final_history": history,
-                    "test": {"accuracy": 0.58, "macro_f1": 0.55, "adjacent_accuracy": 0.83,
-                             "confusion_matrix": confusion}},
-        )  # fmt: skip
+            arch="deep",
+            path="models/none.keras",
+            snapshot_id=snapshot_id,
+            image_size=128,
+            active=True,
+            params=1234,
+            cv_scores={"scores": [0.6, 0.66, 0.63]},
+            cv_mean=0.63,
+            cv_std=0.025,
+            test_accuracy=0.58,
+            precision="float32",
+            report={
+                "folds": [
+                    {"fold": k + 1, "accuracy": a, "history": history}
+                    for k, a in enumerate([0.6, 0.66, 0.63])
+                ],
+                "final_history": history,
+                "test": {
+                    "accuracy": 0.58,
+                    "macro_f1": 0.55,
+                    "adjacent_accuracy": 0.83,
+                    "confusion_matrix": confusion,
+                },
+            },
+        )
         session.add(model)
         session.flush()
         model_id = model.id
-        session.add(Job(kind="train", status=JobStatus.SUCCEEDED, progress=1.0, message="done",
-                        created_by_id=lead.id, params={"snapshot_id": snapshot_id},
-                        result={"model_id": model_id, "arch": "deep", "cv_mean": 0.63,
-                                "test_accuracy": 0.58}))  # fmt: skip
+        session.add(
+            Job(
+                kind="train",
+                status=JobStatus.SUCCEEDED,
+                progress=1.0,
+                message="done",
+                created_by_id=lead.id,
+                params={"snapshot_id": snapshot_id},
+                result={
+                    "model_id": model_id,
+                    "arch": "deep",
+                    "cv_mean": 0.63,
+                    "test_accuracy": 0.58,
+                },
+            )
+        )
     movie = clip(tmp_path / "beach day.mp4", [(SHOTS[0], 3), (SHOTS[1], 3)], size="320x180")
-    timeline = [{"t": t, "mood": "Happy", "probs": {m: (0.5 if m == "Happy" else 0.5 / 7)
-                 for m in ("Happy", "Dynamic", "Angry", "Anxiety", "Withered", "Depressed",
-                           "Tired", "Peaceful")}} for t in (0.0, 2.0, 4.0, 6.0)]  # fmt: skip
+    timeline = [
+        {
+            "t": t,
+            "mood": "Happy",
+            "probs": {
+                m: (0.5 if m == "Happy" else 0.5 / 7)
+                for m in (
+                    "Happy",
+                    "Dynamic",
+                    "Angry",
+                    "Anxiety",
+                    "Withered",
+                    "Depressed",
+                    "Tired",
+                    "Peaceful",
+                )
+            },
+        }
+        for t in (0.0, 2.0, 4.0, 6.0)
+    ]
     with database.session() as session:
         for owner in (lead, people[0]):
-            session.add(Video(
-                kind="video", path=str(movie), title="beach day.mp4", mood="Happy",
-                confidence=0.5, duration_s=6.0, seconds=4.2, model_id=model_id,
-                snapshot_id=snapshot_id, created_by_id=owner.id, inputs={"files": []},
-                report={"timeline": timeline, "tracks": [], "segments": [], "frames": [],
-                        "warnings": ["no accepted track for Happy: the video has no music"]},
-            ))  # fmt: skip
+            session.add(
+                Video(
+                    kind="video",
+                    path=str(movie),
+                    title="beach day.mp4",
+                    mood="Happy",
+                    confidence=0.5,
+                    duration_s=6.0,
+                    seconds=4.2,
+                    model_id=model_id,
+                    snapshot_id=snapshot_id,
+                    created_by_id=owner.id,
+                    inputs={"files": []},
+                    report={
+                        "timeline": timeline,
+                        "tracks": [],
+                        "segments": [],
+                        "frames": [],
+                        "warnings": ["no accepted track for Happy: the video has no music"],
+                    },
+                )
+            )
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "a.jpg").write_bytes(media.jpeg(950))

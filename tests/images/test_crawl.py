@@ -321,9 +321,14 @@ def test_an_allowed_host_may_still_have_a_private_address(monkeypatch):
 def test_crawl_command_prints_the_promised_json(env, site):
     assert run_cli("migrate").returncode == 0
     result = run_cli(
-        "crawl", site.url("/"), "--allow-private", "--delay", "0.01", "--json",
+        "crawl",
+        site.url("/"),
+        "--allow-private",
+        "--delay",
+        "0.01",
+        "--json",
         env={"MOODLAB_CRAWL_READ_TIMEOUT": "0.5", "MOODLAB_MAX_IMAGE_PIXELS": "4000000"},
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["stored"] == 6 and report["duplicates"] == 2
@@ -359,9 +364,12 @@ def test_a_huge_crawl_delay_is_capped_and_a_cancel_during_the_wait_ends_the_craw
 
     params = CrawlParams(seeds=[site.url("/")], allow_private=True, delay=0.0)
     crawler = Crawler(
-        params.options(crawl_settings), Intake(crawl_settings, database), FetchLimits(0.5, 0.5),
-        wake=cancel, check_stop=check_stop,
-    )  # fmt: skip
+        params.options(crawl_settings),
+        Intake(crawl_settings, database),
+        FetchLimits(0.5, 0.5),
+        wake=cancel,
+        check_stop=check_stop,
+    )
     outcome: list[BaseException] = []
 
     def run():

@@ -42,13 +42,23 @@ def test_a_near_duplicate_is_held_and_kept_both_on_request(
         assert kept_before is not None and kept_before.job_id != job.id
 
     with database.session() as session, pytest.raises(MoodlabError):
-        duplicates.keep_both(session=session, actor=annotator, settings=settings,
-                             database=database, job_id=job.id, sha256=held.sha256)  # fmt: skip
+        duplicates.keep_both(
+            session=session,
+            actor=annotator,
+            settings=settings,
+            database=database,
+            job_id=job.id,
+            sha256=held.sha256,
+        )
     with database.session() as session:
         image_id = duplicates.keep_both(
-            session=session, actor=lead, settings=settings, database=database, job_id=job.id,
+            session=session,
+            actor=lead,
+            settings=settings,
+            database=database,
+            job_id=job.id,
             sha256=held.sha256,
-        )  # fmt: skip
+        )
     with database.session() as session:
         stored = session.get(Image, image_id)
         assert stored is not None and stored.sha256 == held.sha256 and stored.job_id == job.id
@@ -64,12 +74,18 @@ def test_a_near_duplicate_is_held_and_kept_both_on_request(
                 database=database,
                 job_id=job.id,
                 sha256=held.sha256,
-            )  # fmt: skip
+            )
             == image_id
         )
     with database.session() as session, pytest.raises(NotFound):
-        duplicates.keep_both(session=session, actor=lead, settings=settings, database=database,
-                             job_id=job.id, sha256="0" * 64)  # fmt: skip
+        duplicates.keep_both(
+            session=session,
+            actor=lead,
+            settings=settings,
+            database=database,
+            job_id=job.id,
+            sha256="0" * 64,
+        )
 
 
 def test_keep_both_from_the_command_line(env, tmp_path):

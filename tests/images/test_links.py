@@ -17,9 +17,12 @@ def test_links_and_images_are_found_in_each_place():
     assert found.title == "Moods"
     assert found.pages == ["http://site.test/a.html"]
     assert [(i.url.rsplit("/", 1)[-1], i.alt) for i in found.images] == [
-        ("r.jpg", "red"), ("s-2.jpg", None), ("g.webp", "green"), ("og.png", None),
+        ("r.jpg", "red"),
+        ("s-2.jpg", None),
+        ("g.webp", "green"),
+        ("og.png", None),
         ("linked.png", "a linked one"),
-    ]  # fmt: skip
+    ]
     assert not found.truncated
 
 

@@ -62,10 +62,12 @@ class TeleportParams(JobParams):
 @pytest.fixture(autouse=True)
 def test_kinds(monkeypatch):
     """Two kinds only these tests know, in the one table the queue and worker read."""
-    monkeypatch.setitem(KINDS, "test_fail", JobKind("test_fail", "failing test job", Role.LEAD,
-                                                    FailParams, _fail))  # fmt: skip
-    monkeypatch.setitem(KINDS, "test_loop", JobKind("test_loop", "looping test job", Role.LEAD,
-                                                    LoopParams, _loop))  # fmt: skip
+    monkeypatch.setitem(
+        KINDS, "test_fail", JobKind("test_fail", "failing test job", Role.LEAD, FailParams, _fail)
+    )
+    monkeypatch.setitem(
+        KINDS, "test_loop", JobKind("test_loop", "looping test job", Role.LEAD, LoopParams, _loop)
+    )
 
 
 def fast(settings: Settings) -> Settings:
@@ -80,9 +82,11 @@ def enqueue(database, actor, params: JobParams | None = None, **check) -> int:
     """Queue ``params`` (a worker check with ``check``'s steps and pause by default)."""
     with database.session() as session:
         return jobs.enqueue(
-            session=session, actor=actor, settings=Settings.from_env(),
+            session=session,
+            actor=actor,
+            settings=Settings.from_env(),
             params=params or CheckParams(**check),
-        ).id  # fmt: skip
+        ).id
 
 
 def job(database, job_id) -> Job:
@@ -233,9 +237,12 @@ def test_on_postgresql_a_worker_skips_a_job_another_worker_holds(database, lead)
     with database.sessionmaker() as holder, database.sessionmaker() as other:
         # The first worker has selected (and so locked) the oldest job, not yet updated it.
         locked = holder.scalar(
-            select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.id).limit(1)
+            select(Job.id)
+            .where(Job.status == JobStatus.QUEUED)
+            .order_by(Job.id)
+            .limit(1)
             .with_for_update(skip_locked=True)
-        )  # fmt: skip
+        )
         assert locked == first
         # Waiting on the lock would be the bug: make it an error instead of a hang.
         other.execute(text("SET LOCAL lock_timeout = '2s'"))

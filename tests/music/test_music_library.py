@@ -38,8 +38,9 @@ def track_count(database) -> int:
 def test_importing_a_wav_records_its_measurements(database, settings, lead, tmp_path):
     source = tmp_path / "Morning walk.wav"
     source.write_bytes(beat_wav(seconds=20, bpm=120))
-    track_id = add(database, settings, lead, source, mood="peaceful", license="CC0",
-                   attribution="the lab")  # fmt: skip
+    track_id = add(
+        database, settings, lead, source, mood="peaceful", license="CC0", attribution="the lab"
+    )
     with database.session() as session:
         track = session.get(Track, track_id)
         assert track.status == TrackStatus.CANDIDATE
@@ -101,8 +102,14 @@ def make_track(database, settings, name, status, mood, *, generated=False) -> in
     (settings.music_dir / name).parent.mkdir(parents=True, exist_ok=True)
     (settings.music_dir / name).write_bytes(wav(seconds=0.5))
     with database.session() as session:
-        track = Track(path=name, title=name, status=status, mood=mood, intended_mood=mood,
-                      seed=1 if generated else None)  # fmt: skip
+        track = Track(
+            path=name,
+            title=name,
+            status=status,
+            mood=mood,
+            intended_mood=mood,
+            seed=1 if generated else None,
+        )
         session.add(track)
         session.flush()
         return track.id
@@ -144,8 +151,9 @@ def test_an_undone_quorum_returns_a_generated_track_to_generated(database, setti
 
     def vote(actor, mood):
         with database.session() as session:
-            track_votes.vote_track(session=session, actor=actor, settings=settings,
-                                   track_id=track_id, mood=mood)  # fmt: skip
+            track_votes.vote_track(
+                session=session, actor=actor, settings=settings, track_id=track_id, mood=mood
+            )
 
     for voter in voters:
         vote(voter, "Dynamic")
@@ -164,8 +172,9 @@ def test_votes_stay_blind_until_an_annotator_has_voted(database, settings, lead)
     anna, ben = (add_user(database, n, Role.ANNOTATOR) for n in ("anna", "ben"))
     with database.session() as session:
         for actor, track_id in ((anna, first), (ben, first), (ben, second)):
-            track_votes.vote_track(session=session, actor=actor, settings=settings,
-                                   track_id=track_id, mood="Tired")  # fmt: skip
+            track_votes.vote_track(
+                session=session, actor=actor, settings=settings, track_id=track_id, mood="Tired"
+            )
     with database.session() as session:
         assert set(library.visible_votes(session=session, actor=anna)) == {first}
         assert library.visible_votes(session=session, actor=lead)[second] == {"Tired": 1}
@@ -225,8 +234,9 @@ def test_cli_generates_lists_and_imports(env, tmp_path):
 
     good = tmp_path / "loop.wav"
     good.write_bytes(beat_wav(seconds=12))
-    added = run_cli("music", "import", str(good), "--mood", "Angry", "--license", "CC-BY-4.0",
-                    "--json", env=env)  # fmt: skip
+    added = run_cli(
+        "music", "import", str(good), "--mood", "Angry", "--license", "CC-BY-4.0", "--json", env=env
+    )
     assert added.returncode == 0, added.stderr
     row = json.loads(added.stdout)
     assert (row["status"], row["mood"], row["license"]) == ("candidate", "Angry", "CC-BY-4.0")

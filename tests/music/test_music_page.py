@@ -13,8 +13,17 @@ def add_track(settings, database, name, mood, status=TrackStatus.CANDIDATE):
     (settings.music_dir / name).parent.mkdir(parents=True, exist_ok=True)
     (settings.music_dir / name).write_bytes(wav(seconds=1.0))
     with database.session() as session:
-        session.add(Track(path=name, title=name, mood=mood, intended_mood=mood, status=status,
-                          duration_s=1.0, license="CC0"))  # fmt: skip
+        session.add(
+            Track(
+                path=name,
+                title=name,
+                mood=mood,
+                intended_mood=mood,
+                status=status,
+                duration_s=1.0,
+                license="CC0",
+            )
+        )
 
 
 def test_tracks_stay_blind_to_an_annotator_until_they_have_voted(database, settings, annotator):
@@ -32,8 +41,9 @@ def test_tracks_stay_blind_to_an_annotator_until_they_have_voted(database, setti
     assert not at.get("file_uploader"), "only the lead adds tracks"
     with database.session() as session:
         angry = session.scalar(select(Track.id).where(Track.mood == "Angry"))
-        track_votes.vote_track(session=session, actor=annotator, settings=settings,
-                               track_id=angry, mood="Angry")  # fmt: skip
+        track_votes.vote_track(
+            session=session, actor=annotator, settings=settings, track_id=angry, mood="Angry"
+        )
     at = app(annotator).switch_page("pages/music.py").run()
     assert [s.value for s in at.subheader] == [
         "Not voted by you yet (1 left on Music votes)",

@@ -99,10 +99,22 @@ def test_no_clipping_and_loudness_on_target(mood, tmp_path):
     assert audio.loudness_lufs(sound.samples, sound.rate) == pytest.approx(target, abs=1.0)
     # And by ffmpeg's own EBU R128 meter, independently of moodlab's measurement.
     done = subprocess.run(
-        [audio.ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(tmp_path / f"{mood}-11.mp3"),
-         "-af", "ebur128", "-f", "null", "-"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        [
+            audio.ffmpeg_exe(),
+            "-hide_banner",
+            "-nostdin",
+            "-i",
+            str(tmp_path / f"{mood}-11.mp3"),
+            "-af",
+            "ebur128",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     integrated = float(re.findall(r"I:\s+(-?[\d.]+) LUFS", done.stderr)[-1])
     assert integrated == pytest.approx(target, abs=1.0)
 

@@ -71,8 +71,9 @@ def thread_pools_after(setup: str) -> list[str]:
         "print(tf.config.threading.get_intra_op_parallelism_threads(),"
         " tf.config.threading.get_inter_op_parallelism_threads())"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, cwd=os.getcwd())  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=os.getcwd()
+    )
     assert out.returncode == 0, out.stderr[-1500:]
     return out.stdout.split()[-2:]
 

@@ -24,12 +24,19 @@ def confusion(correct: int, total: int) -> list[list[int]]:
 def add_model(database, correct: int, total: int) -> int:
     with database.session() as session:
         model = TrainedModel(
-            arch="deep", path="models/x.keras", cv_scores={"scores": []},
+            arch="deep",
+            path="models/x.keras",
+            cv_scores={"scores": []},
             test_accuracy=correct / total,
-            report={"test": {"accuracy": correct / total, "macro_f1": 0.1,
-                             "adjacent_accuracy": 0.3,
-                             "confusion_matrix": confusion(correct, total)}},
-        )  # fmt: skip
+            report={
+                "test": {
+                    "accuracy": correct / total,
+                    "macro_f1": 0.1,
+                    "adjacent_accuracy": 0.3,
+                    "confusion_matrix": confusion(correct, total),
+                }
+            },
+        )
         session.add(model)
         session.flush()
         return model.id

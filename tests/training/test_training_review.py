@@ -16,8 +16,16 @@ def sure(mood: int, p: float) -> list[float]:
 
 def test_a_confidently_other_image_is_a_label_issue_and_agreeing_ones_are_not():
     labels = np.array([0, 0, 0, 1, 1, 1])
-    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9],  # the third says mood 1
-                      [0.2, 0.8], [0.3, 0.7], [0.45, 0.55]])  # fmt: skip
+    probs = np.array(
+        [
+            [0.9, 0.1],
+            [0.8, 0.2],
+            [0.1, 0.9],  # the third says mood 1
+            [0.2, 0.8],
+            [0.3, 0.7],
+            [0.45, 0.55],
+        ]
+    )
     issues = review.label_issues(labels, probs)
     assert [(i["index"], i["label"], i["suggested"]) for i in issues] == [(2, 0, 1)]
     assert issues[0]["p_label"] == pytest.approx(0.1)
@@ -75,8 +83,10 @@ def test_calibration_error_is_zero_when_confidence_matches_accuracy():
 
 def test_a_report_reviews_to_named_moods():
     names = moods.names()
-    rows = [{"image": f"{i:064x}", "label": label, "probs": sure(label, 0.8)}
-            for i, label in enumerate([0] * 4 + [6] * 4)]  # fmt: skip
+    rows = [
+        {"image": f"{i:064x}", "label": label, "probs": sure(label, 0.8)}
+        for i, label in enumerate([0] * 4 + [6] * 4)
+    ]
     rows[1]["probs"] = sure(6, 0.9)  # labelled Happy, looks Tired
     checked = review.review({"out_of_fold": rows})
     assert checked and checked["images"] == 8

@@ -58,8 +58,16 @@ def snapshot_id(database, settings, lead):
 
 
 def small(snapshot_id, **more) -> dict:
-    return {"snapshot_id": snapshot_id, "arch": "deep", "folds": 3, "epochs": 1,
-            "batch_size": 16, "image_size": 32, "seed": 1, **more}  # fmt: skip
+    return {
+        "snapshot_id": snapshot_id,
+        "arch": "deep",
+        "folds": 3,
+        "epochs": 1,
+        "batch_size": 16,
+        "image_size": 32,
+        "seed": 1,
+        **more,
+    }
 
 
 def test_a_small_run_learns_and_registers_a_model(database, settings, lead, snapshot_id):
@@ -154,12 +162,35 @@ def test_adjacent_accuracy_counts_circle_neighbours():
 
 
 def test_train_and_models_commands(env, database, settings, lead, snapshot_id):
-    result = run_cli("train", "--dataset", str(snapshot_id), "--folds", "2", "--epochs", "1",
-                     "--batch-size", "16", "--image-size", "32", "--json", timeout=600)  # fmt: skip
+    result = run_cli(
+        "train",
+        "--dataset",
+        str(snapshot_id),
+        "--folds",
+        "2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "16",
+        "--image-size",
+        "32",
+        "--json",
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    promised = {"model_id", "arch", "params", "cv_scores", "cv_mean", "cv_std", "test_accuracy",
-                "adjacent_accuracy", "confusion_matrix", "moods"}  # fmt: skip
+    promised = {
+        "model_id",
+        "arch",
+        "params",
+        "cv_scores",
+        "cv_mean",
+        "cv_std",
+        "test_accuracy",
+        "adjacent_accuracy",
+        "confusion_matrix",
+        "moods",
+    }
     assert set(report) >= promised
     # No worker: the command ran every part itself, and the model has each fold's record.
     with database.session() as session:
@@ -192,9 +223,12 @@ def test_training_page_starts_a_run_and_shows_the_report(database, settings, lea
     at.switch_page("pages/training.py").run()
     assert not at.exception
     assert [m.label for m in at.metric] == [
-        "Expected calibration error", "Labels disputed",  # the out-of-fold review
-        "Test accuracy", "Macro-F1", "Adjacent accuracy",
-    ]  # fmt: skip
+        "Expected calibration error",
+        "Labels disputed",  # the out-of-fold review
+        "Test accuracy",
+        "Macro-F1",
+        "Adjacent accuracy",
+    ]
     assert at.metric[1].value.endswith("of 72")  # every training image scored once
     assert at.multiselect[0].value == [1, 2]  # deep and plain side by side by default
     assert len(at.dataframe[1].value) == 2  # the comparison table

@@ -22,8 +22,9 @@ def test_heatmap_labels_are_white_on_dark_cells_and_black_on_light_ones():
 
 
 def test_heatmap_leaves_none_cells_blank_but_keeps_every_row_and_column():
-    chart = charts.heatmap([[None, 0.5], [0.5, None]], ["a", "b"], ["a", "b"], title="kappa",
-                           value="kappa")  # fmt: skip
+    chart = charts.heatmap(
+        [[None, 0.5], [0.5, None]], ["a", "b"], ["a", "b"], title="kappa", value="kappa"
+    )
     spec = spec_of(chart)
     rows = next(iter(spec["datasets"].values()))
     assert [(r["row"], r["col"]) for r in rows] == [("a", "b"), ("b", "a")]
@@ -31,8 +32,10 @@ def test_heatmap_leaves_none_cells_blank_but_keeps_every_row_and_column():
 
 
 def test_training_curves_put_loss_and_accuracy_on_separate_axes():
-    history = [{"loss": 2.1, "accuracy": 0.2, "val_loss": 2.3, "val_accuracy": 0.15},
-               {"loss": 1.2, "accuracy": 0.4, "val_loss": 1.9, "val_accuracy": 0.3}]  # fmt: skip
+    history = [
+        {"loss": 2.1, "accuracy": 0.2, "val_loss": 2.3, "val_accuracy": 0.15},
+        {"loss": 1.2, "accuracy": 0.4, "val_loss": 1.9, "val_accuracy": 0.3},
+    ]
     loss, accuracy = charts.training_curves(history)
     assert set(loss.data["series"]) == {"loss", "val_loss"}
     assert set(accuracy.data["series"]) == {"accuracy", "val_accuracy"}
@@ -41,16 +44,19 @@ def test_training_curves_put_loss_and_accuracy_on_separate_axes():
 
 
 def test_training_curves_put_grouped_epochs_where_they_ended():
-    history = [{"epoch": 10, "loss": 2.0, "accuracy": 0.2},
-               {"epoch": 20, "loss": 1.0, "accuracy": 0.6}]  # fmt: skip
+    history = [
+        {"epoch": 10, "loss": 2.0, "accuracy": 0.2},
+        {"epoch": 20, "loss": 1.0, "accuracy": 0.6},
+    ]
     loss, accuracy = charts.training_curves(history)
     assert set(loss.data["series"]) == {"loss"} and set(accuracy.data["series"]) == {"accuracy"}
     assert list(loss.data["epoch"]) == [10, 20]
 
 
 def test_bars_by_is_tall_enough_for_every_bar():
-    spec = spec_of(charts.bars_by({"not image": 3, "private address": 1}, label="reason",
-                                  value="rejected"))  # fmt: skip
+    spec = spec_of(
+        charts.bars_by({"not image": 3, "private address": 1}, label="reason", value="rejected")
+    )
     assert spec["height"] == {"step": 26}
     assert spec["encoding"]["y"]["title"] is None
 

@@ -37,8 +37,9 @@ def lab(database, settings, monkeypatch):
 @pytest.fixture
 def worker(lab, database, settings):
     """A `moodlab worker` process, once it has registered and is idle."""
-    process = subprocess.Popen([sys.executable, "-m", "moodlab", "worker"], cwd=ROOT,
-                               env={**os.environ})  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moodlab", "worker"], cwd=ROOT, env={**os.environ}
+    )
     deadline = time.monotonic() + 120
     while True:
         with database.session() as session:
@@ -56,8 +57,9 @@ def worker(lab, database, settings):
 
 def job_worker(database, video_id: int) -> str:
     with database.session() as session:
-        return session.scalar(select(Job.worker).join(Video, Video.job_id == Job.id)
-                              .where(Video.id == video_id))  # fmt: skip
+        return session.scalar(
+            select(Job.worker).join(Video, Video.job_id == Job.id).where(Video.id == video_id)
+        )
 
 
 def make(*args: str):
@@ -103,8 +105,9 @@ def test_a_worker_that_does_not_take_it_leaves_it_to_the_command(
     # (Heartbeats 30 s apart: the row still looks alive when the command starts.)
     monkeypatch.setenv("MOODLAB_JOB_HEARTBEAT_SECONDS", "30")
     with database.session() as session:
-        session.add(Worker(name="gone:1:abc", host=socket.gethostname(), pid=1,
-                           heartbeat_at=utcnow()))  # fmt: skip
+        session.add(
+            Worker(name="gone:1:abc", host=socket.gethostname(), pid=1, heartbeat_at=utcnow())
+        )
     source = clip(tmp_path / "clip.mp4", [(SHOTS[1], 2)])
     done = make(str(source), "--out", str(tmp_path / "out.mp4"))
     assert done.returncode == 0, done.stderr

@@ -23,7 +23,7 @@ from tests.video_media import (
     register_tiny_model,
     tone,
     tracks_for_every_mood,
-)  # fmt: skip
+)
 
 PROMISED = {"output", "mood", "confidence", "tracks", "timeline", "seconds"}
 
@@ -106,16 +106,18 @@ def _oriented_jpeg(size=(240, 160)) -> bytes:
 
 def test_photos_become_a_slideshow_that_plays(tmp_path, database, settings, lead, lab):
     paths = []
-    for i, data in enumerate([media.jpeg(1, (240, 160)), media.png(2, (240, 160)),
-                              _oriented_jpeg(), b"not a picture"]):  # fmt: skip
+    for i, data in enumerate(
+        [media.jpeg(1, (240, 160)), media.png(2, (240, 160)), _oriented_jpeg(), b"not a picture"]
+    ):
         paths.append(tmp_path / f"photo{i}.{'png' if i == 1 else 'jpg'}")
         paths[-1].write_bytes(data)
     job = make(settings, database, lead, *paths, segments=True)
     assert job.status == JobStatus.SUCCEEDED, job.error
     report = job.result
     assert report["kind"] == "slideshow"
-    assert report["warnings"] == ["photo3.jpg: left out: not an image: Pillow cannot identify"
-                                  " the file"]  # fmt: skip
+    assert report["warnings"] == [
+        "photo3.jpg: left out: not an image: Pillow cannot identify the file"
+    ]
     out = probe.probe(report["output"])
     assert (out.video_codec, out.audio_codec) == ("h264", "aac")
     assert out.width % 2 == 0 and out.height % 2 == 0 and (out.width, out.height) == (240, 160)
@@ -135,13 +137,20 @@ def test_photos_become_a_slideshow_that_plays(tmp_path, database, settings, lead
     [
         ("song.m4a", lambda p: tone(p, 2), "song.m4a: no video stream"),
         ("empty.mp4", lambda p: p.write_bytes(b""), "empty.mp4: zero length"),
-        ("big.mp4", lambda p: p.write_bytes(b"x" * 300_000), "big.mp4: 300 kB is over the 100 kB"
-         " limit (MOODLAB_VIDEO_MAX_BYTES)"),
-        ("odd.mp4", lambda p: p.write_bytes(
-            clip(p.with_name("src.mp4"), [(SHOTS[0], 1)]).read_bytes().replace(b"avc1", b"zzzz")),
-         "odd.mp4: codec zzzz cannot be decoded"),
+        (
+            "big.mp4",
+            lambda p: p.write_bytes(b"x" * 300_000),
+            "big.mp4: 300 kB is over the 100 kB limit (MOODLAB_VIDEO_MAX_BYTES)",
+        ),
+        (
+            "odd.mp4",
+            lambda p: p.write_bytes(
+                clip(p.with_name("src.mp4"), [(SHOTS[0], 1)]).read_bytes().replace(b"avc1", b"zzzz")
+            ),
+            "odd.mp4: codec zzzz cannot be decoded",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_inputs_get_a_clear_error(
     tmp_path, monkeypatch, database, lead, lab, name, make_file, message
 ):
@@ -171,8 +180,19 @@ def test_no_model_yet(tmp_path, database, settings, lead):
 def test_video_make_and_list_commands(env, tmp_path, database, settings, lab):
     source = clip(tmp_path / "clip.mp4", [(SHOTS[0], 3)])
     out = tmp_path / "out" / "with music.mp4"
-    result = run_cli("video", "make", str(source), "--out", str(out), "--sample-fps", "1",
-                     "--seed", "3", "--json", timeout=300)  # fmt: skip
+    result = run_cli(
+        "video",
+        "make",
+        str(source),
+        "--out",
+        str(out),
+        "--sample-fps",
+        "1",
+        "--seed",
+        "3",
+        "--json",
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert set(report) >= PROMISED | {"warnings", "video_id"}

@@ -77,8 +77,9 @@ def test_uploads_the_library_and_configured_folders_are_allowed(
         assert queue(database, settings, annotator, VideoParams(inputs=[a_file(path)])).id
     with pytest.raises(PermissionDenied), database.session() as session:
         other = a_file(tmp_path / "lab-videos-2" / "clip.mp4")  # a prefix is not a parent
-        start_video(session=session, actor=annotator, settings=settings,
-                    params=VideoParams(inputs=[other]))  # fmt: skip
+        start_video(
+            session=session, actor=annotator, settings=settings, params=VideoParams(inputs=[other])
+        )
 
 
 def test_the_command_line_may_name_its_own_files(database, strict, tmp_path):

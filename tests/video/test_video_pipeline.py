@@ -60,9 +60,19 @@ def test_frames_come_in_fixed_batches_of_the_model_size(cut_clip):
 def test_frames_use_the_training_center_crop(tmp_path):
     """A 16:9 frame with a white band at the left edge: the crop cuts it away, adds no bars."""
     path = tmp_path / "wide.mp4"
-    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=320x180:r=10:d=1", "-vf",
-           "drawbox=x=0:y=0:w=60:h=180:color=white:t=fill", "-c:v", "libx264",
-           "-pix_fmt", "yuv420p", str(path))  # fmt: skip
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=320x180:r=10:d=1",
+        "-vf",
+        "drawbox=x=0:y=0:w=60:h=180:color=white:t=fill",
+        "-c:v",
+        "libx264",
+        "-pix_fmt",
+        "yuv420p",
+        str(path),
+    )
     with frames.FrameSampler(path, fps=1, side=128) as sampler:
         frame = next(iter(sampler)).frames[0]
     # Scaled to 228x128, the middle 128 kept (from x=50): the white band (0-43 px) is gone.

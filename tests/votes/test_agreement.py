@@ -26,9 +26,17 @@ def rows_from_table(table):
 def test_fleiss_kappa_on_the_wikipedia_example(settings):
     # Fleiss (1971) as worked on Wikipedia: 10 subjects, 14 raters, 5 categories: 0.210.
     table = [
-        [0, 0, 0, 0, 14], [0, 2, 6, 4, 2], [0, 0, 3, 5, 6], [0, 3, 9, 2, 0], [2, 2, 8, 1, 1],
-        [7, 7, 0, 0, 0], [3, 2, 6, 3, 0], [2, 5, 3, 2, 2], [6, 5, 2, 1, 0], [0, 2, 2, 3, 7],
-    ]  # fmt: skip
+        [0, 0, 0, 0, 14],
+        [0, 2, 6, 4, 2],
+        [0, 0, 3, 5, 6],
+        [0, 3, 9, 2, 0],
+        [2, 2, 8, 1, 1],
+        [7, 7, 0, 0, 0],
+        [3, 2, 6, 3, 0],
+        [2, 5, 3, 2, 2],
+        [6, 5, 2, 1, 0],
+        [0, 2, 2, 3, 7],
+    ]
     fourteen = replace(settings, annotators_per_item=14)
     report = compute(rows_from_table(table), {}, fourteen)
     assert report["fleiss_kappa"] == pytest.approx(0.210, abs=0.0005)
@@ -55,8 +63,14 @@ def test_circular_alpha_forgives_neighbours_more_than_nominal_alpha(settings):
     # (Withered, Withered). Nominal: 1 - (2/6) / (22/30) = 0.5455.
     # Circular, d = sin^2(angle/2): Do = (2/6) d(H,D) = 0.048816;
     # De = (2/30) (3*1*d(H,D) + 3*2*d(H,W) + 1*2*d(D,W)) = 0.538047; alpha = 0.909273.
-    rows = [(1, 1, "Happy"), (1, 2, "Happy"), (2, 1, "Happy"), (2, 2, "Dynamic"),
-            (3, 1, "Withered"), (3, 2, "Withered")]  # fmt: skip
+    rows = [
+        (1, 1, "Happy"),
+        (1, 2, "Happy"),
+        (2, 1, "Happy"),
+        (2, 2, "Dynamic"),
+        (3, 1, "Withered"),
+        (3, 2, "Withered"),
+    ]
     report = compute(rows, {}, settings)
     assert report["krippendorff_alpha"] == pytest.approx(0.545455, abs=1e-4)
     assert report["circular_alpha"] == pytest.approx(0.909273, abs=1e-4)

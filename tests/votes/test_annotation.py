@@ -374,8 +374,13 @@ def _race(url: str, annotator, image_ids: list[int], barrier, results) -> None:
         mood = moods.names()[(image_id + annotator.id) % 8]
         try:
             with database.session() as session:
-                annotation.answer(session=session, actor=annotator, image_id=image_id,
-                                  mood=mood, settings=settings)  # fmt: skip
+                annotation.answer(
+                    session=session,
+                    actor=annotator,
+                    image_id=image_id,
+                    mood=mood,
+                    settings=settings,
+                )
             accepted.append((image_id, annotator.id, mood))
         except annotation.QuorumReached:
             refused.append(image_id)
@@ -403,9 +408,9 @@ def test_more_annotators_than_the_quorum_racing_never_pass_it_nor_lose_a_vote(
     accepted = {vote for done, _ in outcomes for vote in done}
     refused = sum(len(r) for _, r in outcomes)
     with database.session() as session:
-        stored = set(session.execute(
-            select(ImageVote.image_id, ImageVote.annotator_id, ImageVote.mood)
-        ))  # fmt: skip
+        stored = set(
+            session.execute(select(ImageVote.image_id, ImageVote.annotator_id, ImageVote.mood))
+        )
         counts = dict(session.execute(select(Image.id, Image.response_count)).all())
     assert stored == accepted  # every accepted vote is stored, nothing else is
     assert set(counts.values()) == {4}  # every image full, none past its quorum

@@ -22,10 +22,19 @@ def add_images(database, n: int, start: int = 1) -> list[int]:
     with database.session() as session:
         session.execute(
             insert(Image),
-            [{"sha256": f"{i:064x}", "width": 200, "height": 200, "created_at": now,
-              "phash": "", "original_suffix": ".jpg", "response_count": 0}
-             for i in range(start, start + n)],
-        )  # fmt: skip
+            [
+                {
+                    "sha256": f"{i:064x}",
+                    "width": 200,
+                    "height": 200,
+                    "created_at": now,
+                    "phash": "",
+                    "original_suffix": ".jpg",
+                    "response_count": 0,
+                }
+                for i in range(start, start + n)
+            ],
+        )
         newest = select(Image.id).order_by(Image.id.desc()).limit(n)
         return sorted(session.scalars(newest))
 
@@ -116,8 +125,13 @@ def _cast(database, settings, voter, image_ids: list[int]) -> list[str]:
     for n, image_id in enumerate(image_ids):
         outbox = annotation.Outbox()
         entry = {"seq": 1, "image_id": image_id, "mood": moods.names()[n % 8]}
-        annotation.apply_outbox(session_factory=database.session, actor=voter, outbox=outbox,
-                                entries=[entry], settings=settings)  # fmt: skip
+        annotation.apply_outbox(
+            session_factory=database.session,
+            actor=voter,
+            outbox=outbox,
+            entries=[entry],
+            settings=settings,
+        )
         if outbox.error:
             errors.append(outbox.error)
     return errors

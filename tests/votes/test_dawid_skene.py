@@ -70,8 +70,15 @@ def test_the_agreement_report_carries_the_estimate_beside_the_tiers(settings):
     rows += [(11, 1, m[6]), (11, 2, m[6]), (11, 3, None)]
     report = compute(rows, names, settings)
     ds = report["dawid_skene"]
-    assert set(ds) >= {"moods", "iterations", "converged", "priors", "annotators", "images",
-                       "agrees_with_majority"}  # fmt: skip
+    assert set(ds) >= {
+        "moods",
+        "iterations",
+        "converged",
+        "priors",
+        "annotators",
+        "images",
+        "agrees_with_majority",
+    }
     assert set(ds["annotators"]) == {"anna", "ben", "cara", "dev"}
     assert np.array(ds["annotators"]["anna"]["confusion"]).shape == (K, K)
     by_image = {row["image_id"]: row for row in ds["images"]}
