@@ -8,7 +8,7 @@ from moodlab.core.auth import Actor
 from moodlab.core.errors import MoodlabError, PermissionDenied
 from moodlab.core.models import Role, User
 from moodlab.core.timeutil import utcnow
-from tests.conftest import PASSWORD, add_user
+from tests.conftest import PASSWORD, PRODUCTION_HASHER, add_user
 
 
 def login(database, settings, name, password, now=None):
@@ -25,13 +25,28 @@ def test_passwords_are_stored_as_argon2_hashes(database, lead):
     assert PASSWORD not in stored
 
 
+def test_production_hashes_use_rfc_9106_low_memory_argon2id():
+    # The tests hash with cheap parameters (tests/conftest.py); this pins what the
+    # program itself uses.
+    from argon2 import Type, extract_parameters
+    from argon2.profiles import RFC_9106_LOW_MEMORY
+
+    fresh = extract_parameters(PRODUCTION_HASHER.hash("anything at all"))
+    assert fresh.type == Type.ID
+    assert (fresh.time_cost, fresh.memory_cost, fresh.parallelism) == (
+        RFC_9106_LOW_MEMORY.time_cost,
+        RFC_9106_LOW_MEMORY.memory_cost,
+        RFC_9106_LOW_MEMORY.parallelism,
+    )
+
+
 def test_the_unknown_name_hash_has_the_hashers_parameters_and_verifies_like_one():
     from argon2 import extract_parameters
 
     dummy = extract_parameters(auth._DUMMY_HASH)
-    fresh = extract_parameters(auth._hasher.hash("anything at all"))
+    fresh = extract_parameters(PRODUCTION_HASHER.hash("anything at all"))
     assert dummy == fresh  # same cost: an unknown name takes as long as a wrong password
-    assert auth._hasher.verify(auth._DUMMY_HASH, "moodlab-dummy-password")
+    assert PRODUCTION_HASHER.verify(auth._DUMMY_HASH, "moodlab-dummy-password")
 
 
 def test_first_lead_only_while_no_user_exists(database):
