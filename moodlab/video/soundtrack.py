@@ -1,7 +1,7 @@
 """Which track fits a mood, and the soundtrack built from the chosen tracks.
 
 ``choose_track`` turns a video's mean probabilities into the music library's
-choice (``moodlab.music.library.choose_track``: the one place the rule lives).
+choice (``moodlab.music.choice.choose_track``: the one place the rule lives).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from moodlab.core import moods
 from moodlab.core.config import Settings
-from moodlab.music import library
+from moodlab.music import choice as track_choice
 from moodlab.video import timeline
 from moodlab.video.probe import VideoError, ffmpeg_exe
 
@@ -42,7 +42,7 @@ def choose_track(
     """The track for a distribution over the moods (in moods.names() order): the
     music library's choice for the winning mood, nearest to the weighted point."""
     mood = moods.names()[int(np.asarray(probs).argmax())]
-    choice = library.choose_track(
+    choice = track_choice.choose_track(
         session=session,
         settings=settings,
         mood=mood,

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from moodlab.core.errors import MoodlabError, NotFound, PermissionDenied
 from moodlab.core.models import Role, Track, TrackStatus
-from moodlab.music import default_tracks, library, synth
+from moodlab.music import choice, default_tracks, library, synth
 from moodlab.music import votes as track_votes
 from moodlab.music.actions import start_generate
 from tests.conftest import add_user, run_cli
@@ -117,8 +117,8 @@ def make_track(database, settings, name, status, mood, *, generated=False) -> in
 
 def choose(database, settings, mood="Happy"):
     with database.session() as session:
-        choice = library.choose_track(session=session, settings=settings, mood=mood)
-        return choice.track.id, choice.warning
+        chosen = choice.choose_track(session=session, settings=settings, mood=mood)
+        return chosen.track.id, chosen.warning
 
 
 def test_choose_prefers_accepted_then_neighbours_then_generated_then_candidates(database, settings):

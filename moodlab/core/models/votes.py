@@ -1,0 +1,61 @@
+"""Annotators' votes on images, and the rounds of votes the lead closed (moodlab.votes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from moodlab.core.models.base import Base
+from moodlab.core.timeutil import utcnow
+
+
+class ImageVote(Base):
+    """One annotator's answer on one image: a mood name from moods.toml, or NULL for skip."""
+
+    __tablename__ = "image_votes"
+    __table_args__ = (
+        UniqueConstraint("image_id", "annotator_id"),
+        Index("ix_image_votes_annotator_id_updated_at", "annotator_id", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    mood: Mapped[str | None] = mapped_column(String(32))  # NULL: skipped, which is no vote
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class VoteRound(Base):
+    """A round of votes the lead closed by sending the image back (moodlab.votes.rounds)."""
+
+    __tablename__ = "vote_rounds"
+    __table_args__ = (UniqueConstraint("image_id", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)  # the round closed: 1 is the first votes
+    reason: Mapped[str] = mapped_column(Text, default="")
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sent_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The newest snapshot then: the snapshots up to it no longer make the votes read-only.
+    snapshot_horizon: Mapped[int] = mapped_column(Integer, default=0)
+    tie_break: Mapped[str | None] = mapped_column(String(32))  # its tie-break: mood, "left out"
+
+
+class ArchivedVote(Base):
+    """A vote of a closed round, as it was: counted by nothing, never deleted."""
+
+    __tablename__ = "archived_votes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(
+        ForeignKey("vote_rounds.id", ondelete="CASCADE"), index=True
+    )
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    annotator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    mood: Mapped[str | None] = mapped_column(String(32))  # NULL: a skip
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
