@@ -6,7 +6,7 @@ PORT ?= 8501
 # What messages call the command: `make run`, `make test`, ...
 GOAL := make$(if $(MAKECMDGOALS), $(firstword $(MAKECMDGOALS)))
 
-.PHONY: run demo test test-packages test-postgres lint worker migrate clean-venv bench bench-deps bytecode
+.PHONY: run demo test test-packages test-sqlite test-postgres lint typecheck worker migrate clean-venv bench bench-deps bytecode
 
 # The venv is rebuilt when requirements.txt or pyproject.toml changes.
 # Debian's python3 needs its python3-venv package for that (.ci/debian-packages).
@@ -42,12 +42,10 @@ demo: bytecode
 
 ## Lint and type-check, then the whole test suite (browser tests included) on SQLite; then, when
 ## MOODLAB_TEST_POSTGRES_URL names a PostgreSQL server (`.ci/with-postgres make test`
-## starts one), the database-facing tests again on PostgreSQL.
+## starts one), the database-facing tests again on PostgreSQL. Each part runs alone too:
+## `make lint`, `make typecheck`, `make test-sqlite`, `make test-postgres`.
 test: test-packages $(VENV)/.dev-installed
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory lint typecheck test-sqlite
 	@if [ -n "$$MOODLAB_TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "make test: MOODLAB_TEST_POSTGRES_URL is not set, so no PostgreSQL pass"; fi
 
@@ -55,6 +53,19 @@ test: test-packages $(VENV)/.dev-installed
 ## without it `make test` stops here: a missing browser fails the suite, never skips it.
 test-packages:
 	@.ci/debian-packages --caller "make test" chromium
+
+# Each pass runs the suite on PYTEST_WORKERS processes (pytest-xdist), then the tests
+# marked `alone` (timed or load-sensitive: they get the machine to themselves).
+# pytest's status 5, "no test collected", is a pass when PYTEST_ARGS picked none of them.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL = $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not alone"
+PYTEST_ALONE = $(BIN)/python -m pytest -p no:xdist -m alone
+NONE_COLLECTED_IS_FINE = status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
+
+## The whole suite on SQLite, browser tests included.
+test-sqlite: test-packages $(VENV)/.dev-installed
+	$(PYTEST_PARALLEL) $(PYTEST_ARGS); $(NONE_COLLECTED_IS_FINE)
+	$(PYTEST_ALONE) $(PYTEST_ARGS); $(NONE_COLLECTED_IS_FINE)
 
 # The PostgreSQL pass leaves out what touches no database or only its own: training
 # (minutes of TensorFlow for a handful of rows; it passes on PostgreSQL:
@@ -66,13 +77,20 @@ POSTGRES_PASS_IGNORE := --ignore=tests/training/test_training_run.py --ignore=te
 	--deselect=tests/test_faults.py::test_a_training_run_killed_mid_way_resumes_at_the_next_fold
 
 ## The database-facing tests on PostgreSQL (needs MOODLAB_TEST_POSTGRES_URL).
-test-postgres: $(VENV)/.dev-installed
-	MOODLAB_TEST_BACKEND=postgresql $(BIN)/python -m pytest -m "not sqlite_only" \
-		$(POSTGRES_PASS_IGNORE) $(PYTEST_ARGS)
+test-postgres: test-packages $(VENV)/.dev-installed
+	MOODLAB_TEST_BACKEND=postgresql $(PYTEST_PARALLEL) -m "not sqlite_only and not alone" \
+		$(POSTGRES_PASS_IGNORE) $(PYTEST_ARGS); $(NONE_COLLECTED_IS_FINE)
+	MOODLAB_TEST_BACKEND=postgresql $(PYTEST_ALONE) -m "alone and not sqlite_only" \
+		$(POSTGRES_PASS_IGNORE) $(PYTEST_ARGS); $(NONE_COLLECTED_IS_FINE)
 
+## ruff: the linter and the formatter's check.
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+## mypy on moodlab/.
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy
 
 migrate: bytecode
 	$(BIN)/moodlab migrate

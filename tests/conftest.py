@@ -13,15 +13,18 @@ are tested from an empty database (tests/core/test_migrations.py).
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import subprocess
 import sys
+import traceback
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from functools import cache
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from argon2 import PasswordHasher
@@ -69,6 +72,10 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        if item.get_closest_marker("e2e"):
+            # One server per browser-test module (tests/e2e/conftest.py): its tests go to
+            # one xdist worker (`--dist loadgroup`), so that server starts once.
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
         if BACKEND == "postgresql" and item.get_closest_marker("sqlite_only"):
             item.add_marker(pytest.mark.skip(reason="checks SQLite itself"))
         if BACKEND == "sqlite" and item.get_closest_marker("postgresql_only"):
@@ -160,26 +167,37 @@ def database_url(request, tmp_path) -> Iterator[str]:
         yield f"sqlite:///{path}"
 
 
-@pytest.fixture
-def env(tmp_path, monkeypatch, database_url) -> dict[str, str]:
-    """MOODLAB_* settings pointing at this test's own folder; also set in os.environ.
-
-    Child processes (run_cli, workers, `moodlab serve`) inherit them, so they use
-    the same database.
-    """
-    values = {
+def workspace_env(folder: Path, database_url: str, video_inputs: Path) -> dict[str, str]:
+    """MOODLAB_* settings for a workspace in ``folder``: its database, data, music and
+    cache; videos may be made from files under ``video_inputs``."""
+    return {
         "MOODLAB_DATABASE_URL": database_url,
-        "MOODLAB_DATA_DIR": str(tmp_path / "data"),
-        "MOODLAB_MUSIC_DIR": str(tmp_path / "music"),
-        "MOODLAB_CACHE_DIR": str(tmp_path / "cache"),
+        "MOODLAB_DATA_DIR": str(folder / "data"),
+        "MOODLAB_MUSIC_DIR": str(folder / "music"),
+        "MOODLAB_CACHE_DIR": str(folder / "cache"),
         # Tests make their media in their own folder: users may make videos from it.
-        "MOODLAB_VIDEO_INPUT_DIRS": str(tmp_path),
+        "MOODLAB_VIDEO_INPUT_DIRS": str(video_inputs),
     }
+
+
+def set_environment(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
+    """Exactly ``values`` of the MOODLAB_* settings in os.environ (undone after)."""
     for key in list(os.environ):
         if key.startswith("MOODLAB_"):
             monkeypatch.delenv(key)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, database_url) -> dict[str, str]:
+    """MOODLAB_* settings pointing at this test's own folder; also set in os.environ.
+
+    Child processes (run_program, workers, `moodlab serve`) inherit them, so they use
+    the same database.
+    """
+    values = workspace_env(tmp_path, database_url, video_inputs=tmp_path)
+    set_environment(monkeypatch, values)
     return values
 
 
@@ -215,6 +233,43 @@ def annotator(database) -> Actor:
 
 
 def run_cli(*args: str, stdin: str = "", env: dict[str, str] | None = None, timeout=60):
+    """Run `moodlab ARGS` in this process, as the program does: ``main`` with its
+    standard streams captured, its exit code returned (argparse's exit and a traceback
+    included) as a CompletedProcess. Where the child process is the point (signals,
+    the program's start-up and exit, its log lines), tests use ``run_program``."""
+    from moodlab.cli.main import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    saved = {key: os.environ.get(key) for key in env or {}}
+    os.environ.update(env or {})
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with (
+            redirect_stdout(stdout),
+            redirect_stderr(stderr),
+            patch.object(sys, "stdin", io.StringIO(stdin)),
+        ):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: usage errors and --help
+                code = exc.code if isinstance(exc.code, int) else 1
+            except Exception:
+                traceback.print_exc()
+                code = 1
+    finally:
+        os.chdir(cwd)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return subprocess.CompletedProcess(
+        ["moodlab", *args], code, stdout.getvalue(), stderr.getvalue()
+    )
+
+
+def run_program(*args: str, stdin: str = "", env: dict[str, str] | None = None, timeout=60):
     """Run `python -m moodlab ARGS` in a child process, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "moodlab", *args],

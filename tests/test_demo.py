@@ -13,7 +13,7 @@ from PIL import Image, ImageFilter
 from moodlab import demo, demo_data
 from moodlab.core import moods
 from moodlab.core.models import Role
-from tests.conftest import add_user, run_cli
+from tests.conftest import add_user, run_cli, run_program
 
 
 def edge_energy(data: bytes) -> float:
@@ -64,7 +64,7 @@ def test_demo_builds_a_labelled_workspace_with_content_on_every_page(env, tmp_pa
     root = tmp_path / "demo"
     # no video folder from the test set-up: the demo's own settings must let its video through
     small = {"MOODLAB_MUSIC_TRACKS_PER_MOOD": "1", "MOODLAB_VIDEO_INPUT_DIRS": ""}
-    built = run_cli(
+    built = run_program(
         "demo",
         "--dir",
         str(root),
@@ -92,7 +92,7 @@ def test_demo_builds_a_labelled_workspace_with_content_on_every_page(env, tmp_pa
     tracks = json.loads(run_cli("music", "list", "--json", env=workspace).stdout)["tracks"]
     assert Counter(t["status"] for t in tracks)["accepted"] > 0
 
-    again = run_cli("demo", "--dir", str(root), "--build-only", "--json", env=small)
+    again = run_program("demo", "--dir", str(root), "--build-only", "--json", env=small)
     assert again.returncode == 0 and "using the demo workspace" in again.stderr
     assert json.loads(again.stdout)["dir"] == str(root)
 
@@ -102,7 +102,7 @@ def test_demo_never_touches_a_folder_that_is_not_a_demo(env, tmp_path):
     precious.mkdir()
     (precious / "thesis.txt").write_text("years of work")
     for args in (["--reset"], []):
-        result = run_cli("demo", "--dir", str(precious), "--build-only", *args)
+        result = run_program("demo", "--dir", str(precious), "--build-only", *args)
         assert result.returncode == 1, result.stderr
         assert str(precious) in result.stderr
     assert (precious / "thesis.txt").read_text() == "years of work"

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from moodlab.core.migrations import head_revision
-from tests.conftest import PASSWORD, run_cli
+from tests.conftest import PASSWORD, run_cli, run_program
 
 
 @pytest.fixture
@@ -73,7 +73,7 @@ def test_jobs_round_trip_through_the_worker(migrated, warm):
     queued = json.loads(run_cli("jobs", "check-worker", "--json").stdout)
     assert queued["status"] == "queued"
     # --warm imports TensorFlow beside the jobs; --once waits for that import to end
-    assert run_cli("worker", "--once", *["--warm"] * warm).returncode == 0
+    assert run_program("worker", "--once", *["--warm"] * warm).returncode == 0
     shown = json.loads(run_cli("jobs", "show", str(queued["id"]), "--json").stdout)
     assert shown["status"] == "succeeded"
     assert shown["result"]["packages"]["streamlit"]

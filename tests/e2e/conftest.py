@@ -3,6 +3,12 @@
 The browser is never downloaded: Playwright (from PyPI) drives /usr/bin/chromium,
 which `make test` installs (.ci/debian-packages). A missing browser fails the suite
 instead of skipping it.
+
+One server per test module, on a workspace of the module's own; before each test its
+database is emptied (every row of every table: no users, so the next visitor gets the
+first-run page) and its data, music and cache folders removed, so each test starts
+from a fresh install as before. One chromium per test process, a new browser context
+(no cookies, no storage) per test.
 """
 
 from __future__ import annotations
@@ -15,11 +21,23 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
-from tests.conftest import ROOT
+from moodlab.core.db import Database
+from moodlab.core.models import Base, Worker
+from tests.conftest import (
+    BACKEND,
+    ROOT,
+    migrate_template,
+    postgres_database,
+    set_environment,
+    workspace_env,
+)
 
 ARTIFACTS = ROOT / "test-artifacts"
 # Flags for a root, offline, headless chromium: no sandbox (root), and no
@@ -67,11 +85,35 @@ def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0
     raise RuntimeError(f"moodlab serve did not answer on {url} within {timeout} s")
 
 
+@pytest.fixture(scope="module")
+def module_env(tmp_path_factory) -> Iterator[dict[str, str]]:
+    """The module's workspace: its settings, also in os.environ while the module runs."""
+    folder = tmp_path_factory.mktemp("e2e")
+    with ExitStack() as stack:
+        if BACKEND == "postgresql":
+            url = stack.enter_context(postgres_database())
+        else:
+            (folder / "db").mkdir()
+            url = f"sqlite:///{folder / 'db' / 'moodlab.sqlite'}"
+        migrate_template(url)
+        values = workspace_env(folder, url, video_inputs=tmp_path_factory.getbasetemp())
+        set_environment(stack.enter_context(pytest.MonkeyPatch.context()), values)
+        yield values
+
+
 @pytest.fixture
-def server(env, tmp_path):
-    """`moodlab serve` (migrate, worker, app) on a free port; its base URL."""
+def env(module_env, monkeypatch) -> dict[str, str]:
+    """The module's settings (a test's own changes to os.environ end with it)."""
+    set_environment(monkeypatch, module_env)
+    return module_env
+
+
+@pytest.fixture(scope="module")
+def module_server(module_env, tmp_path_factory) -> Iterator[str]:
+    """`moodlab serve` (migrate, worker, app) on a free port for the module; its base URL."""
     port = free_port()
-    log = open(tmp_path / "serve.log", "w")  # noqa: SIM115  (closed below)
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    log = open(log_path, "w")  # noqa: SIM115  (closed below)
     process = subprocess.Popen(
         [sys.executable, "-m", "moodlab", "serve", "--port", str(port), "--address", "127.0.0.1"],
         cwd=ROOT,
@@ -94,30 +136,65 @@ def server(env, tmp_path):
         log.close()
 
 
-@pytest.fixture
-def browser_page():
-    """A chromium page; the test fails if the app makes it call any host but this one."""
-    from urllib.parse import urlsplit
+def reset_workspace(values: dict[str, str]) -> None:
+    """A fresh install again: every row deleted (children first), every file removed;
+    only the server's own worker stays registered (the lab's data, not its processes)."""
+    database = Database(values["MOODLAB_DATABASE_URL"])
+    try:
+        with database.session() as session:
+            for table in reversed(Base.metadata.sorted_tables):
+                if table is not Worker.__table__:
+                    session.execute(delete(table))
+    finally:
+        database.dispose()
+    for key in ("MOODLAB_DATA_DIR", "MOODLAB_MUSIC_DIR", "MOODLAB_CACHE_DIR"):
+        shutil.rmtree(values[key], ignore_errors=True)
 
+
+@pytest.fixture(autouse=True)
+def fresh_workspace(env) -> None:
+    """Before any other fixture of the test adds to it: the workspace emptied."""
+    reset_workspace(env)
+
+
+@pytest.fixture
+def server(module_server) -> str:
+    """The module's server (on a workspace emptied for this test)."""
+    return module_server
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One chromium for the test process."""
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()
-    outside = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(30_000)
-        page.on(
-            "request",
-            lambda request: (
-                outside.append(request.url)
-                if urlsplit(request.url).hostname not in (None, "127.0.0.1", "localhost")
-                and urlsplit(request.url).scheme in ("http", "https")
-                else None
-            ),
-        )
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def browser_page(browser):
+    """A page in a new context; the test fails if the app makes it call any host but this one."""
+    from urllib.parse import urlsplit
+
+    outside = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.on(
+        "request",
+        lambda request: (
+            outside.append(request.url)
+            if urlsplit(request.url).hostname not in (None, "127.0.0.1", "localhost")
+            and urlsplit(request.url).scheme in ("http", "https")
+            else None
+        ),
+    )
+    yield page
+    context.close()
     assert not outside, f"the app made the browser call other hosts: {outside}"
 
 

@@ -20,7 +20,8 @@ from tests import media
 from tests.conftest import PASSWORD, add_user
 from tests.e2e.conftest import ARTIFACTS, log_in, screenshot
 
-pytestmark = pytest.mark.e2e
+# Alone: it measures latency, and fast keys must never outrun the widget's prefetch.
+pytestmark = [pytest.mark.e2e, pytest.mark.alone]
 VOTES = 24
 SHOWN_ANOTHER = "(before) => window.__moodlabShown && window.__moodlabShown.id !== before"
 
