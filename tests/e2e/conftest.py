@@ -86,8 +86,11 @@ def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0
 
 
 @pytest.fixture(scope="module")
-def module_env(tmp_path_factory) -> Iterator[dict[str, str]]:
-    """The module's workspace: its settings, also in os.environ while the module runs."""
+def module_env(request, tmp_path_factory) -> Iterator[dict[str, str]]:
+    """The module's workspace: its settings, also in os.environ while the module runs.
+
+    A module's ``SERVER_ENV`` (a dict of MOODLAB_* settings) is added: the server and
+    the tests read the same settings, such as a short crawl delay."""
     folder = tmp_path_factory.mktemp("e2e")
     with ExitStack() as stack:
         if BACKEND == "postgresql":
@@ -97,6 +100,7 @@ def module_env(tmp_path_factory) -> Iterator[dict[str, str]]:
             url = f"sqlite:///{folder / 'db' / 'moodlab.sqlite'}"
         migrate_template(url)
         values = workspace_env(folder, url, video_inputs=tmp_path_factory.getbasetemp())
+        values |= getattr(request.module, "SERVER_ENV", {})
         set_environment(stack.enter_context(pytest.MonkeyPatch.context()), values)
         yield values
 
@@ -117,8 +121,8 @@ def module_server(module_env, tmp_path_factory) -> Iterator[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "moodlab", "serve", "--port", str(port), "--address", "127.0.0.1"],
         cwd=ROOT,
-        # No default music library unless a test asks for it: generating it would
-        # compete for the CPU with the browser the other tests time.
+        # No default music library unless a module asks for it (SERVER_ENV): generating
+        # it would compete for the CPU with the browser the other tests time.
         env={"MOODLAB_MUSIC_TRACKS_PER_MOOD": "0", **os.environ},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -163,9 +167,11 @@ def server(module_server) -> str:
     return module_server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One chromium for the test process."""
+    """One chromium for the module. (Not for the session: Playwright's sync API holds
+    an asyncio loop running in this thread while it lives, and later tests of the
+    same process call asyncio.run.)"""
     from playwright.sync_api import sync_playwright
 
     executable = chromium_path()

@@ -8,11 +8,8 @@ from tests.e2e.conftest import log_in, screenshot
 from tests.fixture_site import Site
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def fast_crawls(env, monkeypatch):
-    monkeypatch.setenv("MOODLAB_CRAWL_DELAY_SECONDS", "0.05")
+# Read by the module's server too (tests/e2e/conftest.py): quick crawls.
+SERVER_ENV = {"MOODLAB_CRAWL_DELAY_SECONDS": "0.05"}
 
 
 @pytest.fixture
@@ -32,9 +29,7 @@ def local_site():
     site.stop()
 
 
-def test_a_crawl_started_in_the_browser_shows_its_arrivals(
-    fast_crawls, local_site, server, browser_page
-):
+def test_a_crawl_started_in_the_browser_shows_its_arrivals(local_site, server, browser_page):
     from moodlab.core.config import Settings
     from moodlab.core.db import Database
     from moodlab.core.models import Role

@@ -15,6 +15,8 @@ from tests.e2e.conftest import log_in, screenshot
 from tests.fixture_site import Site
 
 pytestmark = pytest.mark.e2e
+# Read by the module's server too (tests/e2e/conftest.py): quick crawls.
+SERVER_ENV = {"MOODLAB_CRAWL_DELAY_SECONDS": "0.05"}
 
 # Each would set window.pwned if a page put it into the DOM as HTML: an <img>'s
 # onerror runs even from innerHTML; a <script> runs when a page builds it itself.
@@ -36,8 +38,7 @@ def markdown_alts(site: Site) -> list[str]:
 
 
 @pytest.fixture
-def hostile_site(env, monkeypatch):
-    monkeypatch.setenv("MOODLAB_CRAWL_DELAY_SECONDS", "0.05")
+def hostile_site(env):
     site = Site().start()
     # Escaped in the source, as a real page must write them: the crawler reads the
     # text back, so the stored alt text and title are the raw markup.

@@ -60,10 +60,13 @@ def site():
     site.stop()
 
 
+# Read by the module's server too (tests/e2e/conftest.py): a quick crawl, and a small
+# default music library.
+SERVER_ENV = {"MOODLAB_CRAWL_DELAY_SECONDS": "0.02", "MOODLAB_MUSIC_TRACKS_PER_MOOD": "1"}
+
+
 @pytest.fixture
-def lab(env, monkeypatch):
-    monkeypatch.setenv("MOODLAB_CRAWL_DELAY_SECONDS", "0.02")
-    monkeypatch.setenv("MOODLAB_MUSIC_TRACKS_PER_MOOD", "1")  # a small default library
+def lab(env):
     settings = Settings.from_env()
     yield Database(settings.database_url)
 
