@@ -1,7 +1,9 @@
 """The worker process: claims queued jobs one at a time and runs them.
 
 Start one with `moodlab worker` (`moodlab serve` starts one for you). Several
-workers may share a database; each job runs on exactly one of them.
+workers may share a database; each job runs on exactly one of them. The face that
+starts a worker hands it its start-up tasks (the CLI's: repairing derived image
+files), so the mechanism here knows no area's work (docs/architecture.md, "Layering").
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
@@ -29,7 +31,6 @@ from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus, Worker
 from moodlab.core.storage import remove_stale_temp_files
 from moodlab.core.timeutil import utcnow
-from moodlab.images.derived import repair_derived
 from moodlab.jobs import queue
 from moodlab.jobs.context import (
     JobCancelled,
@@ -43,6 +44,10 @@ from moodlab.jobs.kinds import KINDS, JobKind, kind
 
 log = logging.getLogger("moodlab.worker")
 
+# A task a worker runs when it starts, before it claims a job: what a crash may have
+# left behind (moodlab.images.derived.repair_derived, say).
+StartTask = Callable[[Settings, Database], object]
+
 
 class JobWorker:
     def __init__(
@@ -52,10 +57,12 @@ class JobWorker:
         name: str | None = None,
         *,
         kinds: dict[str, JobKind] | None = None,
+        on_start: Sequence[StartTask] = (),
     ):
         self.settings = settings
         self.database = database
         self.kinds = KINDS if kinds is None else kinds
+        self.on_start = tuple(on_start)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
         self._last_recovery = 0.0
@@ -63,9 +70,11 @@ class JobWorker:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def run(self, *, once: bool = False) -> int:
-        """Work until stopped (or, with ``once``, until the queue is empty); jobs run."""
+        """Run the start-up tasks, then work until stopped (or, with ``once``, until the
+        queue is empty); jobs run."""
         self._register()
-        repair_derived(self.settings, self.database)  # what a power cut may have cut short
+        for task in self.on_start:
+            task(self.settings, self.database)
         self.clean_stale_temp_files()
         ran = 0
         try:

@@ -406,3 +406,14 @@ def test_a_killed_jobs_temp_files_are_gone_after_the_next_worker_start(database,
     keep.write_bytes(b"a whole file")
     JobWorker(fast(settings), database).run(once=True)
     assert list(target.parent.iterdir()) == [keep]
+
+
+def test_a_worker_runs_the_start_up_tasks_it_is_handed_before_any_job(database, settings, lead):
+    job_id = enqueue(database, lead, steps=1, pause_seconds=0.0)
+    seen = []
+
+    def task(given_settings, given_database):
+        seen.append((given_settings.data_dir, given_database, job(database, job_id).status))
+
+    assert JobWorker(fast(settings), database, on_start=[task]).run(once=True) == 1
+    assert seen == [(settings.data_dir, database, JobStatus.QUEUED)]
