@@ -76,7 +76,7 @@ def test_the_graph_sees_imports_inside_functions():
     # The check above is only worth something if it reads lazy imports too.
     assert "moodlab.jobs.worker" in GRAPH["moodlab.cli.common"]
     # ... and the references imported on use: the job kinds' handlers, the CLI's areas.
-    assert "moodlab.training.runs" in GRAPH["moodlab.jobs.kinds"]
+    assert "moodlab.training.runs" in GRAPH["moodlab.job_kinds"]
     assert "moodlab.cli.images" in GRAPH["moodlab.cli.main"]
 
 
