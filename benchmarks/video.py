@@ -81,13 +81,14 @@ from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.models import Job
 from moodlab.jobs import queue
+from moodlab.job_kinds import KINDS
 from moodlab.jobs.worker import JobWorker, run_taken
 from moodlab.video.actions import start_video
 from moodlab.video.request import VideoParams
 
 settings = Settings.from_env()
 database = Database(settings.database_url)
-worker = JobWorker(settings, database)
+worker = JobWorker(settings, database, kinds=KINDS)
 for line in sys.stdin:
     clip, out = line.split()
     started = time.perf_counter()

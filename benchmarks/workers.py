@@ -43,6 +43,7 @@ def workspace(root: Path, per_mood: int) -> tuple[Settings, Database, Actor, int
     from moodlab.demo_data import picture
     from moodlab.images.actions import start_import
     from moodlab.images.importer import ImportParams
+    from moodlab.job_kinds import KINDS
     from moodlab.jobs.worker import start_here
     from moodlab.votes import annotation
 
@@ -85,6 +86,7 @@ def workspace(root: Path, per_mood: int) -> tuple[Settings, Database, Actor, int
         database=database,
         actor=lead,
         params=ImportParams(path=str(folder)),
+        kinds=KINDS,
     )
     with database.session() as session:
         images = session.execute(select(Image.id, Image.sha256)).all()

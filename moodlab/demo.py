@@ -50,6 +50,7 @@ from moodlab.datasets import snapshots
 from moodlab.demo_data import kept_pictures, picture, simulated_vote
 from moodlab.images.actions import start_import
 from moodlab.images.importer import ImportParams
+from moodlab.job_kinds import KINDS
 from moodlab.jobs.handoff import wait_for
 from moodlab.jobs.worker import start_here
 from moodlab.music.actions import start_generate
@@ -159,6 +160,7 @@ def build(
                 database=database,
                 actor=lead,
                 params=GenerateParams(),
+                kinds=KINDS,
             ).id  # no worker to wait for: here, now
         )
         truth = _images(settings, database, lead, per_mood, say)
@@ -212,6 +214,7 @@ def _images(
             database=database,
             actor=lead,
             params=ImportParams(path=folder, label="demo"),
+            kinds=KINDS,
         )
     if job.status != JobStatus.SUCCEEDED:
         raise MoodlabError(f"the demo import failed: {job.error}")
@@ -274,7 +277,7 @@ def _queued(
 
 def _finished(settings: Settings, database: Database, job_id: int) -> Job:
     """Job ``job_id`` once it has succeeded: a worker's, or run here if none took it."""
-    job = wait_for(settings, database, job_id, say=lambda line: None)
+    job = wait_for(settings, database, job_id, kinds=KINDS, say=lambda line: None)
     if job.status != JobStatus.SUCCEEDED:
         raise MoodlabError(f"the demo's {job.kind} job {job.id} failed: {job.error}")
     return job
@@ -383,13 +386,24 @@ def _training(
         _queued(start_training, settings, database, lead, runs["plain"])
         if helper
         else start_here(
-            start_training, settings=settings, database=database, actor=lead, params=runs["plain"]
+            start_training,
+            settings=settings,
+            database=database,
+            actor=lead,
+            params=runs["plain"],
+            kinds=KINDS,
         ).id
     )
     deep_job = start_here(
-        start_training, settings=settings, database=database, actor=lead, params=runs["deep"]
+        start_training,
+        settings=settings,
+        database=database,
+        actor=lead,
+        params=runs["deep"],
+        kinds=KINDS,
     )
-    plain_job = wait_for(settings, database, plain, say=lambda line: None)  # done if run here
+    # Done already if it ran here.
+    plain_job = wait_for(settings, database, plain, kinds=KINDS, say=lambda line: None)
     made = []
     for arch, job in (("plain", plain_job), ("deep", deep_job)):
         if job.status != JobStatus.SUCCEEDED or job.result is None:
@@ -421,6 +435,7 @@ def _video(root: Path, settings: Settings, database: Database, lead: Actor, say:
         database=database,
         actor=lead,
         params=VideoParams(inputs=inputs),
+        kinds=KINDS,
     )
     if job.status != JobStatus.SUCCEEDED or job.result is None:
         raise MoodlabError(f"the demo video failed: {job.error}")

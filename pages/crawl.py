@@ -14,8 +14,8 @@ from moodlab.images.importer import ImportParams
 from moodlab.images.intake import IntakeResult, display_path, recent_images
 from moodlab.images.openverse import OpenverseParams
 from moodlab.images.uploads import ACCEPTED, save_uploads
+from moodlab.job_kinds import KINDS
 from moodlab.jobs import queue as jobs
-from moodlab.jobs.kinds import KINDS
 from moodlab.ui import charts, forms, jobs_view, layout, session
 from moodlab.ui.text import plain
 

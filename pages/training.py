@@ -6,9 +6,10 @@ import streamlit as st
 from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import JobStatus, Role
+from moodlab.datasets import out_of_fold
 from moodlab.datasets import snapshots as datasets
 from moodlab.jobs import queue as jobs
-from moodlab.training import architectures, compare, review
+from moodlab.training import architectures, compare
 from moodlab.training.actions import start_training
 from moodlab.training.budget import data_problem, updates_warning
 from moodlab.training.registry import activate, chance_check, list_models
@@ -252,7 +253,7 @@ if folds:
         y="accuracy",
         height=200,
     )
-checked = review.review(model.report)
+checked = out_of_fold.review(model.report)
 if checked:
     st.markdown(
         "**Out-of-fold review** (each training image scored by the fold that did not train on it)"

@@ -7,7 +7,6 @@ from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import JobStatus, Role
 from moodlab.images.links import IMAGE_EXTENSIONS
-from moodlab.images.uploads import VIDEO_EXTENSIONS, save_video_uploads
 from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
 from moodlab.ui import charts, jobs_view, session
@@ -17,6 +16,7 @@ from moodlab.video.actions import start_video
 from moodlab.video.history import list_videos, video_file
 from moodlab.video.request import VideoParams
 from moodlab.video.result import VideoResult
+from moodlab.video.uploads import VIDEO_EXTENSIONS, save_video_uploads
 
 actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
 settings = session.settings()

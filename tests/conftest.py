@@ -284,7 +284,10 @@ def run_program(*args: str, stdin: str = "", env: dict[str, str] | None = None, 
 
 def run_job(settings: Settings, database: Database, actor: Actor, params):
     """Queue ``params``' job through the queue's checks and run it here, as the CLI does."""
+    from moodlab.job_kinds import KINDS
     from moodlab.jobs.queue import enqueue
     from moodlab.jobs.worker import start_here
 
-    return start_here(enqueue, settings=settings, database=database, actor=actor, params=params)
+    return start_here(
+        enqueue, settings=settings, database=database, actor=actor, params=params, kinds=KINDS
+    )

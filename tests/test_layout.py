@@ -1,5 +1,6 @@
-"""The package's shape (docs/architecture.md): no import cycles, and arrows that run
-one way: faces (pages/, moodlab/cli) -> area services -> core."""
+"""The package's shape (docs/architecture.md, "Layering"): no import cycles, and arrows
+that run one way, down the order of the areas: faces (moodlab/ui, moodlab/cli) ->
+the lab's assembly (demo, home, the table of job kinds) -> area services -> jobs -> core."""
 
 from __future__ import annotations
 
@@ -76,8 +77,87 @@ def test_the_graph_sees_imports_inside_functions():
     # The check above is only worth something if it reads lazy imports too.
     assert "moodlab.jobs.worker" in GRAPH["moodlab.cli.common"]
     # ... and the references imported on use: the job kinds' handlers, the CLI's areas.
-    assert "moodlab.training.runs" in GRAPH["moodlab.jobs.kinds"]
+    assert "moodlab.training.runs" in GRAPH["moodlab.job_kinds"]
     assert "moodlab.cli.images" in GRAPH["moodlab.cli.main"]
+
+
+# The areas of moodlab/ (its folders and top-level modules) by level, lowest first. An
+# area imports only areas of a lower level, never one of its own level or a higher one,
+# at module level, inside a function or by a "module:name" reference alike
+# (docs/architecture.md, "Layering", draws this table). "__init__" is moodlab/__init__.py
+# (the version), which every import of moodlab runs first, so it is lowest and imports
+# nothing.
+ORDER: list[set[str]] = [
+    {"__init__"},
+    {"core"},
+    {"jobs"},  # the mechanism: queue, worker, JobContext; it names no area's work
+    {"images", "votes"},
+    {"datasets"},
+    {"training"},
+    {"music"},
+    {"video"},  # a video's soundtrack comes from the music library
+    {"home", "demo_data", "job_kinds"},  # job_kinds names every area's handlers
+    {"demo"},  # the demo workspace builds on all of the lab, its generated data too
+    {"ui", "cli"},  # the faces
+    {"__main__"},
+]
+LEVEL = {area: level for level, areas in enumerate(ORDER) for area in areas}
+
+
+def area(module: str) -> str:
+    """``moodlab.images.crawl`` -> ``images``; ``moodlab`` -> ``__init__``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def against_the_order(graph: dict[str, set[str]]) -> list[str]:
+    """Each import from an area to one not below it, as "module -> module (area -> area)"."""
+    return [
+        f"{source} -> {target} ({area(source)} -> {area(target)})"
+        for source, targets in sorted(graph.items())
+        for target in sorted(targets)
+        if area(source) != area(target) and LEVEL[area(target)] >= LEVEL[area(source)]
+    ]
+
+
+def test_every_area_has_its_place_in_the_order():
+    areas = {area(name) for name in MODULES}
+    assert areas - set(LEVEL) == set(), "give these areas a level in ORDER"
+    assert set(LEVEL) - areas == set(), "ORDER names areas moodlab/ no longer has"
+
+
+def test_imports_run_down_the_order_of_the_areas():
+    offenders = against_the_order(GRAPH)
+    assert not offenders, "imports against the order of the areas:\n" + "\n".join(offenders)
+
+
+def test_the_order_check_finds_imports_up_or_across():
+    graph = {
+        "moodlab.jobs.worker": {"moodlab.images.derived", "moodlab.core.db"},  # up, down
+        "moodlab.images.uploads": {"moodlab.video.request", "moodlab.images.links"},
+        "moodlab.music.library": {"moodlab.video.paths"},  # up one level
+        "moodlab.images.crawl": {"moodlab.votes.annotation"},  # across one level
+        "moodlab.core.config": {"moodlab"},  # down to the package's own __init__
+        "moodlab": {"moodlab.core.config"},  # which imports nothing
+        "moodlab.ui.session": {"moodlab.cli.main"},  # across the faces
+        "moodlab.cli.main": {"moodlab.ui.session", "moodlab.demo", "moodlab.job_kinds"},
+    }
+    assert against_the_order(graph) == [
+        "moodlab -> moodlab.core.config (__init__ -> core)",
+        "moodlab.cli.main -> moodlab.ui.session (cli -> ui)",
+        "moodlab.images.crawl -> moodlab.votes.annotation (images -> votes)",
+        "moodlab.images.uploads -> moodlab.video.request (images -> video)",
+        "moodlab.jobs.worker -> moodlab.images.derived (jobs -> images)",
+        "moodlab.music.library -> moodlab.video.paths (music -> video)",
+        "moodlab.ui.session -> moodlab.cli.main (ui -> cli)",
+    ]
+
+
+def test_the_architecture_doc_draws_this_order():
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    rows = re.findall(r"^ *\| (\d+) \| ([^|]+) \|", text, re.MULTILINE)
+    drawn = {int(level): {name.strip(" `") for name in areas.split(",")} for level, areas in rows}
+    assert drawn == dict(enumerate(ORDER))
 
 
 def test_only_the_cli_imports_the_cli():

@@ -71,6 +71,7 @@ def run_here(start: Callable[..., Job], *, params: JobParams, hand_off: bool = F
     errors and the exit code are the same either way.
     """
     from moodlab.core.models import JobStatus
+    from moodlab.job_kinds import KINDS
 
     settings, database = open_database()
     if hand_off:
@@ -82,12 +83,15 @@ def run_here(start: Callable[..., Job], *, params: JobParams, hand_off: bool = F
             database=database,
             actor=actor(),
             params=params,
+            kinds=KINDS,
             say=lambda line: print(f"moodlab: {line}", file=sys.stderr),
         )
     else:
         from moodlab.jobs.worker import start_here
 
-        done = start_here(start, settings=settings, database=database, actor=actor(), params=params)
+        done = start_here(
+            start, settings=settings, database=database, actor=actor(), params=params, kinds=KINDS
+        )
     if done.status == JobStatus.FAILED:
         raise MoodlabError(done.error or "the job failed")
     if done.status == JobStatus.CANCELLED:

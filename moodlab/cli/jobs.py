@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database
 from moodlab.core.models import JobStatus
-from moodlab.jobs.kinds import KINDS
+from moodlab.job_kinds import KINDS
 
 if TYPE_CHECKING:
     from moodlab.core.models import Job

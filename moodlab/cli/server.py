@@ -98,10 +98,14 @@ def demo(args: argparse.Namespace) -> Report | None:
 
 
 def worker(args: argparse.Namespace) -> None:
+    from moodlab.images.derived import repair_derived
+    from moodlab.job_kinds import KINDS
     from moodlab.jobs.worker import JobWorker
 
     settings, database = open_database()
-    job_worker = JobWorker(settings, database)
+    # Derived image files a power cut may have cut short (docs/architecture.md,
+    # "File durability").
+    job_worker = JobWorker(settings, database, kinds=KINDS, on_start=[repair_derived])
     job_worker.install_signal_handlers()
     logging.getLogger("moodlab.worker").info("worker %s: waiting for jobs", job_worker.name)
     with filtered_stderr():  # TensorFlow's start-up notes, when a job first imports it

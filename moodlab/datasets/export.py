@@ -77,6 +77,8 @@ class ExportParams(JobParams):
     """A snapshot exported as a zip; ``out`` defaults to data/exports/."""
 
     KIND = "dataset_export"
+    TITLE = "dataset export"
+    ROLE = Role.LEAD
     snapshot_id: int = 0
     out: str | None = None
 

@@ -1,7 +1,7 @@
 """The lead's label review: images whose label a model's out-of-fold predictions dispute.
 
 A cross-validated run keeps each training image's out-of-fold probabilities
-(moodlab.training.review finds the disputed ones and the calibration). Here each
+(moodlab.datasets.out_of_fold finds the disputed ones and the calibration). Here each
 disputed image gets what the lead needs to decide: its votes in the current round
 (who voted what; annotators never see this), its label and the model's eight
 probabilities, whether it is excluded and which round of votes it is in. The two
@@ -31,8 +31,8 @@ from moodlab.core.models import (
     User,
     VoteRound,
 )
+from moodlab.datasets import out_of_fold
 from moodlab.datasets.exclusions import exclusions_of
-from moodlab.training import review
 from moodlab.votes.rounds import RoundRecord, find_image, rounds_of
 
 
@@ -98,7 +98,7 @@ def label_review(
         if found is None:
             raise NotFound(f"no trained model with id {model_id}")
         model = found
-    checked = review.review(model.report)
+    checked = out_of_fold.review(model.report)
     if checked is None:
         raise MoodlabError(
             f"model #{model.id} has no out-of-fold probabilities: train with 2 or more folds"

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
+from moodlab.core.models import Role
 from moodlab.images.checks import Rejected
 from moodlab.images.crawler import (
     MAX_CRAWL_DELAY,
@@ -34,6 +35,8 @@ class CrawlParams(JobParams):
     """A crawl as the lead asks for it: the one home of its defaults and checks."""
 
     KIND = "crawl"
+    TITLE = "web crawl"
+    ROLE = Role.LEAD
     seeds: list[str] = field(default_factory=list)
     max_pages: int = 100
     max_images: int = 500

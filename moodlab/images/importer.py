@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Role
 from moodlab.images.checks import Rejected
 from moodlab.images.intake import Intake, IntakeReport, Provenance, job_result
 from moodlab.images.links import IMAGE_EXTENSIONS
@@ -32,6 +33,8 @@ class ImportParams(JobParams):
     """An import of a folder or a .zip on the server (uploads land in one first)."""
 
     KIND = "import"
+    TITLE = "image import"
+    ROLE = Role.LEAD
     path: str = ""
     names: dict[str, str] = field(default_factory=dict)  # stored file name -> name shown
     label: str = ""  # how the log names the source

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Role
 from moodlab.images.checks import Rejected
 from moodlab.images.crawl import Crawler, CrawlOptions, Task, host_of
 from moodlab.images.fetch import AddressPolicy, Fetcher, FetchLimits
@@ -31,6 +32,8 @@ class OpenverseParams(JobParams):
     """A keyword search as the lead asks for it (defaults and checks live here only)."""
 
     KIND = "openverse"
+    TITLE = "Openverse search"
+    ROLE = Role.LEAD
     query: str = ""
     max_images: int = 50
     licenses: str | None = None  # licence codes, comma-separated, e.g. "cc0,by"

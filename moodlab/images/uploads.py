@@ -1,7 +1,8 @@
-"""Files uploaded through the browser, kept under the data dir for an import job.
+"""Images uploaded through the browser, kept under the data dir for an import job.
 
 Uploaded names are labels only: each file is saved as a numbered name with a
-whitelisted suffix in a fresh folder, so no name can reach outside it.
+whitelisted suffix in a fresh folder, so no name can reach outside it. A video's
+uploads are saved the same way, by moodlab.video.uploads.
 """
 
 from __future__ import annotations
@@ -40,35 +41,3 @@ def save_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> tuple[Pa
     if len(files) == 1 and folder.joinpath(next(iter(names))).suffix == ".zip":
         return folder / next(iter(names)), names
     return folder, names
-
-
-# Containers a video may come in; photos for a slideshow use the image suffixes.
-VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts")
-
-
-def save_video_uploads(
-    settings: Settings, files: list[tuple[str, bytes]]
-) -> tuple[list[str], dict[str, str]]:
-    """Save an uploaded video or photos: the saved paths, and saved path -> shown name."""
-    if not files:
-        raise MoodlabError("no files were uploaded")
-    folder = settings.data_dir / "uploads" / uuid.uuid4().hex
-    paths, names = [], {}
-    for number, (name, data) in enumerate(files, start=1):
-        shown = PurePath(name.replace("\\", "/")).name or f"upload {number}"
-        suffix = PurePath(shown).suffix.lower()
-        if suffix not in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS):
-            raise MoodlabError(f"{shown!r}: only videos and photos can be made into a video")
-        if len(data) > settings.video_max_bytes:
-            from moodlab.video.request import human_bytes
-
-            raise MoodlabError(
-                f"{shown}: {human_bytes(len(data))} is over the"
-                f" {human_bytes(settings.video_max_bytes)} limit (MOODLAB_VIDEO_MAX_BYTES)"
-            )
-        path = folder / f"{number:06d}{suffix}"
-        with atomic_write(path) as handle:
-            handle.write(data)
-        paths.append(str(path))
-        names[str(path)] = shown
-    return paths, names

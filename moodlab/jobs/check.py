@@ -14,6 +14,7 @@ from importlib import metadata
 
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Role
 from moodlab.core.storage import ContentStore
 from moodlab.jobs.context import JobContext, JobParams, JobResult
 
@@ -23,6 +24,8 @@ REPORTED_PACKAGES = ("streamlit", "sqlalchemy", "tensorflow", "keras", "pillow",
 @dataclass
 class CheckParams(JobParams):
     KIND = "worker_check"
+    TITLE = "worker check"
+    ROLE = Role.LEAD
     steps: int = 5
     pause_seconds: float = 0.2
 

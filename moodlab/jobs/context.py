@@ -1,7 +1,7 @@
 """What a job's handler gets: its params' settings and actor, progress, logs, cancellation.
 
-Handlers import this module only; the queue and the table of kinds import the handlers
-(docs/architecture.md, "Jobs"), so the arrows never loop back.
+Handlers import this module only; the table of kinds (moodlab.job_kinds) imports the
+handlers (docs/architecture.md, "Jobs"), so the arrows never loop back.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Job, JobStatus
+from moodlab.core.models import Job, JobStatus, Role
 from moodlab.core.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -53,10 +53,15 @@ class JobParams:
     """Base of each kind's params: the one home of its defaults and its validation.
 
     A job row stores ``to_json()``; the worker rebuilds the params with ``from_json``.
-    Forms and argparse read their defaults from the dataclass fields.
+    Forms and argparse read their defaults from the dataclass fields. The class says
+    which kind of job it starts, what a person calls that job and who may start it, so
+    ``enqueue`` needs no table of kinds (moodlab.job_kinds, which names each kind's
+    handler, sits above the areas: docs/architecture.md, "Jobs").
     """
 
-    KIND: ClassVar[str]
+    KIND: ClassVar[str]  # its key in moodlab.job_kinds.KINDS, stored in the job row
+    TITLE: ClassVar[str]  # what a person calls the job: "web crawl" (a web crawl job)
+    ROLE: ClassVar[Role]  # the least role that may start it; the lead may start any
 
     def validate(self, settings: Settings) -> None:
         """Raise MoodlabError naming the bad value; the default checks nothing."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from moodlab.core.db import Database
 from moodlab.core.models import Job, JobStatus, Worker
 from moodlab.core.timeutil import utcnow
 from moodlab.jobs import queue
+from moodlab.jobs.kind import JobKind
 
 DONE = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 WAIT_POLL_SECONDS = 0.2  # how often the command reads the job while a worker runs it
@@ -49,9 +50,11 @@ def run_on_worker(
     database: Database,
     actor: Actor,
     params: object,
+    kinds: Mapping[str, JobKind],
     say: Callable[[str], None],
 ) -> Job:
-    """``start`` queues the job; an idle worker here runs it, else this process does."""
+    """``start`` queues the job; an idle worker here runs it, else this process does (with
+    its handler from ``kinds``, moodlab.job_kinds.KINDS)."""
     here = None
     with database.session() as session:
         job = start(session=session, actor=actor, settings=settings, params=params)
@@ -60,7 +63,7 @@ def run_on_worker(
         if worker_name is None:  # claimed as it is queued: no worker takes it first
             from moodlab.jobs.worker import here_worker  # what the work needs: only now
 
-            here = here_worker(settings, database)
+            here = here_worker(settings, database, kinds=kinds)
             queue.take(job, worker=here.name)
         job_id = job.id
     if here is not None:
@@ -69,7 +72,7 @@ def run_on_worker(
         return run_taken(here, job_id)
     say(f"job {job_id}: handed to the idle worker {worker_name} (--here runs it in this process)")
     try:
-        return wait_for(settings, database, job_id, say=say)
+        return wait_for(settings, database, job_id, kinds=kinds, say=say)
     except KeyboardInterrupt:
         with database.session() as session:
             queue.request_cancel(session=session, actor=actor, job_id=job_id)
@@ -77,7 +80,12 @@ def run_on_worker(
 
 
 def wait_for(
-    settings: Settings, database: Database, job_id: int, *, say: Callable[[str], None]
+    settings: Settings,
+    database: Database,
+    job_id: int,
+    *,
+    kinds: Mapping[str, JobKind],
+    say: Callable[[str], None],
 ) -> Job:
     """Until the job is done; a job no worker takes, or whose worker went silent, runs here."""
     from moodlab.jobs.worker import try_run_here
@@ -105,7 +113,7 @@ def wait_for(
                     queue.recover_stale(session=session, stale_after=stale_after)
         elif time.monotonic() - taken_at > grace:
             say(f"job {job_id}: no worker took it; running it here")
-            done = try_run_here(settings, database, job_id)
+            done = try_run_here(settings, database, job_id, kinds=kinds)
             if done is not None:
                 return done
             taken_at = time.monotonic()  # a worker got it first: wait for that one

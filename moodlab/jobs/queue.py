@@ -20,7 +20,6 @@ from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import Job, JobStatus, Role, Worker
 from moodlab.core.timeutil import utcnow
 from moodlab.jobs.context import JobParams, append_log
-from moodlab.jobs.kinds import kind_of
 
 # A job is tried at most this often: the first run and one re-queue after its
 # worker died. A job that kills its worker twice (say, out of memory) fails.
@@ -31,15 +30,20 @@ MAX_ATTEMPTS = 2
 
 
 def enqueue(*, session: Session, actor: Actor, settings: Settings, params: JobParams) -> Job:
-    """Check the actor's role and the params, then queue the job; nothing is queued on error."""
-    job_kind = kind_of(params)
-    if job_kind.role == Role.LEAD:
-        article = "an" if job_kind.title[:1].lower() in "aeiou" else "a"
-        require_role(actor, Role.LEAD, action=f"start {article} {job_kind.title} job")
+    """Check the actor's role and the params, then queue the job; nothing is queued on error.
+
+    The params' type names the kind, its title and its least role (``JobParams``): the
+    queue reads no table of kinds, and a worker finds the kind's handler in the table
+    its face handed it.
+    """
+    kind = type(params)
+    if kind.ROLE == Role.LEAD:
+        article = "an" if kind.TITLE[:1].lower() in "aeiou" else "a"
+        require_role(actor, Role.LEAD, action=f"start {article} {kind.TITLE} job")
     params.validate(settings)
     params.authorize(session=session, actor=actor, settings=settings)
     job = Job(
-        kind=job_kind.name,
+        kind=kind.KIND,
         params=params.to_json(),
         created_by_id=actor.id,
         message="waiting for a worker",

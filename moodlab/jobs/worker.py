@@ -1,7 +1,10 @@
 """The worker process: claims queued jobs one at a time and runs them.
 
 Start one with `moodlab worker` (`moodlab serve` starts one for you). Several
-workers may share a database; each job runs on exactly one of them.
+workers may share a database; each job runs on exactly one of them. The face that
+starts a worker hands it the table of job kinds (moodlab.job_kinds.KINDS) and its
+start-up tasks (the CLI's: repairing derived image files), so the mechanism here
+knows no area's work (docs/architecture.md, "Layering").
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
@@ -29,7 +32,6 @@ from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus, Worker
 from moodlab.core.storage import remove_stale_temp_files
 from moodlab.core.timeutil import utcnow
-from moodlab.images.derived import repair_derived
 from moodlab.jobs import queue
 from moodlab.jobs.context import (
     JobCancelled,
@@ -39,9 +41,13 @@ from moodlab.jobs.context import (
     WorkerStopping,
     append_log,
 )
-from moodlab.jobs.kinds import KINDS, JobKind, kind
+from moodlab.jobs.kind import JobKind, kind
 
 log = logging.getLogger("moodlab.worker")
+
+# A task a worker runs when it starts, before it claims a job: what a crash may have
+# left behind (moodlab.images.derived.repair_derived, say).
+StartTask = Callable[[Settings, Database], object]
 
 
 class JobWorker:
@@ -51,11 +57,13 @@ class JobWorker:
         database: Database,
         name: str | None = None,
         *,
-        kinds: dict[str, JobKind] | None = None,
+        kinds: Mapping[str, JobKind],
+        on_start: Sequence[StartTask] = (),
     ):
         self.settings = settings
         self.database = database
-        self.kinds = KINDS if kinds is None else kinds
+        self.kinds = kinds
+        self.on_start = tuple(on_start)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
         self._last_recovery = 0.0
@@ -63,9 +71,11 @@ class JobWorker:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def run(self, *, once: bool = False) -> int:
-        """Work until stopped (or, with ``once``, until the queue is empty); jobs run."""
+        """Run the start-up tasks, then work until stopped (or, with ``once``, until the
+        queue is empty); jobs run."""
         self._register()
-        repair_derived(self.settings, self.database)  # what a power cut may have cut short
+        for task in self.on_start:
+            task(self.settings, self.database)
         self.clean_stale_temp_files()
         ran = 0
         try:
@@ -278,12 +288,17 @@ class JobWorker:
             job.message = f"re-queued: worker {self.name} shut down"
 
 
-def here_worker(settings: Settings, database: Database) -> JobWorker:
+def here_worker(
+    settings: Settings, database: Database, *, kinds: Mapping[str, JobKind]
+) -> JobWorker:
     """The worker that runs a command's job in the command's own process."""
-    return JobWorker(settings, database, name=f"cli:{socket.gethostname()}:{os.getpid()}")
+    name = f"cli:{socket.gethostname()}:{os.getpid()}"
+    return JobWorker(settings, database, name=name, kinds=kinds)
 
 
-def run_here(settings: Settings, database: Database, job: Job) -> Job:
+def run_here(
+    settings: Settings, database: Database, job: Job, *, kinds: Mapping[str, JobKind]
+) -> Job:
     """Run a queued job in this process (the CLI's way), recorded like any other.
 
     The CLI calls the same start service as the page, then this instead of waiting for
@@ -291,15 +306,17 @@ def run_here(settings: Settings, database: Database, job: Job) -> Job:
     taken here too. Ctrl-C cancels it, parts included: a command-line run is not handed
     to a worker to finish.
     """
-    done = try_run_here(settings, database, job.id)
+    done = try_run_here(settings, database, job.id, kinds=kinds)
     if done is None:
         raise MoodlabError(f"job {job.id} was taken by a worker before it could run here")
     return done
 
 
-def try_run_here(settings: Settings, database: Database, job_id: int) -> Job | None:
+def try_run_here(
+    settings: Settings, database: Database, job_id: int, *, kinds: Mapping[str, JobKind]
+) -> Job | None:
     """``run_here`` for job ``job_id`` if it is still queued; None when a worker has it."""
-    worker = here_worker(settings, database)
+    worker = here_worker(settings, database, kinds=kinds)
     with database.session() as session:
         if not queue.claim(session=session, job_id=job_id, worker=worker.name):
             return None
@@ -326,13 +343,15 @@ def start_here(
     database: Database,
     actor: Actor,
     params: JobParams,
+    kinds: Mapping[str, JobKind],
 ) -> Job:
-    """``start`` (a start service such as start_crawl) queues the job; it then runs here.
+    """``start`` (a start service such as start_crawl) queues the job; it then runs here,
+    with its handler from ``kinds`` (moodlab.job_kinds.KINDS).
 
     The job is claimed in the transaction that queues it, so a worker polling the same
     database never takes it first.
     """
-    worker = here_worker(settings, database)
+    worker = here_worker(settings, database, kinds=kinds)
     with database.session() as session:
         job = start(session=session, actor=actor, settings=settings, params=params)
         queue.take(job, worker=worker.name)

@@ -123,6 +123,8 @@ class GenerateParams(JobParams):
     """Synthesise the default tracks that are missing (a seed gives another library)."""
 
     KIND = "music_generate"
+    TITLE = "music library generation"
+    ROLE = Role.LEAD
     seed: int | None = None  # None: MOODLAB_MUSIC_SEED
 
 

@@ -24,6 +24,7 @@ from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
+from moodlab.core.models import Role
 from moodlab.core.storage import ContentStore
 from moodlab.datasets.snapshots import get_snapshot, members_of
 from moodlab.images.intake import thumbnail_path
@@ -46,6 +47,8 @@ class TrainParams(JobParams):
     augment: bool = False  # off, as in the paper
 
     KIND = "train"
+    TITLE = "training run"
+    ROLE = Role.LEAD
 
     def validate(self, settings: Settings) -> None:
         if self.arch not in architectures.ARCHITECTURES:
@@ -270,6 +273,8 @@ class FoldParams(TrainParams):
     fold: int = 1
 
     KIND = "train_fold"
+    TITLE = "training fold"
+    ROLE = Role.LEAD
 
     def validate(self, settings: Settings) -> None:
         super().validate(settings)
@@ -282,6 +287,8 @@ class FinalParams(TrainParams):
     """The final model of a run, trained on all its training images: a part of its job."""
 
     KIND = "train_final"
+    TITLE = "final model training"
+    ROLE = Role.LEAD
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus
 from moodlab.core.text import plural
 from moodlab.core.timeutil import utcnow
+from moodlab.job_kinds import KINDS
 from moodlab.jobs import queue as jobs
-from moodlab.jobs.kinds import KINDS
 from moodlab.ui.session import database, settings
 from moodlab.ui.text import plain
 

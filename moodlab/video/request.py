@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound
-from moodlab.core.models import TrainedModel
+from moodlab.core.models import Role, TrainedModel
 from moodlab.images.links import IMAGE_EXTENSIONS
 from moodlab.jobs.context import JobParams
 from moodlab.video import paths as allowed
@@ -41,6 +41,8 @@ class VideoParams(JobParams):
     keep_audio: bool = False
 
     KIND = "video"
+    TITLE = "video"
+    ROLE = Role.ANNOTATOR
 
     def validate(self, settings: Settings) -> None:
         check_inputs(self, settings)  # a missing, empty or mixed input is refused before a job

@@ -1,6 +1,6 @@
 """`moodlab CMD` imports only what CMD needs (docs/architecture.md, "Layering"): a crawl
 never imports TensorFlow, SciPy or scikit-learn, and the table of job kinds imports
-its handlers only when they run."""
+its handlers only when they run (tests/test_job_kinds.py checks the table itself)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import pytest
 
 from moodlab.cli.common import Parser
 from moodlab.cli.main import AREAS
-from moodlab.jobs.context import JobParams, JobResult
-from moodlab.jobs.kinds import KINDS
 from tests import media
 from tests.conftest import ROOT
 from tests.fixture_site import Site
@@ -63,13 +61,6 @@ def test_the_table_of_areas_names_what_each_module_registers():
         assert tuple(sub.choices) == names, f"{module} registers {list(sub.choices)}"
         seen += names
     assert len(seen) == len(set(seen)), "a command is in two areas"
-
-
-def test_every_kind_names_its_params_handler_and_result():
-    for name, kind in KINDS.items():
-        assert issubclass(kind.params, JobParams) and name == kind.params.KIND
-        assert callable(kind.run)
-        assert issubclass(kind.result, JobResult)
 
 
 @pytest.mark.parametrize("args", [["--help"], ["crawl", "--help"], ["video", "make", "--help"]])

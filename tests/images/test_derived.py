@@ -10,6 +10,7 @@ from moodlab.core.storage import ContentStore
 from moodlab.images.derived import repair_derived
 from moodlab.images.intake import Intake, Provenance, display_path, thumbnail_path
 from tests import media
+from tests.conftest import run_cli
 
 
 def test_empty_or_missing_derived_copies_are_rebuilt(settings, database):
@@ -37,6 +38,19 @@ def test_empty_or_missing_derived_copies_are_rebuilt(settings, database):
             display.load()
             assert display.size == (300, 200)
     assert repair_derived(settings, database) == 0
+
+
+def test_moodlab_worker_repairs_them_when_it_starts(settings, database):
+    intake = Intake(settings, database)
+    intake.stage(intake.check(media.png(3, (300, 200))), Provenance(source="t"))
+    intake.flush()
+    store = ContentStore(settings.data_dir)
+    with database.session() as session:
+        sha256 = session.scalars(select(Image.sha256)).one()
+    thumbnail_path(store, sha256).write_bytes(b"")  # what a power cut may leave
+    assert run_cli("worker", "--once").returncode == 0  # the command hands it the repair
+    with PILImage.open(thumbnail_path(store, sha256)) as thumb:
+        thumb.load()
 
 
 def test_staged_rows_are_committed_in_batches_and_duplicates_caught_before(settings, database):

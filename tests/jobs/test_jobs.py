@@ -20,10 +20,11 @@ from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError, PermissionDenied
 from moodlab.core.models import Job, JobStatus, Role
 from moodlab.core.timeutil import utcnow
+from moodlab.job_kinds import KINDS
 from moodlab.jobs import queue as jobs
 from moodlab.jobs.check import CheckParams
 from moodlab.jobs.context import JobParams
-from moodlab.jobs.kinds import KINDS, JobKind
+from moodlab.jobs.kind import JobKind
 from moodlab.jobs.worker import JobWorker
 from tests.conftest import ROOT
 
@@ -31,6 +32,8 @@ from tests.conftest import ROOT
 @dataclass
 class FailParams(JobParams):
     KIND = "test_fail"
+    TITLE = "failing test job"
+    ROLE = Role.LEAD
     bug: bool = False
 
 
@@ -44,6 +47,8 @@ def _fail(ctx, params: FailParams):
 @dataclass
 class LoopParams(JobParams):
     KIND = "test_loop"
+    TITLE = "looping test job"
+    ROLE = Role.LEAD
     steps: int = 1000
 
 
@@ -57,17 +62,21 @@ def _loop(ctx, params: LoopParams):
 @dataclass
 class TeleportParams(JobParams):
     KIND = "teleport"
+    TITLE = "teleport"
+    ROLE = Role.LEAD
 
 
-@pytest.fixture(autouse=True)
-def test_kinds(monkeypatch):
-    """Two kinds only these tests know, in the one table the queue and worker read."""
-    monkeypatch.setitem(
-        KINDS, "test_fail", JobKind("test_fail", "failing test job", Role.LEAD, FailParams, _fail)
-    )
-    monkeypatch.setitem(
-        KINDS, "test_loop", JobKind("test_loop", "looping test job", Role.LEAD, LoopParams, _loop)
-    )
+# The lab's kinds and two only these tests know: the table these tests' workers are handed.
+TEST_KINDS = {
+    **KINDS,
+    "test_fail": JobKind("test_fail", FailParams, _fail),
+    "test_loop": JobKind("test_loop", LoopParams, _loop),
+}
+
+
+def worker_of(settings: Settings, database: Database, **kwargs) -> JobWorker:
+    """A fast worker that knows the test kinds."""
+    return JobWorker(fast(settings), database, kinds=TEST_KINDS, **kwargs)
 
 
 def fast(settings: Settings) -> Settings:
@@ -105,7 +114,7 @@ def wait_for(predicate, timeout=20.0):
 
 def test_a_job_runs_to_success_with_progress_and_result(database, settings, lead):
     job_id = enqueue(database, lead, steps=3, pause_seconds=0.0)
-    assert JobWorker(fast(settings), database).run(once=True) == 1
+    assert worker_of(settings, database).run(once=True) == 1
     done = job(database, job_id)
     assert done.status == JobStatus.SUCCEEDED
     assert done.progress == 1.0
@@ -126,7 +135,7 @@ def test_a_failing_job_records_the_reason_and_the_worker_goes_on(
 ):
     failing = enqueue(database, lead, FailParams(**params))
     after = enqueue(database, lead, steps=1, pause_seconds=0.0)
-    assert JobWorker(fast(settings), database).run(once=True) == 2
+    assert worker_of(settings, database).run(once=True) == 2
     assert job(database, failing).status == JobStatus.FAILED
     assert job(database, failing).error == error
     assert job(database, after).status == JobStatus.SUCCEEDED
@@ -143,7 +152,7 @@ def test_cancelling_a_queued_job_is_immediate(database, lead):
 
 def test_a_running_job_honours_cancel(database, settings, lead):
     job_id = enqueue(database, lead, LoopParams())
-    worker = JobWorker(fast(settings), database)
+    worker = worker_of(settings, database)
     thread = threading.Thread(target=worker.run, kwargs={"once": True})
     thread.start()
     wait_for(lambda: job(database, job_id).progress > 0.01)
@@ -155,7 +164,7 @@ def test_a_running_job_honours_cancel(database, settings, lead):
 
 def test_a_worker_shutting_down_requeues_its_job(database, settings, lead):
     job_id = enqueue(database, lead, LoopParams())
-    worker = JobWorker(fast(settings), database)
+    worker = worker_of(settings, database)
     thread = threading.Thread(target=worker.run)
     thread.start()
     wait_for(lambda: job(database, job_id).status == JobStatus.RUNNING)
@@ -174,9 +183,11 @@ def test_annotators_cannot_start_lead_jobs(database, annotator):
         enqueue(database, annotator)
 
 
-def test_unknown_job_kinds_are_named(database, lead):
-    with pytest.raises(MoodlabError, match="unknown job kind 'teleport'"):
-        enqueue(database, lead, TeleportParams())
+def test_a_job_of_a_kind_the_worker_does_not_know_fails_naming_it(database, settings, lead):
+    job_id = enqueue(database, lead, TeleportParams())
+    assert worker_of(settings, database).run(once=True) == 1
+    assert job(database, job_id).status == JobStatus.FAILED
+    assert job(database, job_id).error.startswith("unknown job kind 'teleport': expected one of")
 
 
 def test_a_job_stale_twice_is_failed_with_a_reason(database, lead):
@@ -334,7 +345,7 @@ def test_the_heartbeat_thread_logs_a_failed_beat_and_keeps_beating(
 ):
     from sqlalchemy.exc import OperationalError
 
-    worker = JobWorker(fast(settings), database)
+    worker = worker_of(settings, database)
     real, calls = worker._job_beat, []
 
     def flaky(ctx):
@@ -404,5 +415,16 @@ def test_a_killed_jobs_temp_files_are_gone_after_the_next_worker_start(database,
     assert temp.name.startswith(".image.jpg.") and temp.name.endswith(".tmp")
     keep = target.parent / "kept.jpg"
     keep.write_bytes(b"a whole file")
-    JobWorker(fast(settings), database).run(once=True)
+    worker_of(settings, database).run(once=True)
     assert list(target.parent.iterdir()) == [keep]
+
+
+def test_a_worker_runs_the_start_up_tasks_it_is_handed_before_any_job(database, settings, lead):
+    job_id = enqueue(database, lead, steps=1, pause_seconds=0.0)
+    seen = []
+
+    def task(given_settings, given_database):
+        seen.append((given_settings.data_dir, given_database, job(database, job_id).status))
+
+    assert worker_of(settings, database, on_start=[task]).run(once=True) == 1
+    assert seen == [(settings.data_dir, database, JobStatus.QUEUED)]

@@ -13,6 +13,7 @@ from dataclasses import replace
 from sqlalchemy import select
 
 from moodlab.core.models import Job, JobStatus, TrainedModel
+from moodlab.job_kinds import KINDS
 from moodlab.jobs import queue as jobs
 from moodlab.jobs.context import JobContext
 from moodlab.jobs.worker import JobWorker, run_here
@@ -47,7 +48,7 @@ def test_a_run_is_a_job_per_fold_and_one_for_the_final_model(
     params = TrainParams(**small(snapshot_id))
     with database.session() as session:
         run = start_training(session=session, actor=lead, settings=settings, params=params)
-    done = run_here(settings, database, run)  # no worker: this process runs every part
+    done = run_here(settings, database, run, kinds=KINDS)  # no worker: this process runs every part
     assert done.status == JobStatus.SUCCEEDED, done.error
     parts = parts_of(database, run.id)
     # The final model first: the longest part, started first (docs/architecture.md, "Jobs").
@@ -87,7 +88,7 @@ def test_a_run_started_again_keeps_the_parts_finished_before(
         record = {"fold": 1, "accuracy": 0.25, "updates": 9, "history": [], "out_of_fold": []}
         jobs.finish(kept, JobStatus.SUCCEEDED)
         kept.result = record
-    done = run_here(settings, database, run)
+    done = run_here(settings, database, run, kinds=KINDS)
     assert done.status == JobStatus.SUCCEEDED, done.error
     assert done.result["cv_scores"][0] == 0.25  # kept, not trained again
     assert len(done.result["cv_scores"]) == 3
@@ -108,7 +109,7 @@ def test_cancelling_a_run_stops_all_its_parts(
     params = TrainParams(**small(snapshot_id, arch="plain", epochs=200))
     with database.session() as session:
         run_id = start_training(session=session, actor=lead, settings=fast, params=params).id
-    worker = JobWorker(fast, database, name="test-worker")
+    worker = JobWorker(fast, database, name="test-worker", kinds=KINDS)
     thread = threading.Thread(target=worker.run, daemon=True)
     thread.start()
     try:

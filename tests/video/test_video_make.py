@@ -228,6 +228,7 @@ def test_a_warm_worker_keeps_the_model_between_video_jobs(
     """The second video on one worker loads nothing; a replaced model file loads again."""
     import os
 
+    from moodlab.job_kinds import KINDS
     from moodlab.jobs.queue import enqueue
     from moodlab.jobs.worker import JobWorker
     from moodlab.training import registry
@@ -238,7 +239,7 @@ def test_a_warm_worker_keeps_the_model_between_video_jobs(
     real = registry.load_registered
     monkeypatch.setattr(registry, "load_registered", lambda s, e: loads.append(e.id) or real(s, e))
     source = clip(tmp_path / "short.mp4", [(SHOTS[0], 2)])
-    worker = JobWorker(settings, database)
+    worker = JobWorker(settings, database, kinds=KINDS)
 
     def video_job():
         with database.session() as session:

@@ -19,6 +19,10 @@ probabilities). From those:
   (the share-weighted gap between mean top probability and accuracy), and the bins
   for a reliability plot. A video's decision averages probabilities, so they should
   mean what they say.
+
+It lives with the datasets, beside the label review that lists the disputed images
+(moodlab.datasets.review): it reads a run's report, never the training code, so the
+label review imports nothing of training/ (docs/architecture.md, "Layering").
 """
 
 from __future__ import annotations

@@ -1,0 +1,86 @@
+"""The table of job kinds: each kind's params type, handler and result type, in one place.
+
+The face that starts a worker (`moodlab worker`, a command's own job, the demo's
+build) hands it this table, and the Jobs page and `moodlab jobs` read it. It names
+handlers in every area (images, datasets, training, music, video), so it sits above
+them all, beside home and demo; moodlab/jobs/ holds only the mechanism
+(docs/architecture.md, "Layering").
+
+The table names each kind's params, handler and result as ``"module:name"``,
+imported when first used (moodlab.jobs.kind), so importing the table costs nothing:
+`moodlab crawl` never imports the training or music modules. Each handler's module
+imports only moodlab.jobs.context, never this table or the queue, so the arrows
+never loop back; tests/test_layout.py reads these references as imports. What a
+person calls each kind and the least role that may start it are its params type's
+(``TITLE``, ``ROLE``), which ``enqueue`` reads.
+"""
+
+from __future__ import annotations
+
+from moodlab.jobs.kind import JobKind
+
+KINDS: dict[str, JobKind] = {
+    kind.name: kind
+    for kind in (
+        JobKind(
+            "crawl",
+            "moodlab.images.crawl:CrawlParams",
+            "moodlab.images.crawl:run_crawl",
+            "moodlab.images.report:IntakeResult",
+        ),
+        JobKind(
+            "openverse",
+            "moodlab.images.openverse:OpenverseParams",
+            "moodlab.images.openverse:run_openverse",
+            "moodlab.images.report:IntakeResult",
+        ),
+        JobKind(
+            "import",
+            "moodlab.images.importer:ImportParams",
+            "moodlab.images.importer:run_import",
+            "moodlab.images.report:IntakeResult",
+        ),
+        JobKind(
+            "dataset_export",
+            "moodlab.datasets.export:ExportParams",
+            "moodlab.datasets.export:run_export",
+            "moodlab.datasets.export:ExportResult",
+        ),
+        JobKind(
+            "train",
+            "moodlab.training.runs:TrainParams",
+            "moodlab.training.spread:run_training",
+            "moodlab.training.runs:TrainResult",
+        ),
+        JobKind(
+            "train_fold",
+            "moodlab.training.runs:FoldParams",
+            "moodlab.training.runs:run_fold",
+            "moodlab.training.runs:PartResult",
+        ),
+        JobKind(
+            "train_final",
+            "moodlab.training.runs:FinalParams",
+            "moodlab.training.runs:run_final",
+            "moodlab.training.runs:PartResult",
+        ),
+        JobKind(
+            "music_generate",
+            "moodlab.music.library:GenerateParams",
+            "moodlab.music.library:run_generate",
+            "moodlab.music.library:GenerateResult",
+        ),
+        JobKind(
+            "video",
+            "moodlab.video.request:VideoParams",
+            "moodlab.video.service:run_video",
+            "moodlab.video.result:VideoResult",
+        ),
+        JobKind(
+            "worker_check",
+            "moodlab.jobs.check:CheckParams",
+            "moodlab.jobs.check:run_check",
+            "moodlab.jobs.check:CheckResult",
+        ),
+    )
+}

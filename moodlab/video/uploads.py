@@ -1,0 +1,46 @@
+"""A video or photos uploaded through the browser, kept under the data dir for a video job.
+
+Uploaded names are labels only: each file is saved as a numbered name with a
+whitelisted suffix in a fresh folder, so no name can reach outside it (as image
+uploads are: moodlab.images.uploads).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import PurePath
+
+from moodlab.core.config import Settings
+from moodlab.core.errors import MoodlabError
+from moodlab.core.storage import atomic_write
+from moodlab.images.links import IMAGE_EXTENSIONS
+from moodlab.video.request import human_bytes
+
+# Containers a video may come in; photos for a slideshow use the image suffixes.
+VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts")
+
+
+def save_video_uploads(
+    settings: Settings, files: list[tuple[str, bytes]]
+) -> tuple[list[str], dict[str, str]]:
+    """Save an uploaded video or photos: the saved paths, and saved path -> shown name."""
+    if not files:
+        raise MoodlabError("no files were uploaded")
+    folder = settings.data_dir / "uploads" / uuid.uuid4().hex
+    paths, names = [], {}
+    for number, (name, data) in enumerate(files, start=1):
+        shown = PurePath(name.replace("\\", "/")).name or f"upload {number}"
+        suffix = PurePath(shown).suffix.lower()
+        if suffix not in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS):
+            raise MoodlabError(f"{shown!r}: only videos and photos can be made into a video")
+        if len(data) > settings.video_max_bytes:
+            raise MoodlabError(
+                f"{shown}: {human_bytes(len(data))} is over the"
+                f" {human_bytes(settings.video_max_bytes)} limit (MOODLAB_VIDEO_MAX_BYTES)"
+            )
+        path = folder / f"{number:06d}{suffix}"
+        with atomic_write(path) as handle:
+            handle.write(data)
+        paths.append(str(path))
+        names[str(path)] = shown
+    return paths, names
