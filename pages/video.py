@@ -10,7 +10,7 @@ from moodlab.images.links import IMAGE_EXTENSIONS
 from moodlab.images.uploads import VIDEO_EXTENSIONS, save_video_uploads
 from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
-from moodlab.ui import charts, jobs_view, session
+from moodlab.ui import access, charts, jobs_view, session
 from moodlab.ui.text import plain
 from moodlab.video import timeline
 from moodlab.video.actions import start_video
@@ -18,7 +18,7 @@ from moodlab.video.history import list_videos, video_file
 from moodlab.video.request import VideoParams
 from moodlab.video.result import VideoResult
 
-actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
+actor = access.require_role(Role.LEAD, Role.ANNOTATOR)
 settings = session.settings()
 
 st.title("Video")
