@@ -1,7 +1,7 @@
 """The ORM: every table of moodlab, in SQLAlchemy 2's typed declarative style.
 
 Schema changes go through a new Alembic migration in migrations/versions;
-tests/test_migrations.py fails when this file and the migrations drift apart.
+tests/core/test_migrations.py fails when this file and the migrations drift apart.
 """
 
 from __future__ import annotations
