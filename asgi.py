@@ -12,8 +12,10 @@ from moodlab.ui.web import ROUTES
 # app.py builds its navigation with st.navigation. Until a script has called it once,
 # Streamlit treats the pages/ folder beside app.py as old-style multipage pages: the
 # first visitor of a fresh server who opens /training would run pages/training.py on
-# its own, without app.py's login. st.navigation clears this flag; so does moodlab,
-# before any visitor arrives.
+# its own, without app.py. Each page guards itself (it shows a logged-out visitor only
+# the login form), but the old mode also lists every page in the sidebar: so this second
+# guard clears the flag before any visitor arrives, as st.navigation would. The flag is
+# Streamlit's private attribute; tests/test_pages_guard.py fails if it is renamed.
 PagesManager.uses_pages_directory = False
 
 app = st.App("app.py", routes=ROUTES)

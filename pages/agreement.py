@@ -6,10 +6,10 @@ import streamlit as st
 from moodlab.core import moods
 from moodlab.core.models import Role
 from moodlab.core.text import label, plural
-from moodlab.ui import charts, session
+from moodlab.ui import access, charts, session
 from moodlab.votes.agreement import agreement_report
 
-actor = session.require_role(Role.LEAD)
+actor = access.require_role(Role.LEAD)
 settings = session.settings()
 with session.database().session() as db:
     report = agreement_report(session=db, actor=actor, settings=settings)

@@ -6,11 +6,11 @@ from moodlab.core import moods
 from moodlab.core.models import Role
 from moodlab.core.storage import ContentStore
 from moodlab.images.intake import display_path
-from moodlab.ui import session
+from moodlab.ui import access, session
 from moodlab.ui.annotator import annotator, data_url
 from moodlab.votes import annotation
 
-actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
+actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
 settings = session.settings()
 store = ContentStore(settings.data_dir)
 # Images the server offers the browser on every rerun: enough that a fast annotator

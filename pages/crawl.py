@@ -16,10 +16,10 @@ from moodlab.images.openverse import OpenverseParams
 from moodlab.images.uploads import ACCEPTED, save_uploads
 from moodlab.job_kinds import KINDS
 from moodlab.jobs import queue as jobs
-from moodlab.ui import charts, forms, jobs_view, layout, session
+from moodlab.ui import access, charts, forms, jobs_view, layout, session
 from moodlab.ui.text import plain
 
-actor = session.require_role(Role.LEAD)
+actor = access.require_role(Role.LEAD)
 settings = session.settings()
 INTAKE_KINDS = ("crawl", "import", "openverse")
 

@@ -13,10 +13,10 @@ from moodlab.datasets import ties, wording
 from moodlab.datasets.actions import start_export
 from moodlab.datasets.export import ExportParams, export_path
 from moodlab.images.intake import display_path
-from moodlab.ui import forms, label_review, session
+from moodlab.ui import access, forms, label_review, session
 from moodlab.ui.text import plain
 
-actor = session.require_role(Role.LEAD)
+actor = access.require_role(Role.LEAD)
 settings = session.settings()
 store = ContentStore(settings.data_dir)
 

@@ -7,9 +7,9 @@ from moodlab.core import moods
 from moodlab.core.models import JobStatus, Role
 from moodlab.home import lab_overview
 from moodlab.jobs import queue as jobs
-from moodlab.ui import jobs_view, layout, navigation, session
+from moodlab.ui import access, jobs_view, layout, navigation, session
 
-actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
+actor = access.require_role(Role.LEAD, Role.ANNOTATOR)
 with session.database().session() as db:
     overview = lab_overview(session=db, settings=session.settings(), actor=actor)
 

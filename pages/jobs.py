@@ -5,9 +5,9 @@ import streamlit as st
 from moodlab.core.models import JobStatus, Role
 from moodlab.jobs import queue as jobs
 from moodlab.jobs.actions import start_check
-from moodlab.ui import jobs_view, session
+from moodlab.ui import access, jobs_view, session
 
-actor = session.require_role(Role.LEAD)
+actor = access.require_role(Role.LEAD)
 
 st.title("Jobs")
 st.caption("Long work runs in the worker; this page refreshes every 2 seconds.")

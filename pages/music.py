@@ -9,10 +9,10 @@ from moodlab.jobs import queue as jobs
 from moodlab.music import library
 from moodlab.music import votes as track_votes
 from moodlab.music.actions import generation_job, start_generate
-from moodlab.ui import jobs_view, session
+from moodlab.ui import access, jobs_view, session
 from moodlab.ui.text import plain
 
-actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
+actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
 settings = session.settings()
 
 STATUS_BADGES = {

@@ -7,10 +7,10 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.music import votes as track_votes
-from moodlab.ui import session
+from moodlab.ui import access, session
 from moodlab.ui.text import plain
 
-actor = session.require_role(Role.ANNOTATOR, Role.LEAD)
+actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
 settings: Settings = session.settings()
 
 st.title("Music votes")

@@ -14,10 +14,10 @@ from moodlab.training.actions import start_training
 from moodlab.training.budget import data_problem, updates_warning
 from moodlab.training.registry import activate, chance_check, list_models
 from moodlab.training.runs import TrainParams, TrainResult, estimated_updates
-from moodlab.ui import charts, forms, jobs_view, session
+from moodlab.ui import access, charts, forms, jobs_view, session
 from moodlab.ui.text import plain
 
-actor = session.require_role(Role.LEAD)
+actor = access.require_role(Role.LEAD)
 settings = session.settings()
 
 st.title("Training")

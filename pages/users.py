@@ -5,10 +5,10 @@ import streamlit as st
 
 from moodlab.core import auth
 from moodlab.core.models import Role
-from moodlab.ui import session
+from moodlab.ui import access, session
 from moodlab.ui.layout import act
 
-actor = session.require_role(Role.LEAD)
+actor = access.require_role(Role.LEAD)
 st.title("Users")
 
 

@@ -9,7 +9,7 @@ from moodlab.core.models import JobStatus, Role
 from moodlab.images.links import IMAGE_EXTENSIONS
 from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
-from moodlab.ui import charts, jobs_view, session
+from moodlab.ui import access, charts, jobs_view, session
 from moodlab.ui.text import plain
 from moodlab.video import timeline
 from moodlab.video.actions import start_video
@@ -18,7 +18,7 @@ from moodlab.video.request import VideoParams
 from moodlab.video.result import VideoResult
 from moodlab.video.uploads import VIDEO_EXTENSIONS, save_video_uploads
 
-actor = session.require_role(Role.LEAD, Role.ANNOTATOR)
+actor = access.require_role(Role.LEAD, Role.ANNOTATOR)
 settings = session.settings()
 
 st.title("Video")

@@ -1,10 +1,14 @@
 """Documentation is checked, not hoped for.
 
 Every setting is in docs/configuration.md, every command and verb in docs/cli.md,
-the front-page README stays small, and every relative link leads somewhere.
+the front-page README stays small, every relative link leads somewhere, and every
+repository path the docs, comments and docstrings name exists.
 """
 
+import ast
+import io
 import re
+import tokenize
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -24,6 +28,30 @@ INLINE_CODE = re.compile(r"`[^`\n]*`")
 # [text](target) and ![alt](target); an optional "title" after the target is dropped.
 LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # http:, https:, mailto:
+URL = re.compile(r"[a-z][a-z0-9+.-]*://\S*", re.IGNORECASE)
+
+# The folders whose files are the repository's own. The app's own folders (data/, db/,
+# music/, cache/) hold what it writes, so `db/moodlab.sqlite` names no repository file.
+SOURCE_FOLDERS = ("moodlab", "pages", "tests", "docs", "benchmarks", "migrations", ".ci")
+# A repository path: a source folder and a slash at the start of a word, then path
+# characters. It ends at the first other character (`moodlab/ui/session.py:current_actor`
+# names moodlab/ui/session.py); one that runs into a glob or a placeholder
+# (`tests/test_*.py`, `migrations/versions/<file>.py`) is no path: the possessive `*+`
+# keeps the match from backing off to a shorter one that would look like a path.
+REPO_PATH = re.compile(
+    r"(?<![\w./-])(?:"
+    + "|".join(re.escape(folder) for folder in SOURCE_FOLDERS)
+    + r")/[\w./-]*+(?![*?<>{\[])"
+)
+CODE = [
+    ROOT / "app.py",
+    ROOT / "asgi.py",
+    *(
+        path
+        for folder in ("moodlab", "pages", "tests", "benchmarks", "migrations")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+    ),
+]
 
 
 def _read(path: Path) -> str:
@@ -44,6 +72,25 @@ def _anchors(text: str) -> set[str]:
             heading = match.group(1).replace("`", "").lower()
             anchors.add(re.sub(r"[^\w\- ]", "", heading).replace(" ", "-"))
     return anchors
+
+
+def repository_paths(text: str) -> list[str]:
+    """The repository paths ``text`` names (REPO_PATH), less a sentence's full stop."""
+    return [match.group().rstrip(".") for match in REPO_PATH.finditer(URL.sub("", text))]
+
+
+def missing_paths(text: str, root: Path = ROOT) -> list[str]:
+    return [path for path in repository_paths(text) if not (root / path).exists()]
+
+
+def comments_and_docstrings(source: str) -> str:
+    """What a Python file says in prose: its comments and its docstrings."""
+    lines = io.StringIO(source).readline
+    parts = [t.string for t in tokenize.generate_tokens(lines) if t.type == tokenize.COMMENT]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            parts.append(ast.get_docstring(node, clean=False) or "")
+    return "\n".join(parts)
 
 
 def _commands() -> list[tuple[str, str | None]]:
@@ -101,3 +148,51 @@ def test_every_relative_link_leads_somewhere(page):
         elif fragment and path.suffix == ".md" and fragment not in _anchors(_read(path)):
             broken.append(f"{target} (no such heading)")
     assert not broken, f"{page.relative_to(ROOT)} has broken links: {broken}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_repository_path_a_page_names_exists(page):
+    missing = missing_paths(_read(page))
+    assert not missing, f"{page.relative_to(ROOT)} names paths that do not exist: {missing}"
+
+
+def test_every_repository_path_a_comment_or_docstring_names_exists():
+    missing = [
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in CODE
+        for name in missing_paths(comments_and_docstrings(_read(path)))
+    ]
+    assert not missing, f"comments and docstrings name paths that do not exist: {missing}"
+
+
+def test_the_path_check_finds_a_stale_path_and_skips_what_is_no_path():
+    text = """
+    `tests/test_moods.py` checks the table; see moodlab/core/moods.py.
+    (moodlab/ui/session.py:current_actor, tests/core/test_auth.py::test_x, `docs/nope.md#a`)
+    Not paths: `tests/test_*.py`, `migrations/versions/<rev>.py`, `db/moodlab.sqlite`,
+    https://example.org/tests/x.py, ../moodlab/none.py, mymoodlab/x.py, `moodlab.core.db`.
+    """
+    assert repository_paths(text) == [
+        "tests/test_moods.py",
+        "moodlab/core/moods.py",
+        "moodlab/ui/session.py",
+        "tests/core/test_auth.py",
+        "docs/nope.md",
+    ]
+    assert missing_paths(text) == ["tests/test_moods.py", "docs/nope.md"]
+
+
+def test_the_path_check_reads_comments_and_docstrings_only():
+    source = '''"""Module: see tests/gone.py."""
+
+PATH = "tests/not_prose.py"  # but this comment names tests/also_gone.py
+
+
+def f():
+    """tests/gone_too.py"""
+'''
+    assert missing_paths(comments_and_docstrings(source)) == [
+        "tests/also_gone.py",
+        "tests/gone.py",
+        "tests/gone_too.py",
+    ]

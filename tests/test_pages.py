@@ -128,7 +128,7 @@ def test_an_annotator_cannot_open_lead_pages(database, lead, annotator, page):
     at.session_state[ACTOR_KEY] = annotator
     at.session_state[LAST_SEEN_KEY] = time.time()
     at.run()
-    assert texts(at) == "This page is not available to your role."
+    assert texts(at) == "This page is for the lab lead."
     assert not at.dataframe
 
 

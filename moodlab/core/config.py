@@ -2,7 +2,7 @@
 
 Each setting is one dataclass field whose metadata names its environment
 variable and says what it does; docs/configuration.md's table is checked
-against these fields by tests/test_config.py.
+against these fields by tests/test_docs.py.
 """
 
 from __future__ import annotations

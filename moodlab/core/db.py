@@ -72,13 +72,16 @@ def is_locked_error(exc: BaseException) -> bool:
 
 
 def retry_locked(
-    write: Callable[[], T], *, what: str, delays: tuple[float, ...] = LOCKED_RETRY_DELAYS
+    write: Callable[[], T], *, what: str, delays: tuple[float, ...] | None = None
 ) -> T:
     """Run ``write`` (a whole transaction), again after a pause while the database is locked.
 
     After the last try it raises DatabaseBusy naming ``what`` instead of SQLite's raw
     "database is locked", so the caller (a page, the CLI, a job) can say what was not saved.
+    The pauses are ``delays``, or LOCKED_RETRY_DELAYS as it is when the write runs.
     """
+    if delays is None:
+        delays = LOCKED_RETRY_DELAYS
     for attempt in range(len(delays) + 1):
         try:
             return write()

@@ -56,8 +56,8 @@ def current_revision(database: Database) -> str | None:
 
 def newest_file_revision() -> str | None:
     """The revision of the newest migration file, from its name alone: the files are
-    named DATE_NNNN_slug.py and NNNN is the file's revision id (tests/core/
-    test_migrations.py checks this, and that the newest is alembic's head)."""
+    named DATE_NNNN_slug.py and NNNN is the file's revision id
+    (tests/core/test_migrations.py checks this, and that the newest is alembic's head)."""
     numbers = [path.name.split("_")[1] for path in (MIGRATIONS_DIR / "versions").glob("*_*_*.py")]
     return max(numbers, default=None)
 

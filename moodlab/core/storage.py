@@ -76,9 +76,11 @@ def _temp_file(path: Path) -> tuple[int, str]:
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """A temp path beside ``path`` for a tool that writes files itself (ffmpeg).
+    """A temp path beside ``path`` for a tool that writes files itself (ffmpeg, Keras).
 
-    On success the file is fsynced and renamed to ``path``; on failure it is removed.
+    On success the file is fsynced, renamed to ``path`` and its folder fsynced, so the
+    rename too survives a power cut; on failure it is removed. The temp name ends with
+    ``path``'s suffix, for tools that choose the format by it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{writer_token()}.{time.monotonic_ns()}.tmp{path.suffix}")
@@ -86,6 +88,16 @@ def atomic_path(path: Path) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so that the renames into it last (a file's own fsync does not)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextmanager

@@ -6,7 +6,6 @@ they all get the same checks, the same derived files and the same report.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -20,7 +19,7 @@ from sqlalchemy.orm import Session
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.models import Image
-from moodlab.core.storage import ContentStore
+from moodlab.core.storage import ContentStore, sync_folder
 from moodlab.images.checks import CheckedImage, Rejected, check_image
 from moodlab.images.report import MAX_LISTED, IntakeReport
 from moodlab.images.report import IntakeResult as IntakeResult
@@ -340,11 +339,7 @@ def _image(image_id: int) -> str:
 def _sync_folders(folders: set[Path]) -> None:
     """fsync folders, so that the renames into them last before a row names the files."""
     for folder in folders:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        sync_folder(folder)
 
 
 def recent_images(*, session: Session, job_id: int | None = None, limit: int = 24) -> list[Image]:

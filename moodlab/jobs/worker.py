@@ -109,9 +109,10 @@ class JobWorker:
     def clean_stale_temp_files(self) -> list[Path]:
         """Remove temp files that killed jobs left under the data and music dirs.
 
-        moodlab's atomic writes name their temp files ``.<name>.<pid>.<...>.tmp...``
-        (moodlab.core.storage); one whose writer process is gone is removed, and any
-        other older than the stale-job window (a writer that names no pid).
+        moodlab's atomic writes name their temp files ``.<name>.h<host>p<pid>.<random>.tmp``,
+        perhaps followed by the file's suffix (moodlab.core.storage); one of this host whose
+        writer process is gone is removed, and any other once older than the stale-job
+        window (another host's on shared storage, or a writer that names no pid).
         """
         removed: list[Path] = []
         for root in (self.settings.data_dir, self.settings.music_dir):

@@ -9,7 +9,6 @@ snapshot, so a part runs the same on any worker.
 
 from __future__ import annotations
 
-import os
 import platform
 import tempfile
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
-from moodlab.core.storage import ContentStore
+from moodlab.core.storage import ContentStore, atomic_path
 from moodlab.datasets.snapshots import get_snapshot, members_of
 from moodlab.images.intake import thumbnail_path
 from moodlab.jobs.context import JobContext, JobParams, JobResult
@@ -391,12 +390,10 @@ def run_final(ctx: JobContext, params: FinalParams) -> dict[str, Any]:
         else None
     )
     path = model_file(params, ctx.parent_id or ctx.job_id)
-    target = settings.data_dir / path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Keras wants the .keras suffix: save beside the target, then rename into place.
-    temporary = target.with_name(f".{target.name}.tmp.keras")
-    model.save(temporary)
-    os.replace(temporary, target)
+    # A temp name beside the target that keeps the .keras suffix Keras wants; fsynced,
+    # renamed, and the folder fsynced (docs/architecture.md, "File durability").
+    with atomic_path(settings.data_dir / path) as temporary:
+        model.save(temporary)
     ctx.log(
         f"final model: {final_updates} updates"
         + (f", test accuracy {test['accuracy']:.3f}" if test else ", no test set")

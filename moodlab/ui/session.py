@@ -18,7 +18,6 @@ from moodlab.core import auth, sessions
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.db import Database, get_database
-from moodlab.core.models import Role
 from moodlab.ui import web
 
 ACTOR_KEY = "actor"
@@ -147,12 +146,3 @@ def _actor_without_session() -> Actor | None:
     st.session_state[ACTOR_KEY] = fresh
     st.session_state[LAST_SEEN_KEY] = time.time()
     return fresh
-
-
-def require_role(*roles: Role) -> Actor:
-    """For a page: the actor, or stop the page with a message. Services check again."""
-    actor = current_actor()
-    if actor is None or actor.role not in roles:
-        st.error("This page is not available to your role.")
-        st.stop()
-    return actor

@@ -85,14 +85,100 @@ def test_models_and_migrations_do_not_drift(database):
     assert diff == [], f"models differ from migrations; add a migration: {diff}"
 
 
-def test_every_migration_has_a_downgrade():
+def schema(database: Database) -> dict[str, dict[str, object]]:
+    """Every table's columns, keys, indexes and constraints, as the database reports them."""
+    inspector = inspect(database.engine)
+    found: dict[str, dict[str, object]] = {}
+    for table in sorted(set(inspector.get_table_names()) - {"alembic_version"}):
+        found[table] = {
+            "columns": [
+                (c["name"], str(c["type"]), c["nullable"], str(c.get("default")))
+                for c in inspector.get_columns(table)
+            ],
+            "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
+            "foreign keys": sorted(
+                (fk["constrained_columns"], fk["referred_table"], fk["referred_columns"])
+                for fk in inspector.get_foreign_keys(table)
+            ),
+            "indexes": sorted(
+                (i["name"], i["column_names"], bool(i["unique"]))
+                for i in inspector.get_indexes(table)
+            ),
+            "unique": sorted(
+                (u["name"], u["column_names"]) for u in inspector.get_unique_constraints(table)
+            ),
+            "checks": sorted(str(c["sqltext"]) for c in inspector.get_check_constraints(table)),
+        }
+    return found
+
+
+def first_downgrade_that_does_not_undo_its_upgrade(config, database: Database, revisions):
+    """Upgrade to each revision (oldest first) and downgrade again; the first revision
+    whose downgrade leaves a schema other than the one before its upgrade, or None.
+
+    The database starts at the first revision's parent; the check stops at a wrong
+    downgrade, after which the schema is not what any revision expects. A downgrade
+    that is only ``pass`` is wrong unless its upgrade changed no schema (data only).
+    """
+    from alembic import command
+
+    for revision in revisions:
+        before = schema(database)
+        command.upgrade(config, revision.revision)
+        command.downgrade(config, revision.down_revision or "base")
+        if schema(database) != before:
+            return revision.revision
+        command.upgrade(config, revision.revision)
+    return None
+
+
+def oldest_first(config) -> list:
     from alembic.script import ScriptDirectory
 
-    from moodlab.core.paths import MIGRATIONS_DIR
+    return list(reversed(list(ScriptDirectory.from_config(config).walk_revisions())))
 
-    for revision in ScriptDirectory(str(MIGRATIONS_DIR)).walk_revisions():
-        source = revision.module.downgrade.__code__
-        assert source.co_code, f"migration {revision.revision} has an empty downgrade"
+
+def test_every_downgrade_undoes_its_upgrade(settings):
+    database = Database(settings.database_url)
+    config = migrate.alembic_config(database)
+    assert (
+        first_downgrade_that_does_not_undo_its_upgrade(config, database, oldest_first(config))
+        is None
+    )
+    assert migrate.is_at_head(database)
+    database.dispose()
+
+
+def test_the_downgrade_check_catches_a_downgrade_that_only_passes(settings, tmp_path):
+    import shutil
+
+    folder = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    head = migrate.head_revision()
+    (folder / "versions" / "20990101_9999_a_table_never_dropped.py").write_text(
+        f"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "9999"
+down_revision = "{head}"
+
+
+def upgrade():
+    op.create_table("notes", sa.Column("id", sa.Integer(), primary_key=True))
+
+
+def downgrade():
+    pass
+"""
+    )
+    database = Database(settings.database_url)
+    config = migrate.alembic_config(database)
+    config.set_main_option("script_location", str(folder))
+    migrate.upgrade(database)  # the real revisions, checked above
+    newest = oldest_first(config)[-1:]
+    assert first_downgrade_that_does_not_undo_its_upgrade(config, database, newest) == "9999"
+    database.dispose()
 
 
 def test_upgrading_fills_in_each_images_answer_count(settings):

@@ -74,3 +74,29 @@ def test_stale_temp_files_are_those_of_gone_processes_or_old_ones(tmp_path):
     removed = remove_stale_temp_files(tmp_path, older_than_s=60)
     assert sorted(removed) == sorted([dead, old])
     assert mine.exists() and other_host.exists() and real.exists()
+
+
+def test_a_tool_written_file_is_fsynced_renamed_and_its_folder_fsynced(tmp_path, monkeypatch):
+    # What a model save needs (moodlab/training/runs.py): a power cut after the job ends
+    # must not lose the file nor its name. fsync leaves no trace on disk, so it is watched.
+    import os
+    import stat
+
+    from moodlab.core.storage import atomic_path
+
+    synced = []
+    real_fsync = os.fsync
+
+    def watched_fsync(fd):
+        info = os.fstat(fd)
+        synced.append((stat.S_ISDIR(info.st_mode), info.st_ino))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", watched_fsync)
+    target = tmp_path / "models" / "deep.keras"
+    with atomic_path(target) as temporary:
+        assert temporary.suffix == ".keras" and temporary.parent == target.parent
+        temporary.write_bytes(b"a model")
+    assert target.read_bytes() == b"a model"
+    assert [p.name for p in target.parent.iterdir()] == ["deep.keras"]
+    assert synced == [(False, target.stat().st_ino), (True, target.parent.stat().st_ino)]

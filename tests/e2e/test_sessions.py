@@ -95,3 +95,30 @@ def test_deep_links_open_after_login_or_say_whose_page_it_is(server, users, brow
     page.goto(f"{server}/users")
     page.get_by_text("This page is for the lab lead.").wait_for()
     assert page.get_by_role("button", name="Add user").count() == 0
+
+
+def test_a_fresh_servers_first_visitor_at_a_lead_page_gets_only_first_run_set_up(
+    server, browser_page
+):
+    # No users yet, and no script has run on this server: the first thing it serves is
+    # /training. Neither Streamlit's old pages/ folder mode nor the page may show it.
+    page = browser_page
+    page.goto(f"{server}/training")
+    page.get_by_role("heading", name="Welcome to moodlab").wait_for()
+    page.get_by_role("button", name="Create lead and log in").wait_for()
+    assert page.get_by_role("heading", name="Training").count() == 0
+    assert page.get_by_role("button", name="Start training").count() == 0
+    assert page.get_by_role("link", name="Training").count() == 0  # no page list either
+    assert page.get_by_text("Page not found").count() == 0
+
+
+def test_a_fresh_servers_first_visitor_at_a_lead_page_gets_only_the_login_form(
+    server, users, browser_page
+):
+    page = browser_page
+    page.goto(f"{server}/users")
+    page.get_by_role("button", name="Log in").wait_for()
+    assert page.get_by_role("heading", name="Users").count() == 0
+    assert page.get_by_role("button", name="Add user").count() == 0
+    assert page.get_by_role("link", name="Users").count() == 0
+    assert page.get_by_text("Page not found").count() == 0

@@ -363,31 +363,47 @@ def test_the_heartbeat_thread_logs_a_failed_beat_and_keeps_beating(
     assert job(database, job_id).status == JobStatus.SUCCEEDED
 
 
-def test_progress_and_heartbeats_retry_on_a_locked_database_then_say_so(database, monkeypatch):
-    from sqlalchemy.exc import OperationalError
+@pytest.mark.sqlite_only
+def test_progress_retries_while_another_writer_holds_the_database_then_says_so(
+    settings, database, lead, monkeypatch, caplog
+):
+    import logging
+    import sqlite3
 
     from moodlab.core import db as core_db
+    from moodlab.jobs.actions import start_check
+    from moodlab.jobs.context import JobContext
 
-    monkeypatch.setattr(core_db, "LOCKED_RETRY_DELAYS", (0.01, 0.01))
-    locked = OperationalError("UPDATE jobs", {}, Exception("database is locked"))
-    tries = []
+    with database.session() as session:
+        job_id = start_check(session=session, actor=lead, settings=settings).id
+    # Each try waits 50 ms for the lock (not 30 s), then pauses 0.2 s, twice.
+    monkeypatch.setattr(core_db, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    monkeypatch.setattr(core_db, "LOCKED_RETRY_DELAYS", (0.2, 0.2))
+    impatient = Database(settings.database_url)  # new connections take the pragma
+    ctx = JobContext(impatient, job_id, settings=settings, actor=lead)
+    other_writer = sqlite3.connect(
+        impatient.engine.url.database, isolation_level=None, check_same_thread=False
+    )
+    caplog.set_level(logging.INFO, logger="moodlab.db")
 
-    def always_locked():
-        tries.append(1)
-        raise locked
+    other_writer.execute("BEGIN IMMEDIATE")  # holds the write lock throughout
+    started = time.monotonic()
+    with pytest.raises(core_db.DatabaseBusy, match=f"job {job_id}'s progress was not saved"):
+        ctx.progress(0.5, "half way", force=True)
+    assert time.monotonic() - started >= 0.4
+    assert caplog.text.count("database locked, retrying") == 2
+    other_writer.execute("ROLLBACK")
 
-    with pytest.raises(core_db.DatabaseBusy, match="job 7's progress was not saved"):
-        core_db.retry_locked(always_locked, what="job 7's progress", delays=(0.01, 0.01))
-    assert len(tries) == 3
-    tries.clear()
-
-    def locked_once():
-        tries.append(1)
-        if len(tries) == 1:
-            raise locked
-        return "written"
-
-    assert core_db.retry_locked(locked_once, what="a heartbeat") == "written"
+    caplog.clear()
+    other_writer.execute("BEGIN IMMEDIATE")  # held for about one pause, then let go
+    releaser = threading.Timer(0.3, other_writer.execute, ("COMMIT",))
+    releaser.start()
+    ctx.progress(0.75, "three quarters", force=True)
+    releaser.join()
+    assert 1 <= caplog.text.count("database locked, retrying") <= 2
+    assert job(database, job_id).message == "three quarters"
+    other_writer.close()
+    impatient.dispose()
 
 
 def _write_forever(path: str, ready) -> None:
