@@ -16,11 +16,13 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from moodlab.core import moods
 from moodlab.core.auth import Actor, require_role
 from moodlab.core.config import Settings
+from moodlab.core.db import lock_for_write
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import Image, Role, Snapshot, SnapshotMember, TieBreak
 from moodlab.core.timeutil import utcnow
@@ -324,7 +326,8 @@ class Frozen:
 def freeze(*, session: Session, actor: Actor, settings: Settings, rules: Rules) -> Snapshot:
     """Build the plan and store it as an immutable snapshot; its images' votes freeze.
 
-    A plan whose manifest equals an existing snapshot's returns that snapshot.
+    A plan whose manifest equals an existing snapshot's returns that snapshot, also when
+    another freeze of the same plan runs at the same moment.
     """
     return freeze_plan(session=session, actor=actor, settings=settings, rules=rules).snapshot
 
@@ -336,14 +339,10 @@ def freeze_plan(*, session: Session, actor: Actor, settings: Settings, rules: Ru
     built = _build(_load(session, settings, votes_version(session)), session, settings, rules)
     if built.empty:
         raise MoodlabError("nothing to freeze: no image has reached the train or test tier yet")
-    same = session.scalar(
-        select(Snapshot)
-        .where(Snapshot.manifest_sha256 == built.manifest_sha256)
-        .order_by(Snapshot.id)
-        .limit(1)
-    )
-    if same is not None:
-        return Frozen(same, built, existing=True)
+    # The manifest is unique (the table's constraint): of two leads freezing the same plan
+    # at once, the second gets the first's snapshot. SQLite's write lock makes the second
+    # wait for the first's commit; on PostgreSQL its insert waits on the unique index.
+    lock_for_write(session)
     snapshot = Snapshot(
         created_by_id=actor.id,
         rules=built.rules,
@@ -352,8 +351,16 @@ def freeze_plan(*, session: Session, actor: Actor, settings: Settings, rules: Ru
         test_counts=built.counts("test"),
         disputed=built.disputed,
     )
-    session.add(snapshot)
-    session.flush()
+    try:
+        with session.begin_nested():  # a savepoint: a refused insert undoes only itself
+            session.add(snapshot)
+    except IntegrityError:
+        same = session.scalar(
+            select(Snapshot).where(Snapshot.manifest_sha256 == built.manifest_sha256)
+        )
+        if same is None:  # the constraint refused something else: not ours to hide
+            raise
+        return Frozen(same, built, existing=True)
     session.add_all(
         SnapshotMember(snapshot_id=snapshot.id, **asdict(member)) for member in built.members
     )

@@ -213,3 +213,52 @@ def test_upgrading_fills_in_each_images_answer_count(settings):
     with database.session() as session:
         assert session.get(Image, 1).response_count == 2
         assert session.get(Image, 2).response_count == 0
+
+
+def test_upgrading_merges_snapshots_of_one_manifest_into_the_oldest(settings):
+    """Two leads freezing at once made duplicates before 0013; the oldest of each stays."""
+    from sqlalchemy import text
+
+    from moodlab.core.models import Snapshot, SnapshotMember, TrainedModel
+
+    database = Database(settings.database_url)
+    migrate.upgrade(database, "0012")
+    when = "2026-01-01"
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO images (id, sha256, phash, original_suffix, width, height,"
+                " created_at, response_count) VALUES (1, :a, '', '', 100, 100, :t, 0)"
+            ),
+            {"a": "a" * 64, "t": when},
+        )
+        for snapshot_id, manifest in ((1, "m" * 64), (2, "m" * 64), (3, "n" * 64), (4, "m" * 64)):
+            connection.execute(
+                text(
+                    "INSERT INTO snapshots (id, created_at, rules, manifest_sha256, train_counts,"
+                    " test_counts, disputed) VALUES (:id, :t, '{}', :m, '{}', '{}', 0)"
+                ),
+                {"id": snapshot_id, "t": when, "m": manifest},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO snapshot_members (snapshot_id, image_id, sha256, label, split,"
+                    " tier, votes) VALUES (:id, 1, :a, 'Happy', 'train', 'train', '{}')"
+                ),
+                {"id": snapshot_id, "a": "a" * 64},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO trained_models (id, arch, path, snapshot_id, active, params,"
+                " image_size, precision, cv_scores, report, created_at)"
+                " VALUES (1, 'deep', 'm.keras', 4, false, 0, 128, 'float32', '{}', '{}', :t)"
+            ),
+            {"t": when},
+        )
+    migrate.upgrade(database)
+    with database.session() as session:
+        assert list(session.scalars(select(Snapshot.id).order_by(Snapshot.id))) == [1, 3]
+        assert sorted(session.scalars(select(SnapshotMember.snapshot_id))) == [1, 3]
+        assert session.get(TrainedModel, 1).snapshot_id == 1
+    database.dispose()
+

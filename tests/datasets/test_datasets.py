@@ -241,3 +241,58 @@ def test_dataset_commands(env, lab, lead, database, tmp_path):
     assert bad.returncode == 1 and "no dataset snapshot with id 999" in bad.stderr
     with database.session() as session:
         assert session.scalars(select(SnapshotMember)).first() is not None
+
+
+def _freeze_at_once(database, lead, settings, racers: int = 2) -> list[tuple[int, bool]]:
+    """The same plan frozen by ``racers`` threads released together: (id, existing) each."""
+    import threading
+
+    start = threading.Barrier(racers)
+    frozen: list[tuple[int, bool]] = []
+    errors: list[BaseException] = []
+
+    def freeze() -> None:
+        try:
+            with database.session() as session:
+                start.wait()
+                done = datasets.freeze_plan(
+                    session=session, actor=lead, settings=settings, rules=Rules(seed=1)
+                )
+                frozen.append((done.snapshot.id, done.existing))
+        except BaseException as exc:  # noqa: BLE001 (the test reports it)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=freeze) for _ in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    return frozen
+
+
+def test_two_leads_freezing_the_same_plan_at_once_get_one_snapshot(lab, lead, database):
+    """Before the manifest was unique, 4 runs in 5 made two snapshots of one set."""
+    train(lab, "Happy", 2)
+    for round_ in range(4):
+        lab.image("Tired", "Tired", "Tired")  # a new set each round: a new manifest
+        frozen = _freeze_at_once(database, lead, lab.settings)
+        assert len({snapshot_id for snapshot_id, _ in frozen}) == 1, f"round {round_}: {frozen}"
+        assert sorted(existing for _, existing in frozen) == [False, True]
+    with database.session() as session:
+        assert len(datasets.list_snapshots(session=session, actor=lead)) == 4
+
+
+def test_the_database_refuses_a_second_snapshot_of_one_manifest(lab, lead, database):
+    from sqlalchemy.exc import IntegrityError
+
+    from moodlab.core.models import Snapshot
+
+    train(lab, "Happy", 2)
+    _, manifest = lab.freeze(lead)
+    with pytest.raises(IntegrityError), database.session() as session:
+        session.add(
+            Snapshot(
+                rules={}, manifest_sha256=manifest, train_counts={}, test_counts={}, disputed=0
+            )
+        )

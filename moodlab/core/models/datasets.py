@@ -48,7 +48,8 @@ class Snapshot(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     rules: Mapped[dict[str, Any]]
-    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    # One snapshot per manifest: a second freeze of the same set gets the first one back.
+    manifest_sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
     train_counts: Mapped[dict[str, Any]]
     test_counts: Mapped[dict[str, Any]]
     disputed: Mapped[int] = mapped_column(Integer, default=0)
