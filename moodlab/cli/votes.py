@@ -12,9 +12,15 @@ from moodlab.cli.common import Report, Subcommands, actor, command, group, open_
 
 def register(sub: Subcommands) -> None:
     votes = group(sub, "votes", "import or export votes as CSV")
-    command(
+    importing = command(
         votes, "import", "add votes made elsewhere (columns: image, annotator, mood)", import_votes
-    ).add_argument("file", metavar="FILE.csv")
+    )
+    importing.add_argument("file", metavar="FILE.csv")
+    importing.add_argument(
+        "--include-deactivated",
+        action="store_true",
+        help="import the votes of deactivated annotators too (refused by default, by line)",
+    )
     command(
         votes,
         "export",
@@ -34,7 +40,12 @@ def import_votes(args: argparse.Namespace) -> Report:
 
     _, database = open_database()
     with database.session() as session:
-        report = csv_votes.import_votes(session=session, actor=actor(), path=Path(args.file))
+        report = csv_votes.import_votes(
+            session=session,
+            actor=actor(),
+            path=Path(args.file),
+            include_deactivated=args.include_deactivated,
+        )
         return report.as_dict()
 
 

@@ -6,18 +6,24 @@ one batch (docs/architecture.md, "Annotation"). Each batch takes the write lock,
 reads the current votes of its images, and writes only what differs: importing
 the same file again changes nothing and says so (``changed`` 0). The same rules
 as a vote cast on the page hold: no image goes past its quorum, frozen images
-are read-only.
+are read-only, and a deactivated annotator's votes are refused unless asked for.
+
+Whatever stops an import part-way says exactly which lines were imported: a line
+that is not UTF-8 is that line's rejection (the rest goes on); a file that cannot be
+read on, or a batch the database refuses, ends the import with a message naming
+the lines stored before it and those not (docs/security.md, "Votes CSV imports").
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -53,6 +59,8 @@ class ImportReport:
     replaced: int = 0
     batches: int = 0
     rejected: list[dict] = field(default_factory=list)
+    # Votes written for deactivated annotators (only with include_deactivated), by name.
+    deactivated: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict:
         return {
@@ -62,7 +70,23 @@ class ImportReport:
             "replaced": self.replaced,
             "batches": self.batches,
             "rejected": self.rejected,
+            "deactivated": dict(self.deactivated),
         }
+
+    def stored_so_far(self, last_line: int) -> str:
+        """What is in the database of lines 2..``last_line``, for a message that stops there."""
+        if last_line < 2:
+            return "no line was imported"
+        return (
+            f"lines 2-{last_line} were imported ({self.imported} votes written,"
+            f" {self.unchanged} already stored,"
+            f" {sum(r['line'] <= last_line for r in self.rejected)} lines rejected"
+            f" in {self.batches} batches)"
+        )
+
+
+class ImportStopped(MoodlabError):
+    """An import ended part-way; the message says which lines were stored."""
 
 
 # One parsed row: (line, image ref as written, image id, annotator id, mood or None).
@@ -76,21 +100,43 @@ def import_votes(
     path: Path,
     settings: Settings | None = None,
     batch_rows: int = BATCH_ROWS,
+    include_deactivated: bool = False,
 ) -> ImportReport:
     """Votes from a CSV (image = sha256 or source URL, annotator name, mood or "skip").
 
-    Unknown images, annotators and moods, answers past an image's quorum and answers
-    on frozen images are rejected with their line numbers; the rest are written, a
-    batch at a time (``session`` is committed after each batch).
+    Unknown images, annotators and moods, lines that are not UTF-8, answers past an
+    image's quorum, answers on frozen images and (unless ``include_deactivated``) the
+    answers of deactivated annotators are rejected with their line numbers; the rest
+    are written, a batch at a time (``session`` is committed after each batch).
+    ImportStopped, when the file cannot be read on or a batch cannot be written,
+    names the lines stored before it.
     """
     require_role(actor, Role.LEAD, action="import votes")
     quorum = (settings or Settings.from_env()).annotators_per_item
-    users = {name: id_ for name, id_ in session.execute(select(User.name, User.id))}
+    users = {
+        name: (id_, active)
+        for name, id_, active in session.execute(select(User.name, User.id, User.active))
+    }
+    deactivated = {id_: name for name, (id_, active) in users.items() if not active}
     images = _ImageLookup(session)
     mood_of: dict[str, str | None] = {}
     report = ImportReport()
     batch: list[Row] = []
-    for line, fields_or_error in _read_rows(path):
+    done_to = 1  # the last line whose rows are all in ``report`` (the header is line 1)
+    line = 1
+    rows = _read_rows(path)
+    while True:
+        try:
+            line, fields_or_error = next(rows)
+        except StopIteration:
+            break
+        except OSError as exc:
+            # The rows read so far were checked: they are stored, and the message says so.
+            _commit_batch(session, batch, quorum, report, deactivated, done_to)
+            raise ImportStopped(
+                f"cannot read {path} after line {line}: {exc};"
+                f" {report.stored_so_far(line)}, nothing after it"
+            ) from None
         if isinstance(fields_or_error, str):
             report.rejected.append({"line": line, "reason": fields_or_error})
             continue
@@ -100,40 +146,66 @@ def import_votes(
             user = users.get(name.strip())
             if user is None:
                 raise MoodlabError(f"unknown annotator {name!r}")
+            if not user[1] and not include_deactivated:
+                raise MoodlabError(
+                    f"annotator {name.strip()!r} is deactivated: their votes are not imported"
+                    " (--include-deactivated imports them)"
+                )
             if mood_text not in mood_of:
                 mood_of[mood_text] = _mood_or_skip(mood_text)
-            batch.append((line, ref, image_id, user, mood_of[mood_text]))
+            batch.append((line, ref, image_id, user[0], mood_of[mood_text]))
         except MoodlabError as exc:
             report.rejected.append({"line": line, "reason": str(exc)})
             continue
         if len(batch) >= batch_rows:
-            _commit_batch(session, batch, quorum, report)
-            batch = []
+            _commit_batch(session, batch, quorum, report, deactivated, done_to)
+            done_to, batch = line, []
     if batch:
-        _commit_batch(session, batch, quorum, report)
+        _commit_batch(session, batch, quorum, report, deactivated, done_to)
     report.rejected.sort(key=lambda r: r["line"])
     return report
 
 
-def _commit_batch(session: Session, batch: list[Row], quorum: int, report: ImportReport) -> None:
+def _commit_batch(
+    session: Session,
+    batch: list[Row],
+    quorum: int,
+    report: ImportReport,
+    deactivated: dict[int, str],
+    done_to: int,
+) -> None:
+    """Write and commit ``batch``; ``done_to``: the last line of the batches before it."""
+    if not batch:
+        return
+
     def write() -> ImportReport:
         try:
-            done = _write_batch(session, batch, quorum)
+            done = _write_batch(session, batch, quorum, deactivated)
             session.commit()
             return done
         except OperationalError:
             session.rollback()
             raise
 
-    done = retry_locked(write, what=f"the votes of lines {batch[0][0]}-{batch[-1][0]}")
+    try:
+        done = retry_locked(write, what=f"the votes of lines {batch[0][0]}-{batch[-1][0]}")
+    except MoodlabError as exc:
+        session.rollback()
+        raise ImportStopped(
+            f"{exc}; {report.stored_so_far(done_to)}, none of lines"
+            f" {done_to + 1}-{batch[-1][0]} or after"
+        ) from None
     report.imported += done.imported
     report.unchanged += done.unchanged
     report.replaced += done.replaced
     report.batches += 1
     report.rejected.extend(done.rejected)
+    report.deactivated.update(done.deactivated)
 
 
-def _write_batch(session: Session, batch: list[Row], quorum: int) -> ImportReport:
+def _write_batch(
+    session: Session, batch: list[Row], quorum: int, deactivated: dict[int, str]
+) -> ImportReport:
     """Write one batch under the write lock; what it did (not yet committed)."""
     done = ImportReport()
     lock_for_write(session)
@@ -193,6 +265,8 @@ def _write_batch(session: Session, batch: list[Row], quorum: int) -> ImportRepor
             counts[image_id] += 1
         state[key] = writes[key] = mood
         done.imported += 1
+        if annotator_id in deactivated:
+            done.deactivated[deactivated[annotator_id]] += 1
     if writes:
         _upsert(session, writes, postgres)
         touched = sorted({image_id for image_id, _ in writes})
@@ -265,19 +339,30 @@ class _ImageLookup:
 def _read_rows(path: Path) -> Iterator[tuple[int, tuple[str, str, str] | str]]:
     """(line, (image, annotator, mood)) per data row, or (line, reason) for an unreadable one.
 
-    Line numbers as a spreadsheet shows them: the header is line 1.
+    Line numbers as a spreadsheet shows them: the header is line 1. Bytes that are not
+    UTF-8 are decoded as stand-ins (``surrogateescape``) so the CSV parser keeps its
+    place, and the row holding them is refused by the line the byte is on; a decoder
+    that raises would stop at the chunk it read ahead, lines before the bad one.
     """
     csv.field_size_limit(MAX_FIELD_BYTES)
     try:
-        handle = open(path, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
+        handle = open(  # noqa: SIM115 (closed below)
+            path, encoding="utf-8-sig", errors="surrogateescape", newline=""
+        )
     except OSError as exc:
         raise MoodlabError(f"cannot read {path}: {exc}") from None
     with handle:
-        reader = csv.reader(handle)
+        lines = _Lines(handle)
+        reader = csv.reader(lines)
         try:
             header = [name.strip() for name in next(reader, [])]
-        except (csv.Error, UnicodeDecodeError) as exc:
+        except csv.Error as exc:
             raise MoodlabError(f"cannot read {path}: {exc}") from None
+        if lines.bad:
+            raise MoodlabError(
+                f"{path}: the header is not UTF-8 ({next(iter(lines.bad.values()))}):"
+                " nothing was imported"
+            )
         missing = set(CSV_COLUMNS) - set(header)
         if missing:
             raise MoodlabError(
@@ -287,6 +372,7 @@ def _read_rows(path: Path) -> Iterator[tuple[int, tuple[str, str, str] | str]]:
         where = [header.index(name) for name in CSV_COLUMNS]
         width = max(where) + 1
         while True:
+            first = reader.line_num + 1
             try:
                 row = next(reader)
             except StopIteration:
@@ -297,16 +383,39 @@ def _read_rows(path: Path) -> Iterator[tuple[int, tuple[str, str, str] | str]]:
                     reason = f"a field is longer than {MAX_FIELD_BYTES // 1024} KiB"
                 yield reader.line_num, f"unreadable CSV row: {reason}"
                 continue
-            except UnicodeDecodeError as exc:
-                raise MoodlabError(
-                    f"cannot read {path} after line {reader.line_num}: not UTF-8 ({exc.reason});"
-                    " the lines before it were imported"
-                ) from None
+            bad = [n for n in range(first, reader.line_num + 1) if n in lines.bad]
+            if bad:
+                yield bad[0], f"not UTF-8 ({lines.bad[bad[0]]}): this line was not imported"
+                continue
             if not row:
                 continue
             if len(row) < width:
                 row += [""] * (width - len(row))
             yield reader.line_num, (row[where[0]], row[where[1]], row[where[2]])
+
+
+class _Lines:
+    """The file's lines for csv.reader, noting each line with a byte that is not UTF-8."""
+
+    def __init__(self, handle: TextIO):
+        self.handle = handle
+        self.number = 0
+        self.bad: dict[int, str] = {}  # line -> what is wrong there
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.handle)
+        self.number += 1
+        if found := _NOT_UTF8.search(line):
+            byte = ord(found.group()) - 0xDC00
+            self.bad[self.number] = f"byte 0x{byte:02X} at column {found.start() + 1}"
+        return line
+
+
+# What surrogateescape decodes an undecodable byte to: U+DC80-U+DCFF.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
 
 
 # Spreadsheet programs run cells that start with these as formulas.

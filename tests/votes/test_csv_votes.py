@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select
 
 from moodlab.core import moods
 from moodlab.core.db import Database
+from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Image, ImageVote, Role
 from moodlab.core.timeutil import utcnow
 from moodlab.votes import annotation, csv_votes
@@ -200,3 +201,85 @@ def test_votes_cast_while_an_import_is_mid_file_are_all_stored_and_none_is_lost(
     with database.session() as session:
         counts = dict(session.execute(select(Image.id, Image.response_count)).all())
     assert {counts[i] for i in import_ids} == {4} and {counts[i] for i in vote_ids} == {1}
+
+
+def test_a_byte_that_is_not_utf8_in_the_last_batch_is_its_lines_rejection(
+    database, lead, four, tmp_path
+):
+    """5,406 lines, bad bytes on lines 5,300 and 5,406 (the second batch: 5,002-5,406).
+
+    Before, the decoder raised at the chunk it read ahead: "cannot read ... after line
+    5390 ... the lines before it were imported", and lines 5,002-5,390 were never
+    committed. Now each such line is refused by its own number and the rest is stored.
+    """
+    ids = add_images(database, 1352)
+    names = moods.names()
+    rows = [
+        f"{image:064x},a{n + 1},{names[(image + n) % 8]}".encode()
+        for image in ids
+        for n in range(4)
+    ][:5405]  # lines 2-5406
+    bad = {5300: 1, 5406: 4}  # line -> the annotator whose name gets the byte
+    for line, n in bad.items():
+        image = ids[(line - 2) // 4]
+        rows[line - 2] = f"{image:064x},a".encode() + b"\xe9" + f"{n},Happy".encode()
+    (tmp_path / "v.csv").write_bytes(b"image,annotator,mood\n" + b"\n".join(rows) + b"\n")
+    with database.session() as session:
+        report = csv_votes.import_votes(session=session, actor=lead, path=tmp_path / "v.csv")
+    reason = "not UTF-8 (byte 0xE9 at column 67): this line was not imported"
+    assert report.rejected == [{"line": 5300, "reason": reason}, {"line": 5406, "reason": reason}]
+    assert (report.imported, report.batches) == (5403, 2)
+    assert _votes_of(database) == 5403
+
+
+def test_a_header_that_is_not_utf8_imports_nothing_and_says_so(database, lead, tmp_path):
+    (tmp_path / "v.csv").write_bytes(b"image,annot\xffator,mood\n" + b"x,a1,Happy\n")
+    refused = pytest.raises(MoodlabError, match="header is not UTF-8.*nothing was imported")
+    with refused, database.session() as session:
+        csv_votes.import_votes(session=session, actor=lead, path=tmp_path / "v.csv")
+
+
+def _deactivate(database, name: str) -> None:
+    from moodlab.core import auth
+    from moodlab.core.auth import Actor
+
+    with database.session() as session:
+        auth.set_active(session=session, actor=Actor.command_line(), name=name, active=False)
+
+
+def test_a_deactivated_annotators_votes_are_refused_by_name_unless_asked_for(
+    database, lead, four, tmp_path
+):
+    """Before, the import stored them although the Annotate page refuses that account."""
+    ids = add_images(database, 3)
+    write_votes(tmp_path / "v.csv", ids, ["a1", "a2"])  # lines 2-7; a2's are 3, 5, 7
+    _deactivate(database, "a2")
+    with database.session() as session:
+        report = csv_votes.import_votes(session=session, actor=lead, path=tmp_path / "v.csv")
+    reason = "annotator 'a2' is deactivated: their votes are not imported"
+    assert [r["line"] for r in report.rejected] == [3, 5, 7]
+    assert all(r["reason"].startswith(reason) for r in report.rejected)
+    assert report.imported == 3 and report.deactivated == {}
+    assert _votes_of(database, four[1].id) == 0
+    with database.session() as session:
+        report = csv_votes.import_votes(
+            session=session, actor=lead, path=tmp_path / "v.csv", include_deactivated=True
+        )
+    assert (report.imported, report.unchanged, report.rejected) == (3, 3, [])
+    assert report.as_dict()["deactivated"] == {"a2": 3}
+    assert _votes_of(database, four[1].id) == 3
+
+
+def test_the_import_command_takes_include_deactivated(env, database, lead, four, tmp_path):
+    import json
+
+    from tests.conftest import run_cli
+
+    ids = add_images(database, 2)
+    write_votes(tmp_path / "v.csv", ids, ["a1", "a3"])
+    _deactivate(database, "a3")
+    refused = json.loads(run_cli("votes", "import", str(tmp_path / "v.csv"), "--json").stdout)
+    assert refused["imported"] == 2 and len(refused["rejected"]) == 2
+    assert "'a3' is deactivated" in refused["rejected"][0]["reason"]
+    taken = run_cli("votes", "import", str(tmp_path / "v.csv"), "--include-deactivated", "--json")
+    assert json.loads(taken.stdout)["deactivated"] == {"a3": 2}
