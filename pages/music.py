@@ -7,7 +7,6 @@ from moodlab.core.errors import MoodlabError
 from moodlab.core.models import JobStatus, Role, TrackStatus
 from moodlab.jobs import queue as jobs
 from moodlab.music import library
-from moodlab.music import votes as track_votes
 from moodlab.music.actions import generation_job, start_generate
 from moodlab.ui import access, jobs_view, session
 from moodlab.ui.text import plain
@@ -29,10 +28,9 @@ st.caption(
 )
 
 with session.database().session() as db:
-    tracks = library.list_tracks(session=db)
-    votes = library.visible_votes(session=db, actor=actor)
-    # Blind: an annotator sees a track's title, status and mood once they have voted on it.
-    seen = None if actor.is_lead else track_votes.voted_track_ids(session=db, actor=actor)
+    # Blind: an annotator sees a track's title, status, mood and votes only once their vote
+    # on it is final; opening this page makes their votes so far final (the service's rule).
+    shelf = library.shelf(session=db, actor=actor)
     missing = library.missing_default_tracks(session=db, settings=settings)
     generating = generation_job(db) if actor.is_lead else None
 
@@ -105,58 +103,55 @@ if error := st.session_state.pop("music_error", None):
 if added := st.session_state.pop("music_added", None):
     st.success(plain(added))
 
-if not tracks:
+if not shelf.known and not shelf.waiting:
     st.info("No tracks yet.")
     st.stop()
 
-counts = {s.value: sum(t.status == s for t in tracks) for s in TrackStatus}
+known = shelf.known
+counts = {s.value: sum(t.status == s for t in known) for s in TrackStatus}
 status_names = ["all", *(s.value for s in TrackStatus)]
 picked = st.segmented_control(
     "Show",
     status_names,
     default="all",
     key="music-status",
-    format_func=lambda s: f"all ({len(tracks)})" if s == "all" else f"{s} ({counts[s]})",
+    format_func=lambda s: f"all ({len(known)})" if s == "all" else f"{s} ({counts[s]})",
 )
 shown = [s.value for s in TrackStatus] if picked in (None, "all") else [picked]
 
 
-def blind(track) -> bool:
-    return seen is not None and track.id not in seen
-
-
-def track_row(track) -> None:
-    """One track as a table row: title and status, player, facts and votes.
-
-    A track the annotator has not voted on yet shows under a neutral title, without its
-    mood, status or votes (music votes are blind)."""
-    label, colour, icon = STATUS_BADGES[TrackStatus(track.status)]
+def waiting_row(track) -> None:
+    """A track the annotator has not voted on: its blind name and player, nothing more."""
     name_col, player_col, facts_col = st.columns([2, 3, 4], vertical_alignment="center")
-    hidden = blind(track)
-    if hidden:
-        name_col.markdown(f"**{plain(track_votes.blind_title(track))}**")
-    else:
-        name_col.markdown(f"**{plain(track.title or track.path)}**")
-        name_col.badge(label, color=colour, icon=icon)
+    name_col.markdown(f"**{plain(track.name)}**")
     path = settings.music_dir / track.path
     if path.is_file():
         player_col.audio(str(path))
     else:
-        player_col.warning(
-            "The file is missing." if hidden else plain(f"The file {track.path} is missing.")
-        )
+        player_col.warning("The file is missing.")
+    facts_col.caption(f"{track.duration_s:.0f} s")
+    facts_col.caption("Its mood, status and votes show once you have voted on it.")
+
+
+def track_row(track) -> None:
+    """One track as a table row: title and status, player, facts and votes."""
+    label, colour, icon = STATUS_BADGES[TrackStatus(track.status)]
+    name_col, player_col, facts_col = st.columns([2, 3, 4], vertical_alignment="center")
+    name_col.markdown(f"**{plain(track.title or track.path)}**")
+    name_col.badge(label, color=colour, icon=icon)
+    path = settings.music_dir / track.path
+    if path.is_file():
+        player_col.audio(str(path))
+    else:
+        player_col.warning(plain(f"The file {track.path} is missing."))
     facts = [f"{track.duration_s:.0f} s"]
-    if hidden:
-        facts_col.caption(" · ".join(facts))
-        facts_col.caption("Its mood, status and votes show once you have voted on it.")
-        return
     if track.tempo_bpm:
         facts.append(f"{track.tempo_bpm:.0f} BPM" + ("" if track.is_generated else " (est.)"))
     if track.key:
         facts.append(track.key)
     if track.loudness_lufs is not None:
         facts.append(f"{track.loudness_lufs:.1f} LUFS")
-    counted = votes.get(track.id)
+    counted = shelf.votes.get(track.id)
     if counted:
         facts.append("votes: " + ", ".join(f"{m} {n}" for m, n in counted.most_common()))
     elif actor.is_lead:
@@ -174,18 +169,20 @@ def track_row(track) -> None:
 
 # One table per mood, a row per track: the library's four tracks per mood take four
 # short rows (cards three across left one alone per mood and made the page very tall).
-waiting = [t for t in tracks if blind(t)]
-known = [t for t in tracks if not blind(t)]
+if shelf.waiting:  # whatever the status filter: their status is not the annotator's to see
+    st.subheader(f"Not voted by you yet ({len(shelf.waiting)} left on Music votes)")
+    with st.container(border=True):
+        for i, blind_track in enumerate(shelf.waiting):
+            if i:
+                st.divider()
+            waiting_row(blind_track)
 groups = [(m.name, [t for t in known if t.mood == m.name]) for m in moods.all_moods()]
 groups.append(("No mood yet", [t for t in known if t.mood is None]))
-if waiting:  # shown whatever the status filter: their status is not the annotator's to see
-    groups.insert(0, (f"Not voted by you yet ({len(waiting)} left on Music votes)", waiting))
 for name, members in groups:
-    if members is not waiting:
-        members = [t for t in members if t.status in (shown or [])]
+    members = [t for t in members if t.status in (shown or [])]
     if not members:
         continue
-    st.subheader(name if members is waiting else f"{name} ({len(members)})")
+    st.subheader(f"{name} ({len(members)})")
     with st.container(border=True):
         for i, track in enumerate(members):
             if i:

@@ -14,8 +14,11 @@ actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
 settings: Settings = session.settings()
 
 st.title("Music votes")
-st.caption("Which mood does this track fit? Keys 1-8 vote, 9 means not usable, U undoes.")
-UNDO = "music_undo"  # this tab's votes, newest last, for undo
+st.caption(
+    "Which mood does this track fit? Keys 1-8 vote, 9 means not usable, U undoes. A vote is"
+    " final once you vote on the next track or open the Music page."
+)
+UNDO = "music_undo"  # this tab's last vote, for undo while it is not final
 
 
 def record(track_id: int, mood: str | None) -> None:
@@ -29,7 +32,7 @@ def record(track_id: int, mood: str | None) -> None:
             previous = track_votes.vote_track(
                 session=db, actor=current, settings=settings, track_id=track_id, mood=mood
             )
-        st.session_state.setdefault(UNDO, []).append(previous)
+        st.session_state[UNDO] = previous
         st.session_state.pop("music_undone", None)
     except MoodlabError as exc:
         st.session_state["music_error"] = str(exc)
@@ -37,15 +40,15 @@ def record(track_id: int, mood: str | None) -> None:
 
 def undo_last() -> None:
     current = session.current_actor()
-    stack = st.session_state.get(UNDO) or []
-    if current is None or not stack:
+    previous = st.session_state.pop(UNDO, None)
+    if current is None or previous is None:
         return
     try:
         with session.database().session() as db:
             track_votes.undo_track_vote(
-                session=db, actor=current, settings=settings, previous=stack[-1]
+                session=db, actor=current, settings=settings, previous=previous
             )
-        st.session_state["music_undone"] = stack.pop().track_id
+        st.session_state["music_undone"] = previous.track_id
     except MoodlabError as exc:
         st.session_state["music_error"] = str(exc)
 
@@ -57,17 +60,20 @@ def vote() -> None:
             session=db, actor=actor, first=st.session_state.get("music_undone")
         )
         left = track_votes.tracks_left(session=db, actor=actor)
+        last = st.session_state.get(UNDO)
+        # The service decides: a vote left behind or whose results were seen is final.
+        can_undo = last is not None and track_votes.can_undo(session=db, actor=actor, previous=last)
     if error := st.session_state.pop("music_error", None):
         st.error(plain(error))
-    can_undo = bool(st.session_state.get(UNDO))
     if track is None:
         st.success("No track is waiting for your vote.")
         if can_undo:
             st.button("Undo my last vote", key="track-undo", shortcut="u", on_click=undo_last)
         return
     st.caption(f"{left} track{'s' if left != 1 else ''} left")
-    # Blind: a neutral title, never the mood a generated track was made for.
-    st.subheader(plain(track_votes.blind_title(track)))
+    # Blind: a name of this annotator's own, never the title (the mood a generated track
+    # was made for) nor the id (the default library's ids run in mood order).
+    st.subheader(plain(track.name))
     st.audio(str(settings.music_dir / track.path))
     if track.license:
         st.caption(plain(f"Licence: {track.license}"))

@@ -29,7 +29,8 @@ from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role, Track, TrackStatus, TrackVote
 from moodlab.core.storage import atomic_write, file_sha256
 from moodlab.jobs.context import JobContext, JobParams, JobResult
-from moodlab.music import audio, synth
+from moodlab.music import audio, blind, synth
+from moodlab.music.blind import BlindTrack
 from moodlab.music.default_tracks import (
     DefaultTrack,
     Rendered,
@@ -274,21 +275,57 @@ def list_tracks(*, session: Session) -> list[Track]:
 def visible_votes(*, session: Session, actor: Actor) -> dict[int, Counter]:
     """Votes per track ("not usable" included) that ``actor`` may see.
 
-    Votes are blind: an annotator sees the counts of a track only once they have
-    voted on it; the lead sees all.
+    Votes are blind: an annotator sees the counts of a track only once their own vote
+    on it is final (moodlab.music.votes); the lead sees all.
     """
     from moodlab.music.votes import NOT_USABLE
 
-    rows = session.execute(select(TrackVote.track_id, TrackVote.mood, TrackVote.annotator_id))
+    rows = session.execute(
+        select(TrackVote.track_id, TrackVote.mood, TrackVote.annotator_id, TrackVote.final_at)
+    )
     counts: dict[int, Counter] = {}
     mine: set[int] = set()
-    for track_id, mood, annotator_id in rows:
+    for track_id, mood, annotator_id, final_at in rows:
         counts.setdefault(track_id, Counter())[NOT_USABLE if mood is None else mood] += 1
-        if annotator_id == actor.id:
+        if annotator_id == actor.id and final_at is not None:
             mine.add(track_id)
     if actor.is_lead:
         return counts
     return {track_id: votes for track_id, votes in counts.items() if track_id in mine}
+
+
+@dataclass(frozen=True)
+class Shelf:
+    """The library as the Music page shows it to one user."""
+
+    known: list[Track]  # tracks they may see in full (mood, status, votes): the lead, all
+    waiting: list[BlindTrack]  # the rest, in their own order, under names that hide the mood
+    votes: dict[int, Counter]  # the counts of the known tracks
+
+
+def shelf(*, session: Session, actor: Actor) -> Shelf:
+    """Every track for ``actor``: seeing results makes their music votes final first.
+
+    An annotator's votes so far become final (``close_voting``): one who sees a track's
+    counts can no longer undo their vote on it and vote with the majority.
+    """
+    from moodlab.music import votes as track_votes
+
+    tracks = list_tracks(session=session)
+    track_votes.close_voting(session=session, actor=actor)
+    counts = visible_votes(session=session, actor=actor)
+    if actor.is_lead:
+        return Shelf(known=tracks, waiting=[], votes=counts)
+    seen = track_votes.final_track_ids(session=session, actor=actor)
+    seed = blind.seed_of(session, actor)
+    waiting = sorted(
+        (t for t in tracks if t.id not in seen), key=lambda t: blind.order_key(seed, t.id)
+    )
+    return Shelf(
+        known=[t for t in tracks if t.id in seen],
+        waiting=[blind.blind(t, seed) for t in waiting],
+        votes=counts,
+    )
 
 
 def track_row(track: Track, settings: Settings, votes: Counter | None = None) -> dict:

@@ -262,3 +262,54 @@ def test_upgrading_merges_snapshots_of_one_manifest_into_the_oldest(settings):
         assert session.get(TrainedModel, 1).snapshot_id == 1
     database.dispose()
 
+
+def test_upgrading_to_blind_music_votes_keeps_every_vote_and_seeds_every_user(settings):
+    """0014 adds users.blind_seed without copying the users table: on SQLite a copy,
+    dropped with foreign keys on, would delete every vote cascading from a user."""
+    from sqlalchemy import text
+
+    from moodlab.core.models import TrackVote
+
+    database = Database(settings.database_url)
+    migrate.upgrade(database, "0013")
+    with database.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO users (id, name, role, password_hash, active, created_at)"
+                " VALUES (1, 'a', 'annotator', 'x', true, '2026-01-01'),"
+                " (2, 'b', 'annotator', 'x', true, '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO images (id, sha256, phash, original_suffix, width, height,"
+                " created_at, response_count) VALUES (1, :a, '', '', 100, 100, '2026-01-01', 1)"
+            ),
+            {"a": "a" * 64},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO image_votes (image_id, annotator_id, mood, created_at, updated_at)"
+                " VALUES (1, 1, 'Happy', '2026-01-01', '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO tracks (id, path, title, status, duration_s, created_at)"
+                " VALUES (1, 't.wav', 't', 'candidate', 1.0, '2026-01-01')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO track_votes (track_id, annotator_id, mood, created_at, updated_at)"
+                " VALUES (1, 2, 'Tired', '2026-01-01', '2026-01-02')"
+            )
+        )
+    migrate.upgrade(database)
+    with database.session() as session:
+        assert session.scalar(select(func.count()).select_from(ImageVote)) == 1
+        vote = session.scalars(select(TrackVote)).one()
+        assert vote.final_at == vote.updated_at  # shown before: final
+        seeds = list(session.scalars(select(User.blind_seed)))
+        assert len(seeds) == 2 and all(seeds) and len(set(seeds)) == 2
+    database.dispose()

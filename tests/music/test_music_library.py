@@ -166,7 +166,7 @@ def test_an_undone_quorum_returns_a_generated_track_to_generated(database, setti
         assert (track.status, track.mood) == (TrackStatus.GENERATED, "Happy")
 
 
-def test_votes_stay_blind_until_an_annotator_has_voted(database, settings, lead):
+def test_votes_stay_blind_until_an_annotators_vote_is_final(database, settings, lead):
     first = make_track(database, settings, "1.wav", TrackStatus.CANDIDATE, None)
     second = make_track(database, settings, "2.wav", TrackStatus.CANDIDATE, None)
     anna, ben = (add_user(database, n, Role.ANNOTATOR) for n in ("anna", "ben"))
@@ -176,8 +176,11 @@ def test_votes_stay_blind_until_an_annotator_has_voted(database, settings, lead)
                 session=session, actor=actor, settings=settings, track_id=track_id, mood="Tired"
             )
     with database.session() as session:
-        assert set(library.visible_votes(session=session, actor=anna)) == {first}
+        assert library.visible_votes(session=session, actor=anna) == {}  # still undoable
         assert library.visible_votes(session=session, actor=lead)[second] == {"Tired": 1}
+        library.shelf(session=session, actor=anna)  # seeing the library closes her voting
+    with database.session() as session:
+        assert set(library.visible_votes(session=session, actor=anna)) == {first}
 
 
 def test_a_default_track_rendered_before_is_reused_and_a_damaged_one_made_again(

@@ -60,3 +60,6 @@ class TrackVote(Base):
     mood: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Set when the annotator leaves the track or sees a result: from then on the vote no
+    # longer changes, and only from then on may they see the track's counts and status.
+    final_at: Mapped[datetime | None]

@@ -4,6 +4,7 @@ moodlab.core.sessions)."""
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
@@ -18,6 +19,11 @@ class Role(enum.StrEnum):
     ANNOTATOR = "annotator"
 
 
+def new_blind_seed() -> str:
+    """A user's own random seed: the order and the names their music votes show tracks by."""
+    return secrets.token_hex(16)
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -28,6 +34,10 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # Secret: from it and a track's id come the track's place in this user's queue and the
+    # name it shows them (moodlab/music/blind.py); an id-based name would give the mood away.
+    # NULL only for a row written without the model (moodlab.music.blind makes one then).
+    blind_seed: Mapped[str | None] = mapped_column(String(32), default=new_blind_seed)
 
 
 class LoginThrottle(Base):
