@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import select
@@ -44,31 +43,28 @@ _QUERY_CHUNK = 500  # sha256s per query: well under SQLite's bound on parameters
 
 
 def remove_orphans(
-    settings: Settings,
-    database: Database,
-    *,
-    older_than_s: float = ORPHAN_MIN_AGE_S,
-    now: float | None = None,
+    settings: Settings, database: Database, *, older_than_s: float = ORPHAN_MIN_AGE_S
 ) -> list[Path]:
     """Remove the image files that no image row names and that are older than
-    ``older_than_s``. Returns what was removed."""
-    now = time.time() if now is None else now
-    root = Path(settings.data_dir)
-    old: dict[str, list[Path]] = {}
-    for path, sha256 in _stored_files(root):
-        if _age(path, now) > older_than_s:
-            old.setdefault(sha256, []).append(path)
-    named = _named(database, list(old))
+    ``older_than_s``. Returns what was removed.
+
+    The rows are asked first, so only a file no row names costs a stat: a folder
+    listing is all the others cost.
+    """
+    found: dict[str, list[str]] = {}
+    for path, sha256 in _stored_files(Path(settings.data_dir)):
+        found.setdefault(sha256, []).append(path)
+    named = _named(database, list(found))
     removed: list[Path] = []
-    for sha256, paths in old.items():
+    for sha256, paths in found.items():
         if sha256 in named:
             continue
         for path in paths:
-            # Again just before: an intake of the same bytes meanwhile makes it fresh
-            # (moodlab.images.intake touches an original it finds and uses).
-            if _age(path, time.time()) > older_than_s:
-                path.unlink(missing_ok=True)
-                removed.append(path)
+            # Its age now: an intake that found this original and uses it meanwhile
+            # made it fresh (moodlab.images.intake touches it).
+            if _age(path) > older_than_s:
+                Path(path).unlink(missing_ok=True)
+                removed.append(Path(path))
     if removed:
         log.info("removed %d stored image files that no image names", len(removed))
     return removed
@@ -79,13 +75,11 @@ def remove_orphan_uploads(
     database: Database,
     *,
     older_than_s: float = ORPHAN_MIN_AGE_S,
-    now: float | None = None,
 ) -> list[Path]:
     """Remove the folders of browser uploads (``uploads/<hex>``, moodlab.images.uploads
     and moodlab.video.uploads) that no job's params name and that are older than
     ``older_than_s``: those whose job was never queued (a crash between the save and
     the commit). Returns what was removed."""
-    now = time.time() if now is None else now
     uploads = Path(settings.data_dir) / "uploads"
     candidates = [
         folder
@@ -93,7 +87,7 @@ def remove_orphan_uploads(
         if _UPLOAD_FOLDER.fullmatch(folder.name)
         and folder.is_dir()
         and not folder.is_symlink()
-        and _age(folder, now) > older_than_s
+        and _age(folder) > older_than_s
     ]
     if not candidates:
         return []
@@ -107,18 +101,26 @@ def remove_orphan_uploads(
     return removed
 
 
-def _stored_files(root: Path) -> Iterator[tuple[Path, str]]:
-    for folder in IMAGE_FOLDERS:
-        for parent, _dirs, files in os.walk(root / folder):
-            for name in files:
-                match = _STORED_NAME.fullmatch(name)
-                if match:
-                    yield Path(parent) / name, match.group(1)
+def _stored_files(root: Path) -> list[tuple[str, str]]:
+    """(path, sha256) of each stored image file (temp files and others passed over)."""
+    found: list[tuple[str, str]] = []
+    folders = [str(root / folder) for folder in IMAGE_FOLDERS]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):  # the entry's type: no stat
+                        folders.append(entry.path)
+                    elif match := _STORED_NAME.fullmatch(entry.name):
+                        found.append((entry.path, match.group(1)))
+        except FileNotFoundError:
+            continue
+    return found
 
 
-def _age(path: Path, now: float) -> float:
+def _age(path: str | Path) -> float:
     try:
-        return now - path.lstat().st_mtime
+        return time.time() - os.lstat(path).st_mtime
     except FileNotFoundError:
         return 0.0  # gone meanwhile: nothing to remove
 

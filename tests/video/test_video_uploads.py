@@ -55,3 +55,21 @@ def test_uploads_whose_video_is_refused_leave_no_file(settings, database, annota
             params=VideoParams(),
         )
     assert files_under(settings.data_dir / "uploads") == []
+
+
+def test_uploads_whose_video_starts_are_its_inputs(settings, database, annotator):
+    from tests.video_media import register_tiny_model
+
+    register_tiny_model(database, settings)
+    with database.session() as session:
+        job = start_upload_video(
+            session=session,
+            actor=annotator,
+            settings=settings,
+            files=[("sun.jpg", media.jpeg(4)), ("moon.jpg", media.jpeg(5))],
+            params=VideoParams(seed=3),
+        )
+        params = job.params
+    saved = sorted(str(p) for p in files_under(settings.data_dir / "uploads"))
+    assert params["inputs"] == saved and params["seed"] == 3
+    assert sorted(params["names"].values()) == ["moon.jpg", "sun.jpg"]
