@@ -13,7 +13,7 @@ from moodlab.images.duplicates import keep_both, near_duplicates
 from moodlab.images.importer import ImportParams
 from moodlab.images.intake import IntakeResult, display_path, recent_images
 from moodlab.images.openverse import OpenverseParams
-from moodlab.images.uploads import ACCEPTED, save_uploads
+from moodlab.images.uploads import ACCEPTED, start_upload_import
 from moodlab.job_kinds import KINDS
 from moodlab.jobs import queue as jobs
 from moodlab.ui import access, charts, forms, jobs_view, layout, session
@@ -98,13 +98,14 @@ with upload_tab, st.form("upload", clear_on_submit=True):
         accept_multiple_files=True,
     )
     if st.form_submit_button("Import", type="primary", icon=":material/upload:"):
-
-        def upload_and_start(db):
-            path, names = save_uploads(settings, [(f.name, f.getvalue()) for f in files or []])
-            params = ImportParams(path=str(path), names=names, label="uploaded files")
-            return start_import(session=db, actor=actor, settings=settings, params=params)
-
-        start(upload_and_start)
+        start(
+            lambda db: start_upload_import(
+                session=db,
+                actor=actor,
+                settings=settings,
+                files=[(f.name, f.getvalue()) for f in files or []],
+            )
+        )
 
 with folder_tab:
     folder = st.text_input(

@@ -12,11 +12,10 @@ from moodlab.training.registry import list_models
 from moodlab.ui import access, charts, jobs_view, session
 from moodlab.ui.text import plain
 from moodlab.video import timeline
-from moodlab.video.actions import start_video
 from moodlab.video.history import list_videos, video_file
 from moodlab.video.request import VideoParams
 from moodlab.video.result import VideoResult
-from moodlab.video.uploads import VIDEO_EXTENSIONS, save_video_uploads
+from moodlab.video.uploads import VIDEO_EXTENSIONS, start_upload_video
 
 actor = access.require_role(Role.LEAD, Role.ANNOTATOR)
 settings = session.settings()
@@ -63,12 +62,7 @@ else:
         keep_audio = st.checkbox("Keep the original sound (ducked under the music)")
         if st.form_submit_button("Generate", type="primary", icon=":material/movie:"):
             try:
-                paths, names = save_video_uploads(
-                    settings, [(f.name, f.getvalue()) for f in files or []]
-                )
                 params = VideoParams(
-                    inputs=paths,
-                    names=names,
                     model_id=int(model_id),
                     sample_fps=float(fps),
                     segments=segments,
@@ -76,8 +70,12 @@ else:
                     keep_audio=keep_audio,
                 )
                 with session.database().session() as db:
-                    job_id = start_video(
-                        session=db, actor=actor, settings=settings, params=params
+                    job_id = start_upload_video(
+                        session=db,
+                        actor=actor,
+                        settings=settings,
+                        files=[(f.name, f.getvalue()) for f in files or []],
+                        params=params,
                     ).id
                 st.session_state["video_job"] = job_id
             except MoodlabError as exc:

@@ -194,15 +194,19 @@ def test_a_training_run_killed_mid_way_resumes_at_the_next_fold(
 
 
 @pytest.fixture
-def full_data_dir(tmp_path, monkeypatch):
-    """MOODLAB_DATA_DIR on a real 2 MiB file system that is already full."""
+def small_data_dir(tmp_path, monkeypatch):
+    """A function: MOODLAB_DATA_DIR on a real 2 MiB file system, full but for ``room``
+    bytes (whole 4 KiB pages)."""
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs needs root (CI runs as root)")
     mount = tmp_path / "small-disk"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
-    try:
+
+    def make(room: int = 0):
+        mount.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
         (mount / "data").mkdir()
+        reserve = mount / "reserve"
+        reserve.write_bytes(b"\1" * room)  # held while the rest fills, then given back
         filler = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)
         try:
             while os.write(filler, b"\0" * 4096):
@@ -211,10 +215,23 @@ def full_data_dir(tmp_path, monkeypatch):
             pass  # full
         finally:
             os.close(filler)
+        reserve.unlink()
         monkeypatch.setenv("MOODLAB_DATA_DIR", str(mount / "data"))
-        yield mount / "data"
-    finally:
+        return mount / "data"
+
+    yield make
+    if mount.is_dir() and os.path.ismount(mount):
         subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.fixture
+def full_data_dir(small_data_dir):
+    """MOODLAB_DATA_DIR on a real 2 MiB file system that is already full."""
+    return small_data_dir(0)
+
+
+def files_under(folder) -> list:
+    return [p for p in folder.rglob("*") if p.is_file()]
 
 
 def test_a_full_disk_gives_a_clear_error_and_stores_nothing(database, tmp_path, full_data_dir):
@@ -228,7 +245,30 @@ def test_a_full_disk_gives_a_clear_error_and_stores_nothing(database, tmp_path, 
     assert "Traceback" not in result.stderr
     with database.session() as session:
         assert session.scalars(select(Image)).all() == []
-    assert not [p for p in full_data_dir.rglob("*") if p.is_file()]  # not even a part
+    assert not files_under(full_data_dir)  # not even a part
+
+
+def test_an_original_stored_before_the_disk_filled_goes_with_its_image(
+    database, tmp_path, small_data_dir
+):
+    # Room for the original and not a byte more: its display copy (a PNG's is a JPEG
+    # made from it) finds the disk full.
+    original = media.png(2, (400, 300))
+    data_dir = small_data_dir(room=-(-len(original) // 4096) * 4096)
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    (folder / "b.png").write_bytes(original)
+    result = run_cli("import", str(folder))
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    # The original was written: it was the display copy that found no room.
+    assert "no space left on the device writing" in last_line, result.stderr
+    assert f"{os.sep}display{os.sep}" in last_line, result.stderr
+    with database.session() as session:
+        assert session.scalars(select(Image)).all() == []
+    assert not files_under(data_dir)  # no original without its row
+    assert run_cli("worker", "--once").returncode == 0
+    assert not files_under(data_dir)
 
 
 def test_a_video_job_killed_mid_way_is_recovered_with_one_whole_output(

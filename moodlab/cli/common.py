@@ -25,6 +25,15 @@ Handler = Callable[[argparse.Namespace], Report | None]
 Subcommands = Any  # argparse's private _SubParsersAction
 
 
+class FailedWithReport(MoodlabError):
+    """A command's job failed but kept its report (an intake whose every input was
+    refused): the report is printed on stdout as on success, the error on stderr."""
+
+    def __init__(self, message: str, report: Report):
+        super().__init__(message)
+        self.report = report
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:  # one line, like every error
         self.exit(EXIT_USAGE, f"moodlab: error: {message} (see `{self.prog} --help`)\n")
@@ -63,12 +72,20 @@ def actor() -> Actor:
     return Actor.command_line()
 
 
-def run_here(start: Callable[..., Job], *, params: JobParams, hand_off: bool = False) -> Report:
-    """The CLI's inline run: the page's start service, then the job in this process.
+def run_here(
+    start: Callable[..., Job],
+    *,
+    params: JobParams,
+    hand_off: bool = False,
+    shape: Callable[[Report], Report] = lambda report: report,
+) -> Report:
+    """The CLI's inline run: the page's start service, then the job in this process;
+    its result as ``shape`` makes it the command's report.
 
     With ``hand_off`` an idle worker on this machine runs it instead while the command
     waits, printing its progress on stderr (moodlab.jobs.handoff); the report, the
-    errors and the exit code are the same either way.
+    errors and the exit code are the same either way. A failed job that kept a result
+    raises FailedWithReport with that report.
     """
     from moodlab.core.models import JobStatus
     from moodlab.job_kinds import KINDS
@@ -93,10 +110,12 @@ def run_here(start: Callable[..., Job], *, params: JobParams, hand_off: bool = F
             start, settings=settings, database=database, actor=actor(), params=params, kinds=KINDS
         )
     if done.status == JobStatus.FAILED:
+        if done.result is not None:
+            raise FailedWithReport(done.error or "the job failed", shape(done.result))
         raise MoodlabError(done.error or "the job failed")
     if done.status == JobStatus.CANCELLED:
         raise MoodlabError(done.message or "the job was cancelled")
-    return done.result or {}
+    return shape(done.result or {})
 
 
 def read_password(prompt: str) -> str:

@@ -117,7 +117,7 @@ def crawl(args: argparse.Namespace) -> Report:
         delay=args.delay,
         max_requests=args.max_requests,
     )
-    return intake_summary(run_here(start_crawl, params=params))
+    return run_here(start_crawl, params=params, shape=intake_summary)
 
 
 def openverse(args: argparse.Namespace) -> Report:
@@ -130,14 +130,15 @@ def openverse(args: argparse.Namespace) -> Report:
         licenses=args.license,
         allow_private=args.allow_private,
     )
-    return intake_summary(run_here(start_openverse, params=params))
+    return run_here(start_openverse, params=params, shape=intake_summary)
 
 
 def import_images(args: argparse.Namespace) -> Report:
     from moodlab.images.actions import start_import
     from moodlab.images.importer import ImportParams
 
-    return intake_summary(run_here(start_import, params=ImportParams(path=args.path)))
+    params = ImportParams(path=args.path)
+    return run_here(start_import, params=params, shape=intake_summary)
 
 
 def list_images(args: argparse.Namespace) -> Report:

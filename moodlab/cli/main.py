@@ -16,7 +16,7 @@ import sys
 from importlib import import_module
 from typing import Any, NoReturn
 
-from moodlab.cli.common import EXIT_ERROR, Parser, Report
+from moodlab.cli.common import EXIT_ERROR, FailedWithReport, Parser, Report
 from moodlab.core.config import documented_settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.quiet import quiet_tensorflow
@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     try:
         report = args.handler(args)
+    except FailedWithReport as exc:  # the promised report all the same (docs/cli.md)
+        _print(exc.report, args)
+        print(f"moodlab: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except MoodlabError as exc:
         print(f"moodlab: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -89,11 +93,15 @@ def main(argv: list[str] | None = None) -> int:
         print("moodlab: interrupted", file=sys.stderr)
         return 130
     if report is not None:
-        if getattr(args, "json", False):
-            print(json.dumps(report, default=str))
-        else:
-            print(render(report))
+        _print(report, args)
     return 0
+
+
+def _print(report: Report, args: argparse.Namespace) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps(report, default=str))
+    else:
+        print(render(report))
 
 
 def render(report: Report) -> str:

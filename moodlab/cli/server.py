@@ -99,13 +99,15 @@ def demo(args: argparse.Namespace) -> Report | None:
 
 def worker(args: argparse.Namespace) -> None:
     from moodlab.images.derived import repair_derived
+    from moodlab.images.orphans import remove_orphan_uploads, remove_orphans
     from moodlab.job_kinds import KINDS
-    from moodlab.jobs.worker import JobWorker
+    from moodlab.jobs.worker import JobWorker, StartTask
 
     settings, database = open_database()
-    # Derived image files a power cut may have cut short (docs/architecture.md,
-    # "File durability").
-    job_worker = JobWorker(settings, database, kinds=KINDS, on_start=[repair_derived])
+    # Image files and upload folders a crash left with no row, and derived image files
+    # a power cut may have cut short (docs/architecture.md, "File durability").
+    start_up: list[StartTask] = [remove_orphans, remove_orphan_uploads, repair_derived]
+    job_worker = JobWorker(settings, database, kinds=KINDS, on_start=start_up)
     job_worker.install_signal_handlers()
     logging.getLogger("moodlab.worker").info("worker %s: waiting for jobs", job_worker.name)
     with filtered_stderr():  # TensorFlow's start-up notes, when a job first imports it

@@ -12,12 +12,13 @@ import errno
 import hashlib
 import os
 import re
+import shutil
 import socket
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -98,6 +99,23 @@ def sync_folder(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def removed_on_failure(folder: Path) -> Iterator[Path]:
+    """``folder``, removed with everything in it when the block fails: a refused batch
+    of uploads leaves none of its files (docs/security.md, "What a refusal leaves")."""
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def touch(path: Path) -> None:
+    """Make a file's modification time now, as a file in use again is fresh; best effort."""
+    with suppress(OSError):
+        os.utime(path)
 
 
 @contextmanager

@@ -71,6 +71,7 @@ UNSUPPORTED_KINDS = {
     ".rar": "an archive of a kind moodlab does not unpack (only .zip)",
 }
 NESTED_ZIP = "a zip inside a zip: unpack the outer one and import the inner zip on its own"
+SYMLINK = "a symbolic link: not followed"
 
 
 def import_path(
@@ -124,12 +125,20 @@ def _folder_candidates(
 ) -> Iterator[Candidate]:
     for folder, subfolders, files in os.walk(root, followlinks=False):
         subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        for name in [d for d in subfolders if (Path(folder) / d).is_symlink()]:
+            subfolders.remove(name)  # os.walk would not enter it: said so, not passed over
+            intake.reject(label(str(Path(folder) / name)), Rejected("not_regular", SYMLINK))
         for name in sorted(files):
             file = Path(folder) / name
             suffix = file.suffix.lower()
-            if name.startswith(".") or file.is_symlink():
+            if name.startswith("."):
                 continue
             source = label(str(file))
+            if file.is_symlink():
+                # Never followed: a link may point anywhere on the server (a private
+                # file, a FIFO). Listed, so the person sees what was not imported.
+                intake.reject(source, Rejected("not_regular", SYMLINK))
+                continue
             if suffix in IMAGE_EXTENSIONS:
                 yield source, _file_reader(file, settings.max_image_bytes)
             elif suffix == ".zip":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from sqlalchemy.orm import Session
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.models import Image
-from moodlab.core.storage import ContentStore, sync_folder
+from moodlab.core.storage import ContentStore, sync_folder, touch
 from moodlab.images.checks import CheckedImage, Rejected, check_image
 from moodlab.images.report import MAX_LISTED, IntakeReport
 from moodlab.images.report import IntakeResult as IntakeResult
@@ -111,8 +112,7 @@ class Intake:
                 self.report.duplicate(provenance.source, "duplicate (stored meanwhile)")
                 return None
             self.index.add(image_id, checked.sha256, checked.phash, checked.colour_layout)
-            self.report.stored += 1
-            self.report.image_ids.append(image_id)
+            self._count_stored(image_id)
             return image_id
 
     def store_anyway(self, checked: CheckedImage, provenance: Provenance) -> int | None:
@@ -134,8 +134,14 @@ class Intake:
         folder = held_dir(self.settings, self.job_id)
         original = folder / f"{checked.sha256}{checked.suffix}"
         preview = folder / f"{checked.sha256}.preview.jpg"
-        self.store.write_new(original, checked.data)
-        self.store.write_new(preview, checked.display_jpeg)
+        written = []
+        try:
+            for path, data in ((original, checked.data), (preview, checked.display_jpeg)):
+                if self.store.write_new(path, data):
+                    written.append(path)
+        except BaseException:
+            _remove(written)
+            raise
         return {
             "sha256": checked.sha256,
             "held": str(original.relative_to(self.settings.data_dir)),
@@ -197,7 +203,7 @@ class Intake:
             position = self.index.add(PENDING, checked.sha256, checked.phash, checked.colour_layout)
             self._in_hand += 1
         try:
-            self._write_files(checked)
+            written = self._write_files(checked)
         except BaseException:
             with self._lock:
                 self._settle(position, checked.sha256, None)
@@ -206,7 +212,7 @@ class Intake:
         with self._lock:
             if not self._staged:
                 self._oldest_staged = time.monotonic()
-            self._staged.append(_Staged(checked, provenance, position))
+            self._staged.append(_Staged(checked, provenance, position, written))
         self.flush(force=False)
         return True
 
@@ -226,42 +232,54 @@ class Intake:
         with self._commit_lock:
             try:
                 _sync_folders({self._original(item.checked).parent for item in batch})
-                ids = self._commit(batch)
+                self._commit(batch)
             except BaseException:
+                # The rows that did not make it take their new files with them.
+                _remove(path for item in batch if item.image_id is None for path in item.written)
                 with self._lock:
                     for item in batch:
-                        self._settle(item.position, item.checked.sha256, None)
+                        self._settle(item.position, item.checked.sha256, item.image_id)
+                        if item.image_id is not None:  # committed on its own before the fault
+                            self._count_stored(item.image_id)
                     self._in_hand -= len(batch)
                 raise
         with self._lock:
-            for item, image_id in zip(batch, ids, strict=True):
-                self._settle(item.position, item.checked.sha256, image_id)
-                if image_id is None:
+            for item in batch:
+                self._settle(item.position, item.checked.sha256, item.image_id)
+                if item.image_id is None:
                     self.report.duplicate(item.provenance.source, "duplicate (stored meanwhile)")
                 else:
-                    self.report.stored += 1
-                    self.report.image_ids.append(image_id)
+                    self._count_stored(item.image_id)
             self._in_hand -= len(batch)
 
-    def _commit(self, batch: list[_Staged]) -> list[int | None]:
+    def _count_stored(self, image_id: int) -> None:
+        self.report.stored += 1
+        self.report.image_ids.append(image_id)
+
+    def _commit(self, batch: list[_Staged]) -> None:
+        """Commit the batch's rows, setting each item's ``image_id`` once its row is in;
+        None stays for one another run stored meanwhile (its files are that run's too)."""
         try:
             with self.database.session() as session:
                 rows = [self._row(item.checked, item.provenance) for item in batch]
                 session.add_all(rows)
                 session.flush()
-                return [row.id for row in rows]
+                ids = [row.id for row in rows]
         except IntegrityError:  # another run stored some of these meanwhile: one by one
-            ids: list[int | None] = []
             for item in batch:
                 try:
                     with self.database.session() as session:
                         row = self._row(item.checked, item.provenance)
                         session.add(row)
                         session.flush()
-                        ids.append(row.id)
+                        image_id = row.id
                 except IntegrityError:
-                    ids.append(None)
-            return ids
+                    item.written = []  # the same bytes are another run's row's files now
+                else:
+                    item.image_id = image_id
+            return
+        for item, image_id in zip(batch, ids, strict=True):
+            item.image_id = image_id
 
     def _original(self, checked: CheckedImage) -> Path:
         return self.store.path_for(checked.sha256, checked.suffix)
@@ -269,21 +287,32 @@ class Intake:
     def _write_files(self, checked: CheckedImage) -> list[Path]:
         """The original durably (fsynced, renamed); the derived copies renamed whole.
 
-        The display copy is a hard link to the original when the original fits as it is.
+        Returns the files this call made. When one cannot be written (a full disk), the
+        ones made before it are removed: a failed image leaves no file (docs/security.md,
+        "What a refusal leaves"). The display copy is a hard link to the original when
+        the original fits as it is.
         """
         written: list[Path] = []
         original = self._original(checked)
-        if self.store.write_new(original, checked.data):
-            written.append(original)
-        display = display_path(self.store, checked.sha256)
-        if checked.display_encoded is None:
-            if self.store.link_new(original, display):
+        try:
+            if self.store.write_new(original, checked.data):
+                written.append(original)
+            else:
+                # An original no row names yet (a crash's, a concurrent run's) is used
+                # as it is: fresh again, the start-up sweep of orphans leaves it alone.
+                touch(original)
+            display = display_path(self.store, checked.sha256)
+            if checked.display_encoded is None:
+                if self.store.link_new(original, display):
+                    written.append(display)
+            elif self.store.write_new(display, checked.display_encoded, durable=False):
                 written.append(display)
-        elif self.store.write_new(display, checked.display_encoded, durable=False):
-            written.append(display)
-        thumbnail = thumbnail_path(self.store, checked.sha256)
-        if self.store.write_new(thumbnail, checked.thumbnail_png, durable=False):
-            written.append(thumbnail)
+            thumbnail = thumbnail_path(self.store, checked.sha256)
+            if self.store.write_new(thumbnail, checked.thumbnail_png, durable=False):
+                written.append(thumbnail)
+        except BaseException:
+            _remove(written)
+            raise
         return written
 
     def _row(self, checked: CheckedImage, provenance: Provenance) -> Image:
@@ -307,7 +336,7 @@ class Intake:
 
         None when another run stored the same bytes meanwhile.
         """
-        written: list[Path] = []
+        written: list[Path] = []  # _write_files removes its own files when it fails
         try:
             written = self._write_files(checked)
             _sync_folders({self._original(checked).parent})
@@ -320,8 +349,7 @@ class Intake:
             # Another run stored the same bytes a moment ago: the files are theirs too.
             return None
         except BaseException:
-            for path in written:
-                path.unlink(missing_ok=True)
+            _remove(written)
             raise
 
 
@@ -330,6 +358,13 @@ class _Staged:
     checked: CheckedImage
     provenance: Provenance
     position: int  # in the index
+    written: list[Path]  # the files this run made for it, removed if its row fails
+    image_id: int | None = None  # once its row is committed
+
+
+def _remove(paths: Iterable[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
 
 
 def _image(image_id: int) -> str:

@@ -2,7 +2,8 @@
 
 Uploaded names are labels only: each file is saved as a numbered name with a
 whitelisted suffix in a fresh folder, so no name can reach outside it. A video's
-uploads are saved the same way, by moodlab.video.uploads.
+uploads are saved the same way, by moodlab.video.uploads. A batch that is refused,
+or whose import cannot start, leaves no file: its folder goes.
 """
 
 from __future__ import annotations
@@ -10,10 +11,15 @@ from __future__ import annotations
 import uuid
 from pathlib import Path, PurePath
 
+from sqlalchemy.orm import Session
+
+from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
-from moodlab.core.storage import atomic_write
-from moodlab.images.importer import UNSUPPORTED_KINDS
+from moodlab.core.models import Job
+from moodlab.core.storage import atomic_write, removed_on_failure
+from moodlab.images.actions import start_import
+from moodlab.images.importer import UNSUPPORTED_KINDS, ImportParams
 from moodlab.images.links import IMAGE_EXTENSIONS
 
 # Images and zips are imported; the picture kinds moodlab cannot read (SVG, HEIC, ...)
@@ -25,19 +31,31 @@ def save_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> tuple[Pa
     """Save (name, bytes) pairs: the folder (or lone zip) to import, and saved -> shown names.
 
     Several files are saved into one folder, whose import unpacks the zips among them.
+    A refused file refuses the batch, and the files saved before it are removed.
     """
     if not files:
         raise MoodlabError("no files were uploaded")
     folder = settings.data_dir / "uploads" / uuid.uuid4().hex
     names: dict[str, str] = {}
-    for number, (name, data) in enumerate(files, start=1):
-        suffix = PurePath(name.replace("\\", "/")).suffix.lower()
-        if suffix not in ACCEPTED:
-            raise MoodlabError(f"{name!r}: only images and .zip files can be imported")
-        saved = f"{number:06d}{suffix}"
-        with atomic_write(folder / saved) as handle:
-            handle.write(data)
-        names[saved] = PurePath(name.replace("\\", "/")).name or saved
+    with removed_on_failure(folder):
+        for number, (name, data) in enumerate(files, start=1):
+            suffix = PurePath(name.replace("\\", "/")).suffix.lower()
+            if suffix not in ACCEPTED:
+                raise MoodlabError(f"{name!r}: only images and .zip files can be imported")
+            saved = f"{number:06d}{suffix}"
+            with atomic_write(folder / saved) as handle:
+                handle.write(data)
+            names[saved] = PurePath(name.replace("\\", "/")).name or saved
     if len(files) == 1 and folder.joinpath(next(iter(names))).suffix == ".zip":
         return folder / next(iter(names)), names
     return folder, names
+
+
+def start_upload_import(
+    *, session: Session, actor: Actor, settings: Settings, files: list[tuple[str, bytes]]
+) -> Job:
+    """Save uploaded files and queue their import; refused (no file kept) if either fails."""
+    path, names = save_uploads(settings, files)
+    params = ImportParams(path=str(path), names=names, label="uploaded files")
+    with removed_on_failure(path if path.is_dir() else path.parent):
+        return start_import(session=session, actor=actor, settings=settings, params=params)

@@ -3,8 +3,8 @@
 Start one with `moodlab worker` (`moodlab serve` starts one for you). Several
 workers may share a database; each job runs on exactly one of them. The face that
 starts a worker hands it the table of job kinds (moodlab.job_kinds.KINDS) and its
-start-up tasks (the CLI's: repairing derived image files), so the mechanism here
-knows no area's work (docs/architecture.md, "Layering").
+start-up tasks (the CLI's: removing image files no row names, repairing derived
+ones), so the mechanism here knows no area's work (docs/architecture.md, "Layering").
 """
 
 from __future__ import annotations

@@ -117,6 +117,46 @@ def test_import_command_json(env, tmp_path):
     assert missing.returncode == 1 and "does not exist" in missing.stderr
 
 
+def test_import_json_when_every_file_is_refused(env, tmp_path):
+    assert run_cli("migrate").returncode == 0
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "b.jpg").write_text("nope")
+    (folder / "c.svg").write_text("<svg/>")
+    result = run_cli("import", str(folder), "--json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)  # the promised object all the same
+    assert (report["stored"], report["duplicates"]) == (0, 0)
+    assert sorted(entry["source"].rsplit("/", 1)[-1] for entry in report["rejected"]) == [
+        "b.jpg",
+        "c.svg",
+    ]
+    assert isinstance(report["job_id"], int)
+    error = result.stderr.strip().splitlines()
+    assert len(error) == 1 and error[0].startswith("moodlab: error: nothing stored: all 2 files")
+
+
+def test_symbolic_links_in_a_folder_are_listed_not_followed(settings, database, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "private.jpg").write_bytes(media.jpeg(30))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(media.jpeg(31))
+    (folder / "link.jpg").symlink_to(outside / "private.jpg")
+    (folder / "more").symlink_to(outside, target_is_directory=True)
+    (folder / "dangling.png").symlink_to(tmp_path / "gone.png")
+    report = import_path(folder, settings, database)
+    assert report.stored == 1
+    assert {
+        entry["source"].rsplit("/", 1)[-1]: (entry["kind"], entry["reason"])
+        for entry in report.rejected
+    } == {
+        name: ("not_regular", "a symbolic link: not followed")
+        for name in ("link.jpg", "more", "dangling.png")
+    }
+
+
 # --- one bad file never stops or hangs a batch (issue 14) ---------------------------------
 
 

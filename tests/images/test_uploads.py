@@ -3,10 +3,10 @@ import zipfile
 
 import pytest
 
-from moodlab.core.errors import MoodlabError
+from moodlab.core.errors import MoodlabError, PermissionDenied
 from moodlab.images.importer import ImportParams
 from moodlab.images.intake import IntakeResult
-from moodlab.images.uploads import save_uploads
+from moodlab.images.uploads import save_uploads, start_upload_import
 from tests import media
 from tests.conftest import run_job
 
@@ -48,3 +48,32 @@ def test_zips_uploaded_with_images_are_unpacked_and_odd_kinds_listed(settings, d
     assert result.stored == 3, result.rejected
     assert result.files == 3
     assert [(e["source"], e["kind"]) for e in result.rejected] == [("logo.svg", "unsupported")]
+
+
+def files_under(folder) -> list:
+    return [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+
+
+def test_a_refused_batch_leaves_none_of_its_files(settings):
+    files = [("a.jpg", media.jpeg(80)), ("b.png", media.png(81)), ("run.sh", b"#!/bin/sh")]
+    with pytest.raises(MoodlabError, match="'run.sh': only images and .zip files"):
+        save_uploads(settings, files)
+    assert files_under(settings.data_dir / "uploads") == []  # not a.jpg, not b.png
+
+
+def test_uploads_whose_import_is_refused_leave_no_file(settings, database, annotator):
+    with database.session() as session, pytest.raises(PermissionDenied):
+        start_upload_import(
+            session=session, actor=annotator, settings=settings, files=[("a.jpg", media.jpeg(82))]
+        )
+    assert files_under(settings.data_dir / "uploads") == []
+
+
+def test_uploads_whose_import_starts_are_kept_for_it(settings, database, lead):
+    with database.session() as session:
+        job = start_upload_import(
+            session=session, actor=lead, settings=settings, files=[("a.jpg", media.jpeg(83))]
+        )
+        folder = job.params["path"]
+    assert [p.name for p in files_under(settings.data_dir / "uploads")] == ["000001.jpg"]
+    assert str(settings.data_dir / "uploads") in folder
