@@ -13,7 +13,7 @@ from pathlib import PurePath
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.storage import atomic_write
-from moodlab.images.links import IMAGE_EXTENSIONS
+from moodlab.images.formats import IMAGE_EXTENSIONS
 from moodlab.video.request import human_bytes
 
 # Containers a video may come in; photos for a slideshow use the image suffixes.
