@@ -10,6 +10,7 @@ from moodlab.core.text import label
 from moodlab.images.actions import start_crawl, start_import, start_openverse
 from moodlab.images.crawl import CrawlParams
 from moodlab.images.duplicates import keep_both, near_duplicates
+from moodlab.images.formats import READABLE_NAMES
 from moodlab.images.importer import ImportParams
 from moodlab.images.intake import IntakeResult, display_path, recent_images
 from moodlab.images.openverse import OpenverseParams
@@ -93,8 +94,7 @@ with upload_tab, st.form("upload", clear_on_submit=True):
     files = st.file_uploader(
         "Images or a .zip of images",
         type=[suffix.lstrip(".") for suffix in ACCEPTED],
-        help="several files may include zips, which are unpacked; SVG, HEIC and other kinds"
-        " moodlab cannot read are listed as rejected",
+        help=f"{READABLE_NAMES} pictures; several files may include zips, which are unpacked",
         accept_multiple_files=True,
     )
     if st.form_submit_button("Import", type="primary", icon=":material/upload:"):

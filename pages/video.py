@@ -6,7 +6,7 @@ import streamlit as st
 from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import JobStatus, Role
-from moodlab.images.links import IMAGE_EXTENSIONS
+from moodlab.images.formats import IMAGE_EXTENSIONS
 from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
 from moodlab.ui import access, charts, jobs_view, session

@@ -79,3 +79,50 @@ def beat_wav(seconds: float = 20.0, bpm: float = 120.0, rate: int = 44_100) -> b
     since_beat = t % (60.0 / bpm)
     clicks = 0.5 * np.sin(2 * np.pi * 880 * t) * np.exp(-since_beat * 40)
     return wav_bytes((chord + clicks) * 0.8, rate)
+
+
+# A PostScript file (an EPS with a bounding box): Pillow's EPS plugin, if it is ever
+# asked, hands this to Ghostscript to draw.
+POSTSCRIPT = (
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 200 200\n%%EndComments\n"
+    b"newpath 0 0 moveto 200 200 lineto stroke\nshowpage\n%%EOF\n"
+)
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def streamed_png(width: int, height: int, colour_type: int, depth: int, row, extra=b"") -> bytes:
+    """A valid PNG whose rows ``row(y)`` (filter byte included) are compressed one at a
+    time, so a huge picture is made without ever holding its pixels."""
+    header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
+    compressor = zlib.compressobj(6)
+    data = b"".join(compressor.compress(row(y)) for y in range(height)) + compressor.flush()
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + extra
+        + _png_chunk(b"IDAT", data)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def grey16_png(side: int) -> bytes:
+    """A 16-bit greyscale PNG of side x side pixels: a ramp from black at the top to
+    white at the bottom (9400 px a side: 88 million pixels, a file of about 170 KB)."""
+
+    def row(y: int) -> bytes:
+        return b"\x00" + (y * 65535 // max(side - 1, 1)).to_bytes(2, "big") * side
+
+    return streamed_png(side, side, 0, 16, row)
+
+
+def rgba_png(side: int) -> bytes:
+    """An 8-bit RGBA PNG of side x side pixels: translucent colour bands."""
+
+    def row(y: int) -> bytes:
+        return b"\x00" + bytes((y % 256, 255 - y % 256, 128, 64)) * side
+
+    return streamed_png(side, side, 6, 8, row)

@@ -97,6 +97,12 @@ class Settings:
         "MOODLAB_MAX_IMAGE_PIXELS",
         "largest image accepted, in pixels (decompression-bomb guard; Pillow's default)",
     )
+    max_image_memory: int = _setting(
+        500_000_000,
+        "MOODLAB_MAX_IMAGE_MEMORY",
+        "most memory checking one image may take, in bytes (its decoded pixels and their"
+        " copies, estimated from the header before decoding)",
+    )
     min_image_side: int = _setting(
         64, "MOODLAB_MIN_IMAGE_SIDE", "smallest width and height accepted, in pixels"
     )
@@ -209,6 +215,7 @@ class Settings:
             "crawl_concurrency",
             "max_image_bytes",
             "max_image_pixels",
+            "max_image_memory",
             "min_image_side",
             "import_max_members",
             "import_max_total_bytes",

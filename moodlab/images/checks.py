@@ -2,9 +2,13 @@
 
 ``check_image`` takes raw bytes and either returns a CheckedImage (decoded,
 oriented, RGB, with its display copy, thumbnail and perceptual hash) or raises
-Rejected with a reason a person can act on. Nothing is written here. Each image
-is decoded once; an original that already fits as the display copy (a baseline
-RGB JPEG within 1280 px, upright) is the display copy, not re-encoded.
+Rejected with a reason a person can act on. Nothing is written here. Before any
+decoder runs, the format is read from the bytes and must be one moodlab reads
+(moodlab.images.formats), and the header's size must fit the pixel limit and the
+memory budget (moodlab.images.pixels). Each image is decoded once; everything
+after works on a copy of at most display size. An original that already fits as
+the display copy (a baseline RGB JPEG within 1280 px, upright) is the display
+copy, not re-encoded.
 """
 
 from __future__ import annotations
@@ -15,26 +19,29 @@ import warnings
 from dataclasses import dataclass
 
 import imagehash
-import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from moodlab.core.errors import MoodlabError
-from moodlab.images.resize import DISPLAY_SIDE, display_copy, square_crop
+from moodlab.images.formats import READABLE, describe, open_readable, sniff
+from moodlab.images.pixels import peak_bytes, working_copy
+from moodlab.images.resize import DISPLAY_SIDE, MODEL_SIDE, display_copy, square_crop
 from moodlab.images.similarity import colour_layout, texture
 
-# Formats Pillow decodes that moodlab accepts, and the suffix the original keeps.
-SUFFIXES = {
-    "JPEG": ".jpg",
-    "PNG": ".png",
-    "GIF": ".gif",
-    "WEBP": ".webp",
-    "BMP": ".bmp",
-    "TIFF": ".tif",
-    "MPO": ".jpg",  # multi-picture JPEG from phone cameras
-}
-
+# The suffix each format's original is stored with (moodlab.images.formats.READABLE).
+SUFFIXES = {fmt: readable.suffix for fmt, readable in READABLE.items()}
 
 ORIENTATION = 0x0112  # the EXIF tag
+# What each EXIF orientation asks for to show the picture upright (as ImageOps.exif_transpose).
+UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+SIDEWAYS = {UPRIGHT[5], UPRIGHT[6], UPRIGHT[7], UPRIGHT[8]}  # these swap width and height
 # zlib level of the 128x128 thumbnails: level 1 encodes several times faster than the
 # default 6 (encoding was most of the CPU an image cost) for files about 15% larger.
 PNG_LEVEL = 1
@@ -67,35 +74,37 @@ class CheckedImage:
         return self.data if self.display_encoded is None else self.display_encoded
 
 
-def check_image(data: bytes, *, max_pixels: int, min_side: int, max_bytes: int) -> CheckedImage:
+def check_image(
+    data: bytes, *, max_pixels: int, min_side: int, max_bytes: int, max_memory: int
+) -> CheckedImage:
     if len(data) > max_bytes:
         raise Rejected("too_large", f"file too large: {len(data):,} bytes (limit {max_bytes:,})")
     if not data:
         raise Rejected("not_image", "not an image: the file is empty")
-    image = _open_checked(data, max_pixels)
-    fmt = image.format
-    if fmt not in SUFFIXES:
-        raise Rejected("unsupported", f"unsupported image format {fmt}")
-    if min(image.size) < min_side:
-        w, h = image.size
-        raise Rejected("too_small", f"too small: {w}x{h} px (at least {min_side} px a side)")
+    fmt = sniff(data)
+    if fmt is None:
+        raise Rejected(*describe(data))
+    image = _decoded(data, fmt, max_pixels=max_pixels, min_side=min_side, max_memory=max_memory)
+    fmt, mode, (width, height) = str(image.format), image.mode, image.size
     try:
-        turned = image.getexif().get(ORIENTATION, 1) not in (0, 1)
-        upright = ImageOps.exif_transpose(image) if turned else image
-        rgb = _to_rgb(upright)
+        turn = UPRIGHT.get(image.getexif().get(ORIENTATION, 1))
+        working = working_copy(image, longest=DISPLAY_SIDE, shortest=MODEL_SIDE)
     except Exception as exc:  # a broken EXIF block, a colour mode Pillow cannot convert
         raise Rejected(
-            "corrupt",
-            f"cannot convert the image ({image.mode}) to RGB: {type(exc).__name__}: {exc}",
+            "corrupt", f"cannot convert the image ({mode}) to RGB: {type(exc).__name__}: {exc}"
         ) from None
-    as_is = fmt == "JPEG" and image.mode == "RGB" and not turned
-    fits = as_is and max(rgb.size) <= DISPLAY_SIDE
+    finally:
+        image.close()  # the decoded pixels, the largest thing here, go now
+    rgb = working if turn is None else working.transpose(turn)
+    if turn in SIDEWAYS:
+        width, height = height, width
+    fits = fmt == "JPEG" and mode == "RGB" and turn is None and max(width, height) <= DISPLAY_SIDE
     return CheckedImage(
         data=data,
         sha256=hashlib.sha256(data).hexdigest(),
         suffix=SUFFIXES[fmt],
-        width=rgb.width,
-        height=rgb.height,
+        width=width,
+        height=height,
         phash=str(imagehash.phash(rgb)),
         colour_layout=colour_layout(rgb),
         texture=texture(rgb),
@@ -104,24 +113,24 @@ def check_image(data: bytes, *, max_pixels: int, min_side: int, max_bytes: int) 
     )
 
 
-def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
-    """Identify, check the header's size, then decode once, to the end (truncation fails)."""
+def _decoded(
+    data: bytes, fmt: str, *, max_pixels: int, min_side: int, max_memory: int
+) -> Image.Image:
+    """Open as ``fmt`` only, check the header's size and cost, then decode once, to the end
+    (truncation fails)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            pixels = image.width * image.height
-            if pixels > max_pixels:
-                raise Rejected(
-                    "bomb",
-                    f"decompression bomb: {image.width}x{image.height} = {pixels:,} pixels"
-                    f" (limit {max_pixels:,})",
-                )
+            image = open_readable(data, (fmt,))
+            _check_header(image, max_pixels=max_pixels, min_side=min_side, max_memory=max_memory)
             image.load()
     except Rejected:
         raise
     except UnidentifiedImageError:
-        raise Rejected("not_image", "not an image: Pillow cannot identify the file") from None
+        name = READABLE[fmt].name
+        raise Rejected(
+            "not_image", f"not an image: it begins like a {name} file, but is not one"
+        ) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise Rejected("bomb", f"decompression bomb: {exc}") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -131,39 +140,29 @@ def _open_checked(data: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
-# Modes with more than 8 bits a sample: grey 16-bit ("I;16..."), 32-bit int, float.
-WIDE_MODES = ("I", "F", "I;16", "I;16L", "I;16B", "I;16N")
-
-
-def to_8_bit(image: Image.Image) -> Image.Image:
-    """A 16-bit, 32-bit or float grey image scaled to 8 bits by its range, not clipped.
-
-    Pillow's convert("RGB") clips such samples at 255, which turned 16-bit PNGs and
-    float TIFFs almost all white. Integer samples that fit 16 bits are scaled by the
-    16-bit range (so a dark photo stays dark); float samples within 0..1 by that
-    range; anything else by the image's own minimum and maximum.
-    """
-    samples = np.asarray(image, dtype=np.float64)
-    finite = samples[np.isfinite(samples)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
-    if image.mode == "F" and low >= 0.0 and high <= 1.0:
-        low, high = 0.0, 1.0
-    elif image.mode != "F" and low >= 0 and high <= 65535:
-        low, high = 0.0, 65535.0
-    scaled = (np.nan_to_num(samples, nan=low) - low) / max(high - low, 1e-12) * 255.0
-    return Image.fromarray(np.clip(np.round(scaled), 0, 255).astype(np.uint8))
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """RGB; transparent parts become white, as a browser shows them on a white page."""
-    if image.mode in WIDE_MODES:
-        return to_8_bit(image).convert("RGB")
-    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image if image.mode == "RGB" else image.convert("RGB")
+def _check_header(image: Image.Image, *, max_pixels: int, min_side: int, max_memory: int) -> None:
+    """What the header says, checked before the pixels are decoded."""
+    width, height = image.size
+    if image.format not in READABLE:  # the JPEG plugin may say MPO, which is readable
+        raise Rejected("unsupported", f"unsupported image format {image.format}")
+    pixels = width * height
+    if pixels > max_pixels:
+        raise Rejected(
+            "bomb",
+            f"decompression bomb: {width}x{height} = {pixels:,} pixels (limit {max_pixels:,})",
+        )
+    need = peak_bytes(image, longest=DISPLAY_SIDE, shortest=MODEL_SIDE)
+    if need > max_memory:
+        raise Rejected(
+            "memory",
+            f"too costly to decode: {width}x{height} {image.mode} pixels need about"
+            f" {need / 1e6:,.0f} MB, over the memory budget of {max_memory / 1e6:,.0f} MB"
+            " (MOODLAB_MAX_IMAGE_MEMORY)",
+        )
+    if min(width, height) < min_side:
+        raise Rejected(
+            "too_small", f"too small: {width}x{height} px (at least {min_side} px a side)"
+        )
 
 
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:

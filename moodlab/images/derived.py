@@ -66,6 +66,7 @@ def repair_derived(
                 max_pixels=settings.max_image_pixels,
                 min_side=1,
                 max_bytes=max(len(data), settings.max_image_bytes),
+                max_memory=settings.max_image_memory,
             )
             display.unlink(missing_ok=True)
             thumbnail.unlink(missing_ok=True)

@@ -20,8 +20,8 @@ from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.images.checks import Rejected
+from moodlab.images.formats import IMAGE_EXTENSIONS
 from moodlab.images.intake import Intake, IntakeReport, Provenance, job_result
-from moodlab.images.links import IMAGE_EXTENSIONS
 from moodlab.jobs.context import JobContext, JobParams
 
 # (source name, a function returning the bytes or raising Rejected)

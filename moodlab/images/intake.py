@@ -88,6 +88,7 @@ class Intake:
             max_pixels=self.settings.max_image_pixels,
             min_side=self.settings.min_image_side,
             max_bytes=self.settings.max_image_bytes,
+            max_memory=self.settings.max_image_memory,
         )
 
     def add_bytes(self, data: bytes, provenance: Provenance) -> int | None:

@@ -14,7 +14,8 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import lxml.html
 from lxml import etree
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
+from moodlab.images.formats import IMAGE_EXTENSIONS
+
 # Links and images taken from one page at most, each (the rest of the page is ignored):
 # a page with a million links must not fill the frontier or the memory.
 MAX_LINKS_PER_PAGE = 2000

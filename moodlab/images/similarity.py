@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 
 from moodlab.core.db import Database
 from moodlab.core.models import Image as ImageRow
+from moodlab.images.formats import open_readable
 
 PENDING = 0  # the index's image id for an image whose row is not committed yet
 
@@ -57,7 +58,8 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
 
 def colour_layout(rgb: Image.Image) -> str:
     """The 4x4 grid's mean colours in CIELAB, quantised to bytes, as 96 hex digits."""
-    cells = np.asarray(rgb.convert("RGB").resize((CELLS, CELLS), Image.Resampling.BOX))
+    rgb = rgb if rgb.mode == "RGB" else rgb.convert("RGB")  # convert would copy an RGB one
+    cells = np.asarray(rgb.resize((CELLS, CELLS), Image.Resampling.BOX))
     lab = srgb_to_lab(cells).reshape(-1, 3)
     quantised = np.column_stack(
         [np.clip(np.round(lab[:, 0] * 2.55), 0, 255), np.clip(np.round(lab[:, 1:] + 128), 0, 255)]
@@ -232,7 +234,7 @@ def load_index(database: Database, display_of: Callable[[str], Path]) -> ImageIn
         if layout or not phash:
             continue
         try:
-            with Image.open(display_of(sha)) as display:
+            with open_readable(display_of(sha), ("JPEG",)) as display:
                 backfill[image_id] = colour_layout(display)
         except (OSError, ValueError):
             continue

@@ -19,12 +19,12 @@ from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job
 from moodlab.core.storage import atomic_write, removed_on_failure
 from moodlab.images.actions import start_import
+from moodlab.images.formats import IMAGE_EXTENSIONS
 from moodlab.images.importer import UNSUPPORTED_KINDS, ImportParams
-from moodlab.images.links import IMAGE_EXTENSIONS
 
-# Images and zips are imported; the picture kinds moodlab cannot read (SVG, HEIC, ...)
-# are saved too, so the import lists each as rejected with its reason.
-ACCEPTED = (*IMAGE_EXTENSIONS, ".zip", *UNSUPPORTED_KINDS)
+# What the upload widget offers and this takes: the names of the formats the checks
+# read (moodlab.images.formats), and zips of them. Nothing that is always refused.
+ACCEPTED = (*IMAGE_EXTENSIONS, ".zip")
 
 
 def save_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> tuple[Path, dict[str, str]]:
@@ -35,13 +35,16 @@ def save_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> tuple[Pa
     """
     if not files:
         raise MoodlabError("no files were uploaded")
+    for name, _ in files:  # all checked before any is saved: a refusal leaves nothing
+        suffix = PurePath(name.replace("\\", "/")).suffix.lower()
+        if suffix not in ACCEPTED:
+            why = UNSUPPORTED_KINDS.get(suffix, "not a picture moodlab reads")
+            raise MoodlabError(f"{name!r}: {why}; moodlab imports {', '.join(ACCEPTED)} files only")
     folder = settings.data_dir / "uploads" / uuid.uuid4().hex
     names: dict[str, str] = {}
     with removed_on_failure(folder):
         for number, (name, data) in enumerate(files, start=1):
             suffix = PurePath(name.replace("\\", "/")).suffix.lower()
-            if suffix not in ACCEPTED:
-                raise MoodlabError(f"{name!r}: only images and .zip files can be imported")
             saved = f"{number:06d}{suffix}"
             with atomic_write(folder / saved) as handle:
                 handle.write(data)

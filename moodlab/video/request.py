@@ -17,7 +17,7 @@ from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import Role, TrainedModel
-from moodlab.images.links import IMAGE_EXTENSIONS
+from moodlab.images.formats import IMAGE_EXTENSIONS
 from moodlab.jobs.context import JobParams
 from moodlab.video import paths as allowed
 from moodlab.video.probe import VideoError

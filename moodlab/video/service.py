@@ -25,6 +25,7 @@ from moodlab.core.models import TrainedModel, Video
 from moodlab.core.storage import atomic_write, file_sha256
 from moodlab.core.text import plural
 from moodlab.images.checks import CheckedImage, Rejected, check_image
+from moodlab.images.formats import open_readable
 from moodlab.jobs.context import JobContext
 from moodlab.video import frames, mux, probe, scenes, slideshow, soundtrack, timeline
 from moodlab.video import paths as allowed
@@ -75,7 +76,7 @@ def _sample_photos(
     ctx: JobContext, model: Any, entry: TrainedModel, photos: list[CheckedImage]
 ) -> _Samples:
     thumbs = np.stack(
-        [np.asarray(PILImage.open(io.BytesIO(p.thumbnail_png)).convert("RGB")) for p in photos]
+        [np.asarray(open_readable(p.thumbnail_png, ("PNG",)).convert("RGB")) for p in photos]
     )
     times = np.array(slideshow.starts(len(photos)), dtype=np.float64)
     batch = frames.Batch(times, thumbs)
@@ -345,6 +346,7 @@ def _checked_photos(
                     max_pixels=settings.max_image_pixels,
                     min_side=settings.min_image_side,
                     max_bytes=settings.video_max_bytes,
+                    max_memory=settings.max_image_memory,
                 )
             )
             names.append(params.shown(path))

@@ -7,11 +7,12 @@ are even (H.264 with 4:2:0 chroma needs that) on black.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from moodlab.images.formats import open_readable
 
 # Seconds each photo is on screen, and how long two photos blend.
 SLIDE_S = 4.0
@@ -30,7 +31,7 @@ def frame_size(sizes: list[tuple[int, int]]) -> tuple[int, int]:
 
 def fitted(jpeg: bytes, size: tuple[int, int]) -> np.ndarray:
     """The photo scaled to fit ``size``, centred on black."""
-    image = Image.open(io.BytesIO(jpeg)).convert("RGB")
+    image = open_readable(jpeg, ("JPEG",)).convert("RGB")
     image.thumbnail(size, Image.Resampling.LANCZOS)
     canvas = Image.new("RGB", size)
     canvas.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
@@ -82,7 +83,7 @@ def write(photos: list[bytes], out: Path) -> float:
     """
     from moviepy import VideoClip
 
-    size = frame_size([Image.open(io.BytesIO(p)).size for p in photos])
+    size = frame_size([open_readable(p, ("JPEG",)).size for p in photos])
     pictures = [fitted(photo, size) for photo in photos]
     show = VideoClip(frame_function(pictures), duration=duration(len(photos)))
     try:

@@ -19,7 +19,7 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job
 from moodlab.core.storage import atomic_write, removed_on_failure
-from moodlab.images.links import IMAGE_EXTENSIONS
+from moodlab.images.formats import IMAGE_EXTENSIONS
 from moodlab.video.actions import start_video
 from moodlab.video.request import VideoParams, human_bytes
 

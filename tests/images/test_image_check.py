@@ -5,10 +5,11 @@ import pytest
 from PIL import Image
 
 from moodlab.images.checks import Rejected, check_image
+from moodlab.images.importer import import_path
 from moodlab.images.resize import ffmpeg_square_crop_filter, square_crop
 from tests import media
 
-LIMITS = {"max_pixels": 8_000_000, "min_side": 64, "max_bytes": 5_000_000}
+LIMITS = {"max_pixels": 8_000_000, "min_side": 64, "max_bytes": 5_000_000, "max_memory": 10**9}
 
 
 def decode(data: bytes) -> Image.Image:
@@ -26,11 +27,35 @@ def test_exif_orientation_is_applied():
     assert checked.data == data  # the original is kept as it came
 
 
-def test_transparency_becomes_white_rgb():
-    rgba = Image.new("RGBA", (100, 100), (255, 0, 0, 0))
-    checked = check_image(media.encode(rgba, "PNG"), **LIMITS)
+def test_transparent_parts_become_neutral_grey_and_opaque_parts_keep_their_colour():
+    cut_out = Image.new("RGBA", (200, 200), (255, 0, 0, 0))  # red under alpha 0: not shown
+    cut_out.paste((0, 0, 255, 255), (50, 50, 150, 150))  # an opaque blue square
+    checked = check_image(media.encode(cut_out, "PNG"), **LIMITS)
     thumb = decode(checked.thumbnail_png)
-    assert thumb.mode == "RGB" and thumb.getpixel((64, 64)) == (255, 255, 255)
+    assert thumb.mode == "RGB"
+    assert thumb.getpixel((4, 4)) == (128, 128, 128)
+    assert thumb.getpixel((64, 64)) == (0, 0, 255)
+
+
+def test_a_translucent_picture_shows_its_own_colours():
+    picture = media.picture(31, (200, 150))
+    translucent = picture.convert("RGBA")
+    translucent.putalpha(10)  # 4% opaque all over, as a wallpaper tile meant for overlays
+    checked = check_image(media.encode(translucent, "PNG"), **LIMITS)
+    shown = np.asarray(decode(checked.display_jpeg).convert("RGB"), dtype=np.float64)
+    assert np.abs(shown - np.asarray(picture, dtype=np.float64)).mean() < 3  # JPEG's error
+
+
+def test_different_translucent_pictures_are_not_near_duplicates(settings, database, tmp_path):
+    folder = tmp_path / "wallpapers"
+    folder.mkdir()
+    for seed in range(5):
+        wallpaper = media.picture(40 + seed, (300, 200)).convert("RGBA")
+        wallpaper.putalpha(3)  # 1% opaque: on white, all five were one smooth near-white tile
+        (folder / f"wallpaper-{seed}.png").write_bytes(media.encode(wallpaper, "PNG"))
+    report = import_path(folder, settings, database)
+    assert report.duplicates == 0, report.duplicate_sources  # before: 4 of the 5
+    assert report.stored == 5
 
 
 def test_the_thumbnail_is_the_centre_square():

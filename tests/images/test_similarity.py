@@ -23,7 +23,7 @@ from tests import media
 from tests.images.mood_pictures import copies, horizon, mood_picture
 
 PER_MOOD = 50
-LIMITS = {"max_pixels": 50_000_000, "min_side": 64, "max_bytes": 5_000_000}
+LIMITS = {"max_pixels": 50_000_000, "min_side": 64, "max_bytes": 5_000_000, "max_memory": 10**9}
 
 
 def test_distinct_calm_pictures_are_kept_and_their_copies_are_not(settings, database, tmp_path):

@@ -1,12 +1,14 @@
 import io
 import zipfile
+from pathlib import PurePath
 
 import pytest
 
 from moodlab.core.errors import MoodlabError, PermissionDenied
+from moodlab.images.formats import IMAGE_EXTENSIONS, READABLE
 from moodlab.images.importer import ImportParams
 from moodlab.images.intake import IntakeResult
-from moodlab.images.uploads import save_uploads, start_upload_import
+from moodlab.images.uploads import ACCEPTED, save_uploads, start_upload_import
 from tests import media
 from tests.conftest import run_job
 
@@ -32,14 +34,14 @@ def test_nothing_or_non_images_are_refused(settings, files):
         save_uploads(settings, files)
 
 
-def test_zips_uploaded_with_images_are_unpacked_and_odd_kinds_listed(settings, database, lead):
+def test_zips_uploaded_with_images_are_unpacked(settings, database, lead):
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("inside/b.jpg", media.jpeg(71))
         zf.writestr("inside/c.png", media.png(72))
+        zf.writestr("inside/logo.svg", b"<svg/>")
     folder, names = save_uploads(
-        settings,
-        [("a.jpg", media.jpeg(70)), ("set.zip", archive.getvalue()), ("logo.svg", b"<svg/>")],
+        settings, [("a.jpg", media.jpeg(70)), ("set.zip", archive.getvalue())]
     )
     assert folder.is_dir()
     params = ImportParams(path=str(folder), names=names, label="uploaded files")
@@ -47,7 +49,9 @@ def test_zips_uploaded_with_images_are_unpacked_and_odd_kinds_listed(settings, d
     result = IntakeResult.from_json(job.result)
     assert result.stored == 3, result.rejected
     assert result.files == 3
-    assert [(e["source"], e["kind"]) for e in result.rejected] == [("logo.svg", "unsupported")]
+    assert [(e["source"], e["kind"]) for e in result.rejected] == [
+        ("set.zip:inside/logo.svg", "unsupported")
+    ]
 
 
 def files_under(folder) -> list:
@@ -56,7 +60,7 @@ def files_under(folder) -> list:
 
 def test_a_refused_batch_leaves_none_of_its_files(settings):
     files = [("a.jpg", media.jpeg(80)), ("b.png", media.png(81)), ("run.sh", b"#!/bin/sh")]
-    with pytest.raises(MoodlabError, match="'run.sh': only images and .zip files"):
+    with pytest.raises(MoodlabError, match="'run.sh': not a picture moodlab reads"):
         save_uploads(settings, files)
     assert files_under(settings.data_dir / "uploads") == []  # not a.jpg, not b.png
 
@@ -77,3 +81,26 @@ def test_uploads_whose_import_starts_are_kept_for_it(settings, database, lead):
         folder = job.params["path"]
     assert [p.name for p in files_under(settings.data_dir / "uploads")] == ["000001.jpg"]
     assert str(settings.data_dir / "uploads") in folder
+
+
+def test_the_upload_takes_exactly_the_suffixes_the_checks_read(settings, database, lead):
+    # Every suffix offered is a format the checks read, so a picture of it is stored ...
+    pictures = []
+    for number, suffix in enumerate(s for s in ACCEPTED if s != ".zip"):
+        fmt = next(f for f, readable in READABLE.items() if suffix in readable.extensions)
+        pictures.append((f"p{suffix}", media.encode(media.picture(80 + number), fmt)))
+    folder, names = save_uploads(settings, pictures)
+    job = run_job(settings, database, lead, ImportParams(path=str(folder), names=names))
+    assert IntakeResult.from_json(job.result).stored == len(pictures), job.result
+    # ... and every name the folder import picks up as a picture is offered.
+    assert set(ACCEPTED) == {*IMAGE_EXTENSIONS, ".zip"}
+    assert {suffix for fmt in READABLE.values() for suffix in fmt.extensions} <= set(ACCEPTED)
+
+
+@pytest.mark.parametrize("name", ["logo.svg", "phone.heic", "layers.psd", "set.rar", "x.eps"])
+def test_kinds_that_are_always_refused_are_not_offered_and_nothing_is_saved(settings, name):
+    assert PurePath(name).suffix not in ACCEPTED
+    with pytest.raises(MoodlabError) as refused:
+        save_uploads(settings, [("a.jpg", media.jpeg(90)), (name, b"whatever")])
+    assert str(refused.value).startswith(f"{name!r}: ")
+    assert not (settings.data_dir / "uploads").exists()

@@ -116,7 +116,8 @@ def test_photos_become_a_slideshow_that_plays(tmp_path, database, settings, lead
     report = job.result
     assert report["kind"] == "slideshow"
     assert report["warnings"] == [
-        "photo3.jpg: left out: not an image: Pillow cannot identify the file"
+        "photo3.jpg: left out: not an image: the bytes begin like none of JPEG, PNG, GIF, WebP,"
+        " BMP, TIFF"
     ]
     out = probe.probe(report["output"])
     assert (out.video_codec, out.audio_codec) == ("h264", "aac")
