@@ -8,16 +8,20 @@ import streamlit as st
 
 from moodlab import demo
 from moodlab.core import auth
-from moodlab.core.errors import MoodlabError
+from moodlab.core.errors import ConfigError, MoodlabError
 from moodlab.ui import access, session
+from moodlab.ui.text import plain
 
 # An emoji icon: a Material icon here makes browsers fetch the favicon from Google.
 st.set_page_config(page_title="moodlab", page_icon="🎨", layout="wide")
 
 try:
     database = session.database()
+except ConfigError as exc:  # a setting out of its range names itself (configuration.md)
+    st.error(plain(f"moodlab cannot start with its settings: {exc}"))
+    st.stop()
 except MoodlabError as exc:
-    st.error(f"moodlab cannot open its database: {exc}")
+    st.error(plain(f"moodlab cannot open its database: {exc}"))
     st.stop()
 
 actor = session.current_actor()

@@ -83,6 +83,21 @@ def simulated_vote(
     return str(rng.choice([m for m in moods.names() if m != mood]))
 
 
+def check_kept_picture(content: bytes, _made: dict) -> None:
+    """Raise ValueError unless ``content`` is a whole JPEG of the demo's picture size (a
+    kept picture swapped for another file is not used: docs/security.md, "Kept files")."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(content), formats=["JPEG"]) as image:
+            if image.size != PICTURE_SIZE:  # before decoding: the header says how big
+                width, height = image.size
+                raise ValueError(f"it is {width}x{height}, not {PICTURE_SIZE[0]}x{PICTURE_SIZE[1]}")
+            image.load()
+    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"it is not a whole JPEG ({exc})") from None
+
+
 def kept_pictures(settings: Settings, per_mood: int) -> tuple[dict[tuple[str, int], bytes], int]:
     """{(mood, n): JPEG} for the demo, and how many were kept from an earlier build.
 
@@ -95,7 +110,7 @@ def kept_pictures(settings: Settings, per_mood: int) -> tuple[dict[tuple[str, in
         spec = moods.get(mood)
         for n in range(per_mood):
             key = kept.key(mood, n, PICTURE_SIZE, spec.angle, spec.valence, spec.arousal)
-            found = kept.get(key, ".jpg")
+            found = kept.get(key, ".jpg", check=check_kept_picture)
             if found is None:
                 pictures[mood, n] = picture(mood, n)
                 kept.keep(key, ".jpg", pictures[mood, n])

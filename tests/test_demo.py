@@ -47,6 +47,50 @@ def test_pictures_made_before_are_kept_and_a_damaged_one_is_made_again(settings)
     assert (third, reused) == (pictures, 15)
 
 
+def _swap_kept(kept_file, content: bytes | None = None, *, link_to=None) -> None:
+    """Put ``content`` (or a link to ``link_to``) where a kept file was, with a record that
+    matches it: only a check of the content itself can tell."""
+    import hashlib
+
+    record_file = kept_file.with_suffix(".json")
+    record = json.loads(record_file.read_text())
+    kept_file.unlink()
+    if link_to is not None:
+        kept_file.symlink_to(link_to)
+        content = link_to.read_bytes()
+    else:
+        kept_file.write_bytes(content)
+    record |= {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+    record_file.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(
+    "swap",
+    ["a PNG", "a JPEG of another size", "a link to another kept picture"],
+)
+def test_a_kept_picture_swapped_with_a_matching_record_is_made_again(
+    settings, swap, caplog, tmp_path
+):
+    pictures, _ = demo_data.kept_pictures(settings, per_mood=1)
+    kept = sorted((settings.cache_dir / "demo-pictures").rglob("*.jpg"))
+    victim, other = kept[0], kept[1]
+    other_bytes = other.read_bytes()
+    if swap == "a PNG":
+        png = io.BytesIO()
+        Image.new("RGB", demo_data.PICTURE_SIZE, "red").save(png, "PNG")
+        _swap_kept(victim, png.getvalue())
+    elif swap == "a JPEG of another size":
+        _swap_kept(victim, demo_data.picture("Happy", 0, size=(64, 48)))
+    else:
+        _swap_kept(victim, link_to=other)
+    with caplog.at_level("WARNING", "moodlab.reuse"):
+        again, reused = demo_data.kept_pictures(settings, per_mood=1)
+    assert (again, reused) == (pictures, 7)  # the swapped one was made again, not used
+    assert f"kept file {victim}" in caplog.text and "discarded, made again" in caplog.text
+    assert victim.is_file() and not victim.is_symlink()  # kept again, as a file of its own
+    assert other.read_bytes() == other_bytes  # what the link pointed to is untouched
+
+
 def test_simulated_annotators_err_mostly_towards_neighbours():
     rng = np.random.default_rng(0)
     votes = Counter(demo_data.simulated_vote("Happy", 0.7, 0.2, rng) for _ in range(4000))

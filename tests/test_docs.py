@@ -107,8 +107,22 @@ def _commands() -> list[tuple[str, str | None]]:
 
 def test_every_setting_is_in_the_configuration_page():
     page = _read(DOCS / "configuration.md")
-    missing = [env for env, _, _ in documented_settings() if f"`{env}`" not in page]
+    missing = [env for env, _, _, _ in documented_settings() if f"`{env}`" not in page]
     assert not missing, f"docs/configuration.md does not document {missing}"
+
+
+def test_the_configuration_table_gives_each_setting_the_range_the_code_allows():
+    rows = {}
+    for line in _read(DOCS / "configuration.md").splitlines():
+        if line.startswith("| `MOODLAB_"):
+            variable, _default, allowed, *_ = (cell.strip() for cell in line.split("|")[1:])
+            rows[variable.strip("`")] = allowed
+    wrong = {
+        env: (rows.get(env), allowed)
+        for env, _, allowed, _ in documented_settings()
+        if rows.get(env) != allowed
+    }
+    assert not wrong, f"docs/configuration.md's 'allowed' column (docs, code): {wrong}"
 
 
 def test_every_command_and_verb_is_in_the_cli_page():

@@ -44,7 +44,8 @@ AREAS: dict[str, tuple[str, ...]] = {
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     """The parser; given ``argv``, with only the area its command belongs to."""
     settings_help = "\n".join(
-        f"  {env} (default {default}): {doc}" for env, default, doc in documented_settings()
+        f"  {env} (default {default}{f'; {allowed}' if allowed else ''}): {doc}"
+        for env, default, allowed, doc in documented_settings()
     )
     parser = Parser(
         prog="moodlab",

@@ -1,22 +1,34 @@
 """Settings, read from the environment, with embedded defaults.
 
 Each setting is one dataclass field whose metadata names its environment
-variable and says what it does; docs/configuration.md's table is checked
-against these fields by tests/test_docs.py.
+variable, says what it does and, for a number, the least and the most it may be;
+docs/configuration.md's table is checked against these fields by tests/test_docs.py.
+Settings are checked when they are read (``from_env``): a value out of its range is
+refused with the variable, the value and the range named.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 
 from moodlab.core.errors import ConfigError
 
 
-def _setting(default, env: str, help: str):
-    return field(default=default, metadata={"env": env, "help": help})
+def _setting(
+    default,
+    env: str,
+    help: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+):
+    """A setting; a number's ``minimum`` and ``maximum`` are allowed values themselves."""
+    metadata = {"env": env, "help": help, "minimum": minimum, "maximum": maximum}
+    return field(default=default, metadata=metadata)
 
 
 @dataclass(frozen=True)
@@ -42,81 +54,147 @@ class Settings:
         "address `moodlab serve` listens on; 0.0.0.0 (every interface) lets other machines in",
     )
     annotators_per_item: int = _setting(
-        4, "MOODLAB_ANNOTATORS_PER_ITEM", "votes an image needs before it is complete"
+        4,
+        "MOODLAB_ANNOTATORS_PER_ITEM",
+        "votes an image needs before it is complete",
+        minimum=2,
+        maximum=100,
     )
     train_quorum: int = _setting(
-        3, "MOODLAB_TRAIN_QUORUM", "votes for one mood that put an image in the train tier"
+        3,
+        "MOODLAB_TRAIN_QUORUM",
+        "votes for one mood that put an image in the train tier",
+        minimum=2,
+        maximum=100,
     )
     test_quorum: int = _setting(
-        2, "MOODLAB_TEST_QUORUM", "votes for a unique top mood that put an image in the test tier"
+        2,
+        "MOODLAB_TEST_QUORUM",
+        "votes for a unique top mood that put an image in the test tier",
+        minimum=1,
+        maximum=99,
     )
     login_max_failures: int = _setting(
-        5, "MOODLAB_LOGIN_MAX_FAILURES", "failed logins for one name before it is locked out"
+        5,
+        "MOODLAB_LOGIN_MAX_FAILURES",
+        "failed logins for one name before it is locked out",
+        minimum=1,
+        maximum=1000,
     )
     login_max_failures_per_address: int = _setting(
         20,
         "MOODLAB_LOGIN_MAX_FAILURES_PER_ADDRESS",
         "failed logins from one client address, whatever the names, before it is locked out",
+        minimum=1,
+        maximum=100_000,
     )
     login_lockout_seconds: int = _setting(
-        300, "MOODLAB_LOGIN_LOCKOUT_SECONDS", "how long a locked-out name must wait"
+        300,
+        "MOODLAB_LOGIN_LOCKOUT_SECONDS",
+        "how long a locked-out name must wait",
+        minimum=1,
+        maximum=86_400,
     )
     session_idle_minutes: int = _setting(
-        480, "MOODLAB_SESSION_IDLE_MINUTES", "a browser session idle this long is logged out"
+        480,
+        "MOODLAB_SESSION_IDLE_MINUTES",
+        "a browser session idle this long is logged out",
+        minimum=1,
+        maximum=43_200,
     )
     job_heartbeat_seconds: float = _setting(
-        5.0, "MOODLAB_JOB_HEARTBEAT_SECONDS", "how often a worker reports that its job is alive"
+        5.0,
+        "MOODLAB_JOB_HEARTBEAT_SECONDS",
+        "how often a worker reports that its job is alive",
+        minimum=0.05,
+        maximum=300,
     )
     job_stale_seconds: float = _setting(
         60.0,
         "MOODLAB_JOB_STALE_SECONDS",
         "a running job without a heartbeat this long is recovered (re-queued once, then failed)",
+        minimum=0.1,
+        maximum=86_400,
     )
     worker_poll_seconds: float = _setting(
-        1.0, "MOODLAB_WORKER_POLL_SECONDS", "how often an idle worker looks for queued jobs"
+        1.0,
+        "MOODLAB_WORKER_POLL_SECONDS",
+        "how often an idle worker looks for queued jobs",
+        minimum=0.01,
+        maximum=60,
     )
     crawl_delay_seconds: float = _setting(
-        1.0, "MOODLAB_CRAWL_DELAY_SECONDS", "least time between two requests to one host"
+        1.0,
+        "MOODLAB_CRAWL_DELAY_SECONDS",
+        "least time between two requests to one host",
+        minimum=0.01,
+        maximum=60,
     )
     crawl_connect_timeout: float = _setting(
-        5.0, "MOODLAB_CRAWL_CONNECT_TIMEOUT", "seconds to wait for a host to accept a connection"
+        5.0,
+        "MOODLAB_CRAWL_CONNECT_TIMEOUT",
+        "seconds to wait for a host to accept a connection",
+        minimum=0.1,
+        maximum=120,
     )
     crawl_read_timeout: float = _setting(
         15.0,
         "MOODLAB_CRAWL_READ_TIMEOUT",
         "seconds a response may stall; a whole response gets the connect timeout plus twice this",
+        minimum=0.1,
+        maximum=300,
     )
     crawl_concurrency: int = _setting(
-        8, "MOODLAB_CRAWL_CONCURRENCY", "hosts fetched at once (each host still one at a time)"
+        8,
+        "MOODLAB_CRAWL_CONCURRENCY",
+        "hosts fetched at once (each host still one at a time)",
+        minimum=1,
+        maximum=64,
     )
     max_image_bytes: int = _setting(
-        20_000_000, "MOODLAB_MAX_IMAGE_BYTES", "largest image file accepted, in bytes"
+        20_000_000,
+        "MOODLAB_MAX_IMAGE_BYTES",
+        "largest image file accepted, in bytes",
+        minimum=1,
+        maximum=1_000_000_000,
     )
     max_image_pixels: int = _setting(
         89_478_485,
         "MOODLAB_MAX_IMAGE_PIXELS",
         "largest image accepted, in pixels (decompression-bomb guard; Pillow's default)",
+        minimum=1,
+        maximum=1_000_000_000,
     )
     max_image_memory: int = _setting(
         500_000_000,
         "MOODLAB_MAX_IMAGE_MEMORY",
         "most memory checking one image may take, in bytes (its decoded pixels and their"
         " copies, estimated from the header before decoding)",
+        minimum=10_000_000,
+        maximum=100_000_000_000,
     )
     min_image_side: int = _setting(
-        64, "MOODLAB_MIN_IMAGE_SIDE", "smallest width and height accepted, in pixels"
+        64,
+        "MOODLAB_MIN_IMAGE_SIDE",
+        "smallest width and height accepted, in pixels",
+        minimum=1,
+        maximum=4096,
     )
     near_duplicate_distance: int = _setting(
         12,
         "MOODLAB_NEAR_DUPLICATE_DISTANCE",
         "perceptual-hash Hamming distance at or below which an image may be a near-duplicate"
         " (it is one when its colours are near too)",
+        minimum=0,
+        maximum=64,
     )
     near_duplicate_colour: float = _setting(
         3.0,
         "MOODLAB_NEAR_DUPLICATE_COLOUR",
         "mean CIELAB distance of the 4x4 colour layouts at or below which an image with a near"
         " perceptual hash is a near-duplicate",
+        minimum=0,
+        maximum=100,
     )
     openverse_url: str = _setting(
         "",
@@ -133,6 +211,8 @@ class Settings:
         "MOODLAB_TRAINING_THREADS",
         "TensorFlow threads of each training or predicting process; 0 uses every core it may"
         " run on (two workers on two cores train faster with 1 each)",
+        minimum=0,
+        maximum=1024,
     )
     transfer_weights: str = _setting(
         "",
@@ -144,25 +224,43 @@ class Settings:
         0,
         "MOODLAB_MUSIC_SEED",
         "seed of the generated default music library (same seed, same tracks)",
+        minimum=0,
+        maximum=2_147_483_647,
     )
     music_tracks_per_mood: int = _setting(
         4,
         "MOODLAB_MUSIC_TRACKS_PER_MOOD",
         "generated tracks per mood in the default music library; 0 generates none",
+        minimum=0,
+        maximum=50,
     )
     music_max_bytes: int = _setting(
-        50_000_000, "MOODLAB_MUSIC_MAX_BYTES", "largest music file accepted, in bytes"
+        50_000_000,
+        "MOODLAB_MUSIC_MAX_BYTES",
+        "largest music file accepted, in bytes",
+        minimum=1,
+        maximum=1_000_000_000,
     )
     music_min_seconds: float = _setting(
-        10.0, "MOODLAB_MUSIC_MIN_SECONDS", "shortest music track accepted, in seconds"
+        10.0,
+        "MOODLAB_MUSIC_MIN_SECONDS",
+        "shortest music track accepted, in seconds",
+        minimum=1,
+        maximum=3600,
     )
     music_max_seconds: float = _setting(
-        1200.0, "MOODLAB_MUSIC_MAX_SECONDS", "longest music track accepted, in seconds"
+        1200.0,
+        "MOODLAB_MUSIC_MAX_SECONDS",
+        "longest music track accepted, in seconds",
+        minimum=2,
+        maximum=86_400,
     )
     video_max_bytes: int = _setting(
         2_000_000_000,
         "MOODLAB_VIDEO_MAX_BYTES",
         "largest video or photo file accepted for a video, in bytes (uploads and the CLI)",
+        minimum=1,
+        maximum=100_000_000_000,
     )
     video_input_dirs: str = _setting(
         "",
@@ -172,15 +270,25 @@ class Settings:
         " (the default) allows none",
     )
     video_sample_fps: float = _setting(
-        2.0, "MOODLAB_VIDEO_SAMPLE_FPS", "frames a second sampled from a video for its mood"
+        2.0,
+        "MOODLAB_VIDEO_SAMPLE_FPS",
+        "frames a second sampled from a video for its mood",
+        minimum=0.01,
+        maximum=60,
     )
     import_max_members: int = _setting(
-        50_000, "MOODLAB_IMPORT_MAX_MEMBERS", "most files one zip import may hold (zip-bomb guard)"
+        50_000,
+        "MOODLAB_IMPORT_MAX_MEMBERS",
+        "most files one zip import may hold (zip-bomb guard)",
+        minimum=1,
+        maximum=10_000_000,
     )
     import_max_total_bytes: int = _setting(
         5_000_000_000,
         "MOODLAB_IMPORT_MAX_TOTAL_BYTES",
         "most uncompressed bytes one zip import may hold (zip-bomb guard)",
+        minimum=1,
+        maximum=1_000_000_000_000,
     )
 
     @property
@@ -201,32 +309,21 @@ class Settings:
         return settings
 
     def validate(self) -> None:
-        if not 1 <= self.test_quorum < self.train_quorum <= self.annotators_per_item:
+        """Raise ConfigError for the first setting out of its range, then for settings
+        that disagree with each other."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.metadata["minimum"] is not None and not _within(value, f):
+                raise ConfigError(
+                    f"{f.metadata['env']}={_shown(value)} is out of range:"
+                    f" allowed {allowed_range(f)}"
+                )
+        if not self.test_quorum < self.train_quorum <= self.annotators_per_item:
             raise ConfigError(
                 "quorum settings must satisfy 1 <= MOODLAB_TEST_QUORUM < MOODLAB_TRAIN_QUORUM"
                 f" <= MOODLAB_ANNOTATORS_PER_ITEM; got test={self.test_quorum},"
                 f" train={self.train_quorum}, annotators={self.annotators_per_item}"
             )
-        at_least_one = (
-            "login_max_failures",
-            "login_max_failures_per_address",
-            "login_lockout_seconds",
-            "session_idle_minutes",
-            "crawl_concurrency",
-            "max_image_bytes",
-            "max_image_pixels",
-            "max_image_memory",
-            "min_image_side",
-            "import_max_members",
-            "import_max_total_bytes",
-            "music_max_bytes",
-            "video_max_bytes",
-        )
-        for name in at_least_one:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{_env_of(name)} must be at least 1")
-        if not 0 <= self.music_tracks_per_mood <= 50:
-            raise ConfigError("MOODLAB_MUSIC_TRACKS_PER_MOOD must be between 0 and 50")
         if self.music_min_seconds >= self.music_max_seconds:
             raise ConfigError(
                 "MOODLAB_MUSIC_MIN_SECONDS must be less than MOODLAB_MUSIC_MAX_SECONDS"
@@ -237,8 +334,23 @@ class Settings:
             )
 
 
-def _env_of(name: str) -> str:
-    return next(f.metadata["env"] for f in fields(Settings) if f.name == name)
+def _within(value: float, f: Field) -> bool:
+    low, high = f.metadata["minimum"], f.metadata["maximum"]
+    return math.isfinite(value) and low <= value and (high is None or value <= high)
+
+
+def _shown(value: float) -> str:
+    return str(value) if isinstance(value, int) else f"{value:g}"
+
+
+def allowed_range(f: Field) -> str:
+    """A number setting's range in words: "0 to 64", "1 to 1,000", or "at least 1"."""
+    low, high = f.metadata["minimum"], f.metadata["maximum"]
+    return f"at least {_bound(low)}" if high is None else f"{_bound(low)} to {_bound(high)}"
+
+
+def _bound(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
 
 
 def _parse(env: str, raw: str, kind: type):
@@ -247,17 +359,26 @@ def _parse(env: str, raw: str, kind: type):
             return int(raw)
         if kind is float:
             value = float(raw)
-            if value <= 0:
+            if not math.isfinite(value):
                 raise ValueError
             return value
     except ValueError:
-        noun = "an integer" if kind is int else "a positive number"
+        noun = "an integer" if kind is int else "a number"
         raise ConfigError(f"{env}={raw!r} is not {noun}") from None
     if issubclass(kind, Path):
         return Path(raw).expanduser()
     return raw
 
 
-def documented_settings() -> list[tuple[str, str, str]]:
-    """(environment variable, default, help) for every setting, for docs and --help."""
-    return [(f.metadata["env"], str(f.default), f.metadata["help"]) for f in fields(Settings)]
+def documented_settings() -> list[tuple[str, str, str, str]]:
+    """(environment variable, default, allowed range or "", help) for every setting, for
+    the docs and --help."""
+    return [
+        (
+            f.metadata["env"],
+            str(f.default),
+            allowed_range(f) if f.metadata["minimum"] is not None else "",
+            f.metadata["help"],
+        )
+        for f in fields(Settings)
+    ]

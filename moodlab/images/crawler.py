@@ -14,7 +14,6 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import urllib.robotparser
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,9 +21,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from moodlab.images.checks import Rejected
-from moodlab.images.fetch import USER_AGENT, AddressPolicy, Fetched, Fetcher, FetchLimits
+from moodlab.images.fetch import AddressPolicy, Fetched, Fetcher, FetchLimits
 from moodlab.images.intake import Intake, IntakeReport, Provenance
 from moodlab.images.links import PageLinks, extract
+from moodlab.images.robots import MAX_ROBOTS_BYTES, Robots
 
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 # The longest Crawl-delay a robots.txt may ask for: a host asking more (Crawl-delay: 100000
@@ -71,7 +71,7 @@ class Host:
     queue: deque = field(default_factory=deque)
     next_start: float = 0.0
     busy: bool = False
-    robots: urllib.robotparser.RobotFileParser | None = None
+    robots: Robots | None = None
     delay: float = 0.0
 
 
@@ -262,14 +262,14 @@ class Crawler:
             running[self._watched(pool.submit(self._fetch, task))] = (host, task)
 
     def _allowed_by_robots(self, host: Host, task: Task) -> bool:
-        if host.robots is None or host.robots.can_fetch(USER_AGENT, task.url):
+        if host.robots is None or host.robots.allows(task.url):
             return True
         self.intake.reject(task.url, Rejected("robots", "robots.txt disallows it for moodlab"))
         return False
 
     # -- fetch threads: the request only ----------------------------------------------------
 
-    def _fetch(self, task: Task) -> Fetched | urllib.robotparser.RobotFileParser:
+    def _fetch(self, task: Task) -> Fetched | Robots:
         try:
             if task.kind == "robots":
                 return self._fetch_robots(task)
@@ -286,23 +286,14 @@ class Crawler:
             raise Rejected("not_image", f"not an image: served as {fetched.content_type}")
         return fetched
 
-    def _fetch_robots(self, task: Task) -> urllib.robotparser.RobotFileParser:
-        parser = urllib.robotparser.RobotFileParser(task.url)
+    def _fetch_robots(self, task: Task) -> Robots:
         try:
-            fetched = self.fetcher.get(task.url, max_bytes=500_000)
+            fetched = self.fetcher.get(task.url, max_bytes=MAX_ROBOTS_BYTES)
         except Rejected as rejected:
             if rejected.kind in ("private_address", "bad_url"):
                 raise  # the whole host is refused, for that reason
             fetched = None
-        if fetched is None or fetched.status >= 500:
-            # RFC 9309: unreachable robots.txt means "do not crawl". RobotFileParser.read()
-            # sets these two flags the same way; typeshed leaves them out of its stubs.
-            parser.disallow_all = True  # type: ignore[attr-defined]
-        elif fetched.status >= 400:
-            parser.allow_all = True  # type: ignore[attr-defined]  # no robots.txt: all allowed
-        else:
-            parser.parse(fetched.body.decode("utf-8", errors="replace").splitlines())
-        return parser
+        return Robots.of_response(fetched)
 
     # -- storing workers: parse, check, store ------------------------------------------------
 
@@ -349,11 +340,11 @@ class Crawler:
             self.intake.reject(waiting.url, rejected)
         host.queue.clear()
 
-    def _robots(self, host: Host, robots: urllib.robotparser.RobotFileParser) -> None:
+    def _robots(self, host: Host, robots: Robots) -> None:
         host.robots = robots
-        delay = robots.crawl_delay(USER_AGENT)
+        delay = robots.crawl_delay()
         host.delay = max(self.options.delay, min(float(delay or 0), MAX_CRAWL_DELAY))
-        if robots.disallow_all:  # type: ignore[attr-defined]
+        if robots.unreachable:
             for waiting in host.queue:
                 self.intake.reject(
                     waiting.url, Rejected("robots", "robots.txt is unreachable: not crawled")

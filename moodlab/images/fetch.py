@@ -62,14 +62,22 @@ class Fetched:
     body: bytes
 
 
-# Not global, though the ``ipaddress`` of some Python 3.11 releases says they are:
-# IETF protocol assignments, NAT64 local-use, IPv6 documentation and SRv6 SIDs.
+# Not global, though Python 3.11's ``ipaddress`` says they are (IANA's IPv4 and IPv6
+# special-purpose registries, checked block by block in tests/images/test_crawl.py):
+# IETF protocol assignments, the deprecated 6to4 relay anycast (RFC 7526; its relays
+# forward to whatever IPv6 a packet names), NAT64 local-use, IPv6 documentation and
+# SRv6 SIDs.
 _NOT_GLOBAL = (
     ipaddress.ip_network("192.0.0.0/24"),
+    ipaddress.ip_network("192.88.99.0/24"),
     ipaddress.ip_network("64:ff9b:1::/48"),
     ipaddress.ip_network("3fff::/20"),
     ipaddress.ip_network("5f00::/16"),
 )
+# IANA's IPv6 address space gives only 2000::/3 to global unicast. The rest is loopback,
+# link-local, unique-local, multicast, reserved or the deprecated site-local fec0::/10,
+# which ``is_global`` passes (IPv4 carried inside IPv6 is unwrapped and judged first).
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # the well-known prefix: IPv4 in the last 32 bits
 
 
@@ -89,6 +97,7 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, ..
 def _is_global(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return (
         ip.is_global
+        and (ip.version == 4 or ip in _GLOBAL_UNICAST_V6)
         and not (ip.is_multicast or ip.is_reserved or ip.is_unspecified)
         and not any(ip in net for net in _NOT_GLOBAL if net.version == ip.version)
     )

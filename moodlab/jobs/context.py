@@ -116,8 +116,11 @@ class JobContext:
     """Progress, logging and cancellation for one running job, each a short DB write.
 
     Handlers call ``progress`` and ``log`` as they go and ``check_cancelled``
-    between units of work (both ``progress`` and ``log`` check too). ``settings``
-    and ``actor`` are the worker's settings and the user who started the job.
+    between units of work (both ``progress`` and ``log`` check too). The worker sets
+    ``cancel_event`` within about half a second of a cancel being asked
+    (moodlab.jobs.worker.CANCEL_POLL_SECONDS), so a handler that waits should wait on
+    it (``wait``, or the event itself). ``settings`` and ``actor`` are the worker's
+    settings and the user who started the job.
 
     A job may be made of *parts*, jobs of their own that any worker claims (a training
     run's folds): ``add_parts`` queues them, ``parts`` reads them, ``run_a_part`` runs a
@@ -127,6 +130,9 @@ class JobContext:
 
     # Progress writes closer together than this are coalesced.
     MIN_WRITE_INTERVAL = 0.25
+    # The longest ``wait`` sleeps before it looks at the worker's stop flag again (it
+    # wakes at once for a cancel, which the worker reads every CANCEL_POLL_SECONDS).
+    WAIT_SLICE = 0.1
 
     def __init__(
         self,
@@ -221,8 +227,13 @@ class JobContext:
         return self._run_part is not None and self._run_part(self.job_id)
 
     def wait(self, seconds: float) -> None:
-        """Sleep up to ``seconds``, waking for a worker's stop; then check cancellation."""
-        self.stop_event.wait(seconds)
+        """Sleep up to ``seconds``, waking for a cancel or a worker's stop; then check both."""
+        end = time.monotonic() + seconds
+        while not (self.cancel_event.is_set() or self.stop_event.is_set()):
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            self.cancel_event.wait(min(left, self.WAIT_SLICE))
         self.check_cancelled()
 
     def _write(self, change: Callable[[Session], Any], *, what: str) -> None:

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -22,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from moodlab.core.auth import Actor
@@ -48,6 +49,10 @@ log = logging.getLogger("moodlab.worker")
 # A task a worker runs when it starts, before it claims a job: what a crash may have
 # left behind (moodlab.images.derived.repair_derived, say).
 StartTask = Callable[[Settings, Database], object]
+# How often a running job's cancel flag is read (one small SELECT): a cancel asked on the
+# Jobs page takes effect within about this, not at the next heartbeat (a write, every
+# MOODLAB_JOB_HEARTBEAT_SECONDS); handlers' waits wake on the flag (JobContext.wait).
+CANCEL_POLL_SECONDS = 0.5
 
 
 class JobWorker:
@@ -225,13 +230,21 @@ class JobWorker:
         return True
 
     def _heartbeat_loop(self, ctx: JobContext, done: threading.Event) -> None:
-        """Beat until the job ends; a failed beat is logged and the next one tried.
+        """Beat until the job ends, reading its cancel flag between beats; a failed beat
+        is logged and the next one tried.
 
         The thread never dies of a database error: a beat missed while the database is
         locked (retried briefly first) only makes the job look late, never orphaned.
         """
-        while not done.wait(self.settings.job_heartbeat_seconds):
+        every = self.settings.job_heartbeat_seconds
+        next_beat = time.monotonic() + every
+        while not done.wait(min(CANCEL_POLL_SECONDS, max(0.0, next_beat - time.monotonic()))):
             try:
+                if time.monotonic() < next_beat:
+                    if self._cancel_asked(ctx.job_id):
+                        ctx.cancel_event.set()
+                    continue
+                next_beat = time.monotonic() + every
                 if not retry_locked(
                     lambda: self._job_beat(ctx), what=f"job {ctx.job_id}'s heartbeat"
                 ):
@@ -239,6 +252,10 @@ class JobWorker:
                 self._beat(ctx.job_id)
             except Exception:  # logged, and the next beat tried: never a silent death
                 log.exception("job %s: heartbeat failed; trying again next beat", ctx.job_id)
+
+    def _cancel_asked(self, job_id: int) -> bool:
+        with self.database.session() as session:
+            return bool(session.scalar(select(Job.cancel_requested).where(Job.id == job_id)))
 
     def _job_beat(self, ctx: JobContext) -> bool:
         """Stamp the job's heartbeat; False when it is no longer this worker's to run."""

@@ -9,7 +9,9 @@ copied from the cache dir instead of rendered again (moodlab.core.reuse).
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from moodlab.core import moods
@@ -18,9 +20,16 @@ from moodlab.core.reuse import KeptFiles
 from moodlab.core.storage import atomic_path, file_sha256
 from moodlab.music import audio, synth
 from moodlab.music import params as music_params
-from moodlab.music.params import params_for
+from moodlab.music.params import MusicParams, params_for
 
 GENERATED_DIR = "generated"
+# What a kept track's record holds (moodlab.core.reuse): Rendered's measured fields.
+KEPT_RECORD = {"key": str, "duration_s": float, "loudness_lufs": float, "tempo_bpm": float}
+# A musical key as the synthesiser names it ("A minor", "Eb major").
+KEY_NAME = re.compile(r"[A-G][#b]? (major|minor)")
+# A kept track decoding longer or shorter than its record says by more than this is
+# another file (MP3 frames and the encoder's padding move it by a few ms).
+KEPT_DURATION_TOLERANCE_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -65,20 +74,69 @@ class Rendered:
 
 def kept_tracks(settings: Settings) -> KeptFiles:
     """Rendered default tracks kept for reuse, keyed by the synthesiser's code."""
-    return KeptFiles(settings.cache_dir, "default-tracks", synth, music_params, audio)
+    return KeptFiles(
+        settings.cache_dir, "default-tracks", synth, music_params, audio, record=KEPT_RECORD
+    )
+
+
+def check_kept_track(path: Path, made: dict[str, Any], params: MusicParams) -> None:
+    """Raise AudioError or ValueError unless ``path`` is the track ``made`` describes: an
+    MP3 at the synthesiser's rate that decodes whole, as long as its record says, with
+    the mood's tempo and a key's name (docs/security.md, "Kept files")."""
+    decoded = audio.decode(path, label="the kept track")
+    if decoded.codec != "mp3" or decoded.source_rate != synth.SAMPLE_RATE:
+        raise ValueError(
+            f"it is {decoded.codec} at {decoded.source_rate} Hz, not MP3 at {synth.SAMPLE_RATE} Hz"
+        )
+    if abs(decoded.duration_s - made["duration_s"]) > KEPT_DURATION_TOLERANCE_S:
+        raise ValueError(
+            f"it lasts {decoded.duration_s:.2f} s where its record says {made['duration_s']} s"
+        )
+    if made["tempo_bpm"] != params.tempo_bpm:
+        raise ValueError(f"its record's tempo {made['tempo_bpm']} is not the mood's")
+    if not KEY_NAME.fullmatch(made["key"]):
+        raise ValueError(f"its record's key {made['key'][:20]!r} is not a key")
+
+
+def kept_key(kept: KeptFiles, spec: DefaultTrack) -> str:
+    """The key a rendered track is kept under: the synthesiser's code (``kept``), the
+    mood's music parameters (from moods.toml), its seed and the sample rate."""
+    return kept.key(spec.mood, spec.seed, synth.SAMPLE_RATE, params_for(spec.mood))
+
+
+def discard_kept_duplicates(specs: list[DefaultTrack], settings: Settings, taken: set[str]) -> None:
+    """Discard the kept tracks of ``specs`` whose file is another's: the same sha256 as
+    another kept track of ``specs`` or as a track already in the library (``taken``).
+
+    Two renders never make the same file, so one of them was swapped, and a decode
+    cannot tell which; none of them is used, and each is made again.
+    """
+    kept = kept_tracks(settings)
+    keys = {spec: kept_key(kept, spec) for spec in specs}
+    by_sha256: dict[str, list[DefaultTrack]] = {}
+    for spec, key in keys.items():
+        if (sha256 := kept.recorded_sha256(key, ".mp3")) is not None:
+            by_sha256.setdefault(sha256, []).append(spec)
+    for sha256, same in by_sha256.items():
+        if len(same) > 1 or sha256 in taken:
+            for spec in same:
+                kept.discard(keys[spec], ".mp3", "it is the same file as another track's")
 
 
 def render_default_track(spec: DefaultTrack, settings: Settings) -> Rendered:
     """Synthesise one track and write it as .mp3 (a temp name, then renamed).
 
     A track rendered before by the same code for the same mood and seed is copied
-    from the cache dir instead (moodlab.core.reuse).
+    from the cache dir instead (moodlab.core.reuse), once it has decoded as the track
+    its record describes (``check_kept_track``); one that does not is made again.
     """
     target = settings.music_dir / spec.path
     kept = kept_tracks(settings)
     params = params_for(spec.mood)  # the mood's place on the circle, from moods.toml
-    key = kept.key(spec.mood, spec.seed, synth.SAMPLE_RATE, params)
-    again = kept.copy_to(key, ".mp3", target)
+    key = kept_key(kept, spec)
+    again = kept.copy_to(
+        key, ".mp3", target, check=lambda path, made: check_kept_track(path, made, params)
+    )
     if again is not None:
         return Rendered(spec=spec, sha256=file_sha256(target), **again)
     piece = synth.render(params, seed=spec.seed)

@@ -35,6 +35,7 @@ from moodlab.music.default_tracks import (
     DefaultTrack,
     Rendered,
     default_tracks,
+    discard_kept_duplicates,
     render_default_track,
 )
 
@@ -73,10 +74,18 @@ def generate_library(
 ) -> dict:
     """Make the default tracks that are missing; present ones are skipped.
 
-    Two tracks render at once: numpy and ffmpeg work outside the GIL.
+    Two tracks render at once: numpy and ffmpeg work outside the GIL. A kept track
+    whose file is another track's is not used (``discard_kept_duplicates``).
     """
     with database.session() as session:
         missing = missing_default_tracks(session=session, settings=settings, seed=seed)
+        paths = {spec.path for spec in missing}
+        taken = {
+            sha256
+            for path, sha256 in session.execute(select(Track.path, Track.sha256))
+            if sha256 and path not in paths
+        }
+    discard_kept_duplicates(missing, settings, taken)
     total = len(default_tracks(settings, seed))
     made: list[int] = []
     with ThreadPoolExecutor(max_workers=2) as pool:

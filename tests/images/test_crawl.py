@@ -402,3 +402,202 @@ def test_requests_per_crawl_are_capped(crawl_settings, database, site):
     report = run(crawl_settings, database, site, max_requests=3)
     assert report.extra["requests"] == 3  # robots.txt, the seed, one more (any host)
     assert len(site.requests) <= 3 and report.stored <= 1
+
+
+# IANA's special-purpose address registries (IPv4 and IPv6), every block whose
+# "Globally Reachable" is False or N/A, and from the IPv6 address space registry the
+# deprecated site-local block and multicast. Left out: the blocks that carry an IPv4
+# address (IPv4-mapped ::ffff:0:0/96, 6to4 2002::/16, Teredo 2001::/32), judged by the
+# IPv4 inside them (the tests above). Checked by the function only: no packet is sent
+# to any of these.
+NOT_GLOBALLY_REACHABLE = [
+    "0.0.0.0/8",
+    "10.0.0.0/8",
+    "100.64.0.0/10",
+    "127.0.0.0/8",
+    "169.254.0.0/16",
+    "172.16.0.0/12",
+    "192.0.0.0/24",
+    "192.0.0.0/29",
+    "192.0.0.8/32",
+    "192.0.0.170/31",
+    "192.0.2.0/24",
+    "192.88.99.0/24",  # deprecated 6to4 relay anycast (RFC 7526)
+    "192.88.99.2/32",  # 6a44 relay anycast
+    "192.168.0.0/16",
+    "198.18.0.0/15",
+    "198.51.100.0/24",
+    "203.0.113.0/24",
+    "240.0.0.0/4",
+    "255.255.255.255/32",
+    "224.0.0.0/4",
+    "::1/128",
+    "::/128",
+    "64:ff9b:1::/48",
+    "100::/64",
+    "100:0:0:1::/64",
+    "2001::/23",
+    "2001:2::/48",
+    "2001:10::/28",
+    "2001:db8::/32",
+    "3fff::/20",
+    "5f00::/16",
+    "fc00::/7",
+    "fe80::/10",
+    "fec0::/10",  # deprecated site-local (RFC 3879)
+    "ff00::/8",
+]
+
+
+@pytest.mark.parametrize("block", NOT_GLOBALLY_REACHABLE)
+def test_every_block_iana_lists_as_not_globally_reachable_is_refused(block):
+    import ipaddress
+
+    network = ipaddress.ip_network(block)
+    middle = network.network_address + network.num_addresses // 2
+    for address in (network.network_address, middle, network.broadcast_address):
+        assert is_public_address(str(address)) is False, address
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["192.31.196.1", "192.52.193.1", "192.175.48.1", "2620:4f:8000::1"],  # AS112, AMT
+)
+def test_blocks_iana_lists_as_globally_reachable_stay_reachable(address):
+    assert is_public_address(address) is True
+
+
+def robots_site(robots: str, **resource) -> Site:
+    """A site whose robots.txt is ``robots`` (or an answer made of ``resource``)."""
+    site = Site().start()
+    site.add("/robots.txt", robots, "text/plain", **resource)
+    site.page(
+        "/",
+        """<a href="/gallery/closed.html">closed</a> <a href="/gallery/open/a.html">open</a>
+        <a href="/tie.html">tie</a> <img src="/img/1.jpg"> <img src="/img/2.jpg?size=large">
+        <img src="/img/3.png">""",
+    )
+    site.page("/gallery/closed.html", '<img src="/img/4.png">')
+    site.page("/gallery/open/a.html", '<img src="/img/5.png">')
+    site.page("/tie.html", "")
+    site.add("/img/1.jpg", media.jpeg(21), "image/jpeg")
+    site.add("/img/2.jpg?size=large", media.jpeg(22), "image/jpeg")
+    site.add("/img/3.png", media.png(23), "image/png")
+    site.add("/img/4.png", media.png(24), "image/png")
+    site.add("/img/5.png", media.png(25), "image/png")
+    return site
+
+
+RFC_9309_ROBOTS = """\
+User-agent: *
+Disallow: /
+
+# A group named after a word of moodlab's User-Agent comment is not moodlab's.
+User-agent: crawler
+Disallow: /img/
+
+User-agent: moodlab
+Disallow: /*.jpg$
+Disallow: /gallery/
+Allow: /gallery/open/
+Disallow: /tie.html
+Allow: /tie.html
+Crawl-delay: 0.3
+"""
+
+
+def test_robots_txt_wildcards_precedence_and_crawl_delay_follow_rfc_9309(crawl_settings, database):
+    site = robots_site(RFC_9309_ROBOTS)
+    try:
+        report = run(crawl_settings, database, site, delay=0.0)
+    finally:
+        site.stop()
+    refused = {entry["source"].split("/", 3)[-1] for entry in report.rejected}
+    # `/*.jpg$`: a URL ending in .jpg is refused; one that goes on after it is not.
+    assert "img/1.jpg" in refused and site.requested("/img/1.jpg") == 0
+    assert site.requested("/img/2.jpg?size=large") == 1
+    # The longest matching rule wins: Allow /gallery/open/ over Disallow /gallery/.
+    assert "gallery/closed.html" in refused and site.requested("/gallery/closed.html") == 0
+    assert site.requested("/gallery/open/a.html") == 1
+    # An Allow and a Disallow of the same path: the Allow wins.
+    assert site.requested("/tie.html") == 1
+    assert report.stored == 3  # 2.jpg, 3.png and 5.png from the open gallery
+    assert all(entry["kind"] == "robots" for entry in report.rejected), report.rejected
+    # Crawl-delay: 0.3 for moodlab, though the crawl asked for no delay.
+    times = [t for path, t in site.requests if path != "/robots.txt"]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert len(times) >= 5 and min(gaps) >= 0.28, gaps
+
+
+@pytest.mark.parametrize(
+    ("answer", "crawled"),
+    [
+        ({"status": 404}, True),  # no robots.txt: everything allowed
+        ({"status": 403}, True),  # RFC 9309: any 4xx counts as none
+        ({"status": 503}, False),  # a server error: do not crawl
+        ({"status": 302, "location": "/robots.txt"}, False),  # never answers: do not crawl
+    ],
+)
+def test_a_robots_txt_that_cannot_be_read_counts_as_rfc_9309_says(
+    crawl_settings, database, answer, crawled
+):
+    site = robots_site("User-agent: *\nDisallow: /\n", **answer)
+    try:
+        report = run(crawl_settings, database, site, delay=0.0)
+    finally:
+        site.stop()
+    assert (site.requested("/") == 1) is crawled
+    if not crawled:
+        assert report.stored == 0
+        assert [entry["kind"] for entry in report.rejected] == ["robots"]
+        assert "unreachable" in report.rejected[0]["reason"]
+
+
+def test_a_cancel_asked_of_a_running_crawl_job_ends_it_within_about_a_second(
+    database, settings, lead
+):
+    """Through the job table, as the Jobs page cancels: the worker reads the flag."""
+    import time
+
+    from moodlab.core.models import Job, JobStatus
+    from moodlab.images.actions import start_crawl
+    from moodlab.job_kinds import KINDS
+    from moodlab.jobs import queue as jobs
+    from moodlab.jobs.worker import JobWorker
+
+    assert settings.job_heartbeat_seconds == 5.0  # the default: a cancel must not wait for it
+    site = Site().start()
+    site.add("/robots.txt", "User-agent: *\nCrawl-delay: 100000\n", "text/plain")
+    site.page("/", '<img src="/1.jpg">')
+    site.add("/1.jpg", media.jpeg(1), "image/jpeg")
+    params = CrawlParams(seeds=[site.url("/")], allow_private=True, delay=0.0)
+    with database.session() as session:
+        job_id = start_crawl(session=session, actor=lead, settings=settings, params=params).id
+    worker = JobWorker(settings, database, kinds=KINDS)
+    thread = threading.Thread(target=worker.run, kwargs={"once": True})
+
+    def status() -> JobStatus:
+        with database.session() as session:
+            job = session.get(Job, job_id)
+            assert job is not None
+            return job.status
+
+    try:
+        thread.start()
+        deadline = time.monotonic() + 20
+        while site.requested("/") == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)  # the crawl now waits out the host's delay (30 s)
+        with database.session() as session:
+            jobs.request_cancel(session=session, actor=lead, job_id=job_id)
+        asked = time.monotonic()
+        while status() == JobStatus.RUNNING and time.monotonic() < asked + 10:
+            time.sleep(0.02)
+        took = time.monotonic() - asked
+    finally:
+        worker.stop_event.set()
+        thread.join(10)
+        site.stop()
+    assert status() == JobStatus.CANCELLED
+    assert took < 1.5, f"the cancel took {took:.1f} s"
+    assert site.requested("/1.jpg") == 0
