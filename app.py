@@ -9,7 +9,7 @@ import streamlit as st
 from moodlab import demo
 from moodlab.core import auth
 from moodlab.core.errors import MoodlabError
-from moodlab.ui import access, session
+from moodlab.ui import access, session, uploads
 
 # An emoji icon: a Material icon here makes browsers fetch the favicon from Google.
 st.set_page_config(page_title="moodlab", page_icon="🎨", layout="wide")
@@ -41,4 +41,10 @@ if actor is not None:
             session.log_out("You are logged out.")
             st.rerun()
 
-page.run()
+# A page that draws an upload field lets this tab upload while it shows; any other
+# run, a login form's included, takes that back (moodlab/ui/uploads.py).
+uploads.start_of_run()
+try:
+    page.run()
+finally:
+    uploads.end_of_run()

@@ -8,6 +8,7 @@ against these fields by tests/test_docs.py.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -40,6 +41,30 @@ class Settings:
         "127.0.0.1",
         "MOODLAB_HOST",
         "address `moodlab serve` listens on; 0.0.0.0 (every interface) lets other machines in",
+    )
+    allowed_hosts: str = _setting(
+        "",
+        "MOODLAB_ALLOWED_HOSTS",
+        "more names the web app answers to, comma-separated (`name` for any port, `name:port`"
+        " for one), beside localhost, 127.0.0.1, [::1], the listening address and the name"
+        " `--host` gave: a reverse proxy's public name; any other Host header gets 400",
+    )
+    header_timeout_seconds: float = _setting(
+        10.0,
+        "MOODLAB_HEADER_TIMEOUT_SECONDS",
+        "a connection to the web app that has not sent a whole request head within this"
+        " many seconds is closed",
+    )
+    websockets_per_address: int = _setting(
+        20,
+        "MOODLAB_WEBSOCKETS_PER_ADDRESS",
+        "open app connections (one per browser tab) one client address may hold",
+    )
+    upload_max_bytes: int = _setting(
+        200_000_000,
+        "MOODLAB_UPLOAD_MAX_BYTES",
+        "largest file the Crawl & import page takes from a browser (an image or a .zip of"
+        " images), in bytes; bigger imports go through a folder on the server",
     )
     annotators_per_item: int = _setting(
         4, "MOODLAB_ANNOTATORS_PER_ITEM", "votes an image needs before it is complete"
@@ -178,6 +203,10 @@ class Settings:
     )
 
     @property
+    def allowed_host_entries(self) -> list[str]:
+        return [part.strip() for part in self.allowed_hosts.split(",") if part.strip()]
+
+    @property
     def video_input_folders(self) -> list[Path]:
         return [Path(part).expanduser() for part in self.video_input_dirs.split(os.pathsep) if part]
 
@@ -214,10 +243,18 @@ class Settings:
             "import_max_total_bytes",
             "music_max_bytes",
             "video_max_bytes",
+            "websockets_per_address",
+            "upload_max_bytes",
         )
         for name in at_least_one:
             if getattr(self, name) < 1:
                 raise ConfigError(f"{_env_of(name)} must be at least 1")
+        for entry in self.allowed_host_entries:
+            if not _HOST_ENTRY.fullmatch(entry):
+                raise ConfigError(
+                    f"MOODLAB_ALLOWED_HOSTS: {entry!r} is not a host name, `name:port` or"
+                    " `[IPv6]:port`"
+                )
         if not 0 <= self.music_tracks_per_mood <= 50:
             raise ConfigError("MOODLAB_MUSIC_TRACKS_PER_MOOD must be between 0 and 50")
         if self.music_min_seconds >= self.music_max_seconds:
@@ -228,6 +265,10 @@ class Settings:
             raise ConfigError(
                 "MOODLAB_JOB_STALE_SECONDS must be longer than MOODLAB_JOB_HEARTBEAT_SECONDS"
             )
+
+
+# A host name or IP address, IPv6 in brackets, and an optional port.
+_HOST_ENTRY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?")
 
 
 def _env_of(name: str) -> str:
