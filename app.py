@@ -9,7 +9,7 @@ import streamlit as st
 from moodlab import demo
 from moodlab.core import auth
 from moodlab.core.errors import ConfigError, MoodlabError
-from moodlab.ui import access, session
+from moodlab.ui import access, session, uploads
 from moodlab.ui.text import plain
 
 # An emoji icon: a Material icon here makes browsers fetch the favicon from Google.
@@ -45,4 +45,10 @@ if actor is not None:
             session.log_out("You are logged out.")
             st.rerun()
 
-page.run()
+# A page that draws an upload field lets this tab upload while it shows; any other
+# run, a login form's included, takes that back (moodlab/ui/uploads.py).
+uploads.start_of_run()
+try:
+    page.run()
+finally:
+    uploads.end_of_run()

@@ -1,12 +1,19 @@
-"""The web app as an ASGI app: Streamlit's app.py plus moodlab's login-cookie routes.
+"""The web app as an ASGI app: Streamlit's app.py plus moodlab's login-cookie routes,
+behind moodlab's checks on every request (docs/security.md).
 
-`moodlab serve` runs `streamlit run asgi.py`, which finds ``app`` below and serves it
-with uvicorn (moodlab/ui/web.py says why the routes are needed).
+`moodlab serve` runs `streamlit run asgi.py` (through moodlab/ui/launch.py), which
+finds ``app`` below and serves it with uvicorn (moodlab/ui/web.py says why the routes
+are needed).
 """
 
 import streamlit as st
+from starlette.middleware import Middleware
 from streamlit.runtime.pages_manager import PagesManager
 
+from moodlab.core.config import Settings
+from moodlab.ui.connections import WebsocketCap
+from moodlab.ui.hosts import HostCheck, HostPolicy
+from moodlab.ui.uploads import UploadGate
 from moodlab.ui.web import ROUTES
 
 # app.py builds its navigation with st.navigation. Until a script has called it once,
@@ -18,4 +25,12 @@ from moodlab.ui.web import ROUTES
 # Streamlit's private attribute; tests/test_pages_guard.py fails if it is renamed.
 PagesManager.uses_pages_directory = False
 
-app = st.App("app.py", routes=ROUTES)
+settings = Settings.from_env()
+# Outermost first: a request for another Host is refused before anything else.
+MIDDLEWARE = [
+    Middleware(HostCheck, policy=HostPolicy.from_settings(settings)),
+    Middleware(WebsocketCap, per_address=settings.websockets_per_address),
+    Middleware(UploadGate),
+]
+
+app = st.App("app.py", routes=ROUTES, middleware=MIDDLEWARE)

@@ -17,7 +17,7 @@ from moodlab.images.openverse import OpenverseParams
 from moodlab.images.uploads import ACCEPTED, start_upload_import
 from moodlab.job_kinds import KINDS
 from moodlab.jobs import queue as jobs
-from moodlab.ui import access, charts, forms, jobs_view, layout, session
+from moodlab.ui import access, charts, forms, jobs_view, layout, session, uploads
 from moodlab.ui.text import plain
 
 actor = access.require_role(Role.LEAD)
@@ -91,8 +91,9 @@ with crawl_tab:
         )
 
 with upload_tab, st.form("upload", clear_on_submit=True):
-    files = st.file_uploader(
+    files = uploads.file_uploader(
         "Images or a .zip of images",
+        max_bytes=settings.upload_max_bytes,
         type=[suffix.lstrip(".") for suffix in ACCEPTED],
         help=f"{READABLE_NAMES} pictures; several files may include zips, which are unpacked",
         accept_multiple_files=True,

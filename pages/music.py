@@ -8,7 +8,7 @@ from moodlab.core.models import JobStatus, Role, TrackStatus
 from moodlab.jobs import queue as jobs
 from moodlab.music import library
 from moodlab.music.actions import generation_job, start_generate
-from moodlab.ui import access, jobs_view, session
+from moodlab.ui import access, jobs_view, session, uploads
 from moodlab.ui.text import plain
 
 actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
@@ -68,8 +68,10 @@ if actor.is_lead:
         st.expander("Add a track", icon=":material/upload:"),
         st.form("add-track", clear_on_submit=True),
     ):
-        upload = st.file_uploader(
-            "A music file", type=[s.lstrip(".") for s in library.AUDIO_SUFFIXES]
+        upload = uploads.file_uploader(
+            "A music file",
+            max_bytes=settings.music_max_bytes,
+            type=[s.lstrip(".") for s in library.AUDIO_SUFFIXES],
         )
         mood_col, title_col = st.columns(2)
         mood = mood_col.selectbox("Meant for the mood", ["(none)", *moods.names()])

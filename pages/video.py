@@ -9,7 +9,7 @@ from moodlab.core.models import JobStatus, Role
 from moodlab.images.formats import IMAGE_EXTENSIONS
 from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
-from moodlab.ui import access, charts, jobs_view, session
+from moodlab.ui import access, charts, jobs_view, session, uploads
 from moodlab.ui.text import plain
 from moodlab.video import timeline
 from moodlab.video.history import list_videos, video_file
@@ -35,8 +35,9 @@ if not registry:
     )
 else:
     with st.form("make", clear_on_submit=True):
-        files = st.file_uploader(
+        files = uploads.file_uploader(
             "A video, or several photos for a slideshow",
+            max_bytes=settings.video_max_bytes,
             type=[s.lstrip(".") for s in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS)],
             accept_multiple_files=True,
         )

@@ -77,3 +77,47 @@ def test_logout_ends_the_cookies_session_and_deletes_the_cookie(database, settin
     )
     with database.session() as session:
         assert sessions.resume(session=session, settings=settings, token=token).actor is None
+
+
+def test_a_chunked_body_is_read_only_up_to_the_bound(database, annotator):
+    """No Content-Length (chunked): the route stops reading past 4 KB and answers 413."""
+    chunks_read = 0
+
+    async def receive():
+        nonlocal chunks_read
+        chunks_read += 1
+        return {"type": "http.request", "body": b" " * 1024, "more_body": chunks_read < 10_000}
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": web.SESSION_PATH,
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1:8501"), (b"transfer-encoding", b"chunked")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8501),
+        "scheme": "http",
+    }
+    response = asyncio.run(web.open_session(Request(scope, receive)))
+    assert response.status_code == 413
+    assert chunks_read <= web.MAX_BODY_BYTES // 1024 + 1  # before: all 10,000 (10 MB)
+
+
+def test_a_body_dripped_slower_than_the_deadline_gets_408(database, annotator, monkeypatch):
+    monkeypatch.setattr(web, "BODY_SECONDS", 0.2)
+
+    async def receive():
+        await asyncio.sleep(0.15)
+        return {"type": "http.request", "body": b" ", "more_body": True}
+
+    scope = {
+        "type": "http",
+        "method": "POST",
+        "path": web.SESSION_PATH,
+        "query_string": b"",
+        "headers": [(b"host", b"127.0.0.1:8501"), (b"transfer-encoding", b"chunked")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8501),
+        "scheme": "http",
+    }
+    assert asyncio.run(web.open_session(Request(scope, receive))).status_code == 408

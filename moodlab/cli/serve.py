@@ -27,6 +27,8 @@ from moodlab.core.quiet import quiet_tensorflow
 
 log = logging.getLogger("moodlab.serve")
 APP = PROJECT_ROOT / "asgi.py"  # app.py with the login-cookie routes (asgi.py)
+# `streamlit run` with a deadline for request heads (moodlab/ui/launch.py).
+LAUNCHER = "moodlab.ui.launch"
 # Seconds each child gets to stop cleanly before it is killed.
 STOP_GRACE_SECONDS = 10
 
@@ -35,7 +37,7 @@ def streamlit_command(port: int, address: str, max_upload_mb: int = 200) -> list
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        LAUNCHER,
         "run",
         str(APP),
         "--server.port",
@@ -67,7 +69,8 @@ def serve(*, port: int, address: str, worker: bool = True) -> int:
     database = database_from_settings()
     migrate.upgrade(database)
     _queue_default_music(database)
-    app_env = dict(os.environ)
+    # The address is also a name the app answers to (its Host check, moodlab/ui/hosts.py).
+    app_env = dict(os.environ, MOODLAB_HOST=address)
     if not is_loopback(address) and _has_no_users(database):
         # Anyone who can reach the port could otherwise claim the first-run page.
         token = secrets.token_urlsafe(16)
@@ -91,11 +94,8 @@ def serve(*, port: int, address: str, worker: bool = True) -> int:
     children["the web app"] = subprocess.Popen(
         streamlit_command(port, address, upload_mb), cwd=PROJECT_ROOT, env=app_env
     )
-    shown = "localhost" if is_loopback(address) else address
-    if ":" in shown:
-        shown = f"[{shown}]"
     where = "this machine only" if is_loopback(address) else "other machines can connect"
-    log.info("moodlab: serving on http://%s:%s (%s; Ctrl-C stops)", shown, port, where)
+    log.info("moodlab: serving on %s (%s; Ctrl-C stops)", url_of(address, port), where)
 
     stopping = False
 
@@ -115,6 +115,12 @@ def serve(*, port: int, address: str, worker: bool = True) -> int:
         time.sleep(0.5)
     _stop(list(children.values()))
     return exit_code
+
+
+def url_of(address: str, port: int) -> str:
+    """The app's URL at the address it listens on (localhost would miss 127.0.0.2)."""
+    shown = f"[{address}]" if ":" in address else address
+    return f"http://{shown}:{port}"
 
 
 def is_loopback(address: str) -> bool:

@@ -42,8 +42,12 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MIN_PASSWORD_LENGTH = 8
 
 
+# The one answer to a failed login: it never says which part was wrong.
+WRONG_LOGIN = "wrong user name or password"
+
+
 class LoginFailed(MoodlabError):
-    """Wrong name or password (deliberately not saying which)."""
+    """Wrong name or password, or a deactivated account (deliberately not saying which)."""
 
 
 class LoginThrottled(MoodlabError):
@@ -288,10 +292,12 @@ def authenticate(
     keys = _throttle_keys(settings, name, address)
     _reserve_attempt(session, keys, window, now)
     user = session.scalar(select(User).where(User.name == name))
-    if not _verify(user.password_hash if user else _DUMMY_HASH, password) or user is None:
-        raise LoginFailed("wrong user name or password")
-    if not user.active:
-        raise LoginFailed(f"the account {name!r} is deactivated: ask the lab lead")
+    right = _verify(user.password_hash if user else _DUMMY_HASH, password)
+    # A deactivated account fails like a wrong password, whatever the password: a
+    # message of its own after the right one would tell a guesser the password was
+    # right. Its user learns why from the lead (docs/security.md).
+    if not right or user is None or not user.active:
+        raise LoginFailed(WRONG_LOGIN)
     _clear_throttle(session, keys)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
@@ -52,6 +53,36 @@ class Settings:
         "127.0.0.1",
         "MOODLAB_HOST",
         "address `moodlab serve` listens on; 0.0.0.0 (every interface) lets other machines in",
+    )
+    allowed_hosts: str = _setting(
+        "",
+        "MOODLAB_ALLOWED_HOSTS",
+        "more names the web app answers to, comma-separated (`name` for any port, `name:port`"
+        " for one), beside localhost, 127.0.0.1, [::1], the listening address and the name"
+        " `--host` gave: a reverse proxy's public name; any other Host header gets 400",
+    )
+    header_timeout_seconds: float = _setting(
+        10.0,
+        "MOODLAB_HEADER_TIMEOUT_SECONDS",
+        "a connection to the web app that has not sent a whole request head within this"
+        " many seconds is closed",
+        minimum=1.0,
+        maximum=600.0,
+    )
+    websockets_per_address: int = _setting(
+        20,
+        "MOODLAB_WEBSOCKETS_PER_ADDRESS",
+        "open app connections (one per browser tab) one client address may hold",
+        minimum=1,
+        maximum=10_000,
+    )
+    upload_max_bytes: int = _setting(
+        200_000_000,
+        "MOODLAB_UPLOAD_MAX_BYTES",
+        "largest file the Crawl & import page takes from a browser (an image or a .zip of"
+        " images), in bytes; bigger imports go through a folder on the server",
+        minimum=1_000_000,
+        maximum=100_000_000_000,
     )
     annotators_per_item: int = _setting(
         4,
@@ -292,6 +323,10 @@ class Settings:
     )
 
     @property
+    def allowed_host_entries(self) -> list[str]:
+        return [part.strip() for part in self.allowed_hosts.split(",") if part.strip()]
+
+    @property
     def video_input_folders(self) -> list[Path]:
         return [Path(part).expanduser() for part in self.video_input_dirs.split(os.pathsep) if part]
 
@@ -324,6 +359,12 @@ class Settings:
                 f" <= MOODLAB_ANNOTATORS_PER_ITEM; got test={self.test_quorum},"
                 f" train={self.train_quorum}, annotators={self.annotators_per_item}"
             )
+        for entry in self.allowed_host_entries:
+            if not _HOST_ENTRY.fullmatch(entry):
+                raise ConfigError(
+                    f"MOODLAB_ALLOWED_HOSTS: {entry!r} is not a host name, `name:port` or"
+                    " `[IPv6]:port`"
+                )
         if self.music_min_seconds >= self.music_max_seconds:
             raise ConfigError(
                 "MOODLAB_MUSIC_MIN_SECONDS must be less than MOODLAB_MUSIC_MAX_SECONDS"
@@ -351,6 +392,10 @@ def allowed_range(f: Field) -> str:
 
 def _bound(value: float) -> str:
     return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+# A host name or IP address, IPv6 in brackets, and an optional port.
+_HOST_ENTRY = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:[0-9]{1,5})?")
 
 
 def _parse(env: str, raw: str, kind: type):

@@ -4,6 +4,7 @@ fresh install asks for the one-time set-up token it prints (docs/security.md).""
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 
 import pytest
@@ -46,7 +47,7 @@ def started(env, monkeypatch):
 
 
 def app_child(children):
-    return next(c for c in reversed(children) if "streamlit" in c.command)
+    return next(c for c in reversed(children) if serving.LAUNCHER in c.command)
 
 
 def run_serve(argv, capsys):
@@ -71,6 +72,28 @@ def test_host_flag_and_setting_expose_it(started, capsys, monkeypatch):
     run_serve([], capsys)
     command = app_child(started).command
     assert command[command.index("--server.address") + 1] == "127.0.0.2"
+
+
+@pytest.mark.parametrize(
+    ("address", "url"),
+    [
+        ("127.0.0.2", "http://127.0.0.2:8765"),  # before: http://localhost:8765, refused
+        ("::1", "http://[::1]:8765"),
+        ("127.0.0.1", "http://127.0.0.1:8765"),
+    ],
+)
+def test_serve_prints_the_url_of_the_address_it_listens_on(started, capsys, caplog, address, url):
+    caplog.set_level(logging.INFO, logger="moodlab.serve")
+    run_serve(["--host", address, "--port", "8765"], capsys)
+    assert f"serving on {url} " in caplog.text
+    # The app answers to that address too (its Host check).
+    assert app_child(started).env["MOODLAB_HOST"] == address
+
+
+def test_the_app_runs_under_the_launcher_that_bounds_request_heads(started, capsys):
+    run_serve([], capsys)
+    command = app_child(started).command
+    assert command[1:5] == ["-m", "moodlab.ui.launch", "run", str(serving.APP)]
 
 
 def test_beyond_loopback_a_fresh_install_gets_a_printed_one_time_token(started, capsys):

@@ -97,12 +97,31 @@ def test_a_deactivated_user_cannot_log_in_and_reactivation_undoes_it(
 ):
     with database.session() as session:
         auth.set_active(session=session, actor=lead, name="anna", active=False)
-    with pytest.raises(auth.LoginFailed, match="deactivated"):
+    with pytest.raises(auth.LoginFailed, match="^wrong user name or password$"):
         login(database, settings, "anna", PASSWORD)
     with database.session() as session:
         assert auth.refresh_actor(session=session, actor=annotator) is None
         auth.set_active(session=session, actor=lead, name="anna", active=True)
     assert login(database, settings, "anna", PASSWORD).name == "anna"
+
+
+def test_a_deactivated_account_does_not_tell_a_right_password_from_a_wrong_one(
+    database, settings, lead, annotator
+):
+    with database.session() as session:
+        auth.set_active(session=session, actor=lead, name="anna", active=False)
+    answers = set()
+    for password in (PASSWORD, "a wrong guess", PASSWORD):
+        with pytest.raises(auth.LoginFailed) as failed:
+            login(database, settings, "anna", password)
+        answers.add(str(failed.value))
+    assert answers == {"wrong user name or password"}
+    # The right password counted as a failure too: the name is throttled as for guesses.
+    for _ in range(settings.login_max_failures - 3):
+        with pytest.raises(auth.LoginFailed):
+            login(database, settings, "anna", PASSWORD)
+    with pytest.raises(auth.LoginThrottled):
+        login(database, settings, "anna", PASSWORD)
 
 
 def test_the_last_active_lead_cannot_be_deactivated(database, lead):
