@@ -71,6 +71,9 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    # The longest tests first, so that the parallel run does not end with one worker
+    # still on a minute-long test while the other waits (a stable sort: else as found).
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
     for item in items:
         if item.get_closest_marker("e2e"):
             # One server per browser-test module (tests/e2e/conftest.py): its tests go to
@@ -177,6 +180,9 @@ def workspace_env(folder: Path, database_url: str, video_inputs: Path) -> dict[s
         "MOODLAB_CACHE_DIR": str(folder / "cache"),
         # Tests make their media in their own folder: users may make videos from it.
         "MOODLAB_VIDEO_INPUT_DIRS": str(video_inputs),
+        # One TensorFlow thread a process: the suite runs on both cores already (xdist),
+        # and two processes of two threads each on two cores ran slower.
+        "MOODLAB_TRAINING_THREADS": "1",
     }
 
 

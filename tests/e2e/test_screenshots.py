@@ -226,7 +226,7 @@ def wait_for_page(page, key: str) -> None:
         ".every(c => c.querySelector('canvas, svg'))"
         " && !document.querySelector('[data-testid=\"stSkeleton\"]')"
     )
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(800)  # the last layout pass after those
 
 
 def full_screenshot(page, name: str, width: int) -> None:
@@ -259,6 +259,7 @@ def visit_every_page(page, server: str, name: str, role_label: str, roles) -> di
     return found
 
 
+@pytest.mark.heavy
 def test_every_page_fits_a_laptop_and_a_phone(tmp_path, env, server, browser_page):
     from moodlab.core.models import Role
 

@@ -584,10 +584,13 @@ def test_a_cancel_asked_of_a_running_crawl_job_ends_it_within_about_a_second(
 
     try:
         thread.start()
+        # robots.txt asks for a delay (capped at 30 s) before the first page: once it
+        # is read, the crawl waits out that delay.
         deadline = time.monotonic() + 20
-        while site.requested("/") == 0 and time.monotonic() < deadline:
+        while site.requested("/robots.txt") == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
-        time.sleep(0.5)  # the crawl now waits out the host's delay (30 s)
+        time.sleep(0.5)
+        assert site.requested("/robots.txt") == 1 and site.requested("/") == 0
         with database.session() as session:
             jobs.request_cancel(session=session, actor=lead, job_id=job_id)
         asked = time.monotonic()
