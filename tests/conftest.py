@@ -180,9 +180,6 @@ def workspace_env(folder: Path, database_url: str, video_inputs: Path) -> dict[s
         "MOODLAB_CACHE_DIR": str(folder / "cache"),
         # Tests make their media in their own folder: users may make videos from it.
         "MOODLAB_VIDEO_INPUT_DIRS": str(video_inputs),
-        # One TensorFlow thread a process: the suite runs on both cores already (xdist),
-        # and two processes of two threads each on two cores ran slower.
-        "MOODLAB_TRAINING_THREADS": "1",
     }
 
 
