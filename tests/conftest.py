@@ -71,9 +71,6 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    # The longest tests first, so that the parallel run does not end with one worker
-    # still on a minute-long test while the other waits (a stable sort: else as found).
-    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
     for item in items:
         if item.get_closest_marker("e2e"):
             # One server per browser-test module (tests/e2e/conftest.py): its tests go to

@@ -101,7 +101,6 @@ def test_simulated_annotators_err_mostly_towards_neighbours():
     assert 0 < votes[None] < 150  # a few skips
 
 
-@pytest.mark.heavy
 # The demo's deep CNN trains for its measured minimum of updates (400 a fold, 4 fits):
 # on a loaded 2-core machine the whole build can pass the default 300 s.
 @pytest.mark.timeout(900)

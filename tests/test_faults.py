@@ -148,7 +148,6 @@ def test_a_crawl_killed_mid_way_is_recovered_and_stores_each_image_once(
     assert assert_store_is_sound(settings, database) == 30  # none lost, none twice
 
 
-@pytest.mark.heavy
 def test_a_training_run_killed_mid_way_resumes_at_the_next_fold(
     database,
     settings,
@@ -272,7 +271,6 @@ def test_an_original_stored_before_the_disk_filled_goes_with_its_image(
     assert not files_under(data_dir)
 
 
-@pytest.mark.heavy
 def test_a_video_job_killed_mid_way_is_recovered_with_one_whole_output(
     database, settings, env, lead, tmp_path
 ):

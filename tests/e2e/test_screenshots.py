@@ -259,7 +259,6 @@ def visit_every_page(page, server: str, name: str, role_label: str, roles) -> di
     return found
 
 
-@pytest.mark.heavy
 def test_every_page_fits_a_laptop_and_a_phone(tmp_path, env, server, browser_page):
     from moodlab.core.models import Role
 

@@ -104,7 +104,6 @@ def log_out(page) -> None:
     page.get_by_label("User name").wait_for()
 
 
-@pytest.mark.heavy
 def test_the_whole_loop_in_the_browser(lab, site, server, browser_page, tmp_path):
     database, page = lab, browser_page
 

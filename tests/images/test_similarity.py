@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 
-import pytest
 from sqlalchemy import select, update
 
 from moodlab.core import moods
@@ -27,7 +26,6 @@ PER_MOOD = 50
 LIMITS = {"max_pixels": 50_000_000, "min_side": 64, "max_bytes": 5_000_000, "max_memory": 10**9}
 
 
-@pytest.mark.heavy
 def test_distinct_calm_pictures_are_kept_and_their_copies_are_not(settings, database, tmp_path):
     folder = tmp_path / "moods"
     folder.mkdir()

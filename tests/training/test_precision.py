@@ -59,7 +59,6 @@ def accuracy_under(policy: str) -> tuple[float, str]:
     return float((predicted == test_y).mean()), conv.compute_dtype
 
 
-@pytest.mark.heavy
 def test_mixed_bfloat16_learns_what_float32_learns_within_0_05():
     import keras
 

@@ -214,7 +214,6 @@ def test_train_and_models_commands(env, database, settings, lead, snapshot_id):
     assert bad.returncode == 1 and "no dataset snapshot with id 999" in bad.stderr
 
 
-@pytest.mark.heavy
 def test_training_page_starts_a_run_and_shows_the_report(database, settings, lead, snapshot_id):
     from tests.test_pages import app
 
