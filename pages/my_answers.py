@@ -25,7 +25,7 @@ st.caption(
     " frozen into a data set; each change is kept on record. A withdrawn image comes back"
     " to your queue on Annotate."
 )
-if st.button("Undo my last change", icon=":material/undo:", disabled=not undoable):
+if st.button("Undo my last answer", icon=":material/undo:", disabled=not undoable):
     layout.act(lambda db: annotation.undo(session=db, actor=actor, settings=settings), "Undone")
 if not answers:
     st.info("You have not answered any image yet.")

@@ -83,7 +83,7 @@ def test_my_answers_changes_and_withdraws_an_answer_on_record(database, settings
     assert moods == {ids[0]: "Peaceful"}
     assert actions == ["answer", "answer", "change", "withdraw"]
     at = app(annotator).switch_page("pages/my_answers.py").run()
-    [undo] = [b for b in at.button if b.label == "Undo my last change"]
+    [undo] = [b for b in at.button if b.label == "Undo my last answer"]
     undo.click().run()
     with database.session() as session:
         assert session.scalar(select(ImageVote.mood).where(ImageVote.image_id == ids[1])) == "Angry"

@@ -20,6 +20,7 @@ HTML = """
 <div class="ml-annotator">
   <div class="ml-progress"></div>
   <div class="ml-error" hidden></div>
+  <div class="ml-guide" hidden role="region" aria-label="The guidelines in short"></div>
   <div class="ml-stage"><img class="ml-image" alt="the image to annotate"></div>
   <div class="ml-loading" hidden role="status">Loading the next images…</div>
   <div class="ml-empty" hidden>Nothing is waiting for your vote. Thank you!</div>
@@ -29,7 +30,6 @@ HTML = """
     <button class="ml-undo" data-key="u">Undo <kbd>U</kbd></button>
     <button class="ml-help" data-key="?" aria-expanded="false">Guidelines <kbd>?</kbd></button>
   </div>
-  <div class="ml-guide" hidden role="region" aria-label="The guidelines in short"></div>
 </div>
 """
 
@@ -64,9 +64,18 @@ CSS = """
   display: block; font-size: 0.72rem; opacity: 0.7; white-space: normal; line-height: 1.2;
   margin-top: 0.15rem;
 }
-.ml-guide { margin-top: 0.75rem; font-size: 0.9rem; line-height: 1.35; }
-.ml-guide dt { font-weight: 600; margin-top: 0.35rem; }
-.ml-guide dd { margin: 0 0 0 0.5rem; opacity: 0.85; }
+/* On a phone the keys stay one line each (the image and all actions fit): "?" shows them. */
+@media (max-width: 639px) { .ml-annotator .ml-def { display: none; } }
+.ml-guide {
+  margin-bottom: 0.75rem; padding: 0.5rem 0.75rem; font-size: 0.9rem; line-height: 1.35;
+  border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem;
+}
+.ml-guide dl {
+  display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 0.75rem; margin: 0;
+}
+.ml-guide p { margin: 0.5rem 0 0; opacity: 0.8; }
+.ml-guide dt { font-weight: 600; }
+.ml-guide dd { margin: 0; opacity: 0.85; }
 .ml-annotator kbd { opacity: 0.55; font-size: 0.8rem; margin-left: 0.35rem; font-family: inherit; }
 """
 

@@ -45,4 +45,6 @@ def version_line(guidelines: Guidelines) -> str:
     if guidelines.created_at is None:
         return f"Version {guidelines.version}: moodlab's defaults"
     by = f" by {guidelines.created_by}" if guidelines.created_by else ""
+    if guidelines.version == 1 and not by:
+        by = " (moodlab's defaults)"
     return f"Version {guidelines.version}, published {guidelines.created_at:%Y-%m-%d %H:%M} UTC{by}"

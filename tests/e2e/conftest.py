@@ -211,6 +211,19 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+START_ANNOTATING = "I have read the guidelines: start"
+
+
+def pass_the_guidelines(page) -> None:
+    """On Annotate, someone who has not read the current guidelines meets them first."""
+    start = page.get_by_role("button", name=START_ANNOTATING)
+    widget = page.locator(".ml-annotator")
+    start.or_(widget).first.wait_for()
+    if start.count():
+        start.click()
+        widget.wait_for()
+
+
 def log_in(page, server: str, name: str, password: str) -> None:
     """Open the app and log in through the form, as a person would."""
     page.goto(server)
