@@ -54,7 +54,7 @@ class AlreadyAnswered(MoodlabError):
     def __init__(self, image_id: int, mood_now: str | None, mood_new: str | None) -> None:
         self.image_id, self.mood_now, self.mood_new = image_id, mood_now, mood_new
         super().__init__(
-            f"you already answered image {image_id} as {answer_name(mood_now)} (in another"
+            f"You already answered image {image_id} as {answer_name(mood_now)} (in another"
             f" tab or window): replace it with {answer_name(mood_new)}?"
         )
 

@@ -99,3 +99,44 @@ def test_guidelines_first_then_one_key_away_and_undo_after_a_reload(server, brow
     page.get_by_role("heading", name="Edit and publish a new version").wait_for()
     assert page.get_by_text("Version 1, published").is_visible()
     shot(page, "guidelines-lead")
+
+
+def test_a_second_tab_asks_before_it_replaces_the_first_tabs_answer(server, browser_page):
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    anna = add_user(database, "anna", Role.ANNOTATOR)
+    intake = Intake(settings, database)
+    for i in range(3):
+        intake.add_bytes(media.jpeg(4100 + i, (800, 600)), Provenance(source=f"photo {i}"))
+    first_tab = browser_page
+    log_in(first_tab, server, "anna", PASSWORD)
+    first_tab.get_by_role("link", name="Annotate").click()
+    first_tab.get_by_role("button", name=START_ANNOTATING).click()
+    first_tab.wait_for_function(SHOWN)
+    second_tab = first_tab.context.new_page()  # the same login, a page of its own
+    second_tab.goto(first_tab.url)
+    second_tab.wait_for_function(SHOWN)
+    image = first_tab.evaluate(SHOWN)
+    assert second_tab.evaluate(SHOWN) == image  # both show the same image
+
+    first_tab.keyboard.press("1")  # Happy
+    first_tab.wait_for_function(
+        "() => window.__moodlabAnnotator && window.__moodlabAnnotator.outbox.length === 0"
+    )
+    second_tab.keyboard.press("3")  # Angry, on the image the first tab answered
+    prompt = second_tab.get_by_text(f"You already answered image {image} as Happy")
+    prompt.wait_for()
+
+    def stored():
+        with database.session() as session:
+            return session.scalar(
+                select(ImageVote.mood).where(
+                    ImageVote.image_id == image, ImageVote.annotator_id == anna.id
+                )
+            )
+
+    assert stored() == "Happy"  # not replaced unasked
+    screenshot(second_tab, "annotate-second-tab-asks")
+    second_tab.get_by_role("button", name="Replace with Angry").click()
+    prompt.wait_for(state="detached")
+    assert stored() == "Angry"

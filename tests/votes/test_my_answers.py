@@ -165,7 +165,7 @@ def test_a_second_tab_asks_before_it_replaces_the_first_tabs_answer(database, pe
     [conflict] = tab_two.conflicts
     assert isinstance(conflict, AlreadyAnswered)
     assert (conflict.image_id, conflict.mood_now, conflict.mood_new) == (image, "Happy", "Angry")
-    assert "you already answered image" in str(conflict) and "replace it with Angry" in str(
+    assert "You already answered image" in str(conflict) and "replace it with Angry" in str(
         conflict
     )
     with database.session() as session:
