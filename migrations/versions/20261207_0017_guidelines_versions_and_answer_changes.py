@@ -6,7 +6,8 @@ each vote was given under (image_votes.guidelines_version; NULL for votes made b
 this revision and for imported ones), and every change of an answer (answer_changes:
 given, changed, withdrawn, undone), which undo reads (moodlab/votes/annotation.py).
 
-image_votes gets its column by a plain ADD COLUMN, never batch mode (no table copy).
+archived_votes keeps the version of each vote a send-back archives. image_votes and
+archived_votes get their column by a plain ADD COLUMN, never batch mode (no table copy).
 
 Revision ID: 0017
 Revises: 0014
@@ -88,9 +89,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_answer_changes_image_id"), ["image_id"], unique=False)
 
     op.add_column("image_votes", sa.Column("guidelines_version", sa.Integer(), nullable=True))
+    op.add_column("archived_votes", sa.Column("guidelines_version", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("archived_votes", "guidelines_version")
     op.drop_column("image_votes", "guidelines_version")  # SQLite 3.35+: no table copy
 
     with op.batch_alter_table("answer_changes", schema=None) as batch_op:

@@ -138,3 +138,17 @@ def test_an_annotator_meets_each_new_version_once(database, lead, annotator):
         assert guidelines.needs_reading(session=session, actor=lead) is None
         assert guidelines.needs_reading(session=session, actor=annotator).version == 2
         assert guidelines.last_read(session=session, actor=annotator) == 1
+
+
+def test_a_vote_sent_back_for_a_new_round_keeps_its_version(database, lead, annotator):
+    from moodlab.core.models import ArchivedVote
+    from moodlab.votes import annotation, rounds
+
+    [image] = add_images(database, 1)
+    vote(database, annotator, image, "Happy")
+    with database.session() as session:
+        rounds.send_back(session=session, actor=lead, image=image, reason="unclear")
+        assert session.scalar(select(ArchivedVote.guidelines_version)) == 1
+        # The answer's step belongs to the closed round: undo says so and stores nothing.
+        with pytest.raises(Exception, match=f"your answer on image {image} changed since"):
+            annotation.undo(session=session, actor=annotator)

@@ -85,3 +85,4 @@ class ArchivedVote(Base):
     mood: Mapped[str | None] = mapped_column(String(32))  # NULL: a skip
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    guidelines_version: Mapped[int | None] = mapped_column(Integer)  # as on image_votes
