@@ -63,7 +63,7 @@ if actor.is_lead:
                 )
             chosen[mood.name] = st.multiselect(
                 f"Example images (up to {guidelines.MAX_EXAMPLES}): those most voted"
-                f" {mood.name} are offered",
+                f" {mood.name} are offered first, then the newest",
                 options=list(pool),
                 default=[i for i in guide.examples if i in pool],
                 format_func=lambda image_id: f"image {image_id}",

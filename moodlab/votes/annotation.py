@@ -159,7 +159,9 @@ def apply_outbox(
 ) -> Outbox:
     """Apply entries newer than ``outbox.acked``, in order.
 
-    An entry is {"seq", "image_id", "mood"} (mood None or "skip" skips) or {"seq", "undo"}.
+    An entry is {"seq", "image_id", "mood"} (mood None or "skip" skips) or {"seq", "undo"}
+    with the "image_id" undone when the browser knows it (``undo``). An answer on an image
+    the annotator answered meanwhile is not written but kept in ``outbox.conflicts``.
     A malformed entry (what a crafted request could send) is refused with a message in
     ``outbox.error``, and acknowledged when its seq can be read; it never raises.
     Each entry is its own transaction, retried briefly while the database is locked.

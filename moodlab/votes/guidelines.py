@@ -257,14 +257,15 @@ def versions_in_use(session: Session) -> list[VersionUse]:
 def example_candidates(
     *, session: Session, actor: Actor, mood: str, limit: int = 12
 ) -> list[Image]:
-    """Images the lead may pick as examples of ``mood``: those with the most votes for it.
+    """Images the lead may pick as examples of ``mood``: the most voted for it, then the newest.
 
-    Lead only: the choice reads votes, which annotators never see.
+    Lead only: the order reads votes, which annotators never see. The newest images fill
+    the list while few have votes, so a new lab can pick examples from its pool at once.
     """
     require_role(actor, Role.LEAD, action="choose example images")
     name = moods.get(mood).name
     votes = func.count(ImageVote.id)
-    query = (
+    voted = (
         select(Image)
         .join(ImageVote, ImageVote.image_id == Image.id)
         .where(ImageVote.mood == name)
@@ -272,7 +273,12 @@ def example_candidates(
         .order_by(votes.desc(), Image.id)
         .limit(limit)
     )
-    return list(session.scalars(query))
+    found = list(session.scalars(voted))
+    if len(found) < limit:
+        taken = [image.id for image in found]
+        newest = select(Image).where(Image.id.not_in(taken)).order_by(Image.id.desc())
+        found += session.scalars(newest.limit(limit - len(found)))
+    return found
 
 
 def example_images(session: Session, guidelines: Guidelines) -> dict[str, list[Image]]:

@@ -152,3 +152,13 @@ def test_a_vote_sent_back_for_a_new_round_keeps_its_version(database, lead, anno
         # The answer's step belongs to the closed round: undo says so and stores nothing.
         with pytest.raises(Exception, match=f"your answer on image {image} changed since"):
             annotation.undo(session=session, actor=annotator)
+
+
+def test_example_candidates_put_the_most_voted_first_then_the_newest(database, lead, annotator):
+    ids = add_images(database, 4)
+    vote(database, annotator, ids[1], "Tired")
+    with database.session() as session:
+        offered = guidelines.example_candidates(session=session, actor=lead, mood="tired", limit=3)
+        assert [image.id for image in offered] == [ids[1], ids[3], ids[2]]
+        with pytest.raises(PermissionDenied):
+            guidelines.example_candidates(session=session, actor=annotator, mood="Tired")
