@@ -3,6 +3,7 @@
 import streamlit as st
 
 from moodlab.core import moods
+from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.core.storage import ContentStore
 from moodlab.images.intake import display_path
@@ -79,6 +80,25 @@ def read_guidelines_first() -> None:
     st.stop()
 
 
+def replace_answer(outbox: annotation.Outbox, conflict: annotation.AlreadyAnswered) -> None:
+    """The annotator said "replace": as the user the database knows now, by the usual rules."""
+    current = session.current_actor()
+    if current is None:
+        outbox.error = "Your session ended before this answer was stored: log in again."
+        return
+    try:
+        with session.database().session() as db:
+            annotation.answer(
+                session=db,
+                actor=current,
+                image_id=conflict.image_id,
+                mood=conflict.mood_new,
+                settings=settings,
+            )
+    except MoodlabError as exc:  # frozen or deactivated meanwhile: said, not raised
+        outbox.error = str(exc)
+
+
 def ask_about_conflicts(outbox: annotation.Outbox) -> None:
     """Answers on images answered meanwhile in another tab: replace the first, or keep it."""
     for conflict in list(outbox.conflicts):
@@ -87,14 +107,7 @@ def ask_about_conflicts(outbox: annotation.Outbox) -> None:
             replace, keep = st.columns(2)
             new = annotation.answer_name(conflict.mood_new)
             if replace.button(f"Replace with {new}", key=f"conflict-replace-{conflict.image_id}"):
-                with session.database().session() as db:
-                    annotation.answer(
-                        session=db,
-                        actor=actor,
-                        image_id=conflict.image_id,
-                        mood=conflict.mood_new,
-                        settings=settings,
-                    )
+                replace_answer(outbox, conflict)
                 outbox.conflicts.remove(conflict)
                 st.rerun(scope="fragment")
             now = annotation.answer_name(conflict.mood_now)

@@ -21,6 +21,7 @@ from tests.e2e.conftest import START_ANNOTATING, log_in, screenshot
 
 pytestmark = [pytest.mark.e2e]
 SHOWN = "() => window.__moodlabShown && window.__moodlabShown.id"
+DRAINED = "() => window.__moodlabAnnotator && window.__moodlabAnnotator.outbox.length === 0"
 
 
 def shot(page, name: str) -> None:
@@ -70,9 +71,7 @@ def test_guidelines_first_then_one_key_away_and_undo_after_a_reload(server, brow
     first = page.evaluate(SHOWN)
     page.keyboard.press("1")
     page.wait_for_function(f"() => window.__moodlabShown.id !== {first}")
-    page.wait_for_function(
-        "() => window.__moodlabAnnotator && window.__moodlabAnnotator.outbox.length === 0"
-    )
+    page.wait_for_function(DRAINED)
     page.reload()  # the tab forgets everything; the database does not
     page.locator(".ml-undo").wait_for()
     page.locator(".ml-undo:not([disabled])").wait_for()
@@ -87,10 +86,11 @@ def test_guidelines_first_then_one_key_away_and_undo_after_a_reload(server, brow
     # Yesterday's answer, corrected on My answers.
     page.keyboard.press("2")
     page.keyboard.press("7")
-    page.wait_for_timeout(1500)
+    page.wait_for_function(DRAINED)  # both answers stored before the page is left
     page.get_by_role("link", name="My answers").click()
     page.get_by_role("heading", name="My answers").wait_for()
-    page.get_by_text("Tired").first.wait_for()
+    page.get_by_text("guidelines v1").first.wait_for()
+    assert page.get_by_text("Tired · image").count() == 1
     shot(page, "my-answers")
 
     page.context.clear_cookies()  # anna's login ends with her cookie
@@ -120,9 +120,7 @@ def test_a_second_tab_asks_before_it_replaces_the_first_tabs_answer(server, brow
     assert second_tab.evaluate(SHOWN) == image  # both show the same image
 
     first_tab.keyboard.press("1")  # Happy
-    first_tab.wait_for_function(
-        "() => window.__moodlabAnnotator && window.__moodlabAnnotator.outbox.length === 0"
-    )
+    first_tab.wait_for_function(DRAINED)
     second_tab.keyboard.press("3")  # Angry, on the image the first tab answered
     prompt = second_tab.get_by_text(f"You already answered image {image} as Happy")
     prompt.wait_for()
