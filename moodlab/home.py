@@ -27,6 +27,7 @@ from moodlab.core.models import (
 from moodlab.core.text import plural
 from moodlab.jobs import queue as jobs
 from moodlab.votes import annotation
+from moodlab.votes.counts import AnswerCounts, answer_counts
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,7 @@ class Overview:
     leads: int
     annotators: int
     images: int
-    votes: int
+    votes: int  # moods given; skips apart (moodlab.votes.counts)
     votes_per_mood: dict[str, int]
     my_votes: int
     images_waiting_for_me: int
@@ -54,6 +55,8 @@ class Overview:
     tracks_accepted: int = 0
     tracks_waiting_for_me: int = 0
     images_pending: int = 0  # images with fewer votes than annotators_per_item
+    skips: int = 0  # answers that give no mood
+    my_skips: int = 0
     model_score: float | None = None  # the model videos use: test accuracy, else CV mean
     model_id: int | None = None
     next_steps: list[NextStep] = field(default_factory=list)
@@ -74,13 +77,21 @@ def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overv
     )
     images = count(select(func.count()).select_from(Image))
     mine = annotation.progress(session=session, actor=actor, settings=settings)
+    everyone = answer_counts(session)
+    my_answers = (
+        answer_counts(session, annotator_id=actor.id)
+        if actor.id is not None
+        else AnswerCounts(0, 0)
+    )
     overview = Overview(
         leads=active_users(Role.LEAD),
         annotators=active_users(Role.ANNOTATOR),
         images=images,
-        votes=count(select(func.count()).select_from(ImageVote)),
+        votes=everyone.votes,
+        skips=everyone.skips,
         votes_per_mood={name: per_mood.get(name, 0) for name in moods.names()},
-        my_votes=mine.total,
+        my_votes=my_answers.votes,
+        my_skips=my_answers.skips,
         images_waiting_for_me=mine.left,
         jobs_running=jobs_in(JobStatus.RUNNING),
         jobs_queued=jobs_in(JobStatus.QUEUED),

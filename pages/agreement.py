@@ -7,12 +7,15 @@ from moodlab.core import moods
 from moodlab.core.models import Role
 from moodlab.core.text import label, plural
 from moodlab.ui import access, charts, session
+from moodlab.ui.text import plain
+from moodlab.votes import guidelines
 from moodlab.votes.agreement import agreement_report
 
 actor = access.require_role(Role.LEAD)
 settings = session.settings()
 with session.database().session() as db:
     report = agreement_report(session=db, actor=actor, settings=settings)
+    guideline_versions = guidelines.versions_in_use(db)
 
 
 def shown(value) -> str:
@@ -35,6 +38,19 @@ circular.metric(
     help="Krippendorff's alpha with the angular distance between moods on the circle:"
     " neighbouring moods disagree less than opposite ones",
 )
+
+if len([v for v in guideline_versions if v.version]) > 1:
+    newest = guideline_versions[0]
+    st.info(
+        plain(
+            f"The guidelines changed: version {newest.version} since"
+            f" {newest.created_at:%Y-%m-%d %H:%M} UTC"
+            + (f" ({', '.join(newest.changed)})" if newest.changed else "")
+            + f", with {plural(newest.votes, 'vote')} under it so far."
+            " The votes per version are under Guidelines versions below."
+        ),
+        icon=":material/menu_book:",
+    )
 
 st.subheader("Tiers")
 st.dataframe(
@@ -84,6 +100,27 @@ right.altair_chart(
         sort=moods.names(),
     ),
     width="stretch",
+)
+
+st.subheader("Guidelines versions")
+st.caption(
+    "Every vote records the version of the guidelines it was given under (the votes CSV"
+    " says which). Version 'none': votes from before versions were kept, or imported."
+)
+st.dataframe(
+    [
+        {
+            "version": use.version or "none",
+            "published": use.created_at,
+            "by": use.created_by or "",
+            "changed": ", ".join(use.changed),
+            "note": use.note,
+            "votes": use.votes,
+            "skips": use.skips,
+        }
+        for use in guideline_versions
+    ],
+    hide_index=True,
 )
 
 st.subheader("Dawid-Skene estimate")

@@ -3,12 +3,14 @@
 import streamlit as st
 
 from moodlab.core import moods
+from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.core.storage import ContentStore
 from moodlab.images.intake import display_path
-from moodlab.ui import access, session
+from moodlab.ui import access, guidelines_view, session
 from moodlab.ui.annotator import annotator, data_url
-from moodlab.votes import annotation
+from moodlab.ui.text import plain
+from moodlab.votes import annotation, guidelines
 
 actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
 settings = session.settings()
@@ -50,15 +52,82 @@ def resend_missing() -> None:
         sent.difference_update(i for i in missing if isinstance(i, int))
 
 
+def read_guidelines_first() -> None:
+    """Before the first vote, and before the first vote under a new version: the guidelines."""
+    with session.database().session() as db:
+        unread = guidelines.needs_reading(session=db, actor=actor)
+        if unread is None:
+            return
+        before = guidelines.last_read(session=db, actor=actor)
+        examples = guidelines.example_images(db, unread)
+    if before is None:
+        st.info(
+            "Before your first vote: what each mood means, with examples.",
+            icon=":material/menu_book:",
+        )
+    else:
+        st.info(
+            f"The guidelines changed since you read them (version {before} to"
+            f" {unread.version}): please read them again before you go on.",
+            icon=":material/menu_book:",
+        )
+    st.caption(plain(guidelines_view.version_line(unread)))
+    guidelines_view.show(unread, examples, settings)
+    if st.button("I have read the guidelines: start", type="primary"):
+        with session.database().session() as db:
+            guidelines.mark_read(session=db, actor=actor, version=unread.version)
+        st.rerun()
+    st.stop()
+
+
+def replace_answer(outbox: annotation.Outbox, conflict: annotation.AlreadyAnswered) -> None:
+    """The annotator said "replace": as the user the database knows now, by the usual rules."""
+    current = session.current_actor()
+    if current is None:
+        outbox.error = "Your session ended before this answer was stored: log in again."
+        return
+    try:
+        with session.database().session() as db:
+            annotation.answer(
+                session=db,
+                actor=current,
+                image_id=conflict.image_id,
+                mood=conflict.mood_new,
+                settings=settings,
+            )
+    except MoodlabError as exc:  # frozen or deactivated meanwhile: said, not raised
+        outbox.error = str(exc)
+
+
+def ask_about_conflicts(outbox: annotation.Outbox) -> None:
+    """Answers on images answered meanwhile in another tab: replace the first, or keep it."""
+    for conflict in list(outbox.conflicts):
+        with st.container(border=True):
+            st.warning(plain(conflict), icon=":material/tab_duplicate:")
+            replace, keep = st.columns(2)
+            new = annotation.answer_name(conflict.mood_new)
+            if replace.button(f"Replace with {new}", key=f"conflict-replace-{conflict.image_id}"):
+                replace_answer(outbox, conflict)
+                outbox.conflicts.remove(conflict)
+                st.rerun(scope="fragment")
+            now = annotation.answer_name(conflict.mood_now)
+            if keep.button(f"Keep {now}", key=f"conflict-keep-{conflict.image_id}"):
+                outbox.conflicts.remove(conflict)
+                st.rerun(scope="fragment")
+
+
 @st.fragment
 def annotate() -> None:
     outbox = st.session_state.setdefault(OUTBOX, annotation.Outbox())
     sent: set[int] = st.session_state.setdefault(SENT, set())
+    ask_about_conflicts(outbox)
     with session.database().session() as db:
         queue = annotation.next_images(
             session=db, actor=actor, settings=settings, limit=AHEAD, first=outbox.undone
         )
         done = annotation.progress(session=db, actor=actor, settings=settings)
+        can_undo = annotation.can_undo(session=db, actor=actor)
+        current = guidelines.current(db)
     annotator(
         key="annotator",
         data={
@@ -71,14 +140,19 @@ def annotate() -> None:
                 }
                 for image in queue
             ],
-            "moods": [{"name": m.name, "key": m.key} for m in moods.all_moods()],
+            "moods": [
+                {"name": m.name, "key": m.key, "definition": current.moods[m.name].definition}
+                for m in moods.all_moods()
+            ],
+            "guidelines_version": current.version,
+            "undone": outbox.undone,
             "progress": f"Today {done.today} · in total {done.total} · {done.left} images left"
             " · keys 1-8 vote, 0 skips, U undoes",
             "acked": outbox.acked,
             "left": done.left,  # more to come: the widget shows "loading", not "done"
             # The browser keeps its unsent answers per owner: a new login starts clean.
             "owner": f"{actor.id}:{id(outbox)}",
-            "can_undo": bool(outbox.undo_stack),
+            "can_undo": can_undo,
             "error": outbox.error,
         },
         on_outbox_change=apply_answers,
@@ -87,4 +161,5 @@ def annotate() -> None:
     sent.update(image.id for image in queue)
 
 
+read_guidelines_first()
 annotate()

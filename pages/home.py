@@ -30,6 +30,7 @@ layout.metric_row(
     [
         ("Images", overview.images),
         ("Votes", overview.votes),
+        ("Skips", overview.skips),
         ("My votes", overview.my_votes),
         ("Annotators", overview.annotators),
         ("Dataset snapshots", overview.snapshots),

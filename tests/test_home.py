@@ -104,3 +104,27 @@ def test_a_chance_level_model_is_no_reason_to_rest(database, settings, lead):
     steps = overview(database, settings, lead).next_steps
     assert [s.page for s in steps] == ["crawl"]
     assert "Model #1 scores 0.10, near chance (0.12)" in steps[0].text
+
+
+def test_home_agreement_and_the_cli_count_votes_one_way_skips_apart(
+    database, settings, env, lead, annotator
+):
+    import json
+
+    from moodlab.votes.agreement import agreement_report
+    from tests.conftest import run_cli
+
+    with database.session() as session:
+        images = [Image(sha256=f"{i:064x}", width=200, height=200) for i in range(3)]
+        session.add_all(images)
+        session.flush()
+        for image, mood in zip(images, ("Tired", "Happy", None), strict=True):
+            session.add(ImageVote(image_id=image.id, annotator_id=annotator.id, mood=mood))
+    seen = overview(database, settings, annotator)
+    assert (seen.votes, seen.skips, seen.my_votes, seen.my_skips) == (2, 1, 2, 1)
+    with database.session() as session:
+        report = agreement_report(session=session, actor=lead, settings=settings)
+    assert (report["votes"], report["skips"]) == (2, 1)
+    assert report["annotators"][annotator.name]["votes"] == 2
+    status = json.loads(run_cli("status", "--json", env=env).stdout)
+    assert (status["votes"], status["skips"]) == (2, 1)

@@ -90,6 +90,8 @@ def test_navigation_shows_each_role_its_pages(database, lead, annotator):
     assert [p.title for p in pages_for(Role.LEAD)] == [
         "Home",
         "Annotate",
+        "My answers",
+        "Guidelines",
         "Music votes",
         "Music",
         "Crawl & import",
@@ -103,6 +105,8 @@ def test_navigation_shows_each_role_its_pages(database, lead, annotator):
     assert [p.title for p in pages_for(Role.ANNOTATOR)] == [
         "Home",
         "Annotate",
+        "My answers",
+        "Guidelines",
         "Music votes",
         "Music",
         "Video",

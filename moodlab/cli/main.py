@@ -30,7 +30,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "moodlab.cli.server:register": ("migrate", "serve", "demo", "worker"),
     "moodlab.cli.home:register": ("status",),
     "moodlab.cli.images:register": ("crawl", "openverse", "import", "images"),
-    "moodlab.cli.votes:register": ("votes", "agreement"),
+    "moodlab.cli.votes:register": ("votes", "guidelines", "agreement"),
     "moodlab.cli.datasets:register": ("dataset",),
     "moodlab.cli.review:register": ("review",),
     "moodlab.cli.training:register": ("train", "models"),

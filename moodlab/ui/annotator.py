@@ -20,6 +20,7 @@ HTML = """
 <div class="ml-annotator">
   <div class="ml-progress"></div>
   <div class="ml-error" hidden></div>
+  <div class="ml-guide" hidden role="region" aria-label="The guidelines in short"></div>
   <div class="ml-stage"><img class="ml-image" alt="the image to annotate"></div>
   <div class="ml-loading" hidden role="status">Loading the next images…</div>
   <div class="ml-empty" hidden>Nothing is waiting for your vote. Thank you!</div>
@@ -27,6 +28,7 @@ HTML = """
   <div class="ml-actions">
     <button class="ml-skip" data-key="0">Skip <kbd>0</kbd></button>
     <button class="ml-undo" data-key="u">Undo <kbd>U</kbd></button>
+    <button class="ml-help" data-key="?" aria-expanded="false">Guidelines <kbd>?</kbd></button>
   </div>
 </div>
 """
@@ -57,6 +59,23 @@ CSS = """
 }
 .ml-annotator button:hover { border-color: var(--st-primary-color); }
 .ml-annotator button:disabled { opacity: 0.4; cursor: default; }
+/* Each mood's one-line definition, from the lab's guidelines (moodlab.votes.guidelines). */
+.ml-annotator .ml-def {
+  display: block; font-size: 0.72rem; opacity: 0.7; white-space: normal; line-height: 1.2;
+  margin-top: 0.15rem;
+}
+/* On a phone the keys stay one line each (the image and all actions fit): "?" shows them. */
+@media (max-width: 639px) { .ml-annotator .ml-def { display: none; } }
+.ml-guide {
+  margin-bottom: 0.75rem; padding: 0.5rem 0.75rem; font-size: 0.9rem; line-height: 1.35;
+  border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem;
+}
+.ml-guide dl {
+  display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 0.75rem; margin: 0;
+}
+.ml-guide p { margin: 0.5rem 0 0; opacity: 0.8; }
+.ml-guide dt { font-weight: 600; }
+.ml-guide dd { margin: 0; opacity: 0.85; }
 .ml-annotator kbd { opacity: 0.55; font-size: 0.8rem; margin-left: 0.35rem; font-family: inherit; }
 """
 
@@ -95,6 +114,34 @@ export default function (component) {
       moodsBox.appendChild(button);
     }
   }
+  // The lab's one-line definitions: on each mood's button, and in the panel "?" opens.
+  // Text from the lead: set as text, never as HTML.
+  const guide = q(".ml-guide");
+  if (guide.dataset.version !== String(data.guidelines_version)) {
+    guide.dataset.version = String(data.guidelines_version);
+    guide.replaceChildren();
+    const list = document.createElement("dl");
+    moodsBox.querySelectorAll("button").forEach((button, i) => {
+      const mood = data.moods[i];
+      let line = button.querySelector(".ml-def");
+      if (!line) {
+        line = document.createElement("span");
+        line.className = "ml-def";
+        button.appendChild(line);
+      }
+      line.textContent = mood.definition || "";
+      button.title = mood.definition || "";
+      const term = document.createElement("dt");
+      term.textContent = `${mood.key} ${mood.name}`;
+      const text = document.createElement("dd");
+      text.textContent = mood.definition || "";
+      list.append(term, text);
+    });
+    const more = document.createElement("p");
+    more.textContent = "Key 0: skip (no mood fits). Key U: undo the last answer. Key ?: close"
+      + " this. The full guidelines, with example images, are on the Guidelines page.";
+    guide.append(list, more);
+  }
   // The server sends an image's data only the first time it offers it to this tab;
   // one the browser does not hold (a lost update) is asked for again.
   const missing = [];
@@ -119,6 +166,10 @@ export default function (component) {
   for (const item of offered.values()) {
     if (!held.has(item.id) && !answered.has(item.id)) s.queue.push(item);
   }
+  // An image whose answer was undone from the server's record (after a reload this tab
+  // does not remember it) comes back on screen first.
+  const back = s.queue.findIndex((item) => item.id === data.undone);
+  if (back > 0 && !s.outbox.length) s.queue.unshift(...s.queue.splice(back, 1));
   s.done = s.done.slice(-200);
   const keep = new Set([...s.queue, ...s.done, ...data.queue].map((item) => item.id));
   for (const id of [...s.preloaded.keys()]) if (!keep.has(id)) s.preloaded.delete(id);
@@ -160,10 +211,17 @@ export default function (component) {
 
   s.press = (key) => {
     if (!s.root.isConnected) return;  // the page was left
+    if (key === "?") {
+      const guide = q(".ml-guide");
+      guide.hidden = !guide.hidden;
+      q(".ml-help").setAttribute("aria-expanded", String(!guide.hidden));
+      return;
+    }
     if (key === "u") {
       const last = s.done.pop();
       if (last) s.queue.unshift(last);
-      return send({ undo: true });
+      // The image undone, when this tab knows it; after a reload the server's newest.
+      return send(last ? { undo: true, image_id: last.id } : { undo: true });
     }
     const current = s.queue[0];
     if (!current) return;  // loading: no image is on screen to answer
@@ -183,7 +241,7 @@ export default function (component) {
       if (typing || (target && target.isContentEditable)) return;
       const key = event.key.toLowerCase();
       const state = window.__moodlabAnnotator;
-      if (state && /^[0-8u]$/.test(key)) {
+      if (state && /^[0-8u?]$/.test(key)) {
         event.preventDefault();
         state.press(key);
       }

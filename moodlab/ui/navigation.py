@@ -26,6 +26,8 @@ class PageSpec:
 PAGES = (
     PageSpec("pages/home.py", "Home", ":material/home:", EVERYONE),
     PageSpec("pages/annotate.py", "Annotate", ":material/label:", EVERYONE),
+    PageSpec("pages/my_answers.py", "My answers", ":material/fact_check:", EVERYONE),
+    PageSpec("pages/guidelines.py", "Guidelines", ":material/menu_book:", EVERYONE),
     PageSpec("pages/music_votes.py", "Music votes", ":material/music_note:", EVERYONE),
     PageSpec("pages/music.py", "Music", ":material/library_music:", EVERYONE),
     PageSpec("pages/crawl.py", "Crawl & import", ":material/travel_explore:", LEAD),

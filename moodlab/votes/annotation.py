@@ -27,8 +27,9 @@ from moodlab.core.auth import Actor, require_role, user_id
 from moodlab.core.config import Settings
 from moodlab.core.db import lock_for_write, retry_locked
 from moodlab.core.errors import MoodlabError, NotFound, PermissionDenied
-from moodlab.core.models import Image, ImageVote, Role, TrackVote, User
+from moodlab.core.models import AnswerChange, Image, ImageVote, Role, TrackVote, User
 from moodlab.core.timeutil import utcnow
+from moodlab.votes import guidelines
 from moodlab.votes.rounds import in_snapshot_this_round
 
 SKIP = "skip"  # what the CSV and the UI call a skip; stored as NULL
@@ -45,6 +46,21 @@ class QuorumReached(MoodlabError):
 
 class InactiveAnnotator(PermissionDenied):
     """The annotator's account is deactivated (or gone): its answers are not stored."""
+
+
+class AlreadyAnswered(MoodlabError):
+    """A first answer on an image the annotator answered meanwhile (another tab): ask first."""
+
+    def __init__(self, image_id: int, mood_now: str | None, mood_new: str | None) -> None:
+        self.image_id, self.mood_now, self.mood_new = image_id, mood_now, mood_new
+        super().__init__(
+            f"You already answered image {image_id} as {answer_name(mood_now)} (in another"
+            f" tab or window): replace it with {answer_name(mood_new)}?"
+        )
+
+
+class NothingToUndo(MoodlabError):
+    """No answer of the annotator's is left to undo."""
 
 
 @dataclass(frozen=True)
@@ -68,21 +84,20 @@ def upsert_vote(
     table: type[ImageVote] | type[TrackVote],
     keys: dict[str, int],
     mood: str | None,
+    extra: dict[str, Any] | None = None,
 ) -> tuple[str | None] | None:
     """Insert or update the one vote row of ``keys`` in ``table``; the old (mood,) row or None.
 
     One statement (INSERT ... ON CONFLICT DO UPDATE), so two writers never make two rows.
+    ``extra`` columns are written on insert and update alike.
     """
     match = [getattr(table, column) == value for column, value in keys.items()]
     previous = session.execute(select(table.mood).where(*match)).first()
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     now = utcnow()
-    statement = insert(table).values(**keys, mood=mood, created_at=now, updated_at=now)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=list(keys), set_={"mood": mood, "updated_at": now}
-        )
-    )
+    values = {"mood": mood, "updated_at": now, **(extra or {})}
+    statement = insert(table).values(**keys, **values, created_at=now)
+    session.execute(statement.on_conflict_do_update(index_elements=list(keys), set_=values))
     return previous
 
 
@@ -123,12 +138,15 @@ class Outbox:
     The annotate page's browser side sends every answer it has not yet seen
     acknowledged, each with a sequence number; entries at or below ``acked`` are
     old news. Re-sending is therefore harmless and nothing is lost if a send is.
+    Undo reads the database's record of answers (``undo``), not this tab's memory,
+    so it survives a reload.
     """
 
     acked: int = 0
-    undo_stack: list[Previous] = field(default_factory=list)
     undone: int | None = None  # an image just put back, to show first
     error: str | None = None
+    # Answers on images this annotator answered meanwhile in another tab: the page asks.
+    conflicts: list[AlreadyAnswered] = field(default_factory=list)
 
 
 def apply_outbox(
@@ -141,7 +159,9 @@ def apply_outbox(
 ) -> Outbox:
     """Apply entries newer than ``outbox.acked``, in order.
 
-    An entry is {"seq", "image_id", "mood"} (mood None or "skip" skips) or {"seq", "undo"}.
+    An entry is {"seq", "image_id", "mood"} (mood None or "skip" skips) or {"seq", "undo"}
+    with the "image_id" undone when the browser knows it (``undo``). An answer on an image
+    the annotator answered meanwhile is not written but kept in ``outbox.conflicts``.
     A malformed entry (what a crafted request could send) is refused with a message in
     ``outbox.error``, and acknowledged when its seq can be read; it never raises.
     Each entry is its own transaction, retried briefly while the database is locked.
@@ -180,9 +200,11 @@ def _check_entry(entry: Any) -> tuple[int, dict[str, Any]]:
     seq = entry.get("seq")
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
         raise bad(f"its sequence number {seq!r} is not a positive whole number")
-    if entry.get("undo") is True:
-        return seq, {"undo": True}
     image_id, mood = entry.get("image_id"), entry.get("mood")
+    if entry.get("undo") is True:
+        # The browser names the image it undoes when it knows it (after a reload it does not).
+        known = isinstance(image_id, int) and not isinstance(image_id, bool) and image_id > 0
+        return seq, {"undo": True, "image_id": image_id if known else None}
     if isinstance(image_id, bool) or not isinstance(image_id, int) or image_id < 1:
         raise bad(f"entry {seq}: image id {image_id!r} is not a positive whole number")
     if mood is not None and not isinstance(mood, str):
@@ -199,21 +221,25 @@ def _apply_entry(
 ) -> None:
     with session_factory() as session:
         if entry.get("undo"):
-            if outbox.undo_stack:
-                previous = outbox.undo_stack[-1]
-                undo(session=session, actor=actor, previous=previous)
-                outbox.undo_stack.pop()
-                outbox.undone = previous.image_id
-        else:
-            previous = answer(
+            outbox.undone = undo(
+                session=session, actor=actor, image_id=entry["image_id"], settings=settings
+            )
+            return
+        try:
+            answer(
                 session=session,
                 actor=actor,
                 image_id=entry["image_id"],
                 mood=entry["mood"],
                 settings=settings,
+                replace=False,
             )
-            outbox.undo_stack.append(previous)
-            outbox.undone = None
+        except AlreadyAnswered as conflict:
+            outbox.conflicts = [c for c in outbox.conflicts if c.image_id != conflict.image_id] + [
+                conflict
+            ]
+            return
+        outbox.undone = None
 
 
 def answer(
@@ -223,14 +249,19 @@ def answer(
     image_id: int,
     mood: str | None,
     settings: Settings | None = None,
+    replace: bool = True,
 ) -> Previous:
     """Record ``actor``'s mood for an image (None or "skip" skips); returns what it replaced.
 
     Refused (and nothing written) when the account is deactivated, the image is frozen,
-    or the image already has ``annotators_per_item`` answers from others.
+    or the image already has ``annotators_per_item`` answers from others; with
+    ``replace`` False, also when the actor has answered it already (AlreadyAnswered:
+    a second tab's answer asks before it replaces the first). The answer records the
+    guidelines version it was given under, and every new or changed answer is a row
+    of ``answer_changes``.
     """
     require_role(actor, *ANNOTATING, action="annotate images")
-    quorum = (settings or Settings.from_env()).annotators_per_item
+    quorum = _quorum(settings)
     mood = _mood_or_skip(mood)
     annotator_id = user_id(actor, action="annotate images")
     image = _lock_image(session, image_id)
@@ -244,17 +275,69 @@ def answer(
         )
     ).first()
     if previous is None:
-        others = session.scalar(
-            select(func.count()).select_from(ImageVote).where(ImageVote.image_id == image_id)
-        )
-        if (others or 0) >= quorum:
-            raise QuorumReached(
-                f"image {image_id} already has its {quorum} answers from other annotators:"
-                " your answer was not stored"
-            )
-    upsert_vote(session, ImageVote, {"image_id": image_id, "annotator_id": annotator_id}, mood)
+        _check_quorum(session, image_id, quorum)
+    elif not replace:
+        raise AlreadyAnswered(image_id, previous[0], mood)
+    if previous is not None and previous[0] == mood:
+        return Previous(image_id, True, mood)  # the same answer again: nothing changes
+    version = guidelines.current_version(session)
+    keys = {"image_id": image_id, "annotator_id": annotator_id}
+    upsert_vote(session, ImageVote, keys, mood, {"guidelines_version": version})
     _recount(session, image_id)
-    return Previous(image_id, previous is not None, previous[0] if previous else None)
+    before = Previous(image_id, previous is not None, previous[0] if previous else None)
+    _record(session, annotator_id, "change" if before.existed else "answer", before, mood, version)
+    return before
+
+
+def withdraw(*, session: Session, actor: Actor, image_id: int) -> Previous:
+    """Take back ``actor``'s answer on an image: it is no answer again, and back in the queue.
+
+    Refused when the image is frozen; recorded in ``answer_changes`` (undo gives it back).
+    """
+    require_role(actor, *ANNOTATING, action="annotate images")
+    annotator_id = user_id(actor, action="annotate images")
+    image = _lock_image(session, image_id)
+    if image is None:
+        raise NotFound(f"no image with id {image_id}")
+    check_annotator(session, actor)
+    _check_not_frozen(session, image)
+    previous = session.execute(
+        select(ImageVote.mood).where(
+            ImageVote.image_id == image_id, ImageVote.annotator_id == annotator_id
+        )
+    ).first()
+    if previous is None:
+        raise NotFound(f"you have no answer on image {image_id} to withdraw")
+    _delete_answer(session, image_id, annotator_id)
+    before = Previous(image_id, True, previous[0])
+    _record(session, annotator_id, "withdraw", before, None, None, answered=False)
+    return before
+
+
+def _record(
+    session: Session,
+    annotator_id: int,
+    action: str,
+    before: Previous,
+    mood: str | None,
+    version: int | None,
+    *,
+    answered: bool = True,
+) -> AnswerChange:
+    change = AnswerChange(
+        image_id=before.image_id,
+        annotator_id=annotator_id,
+        action=action,
+        before_answered=before.existed,
+        before_mood=before.mood,
+        after_answered=answered,
+        after_mood=mood if answered else None,
+        guidelines_version=version,
+        at=utcnow(),
+    )
+    session.add(change)
+    session.flush()
+    return change
 
 
 def _lock_image(session: Session, image_id: int) -> Image | None:
@@ -290,22 +373,94 @@ def _check_not_frozen(session: Session, image: Image) -> None:
         )
 
 
-def undo(*, session: Session, actor: Actor, previous: Previous) -> None:
-    """Put ``actor``'s answer on an image back to what it was before."""
-    if previous.existed:
-        answer(session=session, actor=actor, image_id=previous.image_id, mood=previous.mood)
-        return
+def undo(
+    *, session: Session, actor: Actor, image_id: int | None = None, settings: Settings | None = None
+) -> int:
+    """Undo ``actor``'s newest answer step (on ``image_id`` when given); the image's id.
+
+    Reads ``answer_changes``, so it works after a reload or the next day. The answer goes
+    back to what it was before that step (no answer, or the earlier mood), recorded as an
+    "undo" step; the quorum and frozen rules hold as for any answer. An answer changed
+    since by other means (the lead sent the image back) is refused with a message.
+    """
     require_role(actor, *ANNOTATING, action="annotate images")
-    image = _lock_image(session, previous.image_id)
+    annotator_id = user_id(actor, action="annotate images")
+    query = select(AnswerChange).where(
+        AnswerChange.annotator_id == annotator_id,
+        AnswerChange.action != "undo",
+        AnswerChange.undone_at.is_(None),
+    )
+    if image_id is not None:
+        query = query.where(AnswerChange.image_id == image_id)
+    step = session.scalar(query.order_by(AnswerChange.id.desc()).limit(1))
+    if step is None:
+        where = f" on image {image_id}" if image_id is not None else ""
+        raise NothingToUndo(f"you have no answer{where} left to undo")
+    image = _lock_image(session, step.image_id)
+    if image is None:
+        raise NotFound(f"no image with id {step.image_id}")
     check_annotator(session, actor)
-    if image is not None:
-        _check_not_frozen(session, image)
+    _check_not_frozen(session, image)
+    now = session.execute(
+        select(ImageVote.mood).where(
+            ImageVote.image_id == step.image_id, ImageVote.annotator_id == annotator_id
+        )
+    ).first()
+    if (now is not None) != step.after_answered or (now is not None and now[0] != step.after_mood):
+        raise MoodlabError(
+            f"your answer on image {step.image_id} changed since ({answer_name(step.after_mood)}"
+            f" {step.at:%Y-%m-%d %H:%M} UTC): it cannot be undone; change it on My answers"
+        )
+    current = Previous(step.image_id, now is not None, now[0] if now else None)
+    if step.before_answered:
+        version = guidelines.current_version(session)
+        if now is None:
+            _check_quorum(session, step.image_id, _quorum(settings))
+        keys = {"image_id": step.image_id, "annotator_id": annotator_id}
+        upsert_vote(session, ImageVote, keys, step.before_mood, {"guidelines_version": version})
+        _recount(session, step.image_id)
+        _record(session, annotator_id, "undo", current, step.before_mood, version)
+    else:
+        _delete_answer(session, step.image_id, annotator_id)
+        _record(session, annotator_id, "undo", current, None, None, answered=False)
+    step.undone_at = utcnow()
+    return step.image_id
+
+
+def can_undo(*, session: Session, actor: Actor) -> bool:
+    """Whether ``actor`` has an answer step left to undo."""
+    if actor.id is None:
+        return False
+    query = select(AnswerChange.id).where(
+        AnswerChange.annotator_id == actor.id,
+        AnswerChange.action != "undo",
+        AnswerChange.undone_at.is_(None),
+    )
+    return session.scalar(query.limit(1)) is not None
+
+
+def _delete_answer(session: Session, image_id: int, annotator_id: int) -> None:
     session.execute(
         delete(ImageVote).where(
-            ImageVote.image_id == previous.image_id, ImageVote.annotator_id == actor.id
+            ImageVote.image_id == image_id, ImageVote.annotator_id == annotator_id
         )
     )
-    _recount(session, previous.image_id)
+    _recount(session, image_id)
+
+
+def _quorum(settings: Settings | None) -> int:
+    return (settings or Settings.from_env()).annotators_per_item
+
+
+def _check_quorum(session: Session, image_id: int, quorum: int) -> None:
+    others = session.scalar(
+        select(func.count()).select_from(ImageVote).where(ImageVote.image_id == image_id)
+    )
+    if (others or 0) >= quorum:
+        raise QuorumReached(
+            f"image {image_id} already has its {quorum} answers from other annotators:"
+            " your answer was not stored"
+        )
 
 
 def _recount(session: Session, image_id: int) -> None:
@@ -340,6 +495,11 @@ def progress(
         total=session.scalar(mine) or 0,
         left=session.scalar(left) or 0,
     )
+
+
+def answer_name(mood: str | None) -> str:
+    """An answer as a person reads it: the mood, or "a skip"."""
+    return mood if mood is not None else "a skip"
 
 
 def _mood_or_skip(mood: str | None) -> str | None:

@@ -41,6 +41,7 @@ from moodlab.votes.annotation import SKIP, _mood_or_skip
 from moodlab.votes.rounds import in_snapshot_this_round
 
 CSV_COLUMNS = ("image", "annotator", "mood")
+EXPORT_VERSION_COLUMN = "guidelines_version"  # the export's fourth column; imports skip it
 BATCH_ROWS = 5_000
 # The largest CSV field read (Python's csv default, made explicit): a longer one is
 # that line's rejection, not a traceback.
@@ -428,21 +429,26 @@ def safe_cell(value: str) -> str:
 
 
 def export_votes(*, session: Session, actor: Actor, path: Path) -> int:
-    """Every vote and skip as CSV (image sha256, annotator, mood); the number of rows."""
+    """Every vote and skip as CSV; the number of rows.
+
+    Columns: image (sha256), annotator, mood, and guidelines_version, the version of the
+    guidelines the answer was given under (empty: given before versions, or imported).
+    The import reads the first three and passes over the fourth.
+    """
     require_role(actor, Role.LEAD, action="export votes")
     from moodlab.core.storage import atomic_write
 
     rows = session.execute(
-        select(Image.sha256, User.name, ImageVote.mood)
+        select(Image.sha256, User.name, ImageVote.mood, ImageVote.guidelines_version)
         .join(Image, Image.id == ImageVote.image_id)
         .join(User, User.id == ImageVote.annotator_id)
         .order_by(Image.id, User.name)
     ).all()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    for sha, name, mood in rows:
-        writer.writerow([sha, safe_cell(name), mood or SKIP])
+    writer.writerow([*CSV_COLUMNS, EXPORT_VERSION_COLUMN])
+    for sha, name, mood, version in rows:
+        writer.writerow([sha, safe_cell(name), mood or SKIP, "" if version is None else version])
     with atomic_write(Path(path)) as handle:
         handle.write(buffer.getvalue().encode("utf-8"))
     return len(rows)

@@ -131,6 +131,7 @@ def send_back(*, session: Session, actor: Actor, image: int | str, reason: str) 
                 "mood": vote.mood,
                 "created_at": vote.created_at,
                 "updated_at": vote.updated_at,
+                "guidelines_version": vote.guidelines_version,
             }
             for vote in votes
         ],

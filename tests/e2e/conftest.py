@@ -211,6 +211,32 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+START_ANNOTATING = "I have read the guidelines: start"
+
+
+def pass_the_guidelines(page) -> None:
+    """On Annotate, someone who has not read the current guidelines meets them first.
+
+    The start button's click is made again if the widget does not come: a click that
+    lands while a rerun is still being drawn is sometimes dropped under heavy load.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    start = page.get_by_role("button", name=START_ANNOTATING)
+    widget = page.locator(".ml-annotator")
+    start.or_(widget).first.wait_for(timeout=60_000)
+    for _ in range(3):
+        if not start.count():
+            break
+        start.click()
+        try:
+            widget.wait_for(timeout=20_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
+    widget.wait_for()
+
+
 def log_in(page, server: str, name: str, password: str) -> None:
     """Open the app and log in through the form, as a person would."""
     page.goto(server)

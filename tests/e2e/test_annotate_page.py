@@ -18,7 +18,7 @@ from moodlab.core.models import ImageVote, Role
 from moodlab.images.intake import Intake, Provenance
 from tests import media
 from tests.conftest import PASSWORD, add_user
-from tests.e2e.conftest import ARTIFACTS, log_in, screenshot
+from tests.e2e.conftest import ARTIFACTS, log_in, pass_the_guidelines, screenshot
 
 # Alone: it measures latency, and fast keys must never outrun the widget's prefetch.
 pytestmark = [pytest.mark.e2e, pytest.mark.alone]
@@ -39,6 +39,7 @@ def test_keyboard_voting_and_its_latency(server, browser_page):
     page = browser_page
     log_in(page, server, "anna", PASSWORD)
     page.get_by_role("link", name="Annotate").click()
+    pass_the_guidelines(page)
     page.locator("img.ml-image").wait_for()
     page.wait_for_function("() => window.__moodlabShown")
     screenshot(page, "06-annotate")
@@ -115,6 +116,7 @@ def test_fast_keys_never_run_dry_and_land_on_the_image_on_screen(server, browser
     page = browser_page
     log_in(page, server, "anna", PASSWORD)
     page.get_by_role("link", name="Annotate").click()
+    pass_the_guidelines(page)
     page.locator("img.ml-image").wait_for()
     page.evaluate(RECORD_PRESSES)
     names = moods.names()
@@ -150,11 +152,12 @@ def test_the_mood_buttons_wrap_on_a_phone(server, browser_page):
     page = browser_page
     log_in(page, server, "anna", PASSWORD)
     page.get_by_role("link", name="Annotate").click()
+    pass_the_guidelines(page)
     page.locator("img.ml-image").wait_for()
     page.set_viewport_size({"width": 390, "height": 844})
     page.wait_for_timeout(500)
     buttons = page.locator(".ml-annotator button")
-    assert buttons.count() == 10
+    assert buttons.count() == 11  # eight moods, skip, undo, the guidelines (?)
     for i in range(buttons.count()):
         box = buttons.nth(i).bounding_box()
         label = buttons.nth(i).inner_text()

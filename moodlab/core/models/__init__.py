@@ -11,18 +11,22 @@ tests/core/test_migrations.py fails when these modules and the migrations drift 
 
 from moodlab.core.models.base import NAMING_CONVENTION, Base, UTCDateTime
 from moodlab.core.models.datasets import ImageExclusion, Snapshot, SnapshotMember, TieBreak
+from moodlab.core.models.guidelines import GuidelinesRead, GuidelinesVersion
 from moodlab.core.models.images import Image
 from moodlab.core.models.jobs import Job, JobStatus, Worker
 from moodlab.core.models.music import Track, TrackStatus, TrackVote
 from moodlab.core.models.training import TrainedModel
 from moodlab.core.models.users import LoginThrottle, Role, User, UserSession
 from moodlab.core.models.video import Video
-from moodlab.core.models.votes import ArchivedVote, ImageVote, VoteRound
+from moodlab.core.models.votes import AnswerChange, ArchivedVote, ImageVote, VoteRound
 
 __all__ = [
     "NAMING_CONVENTION",
+    "AnswerChange",
     "ArchivedVote",
     "Base",
+    "GuidelinesRead",
+    "GuidelinesVersion",
     "Image",
     "ImageExclusion",
     "ImageVote",

@@ -26,6 +26,32 @@ class ImageVote(Base):
     mood: Mapped[str | None] = mapped_column(String(32))  # NULL: skipped, which is no vote
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # The guidelines version the answer was given under; NULL: before versions, or imported.
+    guidelines_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class AnswerChange(Base):
+    """One step in an annotator's answers on an image: given, changed, withdrawn, undone.
+
+    The record that a change is not a silent overwrite, and what undo reads, so undo
+    survives a reload (moodlab.votes.annotation). ``before``/``after``: whether an
+    answer existed, and its mood (NULL with ``*_answered`` true is a skip).
+    """
+
+    __tablename__ = "answer_changes"
+    __table_args__ = (Index("ix_answer_changes_annotator_id_id", "annotator_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("images.id", ondelete="CASCADE"), index=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    action: Mapped[str] = mapped_column(String(16))  # answer, change, withdraw, undo
+    before_answered: Mapped[bool]
+    before_mood: Mapped[str | None] = mapped_column(String(32))
+    after_answered: Mapped[bool]
+    after_mood: Mapped[str | None] = mapped_column(String(32))
+    guidelines_version: Mapped[int | None] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[datetime | None]
 
 
 class VoteRound(Base):
@@ -59,3 +85,4 @@ class ArchivedVote(Base):
     mood: Mapped[str | None] = mapped_column(String(32))  # NULL: a skip
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    guidelines_version: Mapped[int | None] = mapped_column(Integer)  # as on image_votes

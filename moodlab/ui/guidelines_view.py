@@ -1,0 +1,50 @@
+"""The guidelines as an annotator reads them: shared by the Guidelines and Annotate pages.
+
+The lead's text is shown as the characters it is (``plain``), never as Markdown.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from moodlab.core import moods
+from moodlab.core.config import Settings
+from moodlab.core.models import Image
+from moodlab.core.storage import ContentStore
+from moodlab.images.intake import thumbnail_path
+from moodlab.ui.text import plain
+from moodlab.votes.guidelines import Guidelines
+
+
+def show(guidelines: Guidelines, examples: dict[str, list[Image]], settings: Settings) -> None:
+    """The introduction, then each mood: its key, one-line definition, text and examples."""
+    for paragraph in guidelines.intro.split("\n\n"):
+        st.markdown(plain(paragraph))
+    store = ContentStore(settings.data_dir)
+    for mood in moods.all_moods():
+        guide = guidelines.moods[mood.name]
+        with st.container(border=True):
+            words, pictures = st.columns([3, 2])
+            words.markdown(f"**{mood.name}** · key {mood.key}")
+            words.markdown(f"*{plain(guide.definition)}*")
+            for paragraph in guide.text.split("\n\n"):
+                words.caption(plain(paragraph))
+            shown = [
+                path
+                for image in examples.get(mood.name, [])
+                if (path := thumbnail_path(store, image.sha256)).exists()
+            ]
+            if shown:
+                pictures.image([str(path) for path in shown], width=96)
+            else:
+                pictures.caption("No example images chosen yet.")
+
+
+def version_line(guidelines: Guidelines) -> str:
+    """``"Version 2, published 2026-12-07 06:20 UTC by lena"`` (plain text)."""
+    if guidelines.created_at is None:
+        return f"Version {guidelines.version}: moodlab's defaults"
+    by = f" by {guidelines.created_by}" if guidelines.created_by else ""
+    if guidelines.version == 1 and not by:
+        by = " (moodlab's defaults)"
+    return f"Version {guidelines.version}, published {guidelines.created_at:%Y-%m-%d %H:%M} UTC{by}"

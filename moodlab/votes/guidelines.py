@@ -1,0 +1,353 @@
+"""The lab's annotation guidelines: what each mood means, with example images, versioned.
+
+Version 1 is the defaults (``default_guidelines.toml``), saved the first time anything
+needs a version number; the lead publishes a new version on the Guidelines page, and a
+published version never changes. Every vote records the version it was given under
+(moodlab.votes.annotation), the votes CSV names it, and Agreement shows each version
+with the votes given under it (docs/architecture.md, "Guidelines").
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from moodlab.core import moods
+from moodlab.core.auth import Actor, require_role, user_id
+from moodlab.core.errors import MoodlabError
+from moodlab.core.models import GuidelinesRead, GuidelinesVersion, Image, ImageVote, Role, User
+from moodlab.core.timeutil import utcnow
+
+# The Guidelines page asks for two or three examples a mood; more would crowd the panel.
+MAX_EXAMPLES = 3
+# A definition is shown on a mood's button: one line a person reads at a glance.
+MAX_DEFINITION = 160
+MAX_TEXT = 4_000  # a mood's longer explanation
+MAX_INTRO = 8_000
+
+
+class GuidelinesError(MoodlabError):
+    """Guidelines that cannot be published as given; the message says what and why."""
+
+
+@dataclass(frozen=True)
+class MoodGuide:
+    name: str
+    definition: str  # one line, on the mood's button
+    text: str  # the longer explanation
+    examples: tuple[int, ...] = ()  # image ids, at most MAX_EXAMPLES
+
+
+@dataclass(frozen=True)
+class Guidelines:
+    version: int
+    intro: str
+    moods: dict[str, MoodGuide]  # in circle order
+    note: str = ""
+    created_at: datetime | None = None  # None: the defaults, not saved yet
+    created_by: str | None = None
+    changed: tuple[str, ...] = field(default=())  # moods (or "intro") changed from the last
+
+    def definitions(self) -> dict[str, str]:
+        return {name: guide.definition for name, guide in self.moods.items()}
+
+
+@cache
+def _default_table() -> dict[str, Any]:
+    text = (
+        resources.files("moodlab.votes")
+        .joinpath("default_guidelines.toml")
+        .read_text(encoding="utf-8")
+    )
+    return tomllib.loads(text)
+
+
+def defaults() -> Guidelines:
+    """The guidelines moodlab ships: version 1 of every lab's."""
+    table = _default_table()
+    guides = {
+        name: MoodGuide(name, _one_line(table[name]["definition"]), _paragraph(table[name]["text"]))
+        for name in moods.names()
+    }
+    return Guidelines(version=1, intro=_paragraph(table["intro"]), moods=guides)
+
+
+def current(session: Session) -> Guidelines:
+    """The newest published version, or the defaults as version 1 when none is saved."""
+    row = session.scalar(select(GuidelinesVersion).order_by(GuidelinesVersion.version.desc()))
+    return defaults() if row is None else _from_row(session, row)
+
+
+def current_version(session: Session) -> int:
+    """The newest version's number, saving the defaults as version 1 when none is saved.
+
+    Called by every vote; two first votes at once insert version 1 once (ON CONFLICT).
+    """
+    newest = session.scalar(select(func.max(GuidelinesVersion.version)))
+    if newest is not None:
+        return int(newest)
+    base = defaults()
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(GuidelinesVersion)
+        .values(version=1, intro=base.intro, moods=_moods_json(base), note="", created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["version"])
+    )
+    return 1
+
+
+def history(session: Session) -> list[Guidelines]:
+    """Every saved version, newest first, each with what changed from the one before."""
+    rows = list(session.scalars(select(GuidelinesVersion).order_by(GuidelinesVersion.version)))
+    versions: list[Guidelines] = []
+    for row in rows:
+        this = _from_row(session, row)
+        if versions:
+            this = replace(this, changed=_changes(versions[-1], this))
+        versions.append(this)
+    return versions[::-1]
+
+
+def publish(
+    *,
+    session: Session,
+    actor: Actor,
+    intro: str,
+    definitions: dict[str, str],
+    texts: dict[str, str],
+    examples: dict[str, list[int]],
+    note: str = "",
+) -> Guidelines:
+    """Publish a new version (lead only); refused with a message naming the field and why.
+
+    Every mood needs a one-line definition; a mood may have up to MAX_EXAMPLES example
+    images, which must exist. Publishing what is already current is refused.
+    """
+    require_role(actor, Role.LEAD, action="publish annotation guidelines")
+    guides: dict[str, MoodGuide] = {}
+    for name in moods.names():
+        definition = _one_line(definitions.get(name, ""))
+        if not definition:
+            raise GuidelinesError(f"{name}: the definition is empty (one line is shown on its key)")
+        if len(definition) > MAX_DEFINITION:
+            raise GuidelinesError(
+                f"{name}: the definition is {len(definition)} characters long, more than"
+                f" {MAX_DEFINITION} (it has to fit on the mood's key)"
+            )
+        text = _paragraph(texts.get(name, ""))
+        if len(text) > MAX_TEXT:
+            raise GuidelinesError(f"{name}: the text is longer than {MAX_TEXT:,} characters")
+        chosen = _check_examples(session, name, examples.get(name, []))
+        guides[name] = MoodGuide(name, definition, text, chosen)
+    unknown = set(definitions) - set(moods.names())
+    if unknown:
+        raise GuidelinesError(f"unknown mood {sorted(unknown)[0]!r} in the definitions")
+    intro = _paragraph(intro)
+    if len(intro) > MAX_INTRO:
+        raise GuidelinesError(f"the introduction is longer than {MAX_INTRO:,} characters")
+    newest = current_version(session)
+    before = current(session)
+    if before.intro == intro and before.moods == guides:
+        raise GuidelinesError(f"nothing changed: version {newest} already says this")
+    row = GuidelinesVersion(
+        version=newest + 1,
+        intro=intro,
+        moods=_moods_json(Guidelines(newest + 1, intro, guides)),
+        note=note.strip(),
+        created_by_id=actor.id,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    if actor.id is not None:  # who wrote them has read them
+        mark_read(session=session, actor=actor, version=row.version)
+    return _from_row(session, row)
+
+
+def needs_reading(*, session: Session, actor: Actor) -> Guidelines | None:
+    """The current guidelines when ``actor`` has not confirmed reading them yet, else None."""
+    if actor.id is None:
+        return None
+    guidelines = current(session)
+    read = session.scalar(select(GuidelinesRead.version).where(GuidelinesRead.user_id == actor.id))
+    return None if read is not None and read >= guidelines.version else guidelines
+
+
+def last_read(*, session: Session, actor: Actor) -> int | None:
+    if actor.id is None:
+        return None
+    return session.scalar(select(GuidelinesRead.version).where(GuidelinesRead.user_id == actor.id))
+
+
+def mark_read(*, session: Session, actor: Actor, version: int | None = None) -> int:
+    """Record that ``actor`` read the guidelines (the current version unless given)."""
+    reader = user_id(actor, action="confirm reading the guidelines")
+    version = version or current_version(session)
+    row = session.get(GuidelinesRead, reader)
+    if row is None:
+        session.add(GuidelinesRead(user_id=reader, version=version, read_at=utcnow()))
+    elif row.version < version:
+        row.version, row.read_at = version, utcnow()
+    session.flush()
+    return version
+
+
+@dataclass(frozen=True)
+class VersionUse:
+    """One version and the answers given under it, for Agreement and ``moodlab guidelines``."""
+
+    version: int
+    created_at: datetime | None
+    created_by: str | None
+    note: str
+    changed: tuple[str, ...]
+    votes: int
+    skips: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "created_by": self.created_by,
+            "note": self.note,
+            "changed": list(self.changed),
+            "votes": self.votes,
+            "skips": self.skips,
+        }
+
+
+def versions_in_use(session: Session) -> list[VersionUse]:
+    """Every version, newest first, with its votes and skips; version None: votes before any."""
+    counts: dict[int | None, dict[bool, int]] = {}
+    query = select(
+        ImageVote.guidelines_version, ImageVote.mood.is_not(None), func.count()
+    ).group_by(ImageVote.guidelines_version, ImageVote.mood.is_not(None))
+    for version, voted, n in session.execute(query):
+        counts.setdefault(version, {})[bool(voted)] = int(n)
+    uses = [
+        VersionUse(
+            g.version,
+            g.created_at,
+            g.created_by,
+            g.note,
+            g.changed,
+            counts.get(g.version, {}).get(True, 0),
+            counts.get(g.version, {}).get(False, 0),
+        )
+        for g in history(session)
+    ]
+    if None in counts:
+        unversioned = counts[None]
+        note = "given before guidelines were versioned, or imported"
+        uses.append(
+            VersionUse(0, None, None, note, (), unversioned.get(True, 0), unversioned.get(False, 0))
+        )
+    return uses
+
+
+def example_candidates(
+    *, session: Session, actor: Actor, mood: str, limit: int = 12
+) -> list[Image]:
+    """Images the lead may pick as examples of ``mood``: the most voted for it, then the newest.
+
+    Lead only: the order reads votes, which annotators never see. The newest images fill
+    the list while few have votes, so a new lab can pick examples from its pool at once.
+    """
+    require_role(actor, Role.LEAD, action="choose example images")
+    name = moods.get(mood).name
+    votes = func.count(ImageVote.id)
+    voted = (
+        select(Image)
+        .join(ImageVote, ImageVote.image_id == Image.id)
+        .where(ImageVote.mood == name)
+        .group_by(Image.id)
+        .order_by(votes.desc(), Image.id)
+        .limit(limit)
+    )
+    found = list(session.scalars(voted))
+    if len(found) < limit:
+        taken = [image.id for image in found]
+        newest = select(Image).where(Image.id.not_in(taken)).order_by(Image.id.desc())
+        found += session.scalars(newest.limit(limit - len(found)))
+    return found
+
+
+def example_images(session: Session, guidelines: Guidelines) -> dict[str, list[Image]]:
+    """Each mood's example images that still exist, in the order chosen."""
+    wanted = {i for guide in guidelines.moods.values() for i in guide.examples}
+    found = {i.id: i for i in session.scalars(select(Image).where(Image.id.in_(wanted)))}
+    return {
+        name: [found[i] for i in guide.examples if i in found]
+        for name, guide in guidelines.moods.items()
+    }
+
+
+def _check_examples(session: Session, mood: str, ids: list[int]) -> tuple[int, ...]:
+    chosen = tuple(dict.fromkeys(ids))
+    if len(chosen) > MAX_EXAMPLES:
+        raise GuidelinesError(
+            f"{mood}: {len(chosen)} example images chosen, at most {MAX_EXAMPLES}"
+        )
+    for image_id in chosen:
+        if isinstance(image_id, bool) or not isinstance(image_id, int):
+            raise GuidelinesError(f"{mood}: example {image_id!r} is not an image id")
+    found = set(session.scalars(select(Image.id).where(Image.id.in_(chosen))))
+    missing = [i for i in chosen if i not in found]
+    if missing:
+        raise GuidelinesError(f"{mood}: no image with id {missing[0]} for an example")
+    return chosen
+
+
+def _from_row(session: Session, row: GuidelinesVersion) -> Guidelines:
+    base = defaults()
+    guides = {}
+    for name in moods.names():
+        stored = row.moods.get(name) or {}
+        fallback = base.moods[name]
+        guides[name] = MoodGuide(
+            name,
+            str(stored.get("definition") or fallback.definition),
+            str(stored.get("text", fallback.text)),
+            tuple(int(i) for i in stored.get("examples", [])),
+        )
+    author = session.get(User, row.created_by_id) if row.created_by_id is not None else None
+    return Guidelines(
+        version=row.version,
+        intro=row.intro,
+        moods=guides,
+        note=row.note,
+        created_at=row.created_at,
+        created_by=author.name if author else None,
+    )
+
+
+def _moods_json(guidelines: Guidelines) -> dict[str, Any]:
+    return {
+        name: {"definition": g.definition, "text": g.text, "examples": list(g.examples)}
+        for name, g in guidelines.moods.items()
+    }
+
+
+def _changes(before: Guidelines, after: Guidelines) -> tuple[str, ...]:
+    changed = ["intro"] if before.intro != after.intro else []
+    changed += [name for name in after.moods if after.moods[name] != before.moods.get(name)]
+    return tuple(changed)
+
+
+def _one_line(value: object) -> str:
+    return " ".join(str(value).split())
+
+
+def _paragraph(value: object) -> str:
+    """Text as the lead wrote it, trimmed; lines of one paragraph joined, paragraphs kept."""
+    paragraphs = str(value).replace("\r\n", "\n").strip().split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs if p.strip())
