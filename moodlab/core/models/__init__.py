@@ -17,7 +17,7 @@ from moodlab.core.models.music import Track, TrackStatus, TrackVote
 from moodlab.core.models.training import TrainedModel
 from moodlab.core.models.users import LoginThrottle, Role, User, UserSession
 from moodlab.core.models.video import Video
-from moodlab.core.models.votes import ArchivedVote, ImageVote, VoteRound
+from moodlab.core.models.votes import ArchivedVote, ImageVote, QueueOrder, QueueScore, VoteRound
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -29,6 +29,8 @@ __all__ = [
     "Job",
     "JobStatus",
     "LoginThrottle",
+    "QueueOrder",
+    "QueueScore",
     "Role",
     "Snapshot",
     "SnapshotMember",
