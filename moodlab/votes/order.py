@@ -112,13 +112,17 @@ def choose_order(
     require_role(actor, Role.LEAD, action="choose the queue order")
     if kind not in KINDS:
         raise MoodlabError(f"queue order {kind!r} is not one of: {', '.join(KINDS)}")
+    check_share(random_share)
+    session.add(QueueOrder(kind=kind, random_share=random_share, chosen_by_id=actor.id))
+    session.flush()
+    return current_order(session)
+
+
+def check_share(random_share: float) -> None:
     if not 0.0 <= random_share <= 1.0:
         raise MoodlabError(
             f"random share {random_share!r} is not between 0 and 1 (0.25: a quarter at random)"
         )
-    session.add(QueueOrder(kind=kind, random_share=random_share, chosen_by_id=actor.id))
-    session.flush()
-    return current_order(session)
 
 
 def queue_order_by(session: Session, actor: Actor, choice: OrderChoice) -> list[Any]:
