@@ -97,6 +97,21 @@ def fill(database: Database, n_images: int, n_votes: int, seed: int = 0) -> list
                 " (SELECT count(*) FROM image_votes v WHERE v.image_id = images.id)"
             )
         )
+        # The votes of each image's top two moods, as moodlab.votes.annotation keeps them.
+        per_mood = text(
+            "SELECT image_id, count(*) AS n FROM image_votes WHERE mood IS NOT NULL"
+            " GROUP BY image_id, mood"
+        )
+        tops: dict[int, list[int]] = {}
+        for image_id, n in session.execute(per_mood):
+            tops.setdefault(image_id, []).append(n)
+        session.execute(
+            text("UPDATE images SET top_votes = :top, second_votes = :second WHERE id = :id"),
+            [
+                {"id": i, "top": max(ns), "second": sorted(ns)[-2] if len(ns) > 1 else 0}
+                for i, ns in tops.items()
+            ],
+        )
     return user_ids
 
 
