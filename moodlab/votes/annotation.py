@@ -118,16 +118,28 @@ def next_images(
     require_role(actor, *ANNOTATING, action="annotate images")
     mine = exists().where(ImageVote.image_id == Image.id, ImageVote.annotator_id == actor.id)
     choice = order.current_order(session)
-    query = select(Image).where(waiting(settings), ~mine)
+    query = select(Image.id).where(waiting(settings), ~mine)
     if choice.kind == order.MODEL:
         active = select(TrainedModel.id).where(TrainedModel.active).limit(1).scalar_subquery()
         query = query.outerjoin(
             QueueScore, (QueueScore.image_id == Image.id) & (QueueScore.model_id == active)
         )
-    query = query.order_by(
-        Image.response_count.desc(), *order.queue_order_by(session, actor, choice)
-    ).limit(limit)
-    images = list(session.scalars(query))
+        ranked = query.order_by(
+            Image.response_count.desc(), *order.queue_order_by(session, actor, choice)
+        )
+        ids = list(session.scalars(ranked.limit(limit)))
+    else:
+        # Started images (a handful) sorted whole; unanswered ones block by block, so a
+        # pool of 100,000 fresh images is never sorted at once (moodlab.votes.order).
+        started = query.where(Image.response_count > 0).order_by(
+            Image.response_count.desc(), *order.queue_order_by(session, actor, choice)
+        )
+        ids = list(session.scalars(started.limit(limit)))
+        if len(ids) < limit:
+            fresh = select(Image.id).where(Image.response_count == 0, waiting(settings))
+            ids += order.own_order_ids(session, actor, fresh, limit - len(ids))
+    rows = {image.id: image for image in session.scalars(select(Image).where(Image.id.in_(ids)))}
+    images = [rows[i] for i in ids if i in rows]
     if first is not None:
         lead = session.scalar(
             select(Image).where(Image.id == first, ~mine, Image.frozen_at.is_(None))

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, case, cast, select
+from sqlalchemy import BigInteger, Float, Select, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from moodlab.core.auth import Actor, require_role
@@ -41,6 +41,10 @@ JITTER = 0.05
 # A Mersenne prime below 2^31: (id * a + b) mod P and its square stay below 2^62, inside
 # the 64-bit integers of SQLite and PostgreSQL (SQLite turns an overflow into a float).
 PRIME = 2_147_483_647
+# Unanswered images are taken in blocks of this many ids, the blocks in the annotator's
+# own order and the images within one in their own order: one short index range and a
+# sort of at most this many rows per query, however large the pool.
+BLOCK = 1024
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,21 @@ def check_share(random_share: float) -> None:
         raise MoodlabError(
             f"random share {random_share!r} is not between 0 and 1 (0.25: a quarter at random)"
         )
+
+
+def own_order_ids(session: Session, actor: Actor, query: Select[Any], limit: int) -> list[int]:
+    """The first ``limit`` image ids of ``query`` (a select of Image.id) in ``actor``'s own
+    order of blocks and of images within each block."""
+    shuffle = Shuffle.of(annotator_seed(session, actor))
+    highest = session.scalar(select(func.max(Image.id))) or 0
+    found: list[int] = []
+    for block in sorted(range(highest // BLOCK + 1), key=shuffle.key):
+        within = query.where(Image.id.between(block * BLOCK, (block + 1) * BLOCK - 1))
+        rows = within.order_by(shuffle.key(cast(Image.id, BigInteger)), Image.id)
+        found += session.scalars(rows.limit(limit - len(found)))
+        if len(found) >= limit:
+            break
+    return found
 
 
 def queue_order_by(session: Session, actor: Actor, choice: OrderChoice) -> list[Any]:

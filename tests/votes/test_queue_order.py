@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from scipy.stats import spearmanr
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from moodlab.core.errors import MoodlabError, PermissionDenied
 from moodlab.core.models import Image, QueueScore, Role, TrainedModel, User
@@ -53,6 +53,27 @@ def test_four_annotators_start_on_different_images_and_keep_their_own_order(
             assert abs(spearmanr(queue, other)[0]) < 0.5
     # Stable: the same order on the next visit, from a new session.
     assert queues == [queue_of(database, settings, person) for person in four]
+
+
+def test_a_large_pool_is_served_whole_block_by_block_in_each_annotators_order(
+    database, settings, four
+):
+    with database.session() as session:
+        session.execute(
+            insert(Image), [{"sha256": f"{i:064x}", "width": 9, "height": 9} for i in range(2500)]
+        )
+        ids = sorted(session.scalars(select(Image.id)))
+    assert ids[-1] // order.BLOCK >= 2  # three blocks at least
+    queues = [queue_of(database, settings, person, limit=3000) for person in four]
+    for queue in queues:
+        assert sorted(queue) == ids
+        blocks = [i // order.BLOCK for i in queue]
+        runs = [b for n, b in enumerate(blocks) if n == 0 or b != blocks[n - 1]]
+        assert sorted(runs) == sorted(set(blocks))  # a block at a time
+        first_block = queue[: blocks.count(blocks[0])]
+        assert abs(spearmanr(first_block, sorted(first_block))[0]) < 0.5
+    assert len({queue[0] // order.BLOCK for queue in queues}) > 1  # not all on one block
+    assert len({tuple(queue[:50]) for queue in queues}) == 4
 
 
 def test_own_order_still_finishes_nearly_complete_images_first(database, settings, four):
