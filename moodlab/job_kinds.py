@@ -65,6 +65,12 @@ KINDS: dict[str, JobKind] = {
             "moodlab.training.runs:PartResult",
         ),
         JobKind(
+            "queue_scores",
+            "moodlab.training.queue_scores:QueueScoreParams",
+            "moodlab.training.queue_scores:run_queue_scores",
+            "moodlab.training.queue_scores:QueueScoreResult",
+        ),
+        JobKind(
             "music_generate",
             "moodlab.music.library:GenerateParams",
             "moodlab.music.library:run_generate",

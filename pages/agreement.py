@@ -4,11 +4,13 @@ import pandas as pd
 import streamlit as st
 
 from moodlab.core import moods
+from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.core.text import label, plural
+from moodlab.training.queue_scores import QueueScoreParams, start_queue_scoring
 from moodlab.ui import access, charts, session
 from moodlab.ui.text import plain
-from moodlab.votes import guidelines
+from moodlab.votes import guidelines, order
 from moodlab.votes.agreement import agreement_report
 
 actor = access.require_role(Role.LEAD)
@@ -64,6 +66,50 @@ per_mood = pd.DataFrame(
     ]
 )
 st.bar_chart(per_mood, x="mood", y="images", color="tier", sort=False, height=260)
+st.caption(
+    f"Votes saved: {plural(report['votes_saved'], 'answer')} not asked for."
+    f" {plural(report['decided_early'], 'image')} left every queue as soon as the answers"
+    " so far decided the tier (early stop: the answers to come could not change it)."
+)
+
+st.subheader("Queue order")
+with session.database().session() as db:
+    choice = order.current_order(db)
+st.caption(
+    ("Each annotator's own order" if choice.kind == order.OWN else "The model's order")
+    + (f", chosen by {choice.chosen_by}" if choice.chosen_by else "")
+    + ". Images closest to a decision come first in either; annotators never see a score."
+)
+kind = st.radio(
+    "Order images reach annotators",
+    order.KINDS,
+    index=order.KINDS.index(choice.kind),
+    format_func=lambda k: (
+        "each annotator's own" if k == order.OWN else "the active model's least sure first"
+    ),
+    horizontal=True,
+    key="queue-order",
+)
+share = st.number_input(
+    "Share of places drawn at random (model order)",
+    min_value=0.0,
+    max_value=1.0,
+    value=choice.random_share,
+    step=0.05,
+    key="queue-share",
+    disabled=kind != order.MODEL,
+)
+if st.button("Apply", key="queue-apply"):
+    try:
+        with session.database().session() as db:
+            if kind == order.MODEL:
+                job = start_queue_scoring(
+                    session=db, actor=actor, settings=settings, params=QueueScoreParams()
+                )
+                st.success(f"Job #{job.id} scores the waiting images with the active model.")
+            order.choose_order(session=db, actor=actor, kind=kind, random_share=share)
+    except MoodlabError as exc:
+        st.error(plain(exc))
 
 st.subheader("Annotators")
 people = pd.DataFrame.from_dict(report["annotators"], orient="index").rename_axis("annotator")

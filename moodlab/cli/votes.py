@@ -1,4 +1,5 @@
-"""`moodlab votes` (CSV, an annotator's own answers), `moodlab agreement`, `moodlab guidelines`."""
+"""`moodlab votes` (CSV, queue order, an annotator's own answers), `moodlab agreement`,
+`moodlab guidelines`."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database
+from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
+from moodlab.core.errors import MoodlabError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -62,6 +64,26 @@ def register(sub: Subcommands) -> None:
     )
     publishing.add_argument("file", metavar="FILE.toml")
     publishing.add_argument("--note", default="", help="what changed (shown on Agreement)")
+    ordering = command(
+        votes,
+        "order",
+        "show or choose the order images reach annotators: each their own, or the model's",
+        choose_order,
+    )
+    ordering.add_argument(
+        "kind",
+        nargs="?",
+        choices=("own", "model"),
+        help="own: each annotator's own order; model: the active model's least sure first"
+        " (scores the waiting images with it now); none: show the current choice",
+    )
+    ordering.add_argument(
+        "--random-share",
+        type=float,
+        default=None,
+        metavar="F",
+        help="with model: the share of places drawn at random (default 0.25)",
+    )
     command(
         sub,
         "agreement",
@@ -204,3 +226,32 @@ def publish_guidelines(args: argparse.Namespace) -> Report:
             note=args.note,
         )
     return {"version": published.version}
+
+
+def choose_order(args: argparse.Namespace) -> Report:
+    from moodlab.votes import order
+
+    settings, database = open_database()
+    scored: Report = {}
+    if args.random_share is not None and args.kind != order.MODEL:
+        raise MoodlabError("--random-share goes with `moodlab votes order model`")
+    share = order.RANDOM_SHARE if args.random_share is None else args.random_share
+    order.check_share(share)
+    if args.kind == order.MODEL:
+        from moodlab.training.queue_scores import QueueScoreParams, start_queue_scoring
+
+        scored = run_here(start_queue_scoring, params=QueueScoreParams())
+    with database.session() as session:
+        if args.kind is not None:
+            choice = order.choose_order(
+                session=session, actor=actor(), kind=args.kind, random_share=share
+            )
+        else:
+            choice = order.current_order(session)
+    return {
+        "order": choice.kind,
+        "random_share": choice.random_share,
+        "chosen_by": choice.chosen_by,
+        "chosen_at": choice.chosen_at.isoformat() if choice.chosen_at else None,
+        **({"scored": scored.get("scored"), "model_id": scored.get("model_id")} if scored else {}),
+    }

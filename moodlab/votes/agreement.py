@@ -26,7 +26,14 @@ from moodlab.core.config import Settings
 from moodlab.core.models import Image, Role, User
 from moodlab.votes import dawid_skene
 from moodlab.votes.arrays import VersionCache, VoteArrays, load_votes, votes_version
-from moodlab.votes.quorum import SKIPPED, TIER_ORDER, decide_many, tally, tally_indexes
+from moodlab.votes.quorum import (
+    SKIPPED,
+    TIER_ORDER,
+    decide_many,
+    settled,
+    tally,
+    tally_indexes,
+)
 
 
 def circular_distance(
@@ -108,6 +115,9 @@ def compute_arrays(
     voted = mood_idx != SKIPPED
     tiers, labels = decide_many(counts, answered.answers, settings)
 
+    ordered = np.sort(counts, axis=1)
+    left = settings.annotators_per_item - answered.answers
+    early = settled(ordered[:, -1], ordered[:, -2], left, settings) & (left > 0)
     tier_counts = {tier.value: int((tiers == i).sum()) for i, tier in enumerate(TIER_ORDER)}
     tier_counts["pending"] += unanswered_images
     per_tier_mood = np.bincount(
@@ -133,6 +143,10 @@ def compute_arrays(
             items, item_of_vote, annotator_ids, mood_idx, counts, names, mood_names
         ),
         "images_with_votes": int(len(items)),
+        # Answers the early stop spared: images whose answers so far decide their tier
+        # left the queues with these missing (docs/architecture.md, "Early stop").
+        "votes_saved": int(left[early].sum()),
+        "decided_early": int(early.sum()),
         "votes": int(voted.sum()),
         "skips": int((~voted).sum()),
     }

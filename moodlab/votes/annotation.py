@@ -11,7 +11,8 @@ image at once cannot push it past the quorum (docs/architecture.md, "Annotation"
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,9 +28,19 @@ from moodlab.core.auth import Actor, require_role, user_id
 from moodlab.core.config import Settings
 from moodlab.core.db import lock_for_write, retry_locked
 from moodlab.core.errors import MoodlabError, NotFound, PermissionDenied
-from moodlab.core.models import AnswerChange, Image, ImageVote, Role, TrackVote, User
+from moodlab.core.models import (
+    AnswerChange,
+    Image,
+    ImageVote,
+    QueueScore,
+    Role,
+    TrackVote,
+    TrainedModel,
+    User,
+)
 from moodlab.core.timeutil import utcnow
-from moodlab.votes import guidelines
+from moodlab.votes import guidelines, order
+from moodlab.votes.quorum import settled
 from moodlab.votes.rounds import in_snapshot_this_round
 
 SKIP = "skip"  # what the CSV and the UI call a skip; stored as NULL
@@ -101,6 +112,17 @@ def upsert_vote(
     return previous
 
 
+def waiting(settings: Settings) -> Any:
+    """SQL: the image still waits for answers: not frozen, answers missing, and the answers
+    to come can still change its tier (moodlab.votes.quorum.settled: early stop)."""
+    left = settings.annotators_per_item - Image.response_count
+    return (
+        (Image.response_count < settings.annotators_per_item)
+        & Image.frozen_at.is_(None)
+        & ~settled(Image.top_votes, Image.second_votes, left, settings)
+    )
+
+
 def next_image(*, session: Session, actor: Actor, settings: Settings) -> Image | None:
     """The next image for ``actor``: not yet answered by them, closest to complete, oldest."""
     images = next_images(session=session, actor=actor, settings=settings, limit=1)
@@ -110,18 +132,37 @@ def next_image(*, session: Session, actor: Actor, settings: Settings) -> Image |
 def next_images(
     *, session: Session, actor: Actor, settings: Settings, limit: int, first: int | None = None
 ) -> list[Image]:
-    """The next ``limit`` images of ``actor``'s queue; ``first`` (an image just undone) leads."""
+    """The next ``limit`` images of ``actor``'s queue; ``first`` (an image just undone) leads.
+
+    Images closest to a decision first, then in the order the lead chose: the annotator's
+    own, or the model's (moodlab.votes.order). An image whose answers so far already
+    decide its tier has left every queue (``waiting``).
+    """
     require_role(actor, *ANNOTATING, action="annotate images")
     mine = exists().where(ImageVote.image_id == Image.id, ImageVote.annotator_id == actor.id)
-    query = (
-        select(Image)
-        .where(
-            Image.response_count < settings.annotators_per_item, Image.frozen_at.is_(None), ~mine
+    choice = order.current_order(session)
+    query = select(Image.id).where(waiting(settings), ~mine)
+    if choice.kind == order.MODEL:
+        active = select(TrainedModel.id).where(TrainedModel.active).limit(1).scalar_subquery()
+        query = query.outerjoin(
+            QueueScore, (QueueScore.image_id == Image.id) & (QueueScore.model_id == active)
         )
-        .order_by(Image.response_count.desc(), Image.id)
-        .limit(limit)
-    )
-    images = list(session.scalars(query))
+        ranked = query.order_by(
+            Image.response_count.desc(), *order.queue_order_by(session, actor, choice)
+        )
+        ids = list(session.scalars(ranked.limit(limit)))
+    else:
+        # Started images (a handful) sorted whole; unanswered ones block by block, so a
+        # pool of 100,000 fresh images is never sorted at once (moodlab.votes.order).
+        started = query.where(Image.response_count > 0).order_by(
+            Image.response_count.desc(), *order.queue_order_by(session, actor, choice)
+        )
+        ids = list(session.scalars(started.limit(limit)))
+        if len(ids) < limit:
+            fresh = select(Image.id).where(Image.response_count == 0, waiting(settings))
+            ids += order.own_order_ids(session, actor, fresh, limit - len(ids))
+    rows = {image.id: image for image in session.scalars(select(Image).where(Image.id.in_(ids)))}
+    images = [rows[i] for i in ids if i in rows]
     if first is not None:
         lead = session.scalar(
             select(Image).where(Image.id == first, ~mine, Image.frozen_at.is_(None))
@@ -464,14 +505,22 @@ def _check_quorum(session: Session, image_id: int, quorum: int) -> None:
 
 
 def _recount(session: Session, image_id: int) -> None:
-    """Set the image's response count from its rows (a handful, by index): never drifts."""
-    answered = (
-        select(func.count())
-        .select_from(ImageVote)
-        .where(ImageVote.image_id == image_id)
-        .scalar_subquery()
+    """Set the image's answer count and top two mood counts from its rows (a handful, by
+    index): never drifts."""
+    answers = session.execute(select(ImageVote.mood).where(ImageVote.image_id == image_id))
+    moods_given = [mood for (mood,) in answers]
+    top, second = top_two(moods_given)
+    session.execute(
+        update(Image)
+        .where(Image.id == image_id)
+        .values(response_count=len(moods_given), top_votes=top, second_votes=second)
     )
-    session.execute(update(Image).where(Image.id == image_id).values(response_count=answered))
+
+
+def top_two(answers: Iterable[str | None]) -> tuple[int, int]:
+    """The votes of the most and the second most voted mood among ``answers`` (None skips)."""
+    ordered = [n for _, n in Counter(a for a in answers if a is not None).most_common(2)]
+    return (ordered + [0, 0])[0], (ordered + [0, 0])[1]
 
 
 def progress(
@@ -481,15 +530,7 @@ def progress(
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     mine = select(func.count()).select_from(ImageVote).where(ImageVote.annotator_id == actor.id)
     voted_on = exists().where(ImageVote.image_id == Image.id, ImageVote.annotator_id == actor.id)
-    left = (
-        select(func.count())
-        .select_from(Image)
-        .where(
-            Image.response_count < settings.annotators_per_item,
-            Image.frozen_at.is_(None),
-            ~voted_on,
-        )
-    )
+    left = select(func.count()).select_from(Image).where(waiting(settings), ~voted_on)
     return Progress(
         today=session.scalar(mine.where(ImageVote.updated_at >= midnight)) or 0,
         total=session.scalar(mine) or 0,

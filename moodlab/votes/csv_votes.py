@@ -37,7 +37,7 @@ from moodlab.core.db import lock_for_write, retry_locked
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Image, ImageVote, Role, User
 from moodlab.core.timeutil import utcnow
-from moodlab.votes.annotation import SKIP, _mood_or_skip
+from moodlab.votes.annotation import SKIP, _mood_or_skip, top_two
 from moodlab.votes.rounds import in_snapshot_this_round
 
 CSV_COLUMNS = ("image", "annotator", "mood")
@@ -275,9 +275,21 @@ def _write_batch(
         recount = (
             update(images)
             .where(images.c.id == bindparam("b_id"))
-            .values(response_count=bindparam("b_count"))
+            .values(
+                response_count=bindparam("b_count"),
+                top_votes=bindparam("b_top"),
+                second_votes=bindparam("b_second"),
+            )
         )
-        _executemany(session, recount, [{"b_id": i, "b_count": counts[i]} for i in touched])
+        given: dict[int, list[str | None]] = {i: [] for i in touched}
+        for (image_id, _), mood in state.items():
+            if image_id in given:
+                given[image_id].append(mood)
+        rows = []
+        for i in touched:
+            top, second = top_two(given[i])
+            rows.append({"b_id": i, "b_count": counts[i], "b_top": top, "b_second": second})
+        _executemany(session, recount, rows)
     return done
 
 

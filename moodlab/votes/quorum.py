@@ -2,6 +2,8 @@
 
 ``decide_many`` is the one implementation (vectorised, for 100,000 images at a
 time); ``decide`` applies it to one image. Skips are answers but not votes.
+``settled`` says when the answers still to come can no longer change an image's tier
+or label: such an image leaves every queue early (docs/architecture.md, "Early stop").
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -80,6 +83,23 @@ class Decision:
     top_votes: int
 
 
+def settled(top: Any, second: Any, left: Any, settings: Settings) -> Any:
+    """Whether no way of giving the ``left`` answers still to come changes the tier or label.
+
+    ``top`` and ``second``: the votes of the most and the second most voted mood; each
+    answer to come may be a vote for any mood or a skip. Exact (tests/votes/test_quorum.py
+    checks it against every answer sequence): the tier of all answers in is certain when
+    no mood can reach the top one (``top - second > left``) and the top can neither fall
+    short of test_quorum nor cross train_quorum, or when no mood can reach test_quorum at
+    all. A tie is never certain while an answer is to come (one vote breaks it). Works on
+    ints, numpy arrays and SQL column expressions alike (``&``, ``|``, no ``and``/``or``).
+    """
+    train, test = settings.train_quorum, settings.test_quorum
+    stays_on_top = (top - second) > left
+    keeps_its_tier = (top >= train) | (top + left < train)
+    return (left <= 0) | (top + left < test) | (stays_on_top & (top >= test) & keeps_its_tier)
+
+
 def decide_many(
     counts: np.ndarray, answers: np.ndarray, settings: Settings
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -87,16 +107,19 @@ def decide_many(
 
     ``counts``: votes per mood, shape (images, 8), in circle order.
     ``answers``: votes plus skips per image.
+    An image whose answers still to come cannot change its outcome (``settled``) has the
+    tier all its answers would give, pending answers or not.
     """
     counts = np.asarray(counts)
     ordered = np.sort(counts, axis=1)
     top, second = ordered[:, -1], ordered[:, -2]
     unique = top > second
-    complete = np.asarray(answers) >= settings.annotators_per_item
+    left = settings.annotators_per_item - np.asarray(answers)
+    done = settled(top, second, left, settings)
     tiers = np.select(
         [
             unique & (top >= settings.train_quorum),
-            ~complete,
+            ~done,
             unique & (top >= settings.test_quorum),
             top >= settings.test_quorum,
         ],

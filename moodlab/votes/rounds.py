@@ -139,7 +139,9 @@ def send_back(*, session: Session, actor: Actor, image: int | str, reason: str) 
     session.execute(delete(ImageVote).where(ImageVote.image_id == found.id))
     session.execute(delete(TieBreak).where(TieBreak.image_id == found.id))
     session.execute(
-        update(Image).where(Image.id == found.id).values(response_count=0, frozen_at=None)
+        update(Image)
+        .where(Image.id == found.id)
+        .values(response_count=0, top_votes=0, second_votes=0, frozen_at=None)
     )
     return SentBack(found.id, number, len(votes), closed.tie_break)
 

@@ -43,18 +43,17 @@ def annotators(database):
     return [add_user(database, name, Role.ANNOTATOR) for name in ("a1", "a2", "a3", "a4", "a5")]
 
 
-def test_the_queue_puts_images_closest_to_a_decision_first_then_oldest(
-    database, settings, annotators
-):
+def test_the_queue_puts_images_closest_to_a_decision_first(database, settings, annotators):
     a1, a2, a3, a4, a5 = annotators
     ids = add_images(database, 4)
     vote(database, a1, ids[2], "Happy")
-    vote(database, a2, ids[2], "Happy")
+    vote(database, a2, ids[2], "Tired")
     vote(database, a1, ids[3], "Tired")
     assert next_for(database, settings, a5) == ids[2]  # 2 answers
-    assert next_for(database, settings, a1) == ids[0]  # a1 answered 2 and 3 already
+    # a1 answered 2 and 3 already; which of the others comes first is a1's own order.
+    assert next_for(database, settings, a1) in ids[:2]
     for person in (a3, a4):
-        vote(database, person, ids[2], "Happy")
+        vote(database, person, ids[2], "Angry")
     # Image 2 now has its 4 answers: nobody else is asked about it.
     assert next_for(database, settings, a5) == ids[3]
 

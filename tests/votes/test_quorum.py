@@ -1,13 +1,15 @@
 """Every possible answer pattern of 4 annotators over 8 moods plus skip."""
 
+import functools
 import itertools
 from collections import Counter
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from moodlab.core import moods
-from moodlab.votes.quorum import Tier, decide
+from moodlab.votes.quorum import Tier, decide, decide_many, settled
 
 CHOICES = [*moods.names(), None]
 
@@ -20,12 +22,24 @@ def expected(answers, annotators=4, train=3, test=2):
     if top >= train and unique:
         return Tier.TRAIN, counts[0][0]
     if len(answers) < annotators:
-        return Tier.PENDING, None
+        certain = outcomes(tuple(sorted(answers, key=str)), annotators, train, test)
+        return certain.pop() if len(certain) == 1 else (Tier.PENDING, None)
     if top >= test and unique:
         return Tier.TEST, counts[0][0]
     if top >= test:
         return Tier.DISPUTED, None
     return Tier.NO_CONSENSUS, None
+
+
+@functools.cache
+def outcomes(answers, annotators, train, test):
+    """Every outcome all answers could give, trying each way the missing ones could go."""
+    if len(answers) == annotators:
+        return {expected(answers, annotators, train, test)}
+    found = set()
+    for more in CHOICES:
+        found |= outcomes(tuple(sorted((*answers, more), key=str)), annotators, train, test)
+    return found
 
 
 def test_every_pattern_of_up_to_four_answers(settings):
@@ -51,6 +65,8 @@ def test_every_pattern_of_up_to_four_answers(settings):
         (["Happy", "Happy", "Tired", "Tired"], Tier.DISPUTED, None),  # 2-2
         (["Happy", "Tired", "Angry", None], Tier.NO_CONSENSUS, None),
         ([None, None, None, None], Tier.NO_CONSENSUS, None),
+        ([None, None, None], Tier.NO_CONSENSUS, None),  # the 4th answer cannot make 2
+        (["Happy", None, None], Tier.PENDING, None),  # a 4th Happy would make it test
         ([], Tier.PENDING, None),
     ],
 )
@@ -68,3 +84,47 @@ def test_other_annotator_counts_and_thresholds(settings):
     for n in range(4):
         for answers in itertools.product(CHOICES, repeat=n):
             assert decide(answers, six).tier == expected(answers, 6, 4, 3)[0]
+
+
+@pytest.mark.parametrize(
+    ("annotators", "train", "test"), [(4, 3, 2), (4, 4, 2), (5, 3, 2), (5, 4, 2), (5, 4, 3)]
+)
+def test_early_stop_changes_no_tier_over_every_answer_sequence(settings, annotators, train, test):
+    """Every sequence of answers (8 moods or a skip each): stopping at the first answer
+    after which ``settled`` holds gives the tier and label all answers give, and
+    ``settled`` holds as soon as no way the remaining answers could go changes them
+    (so early stop saves every answer that could not change a tier, and no other)."""
+    rules = replace(settings, annotators_per_item=annotators, train_quorum=train, test_quorum=test)
+    n_moods = len(moods.names())
+    choices = n_moods + 1  # the last one is a skip
+    sequences = np.array(list(itertools.product(range(choices), repeat=annotators)))
+
+    def outcome(prefix_length):
+        """(tier, label) as one number per sequence, and settled, after its first answers."""
+        prefix = sequences[:, :prefix_length]
+        counts = np.stack([(prefix == m).sum(axis=1) for m in range(n_moods)], axis=1)
+        tiers, labels = decide_many(counts, np.full(len(prefix), prefix_length), rules)
+        ordered = np.sort(counts, axis=1)
+        done = settled(ordered[:, -1], ordered[:, -2], annotators - prefix_length, rules)
+        return tiers * (n_moods + 1) + labels + 1, np.broadcast_to(done, len(prefix))
+
+    final, _ = outcome(annotators)
+    stopped = np.zeros(len(sequences), dtype=bool)
+    saved = 0
+    for length in range(annotators + 1):
+        now, done = outcome(length)
+        # Sequences sharing their first ``length`` answers are consecutive blocks.
+        blocks = final.reshape(choices**length, -1)
+        certain = (blocks.min(axis=1) == blocks.max(axis=1)).repeat(
+            choices ** (annotators - length)
+        )
+        assert np.array_equal(done, certain), f"settled is not exact after {length} answers"
+        stop_here = done & ~stopped
+        assert np.array_equal(now[stop_here], final[stop_here]), f"a tier changed at {length}"
+        saved += int(stop_here.sum()) * (annotators - length)
+        stopped |= done
+    assert stopped.all()
+    if (annotators, train, test) == (4, 3, 2):
+        # Only 3 agreeing votes (8 moods) or 3 skips decide before the 4th answer: of the
+        # 9^4 sequences, the 9 x 9 that start so save one answer each.
+        assert saved == 81

@@ -18,7 +18,14 @@ from moodlab.core.models.music import Track, TrackStatus, TrackVote
 from moodlab.core.models.training import TrainedModel
 from moodlab.core.models.users import LoginThrottle, Role, User, UserSession
 from moodlab.core.models.video import Video
-from moodlab.core.models.votes import AnswerChange, ArchivedVote, ImageVote, VoteRound
+from moodlab.core.models.votes import (
+    AnswerChange,
+    ArchivedVote,
+    ImageVote,
+    QueueOrder,
+    QueueScore,
+    VoteRound,
+)
 
 __all__ = [
     "NAMING_CONVENTION",
@@ -33,6 +40,8 @@ __all__ = [
     "Job",
     "JobStatus",
     "LoginThrottle",
+    "QueueOrder",
+    "QueueScore",
     "Role",
     "Snapshot",
     "SnapshotMember",

@@ -40,6 +40,11 @@ class Image(Base):
     # Annotators who voted or skipped: kept by moodlab.votes.annotation so that an
     # annotator's queue is one index range scan, not a count over every vote.
     response_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The votes of its most and second most voted mood, kept beside response_count: from
+    # the three the queue tells an image whose remaining answers cannot change its tier
+    # (moodlab.votes.quorum.settled) without counting votes.
+    top_votes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    second_votes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Set when the image is frozen into a dataset snapshot; its votes are read-only then.
     frozen_at: Mapped[datetime | None]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from moodlab.core.models.base import Base
@@ -86,3 +86,42 @@ class ArchivedVote(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     guidelines_version: Mapped[int | None] = mapped_column(Integer)  # as on image_votes
+
+
+class QueueOrder(Base):
+    """The lead's choice of the order images reach annotators; the newest row holds.
+
+    ``kind`` is "own" (each annotator's own stable order) or "model" (the images the
+    active model is least sure of first, ``random_share`` of places drawn at random).
+    Rows are never changed, so the choices made and when stay on record.
+    """
+
+    __tablename__ = "queue_orders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    random_share: Mapped[float] = mapped_column(Float, default=0.25)
+    chosen_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    chosen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class QueueScore(Base):
+    """How unsure a model is of an image, for the model-ordered queue (moodlab.votes.order).
+
+    Written by training code (moodlab.training.queue_scores) for one model at a time,
+    read by the queue: votes never import training. Never shown to annotators.
+    """
+
+    __tablename__ = "queue_scores"
+
+    image_id: Mapped[int] = mapped_column(
+        ForeignKey("images.id", ondelete="CASCADE"), primary_key=True
+    )
+    model_id: Mapped[int] = mapped_column(
+        ForeignKey("trained_models.id", ondelete="CASCADE"), index=True
+    )
+    # 1 - the top probability: 0 sure, 7/8 a uniform guess over the eight moods.
+    uncertainty: Mapped[float] = mapped_column(Float)
+    # The image's place among the scored ones, 0 the least sure .. 1 the surest.
+    rank: Mapped[float] = mapped_column(Float)
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
