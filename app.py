@@ -32,6 +32,8 @@ if actor is None:
 
 pages = access.visitor_pages(actor, first_run=first_run)
 page = st.navigation(pages, position="sidebar" if actor else "hidden")
+# The browser tab names the page ("Annotate · moodlab"): a lab keeps several open.
+st.set_page_config(page_title=f"{page.title} · moodlab")
 session.send_cookie_requests()
 
 if actor is not None:
