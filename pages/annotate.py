@@ -3,11 +3,13 @@
 import streamlit as st
 
 from moodlab.core import moods
+from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.core.storage import ContentStore
+from moodlab.images.full_size import full_image
 from moodlab.images.intake import display_path
 from moodlab.ui import access, session
-from moodlab.ui.annotator import annotator, data_url
+from moodlab.ui.annotator import annotator, data_url, full_size_url
 from moodlab.votes import annotation
 
 actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
@@ -19,6 +21,7 @@ store = ContentStore(settings.data_dir)
 AHEAD = 40
 SENT = "annotate_sent"  # ids whose display copy this tab's browser has been sent
 OUTBOX = "annotate_outbox"  # what this tab's browser sent and what was applied
+ZOOM = "annotate_zoom"  # the image whose full resolution the browser asked for
 
 
 def apply_answers() -> None:
@@ -50,6 +53,26 @@ def resend_missing() -> None:
         sent.difference_update(i for i in missing if isinstance(i, int))
 
 
+def zoom_requested() -> None:
+    """Component callback: the annotator tapped the image; its original goes with the rerun."""
+    requested = st.session_state["annotator"]["zoom"]
+    if isinstance(requested, int):
+        st.session_state[ZOOM] = requested
+
+
+def zoomed() -> dict | None:
+    """The full-resolution copy asked for, sent once (it may be megabytes)."""
+    requested = st.session_state.pop(ZOOM, None)
+    if requested is None:
+        return None
+    try:
+        with session.database().session() as db:
+            found = full_image(session=db, actor=actor, store=store, image_id=requested)
+    except (MoodlabError, OSError):
+        return None  # the view keeps the display copy and says it is loading
+    return {"id": found.image_id, "src": full_size_url(found.media_type, found.data)}
+
+
 @st.fragment
 def annotate() -> None:
     outbox = st.session_state.setdefault(OUTBOX, annotation.Outbox())
@@ -72,8 +95,11 @@ def annotate() -> None:
                 for image in queue
             ],
             "moods": [{"name": m.name, "key": m.key} for m in moods.all_moods()],
-            "progress": f"Today {done.today} · in total {done.total} · {done.left} images left"
-            " · keys 1-8 vote, 0 skips, U undoes",
+            "counts": f"Today {done.today} · in total {done.total}"
+            f" · {done.left} image{'' if done.left == 1 else 's'} left",
+            # Shown where there is a keyboard; on a phone the buttons say it all.
+            "keys": "keys: 1-8 vote · key 0 = skip · U = undo · Z = zoom",
+            "zoom": zoomed(),
             "acked": outbox.acked,
             "left": done.left,  # more to come: the widget shows "loading", not "done"
             # The browser keeps its unsent answers per owner: a new login starts clean.
@@ -83,6 +109,7 @@ def annotate() -> None:
         },
         on_outbox_change=apply_answers,
         on_missing_change=resend_missing,
+        on_zoom_change=zoom_requested,
     )
     sent.update(image.id for image in queue)
 
