@@ -39,6 +39,7 @@ from moodlab.music.blind import (
     order_key,
     seed_of,
 )
+from moodlab.music.titles import generated_title
 from moodlab.votes.annotation import ANNOTATING, check_annotator, upsert_vote
 
 NOT_USABLE = "not usable"
@@ -231,3 +232,6 @@ def _settle_status(session: Session, track: Track, settings: Settings) -> None:
         # A changed vote undid the quorum: back to what it was before the votes.
         track.status = TrackStatus.GENERATED if track.is_generated else TrackStatus.CANDIDATE
         track.mood = track.intended_mood
+    if track.is_generated and track.intended_mood:
+        # Its title names its mood ("Happy 2"): it follows the mood it was accepted for.
+        track.title = generated_title(track.path, track.intended_mood, track.mood)
