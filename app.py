@@ -9,7 +9,7 @@ import streamlit as st
 from moodlab import demo
 from moodlab.core import auth
 from moodlab.core.errors import ConfigError, MoodlabError
-from moodlab.ui import access, session, uploads
+from moodlab.ui import access, job_alerts, session, uploads
 from moodlab.ui.text import plain
 
 # An emoji icon: a Material icon here makes browsers fetch the favicon from Google.
@@ -32,10 +32,13 @@ if actor is None:
 
 pages = access.visitor_pages(actor, first_run=first_run)
 page = st.navigation(pages, position="sidebar" if actor else "hidden")
+# The browser tab names the page ("Annotate · moodlab"): a lab keeps several open.
+st.set_page_config(page_title=f"{page.title} · moodlab")
 session.send_cookie_requests()
 
 if actor is not None:
     with st.sidebar:
+        job_alerts.watch(actor)  # a toast when a job this user started ends, on any page
         st.caption(f"Logged in as **{actor.name}** ({actor.role.value})")
         if demo.is_demo(session.settings()):
             st.warning(

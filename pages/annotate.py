@@ -6,9 +6,10 @@ from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.core.storage import ContentStore
+from moodlab.images.full_size import full_image
 from moodlab.images.intake import display_path
 from moodlab.ui import access, guidelines_view, session
-from moodlab.ui.annotator import annotator, data_url
+from moodlab.ui.annotator import annotator, data_url, full_size_url
 from moodlab.ui.text import plain
 from moodlab.votes import annotation, guidelines
 
@@ -21,6 +22,7 @@ store = ContentStore(settings.data_dir)
 AHEAD = 40
 SENT = "annotate_sent"  # ids whose display copy this tab's browser has been sent
 OUTBOX = "annotate_outbox"  # what this tab's browser sent and what was applied
+ZOOM = "annotate_zoom"  # the image whose full resolution the browser asked for
 
 
 def apply_answers() -> None:
@@ -116,6 +118,26 @@ def ask_about_conflicts(outbox: annotation.Outbox) -> None:
                 st.rerun(scope="fragment")
 
 
+def zoom_requested() -> None:
+    """Component callback: the annotator tapped the image; its original goes with the rerun."""
+    requested = st.session_state["annotator"]["zoom"]
+    if isinstance(requested, int):
+        st.session_state[ZOOM] = requested
+
+
+def zoomed() -> dict | None:
+    """The full-resolution copy asked for, sent once (it may be megabytes)."""
+    requested = st.session_state.pop(ZOOM, None)
+    if requested is None:
+        return None
+    try:
+        with session.database().session() as db:
+            found = full_image(session=db, actor=actor, store=store, image_id=requested)
+    except (MoodlabError, OSError):
+        return None  # the view keeps the display copy and says it is loading
+    return {"id": found.image_id, "src": full_size_url(found.media_type, found.data)}
+
+
 @st.fragment
 def annotate() -> None:
     outbox = st.session_state.setdefault(OUTBOX, annotation.Outbox())
@@ -146,8 +168,11 @@ def annotate() -> None:
             ],
             "guidelines_version": current.version,
             "undone": outbox.undone,
-            "progress": f"Today {done.today} · in total {done.total} · {done.left} images left"
-            " · keys 1-8 vote, 0 skips, U undoes",
+            "counts": f"Today {done.today} · in total {done.total}"
+            f" · {done.left} image{'' if done.left == 1 else 's'} left",
+            # Shown where there is a keyboard; on a phone the buttons say it all.
+            "keys": "keys: 1-8 vote · key 0 = skip · U = undo · ? = guidelines · Z = zoom",
+            "zoom": zoomed(),
             "acked": outbox.acked,
             "left": done.left,  # more to come: the widget shows "loading", not "done"
             # The browser keeps its unsent answers per owner: a new login starts clean.
@@ -157,6 +182,7 @@ def annotate() -> None:
         },
         on_outbox_change=apply_answers,
         on_missing_change=resend_missing,
+        on_zoom_change=zoom_requested,
     )
     sent.update(image.id for image in queue)
 

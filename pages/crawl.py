@@ -19,6 +19,7 @@ from moodlab.job_kinds import KINDS
 from moodlab.jobs import queue as jobs
 from moodlab.ui import access, charts, forms, jobs_view, layout, session, uploads
 from moodlab.ui.text import plain
+from moodlab.ui.times import local
 
 actor = access.require_role(Role.LEAD)
 settings = session.settings()
@@ -162,7 +163,7 @@ if not intake_jobs:
     st.stop()
 
 labels = {
-    j.id: f"#{j.id} {KINDS[j.kind].title} · {j.status} · started {j.created_at:%Y-%m-%d %H:%M}"
+    j.id: f"#{j.id} {KINDS[j.kind].title} · {j.status} · started {local(j.created_at)}"
     for j in intake_jobs
 }
 current = st.session_state.get("intake_job", intake_jobs[0].id)

@@ -15,6 +15,7 @@ from moodlab.datasets.export import ExportParams, export_path
 from moodlab.images.intake import display_path
 from moodlab.ui import access, forms, label_review, session
 from moodlab.ui.text import plain
+from moodlab.ui.times import local
 
 actor = access.require_role(Role.LEAD)
 settings = session.settings()
@@ -138,7 +139,7 @@ for snapshot in snapshots:
         head, action = st.columns([4, 1])
         n_train, n_test = sum(snapshot.train_counts.values()), sum(snapshot.test_counts.values())
         head.markdown(
-            f"**#{snapshot.id}** · {snapshot.created_at:%Y-%m-%d %H:%M} UTC"
+            f"**#{snapshot.id}** · {local(snapshot.created_at)}"
             f" · train {n_train} · test {n_test}"
             f" · manifest `{snapshot.manifest_sha256[:16]}…`"
         )

@@ -7,7 +7,7 @@ from moodlab.core import moods
 from moodlab.core.models import JobStatus, Role
 from moodlab.home import lab_overview
 from moodlab.jobs import queue as jobs
-from moodlab.ui import access, jobs_view, layout, navigation, session
+from moodlab.ui import access, job_alerts, jobs_view, layout, navigation, session
 
 actor = access.require_role(Role.LEAD, Role.ANNOTATOR)
 with session.database().session() as db:
@@ -63,6 +63,8 @@ def running_jobs() -> None:
         st.caption("No jobs are running.")
     for job in active:
         jobs_view.job_card(job, actor)
+    # A run that ends leaves the cards above: it is listed here (and a toast told its user).
+    job_alerts.recent(actor)
 
 
 st.subheader("Running jobs")

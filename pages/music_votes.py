@@ -4,108 +4,78 @@ import streamlit as st
 
 from moodlab.core import moods
 from moodlab.core.config import Settings
-from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.music import votes as track_votes
+from moodlab.music.vote_outbox import LISTEN_S, TrackOutbox, apply_track_outbox
 from moodlab.ui import access, session
-from moodlab.ui.text import plain
+from moodlab.ui.track_voter import track_voter
+from moodlab.ui.web import TRACKS_PATH
 
 actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
 settings: Settings = session.settings()
 
 st.title("Music votes")
 st.caption(
-    "Which mood does this track fit? Keys 1-8 vote, 9 means not usable, U undoes. A vote is"
-    " final once you vote on the next track or open the Music page."
+    f"Which mood does this track fit? Listen first: the buttons open after {LISTEN_S:.0f} s of"
+    " it (or its end). A vote is final once you vote on the next track or open the Music page."
 )
-UNDO = "music_undo"  # this tab's last vote, for undo while it is not final
+OUTBOX = "music_outbox"  # what this tab's browser sent and what was applied
+# Tracks the browser holds: the next one's audio is fetched while this one plays.
+AHEAD = 4
 
 
-def record(track_id: int, mood: str | None) -> None:
-    """Button callback: acts as the user the database knows now (not the last run's actor)."""
+def apply_votes() -> None:
+    """Component callback: acts as the user the database knows now (not the last run's)."""
+    outbox = st.session_state.setdefault(OUTBOX, TrackOutbox())
     current = session.current_actor()
     if current is None:
-        st.session_state["music_error"] = "Your session ended: the vote was not stored."
+        outbox.error = "Your session ended before this vote was stored: log in again."
         return
-    try:
-        with session.database().session() as db:
-            previous = track_votes.vote_track(
-                session=db, actor=current, settings=settings, track_id=track_id, mood=mood
-            )
-        st.session_state[UNDO] = previous
-        st.session_state.pop("music_undone", None)
-    except MoodlabError as exc:
-        st.session_state["music_error"] = str(exc)
-
-
-def undo_last() -> None:
-    current = session.current_actor()
-    previous = st.session_state.pop(UNDO, None)
-    if current is None or previous is None:
-        return
-    try:
-        with session.database().session() as db:
-            track_votes.undo_track_vote(
-                session=db, actor=current, settings=settings, previous=previous
-            )
-        st.session_state["music_undone"] = previous.track_id
-    except MoodlabError as exc:
-        st.session_state["music_error"] = str(exc)
+    apply_track_outbox(
+        session_factory=session.database().session,
+        actor=current,
+        settings=settings,
+        outbox=outbox,
+        entries=st.session_state["track_voter"]["outbox"],
+    )
 
 
 @st.fragment
 def vote() -> None:
+    outbox = st.session_state.setdefault(OUTBOX, TrackOutbox())
     with session.database().session() as db:
-        track = track_votes.next_track(
-            session=db, actor=actor, first=st.session_state.get("music_undone")
-        )
+        # Blind: a name of this annotator's own, never the title (the mood a generated
+        # track was made for) nor the id (the default library's ids run in mood order).
+        queue = track_votes.next_tracks(session=db, actor=actor, limit=AHEAD, first=outbox.undone)
         left = track_votes.tracks_left(session=db, actor=actor)
-        last = st.session_state.get(UNDO)
         # The service decides: a vote left behind or whose results were seen is final.
+        last = outbox.last
         can_undo = last is not None and track_votes.can_undo(session=db, actor=actor, previous=last)
-    if error := st.session_state.pop("music_error", None):
-        st.error(plain(error))
-    if track is None:
-        st.success("No track is waiting for your vote.")
-        if can_undo:
-            st.button("Undo my last vote", key="track-undo", shortcut="u", on_click=undo_last)
-        return
-    st.caption(f"{left} track{'s' if left != 1 else ''} left")
-    # Blind: a name of this annotator's own, never the title (the mood a generated track
-    # was made for) nor the id (the default library's ids run in mood order).
-    st.subheader(plain(track.name))
-    st.audio(str(settings.music_dir / track.path))
-    if track.license:
-        st.caption(plain(f"Licence: {track.license}"))
-    # Two rows in circle order, as on the Annotate page, so no label is cut off; the
-    # shortcut hint beside each label shows its key.
-    half = len(moods.all_moods()) // 2
-    for row in (moods.all_moods()[:half], moods.all_moods()[half:]):
-        for column, mood in zip(st.columns(half), row, strict=True):
-            column.button(
-                mood.name,
-                key=f"track-{mood.name}",
-                shortcut=mood.key,
-                on_click=record,
-                args=(track.id, mood.name),
-                width="stretch",
-            )
-    unusable, undo, _ = st.columns([1, 1, 2])
-    unusable.button(
-        "Not usable",
-        key="track-unusable",
-        shortcut="9",
-        on_click=record,
-        args=(track.id, None),
-        width="stretch",
-    )
-    undo.button(
-        "Undo",
-        key="track-undo",
-        shortcut="u",
-        on_click=undo_last,
-        disabled=not can_undo,
-        width="stretch",
+    track_voter(
+        key="track_voter",
+        data={
+            "queue": [
+                {
+                    "id": track.id,
+                    "name": track.name,
+                    "src": f"{TRACKS_PATH}/{track.code}",
+                    "duration_s": track.duration_s,
+                    "license": track.license,
+                }
+                for track in queue
+            ],
+            "first": outbox.undone,
+            "moods": [{"name": m.name, "key": m.key} for m in moods.all_moods()],
+            "counts": f"{left} track{'' if left == 1 else 's'} left",
+            "keys": "keys: 1-8 vote · key 9 = not usable · U = undo",
+            "listen_s": LISTEN_S,
+            "acked": outbox.acked,
+            "left": left,
+            "owner": f"{actor.id}:{id(outbox)}",
+            "can_undo": can_undo,
+            "error": outbox.error,
+        },
+        on_outbox_change=apply_votes,
     )
 
 

@@ -16,6 +16,7 @@ from moodlab.training.registry import activate, chance_check, list_models
 from moodlab.training.runs import TrainParams, TrainResult, estimated_updates
 from moodlab.ui import access, charts, forms, jobs_view, session
 from moodlab.ui.text import plain
+from moodlab.ui.times import local
 
 actor = access.require_role(Role.LEAD)
 settings = session.settings()
@@ -174,7 +175,7 @@ table = pd.DataFrame(
             "updates per fold": (m.report.get("updates") or {}).get("per_fold_mean"),
             "adjacent": (m.report.get("test") or {}).get("adjacent_accuracy"),
             "precision": m.precision,
-            "created": m.created_at,
+            "created": local(m.created_at),
         }
         for m in registry
     ]

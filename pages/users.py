@@ -7,6 +7,7 @@ from moodlab.core import auth
 from moodlab.core.models import Role
 from moodlab.ui import access, session
 from moodlab.ui.layout import act
+from moodlab.ui.times import local
 
 actor = access.require_role(Role.LEAD)
 st.title("Users")
@@ -22,8 +23,8 @@ st.dataframe(
                 "name": u.name,
                 "role": u.role,
                 "active": u.active,
-                "created": f"{u.created_at:%Y-%m-%d %H:%M}",
-                "last login": f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never",
+                "created": local(u.created_at),
+                "last login": local(u.last_login_at) if u.last_login_at else "never",
             }
             for u in users
         ]

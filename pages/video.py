@@ -11,6 +11,7 @@ from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
 from moodlab.ui import access, charts, jobs_view, session, uploads
 from moodlab.ui.text import plain
+from moodlab.ui.times import local
 from moodlab.video import timeline
 from moodlab.video.history import list_videos, video_file
 from moodlab.video.request import VideoParams
@@ -116,9 +117,7 @@ picked = st.selectbox(
     "Show video",
     list(by_id),
     key="video_pick",
-    format_func=lambda i: (
-        f"#{i} {by_id[i].title} · {by_id[i].mood} · {by_id[i].created_at:%Y-%m-%d %H:%M}"
-    ),
+    format_func=lambda i: f"#{i} {by_id[i].title} · {by_id[i].mood} · {local(by_id[i].created_at)}",
 )
 video = by_id[picked]
 report = video.report
@@ -187,7 +186,7 @@ st.dataframe(
                 "confidence": round(v.confidence, 3),
                 "seconds long": round(v.duration_s, 1),
                 "model": v.model_id,
-                "made": f"{v.created_at:%Y-%m-%d %H:%M}",
+                "made": local(v.created_at),
             }
             for v in videos
         ]

@@ -257,8 +257,8 @@ def test_annotate_page_renders_the_annotator(database, settings, annotator):
     # The widget itself is driven in the browser suite (tests/e2e/test_annotate_page.py).
 
 
-def test_music_votes_page_records_a_vote(database, settings, annotator):
-    from moodlab.core.models import Track, TrackVote
+def test_music_votes_page_renders_the_voter(database, settings, annotator):
+    from moodlab.core.models import Track
     from tests.media import wav
 
     settings.music_dir.mkdir(parents=True, exist_ok=True)
@@ -267,10 +267,7 @@ def test_music_votes_page_records_a_vote(database, settings, annotator):
         session.add(Track(path="calm.wav", title="Calm"))
     at = app(annotator).switch_page("pages/music_votes.py").run()
     assert not at.exception
-    at.button(key="track-Peaceful").click().run()
-    with database.session() as session:
-        assert session.scalar(select(TrackVote.mood)) == "Peaceful"
-    assert "No track is waiting for your vote." in texts(at)
+    # The widget itself is driven in the browser suite (tests/e2e/test_music_votes_page.py).
 
 
 def test_agreement_page_renders_statistics(database, settings, lead):

@@ -94,6 +94,26 @@ def list_jobs(
     return list(session.scalars(query))
 
 
+def ended_jobs_of(*, session: Session, actor: Actor, since: datetime, limit: int = 20) -> list[Job]:
+    """The jobs ``actor`` started (whole runs, not their parts) that ended after ``since``,
+    in the order they ended: what the pages tell them about wherever they are."""
+    if actor.id is None:
+        return []
+    finished = [s.value for s in JobStatus if s.finished]
+    query = (
+        select(Job)
+        .where(
+            Job.created_by_id == actor.id,
+            Job.parent_id.is_(None),
+            Job.status.in_(finished),
+            Job.finished_at > since,
+        )
+        .order_by(Job.finished_at, Job.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
 def request_cancel(*, session: Session, actor: Actor, job_id: int) -> Job:
     """Cancel a queued job at once; ask a running one to stop at its next check."""
     job = _job(session, job_id)

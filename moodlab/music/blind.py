@@ -24,6 +24,9 @@ from moodlab.core.models import Track, User
 from moodlab.core.models.users import new_blind_seed
 
 NAME_CHARS = 5  # base32: 32^5, about 33 million names, so two tracks rarely share one
+# The address a track's audio is fetched at (moodlab.ui.web): 32^20 codes, never guessed,
+# and one user's code for a track is not another's.
+CODE_CHARS = 20
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class BlindTrack:
 
     id: int  # for the vote buttons only: never shown
     name: str
+    code: str  # where the browser fetches its audio: /tracks/<code>
     path: str
     duration_s: float
     license: str | None
@@ -59,10 +63,18 @@ def blind_name(seed: str, track_id: int) -> str:
     return f"Track {code[:NAME_CHARS].decode()}"
 
 
+def listen_code(seed: str, track_id: int) -> str:
+    """The code of the track's audio address for the user with ``seed``: neither its id
+    nor its title, so the request the browser makes gives no mood away either."""
+    code = base64.b32encode(hashlib.sha256(f"listen:{seed}:{track_id}".encode()).digest())
+    return code[:CODE_CHARS].decode().lower()
+
+
 def blind(track: Track, seed: str) -> BlindTrack:
     return BlindTrack(
         id=track.id,
         name=blind_name(seed, track.id),
+        code=listen_code(seed, track.id),
         path=track.path,
         duration_s=track.duration_s,
         license=track.license,

@@ -20,7 +20,7 @@ from moodlab.core.reuse import KeptFiles
 from moodlab.core.storage import atomic_path, file_sha256
 from moodlab.music import audio, synth
 from moodlab.music import params as music_params
-from moodlab.music.params import MusicParams, params_for
+from moodlab.music.params import MusicParams, track_params
 
 GENERATED_DIR = "generated"
 # What a kept track's record holds (moodlab.core.reuse): Rendered's measured fields.
@@ -37,6 +37,12 @@ class DefaultTrack:
     mood: str
     number: int  # 1..tracks per mood
     seed: int  # this track's own seed, derived from the library seed
+    first_tonic: int = 0  # the key of the mood's track 1, derived from the library seed
+
+    @property
+    def params(self) -> MusicParams:
+        """The mood's cues (from moods.toml), with this track's tempo, key, lead and length."""
+        return track_params(self.mood, self.number, self.first_tonic)
 
     @property
     def path(self) -> str:
@@ -53,10 +59,20 @@ def track_seed(library_seed: int, mood: str, number: int) -> int:
     return int.from_bytes(digest[:4], "big")
 
 
+def first_tonic(library_seed: int, mood: str) -> int:
+    """The key (0 = C .. 11 = B) of a mood's track 1: the others step on from it."""
+    return hashlib.sha256(f"{library_seed}:{mood}:key".encode()).digest()[0] % 12
+
+
 def default_tracks(settings: Settings, seed: int | None = None) -> list[DefaultTrack]:
     library_seed = settings.music_seed if seed is None else seed
     return [
-        DefaultTrack(mood, number, track_seed(library_seed, mood, number))
+        DefaultTrack(
+            mood,
+            number,
+            track_seed(library_seed, mood, number),
+            first_tonic(library_seed, mood),
+        )
         for mood in moods.names()
         for number in range(1, settings.music_tracks_per_mood + 1)
     ]
@@ -82,7 +98,7 @@ def kept_tracks(settings: Settings) -> KeptFiles:
 def check_kept_track(path: Path, made: dict[str, Any], params: MusicParams) -> None:
     """Raise AudioError or ValueError unless ``path`` is the track ``made`` describes: an
     MP3 at the synthesiser's rate that decodes whole, as long as its record says, with
-    the mood's tempo and a key's name (docs/security.md, "Kept files")."""
+    the track's tempo and a key's name (docs/security.md, "Kept files")."""
     decoded = audio.decode(path, label="the kept track")
     if decoded.codec != "mp3" or decoded.source_rate != synth.SAMPLE_RATE:
         raise ValueError(
@@ -93,7 +109,7 @@ def check_kept_track(path: Path, made: dict[str, Any], params: MusicParams) -> N
             f"it lasts {decoded.duration_s:.2f} s where its record says {made['duration_s']} s"
         )
     if made["tempo_bpm"] != params.tempo_bpm:
-        raise ValueError(f"its record's tempo {made['tempo_bpm']} is not the mood's")
+        raise ValueError(f"its record's tempo {made['tempo_bpm']} is not the track's")
     if not KEY_NAME.fullmatch(made["key"]):
         raise ValueError(f"its record's key {made['key'][:20]!r} is not a key")
 
@@ -101,7 +117,7 @@ def check_kept_track(path: Path, made: dict[str, Any], params: MusicParams) -> N
 def kept_key(kept: KeptFiles, spec: DefaultTrack) -> str:
     """The key a rendered track is kept under: the synthesiser's code (``kept``), the
     mood's music parameters (from moods.toml), its seed and the sample rate."""
-    return kept.key(spec.mood, spec.seed, synth.SAMPLE_RATE, params_for(spec.mood))
+    return kept.key(spec.mood, spec.seed, synth.SAMPLE_RATE, spec.params)
 
 
 def discard_kept_duplicates(specs: list[DefaultTrack], settings: Settings, taken: set[str]) -> None:
@@ -132,7 +148,7 @@ def render_default_track(spec: DefaultTrack, settings: Settings) -> Rendered:
     """
     target = settings.music_dir / spec.path
     kept = kept_tracks(settings)
-    params = params_for(spec.mood)  # the mood's place on the circle, from moods.toml
+    params = spec.params  # the mood's place on the circle, from moods.toml, and the track's own
     key = kept_key(kept, spec)
     again = kept.copy_to(
         key, ".mp3", target, check=lambda path, made: check_kept_track(path, made, params)

@@ -21,7 +21,7 @@ a mood.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from moodlab.core import moods
 
@@ -34,6 +34,36 @@ PROGRESSIONS = {
     ("minor", "high"): ((0, 5, 6, 0), (0, 3, 4, 0), (0, 1, 0, 4)),
     ("minor", "low"): ((0, 5, 2, 6), (0, 3, 0, 4), (0, 5, 3, 4)),
 }
+
+
+@dataclass(frozen=True)
+class Lead:
+    """The melody's instrument: additive-synthesis settings that give it its colour."""
+
+    name: str
+    harmonics: int  # how many partials: 3 is nearly a sine (a flute), 12 is reedy
+    pluck: float | None  # struck and decaying (higher = shorter); 0 sustained; None: the mood's
+    attack_s: float | None  # None: the mood's (slower for dull, calm moods)
+    vibrato: bool  # on notes of a beat or longer
+    brightness: float  # added to the mood's brightness (clipped to 0.05..1)
+
+
+# The mood's own lead, as every track had before leads varied.
+MOOD_LEAD = Lead("mood lead", 10, None, None, True, 0.0)
+# Four instruments for the tracks of one mood to differ by (a track number picks one).
+LEADS = (
+    Lead("soft synth lead", 10, None, None, True, 0.0),
+    Lead("electric piano", 8, 2.2, 0.004, False, 0.1),
+    Lead("flute", 3, 0.0, 0.07, True, -0.15),
+    Lead("mallets", 6, 5.5, 0.002, False, 0.25),
+)
+# Tempo of track 1, 2, 3, 4 of a mood, as a share of the mood's tempo: at least 6 % apart,
+# so the mood's place on the circle still sets the pace.
+TEMPO_SHARES = (1.0, 1.14, 0.88, 1.07)
+# Length each aims at (seconds, tail included): a short, a long and two middle ones.
+LENGTHS_S = (36.0, 54.0, 44.0, 31.0)
+# Each next track of a mood starts a fourth above the last: four different keys.
+KEY_STEP = 5
 
 
 @dataclass(frozen=True)
@@ -51,6 +81,9 @@ class MusicParams:
     roughness: float  # 0..1: soft distortion for tense, angry moods
     reverb: float  # 0..1: wet share; calm moods sound more spacious
     sevenths: bool  # seventh chords: softer, richer harmony for calm moods
+    lead: Lead = MOOD_LEAD  # the melody's instrument
+    tonic: int | None = None  # 0 = C .. 11 = B; None: the seed picks
+    length_s: float | None = None  # what the length aims at; None: the seed picks 30-60 s
 
     @property
     def progressions(self) -> tuple[tuple[int, ...], ...]:
@@ -75,4 +108,20 @@ def params_for(mood_name: str) -> MusicParams:
         roughness=round(min(1.0, 2 * max(0.0, a - 0.3) * max(0.0, 0.3 - v)), 3),
         reverb=round(0.3 - 0.15 * a, 3),
         sevenths=a < 0,
+    )
+
+
+def track_params(mood_name: str, number: int, first_tonic: int) -> MusicParams:
+    """The mood's parameters for its default track ``number`` (1, 2, ...): the tracks of a
+    mood differ in tempo, key, lead instrument and length (docs/music.md, "How a track
+    is made"), while mode, register, loudness, density, articulation, roughness and
+    space stay the mood's. ``first_tonic`` is track 1's key, from the library seed."""
+    base = params_for(mood_name)
+    i = (number - 1) % len(LEADS)
+    return replace(
+        base,
+        tempo_bpm=round(base.tempo_bpm * TEMPO_SHARES[i], 1),
+        lead=LEADS[i],
+        tonic=(first_tonic + KEY_STEP * (number - 1)) % 12,
+        length_s=LENGTHS_S[i],
     )

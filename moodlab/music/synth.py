@@ -66,11 +66,13 @@ def midi_hz(note: float) -> float:
 
 
 def render(params: MusicParams, *, seed: int, seconds: float | None = None) -> Piece:
-    """A finished, normalised piece; ``seconds`` shortens it (tests), else 30-60 s."""
+    """A finished, normalised piece: ``seconds`` long (tests), else as long as
+    ``params.length_s`` aims at (whole bars), else 30-60 s as the seed picks."""
     rng = np.random.default_rng(seed)
-    tonic = int(rng.integers(0, 12))
+    drawn = int(rng.integers(0, 12))
+    tonic = drawn if params.tonic is None else params.tonic
     beat = 60.0 / params.tempo_bpm
-    bars = _bar_count(4 * beat, seconds, rng)
+    bars = _bar_count(4 * beat, seconds if seconds is not None else params.length_s, rng)
     progression = params.progressions[int(rng.integers(len(params.progressions)))]
     chords = [progression[i % len(progression)] for i in range(bars)]
     chords[-1] = 0  # end on the tonic
@@ -90,7 +92,7 @@ def render(params: MusicParams, *, seed: int, seconds: float | None = None) -> P
 
 def _bar_count(bar_s: float, seconds: float | None, rng: np.random.Generator) -> int:
     if seconds is not None:
-        return max(2, round((seconds - TAIL_S) / bar_s))
+        return max(2, round((seconds - TAIL_S) / bar_s))  # whole bars, the nearest
     # Whole four-bar phrases that, with the tail, last 30 to 60 seconds.
     fits = [n for n in range(4, 200, 4) if 32 <= n * bar_s + TAIL_S <= 58]
     if not fits:
@@ -297,14 +299,18 @@ def _melody(mix: _Mix, p: MusicParams, chords, scale, tonic: int, beat: float, r
                 position = min(max(position, 0), 11)
                 note = base + scale[position % 7] + 12 * (position // 7)
                 gate = duration * beat * p.articulation + (TAIL_S * 0.5 if final_bar else 0)
+                lead = p.lead
                 sound = tone(
                     note,
                     gate,
-                    brightness=p.brightness,
-                    attack_s=0.02 + 0.05 * (1 - p.brightness),
+                    brightness=min(1.0, max(0.05, p.brightness + lead.brightness)),
+                    attack_s=0.02 + 0.05 * (1 - p.brightness)
+                    if lead.attack_s is None
+                    else lead.attack_s,
                     release_s=0.25,
-                    vibrato=duration >= 1,
-                    pluck=0.0 if p.density <= 1 else 1.5,
+                    vibrato=lead.vibrato and duration >= 1,
+                    pluck=(0.0 if p.density <= 1 else 1.5) if lead.pluck is None else lead.pluck,
+                    harmonics=lead.harmonics,
                 )
                 mix.add(sound, (i * 4 + at) * beat, gain=0.30)
                 at += duration

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -29,7 +30,16 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import Track, TrackStatus, TrackVote
 from moodlab.core.timeutil import utcnow
-from moodlab.music.blind import BlindTrack, blind, blind_name, order_key, seed_of
+from moodlab.music.blind import (
+    CODE_CHARS,
+    BlindTrack,
+    blind,
+    blind_name,
+    listen_code,
+    order_key,
+    seed_of,
+)
+from moodlab.music.titles import generated_title
 from moodlab.votes.annotation import ANNOTATING, check_annotator, upsert_vote
 
 NOT_USABLE = "not usable"
@@ -67,6 +77,36 @@ def next_track(*, session: Session, actor: Actor, first: int | None = None) -> B
     seed = seed_of(session, actor)
     chosen = first if first in waiting else min(waiting, key=lambda i: order_key(seed, i))
     return blind(session.get_one(Track, chosen), seed)
+
+
+def next_tracks(
+    *, session: Session, actor: Actor, limit: int, first: int | None = None
+) -> list[BlindTrack]:
+    """The next ``limit`` tracks of the annotator's own queue (as ``next_track``): the
+    Music votes page holds them in the browser, so a vote brings the next at once."""
+    require_role(actor, *ANNOTATING, action=VOTE)
+    waiting = set(session.scalars(_waiting(user_id(actor, action=VOTE))))
+    seed = seed_of(session, actor)
+    ordered = sorted(waiting, key=lambda i: (i != first, order_key(seed, i)))[:limit]
+    return [blind(session.get_one(Track, i), seed) for i in ordered]
+
+
+def track_to_hear(*, session: Session, actor: Actor, settings: Settings, code: str) -> Path:
+    """The audio file of the track whose listening address for ``actor`` is ``code``.
+
+    Any track but a rejected one: the music votes page plays those waiting for a vote, and
+    one just undone. NotFound for a code of no such track (another user's, a guess) or a
+    file that is missing or lies outside the music dir.
+    """
+    require_role(actor, *ANNOTATING, action="listen to tracks")
+    seed = seed_of(session, actor)
+    rows = session.execute(select(Track.id, Track.path).where(Track.status != TrackStatus.REJECTED))
+    found = next((path for i, path in rows if listen_code(seed, i) == code), None)
+    root = settings.music_dir.resolve()
+    path = (root / found).resolve() if found else None
+    if path is None or not path.is_relative_to(root) or not path.is_file():
+        raise NotFound(f"no track at {code[:CODE_CHARS]!r}")
+    return path
 
 
 def tracks_left(*, session: Session, actor: Actor) -> int:
@@ -192,3 +232,6 @@ def _settle_status(session: Session, track: Track, settings: Settings) -> None:
         # A changed vote undid the quorum: back to what it was before the votes.
         track.status = TrackStatus.GENERATED if track.is_generated else TrackStatus.CANDIDATE
         track.mood = track.intended_mood
+    if track.is_generated and track.intended_mood:
+        # Its title names its mood ("Happy 2"): it follows the mood it was accepted for.
+        track.title = generated_title(track.path, track.intended_mood, track.mood)

@@ -18,10 +18,15 @@ import streamlit as st
 
 HTML = """
 <div class="ml-annotator">
-  <div class="ml-progress"></div>
+  <div class="ml-progress"><span class="ml-counts"></span><span class="ml-keys"></span></div>
   <div class="ml-error" hidden></div>
   <div class="ml-guide" hidden role="region" aria-label="The guidelines in short"></div>
-  <div class="ml-stage"><img class="ml-image" alt="the image to annotate"></div>
+  <div class="ml-stage">
+    <button class="ml-zoom-in" title="Show at full resolution (Z)"
+      aria-label="Show the image at full resolution">
+      <img class="ml-image" alt="the image to annotate">
+    </button>
+  </div>
   <div class="ml-loading" hidden role="status">Loading the next images…</div>
   <div class="ml-empty" hidden>Nothing is waiting for your vote. Thank you!</div>
   <div class="ml-moods"></div>
@@ -30,6 +35,13 @@ HTML = """
     <button class="ml-undo" data-key="u">Undo <kbd>U</kbd></button>
     <button class="ml-help" data-key="?" aria-expanded="false">Guidelines <kbd>?</kbd></button>
   </div>
+  <div class="ml-zoom" hidden role="dialog" aria-label="The image at full resolution">
+    <div class="ml-zoom-bar">
+      <span class="ml-zoom-note" role="status"></span>
+      <button class="ml-zoom-close">Close <kbd>Esc</kbd></button>
+    </div>
+    <img class="ml-zoom-image" alt="the image at full resolution">
+  </div>
 </div>
 """
 
@@ -37,25 +49,33 @@ CSS = """
 .ml-annotator { font-family: var(--st-font, sans-serif); color: var(--st-text-color); }
 .ml-progress { font-size: 0.9rem; opacity: 0.75; margin-bottom: 0.5rem; }
 .ml-error { color: #b42318; margin-bottom: 0.5rem; }
-.ml-stage { height: min(560px, 60vh); display: flex; align-items: flex-start; }
-/* The rules above set display, which would otherwise beat the hidden attribute. */
+/* No stage of a fixed height: the image takes the height it needs, up to what leaves
+   the ten buttons on screen below it (the script sets --ml-image-max). */
+.ml-stage { display: flex; justify-content: center; }
+/* The rules above and below set display, which would otherwise beat the hidden attribute. */
 .ml-annotator [hidden] { display: none !important; }
-.ml-image { max-height: min(560px, 60vh); max-width: 100%; border-radius: 0.5rem; }
-/* Four buttons a row where they fit; on a phone (390 px) they wrap to two, never cut off. */
-.ml-moods, .ml-actions {
-  display: grid; grid-template-columns: repeat(auto-fit, minmax(min(9rem, 100%), 1fr));
-  gap: 0.5rem;
+.ml-annotator .ml-zoom-in {
+  padding: 0; border: 0; background: none; cursor: zoom-in; display: block; min-height: 0;
 }
+.ml-image {
+  display: block; max-width: 100%; max-height: var(--ml-image-max, 60vh);
+  border-radius: 0.5rem;
+}
+/* Four buttons a row, eight moods in two rows in circle order, as on a laptop. */
+.ml-moods, .ml-actions { display: grid; grid-template-columns: repeat(4, 1fr); gap: 0.5rem; }
+.ml-actions { grid-template-columns: repeat(2, 1fr); }
 @media (min-width: 640px) {
-  .ml-moods, .ml-actions { grid-template-columns: repeat(4, 1fr); }
+  .ml-actions { grid-template-columns: repeat(4, 1fr); }
 }
-.ml-loading { height: 560px; opacity: 0.7; }
-.ml-moods { margin-top: 0.75rem; }
+.ml-loading { min-height: 12rem; opacity: 0.7; }
+.ml-moods { margin-top: 0.5rem; }
 .ml-actions { margin-top: 0.5rem; }
 .ml-annotator button {
-  padding: 0.45rem 0.5rem; border-radius: 0.5rem; cursor: pointer; font-size: 1rem;
+  padding: 0.25rem 0.4rem; border-radius: 0.5rem; cursor: pointer; font-size: 1rem;
   border: 1px solid rgba(49, 51, 63, 0.2); background: var(--st-background-color, white);
   color: inherit; white-space: nowrap; font-family: inherit; min-width: 0;
+  /* A finger's size (44 px), and no double-tap zoom delay on a phone. */
+  min-height: 2.75rem; touch-action: manipulation;
 }
 .ml-annotator button:hover { border-color: var(--st-primary-color); }
 .ml-annotator button:disabled { opacity: 0.4; cursor: default; }
@@ -77,6 +97,25 @@ CSS = """
 .ml-guide dt { font-weight: 600; }
 .ml-guide dd { margin: 0; opacity: 0.85; }
 .ml-annotator kbd { opacity: 0.55; font-size: 0.8rem; margin-left: 0.35rem; font-family: inherit; }
+/* On a phone, or wherever there is no keyboard, no key hints: the labels need the room. */
+@media (max-width: 639px), (hover: none) and (pointer: coarse) {
+  .ml-annotator kbd, .ml-keys { display: none; }
+  .ml-annotator button { font-size: 0.95rem; padding: 0.25rem 0.15rem; }
+  .ml-moods, .ml-actions { gap: 0.375rem; }
+}
+/* The full-resolution view: the whole window, the image at its own size, scrolled
+   with a finger or the wheel; a tap on the image or Esc closes it. */
+.ml-zoom {
+  position: fixed; inset: 0; z-index: 1000200; background: rgba(14, 17, 23, 0.94);
+  overflow: auto; overscroll-behavior: contain;
+}
+.ml-zoom-bar {
+  position: sticky; top: 0; left: 0; display: flex; gap: 0.75rem; align-items: center;
+  justify-content: space-between; padding: 0.5rem 0.75rem; color: white;
+  background: rgba(14, 17, 23, 0.8); font-size: 0.9rem;
+}
+.ml-annotator .ml-zoom-close { background: white; color: #0e1117; }
+.ml-zoom-image { display: block; max-width: none; margin: 0 auto; cursor: zoom-out; }
 """
 
 JS = """
@@ -95,7 +134,7 @@ export default function (component) {
     if (s && s.timer) clearInterval(s.timer);
     s = window.__moodlabAnnotator = {
       owner: data.owner, outbox: [], seq: 0, preloaded: new Map(), queue: [], done: [],
-      lastSend: 0, timer: null,
+      lastSend: 0, timer: null, fullSize: new Map(), zoomed: null,
     };
   }
   s.data = data;
@@ -104,6 +143,11 @@ export default function (component) {
   s.outbox = s.outbox.filter((entry) => entry.seq > data.acked);
   s.seq = Math.max(s.seq, data.acked);
   const q = (selector) => s.root.querySelector(selector);
+  // The full-resolution copy a zoom asked for comes once, with the rerun that follows.
+  if (data.zoom) {
+    s.fullSize.set(data.zoom.id, data.zoom.src);
+    for (const id of [...s.fullSize.keys()].slice(0, -3)) s.fullSize.delete(id);  // megabytes each
+  }
 
   const moodsBox = q(".ml-moods");
   if (!moodsBox.childElementCount) {
@@ -174,9 +218,54 @@ export default function (component) {
   const keep = new Set([...s.queue, ...s.done, ...data.queue].map((item) => item.id));
   for (const id of [...s.preloaded.keys()]) if (!keep.has(id)) s.preloaded.delete(id);
 
+  // The image is as tall as it may be with the ten buttons still on screen below it,
+  // with the page scrolled to its top: no fixed stage, no empty band under a small image.
+  function fit() {
+    const stage = q(".ml-stage");
+    if (stage.hidden || !s.root.isConnected) return;
+    let scrolled = window.scrollY;
+    for (let node = s.root; node; node = node.parentNode || node.host) {
+      if (node.nodeType === 1 && node.scrollTop) scrolled += node.scrollTop;
+    }
+    const box = stage.getBoundingClientRect();
+    const below = q(".ml-actions").getBoundingClientRect().bottom - box.bottom;
+    const room = window.innerHeight - (box.top + scrolled) - below - 12;
+    s.root.style.setProperty("--ml-image-max", `${Math.max(160, Math.floor(room))}px`);
+  }
+  s.fit = fit;
+
+  // Tap (or Z): the image at full resolution over the whole window; tap or Esc closes it.
+  function showZoom() {
+    const zoom = q(".ml-zoom");
+    const id = s.zoomed;
+    zoom.hidden = id === null;
+    if (id === null) return;
+    const image = q(".ml-zoom-image");
+    const full = s.fullSize.get(id);
+    const src = full || (s.preloaded.get(id) || {}).src;
+    if (src && image.getAttribute("src") !== src) image.src = src;
+    image.dataset.imageId = String(id);
+    image.dataset.full = full ? "yes" : "no";
+    const note = q(".ml-zoom-note");
+    if (!full) note.textContent = "Loading the full resolution…";
+    const sized = () => {
+      if (full && s.zoomed === id) {
+        note.textContent = `${image.naturalWidth} × ${image.naturalHeight} px, full resolution`;
+      }
+    };
+    if (image.complete) sized(); else image.onload = sized;
+  }
+  s.zoom = (open) => {
+    const current = s.queue[0];
+    s.zoomed = open && current ? current.id : null;
+    if (s.zoomed !== null && !s.fullSize.has(s.zoomed)) s.setTriggerValue("zoom", s.zoomed);
+    showZoom();
+  };
+
   function render() {
     const current = s.queue[0];
-    q(".ml-progress").textContent = s.data.progress;
+    q(".ml-counts").textContent = s.data.counts;
+    q(".ml-keys").textContent = s.data.keys ? ` · ${s.data.keys}` : "";
     const error = q(".ml-error");
     error.hidden = !s.data.error;
     error.textContent = s.data.error || "";
@@ -195,6 +284,9 @@ export default function (component) {
       const nextFrame = () => requestAnimationFrame(() => requestAnimationFrame(painted));
       img.decode().then(nextFrame, nextFrame);
     }
+    if (s.zoomed !== null && (!current || s.zoomed !== current.id)) s.zoomed = null;
+    showZoom();
+    requestAnimationFrame(fit);
   }
 
   function flush() {
@@ -217,6 +309,8 @@ export default function (component) {
       q(".ml-help").setAttribute("aria-expanded", String(!guide.hidden));
       return;
     }
+    if (key === "escape" || key === "z") return s.zoom(key === "z" && s.zoomed === null);
+    if (s.zoomed !== null) s.zoom(false);  // a vote from the zoomed view closes it
     if (key === "u") {
       const last = s.done.pop();
       if (last) s.queue.unshift(last);
@@ -241,7 +335,7 @@ export default function (component) {
       if (typing || (target && target.isContentEditable)) return;
       const key = event.key.toLowerCase();
       const state = window.__moodlabAnnotator;
-      if (state && /^[0-8u?]$/.test(key)) {
+      if (state && (/^[0-8uz?]$/.test(key) || (key === "escape" && state.zoomed !== null))) {
         event.preventDefault();
         state.press(key);
       }
@@ -250,8 +344,18 @@ export default function (component) {
   if (!s.root.__moodlabClicks) {
     s.root.__moodlabClicks = true;
     s.root.addEventListener("click", (event) => {
+      const state = window.__moodlabAnnotator;
+      if (event.target.closest(".ml-zoom-in")) return state.zoom(true);
+      if (event.target.closest(".ml-zoom-close, .ml-zoom-image")) return state.zoom(false);
       const button = event.target.closest("button[data-key]");
-      if (button && !button.disabled) window.__moodlabAnnotator.press(button.dataset.key);
+      if (button && !button.disabled) state.press(button.dataset.key);
+    });
+  }
+  if (!window.__moodlabFit) {
+    window.__moodlabFit = true;
+    window.addEventListener("resize", () => {
+      const state = window.__moodlabAnnotator;
+      if (state && state.fit) state.fit();
     });
   }
   // A send Streamlit dropped (it was busy with a rerun) is sent again: answers still
@@ -275,3 +379,8 @@ annotator = st.components.v2.component("moodlab_annotator", html=HTML, css=CSS, 
 def data_url(path: Path) -> str:
     """The display copy inline, so the browser can hold the next ones ready."""
     return "data:image/jpeg;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def full_size_url(media_type: str, data: bytes) -> str:
+    """A full-resolution original inline, for the zoom (never cached: it may be megabytes)."""
+    return f"data:{media_type};base64," + base64.b64encode(data).decode("ascii")

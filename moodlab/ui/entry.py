@@ -43,8 +43,9 @@ def login_page() -> None:
         notice.info(message)
 
     with st.form("login"):
-        name = st.text_input("User name")
-        password = st.text_input("Password", type="password")
+        # Autocomplete names what each field holds, so password managers fill them in.
+        name = st.text_input("User name", autocomplete="username")
+        password = st.text_input("Password", type="password", autocomplete="current-password")
         submitted = st.form_submit_button("Log in", type="primary")
 
     if submitted:
@@ -81,9 +82,15 @@ def setup_page() -> None:
 
     with st.form("setup"):
         token = st.text_input("Set-up token", type="password") if needs_token else None
-        name = st.text_input("Lead's user name", max_chars=64)
-        password = st.text_input("Password", type="password", help="at least 8 characters")
-        again = st.text_input("Password again", type="password")
+        name = st.text_input("Lead's user name", max_chars=64, autocomplete="username")
+        password = st.text_input(
+            "Password",
+            type="password",
+            autocomplete="new-password",
+            help="at least 8 characters, and not a common password: three or four uncommon"
+            " words make a good one",
+        )
+        again = st.text_input("Password again", type="password", autocomplete="new-password")
         submitted = st.form_submit_button("Create lead and log in", type="primary")
 
     if not submitted:

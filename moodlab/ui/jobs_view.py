@@ -15,6 +15,7 @@ from moodlab.job_kinds import KINDS
 from moodlab.jobs import queue as jobs
 from moodlab.ui.session import database, settings
 from moodlab.ui.text import plain
+from moodlab.ui.times import local
 
 STATUS_ICONS = {
     JobStatus.QUEUED: ":material/schedule:",
@@ -80,7 +81,7 @@ def _silent_for(job: Job) -> float | None:
 def _details(job: Job) -> None:
     by = job.created_by.name if job.created_by else "command line"
     st.caption(
-        f"started by {by} · created {job.created_at:%Y-%m-%d %H:%M:%S} UTC"
+        f"started by {by} · created {local(job.created_at, seconds=True)}"
         f" · attempt {job.attempts} · worker {job.worker or '-'}"
     )
     with st.expander("Log and result"):

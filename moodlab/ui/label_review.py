@@ -22,6 +22,7 @@ from moodlab.images.intake import thumbnail_path
 from moodlab.ui import charts, session
 from moodlab.ui.layout import act
 from moodlab.ui.text import plain
+from moodlab.ui.times import local
 from moodlab.votes import rounds
 
 SHOWN = 12  # disputed images drawn at once; `moodlab review list` has them all
@@ -78,7 +79,7 @@ def _disputed(item: Disputed, actor: Actor, store: ContentStore) -> None:
     facts.caption(plain(f"Votes, round {item.round}: {votes}"))
     if item.excluded is not None:
         by, at = item.excluded.by or "the command line", item.excluded.at
-        note = f"Excluded from new snapshots by {by}, {at:%Y-%m-%d %H:%M} UTC"
+        note = f"Excluded from new snapshots by {by}, {local(at)}"
         facts.caption(plain(f"{note}: {item.excluded.reason}"))
     chart.altair_chart(
         charts.mood_probabilities(item.probs, label=item.label, suggested=item.suggested),
@@ -125,7 +126,7 @@ def _history(actor: Actor, image_id: int) -> None:
             "round": r.round,
             "annotator": v["annotator"],
             "mood": v["mood"],
-            "voted": f"{v['at']:%Y-%m-%d %H:%M}",
+            "voted": local(v["at"]),
             "state": "current" if r.closed_at is None else "archived",
         }
         for r in found.rounds
@@ -138,15 +139,12 @@ def _history(actor: Actor, image_id: int) -> None:
             tie = f"; its tie-break: {r.tie_break}" if r.tie_break else ""
             st.caption(
                 plain(
-                    f"Round {r.round} closed {r.closed_at:%Y-%m-%d %H:%M} UTC by"
+                    f"Round {r.round} closed {local(r.closed_at)} by"
                     f" {r.closed_by or 'the command line'}: {r.reason}{tie}"
                 )
             )
     for e in found.exclusions:
-        lifted = f", lifted {e.lifted_at:%Y-%m-%d %H:%M}" if e.lifted_at else ""
+        lifted = f", lifted {local(e.lifted_at)}" if e.lifted_at else ""
         st.caption(
-            plain(
-                f"Excluded {e.at:%Y-%m-%d %H:%M} UTC by {e.by or 'the command line'}:"
-                f" {e.reason}{lifted}"
-            )
+            plain(f"Excluded {local(e.at)} by {e.by or 'the command line'}: {e.reason}{lifted}")
         )

@@ -157,6 +157,19 @@ def test_annotators_are_refused_lead_services(database, lead, annotator, call, a
     assert str(refused.value) == f"anna (annotator) may not {action}: it needs the lead role"
 
 
+def test_the_first_lead_may_not_take_a_common_password(database):
+    with pytest.raises(MoodlabError, match="too easy to guess"), database.session() as session:
+        auth.create_first_lead(session=session, name="lena", password="password1234")
+    with database.session() as session:
+        assert auth.count_users(session=session) == 0  # nothing stored
+        auth.create_first_lead(session=session, name="lena", password=PASSWORD)
+
+
+def test_a_new_password_is_checked_like_a_first_one(database, annotator):
+    with pytest.raises(MoodlabError, match="too easy to guess"), database.session() as session:
+        auth.set_password(session=session, actor=annotator, name="anna", password="iloveyou1")
+
+
 def test_anyone_may_change_their_own_password(database, settings, annotator):
     with database.session() as session:
         auth.set_password(session=session, actor=annotator, name="anna", password="a-new-secret")
@@ -170,6 +183,9 @@ def test_anyone_may_change_their_own_password(database, settings, annotator):
         ("../etc", PASSWORD, "is not allowed"),
         ("<script>", PASSWORD, "is not allowed"),
         ("ok_name", "short", "too short"),
+        ("ok_name", "password1234", "too easy to guess: This is a very common password"),
+        ("ok_name", "qwertyuiop", "too easy to guess"),
+        ("ok_name", "ok_name1234", "too easy to guess"),  # the name, and digits
         ("LENA", PASSWORD, "already exists"),
     ],
 )

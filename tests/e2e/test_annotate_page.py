@@ -156,7 +156,7 @@ def test_the_mood_buttons_wrap_on_a_phone(server, browser_page):
     page.locator("img.ml-image").wait_for()
     page.set_viewport_size({"width": 390, "height": 844})
     page.wait_for_timeout(500)
-    buttons = page.locator(".ml-annotator button")
+    buttons = page.locator(".ml-annotator button[data-key]")
     assert buttons.count() == 11  # eight moods, skip, undo, the guidelines (?)
     for i in range(buttons.count()):
         box = buttons.nth(i).bounding_box()
@@ -165,3 +165,88 @@ def test_the_mood_buttons_wrap_on_a_phone(server, browser_page):
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, label
         assert inner, f"the label of {label!r} is cut off"
     screenshot(page, "annotate-390px")
+
+
+# Where the image and the ten buttons are, with the page scrolled to its top.
+GEOMETRY = """() => {
+  const s = window.__moodlabAnnotator;
+  const box = (el) => el.getBoundingClientRect();
+  const image = box(s.root.querySelector('.ml-image'));
+  const buttons = [...s.root.querySelectorAll('button[data-key]')].map((b) => ({
+    label: b.innerText, ...box(b).toJSON(), clipped: b.scrollWidth > b.clientWidth,
+  }));
+  return {image: image.toJSON(), buttons, height: window.innerHeight, width: window.innerWidth};
+}"""
+PHONE, LAPTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 800}
+SHOTS = ARTIFACTS / "annotate-fit"
+
+
+def check_fit(page, size: dict, name: str) -> None:
+    """The image and all ten actions on one screen; no empty stage under the image."""
+    page.set_viewport_size(size)
+    page.wait_for_timeout(700)  # the layout, and the widget's fit after it
+    g = page.evaluate(GEOMETRY)
+    image, buttons = g["image"], g["buttons"]
+    assert len(buttons) == 10
+    for b in buttons:
+        assert b["top"] >= 0 and b["bottom"] <= g["height"], f"{b['label']} off screen: {g}"
+        assert b["left"] >= 0 and b["right"] <= g["width"], f"{b['label']} cut at the side"
+        assert not b["clipped"], f"the label of {b['label']!r} is cut off"
+        assert b["height"] >= 44, f"{b['label']} is smaller than a finger ({b['height']} px)"
+    first_row = min(b["top"] for b in buttons)
+    assert image["bottom"] <= first_row, "the image runs under the buttons"
+    assert first_row - image["bottom"] <= 24, f"an empty band under the image: {g}"
+    assert image["height"] >= 150, f"the image is squeezed: {image}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}-{size['width']}.png"))
+
+
+def test_the_image_and_all_ten_actions_fit_a_phone_and_a_laptop(server, browser_page):
+    settings = Settings.from_env()
+    database = Database(settings.database_url)
+    add_user(database, "anna", Role.ANNOTATOR)
+    intake = Intake(settings, database)
+    sizes = {"small": (320, 200), "portrait": (900, 1200), "large": (2400, 1600)}
+    ids = {
+        intake.add_bytes(media.jpeg(4000 + i, size), Provenance(source=name)): name
+        for i, (name, size) in enumerate(sizes.items())
+    }
+    page = browser_page
+    log_in(page, server, "anna", PASSWORD)
+    page.get_by_role("link", name="Annotate").click()
+    page.wait_for_function("() => window.__moodlabShown")
+    for _ in ids:
+        shown = page.evaluate("() => window.__moodlabShown.id")
+        name = ids[shown]
+        check_fit(page, PHONE, name)
+        if name == "small":  # shown at its own size, not blown up
+            assert page.locator(".ml-image").bounding_box()["width"] == 320
+        if name == "large":
+            # A tap shows the original's own pixels, over the whole window; a tap closes it.
+            page.locator(".ml-image").click()
+            zoomed = page.locator(".ml-zoom-image")
+            zoomed.wait_for()
+            page.wait_for_function(
+                "() => { const z = document.querySelector('.ml-zoom-image')"
+                " || window.__moodlabAnnotator.root.querySelector('.ml-zoom-image');"
+                " return z.dataset.full === 'yes' && z.complete && z.naturalWidth === 2400; }"
+            )
+            page.get_by_text("2400 × 1600 px, full resolution").wait_for()
+            box = page.locator(".ml-zoom").bounding_box()
+            assert box == {"x": 0, "y": 0, "width": 390, "height": 844}
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "zoom-390.png"))
+            zoomed.click(position={"x": 5, "y": 5})
+            page.locator(".ml-zoom").wait_for(state="hidden")
+        check_fit(page, LAPTOP, name)
+        if name == "large":  # on a laptop too: Z opens, Esc closes
+            page.keyboard.press("z")
+            page.get_by_text("2400 × 1600 px, full resolution").wait_for()
+            page.screenshot(path=str(SHOTS / "zoom-1280.png"))
+            page.keyboard.press("Escape")
+            page.locator(".ml-zoom").wait_for(state="hidden")
+        page.keyboard.press("0")  # skip to the next
+        page.wait_for_timeout(300)
+    with database.session() as session:
+        stored = session.scalars(select(ImageVote.image_id)).all()
+    assert sorted(stored) == sorted(ids)  # the zoom voted nothing; each skip is one answer

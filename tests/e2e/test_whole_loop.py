@@ -165,6 +165,16 @@ def test_the_whole_loop_in_the_browser(lab, site, server, browser_page, tmp_path
             go(page, "Music votes")
             page.locator("audio").first.wait_for(state="attached", timeout=120_000)
             screenshot(page, "whole-loop-06-music-votes")
+            # A track is heard before it is voted: played muted (chromium's autoplay
+            # rule) and fast, until the buttons open.
+            page.evaluate(
+                "() => { const p = window.__moodlabTrackVoter.root.querySelector('audio');"
+                " p.muted = true; p.playbackRate = 8; p.play(); }"
+            )
+            page.wait_for_function(
+                "() => !window.__moodlabTrackVoter.root.querySelector('.mv-moods button').disabled",
+                timeout=30_000,
+            )
             page.keyboard.press("1")
             page.wait_for_timeout(1500)
             assert count(database, select(func.count(TrackVote.id))) == 1

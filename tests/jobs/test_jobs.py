@@ -444,3 +444,27 @@ def test_a_worker_runs_the_start_up_tasks_it_is_handed_before_any_job(database, 
 
     assert worker_of(settings, database, on_start=[task]).run(once=True) == 1
     assert seen == [(settings.data_dir, database, JobStatus.QUEUED)]
+
+
+def test_a_users_ended_jobs_are_theirs_whole_and_newer_than_asked(database, lead, annotator):
+    from moodlab.jobs.queue import ended_jobs_of
+
+    start = utcnow()
+    with database.session() as session:
+        mine = [Job(kind="train", created_by_id=annotator.id) for _ in range(3)]
+        theirs = Job(kind="train", created_by_id=lead.id)
+        session.add_all([*mine, theirs])
+        session.flush()
+        part = Job(kind="train_fold", created_by_id=annotator.id, parent_id=mine[0].id)
+        session.add(part)
+        session.flush()
+        jobs.finish(mine[2], JobStatus.FAILED, error="out of memory")
+        jobs.finish(mine[0], JobStatus.SUCCEEDED)
+        jobs.finish(theirs, JobStatus.SUCCEEDED)
+        jobs.finish(part, JobStatus.SUCCEEDED)  # a run's part: its run tells
+        ids = [j.id for j in mine]  # mine[1] is still queued
+    with database.session() as session:
+        ended = ended_jobs_of(session=session, actor=annotator, since=start)
+        assert [j.id for j in ended] == [ids[2], ids[0]]  # in the order they ended
+        last = ended[-1].finished_at
+        assert ended_jobs_of(session=session, actor=annotator, since=last) == []

@@ -111,7 +111,7 @@ def assert_made_again(database, settings, rendered_cache, caplog, renders, repor
 BAD_RECORDS = {
     "a field of the wrong type": lambda r: r["extra"].update(duration_s="long"),
     "a field missing": lambda r: r["extra"].pop("tempo_bpm"),
-    "a tempo that is not the mood's": lambda r: r["extra"].update(tempo_bpm=999.0),
+    "a tempo that is not the track's": lambda r: r["extra"].update(tempo_bpm=999.0),
 }
 
 
@@ -190,7 +190,7 @@ def test_a_kept_track_that_is_a_symbolic_link_is_never_followed(
     ("change", "reason"),
     [
         (dict(duration_s=3.0), "where its record says 3.0 s"),
-        (dict(tempo_bpm=999.0), "its record's tempo 999.0 is not the mood's"),
+        (dict(tempo_bpm=999.0), "its record's tempo 999.0 is not the track's"),
         (dict(key="A minor" * 10), "its record's key 'A minorA minorA mino' is not a key"),
     ],
 )
@@ -203,7 +203,7 @@ def test_a_kept_track_is_checked_against_every_field_of_its_record(
     made = json.loads(record_file.read_text())["extra"]
     copy = tmp_path / "track.mp3"
     shutil.copy(file, copy)
-    params = default_tracks.params_for(spec.mood)
+    params = spec.params
     default_tracks.check_kept_track(copy, made, params)  # as kept: passes
     with pytest.raises(ValueError, match=re.escape(reason)):
         default_tracks.check_kept_track(copy, made | change, params)
@@ -215,4 +215,4 @@ def test_a_kept_track_that_is_other_audio_is_refused_by_its_check(one_per_mood, 
     wav = tmp_path / "track.mp3"  # a WAV named like the track
     wav.write_bytes(beat_wav(seconds=made["duration_s"]))
     with pytest.raises(ValueError, match=r"it is pcm_\w+ at 44100 Hz, not MP3 at 44100 Hz"):
-        default_tracks.check_kept_track(wav, made, default_tracks.params_for(spec.mood))
+        default_tracks.check_kept_track(wav, made, spec.params)

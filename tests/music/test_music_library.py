@@ -243,3 +243,36 @@ def test_cli_generates_lists_and_imports(env, tmp_path):
     assert added.returncode == 0, added.stderr
     row = json.loads(added.stdout)
     assert (row["status"], row["mood"], row["license"]) == ("candidate", "Angry", "CC-BY-4.0")
+
+
+def test_a_default_tracks_title_follows_the_mood_it_is_accepted_for(database, settings):
+    from moodlab.core.models import Role
+    from moodlab.music import library
+    from moodlab.music.votes import vote_track
+    from tests.conftest import add_user
+
+    path = "generated/happy-2-seed77.mp3"
+    track_id = make_track(database, settings, path, TrackStatus.GENERATED, "Happy", generated=True)
+    with database.session() as session:
+        session.get_one(Track, track_id).title = "Happy 2"
+    people = [add_user(database, name, Role.ANNOTATOR) for name in ("ana", "ben", "cai")]
+
+    def vote(person, mood):
+        with database.session() as session:
+            vote_track(
+                session=session, actor=person, settings=settings, track_id=track_id, mood=mood
+            )
+
+    def listed():
+        with database.session() as session:
+            track = session.get_one(Track, track_id)
+            return track.mood, track.title
+
+    for person in people:
+        vote(person, "Peaceful")
+    assert listed() == ("Peaceful", "Peaceful (made as Happy 2)")
+    with database.session() as session:
+        [track] = library.list_tracks(session=session)
+        assert library.track_row(track, settings)["title"] == "Peaceful (made as Happy 2)"
+    vote(people[2], "Tired")  # the quorum undone: back to the mood it was made for
+    assert listed() == ("Happy", "Happy 2")

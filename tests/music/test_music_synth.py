@@ -124,3 +124,41 @@ def test_a_full_piece_lasts_30_to_60_seconds_and_ends_quietly():
     assert 30 <= piece.duration_s <= 60
     tail = piece.samples[-synth.SAMPLE_RATE // 10 :]
     assert np.abs(tail).max() < 0.05
+
+
+def test_the_default_tracks_of_a_mood_differ_in_tempo_key_lead_and_length(settings):
+    from itertools import combinations
+
+    from moodlab.music.default_tracks import default_tracks
+
+    for mood in moods.names():
+        specs = [s for s in default_tracks(settings, seed=0) if s.mood == mood]
+        params = [s.params for s in specs]
+        assert len(params) == 4
+        for a, b in combinations(params, 2):
+            assert abs(a.tempo_bpm - b.tempo_bpm) >= 0.05 * min(a.tempo_bpm, b.tempo_bpm), mood
+        assert len({p.tonic for p in params}) == 4, mood
+        assert len({p.lead.name for p in params}) == 4, mood
+        assert len({p.length_s for p in params}) == 4, mood
+        # What makes it the mood stays the mood's.
+        base = params_for(mood)
+        assert {(p.mode, p.density, p.loudness_lufs, p.melody_base) for p in params} == {
+            (base.mode, base.density, base.loudness_lufs, base.melody_base)
+        }
+
+
+def test_two_tracks_of_one_mood_sound_different(settings):
+    """Rendered: Tired 1 and Tired 3 (the slowest mood, where all were 41 s and 50 BPM)."""
+    from moodlab.music.default_tracks import default_tracks
+
+    one, three = [s for s in default_tracks(settings, seed=0) if s.mood == "Tired"][0:3:2]
+    first = synth.render(one.params, seed=one.seed)
+    other = synth.render(three.params, seed=three.seed)
+    assert first.key != other.key and first.tempo_bpm != other.tempo_bpm
+    assert abs(first.duration_s - other.duration_s) >= 4
+    assert (
+        30
+        <= min(first.duration_s, other.duration_s)
+        <= max(first.duration_s, other.duration_s)
+        <= 60
+    )
