@@ -104,7 +104,7 @@ with upload_tab, st.form("upload", clear_on_submit=True):
                 session=db,
                 actor=actor,
                 settings=settings,
-                files=[(f.name, f.getvalue()) for f in files or []],
+                files=[(f.name, f) for f in files or []],
             )
         )
 

@@ -93,7 +93,7 @@ if actor.is_lead:
                         actor=actor,
                         settings=settings,
                         name=upload.name,
-                        data=upload.getvalue(),
+                        data=upload,
                         mood=None if mood == "(none)" else mood,
                         title=title or None,
                         license=licence,

@@ -76,7 +76,7 @@ else:
                         session=db,
                         actor=actor,
                         settings=settings,
-                        files=[(f.name, f.getvalue()) for f in files or []],
+                        files=[(f.name, f) for f in files or []],
                         params=params,
                     ).id
                 st.session_state["video_job"] = job_id

@@ -47,6 +47,31 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# An upload as a service takes it: bytes (the command line, tests), or a file object read
+# from its start (Streamlit's UploadedFile), copied in chunks rather than copied whole.
+Upload = bytes | BinaryIO
+UPLOAD_CHUNK = 1 << 20  # 1 MiB
+
+
+def upload_size(data: Upload) -> int:
+    """How many bytes ``data`` holds, without reading it."""
+    if isinstance(data, bytes):
+        return len(data)
+    data.seek(0, os.SEEK_END)
+    size = data.tell()
+    data.seek(0)
+    return size
+
+
+def copy_upload(data: Upload, handle: BinaryIO) -> None:
+    """Write ``data`` to ``handle`` a MiB at a time (a file object from its start)."""
+    if isinstance(data, bytes):
+        handle.write(data)
+        return
+    data.seek(0)
+    shutil.copyfileobj(data, handle, UPLOAD_CHUNK)
+
+
 def file_within(root: Path, path: Path) -> Path:
     """``path``, resolved, when it is a regular file inside ``root``; else NotFound.
 
