@@ -46,7 +46,9 @@ def section(actor: Actor, settings: Settings) -> None:
         format_func=lambda i: f"model #{i} ({by_id[i].arch}, snapshot #{by_id[i].snapshot_id})",
     )
     with session.database().session() as db:
-        found = label_review.label_review(session=db, actor=actor, model_id=chosen)
+        found = label_review.label_review(
+            session=db, actor=actor, settings=settings, model_id=chosen
+        )
     if found is None:
         return
     st.caption(
