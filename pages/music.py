@@ -173,15 +173,33 @@ def track_row(track) -> None:
     )
 
 
+# Rows drawn per group until "Show all" is ticked: each row is a dozen elements, and
+# 200 tracks drawn whole took about 0.9 s of CPU a rerun (docs/benchmarks.md).
+ROWS_SHOWN = 8
+
+
+def shown_rows(key: str, rows: list) -> list:
+    """The first ROWS_SHOWN of ``rows``, or all of them once the group's box is ticked."""
+    if len(rows) > ROWS_SHOWN and not st.session_state.get(key):
+        return rows[:ROWS_SHOWN]
+    return rows
+
+
+def show_all_box(key: str, rows: list) -> None:
+    if len(rows) > ROWS_SHOWN:
+        st.checkbox(f"Show all {len(rows)}", key=key)
+
+
 # One table per mood, a row per track: the library's four tracks per mood take four
 # short rows (cards three across left one alone per mood and made the page very tall).
 if shelf.waiting:  # whatever the status filter: their status is not the annotator's to see
     st.subheader(f"Not voted by you yet ({len(shelf.waiting)} left on Music votes)")
     with st.container(border=True):
-        for i, blind_track in enumerate(shelf.waiting):
+        for i, blind_track in enumerate(shown_rows("music-all-waiting", shelf.waiting)):
             if i:
                 st.divider()
             waiting_row(blind_track)
+    show_all_box("music-all-waiting", shelf.waiting)
 groups = [(m.name, [t for t in known if t.mood == m.name]) for m in moods.all_moods()]
 groups.append(("No mood yet", [t for t in known if t.mood is None]))
 for name, members in groups:
@@ -190,7 +208,8 @@ for name, members in groups:
         continue
     st.subheader(f"{name} ({len(members)})")
     with st.container(border=True):
-        for i, track in enumerate(members):
+        for i, track in enumerate(shown_rows(f"music-all-{name}", members)):
             if i:
                 st.divider()
             track_row(track)
+    show_all_box(f"music-all-{name}", members)

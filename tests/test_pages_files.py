@@ -137,3 +137,16 @@ def test_held_near_duplicates_come_a_page_at_a_time_in_one_query(database, setti
     at.number_input(key=f"held-page-{job_id}").set_value(3).run()
     assert not at.exception
     assert len([u for u in media_urls(at) if u.startswith(f"{PREFIX}/held/")]) == 6
+
+
+def test_music_page_draws_eight_tracks_a_mood_until_all_are_asked_for(database, settings, lead):
+    settings.music_dir.mkdir(parents=True, exist_ok=True)
+    with database.session() as session:
+        for n in range(20):
+            (settings.music_dir / f"t{n}.wav").write_bytes(media.wav(seconds=0.5))
+            session.add(Track(path=f"t{n}.wav", title=f"Calm {n}", mood="Peaceful"))
+    at = app(lead).switch_page("pages/music.py").run()
+    assert not at.exception
+    assert len(at.get("audio")) == 8
+    at.checkbox(key="music-all-Peaceful").check().run()
+    assert len(at.get("audio")) == 20
