@@ -8,7 +8,9 @@ from moodlab.core.models import JobStatus, Role, TrackStatus
 from moodlab.jobs import queue as jobs
 from moodlab.music import library
 from moodlab.music.actions import generation_job, start_generate
+from moodlab.music.files import track_keys
 from moodlab.ui import access, jobs_view, session, uploads
+from moodlab.ui.files import track_url
 from moodlab.ui.text import plain
 
 actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
@@ -31,6 +33,8 @@ with session.database().session() as db:
     # Blind: an annotator sees a track's title, status, mood and votes only once their vote
     # on it is final; opening this page makes their votes so far final (the service's rule).
     shelf = library.shelf(session=db, actor=actor)
+    # Players get addresses, not files: the browser fetches only the tracks it plays.
+    keys = track_keys(session=db, actor=actor)
     missing = library.missing_default_tracks(session=db, settings=settings)
     generating = generation_job(db) if actor.is_lead else None
 
@@ -89,7 +93,7 @@ if actor.is_lead:
                         actor=actor,
                         settings=settings,
                         name=upload.name,
-                        data=upload.getvalue(),
+                        data=upload,
                         mood=None if mood == "(none)" else mood,
                         title=title or None,
                         license=licence,
@@ -128,7 +132,7 @@ def waiting_row(track) -> None:
     name_col.markdown(f"**{plain(track.name)}**")
     path = settings.music_dir / track.path
     if path.is_file():
-        player_col.audio(str(path))
+        player_col.audio(track_url(keys[track.id]))
     else:
         player_col.warning("The file is missing.")
     facts_col.caption(f"{track.duration_s:.0f} s")
@@ -143,7 +147,7 @@ def track_row(track) -> None:
     name_col.badge(label, color=colour, icon=icon)
     path = settings.music_dir / track.path
     if path.is_file():
-        player_col.audio(str(path))
+        player_col.audio(track_url(keys[track.id]))
     else:
         player_col.warning(plain(f"The file {track.path} is missing."))
     facts = [f"{track.duration_s:.0f} s"]
@@ -169,15 +173,33 @@ def track_row(track) -> None:
     )
 
 
+# Rows drawn per group until "Show all" is ticked: each row is a dozen elements, and
+# 200 tracks drawn whole took about 0.9 s of CPU a rerun (docs/benchmarks.md).
+ROWS_SHOWN = 8
+
+
+def shown_rows(key: str, rows: list) -> list:
+    """The first ROWS_SHOWN of ``rows``, or all of them once the group's box is ticked."""
+    if len(rows) > ROWS_SHOWN and not st.session_state.get(key):
+        return rows[:ROWS_SHOWN]
+    return rows
+
+
+def show_all_box(key: str, rows: list) -> None:
+    if len(rows) > ROWS_SHOWN:
+        st.checkbox(f"Show all {len(rows)}", key=key)
+
+
 # One table per mood, a row per track: the library's four tracks per mood take four
 # short rows (cards three across left one alone per mood and made the page very tall).
 if shelf.waiting:  # whatever the status filter: their status is not the annotator's to see
     st.subheader(f"Not voted by you yet ({len(shelf.waiting)} left on Music votes)")
     with st.container(border=True):
-        for i, blind_track in enumerate(shelf.waiting):
+        for i, blind_track in enumerate(shown_rows("music-all-waiting", shelf.waiting)):
             if i:
                 st.divider()
             waiting_row(blind_track)
+    show_all_box("music-all-waiting", shelf.waiting)
 groups = [(m.name, [t for t in known if t.mood == m.name]) for m in moods.all_moods()]
 groups.append(("No mood yet", [t for t in known if t.mood is None]))
 for name, members in groups:
@@ -186,7 +208,8 @@ for name, members in groups:
         continue
     st.subheader(f"{name} ({len(members)})")
     with st.container(border=True):
-        for i, track in enumerate(members):
+        for i, track in enumerate(shown_rows(f"music-all-{name}", members)):
             if i:
                 st.divider()
             track_row(track)
+    show_all_box(f"music-all-{name}", members)

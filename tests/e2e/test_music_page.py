@@ -23,4 +23,21 @@ def test_music_page_shows_players(server, browser_page, env, tmp_path):
     page.get_by_text("Sunrise").wait_for()
     page.locator("audio").first.wait_for(state="attached")
     assert page.locator("audio").count() == 1
+    # The player streams the track from the file route with the login cookie (no bytes
+    # in Streamlit's media store): its address is the route's, and the browser gets the
+    # file, whole and by range, as a player asks for it.
+    audio = page.locator("audio").first
+    source = audio.evaluate("a => a.currentSrc || a.src")
+    assert "/app/static/files/track/" in source and "Sunrise" not in source
+    page.wait_for_function("() => document.querySelector('audio').readyState >= 1")
+    assert audio.evaluate("a => a.duration") == pytest.approx(12, abs=0.5)
+    answers = page.evaluate(
+        """async (url) => {
+            const whole = await fetch(url);
+            const part = await fetch(url, {headers: {Range: 'bytes=0-99'}});
+            return [whole.status, part.status, (await part.arrayBuffer()).byteLength];
+        }""",
+        source,
+    )
+    assert answers == [200, 206, 100]
     screenshot(page, "music-page")
