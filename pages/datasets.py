@@ -11,6 +11,7 @@ from moodlab.core.text import plural
 from moodlab.datasets import snapshots as datasets
 from moodlab.datasets import ties, wording
 from moodlab.datasets.actions import start_export
+from moodlab.datasets.datasheet import snapshot_datasheet
 from moodlab.datasets.export import ExportParams, export_path
 from moodlab.images.intake import display_path
 from moodlab.ui import access, forms, label_review, session
@@ -97,6 +98,12 @@ st.caption(
     f" {preview.cap}; manifest {preview.manifest_sha256[:12]}…"
     + (f"; {preview.rules['excluded']} excluded by you" if preview.rules["excluded"] else "")
 )
+if preview.unanimous_in_test:
+    st.caption(
+        f"Balancing puts {plural(preview.unanimous_in_test, 'unanimous image')} (all"
+        f" {settings.annotators_per_item} annotators agreeing) in the test set: train-tier"
+        " images the cap leaves out are tested on, not trained on."
+    )
 if st.button("Freeze snapshot", type="primary", icon=":material/ac_unit:", disabled=preview.empty):
     try:
         with session.database().session() as db:
@@ -180,3 +187,13 @@ for snapshot in snapshots:
                 f"{plural(snapshot.disputed, 'disputed image')} left out ·"
                 f" manifest sha256 `{snapshot.manifest_sha256}`"
             )
+        with st.expander("Datasheet"):
+            st.caption(
+                "The export's datasheet.md (the zip also holds labels.csv and labels.json with"
+                " each image's provenance, and votes.csv with who voted what, when)."
+            )
+            if st.toggle("Show the datasheet", key=f"sheet-{snapshot.id}"):
+                with session.database().session() as db:
+                    text = snapshot_datasheet(session=db, actor=actor, snapshot_id=snapshot.id)
+                # Plain text: licences and hosts in it come from the web (no Markdown).
+                st.code(text, language=None, wrap_lines=True)

@@ -126,6 +126,17 @@ class Plan:
         return counts
 
     @cached_property
+    def unanimous_in_test(self) -> int:
+        """Test images every annotator agreed on: train-tier images the cap left out."""
+        everyone = int(self.rules["annotators_per_item"])
+        found = self.decisions
+        return sum(
+            found.votes_of(i).get(label, 0) >= everyone
+            for i, label, split, _ in self.chosen
+            if split == "test"
+        )
+
+    @cached_property
     def manifest_sha256(self) -> str:
         """``manifest_hash`` of the members, sorted by rank rather than as strings."""
         shas, rank = self.decisions.shas, self.decisions.sha_rank
