@@ -12,12 +12,13 @@ from moodlab.images.crawl import CrawlParams
 from moodlab.images.duplicates import keep_both, near_duplicates
 from moodlab.images.formats import READABLE_NAMES
 from moodlab.images.importer import ImportParams
-from moodlab.images.intake import IntakeResult, display_path, recent_images
+from moodlab.images.intake import IntakeResult, display_path, recent_images, thumbnail_path
 from moodlab.images.openverse import OpenverseParams
 from moodlab.images.uploads import ACCEPTED, start_upload_import
 from moodlab.job_kinds import KINDS
 from moodlab.jobs import queue as jobs
 from moodlab.ui import access, charts, forms, jobs_view, layout, session, uploads
+from moodlab.ui.gallery import picture_source
 from moodlab.ui.text import plain
 
 actor = access.require_role(Role.LEAD)
@@ -241,6 +242,7 @@ def intake_progress(job_id: int) -> None:
             st.dataframe(pd.DataFrame(rows), hide_index=True)
     near_duplicates_view(job)
     st.markdown(f"**Arrived** ({report.stored}; newest first)")
+    st.page_link("pages/pool.py", label="Every image, with search and filters: Pool")
     if not arrived:
         st.caption("Nothing stored yet.")
     store = ContentStore(settings.data_dir)
@@ -248,7 +250,7 @@ def intake_progress(job_id: int) -> None:
     for i, image in enumerate(arrived):
         caption = image.alt_text or (image.source_url or "").rsplit("/", 1)[-1]
         cell = grid[i % 6]
-        cell.image(str(display_path(store, image.sha256)))
+        cell.image(picture_source(thumbnail_path(store, image.sha256)), width="stretch")
         cell.text(caption[:40])  # plain text: a caption= would be Markdown (moodlab/ui/text.py)
 
 

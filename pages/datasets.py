@@ -13,8 +13,9 @@ from moodlab.datasets import ties, wording
 from moodlab.datasets.actions import start_export
 from moodlab.datasets.datasheet import snapshot_datasheet
 from moodlab.datasets.export import ExportParams, export_path
-from moodlab.images.intake import display_path
+from moodlab.images.intake import thumbnail_path
 from moodlab.ui import access, forms, label_review, session
+from moodlab.ui.gallery import pager, picture_source
 from moodlab.ui.text import plain
 
 actor = access.require_role(Role.LEAD)
@@ -120,9 +121,9 @@ if st.button("Freeze snapshot", type="primary", icon=":material/ac_unit:", disab
 st.subheader(f"Disputed images ({sum(d.decision is None for d in disputed)} undecided)")
 if not disputed:
     st.caption("No 2-2 ties.")
-for tie in disputed[:24]:
+for tie in disputed[pager(total=len(disputed), per_page=24, key="ties-page")]:
     picture, votes, choice = st.columns([1, 2, 3])
-    picture.image(str(display_path(store, tie.sha256)), width=140)
+    picture.image(picture_source(thumbnail_path(store, tie.sha256)), width=128)
     votes.write(", ".join(f"{mood} {n}" for mood, n in tie.votes.items()))
     votes.caption(f"decision: {tie.decision or 'none yet'}")
     buttons = choice.container(horizontal=True)

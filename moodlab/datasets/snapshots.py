@@ -174,6 +174,11 @@ def _decisions(session: Session, settings: Settings, version: VotesVersion | Non
     return _DECISIONS.get((version, _quorum(settings)), lambda: _load(session, settings, version))
 
 
+def current_decisions(session: Session, settings: Settings) -> _Decisions:
+    """Every answered image's tier and top mood now (cached on the votes' version)."""
+    return _decisions(session, settings)
+
+
 def _image_hashes(session: Session, version: VotesVersion):
     """Every image's id (ascending), sha256 and rank among the hashes.
 

@@ -20,11 +20,12 @@ from moodlab.datasets import review as label_review
 from moodlab.datasets.review import Disputed
 from moodlab.images.intake import thumbnail_path
 from moodlab.ui import charts, session
+from moodlab.ui.gallery import pager, picture_source
 from moodlab.ui.layout import act
 from moodlab.ui.text import plain
 from moodlab.votes import rounds
 
-SHOWN = 12  # disputed images drawn at once; `moodlab review list` has them all
+SHOWN = 12  # disputed images a page; the pager reaches every one
 
 
 def section(actor: Actor, settings: Settings) -> None:
@@ -57,18 +58,17 @@ def section(actor: Actor, settings: Settings) -> None:
     if found.note:
         st.caption(plain(f"Not reviewed: {found.note}."))
     store = ContentStore(settings.data_dir)
-    for item in found.disputed[:SHOWN]:
+    shown = pager(total=len(found.disputed), per_page=SHOWN, key=f"review-page-{chosen}")
+    for item in found.disputed[shown]:
         with st.container(border=True):
             _disputed(item, actor, store)
-    if len(found.disputed) > SHOWN:
-        st.caption(f"and {len(found.disputed) - SHOWN} more: `moodlab review list` lists all")
 
 
 def _disputed(item: Disputed, actor: Actor, store: ContentStore) -> None:
     picture, facts, chart = st.columns([1, 3, 3])
     path = thumbnail_path(store, item.sha256)
     if path.exists():
-        picture.image(str(path), width=128)
+        picture.image(picture_source(path), width=128)
     who = f"image {item.image_id}" if item.image_id is not None else "an image no longer stored"
     facts.markdown(
         f"**{who}** · label **{item.label}** ({item.p_label:.0%}), the model says"
