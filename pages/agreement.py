@@ -47,7 +47,9 @@ per_mood = pd.DataFrame(
         for t in n
     ]
 )
-st.bar_chart(per_mood, x="mood", y="images", color="tier", sort=False, height=260)
+st.altair_chart(
+    charts.mood_bars(per_mood.to_dict("records"), value="images", group="tier"), width="stretch"
+)
 
 st.subheader("Annotators")
 people = pd.DataFrame.from_dict(report["annotators"], orient="index").rename_axis("annotator")

@@ -14,7 +14,7 @@ from moodlab.datasets.actions import start_export
 from moodlab.datasets.datasheet import snapshot_datasheet
 from moodlab.datasets.export import ExportParams, export_path
 from moodlab.images.intake import thumbnail_path
-from moodlab.ui import access, forms, label_review, session
+from moodlab.ui import access, charts, forms, label_review, session
 from moodlab.ui.gallery import pager, picture_source
 from moodlab.ui.text import plain
 
@@ -87,7 +87,9 @@ counts = pd.DataFrame(
         for m, n in preview.counts(split).items()
     ]
 )
-st.bar_chart(counts, x="mood", y="images", color="set", stack=False, sort=False, height=260)
+st.altair_chart(
+    charts.mood_bars(counts.to_dict("records"), value="images", group="set"), width="stretch"
+)
 train_total, test_total = (
     sum(preview.counts("train").values()),
     sum(preview.counts("test").values()),

@@ -160,6 +160,7 @@ st.altair_chart(
         chosen=video.mood,
         boundaries=[s["start_s"] for s in segments[1:]],
         duration=video.duration_s,
+        steps=video.kind == "slideshow",
     ),
     width="stretch",
 )
