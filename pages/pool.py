@@ -171,9 +171,10 @@ for n, item in enumerate(found.items):
     label = item.tier.replace("_", " ") + (f" · {item.mood}" if item.mood else "")
     cell.text(f"#{item.id} {label}" + (" · excluded" if item.excluded else ""))
     cell.caption(plain(item.name))
-    tick, view = cell.columns(2)
-    tick.checkbox("pick", key=picked_keys[item.id])
-    if view.button("View", key=f"pool-view-{item.id}"):
+    # A wrapping row, not columns: two columns in a sixth of 1280 px cut "pick" and "View".
+    row = cell.container(horizontal=True, gap="small")
+    row.checkbox("pick", key=picked_keys[item.id])
+    if row.button("View", key=f"pool-view-{item.id}"):
         show(item.id)
 
 picked = [image_id for image_id, key in picked_keys.items() if st.session_state.get(key)]

@@ -22,6 +22,8 @@ from moodlab.ui.text import plain
 _SCORE = "%.3f"
 MODEL_COLUMNS = {
     "id": st.column_config.NumberColumn("id", width=40),
+    "arch": st.column_config.TextColumn("arch", width=60),
+    "precision": st.column_config.TextColumn("precision", width=75),
     "snapshot": st.column_config.NumberColumn("set", help="snapshot", width=40),
     "active": st.column_config.CheckboxColumn("active", width=50),
     "cv mean": st.column_config.NumberColumn("cv mean", format=_SCORE, width=65),
@@ -36,7 +38,7 @@ MODEL_COLUMNS = {
     "adjacent": st.column_config.NumberColumn(
         "adjacent", help="adjacent accuracy", format=_SCORE, width=70
     ),
-    "created": st.column_config.TextColumn("created (UTC)", width=125),
+    "created": st.column_config.TextColumn("created (UTC)", width=120),
 }
 COMPARE_COLUMNS = {
     "model": st.column_config.TextColumn("model", width="medium"),
@@ -319,8 +321,8 @@ if checked:
         st.page_link(
             "pages/datasets.py",
             icon=":material/dataset:",
-            label="Review the disputed labels on the Datasets page: thumbnails, votes,"
-            " probabilities; exclude an image or send it back for new votes",
+            label="Review the disputed labels on the Datasets page",
+            help="thumbnails, votes, probabilities; exclude an image or send it back for new votes",
         )
 test = model.report.get("test")
 if test:
