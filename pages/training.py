@@ -41,9 +41,12 @@ MODEL_COLUMNS = {
     "created": st.column_config.TextColumn("created (UTC)", width=120),
 }
 COMPARE_COLUMNS = {
-    "model": st.column_config.TextColumn("model", width="medium"),
+    "model": st.column_config.TextColumn("model", width=150),
+    "folds": st.column_config.NumberColumn("folds", width=50),
+    "epochs": st.column_config.NumberColumn("epochs", width=60),
+    "precision": st.column_config.TextColumn("precision", width=75),
     "snapshot": st.column_config.NumberColumn("set", help="snapshot", width=40),
-    "parameters": st.column_config.NumberColumn("params", help="trainable parameters", width=80),
+    "parameters": st.column_config.NumberColumn("params", help="trainable parameters", width=70),
     "image size": st.column_config.NumberColumn("px", help="image size", width=40),
     "cv mean": st.column_config.NumberColumn("cv mean", format=_SCORE, width=65),
     "cv std": st.column_config.NumberColumn("cv std", format=_SCORE, width=60),
