@@ -11,6 +11,7 @@ from starlette.middleware import Middleware
 from streamlit.runtime.pages_manager import PagesManager
 
 from moodlab.core.config import Settings
+from moodlab.ui import files
 from moodlab.ui.connections import WebsocketCap
 from moodlab.ui.hosts import HostCheck, HostPolicy
 from moodlab.ui.uploads import UploadGate
@@ -33,4 +34,4 @@ MIDDLEWARE = [
     Middleware(UploadGate),
 ]
 
-app = st.App("app.py", routes=ROUTES, middleware=MIDDLEWARE)
+app = st.App("app.py", routes=ROUTES + files.ROUTES, middleware=MIDDLEWARE)

@@ -4,21 +4,20 @@ import pandas as pd
 import streamlit as st
 
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Image, Role
-from moodlab.core.storage import ContentStore
+from moodlab.core.models import Role
 from moodlab.core.text import label
+from moodlab.images import duplicates
 from moodlab.images.actions import start_crawl, start_import, start_openverse
 from moodlab.images.crawl import CrawlParams
-from moodlab.images.duplicates import keep_both, near_duplicates
 from moodlab.images.formats import READABLE_NAMES
 from moodlab.images.importer import ImportParams
-from moodlab.images.intake import IntakeResult, display_path, recent_images, thumbnail_path
+from moodlab.images.intake import IntakeResult, recent_images
 from moodlab.images.openverse import OpenverseParams
 from moodlab.images.uploads import ACCEPTED, start_upload_import
 from moodlab.job_kinds import KINDS
 from moodlab.jobs import queue as jobs
 from moodlab.ui import access, charts, forms, jobs_view, layout, session, uploads
-from moodlab.ui.gallery import picture_source
+from moodlab.ui.files import held_url, image_url, thumbnail_url
 from moodlab.ui.text import plain
 
 actor = access.require_role(Role.LEAD)
@@ -105,7 +104,7 @@ with upload_tab, st.form("upload", clear_on_submit=True):
                 session=db,
                 actor=actor,
                 settings=settings,
-                files=[(f.name, f.getvalue()) for f in files or []],
+                files=[(f.name, f) for f in files or []],
             )
         )
 
@@ -176,32 +175,42 @@ chosen = st.selectbox(
 
 
 def near_duplicates_view(job) -> None:
-    """Each held near-duplicate beside the stored image it resembles, with "Keep both"."""
-    held = near_duplicates(settings=settings, job=job)
-    if not held:
+    """Each held near-duplicate beside the stored image it resembles, with "Keep both".
+
+    A page at a time, each row keyed by the candidate (so an open row stays itself when
+    the list changes); the stored images of a page come in one query."""
+    page_key = f"held-page-{job.id}"
+    with session.database().session() as db:
+        held = duplicates.held_page(
+            session=db,
+            actor=actor,
+            settings=settings,
+            job=job,
+            page=st.session_state.get(page_key, 1) - 1,
+        )
+    if not held.total:
         return
-    waiting = sum(item.kept_as is None for item in held)
-    with st.expander(f"Near-duplicates ({len(held)}, {waiting} not kept)"):
+    with st.expander(f"Near-duplicates ({held.total}, {held.waiting} not kept)"):
         st.caption(
             "Each candidate was left out because a stored image is near in structure and"
             " colour. Compare them; keep both when they are different pictures."
         )
-        store = ContentStore(settings.data_dir)
-        for item in held[:48]:
-            new_col, old_col, action = st.columns([2, 2, 3])
-            with session.database().session() as db:
-                kept = db.get(Image, item.kept_as or item.duplicate_of)
+        if held.pages > 1:
+            st.number_input(f"Page (of {held.pages})", 1, held.pages, key=page_key)
+        for item in held.items:
+            row = st.container(key=f"held-{job.id}-{item.sha256[:16]}")
+            new_col, old_col, action = row.columns([2, 2, 3])
             if item.kept_as is None and item.preview.exists():
-                new_col.image(str(item.preview), width=180)
-            if kept is not None:
-                old_col.image(str(display_path(store, kept.sha256)), width=180)
+                new_col.image(held_url(job.id, item.sha256), width=180)
+            if (stored := held.resembles.get(item.kept_as or item.duplicate_of)) is not None:
+                old_col.image(image_url(stored), width=180)
             action.text(f"{item.source}\n{item.reason}")
             if item.kept_as is not None:
                 action.caption(f"kept as image #{item.kept_as}")
             elif action.button("Keep both", key=f"keep-{job.id}-{item.sha256}"):
                 try:
                     with session.database().session() as db:
-                        image_id = keep_both(
+                        image_id = duplicates.keep_both(
                             session=db,
                             actor=actor,
                             settings=settings,
@@ -245,12 +254,11 @@ def intake_progress(job_id: int) -> None:
     st.page_link("pages/pool.py", label="Every image, with search and filters: Pool")
     if not arrived:
         st.caption("Nothing stored yet.")
-    store = ContentStore(settings.data_dir)
     grid = st.columns(6)
     for i, image in enumerate(arrived):
         caption = image.alt_text or (image.source_url or "").rsplit("/", 1)[-1]
         cell = grid[i % 6]
-        cell.image(picture_source(thumbnail_path(store, image.sha256)), width="stretch")
+        cell.image(thumbnail_url(image.sha256), width="stretch")
         cell.text(caption[:40])  # plain text: a caption= would be Markdown (moodlab/ui/text.py)
 
 

@@ -6,21 +6,19 @@ import streamlit as st
 from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
-from moodlab.core.storage import ContentStore
 from moodlab.core.text import plural
 from moodlab.datasets import snapshots as datasets
 from moodlab.datasets import ties, wording
 from moodlab.datasets.actions import start_export
 from moodlab.datasets.datasheet import snapshot_datasheet
 from moodlab.datasets.export import ExportParams, export_path
-from moodlab.images.intake import thumbnail_path
 from moodlab.ui import access, charts, forms, label_review, session
-from moodlab.ui.gallery import pager, picture_source
+from moodlab.ui.files import export_url, thumbnail_url
+from moodlab.ui.gallery import pager
 from moodlab.ui.text import plain
 
 actor = access.require_role(Role.LEAD)
 settings = session.settings()
-store = ContentStore(settings.data_dir)
 
 st.title("Datasets")
 st.caption(
@@ -125,7 +123,7 @@ if not disputed:
     st.caption("No 2-2 ties.")
 for tie in disputed[pager(total=len(disputed), per_page=24, key="ties-page")]:
     picture, votes, choice = st.columns([1, 2, 3])
-    picture.image(picture_source(thumbnail_path(store, tie.sha256)), width=128)
+    picture.image(thumbnail_url(tie.sha256), width=128)
     votes.write(", ".join(f"{mood} {n}" for mood, n in tie.votes.items()))
     votes.caption(f"decision: {tie.decision or 'none yet'}")
     buttons = choice.container(horizontal=True)
@@ -154,10 +152,9 @@ for snapshot in snapshots:
         )
         out = export_path(settings, snapshot.id)
         if out.exists():
-            with open(out, "rb") as handle:
-                action.download_button(
-                    "Download zip", handle, file_name=out.name, key=f"dl-{snapshot.id}"
-                )
+            # A link, not the zip's bytes: the browser fetches it from the file route
+            # only when clicked (moodlab/ui/files.py).
+            action.link_button("Download zip", export_url(snapshot.id), icon=":material/download:")
         elif action.button("Export", key=f"export-{snapshot.id}", icon=":material/archive:"):
             try:
                 with session.database().session() as db:

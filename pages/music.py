@@ -8,7 +8,9 @@ from moodlab.core.models import JobStatus, Role, TrackStatus
 from moodlab.jobs import queue as jobs
 from moodlab.music import library
 from moodlab.music.actions import generation_job, start_generate
+from moodlab.music.files import track_keys
 from moodlab.ui import access, jobs_view, session, uploads
+from moodlab.ui.files import track_url
 from moodlab.ui.text import plain
 
 actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
@@ -31,6 +33,8 @@ with session.database().session() as db:
     # Blind: an annotator sees a track's title, status, mood and votes only once their vote
     # on it is final; opening this page makes their votes so far final (the service's rule).
     shelf = library.shelf(session=db, actor=actor)
+    # Players get addresses, not files: the browser fetches only the tracks it plays.
+    keys = track_keys(session=db, actor=actor)
     missing = library.missing_default_tracks(session=db, settings=settings)
     generating = generation_job(db) if actor.is_lead else None
 
@@ -89,7 +93,7 @@ if actor.is_lead:
                         actor=actor,
                         settings=settings,
                         name=upload.name,
-                        data=upload.getvalue(),
+                        data=upload,
                         mood=None if mood == "(none)" else mood,
                         title=title or None,
                         license=licence,
@@ -128,7 +132,7 @@ def waiting_row(track) -> None:
     name_col.markdown(f"**{plain(track.name)}**")
     path = settings.music_dir / track.path
     if path.is_file():
-        player_col.audio(str(path))
+        player_col.audio(track_url(keys[track.id]))
     else:
         player_col.warning("The file is missing.")
     facts_col.caption(f"{track.duration_s:.0f} s")
@@ -143,7 +147,7 @@ def track_row(track) -> None:
     name_col.badge(label, color=colour, icon=icon)
     path = settings.music_dir / track.path
     if path.is_file():
-        player_col.audio(str(path))
+        player_col.audio(track_url(keys[track.id]))
     else:
         player_col.warning(plain(f"The file {track.path} is missing."))
     facts = [f"{track.duration_s:.0f} s"]

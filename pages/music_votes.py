@@ -7,7 +7,10 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.music import votes as track_votes
+from moodlab.music.blind import seed_of
+from moodlab.music.files import track_key
 from moodlab.ui import access, session
+from moodlab.ui.files import track_url
 from moodlab.ui.text import plain
 
 actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
@@ -63,6 +66,7 @@ def vote() -> None:
         last = st.session_state.get(UNDO)
         # The service decides: a vote left behind or whose results were seen is final.
         can_undo = last is not None and track_votes.can_undo(session=db, actor=actor, previous=last)
+        key = track_key(seed_of(db, actor), track.id) if track is not None else ""
     if error := st.session_state.pop("music_error", None):
         st.error(plain(error))
     if track is None:
@@ -74,7 +78,7 @@ def vote() -> None:
     # Blind: a name of this annotator's own, never the title (the mood a generated track
     # was made for) nor the id (the default library's ids run in mood order).
     st.subheader(plain(track.name))
-    st.audio(str(settings.music_dir / track.path))
+    st.audio(track_url(key))
     if track.license:
         st.caption(plain(f"Licence: {track.license}"))
     # Two rows in circle order, as on the Annotate page, so no label is cut off; the

@@ -10,7 +10,7 @@ from moodlab.core.models import Role
 from moodlab.datasets import pool
 from moodlab.datasets.pool import PoolFilter, Source
 from moodlab.ui import access, session
-from moodlab.ui.gallery import picture_source
+from moodlab.ui.files import held_url, image_url, thumbnail_url
 from moodlab.ui.text import plain
 from moodlab.votes.quorum import Tier
 
@@ -43,7 +43,7 @@ if held_mode == "Held near-duplicates":
     cells = st.columns(COLUMNS)
     for n, item in enumerate(held):
         cell = cells[n % COLUMNS]
-        cell.image(picture_source(item.preview), width="stretch")
+        cell.image(held_url(item.job_id, item.sha256), width="stretch")
         cell.checkbox(
             "keep",
             key=f"pool-held-{item.job_id}-{item.sha256}",
@@ -130,7 +130,7 @@ def show(image_id: int) -> None:
     except MoodlabError as exc:
         st.error(plain(exc))
         return
-    st.image(picture_source(seen.display), width="stretch")
+    st.image(image_url(seen.item.sha256), width="stretch")
     item = seen.item
     st.text(
         f"#{item.id} · {item.width}x{item.height} · tier {item.tier}"
@@ -167,7 +167,7 @@ cells = st.columns(COLUMNS)
 for n, item in enumerate(found.items):
     cell = cells[n % COLUMNS].container(border=True)
     if item.thumbnail.is_file():
-        cell.image(picture_source(item.thumbnail), width="stretch")
+        cell.image(thumbnail_url(item.sha256), width="stretch")
     label = item.tier.replace("_", " ") + (f" · {item.mood}" if item.mood else "")
     cell.text(f"#{item.id} {label}" + (" · excluded" if item.excluded else ""))
     cell.caption(plain(item.name))

@@ -12,7 +12,7 @@ from moodlab.jobs import queue as jobs
 from moodlab.training import architectures, compare
 from moodlab.training.actions import start_training
 from moodlab.training.budget import data_problem, updates_warning
-from moodlab.training.registry import activate, chance_check, list_models
+from moodlab.training.registry import activate, chance_check, get_model, list_models
 from moodlab.training.runs import TrainParams, TrainResult, estimated_updates
 from moodlab.ui import access, charts, forms, jobs_view, session
 from moodlab.ui.text import plain
@@ -270,7 +270,8 @@ if picked:
 
 st.subheader("Report")
 chosen = st.selectbox("Report of model", list(by_id), format_func=lambda i: compare.label(by_id[i]))
-model = next(m for m in registry if m.id == chosen)
+with session.database().session() as db:
+    model = get_model(session=db, actor=actor, model_id=chosen)  # this one's whole report
 above_chance, chance_note = chance_check(model)
 if above_chance is False:
     st.warning(chance_note, icon=":material/casino:")
@@ -297,7 +298,7 @@ if folds:
         charts.fold_accuracy([{"fold": f["fold"], "accuracy": f["accuracy"]} for f in folds]),
         width="stretch",
     )
-checked = out_of_fold.review(model.report)
+checked = out_of_fold.review(model.report, settings.data_dir)
 if checked:
     st.markdown(
         "**Out-of-fold review** (each training image scored by the fold that did not train on it)"

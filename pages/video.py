@@ -10,6 +10,7 @@ from moodlab.images.formats import IMAGE_EXTENSIONS
 from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
 from moodlab.ui import access, charts, forms, jobs_view, session, uploads
+from moodlab.ui.files import frame_url, video_url
 from moodlab.ui.text import plain
 from moodlab.video import timeline
 from moodlab.video.history import list_videos, video_file
@@ -98,7 +99,7 @@ else:
                     session=db,
                     actor=actor,
                     settings=settings,
-                    files=[(f.name, f.getvalue()) for f in files or []],
+                    files=[(f.name, f) for f in files or []],
                     params=params,
                 ).id
             st.session_state["video_job"] = job_id
@@ -150,18 +151,15 @@ report = video.report
 path = video_file(settings, video)
 
 player, facts = st.columns([3, 2])
-if path.exists():
-    player.video(str(path))
-    player.download_button(
-        "Download",
-        data=lambda: path.read_bytes(),
-        file_name=f"{video.title or 'video'}-music.mp4",
-        mime="video/mp4",
-        icon=":material/download:",
-        on_click="ignore",
-    )
-else:
+if not path.exists():
     player.warning(plain(f"The file {path} is gone."))
+elif not path.resolve().is_relative_to(settings.data_dir.resolve()):
+    player.info(plain(f"Written by the command line outside the data dir: {path}"))
+else:
+    # Addresses, not bytes: the browser streams the video (and seeks with range requests)
+    # and the download reads nothing until it is clicked (moodlab/ui/files.py).
+    player.video(video_url(video.id))
+    player.link_button("Download", video_url(video.id, download=True), icon=":material/download:")
 facts.metric("Mood", video.mood, help="highest mean probability over the samples")
 facts.metric("Confidence", f"{video.confidence:.0%}")
 facts.caption(
@@ -198,10 +196,9 @@ if not kept:
     st.caption("No sampled frames were kept for this video.")
 grid = st.columns(6)
 for i, frame in enumerate(kept):
-    frame_path = settings.data_dir / frame["path"]
     caption = f"{frame['t']:.1f} s · {frame['mood']} {frame['probability']:.0%}"
-    if frame_path.exists():
-        grid[i % 6].image(str(frame_path), caption=plain(caption), width="stretch")
+    if (settings.data_dir / frame["path"]).exists():
+        grid[i % 6].image(frame_url(video.id, i), caption=plain(caption), width="stretch")
 
 st.subheader("History")
 st.dataframe(

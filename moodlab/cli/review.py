@@ -44,9 +44,11 @@ def register(sub: Subcommands) -> None:
 def list_disputed(args: argparse.Namespace) -> Report:
     from moodlab.datasets import review as label_review
 
-    _, database = open_database()
+    settings, database = open_database()
     with database.session() as session:
-        found = label_review.label_review(session=session, actor=actor(), model_id=args.model)
+        found = label_review.label_review(
+            session=session, actor=actor(), settings=settings, model_id=args.model
+        )
     if found is None:
         note = "no model has out-of-fold probabilities: train with 2 or more folds"
         return {"model_id": None, "disputed": [], "note": note}

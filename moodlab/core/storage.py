@@ -22,7 +22,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
-from moodlab.core.errors import MoodlabError
+from moodlab.core.errors import MoodlabError, NotFound
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,8}")
@@ -45,6 +45,49 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+# An upload as a service takes it: bytes (the command line, tests), or a file object read
+# from its start (Streamlit's UploadedFile), copied in chunks rather than copied whole.
+Upload = bytes | BinaryIO
+UPLOAD_CHUNK = 1 << 20  # 1 MiB
+
+
+def upload_size(data: Upload) -> int:
+    """How many bytes ``data`` holds, without reading it."""
+    if isinstance(data, bytes):
+        return len(data)
+    data.seek(0, os.SEEK_END)
+    size = data.tell()
+    data.seek(0)
+    return size
+
+
+def copy_upload(data: Upload, handle: BinaryIO) -> None:
+    """Write ``data`` to ``handle`` a MiB at a time (a file object from its start)."""
+    if isinstance(data, bytes):
+        handle.write(data)
+        return
+    data.seek(0)
+    shutil.copyfileobj(data, handle, UPLOAD_CHUNK)
+
+
+def file_within(root: Path, path: Path) -> Path:
+    """``path``, resolved, when it is a regular file inside ``root``; else NotFound.
+
+    For files served to a browser (moodlab/ui/files.py): a stored path that leads out of
+    the data or music dir (``..``, an absolute path, a symbolic link pointing elsewhere)
+    is refused as if the file did not exist, so an answer never tells what lies outside.
+    """
+    try:
+        resolved = path.resolve(strict=True)
+        inside = resolved.is_relative_to(root.resolve(strict=True))
+        regular = resolved.is_file()
+    except (OSError, RuntimeError):  # missing, unreadable, or a link loop
+        inside = regular = False
+    if not (inside and regular):
+        raise NotFound(f"no such file: {path.name}")
+    return resolved
 
 
 @contextmanager

@@ -1,8 +1,8 @@
 """What a run's out-of-fold probabilities say: label issues and calibration.
 
 Every training image of a cross-validated run is scored by the fold that did not
-train on it (``report["out_of_fold"]``: image sha256, label index, eight
-probabilities). From those:
+train on it (the file ``report["out_of_fold"]`` names, moodlab/core/predictions.py:
+image sha256, label index, eight probabilities). From those:
 
 - *Label issues*: cleanlab's ``find_label_issues`` (confident learning, Northcutt,
   Jiang and Chuang, 2021): each mood's threshold is the mean probability the model
@@ -29,11 +29,13 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from moodlab.core import moods
+from moodlab.core import moods, predictions
+from moodlab.core.errors import NotFound
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,18 @@ class OutOfFold:
     probs: np.ndarray  # (n, moods)
 
     @classmethod
-    def of(cls, report: dict[str, Any] | None) -> OutOfFold | None:
+    def of(cls, report: dict[str, Any] | None, data_dir: Path) -> OutOfFold | None:
+        """A report's out-of-fold probabilities: from the file beside the model its
+        ``out_of_fold`` names, or (models trained before the file) the rows it holds."""
         rows = (report or {}).get("out_of_fold") or []
+        if isinstance(rows, dict):
+            try:
+                kept = predictions.load(data_dir, str(rows.get("file", "")))
+            except NotFound:
+                return None
+            return (
+                cls(kept.images, kept.labels, kept.probs.astype(np.float64)) if len(kept) else None
+            )
         if not rows:
             return None
         return cls(
@@ -143,12 +155,32 @@ def calibration(
     return float(ece), rows
 
 
-def review(report: dict[str, Any] | None) -> dict[str, Any] | None:
+# Reviews of out-of-fold files, by file, size and modification time: a model's file never
+# changes, and cleanlab over 80,000 images took about a second on every page rerun.
+_REVIEWS: dict[tuple[str, int, int], dict[str, Any] | None] = {}
+_REVIEWS_KEPT = 8
+
+
+def review(report: dict[str, Any] | None, data_dir: Path) -> dict[str, Any] | None:
     """The label review and calibration of a run's report; None without out-of-fold data.
 
     ``note`` says what the review cannot judge (None when it judges every mood).
     """
-    oof = OutOfFold.of(report)
+    entry = (report or {}).get("out_of_fold")
+    path = data_dir / str(entry.get("file", "")) if isinstance(entry, dict) else None
+    if path is None or not path.is_file():
+        return _review(report, data_dir)
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _REVIEWS:
+        while len(_REVIEWS) >= _REVIEWS_KEPT:
+            _REVIEWS.pop(next(iter(_REVIEWS)))
+        _REVIEWS[key] = _review(report, data_dir)
+    return _REVIEWS[key]
+
+
+def _review(report: dict[str, Any] | None, data_dir: Path) -> dict[str, Any] | None:
+    oof = OutOfFold.of(report, data_dir)
     if oof is None:
         return None
     names = moods.names()

@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from moodlab.core.auth import Actor, require_role
+from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import (
     Image,
@@ -76,12 +77,21 @@ class LabelReview:
 def reviewable_models(*, session: Session, actor: Actor) -> list[TrainedModel]:
     """The models with out-of-fold probabilities (cross-validated runs), newest first."""
     require_role(actor, Role.LEAD, action="review labels")
-    models = session.scalars(select(TrainedModel).order_by(TrainedModel.id.desc()))
-    return [m for m in models if (m.report or {}).get("out_of_fold")]
+    # Only the report's out-of-fold entry, not the whole report of every model; the
+    # models leave the session, so a later get loads the chosen one whole.
+    query = (
+        select(TrainedModel, TrainedModel.report["out_of_fold"])
+        .options(defer(TrainedModel.report, raiseload=True))
+        .order_by(TrainedModel.id.desc())
+    )
+    models = [model for model, entry in session.execute(query) if entry]
+    for model in models:
+        session.expunge(model)
+    return models
 
 
 def label_review(
-    *, session: Session, actor: Actor, model_id: int | None = None
+    *, session: Session, actor: Actor, settings: Settings, model_id: int | None = None
 ) -> LabelReview | None:
     """The disputed labels of a model (by default the newest reviewable one), worst first.
 
@@ -92,13 +102,11 @@ def label_review(
         models = reviewable_models(session=session, actor=actor)
         if not models:
             return None
-        model = models[0]
-    else:
-        found = session.get(TrainedModel, model_id)
-        if found is None:
-            raise NotFound(f"no trained model with id {model_id}")
-        model = found
-    checked = out_of_fold.review(model.report)
+        model_id = models[0].id
+    model = session.get(TrainedModel, model_id)
+    if model is None:
+        raise NotFound(f"no trained model with id {model_id}")
+    checked = out_of_fold.review(model.report, settings.data_dir)
     if checked is None:
         raise MoodlabError(
             f"model #{model.id} has no out-of-fold probabilities: train with 2 or more folds"

@@ -50,6 +50,44 @@ def near_duplicates(*, settings: Settings, job: Job) -> list[NearDuplicate]:
     return found
 
 
+# Held near-duplicates shown at a time: each row holds two 180 px pictures.
+PER_PAGE = 12
+
+
+@dataclass(frozen=True)
+class HeldPage:
+    """One page of an intake job's held near-duplicates, with what each resembles."""
+
+    items: list[NearDuplicate]
+    resembles: dict[int, str]  # the stored images beside them (or kept as): id -> sha256
+    total: int
+    waiting: int  # held and not kept
+    pages: int
+
+
+def held_page(
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    job: Job,
+    page: int = 0,
+    per_page: int = PER_PAGE,
+) -> HeldPage:
+    """Page ``page`` (from 0) of the near-duplicates ``job`` held: one query for the stored
+    images beside them, whatever the page's size (the page once asked for each alone)."""
+    require_role(actor, Role.LEAD, action="see held near-duplicates")
+    held = near_duplicates(settings=settings, job=job)
+    pages = max(1, -(-len(held) // per_page))
+    page = min(max(page, 0), pages - 1)
+    items = held[page * per_page : (page + 1) * per_page]
+    ids = {item.kept_as or item.duplicate_of for item in items}
+    query = select(Image.id, Image.sha256).where(Image.id.in_(ids))
+    resembles = {int(i): sha for i, sha in session.execute(query)} if ids else {}
+    waiting = sum(item.kept_as is None for item in held)
+    return HeldPage(items, resembles, total=len(held), waiting=waiting, pages=pages)
+
+
 def keep_both(
     *,
     session: Session,

@@ -17,7 +17,7 @@ from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job
-from moodlab.core.storage import atomic_write, removed_on_failure
+from moodlab.core.storage import Upload, atomic_write, copy_upload, removed_on_failure
 from moodlab.images.actions import start_import
 from moodlab.images.formats import IMAGE_EXTENSIONS
 from moodlab.images.importer import UNSUPPORTED_KINDS, ImportParams
@@ -27,8 +27,11 @@ from moodlab.images.importer import UNSUPPORTED_KINDS, ImportParams
 ACCEPTED = (*IMAGE_EXTENSIONS, ".zip")
 
 
-def save_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> tuple[Path, dict[str, str]]:
-    """Save (name, bytes) pairs: the folder (or lone zip) to import, and saved -> shown names.
+def save_uploads(
+    settings: Settings, files: list[tuple[str, Upload]]
+) -> tuple[Path, dict[str, str]]:
+    """Save (name, bytes or file) pairs: the folder (or lone zip) to import, and saved -> shown
+    names. A file object is copied a MiB at a time, never read whole.
 
     Several files are saved into one folder, whose import unpacks the zips among them.
     A refused file refuses the batch, and the files saved before it are removed.
@@ -47,7 +50,7 @@ def save_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> tuple[Pa
             suffix = PurePath(name.replace("\\", "/")).suffix.lower()
             saved = f"{number:06d}{suffix}"
             with atomic_write(folder / saved) as handle:
-                handle.write(data)
+                copy_upload(data, handle)
             names[saved] = PurePath(name.replace("\\", "/")).name or saved
     if len(files) == 1 and folder.joinpath(next(iter(names))).suffix == ".zip":
         return folder / next(iter(names)), names
@@ -55,7 +58,7 @@ def save_uploads(settings: Settings, files: list[tuple[str, bytes]]) -> tuple[Pa
 
 
 def start_upload_import(
-    *, session: Session, actor: Actor, settings: Settings, files: list[tuple[str, bytes]]
+    *, session: Session, actor: Actor, settings: Settings, files: list[tuple[str, Upload]]
 ) -> Job:
     """Save uploaded files and queue their import; refused (no file kept) if either fails."""
     path, names = save_uploads(settings, files)

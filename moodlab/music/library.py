@@ -27,7 +27,7 @@ from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role, Track, TrackStatus, TrackVote
-from moodlab.core.storage import atomic_write, file_sha256
+from moodlab.core.storage import Upload, atomic_write, copy_upload, file_sha256, upload_size
 from moodlab.jobs.context import JobContext, JobParams, JobResult
 from moodlab.music import audio, blind, synth
 from moodlab.music.blind import BlindTrack
@@ -219,23 +219,25 @@ def import_upload(
     actor: Actor,
     settings: Settings,
     name: str,
-    data: bytes,
+    data: Upload,
     mood: str | None = None,
     title: str | None = None,
     license: str | None = None,
     attribution: str | None = None,
 ) -> Track:
-    """A browser upload: the bytes go through a private temp file into import_track."""
+    """A browser upload (bytes, or a file copied a MiB at a time) goes through a private temp
+    file into import_track."""
     require_role(actor, Role.LEAD, action="add music")
-    if len(data) > settings.music_max_bytes:
+    if (size := upload_size(data)) > settings.music_max_bytes:
         raise audio.AudioError(
-            f"{name}: {len(data) / 1e6:.1f} MB is over the limit of"
+            f"{name}: {size / 1e6:.1f} MB is over the limit of"
             f" {settings.music_max_bytes / 1e6:.1f} MB (MOODLAB_MUSIC_MAX_BYTES)"
         )
     suffix = PurePath(name).suffix.lower()[:8]
     with tempfile.TemporaryDirectory(prefix="moodlab-upload-") as folder:
         path = Path(folder) / f"upload{suffix if suffix in AUDIO_SUFFIXES else ''}"
-        path.write_bytes(data)
+        with open(path, "wb") as handle:
+            copy_upload(data, handle)
         return import_track(
             session=session,
             actor=actor,

@@ -64,9 +64,10 @@ def metric_rows(models: list[TrainedModel]) -> list[dict[str, Any]]:
 def fold_rows(models: list[TrainedModel]) -> list[dict[str, Any]]:
     """Each model's per-fold validation accuracy, long form."""
     return [
-        {"model": label(model), "fold": fold["fold"], "accuracy": fold["accuracy"]}
+        {"model": label(model), "fold": fold, "accuracy": accuracy}
         for model in models
-        for fold in model.report.get("folds", [])
+        # The cv_scores column, in fold order: listings do not load the report's folds.
+        for fold, accuracy in enumerate((model.cv_scores or {}).get("scores", []), start=1)
     ]
 
 

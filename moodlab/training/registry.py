@@ -6,7 +6,8 @@ import math
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from moodlab.core import moods
 from moodlab.core.auth import Actor, require_role
@@ -53,10 +54,39 @@ def chance_check(model: TrainedModel) -> tuple[bool | None, str | None]:
     )
 
 
+# The parts of a model's report that listings show (the Training page's table and its
+# comparison, the chance check, `moodlab models list`). The rest (per-fold curves, the
+# final curve) is for one model at a time: get_model.
+LISTED_PARTS = ("test", "updates", "settings")
+
+
 def list_models(*, session: Session, actor: Actor) -> list[TrainedModel]:
-    """Every registered model: the lead manages them, anyone picks one for a video."""
+    """Every registered model, newest first: the lead manages them, anyone picks one for a
+    video. Each model's ``report`` holds only ``LISTED_PARTS``, read from the database
+    alone (a whole report per model on every rerun grew with the data); the models are
+    detached, so a later ``get_model`` in the same session loads one whole."""
     require_role(actor, Role.LEAD, Role.ANNOTATOR, action="list models")
-    return list(session.scalars(select(TrainedModel).order_by(TrainedModel.id.desc())))
+    query = (
+        select(TrainedModel, *(TrainedModel.report[part] for part in LISTED_PARTS))
+        .options(defer(TrainedModel.report, raiseload=True))
+        .order_by(TrainedModel.id.desc())
+    )
+    models = []
+    for model, *parts in session.execute(query):
+        listed = {name: part for name, part in zip(LISTED_PARTS, parts, strict=True) if part}
+        set_committed_value(model, "report", listed)
+        session.expunge(model)
+        models.append(model)
+    return models
+
+
+def get_model(*, session: Session, actor: Actor, model_id: int) -> TrainedModel:
+    """One registered model, its whole report included."""
+    require_role(actor, Role.LEAD, Role.ANNOTATOR, action="see models")
+    model = session.get(TrainedModel, model_id)
+    if model is None:
+        raise NotFound(f"no model with id {model_id}")
+    return model
 
 
 def activate(*, session: Session, actor: Actor, model_id: int, force: bool = False) -> TrainedModel:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from moodlab.core import moods
+from moodlab.core import moods, predictions
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
@@ -349,11 +349,14 @@ def run_fold(ctx: JobContext, params: FoldParams) -> dict[str, Any]:
     probs = _probabilities(model, val_paths, labels[val_idx], params)
     accuracy = float((probs.argmax(axis=1) == labels[val_idx]).mean())
     # Out-of-fold probabilities: each training image scored by the fold that did not
-    # train on it (the label review and calibration read them).
-    out_of_fold = [
-        {"image": Path(path).stem, "label": int(label), "probs": [round(float(p), 4) for p in row]}
-        for path, label, row in zip(val_paths, labels[val_idx], probs, strict=True)
-    ]
+    # train on it (the label review and calibration read them). A file of the fold's
+    # own, which the run joins beside the model: the record only names it
+    # (moodlab/core/predictions.py says why).
+    out_of_fold = fold_predictions_file(params, ctx.job_id)
+    predictions.save(
+        ctx.settings.data_dir / out_of_fold,
+        predictions.Predictions([Path(path).stem for path in val_paths], labels[val_idx], probs),
+    )
     steps = updates(len(train_idx), params.batch_size, params.epochs)
     ctx.log(f"{label}: validation accuracy {accuracy:.3f} after {steps} updates")
     return {
@@ -362,8 +365,14 @@ def run_fold(ctx: JobContext, params: FoldParams) -> dict[str, Any]:
         "updates": steps,
         "history": history,
         "precision": precision,
-        "out_of_fold": out_of_fold,
+        "out_of_fold": {"file": str(out_of_fold), "images": len(val_paths)},
     }
+
+
+def fold_predictions_file(params: FoldParams, job_id: int | None) -> Path:
+    """Where fold job ``job_id`` keeps its out-of-fold probabilities, under the data dir."""
+    name = f"{params.arch}-snapshot{params.snapshot_id}-fold{params.fold}-job{job_id}"
+    return Path("models") / "folds" / f"{name}{predictions.SUFFIX}"
 
 
 def model_file(params: TrainParams, run_id: int) -> Path:

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import select
 
-from moodlab.core import moods
+from moodlab.core import moods, predictions
+from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus, TrainedModel
 from moodlab.jobs.context import JobCancelled, JobContext
@@ -143,6 +144,28 @@ class Trained:
         }
 
 
+def _join_out_of_fold(
+    settings: Settings, fold_records: list[dict[str, Any]], model_path: Path
+) -> dict[str, Any] | None:
+    """The folds' out-of-fold files joined into one beside the model: the report's entry.
+
+    Run again after the join (the run re-run once its model is registered), the parts
+    are gone and the joined file is kept as it is.
+    """
+    names = [(fold.get("out_of_fold") or {}).get("file") for fold in fold_records]
+    if not fold_records or not all(names):
+        return None
+    joined = model_path.with_suffix(predictions.SUFFIX)
+    parts = [settings.data_dir / str(name) for name in names]
+    if all(part.is_file() for part in parts):
+        whole = predictions.join([predictions.load(settings.data_dir, str(n)) for n in names])
+        predictions.save(settings.data_dir / joined, whole)
+        for part in parts:
+            part.unlink()
+    count = sum(int((fold.get("out_of_fold") or {}).get("images", 0)) for fold in fold_records)
+    return {"file": str(joined), "images": count}
+
+
 def _register(
     ctx: JobContext, params: TrainParams, fold_records: list[dict[str, Any]], final: dict[str, Any]
 ) -> dict[str, Any]:
@@ -156,7 +179,7 @@ def _register(
     test = final.get("test")
     cv_mean = float(np.mean(scores)) if scores else None
     cv_std = float(np.std(scores)) if scores else None
-    out_of_fold = [row for fold in fold_records for row in fold.get("out_of_fold", [])]
+    out_of_fold = _join_out_of_fold(settings, fold_records, Path(final["path"]))
     folds = [{k: v for k, v in fold.items() if k != "out_of_fold"} for fold in fold_records]
     update_counts = trained.updates_report(params.arch)
     report: dict[str, Any] = {
@@ -167,7 +190,7 @@ def _register(
         "settings": {**params.__dict__},
         "moods": moods.names(),
         "updates": update_counts,
-        "out_of_fold": out_of_fold,
+        "out_of_fold": out_of_fold,  # names the file: moodlab/core/predictions.py
     }
     if params.arch == "transfer":
         report["backbone_weights"] = str(architectures.transfer_weights(settings.transfer_weights))

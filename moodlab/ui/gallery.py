@@ -1,21 +1,14 @@
-"""Pictures in a page: the one place a gallery picks how a browser gets an image file.
+"""Pages of items: a page number the user picks, and the slice of the items it shows.
 
-Thumbnails are the 128 px training copies (a few kilobytes each), never the display
-copies. Today Streamlit serves each file it is given; when the app's authenticated file
-route serves files by URL, ``picture_source`` is the one function that changes.
+Pictures themselves come by URL from the app's file route (moodlab/ui/files.py): the
+gallery pages pass ``thumbnail_url`` (the 128 px training copy), never a file's bytes.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import streamlit as st
-
-
-def picture_source(path: Path) -> str:
-    """What ``st.image`` gets for a stored file."""
-    return str(path)
 
 
 def pager(*, total: int, per_page: int, key: str, label: str = "Page") -> slice:

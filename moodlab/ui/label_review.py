@@ -20,7 +20,8 @@ from moodlab.datasets import review as label_review
 from moodlab.datasets.review import Disputed
 from moodlab.images.intake import thumbnail_path
 from moodlab.ui import charts, session
-from moodlab.ui.gallery import pager, picture_source
+from moodlab.ui.files import thumbnail_url
+from moodlab.ui.gallery import pager
 from moodlab.ui.layout import act
 from moodlab.ui.text import plain
 from moodlab.votes import rounds
@@ -46,7 +47,9 @@ def section(actor: Actor, settings: Settings) -> None:
         format_func=lambda i: f"model #{i} ({by_id[i].arch}, snapshot #{by_id[i].snapshot_id})",
     )
     with session.database().session() as db:
-        found = label_review.label_review(session=db, actor=actor, model_id=chosen)
+        found = label_review.label_review(
+            session=db, actor=actor, settings=settings, model_id=chosen
+        )
     if found is None:
         return
     st.caption(
@@ -68,7 +71,7 @@ def _disputed(item: Disputed, actor: Actor, store: ContentStore) -> None:
     picture, facts, chart = st.columns([1, 3, 3])
     path = thumbnail_path(store, item.sha256)
     if path.exists():
-        picture.image(picture_source(path), width=128)
+        picture.image(thumbnail_url(item.sha256), width=128)
     who = f"image {item.image_id}" if item.image_id is not None else "an image no longer stored"
     facts.markdown(
         f"**{who}** · label **{item.label}** ({item.p_label:.0%}), the model says"

@@ -18,7 +18,7 @@ from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job
-from moodlab.core.storage import atomic_write, removed_on_failure
+from moodlab.core.storage import Upload, atomic_write, copy_upload, removed_on_failure, upload_size
 from moodlab.images.formats import IMAGE_EXTENSIONS
 from moodlab.video.actions import start_video
 from moodlab.video.request import VideoParams, human_bytes
@@ -28,7 +28,7 @@ VIDEO_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".mpg", ".m
 
 
 def save_video_uploads(
-    settings: Settings, files: list[tuple[str, bytes]]
+    settings: Settings, files: list[tuple[str, Upload]]
 ) -> tuple[list[str], dict[str, str]]:
     """Save an uploaded video or photos: the saved paths, and saved path -> shown name.
 
@@ -44,14 +44,14 @@ def save_video_uploads(
             suffix = PurePath(shown).suffix.lower()
             if suffix not in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS):
                 raise MoodlabError(f"{shown!r}: only videos and photos can be made into a video")
-            if len(data) > settings.video_max_bytes:
+            if (size := upload_size(data)) > settings.video_max_bytes:
                 raise MoodlabError(
-                    f"{shown}: {human_bytes(len(data))} is over the"
+                    f"{shown}: {human_bytes(size)} is over the"
                     f" {human_bytes(settings.video_max_bytes)} limit (MOODLAB_VIDEO_MAX_BYTES)"
                 )
             path = folder / f"{number:06d}{suffix}"
             with atomic_write(path) as handle:
-                handle.write(data)
+                copy_upload(data, handle)
             paths.append(str(path))
             names[str(path)] = shown
     return paths, names
@@ -62,7 +62,7 @@ def start_upload_video(
     session: Session,
     actor: Actor,
     settings: Settings,
-    files: list[tuple[str, bytes]],
+    files: list[tuple[str, Upload]],
     params: VideoParams,
 ) -> Job:
     """Save an uploaded video or photos and queue a video of them with ``params``' other

@@ -83,17 +83,17 @@ def test_calibration_error_is_zero_when_confidence_matches_accuracy():
     assert overconfident == pytest.approx(0.45)
 
 
-def test_a_report_reviews_to_named_moods():
+def test_a_report_reviews_to_named_moods(tmp_path):
     names = moods.names()
     rows = [
         {"image": f"{i:064x}", "label": label, "probs": sure(label, 0.8)}
         for i, label in enumerate([0] * 4 + [6] * 4)
     ]
     rows[1]["probs"] = sure(6, 0.9)  # labelled Happy, looks Tired
-    checked = out_of_fold.review({"out_of_fold": rows})
+    checked = out_of_fold.review({"out_of_fold": rows}, tmp_path)
     assert checked and checked["images"] == 8
     [issue] = checked["issues"]
     assert (issue["image"], issue["label"], issue["suggested"]) == (f"{1:064x}", names[0], names[6])
     assert issue["p_label"] == pytest.approx(0.014, abs=1e-3) and len(issue["probs"]) == 8
     assert checked["note"].startswith("no training image is labelled")
-    assert out_of_fold.review({}) is None
+    assert out_of_fold.review({}, tmp_path) is None

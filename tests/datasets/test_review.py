@@ -222,7 +222,9 @@ def confident(mood: int, p: float = 0.9) -> list[float]:
     return [p if k == mood else (1 - p) / 7 for k in range(8)]
 
 
-def test_the_review_lists_disputed_images_with_votes_probabilities_and_state(lab, lead, database):
+def test_the_review_lists_disputed_images_with_votes_probabilities_and_state(
+    lab, lead, database, settings
+):
     happy = train(lab, "Happy", 3)  # Happy, Happy, Happy, Tired (a4)
     with database.session() as session:
         shas = [session.get(Image, i).sha256 for i in happy]
@@ -236,7 +238,7 @@ def test_the_review_lists_disputed_images_with_votes_probabilities_and_state(lab
     model_id = _model_with_out_of_fold(database, rows)
     with database.session() as session:
         exclusions.exclude(session=session, actor=lead, image=happy[0], reason="check")
-        found = label_review.label_review(session=session, actor=lead)
+        found = label_review.label_review(session=session, actor=lead, settings=settings)
     assert found.model_id == model_id and found.images == 4
     [item] = found.disputed  # cleanlab finds the flipped one, not the agreeing ones
     assert found.note.startswith("Tired has only one training image, whose label is not")
@@ -246,12 +248,14 @@ def test_the_review_lists_disputed_images_with_votes_probabilities_and_state(lab
     assert item.round == 1 and item.excluded.reason == "check" and item.excluded.by == "lena"
     with database.session() as session:
         rounds.send_back(session=session, actor=lead, image=happy[0], reason="re-vote")
-        [item] = label_review.label_review(session=session, actor=lead, model_id=model_id).disputed
+        [item] = label_review.label_review(
+            session=session, actor=lead, settings=settings, model_id=model_id
+        ).disputed
     assert item.round == 2 and item.votes == []
     with pytest.raises(PermissionDenied), database.session() as session:
-        label_review.label_review(session=session, actor=lab.annotators[0])
+        label_review.label_review(session=session, actor=lab.annotators[0], settings=settings)
     with pytest.raises(NotFound, match="no trained model with id 99"), database.session() as s:
-        label_review.label_review(session=s, actor=lead, model_id=99)
+        label_review.label_review(session=s, actor=lead, settings=settings, model_id=99)
 
 
 def test_the_review_commands(lab, lead, database, env):

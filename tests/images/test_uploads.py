@@ -104,3 +104,32 @@ def test_kinds_that_are_always_refused_are_not_offered_and_nothing_is_saved(sett
         save_uploads(settings, [("a.jpg", media.jpeg(90)), (name, b"whatever")])
     assert str(refused.value).startswith(f"{name!r}: ")
     assert not (settings.data_dir / "uploads").exists()
+
+
+class ReadsCounted(io.BytesIO):
+    """An upload as Streamlit hands it over (its UploadedFile is a BytesIO), noting the
+    largest read and whether the whole buffer was copied out."""
+
+    largest_read = 0
+    copied_whole = False
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.largest_read = max(self.largest_read, len(data))
+        return data
+
+    def getvalue(self) -> bytes:
+        self.copied_whole = True
+        return super().getvalue()
+
+
+def test_an_uploaded_file_is_copied_to_disk_a_mib_at_a_time(settings, tmp_path):
+    zipped = io.BytesIO()
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("noise.bin", bytes(range(256)) * 12_000)  # about 3 MB
+    upload = ReadsCounted(zipped.getvalue())
+    upload.seek(100)  # a reader left it part-way: the copy starts at the start
+    path, _ = save_uploads(settings, [("set.zip", upload), ("a.jpg", media.jpeg(3))])
+    assert (path / "000001.zip").read_bytes() == zipped.getvalue()
+    assert (path / "000002.jpg").read_bytes() == media.jpeg(3)
+    assert 0 < upload.largest_read <= 1 << 20 and not upload.copied_whole

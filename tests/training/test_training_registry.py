@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import event
 
 from moodlab.core.models import TrainedModel
-from moodlab.training import registry
+from moodlab.training import compare, registry
 from moodlab.video.timeline import near_uniform
 from tests.conftest import run_cli
 
@@ -88,3 +89,48 @@ def test_a_near_uniform_timeline_is_flagged():
     sure = [{"t": 0.0, "probs": {f"m{i}": 0.9 if i == 0 else 0.1 / 7 for i in range(8)}}]
     assert "near uniform" in (near_uniform(flat) or "")
     assert near_uniform(sure) is None and near_uniform([]) is None
+
+
+def test_listing_models_loads_only_the_parts_of_their_reports_it_shows(database, lead):
+    """A model trained before the out-of-fold file kept 20,000 rows in its report; the
+    listing reads the small parts it shows, never the report whole."""
+    legacy = [{"image": f"{i:064x}", "label": i % 8, "probs": [0.125] * 8} for i in range(20_000)]
+    with database.session() as session:
+        session.add(
+            TrainedModel(
+                arch="plain",
+                path="models/old.keras",
+                cv_scores={"scores": [0.5, 0.7]},
+                cv_mean=0.6,
+                test_accuracy=0.4,
+                report={
+                    "test": {"accuracy": 0.4, "confusion_matrix": confusion(40, 100)},
+                    "updates": {"per_fold_mean": 30},
+                    "settings": {"epochs": 5},
+                    "final_history": [{"epoch": 1, "loss": 2.0}],
+                    "out_of_fold": legacy,
+                },
+            )
+        )
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        with database.session() as session:
+            [model] = registry.list_models(session=session, actor=lead)
+            whole = registry.get_model(session=session, actor=lead, model_id=model.id)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    assert sorted(model.report) == ["settings", "test", "updates"]
+    assert registry.chance_check(model)[0] is not None
+    assert compare.fold_rows([model]) == [
+        {"model": compare.label(model), "fold": 1, "accuracy": 0.5},
+        {"model": compare.label(model), "fold": 2, "accuracy": 0.7},
+    ]
+    listing = statements[0]
+    # The column named once per part read, inside its JSON path: never selected whole.
+    assert listing.count("trained_models.report") == len(registry.LISTED_PARTS), listing
+    assert whole is not model and len(whole.report["out_of_fold"]) == 20_000

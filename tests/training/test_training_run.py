@@ -5,13 +5,14 @@ from __future__ import annotations
 import colorsys
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select
 
-from moodlab.core import moods
+from moodlab.core import moods, predictions
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus, Role, TrainedModel
@@ -94,10 +95,17 @@ def test_a_small_run_learns_and_registers_a_model(database, settings, lead, snap
         model = session.get(TrainedModel, report["model_id"])
         assert model.report["updates"]["per_fold"] == [30, 30, 30]
         assert [h["epoch"] for h in model.report["final_history"]] == [10]
-        out_of_fold = model.report["out_of_fold"]  # every training image, once
-        assert len(out_of_fold) == 72 and len({row["image"] for row in out_of_fold}) == 72
-        assert all(abs(sum(row["probs"]) - 1) < 1e-2 for row in out_of_fold)
+        # Every training image, once, in a file beside the model; the report names it.
+        kept = model.report["out_of_fold"]
+        assert kept == {"file": str(Path(model.path).with_suffix(".oof.npz")), "images": 72}
+        out_of_fold = predictions.load(settings.data_dir, kept["file"])
+        assert len(out_of_fold) == 72 and len(set(out_of_fold.images)) == 72
+        assert out_of_fold.probs.shape == (72, 8)
+        assert np.allclose(out_of_fold.probs.sum(axis=1), 1, atol=1e-2)
         assert "out_of_fold" not in model.report["folds"][0]
+        # No job's result carries the rows: each fold's names its file, now joined.
+        assert all(len(json.dumps(p.result)) < 5_000 for p in session.scalars(select(Job)))
+        assert not list((settings.data_dir / "models" / "folds").glob("*.npz"))
         assert (settings.data_dir / model.path).exists()
         assert model.report["versions"]["tensorflow"]
         assert model.precision in ("float32", "mixed_bfloat16", "mixed_float16")
@@ -199,7 +207,7 @@ def test_train_and_models_commands(env, database, settings, lead, snapshot_id):
         assert sorted(p.kind for p in parts) == ["train_final", "train_fold", "train_fold"]
         assert all(p.status == JobStatus.SUCCEEDED and p.worker.startswith("cli:") for p in parts)
         assert [f["fold"] for f in model.report["folds"]] == [1, 2]
-        assert len(model.report["out_of_fold"]) == 72
+        assert model.report["out_of_fold"]["images"] == 72
     listed = json.loads(run_cli("models", "list", "--json").stdout)["models"]
     assert listed[0]["id"] == report["model_id"] and listed[0]["active"] is False
     force = [] if listed[0]["above_chance"] else ["--force"]  # one epoch may be near chance

@@ -64,7 +64,7 @@ def test_a_run_is_a_job_per_fold_and_one_for_the_final_model(
     with database.session() as session:
         model = session.scalars(select(TrainedModel)).one()
         assert model.job_id == run.id and model.path == final.result["path"]
-        assert len(model.report["out_of_fold"]) == 72  # every training image, once
+        assert model.report["out_of_fold"]["images"] == 72  # every training image, once
     assert (settings.data_dir / model.path).exists()
 
 

@@ -2,6 +2,7 @@
 size limit are saved."""
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +74,13 @@ def test_uploads_whose_video_starts_are_its_inputs(settings, database, annotator
     saved = sorted(str(p) for p in files_under(settings.data_dir / "uploads"))
     assert params["inputs"] == saved and params["seed"] == 3
     assert sorted(params["names"].values()) == ["moon.jpg", "sun.jpg"]
+
+
+def test_an_uploaded_video_file_is_copied_not_held_twice(settings, tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(bytes(range(256)) * 10_000)
+    with open(clip, "rb") as upload:
+        [path], _ = save_video_uploads(settings, [("clip.mp4", upload)])
+    assert Path(path).read_bytes() == clip.read_bytes()
+    with open(clip, "rb") as upload, pytest.raises(MoodlabError, match="over the"):
+        save_video_uploads(replace(settings, video_max_bytes=1000), [("clip.mp4", upload)])
