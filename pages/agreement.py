@@ -65,7 +65,9 @@ per_mood = pd.DataFrame(
         for t in n
     ]
 )
-st.bar_chart(per_mood, x="mood", y="images", color="tier", sort=False, height=260)
+st.altair_chart(
+    charts.mood_bars(per_mood.to_dict("records"), value="images", group="tier"), width="stretch"
+)
 st.caption(
     f"Votes saved: {plural(report['votes_saved'], 'answer')} not asked for."
     f" {plural(report['decided_early'], 'image')} left every queue as soon as the answers"

@@ -17,7 +17,7 @@ from moodlab.images.uploads import ACCEPTED, start_upload_import
 from moodlab.job_kinds import KINDS
 from moodlab.jobs import queue as jobs
 from moodlab.ui import access, charts, forms, jobs_view, layout, session, uploads
-from moodlab.ui.files import held_url, image_url
+from moodlab.ui.files import held_url, image_url, thumbnail_url
 from moodlab.ui.text import plain
 from moodlab.ui.times import local
 
@@ -252,13 +252,14 @@ def intake_progress(job_id: int) -> None:
             st.dataframe(pd.DataFrame(rows), hide_index=True)
     near_duplicates_view(job)
     st.markdown(f"**Arrived** ({report.stored}; newest first)")
+    st.page_link("pages/pool.py", label="Every image, with search and filters: Pool")
     if not arrived:
         st.caption("Nothing stored yet.")
     grid = st.columns(6)
     for i, image in enumerate(arrived):
         caption = image.alt_text or (image.source_url or "").rsplit("/", 1)[-1]
         cell = grid[i % 6]
-        cell.image(image_url(image.sha256))
+        cell.image(thumbnail_url(image.sha256), width="stretch")
         cell.text(caption[:40])  # plain text: a caption= would be Markdown (moodlab/ui/text.py)
 
 

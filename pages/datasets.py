@@ -10,9 +10,11 @@ from moodlab.core.text import plural
 from moodlab.datasets import snapshots as datasets
 from moodlab.datasets import ties, wording
 from moodlab.datasets.actions import start_export
+from moodlab.datasets.datasheet import snapshot_datasheet
 from moodlab.datasets.export import ExportParams, export_path
-from moodlab.ui import access, forms, label_review, session
-from moodlab.ui.files import export_url, image_url
+from moodlab.ui import access, charts, forms, label_review, session
+from moodlab.ui.files import export_url, thumbnail_url
+from moodlab.ui.gallery import pager
 from moodlab.ui.text import plain
 from moodlab.ui.times import local
 
@@ -84,7 +86,9 @@ counts = pd.DataFrame(
         for m, n in preview.counts(split).items()
     ]
 )
-st.bar_chart(counts, x="mood", y="images", color="set", stack=False, sort=False, height=260)
+st.altair_chart(
+    charts.mood_bars(counts.to_dict("records"), value="images", group="set"), width="stretch"
+)
 train_total, test_total = (
     sum(preview.counts("train").values()),
     sum(preview.counts("test").values()),
@@ -96,6 +100,12 @@ st.caption(
     f" {preview.cap}; manifest {preview.manifest_sha256[:12]}…"
     + (f"; {preview.rules['excluded']} excluded by you" if preview.rules["excluded"] else "")
 )
+if preview.unanimous_in_test:
+    st.caption(
+        f"Balancing puts {plural(preview.unanimous_in_test, 'unanimous image')} (all"
+        f" {settings.annotators_per_item} annotators agreeing) in the test set: train-tier"
+        " images the cap leaves out are tested on, not trained on."
+    )
 if st.button("Freeze snapshot", type="primary", icon=":material/ac_unit:", disabled=preview.empty):
     try:
         with session.database().session() as db:
@@ -112,9 +122,9 @@ if st.button("Freeze snapshot", type="primary", icon=":material/ac_unit:", disab
 st.subheader(f"Disputed images ({sum(d.decision is None for d in disputed)} undecided)")
 if not disputed:
     st.caption("No 2-2 ties.")
-for tie in disputed[:24]:
+for tie in disputed[pager(total=len(disputed), per_page=24, key="ties-page")]:
     picture, votes, choice = st.columns([1, 2, 3])
-    picture.image(image_url(tie.sha256), width=140)
+    picture.image(thumbnail_url(tie.sha256), width=128)
     votes.write(", ".join(f"{mood} {n}" for mood, n in tie.votes.items()))
     votes.caption(f"decision: {tie.decision or 'none yet'}")
     buttons = choice.container(horizontal=True)
@@ -178,3 +188,13 @@ for snapshot in snapshots:
                 f"{plural(snapshot.disputed, 'disputed image')} left out ·"
                 f" manifest sha256 `{snapshot.manifest_sha256}`"
             )
+        with st.expander("Datasheet"):
+            st.caption(
+                "The export's datasheet.md (the zip also holds labels.csv and labels.json with"
+                " each image's provenance, and votes.csv with who voted what, when)."
+            )
+            if st.toggle("Show the datasheet", key=f"sheet-{snapshot.id}"):
+                with session.database().session() as db:
+                    text = snapshot_datasheet(session=db, actor=actor, snapshot_id=snapshot.id)
+                # Plain text: licences and hosts in it come from the web (no Markdown).
+                st.code(text, language=None, wrap_lines=True)

@@ -1,13 +1,12 @@
 """Home: the lab at a glance, and what to do next."""
 
-import pandas as pd
 import streamlit as st
 
 from moodlab.core import moods
 from moodlab.core.models import JobStatus, Role
 from moodlab.home import lab_overview
 from moodlab.jobs import queue as jobs
-from moodlab.ui import access, job_alerts, jobs_view, layout, navigation, session
+from moodlab.ui import access, charts, job_alerts, jobs_view, layout, navigation, session
 
 actor = access.require_role(Role.LEAD, Role.ANNOTATOR)
 with session.database().session() as db:
@@ -39,10 +38,8 @@ layout.metric_row(
 
 st.markdown("**Votes per mood** (in circle order)")
 if overview.votes:
-    chart = pd.DataFrame(
-        {"mood": list(overview.votes_per_mood), "votes": list(overview.votes_per_mood.values())}
-    )
-    st.bar_chart(chart, x="mood", y="votes", sort=False, height=220)
+    rows = [{"mood": m, "votes": n} for m, n in overview.votes_per_mood.items()]
+    st.altair_chart(charts.mood_bars(rows, value="votes"), width="stretch")
 else:
     st.caption("No votes yet. The eight moods, in circle order:")
     st.caption(" · ".join(f"{m.key} {m.name}" for m in moods.all_moods()))

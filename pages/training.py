@@ -18,6 +18,48 @@ from moodlab.ui import access, charts, forms, jobs_view, session
 from moodlab.ui.text import plain
 from moodlab.ui.times import local
 
+# Column headers and number formats that keep the Models and Compare tables within a
+# laptop's 1280 px: three decimals, short headings, the long ones as tooltips.
+_SCORE = "%.3f"
+MODEL_COLUMNS = {
+    "id": st.column_config.NumberColumn("id", width=40),
+    "arch": st.column_config.TextColumn("arch", width=60),
+    "precision": st.column_config.TextColumn("precision", width=75),
+    "snapshot": st.column_config.NumberColumn("set", help="snapshot", width=40),
+    "active": st.column_config.CheckboxColumn("active", width=50),
+    "cv mean": st.column_config.NumberColumn("cv mean", format=_SCORE, width=65),
+    "cv std": st.column_config.NumberColumn("cv std", format=_SCORE, width=60),
+    "test accuracy": st.column_config.NumberColumn(
+        "test", help="test accuracy", format=_SCORE, width=55
+    ),
+    "above chance": st.column_config.TextColumn("> chance", help="clearly above chance", width=75),
+    "updates per fold": st.column_config.NumberColumn(
+        "updates", help="updates per fold", format="%d", width=65
+    ),
+    "adjacent": st.column_config.NumberColumn(
+        "adjacent", help="adjacent accuracy", format=_SCORE, width=70
+    ),
+    "created": st.column_config.TextColumn("created", width=135),
+}
+COMPARE_COLUMNS = {
+    "model": st.column_config.TextColumn("model", width=150),
+    "folds": st.column_config.NumberColumn("folds", width=50),
+    "epochs": st.column_config.NumberColumn("epochs", width=60),
+    "precision": st.column_config.TextColumn("precision", width=75),
+    "snapshot": st.column_config.NumberColumn("set", help="snapshot", width=40),
+    "parameters": st.column_config.NumberColumn("params", help="trainable parameters", width=70),
+    "image size": st.column_config.NumberColumn("px", help="image size", width=40),
+    "cv mean": st.column_config.NumberColumn("cv mean", format=_SCORE, width=65),
+    "cv std": st.column_config.NumberColumn("cv std", format=_SCORE, width=60),
+    "test accuracy": st.column_config.NumberColumn(
+        "test", help="test accuracy", format=_SCORE, width=55
+    ),
+    "macro-F1": st.column_config.NumberColumn("F1", help="macro-F1", format=_SCORE, width=55),
+    "adjacent accuracy": st.column_config.NumberColumn(
+        "adjacent", help="adjacent accuracy", format=_SCORE, width=70
+    ),
+}
+
 actor = access.require_role(Role.LEAD)
 settings = session.settings()
 
@@ -180,7 +222,7 @@ table = pd.DataFrame(
         for m in registry
     ]
 )
-st.dataframe(table, hide_index=True)
+st.dataframe(table, hide_index=True, column_config=MODEL_COLUMNS)
 
 st.subheader("Compare runs")
 by_id = {m.id: m for m in registry}
@@ -193,7 +235,11 @@ picked = st.multiselect(
 )
 if picked:
     chosen_models = [by_id[i] for i in picked]
-    st.dataframe(pd.DataFrame(compare.summary_rows(chosen_models)), hide_index=True)
+    st.dataframe(
+        pd.DataFrame(compare.summary_rows(chosen_models)),
+        hide_index=True,
+        column_config=COMPARE_COLUMNS,
+    )
     metrics_col, moods_col = st.columns(2)
     if rows := compare.metric_rows(chosen_models):
         metrics_col.altair_chart(
@@ -221,7 +267,7 @@ if picked:
         )
     if rows := compare.fold_rows(chosen_models):
         st.caption("Validation accuracy per fold")
-        st.line_chart(pd.DataFrame(rows), x="fold", y="accuracy", color="model", height=200)
+        st.altair_chart(charts.fold_accuracy(rows, group="model"), width="stretch")
 
 st.subheader("Report")
 chosen = st.selectbox("Report of model", list(by_id), format_func=lambda i: compare.label(by_id[i]))
@@ -249,11 +295,9 @@ if folds:
     rows = [{"fold": f["fold"], "accuracy": f"{f['accuracy']:.3f}"} for f in folds]
     rows.append({"fold": "mean ± std", "accuracy": f"{model.cv_mean:.3f} ± {model.cv_std:.3f}"})
     st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
-    st.bar_chart(
-        pd.DataFrame({"fold": range(1, len(scores) + 1), "accuracy": scores}),
-        x="fold",
-        y="accuracy",
-        height=200,
+    st.altair_chart(
+        charts.fold_accuracy([{"fold": f["fold"], "accuracy": f["accuracy"]} for f in folds]),
+        width="stretch",
     )
 checked = out_of_fold.review(model.report, settings.data_dir)
 if checked:
@@ -271,17 +315,19 @@ if checked:
         f"{len(checked['issues'])} of {checked['images']}",
         help="cleanlab's find_label_issues (confident learning) on the out-of-fold probabilities",
     )
-    bins = pd.DataFrame(checked["reliability"])
-    st.caption("Reliability: accuracy against confidence (a calibrated model is on the diagonal)")
-    st.scatter_chart(bins, x="confidence", y="accuracy", size="images", height=220)
+    st.caption(
+        "Reliability: accuracy against confidence per bin (a calibrated model is on the"
+        " diagonal; a larger point holds more images)"
+    )
+    st.altair_chart(charts.reliability(checked["reliability"]), width="content")
     if checked["note"]:
         st.caption(plain(f"Label review: {checked['note']}."))
     if checked["issues"]:
         st.page_link(
             "pages/datasets.py",
             icon=":material/dataset:",
-            label="Review the disputed labels on the Datasets page: thumbnails, votes,"
-            " probabilities; exclude an image or send it back for new votes",
+            label="Review the disputed labels on the Datasets page",
+            help="thumbnails, votes, probabilities; exclude an image or send it back for new votes",
         )
 test = model.report.get("test")
 if test:

@@ -9,17 +9,19 @@ from moodlab.core.models import JobStatus, Role
 from moodlab.images.formats import IMAGE_EXTENSIONS
 from moodlab.jobs import queue as jobs
 from moodlab.training.registry import list_models
-from moodlab.ui import access, charts, jobs_view, session, uploads
+from moodlab.ui import access, charts, forms, jobs_view, session, uploads
 from moodlab.ui.files import frame_url, video_url
 from moodlab.ui.text import plain
 from moodlab.ui.times import local
 from moodlab.video import timeline
 from moodlab.video.history import list_videos, video_file
-from moodlab.video.request import VideoParams
+from moodlab.video.request import FITS, VideoParams
 from moodlab.video.result import VideoResult
+from moodlab.video.scenes import MIN_SEGMENT_S
 from moodlab.video.uploads import VIDEO_EXTENSIONS, start_upload_video
 
 actor = access.require_role(Role.LEAD, Role.ANNOTATOR)
+FIT_NAMES = {"fill": "fill the frame (edges cropped)", "pad": "whole photo (black bars)"}
 settings = session.settings()
 
 st.title("Video")
@@ -36,53 +38,76 @@ if not registry:
         " `moodlab train`); then videos can be made here."
     )
 else:
-    with st.form("make", clear_on_submit=True):
-        files = uploads.file_uploader(
-            "A video, or several photos for a slideshow",
-            max_bytes=settings.video_max_bytes,
-            type=[s.lstrip(".") for s in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS)],
-            accept_multiple_files=True,
-        )
-        model_col, fps_col, seed_col = st.columns(3)
-        active = next((i for i, m in enumerate(registry) if m.active), 0)
-        model_id = model_col.selectbox(
-            "Model",
-            [m.id for m in registry],
-            index=active,
-            format_func=lambda i: next(
-                f"#{m.id} {m.arch}" + (" (active)" if m.active else "")
-                for m in registry
-                if m.id == i
-            ),
-        )
-        fps = fps_col.number_input(
-            "Frames sampled per second", 0.1, 30.0, settings.video_sample_fps, step=0.5
-        )
-        seed = seed_col.number_input("Seed", 0, 1_000_000, 0, help="picks among equal tracks")
-        segments = st.checkbox(
-            "A mood and track per scene", help="split at scene cuts; scenes under ~8 s join"
-        )
-        keep_audio = st.checkbox("Keep the original sound (ducked under the music)")
-        if st.form_submit_button("Generate", type="primary", icon=":material/movie:"):
-            try:
-                params = VideoParams(
-                    model_id=int(model_id),
-                    sample_fps=float(fps),
-                    segments=segments,
-                    seed=int(seed),
-                    keep_audio=keep_audio,
-                )
-                with session.database().session() as db:
-                    job_id = start_upload_video(
-                        session=db,
-                        actor=actor,
-                        settings=settings,
-                        files=[(f.name, f) for f in files or []],
-                        params=params,
-                    ).id
-                st.session_state["video_job"] = job_id
-            except MoodlabError as exc:
-                st.error(plain(exc))
+    # Kept fields, not an st.form: the choices stay as they were after Generate and when
+    # the page is opened again (a form cleared them all); only the files go.
+    fields = forms.Kept("video", actor)
+    files = uploads.file_uploader(
+        "A video, or several photos for a slideshow",
+        max_bytes=settings.video_max_bytes,
+        type=[s.lstrip(".") for s in (*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS)],
+        accept_multiple_files=True,
+        key=f"video-files-{st.session_state.get('video_files_round', 0)}",
+    )
+    model_col, fps_col, seed_col = st.columns(3)
+    ids = [m.id for m in registry]
+    active = next((m.id for m in registry if m.active), ids[0])
+    model_id = model_col.selectbox(
+        "Model",
+        ids,
+        format_func=lambda i: next(
+            f"#{m.id} {m.arch}" + (" (active)" if m.active else "") for m in registry if m.id == i
+        ),
+        **fields.choice("model", ids, active),
+    )
+    fps = fps_col.number_input(
+        "Frames sampled per second",
+        0.1,
+        30.0,
+        step=0.5,
+        **fields("fps", float(settings.video_sample_fps)),
+    )
+    seed = seed_col.number_input(
+        "Seed", 0, 1_000_000, help="picks among equal tracks", **fields("seed", 0)
+    )
+    segments = st.checkbox(
+        "A mood and track per scene",
+        help=f"split at scene cuts; a scene shorter than {MIN_SEGMENT_S:g} s joins its"
+        " neighbour, so a track has time to establish itself",
+        **fields("segments", False),
+    )
+    keep_audio = st.checkbox(
+        "Keep the original sound (ducked under the music)", **fields("keep_audio", False)
+    )
+    fit = st.radio(
+        "Photos of another shape than the slideshow's frame",
+        FITS,
+        format_func=FIT_NAMES.get,
+        horizontal=True,
+        **fields("fit", VideoParams.default("fit")),
+    )
+    if st.button("Generate", type="primary", icon=":material/movie:"):
+        try:
+            params = VideoParams(
+                model_id=int(model_id),
+                sample_fps=float(fps),
+                segments=segments,
+                seed=int(seed),
+                keep_audio=keep_audio,
+                fit=fit,
+            )
+            with session.database().session() as db:
+                job_id = start_upload_video(
+                    session=db,
+                    actor=actor,
+                    settings=settings,
+                    files=[(f.name, f) for f in files or []],
+                    params=params,
+                ).id
+            st.session_state["video_job"] = job_id
+            st.session_state["video_files_round"] = st.session_state.get("video_files_round", 0) + 1
+            st.rerun()
+        except MoodlabError as exc:
+            st.error(plain(exc))
 
 
 @st.fragment(run_every="2s")
@@ -143,6 +168,8 @@ facts.caption(
 tracks = pd.DataFrame(report.get("tracks", []))
 if not tracks.empty:
     facts.dataframe(tracks, hide_index=True)
+if mode := report.get("mode"):
+    st.info(plain(mode[0].upper() + mode[1:] + "."), icon=":material/tune:")
 for warning in report.get("warnings", []):
     st.warning(plain(warning), icon=":material/warning:")
 if flat := timeline.near_uniform(report.get("timeline", [])):
@@ -157,6 +184,7 @@ st.altair_chart(
         chosen=video.mood,
         boundaries=[s["start_s"] for s in segments[1:]],
         duration=video.duration_s,
+        steps=video.kind == "slideshow",
     ),
     width="stretch",
 )

@@ -30,6 +30,9 @@ def register(sub: Subcommands) -> None:
     export_ = command(dataset, "export", "a zip in ImageFolder layout (as a job, run here)", export)
     export_.add_argument("id", type=int)
     export_.add_argument("out", metavar="OUT.zip")
+    sheet = command(dataset, "datasheet", "a snapshot's datasheet in Markdown", datasheet)
+    sheet.add_argument("id", type=int)
+    sheet.add_argument("--out", metavar="FILE.md", help="write it here instead of stdout")
     command(dataset, "disputed", "images with a 2-2 tie", disputed)
     tie = command(
         dataset, "break-tie", "decide a tie: one of the tied moods, or leave-out", break_tie
@@ -74,6 +77,26 @@ def export(args: argparse.Namespace) -> Report:
     from moodlab.datasets.export import ExportParams
 
     return run_here(start_export, params=ExportParams(snapshot_id=args.id, out=args.out))
+
+
+def datasheet(args: argparse.Namespace) -> Report | None:
+    from pathlib import Path
+
+    from moodlab.core.storage import atomic_write
+    from moodlab.datasets.datasheet import snapshot_datasheet
+
+    _, database = open_database()
+    with database.session() as session:
+        text = snapshot_datasheet(session=session, actor=actor(), snapshot_id=args.id)
+    if args.out is None:
+        if args.json:
+            return {"id": args.id, "datasheet": text}
+        sys.stdout.write(text)
+        return None
+    out = Path(args.out).expanduser()
+    with atomic_write(out) as handle:
+        handle.write(text.encode())
+    return {"id": args.id, "output": str(out.resolve())}
 
 
 def disputed(args: argparse.Namespace) -> Report:

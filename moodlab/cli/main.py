@@ -33,6 +33,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "moodlab.cli.votes:register": ("votes", "guidelines", "agreement"),
     "moodlab.cli.datasets:register": ("dataset",),
     "moodlab.cli.review:register": ("review",),
+    "moodlab.cli.pool:register": ("pool",),
     "moodlab.cli.training:register": ("train", "models"),
     "moodlab.cli.music:register": ("music",),
     "moodlab.cli.video:register": ("video",),

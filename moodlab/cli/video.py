@@ -23,7 +23,7 @@ MAKE_KEYS = (
 
 
 def register(sub: Subcommands) -> None:
-    from moodlab.video.request import VideoParams
+    from moodlab.video.request import FITS, VideoParams
 
     video = group(sub, "video", "videos with music that fits their mood")
     make_ = command(
@@ -52,6 +52,13 @@ def register(sub: Subcommands) -> None:
         "--keep-audio", action="store_true", help="keep the original sound, ducked under the music"
     )
     make_.add_argument(
+        "--fit",
+        choices=FITS,
+        default=VideoParams.default("fit"),
+        help="a slideshow's photos of another shape: fill the frame, cropped (default),"
+        " or pad: whole, on black",
+    )
+    make_.add_argument(
         "--here", action="store_true", help="run it in this process even when an idle worker could"
     )
     command(video, "list", "generated videos, newest first", list_made)
@@ -72,10 +79,13 @@ def make(args: argparse.Namespace) -> Report:
         segments=args.segments,
         seed=args.seed,
         keep_audio=args.keep_audio,
+        fit=args.fit,
     )
     report = run_here(start_video, params=params, hand_off=not args.here)
     if not args.json:  # a person reads the outcome; the timeline is for scripts and the page
-        return {key: report[key] for key in MAKE_KEYS if key != "timeline"}
+        return {key: report[key] for key in MAKE_KEYS if key != "timeline"} | {
+            "mode": report.get("mode")
+        }
     return {key: report[key] for key in MAKE_KEYS} | {
         k: v for k, v in report.items() if k not in MAKE_KEYS
     }

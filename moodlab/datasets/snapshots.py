@@ -126,6 +126,17 @@ class Plan:
         return counts
 
     @cached_property
+    def unanimous_in_test(self) -> int:
+        """Test images every annotator agreed on: train-tier images the cap left out."""
+        everyone = int(self.rules["annotators_per_item"])
+        found = self.decisions
+        return sum(
+            found.votes_of(i).get(label, 0) >= everyone
+            for i, label, split, _ in self.chosen
+            if split == "test"
+        )
+
+    @cached_property
     def manifest_sha256(self) -> str:
         """``manifest_hash`` of the members, sorted by rank rather than as strings."""
         shas, rank = self.decisions.shas, self.decisions.sha_rank
@@ -161,6 +172,11 @@ def _decisions(session: Session, settings: Settings, version: VotesVersion | Non
     """The decisions over every vote, cached on the votes' version and the quorum rules."""
     version = votes_version(session) if version is None else version
     return _DECISIONS.get((version, _quorum(settings)), lambda: _load(session, settings, version))
+
+
+def current_decisions(session: Session, settings: Settings) -> _Decisions:
+    """Every answered image's tier and top mood now (cached on the votes' version)."""
+    return _decisions(session, settings)
 
 
 def _image_hashes(session: Session, version: VotesVersion):

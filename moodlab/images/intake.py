@@ -327,6 +327,7 @@ class Intake:
             source_url=provenance.source_url,
             page_url=provenance.page_url,
             alt_text=provenance.alt_text,
+            original_name=None if provenance.source_url else provenance.source,
             license=provenance.license,
             attribution=provenance.attribution,
             job_id=self.job_id,

@@ -7,6 +7,14 @@ from collections.abc import Sequence
 import altair as alt
 import pandas as pd
 
+# Streamlit fits a whole chart (title, axes, a legend below) into its height, so each
+# height leaves the plot itself about 150-200 px: at 220-260 px in all, the training
+# curves, the per-fold chart and the mood timeline were flat lines (issue 29).
+CURVE_HEIGHT = 340
+FOLD_HEIGHT = 280
+TIMELINE_HEIGHT = 400
+LEGEND_ROOM = 60  # a legend below the plot
+
 
 def heatmap(
     matrix: list[list[float | None]],
@@ -91,15 +99,25 @@ def training_curves(history: list[dict[str, float]]) -> tuple[alt.Chart, alt.Cha
     is_loss = long["series"].str.contains("loss")
     is_accuracy = long["series"].str.contains("acc")
 
+    last = int(max(long["epoch"].max(), 1)) if len(long) else 1
+    # Whole epochs only, from 0 so a run of one point still has an axis to sit on; at
+    # most about ten ticks (a 60-epoch run gets 0, 6, 12, ...).
+    step = max(1, -(-last // 10))
+    ticks = list(range(0, last + 1, step))
+
     def chart(frame: pd.DataFrame, title: str, domain: list[float] | None) -> alt.Chart:
         scale = alt.Scale(domain=domain) if domain else alt.Scale(zero=False)
         return (
-            alt.Chart(frame, title=title)
-            .mark_line(point=True)
+            alt.Chart(frame, title=title, height=CURVE_HEIGHT)
+            .mark_line(point=alt.OverlayMarkDef(size=60, filled=True))
             .encode(
-                x=alt.X("epoch:Q", axis=alt.Axis(tickMinStep=1, format="d")),
+                x=alt.X(
+                    "epoch:Q",
+                    scale=alt.Scale(domain=[0, last], nice=False),
+                    axis=alt.Axis(values=ticks, format="d", labelAngle=0),
+                ),
                 y=alt.Y("value:Q", title=title.lower(), scale=scale),
-                color=alt.Color("series:N", title=None),
+                color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")),
                 tooltip=["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".3f")],
             )
         )
@@ -110,18 +128,109 @@ def training_curves(history: list[dict[str, float]]) -> tuple[alt.Chart, alt.Cha
 def grouped_bars(
     rows: list[dict], *, x: str, group: str, value: str, title: str, sort: list[str] | None = None
 ) -> alt.Chart:
-    """Bars of ``value`` per ``x``, one colour per ``group``, side by side (xOffset)."""
+    """Horizontal bars of ``value`` (0-1) per ``x``, one colour per ``group`` side by side
+    (yOffset): the category names read across at any width, none set on end."""
     return (
         alt.Chart(pd.DataFrame(rows), title=title)
         .mark_bar()
         .encode(
-            x=alt.X(f"{x}:N", sort=sort, title=None),
-            xOffset=f"{group}:N",
-            y=alt.Y(f"{value}:Q", scale=alt.Scale(domain=[0, 1])),
-            color=f"{group}:N",
+            y=alt.Y(f"{x}:N", sort=sort, title=None, axis=alt.Axis(labelLimit=160)),
+            yOffset=f"{group}:N",
+            x=alt.X(
+                f"{value}:Q",
+                scale=alt.Scale(domain=[0, 1]),
+                title=value,
+                axis=alt.Axis(labelFlush=True),  # "1.0" inside the chart's right edge
+            ),
+            color=alt.Color(f"{group}:N", legend=alt.Legend(orient="bottom", labelLimit=300)),
             tooltip=[group, x, alt.Tooltip(f"{value}:Q", format=".3f")],
         )
+        .properties(height=alt.Step(12))
     )
+
+
+def mood_bars(
+    rows: list[dict], *, value: str, group: str | None = None, title: str | None = None
+) -> alt.Chart:
+    """Counts per mood as horizontal bars in circle order (the mood names read across);
+    with ``group``, one bar per group side by side (a set, a tier)."""
+    from moodlab.core import moods
+
+    order = moods.names()
+    frame = pd.DataFrame(rows)
+    encoding: dict = {
+        "y": alt.Y("mood:N", sort=order, title=None, scale=alt.Scale(domain=order)),
+        "x": alt.X(
+            f"{value}:Q", title=value, axis=alt.Axis(tickMinStep=1, format="d", labelFlush=True)
+        ),
+        "tooltip": ["mood:N", *([f"{group}:N"] if group else []), f"{value}:Q"],
+    }
+    if group:
+        encoding["yOffset"] = f"{group}:N"
+        encoding["color"] = alt.Color(f"{group}:N", title=None, legend=alt.Legend(orient="bottom"))
+    step = 10 if group else 22
+    chart = alt.Chart(frame, title=title or alt.Undefined).mark_bar().encode(**encoding)
+    return chart.properties(height=alt.Step(step))
+
+
+def fold_accuracy(rows: list[dict], *, group: str | None = None) -> alt.Chart:
+    """Validation accuracy per fold as bars on a 0-1 scale with gridlines, the fold
+    numbers read across; with ``group`` (a model), the groups' bars side by side."""
+    encoding: dict = {
+        "x": alt.X("fold:O", title="fold", axis=alt.Axis(labelAngle=0)),
+        "y": alt.Y(
+            "accuracy:Q",
+            scale=alt.Scale(domain=[0, 1]),
+            axis=alt.Axis(values=[0, 0.2, 0.4, 0.6, 0.8, 1], format=".0%", grid=True),
+        ),
+        "tooltip": ["fold:O", alt.Tooltip("accuracy:Q", format=".3f")],
+    }
+    if group:
+        encoding["xOffset"] = f"{group}:N"
+        encoding["color"] = alt.Color(
+            f"{group}:N", title=None, legend=alt.Legend(orient="bottom", labelLimit=300)
+        )
+        encoding["tooltip"] = [f"{group}:N", *encoding["tooltip"]]
+    height = FOLD_HEIGHT + (LEGEND_ROOM if group else 0)
+    bars = alt.Chart(pd.DataFrame(rows), height=height).mark_bar().encode(**encoding)
+    labels = (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_text(dy=-6, fontSize=10)
+        .encode(
+            x=encoding["x"],
+            y="accuracy:Q",
+            text=alt.Text("accuracy:Q", format=".2f"),
+            **({"xOffset": f"{group}:N"} if group else {}),
+        )
+    )
+    return bars if group else bars + labels
+
+
+def reliability(bins: list[dict]) -> alt.Chart:
+    """Accuracy against confidence per bin, square, with the diagonal a calibrated model
+    lies on; each point sized by its images. ``bins``: {"confidence", "accuracy", "images"}."""
+    side = 280  # with its axes, within a phone's 358 px column
+    axis = alt.Scale(domain=[0, 1], nice=False)
+    diagonal = (
+        alt.Chart(pd.DataFrame({"confidence": [0.0, 1.0], "accuracy": [0.0, 1.0]}))
+        .mark_line(strokeDash=[5, 4], color="gray")
+        .encode(x=alt.X("confidence:Q", scale=axis), y=alt.Y("accuracy:Q", scale=axis))
+    )
+    points = (
+        alt.Chart(pd.DataFrame(bins))
+        .mark_circle(opacity=0.85, clip=False)
+        .encode(
+            x=alt.X("confidence:Q", scale=axis, title="confidence (mean of the bin)"),
+            y=alt.Y("accuracy:Q", scale=axis, title="accuracy"),
+            size=alt.Size("images:Q", legend=None),  # the caption says: size is images
+            tooltip=[
+                alt.Tooltip("confidence:Q", format=".2f"),
+                alt.Tooltip("accuracy:Q", format=".2f"),
+                "images:Q",
+            ],
+        )
+    )
+    return (diagonal + points).properties(width=side, height=side)
 
 
 def mood_timeline(
@@ -131,10 +240,15 @@ def mood_timeline(
     chosen: str,
     boundaries: Sequence[float] = (),
     duration: float | None = None,
+    steps: bool = False,
 ) -> alt.Chart:
     """The eight probabilities over time (one line per mood, the chosen one bold),
     with segment boundaries as vertical rules. ``rows``: {"t", "probs": {mood: p}}.
-    The time axis spans ``duration`` (the whole video) when given."""
+    The time axis spans ``duration`` (the whole video) when given. With ``steps`` (a
+    slideshow: each sample is one photo, shown until the next) each value holds until
+    the next sample, with a point at each sample, instead of a curve between them."""
+    if steps and rows and duration and duration > rows[-1]["t"]:
+        rows = [*rows, {**rows[-1], "t": duration}]  # the last photo holds to the end
     long = pd.DataFrame(
         [
             {"t": row["t"], "mood": mood, "probability": row["probs"][mood]}
@@ -143,8 +257,11 @@ def mood_timeline(
         ]
     )
     lines = (
-        alt.Chart(long)
-        .mark_line(interpolate="monotone")
+        alt.Chart(long, height=TIMELINE_HEIGHT)
+        .mark_line(
+            interpolate="step-after" if steps else "monotone",
+            point=alt.OverlayMarkDef(size=30) if steps else False,
+        )
         .encode(
             x=alt.X(
                 "t:Q",
@@ -152,7 +269,12 @@ def mood_timeline(
                 scale=alt.Scale(domain=[0, duration], nice=False) if duration else alt.Undefined,
             ),
             y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
-            color=alt.Color("mood:N", sort=moods, scale=alt.Scale(scheme="tableau10")),
+            color=alt.Color(
+                "mood:N",
+                sort=moods,
+                scale=alt.Scale(scheme="tableau10"),
+                legend=alt.Legend(orient="bottom", columns=3),  # 3 fit a phone
+            ),
             strokeWidth=alt.condition(alt.datum.mood == chosen, alt.value(4), alt.value(1.5)),
             tooltip=["t:Q", "mood:N", alt.Tooltip("probability:Q", format=".3f")],
         )
@@ -168,8 +290,8 @@ def mood_timeline(
 
 
 def mood_probabilities(probs: dict[str, float], *, label: str, suggested: str) -> alt.Chart:
-    """A model's eight probabilities for one image as small bars in circle order: the
-    image's label and the mood the model suggests stand out."""
+    """A model's eight probabilities for one image as small horizontal bars in circle
+    order (the mood names read across): the image's label and the suggestion stand out."""
     frame = pd.DataFrame(
         [
             {
@@ -184,16 +306,18 @@ def mood_probabilities(probs: dict[str, float], *, label: str, suggested: str) -
         domain=["label", "suggested", "other"], range=["#4c78a8", "#e45756", "#bab0ac"]
     )
     return (
-        alt.Chart(frame, height=150)
+        alt.Chart(frame, height=alt.Step(18))
         .mark_bar()
         .encode(
-            x=alt.X(
+            y=alt.Y(
                 "mood:N",
                 sort=list(probs),
-                title=None,  # every mood named, none dropped
-                axis=alt.Axis(labelAngle=-60, labelOverlap=False, labelFontSize=10),
+                title=None,
+                axis=alt.Axis(labelLimit=120, labelOverlap=False),
             ),
-            y=alt.Y("probability:Q", scale=alt.Scale(domain=[0, 1])),
+            x=alt.X(
+                "probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(labelFlush=True)
+            ),
             color=alt.Color("role:N", scale=colours, legend=None),
             tooltip=["mood:N", "role:N", alt.Tooltip("probability:Q", format=".3f")],
         )

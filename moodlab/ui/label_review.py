@@ -21,12 +21,13 @@ from moodlab.datasets.review import Disputed
 from moodlab.images.intake import thumbnail_path
 from moodlab.ui import charts, session
 from moodlab.ui.files import thumbnail_url
+from moodlab.ui.gallery import pager
 from moodlab.ui.layout import act
 from moodlab.ui.text import plain
 from moodlab.ui.times import local
 from moodlab.votes import rounds
 
-SHOWN = 12  # disputed images drawn at once; `moodlab review list` has them all
+SHOWN = 12  # disputed images a page; the pager reaches every one
 
 
 def section(actor: Actor, settings: Settings) -> None:
@@ -61,11 +62,10 @@ def section(actor: Actor, settings: Settings) -> None:
     if found.note:
         st.caption(plain(f"Not reviewed: {found.note}."))
     store = ContentStore(settings.data_dir)
-    for item in found.disputed[:SHOWN]:
+    shown = pager(total=len(found.disputed), per_page=SHOWN, key=f"review-page-{chosen}")
+    for item in found.disputed[shown]:
         with st.container(border=True):
             _disputed(item, actor, store)
-    if len(found.disputed) > SHOWN:
-        st.caption(f"and {len(found.disputed) - SHOWN} more: `moodlab review list` lists all")
 
 
 def _disputed(item: Disputed, actor: Actor, store: ContentStore) -> None:

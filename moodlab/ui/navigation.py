@@ -31,6 +31,7 @@ PAGES = (
     PageSpec("pages/music_votes.py", "Music votes", ":material/music_note:", EVERYONE),
     PageSpec("pages/music.py", "Music", ":material/library_music:", EVERYONE),
     PageSpec("pages/crawl.py", "Crawl & import", ":material/travel_explore:", LEAD),
+    PageSpec("pages/pool.py", "Pool", ":material/photo_library:", LEAD),
     PageSpec("pages/agreement.py", "Agreement", ":material/handshake:", LEAD),
     PageSpec("pages/datasets.py", "Datasets", ":material/dataset:", LEAD),
     PageSpec("pages/training.py", "Training", ":material/model_training:", LEAD),

@@ -22,6 +22,8 @@ from moodlab.jobs.context import JobParams
 from moodlab.video import paths as allowed
 from moodlab.video.probe import VideoError
 
+# A slideshow's fits (moodlab.video.slideshow.FITS; that module imports NumPy and Pillow).
+FITS = ("fill", "pad")
 NO_MODEL = "no trained model yet: train one on the Training page or with `moodlab train`"
 
 
@@ -39,6 +41,7 @@ class VideoParams(JobParams):
     segments: bool = False
     seed: int = 0
     keep_audio: bool = False
+    fit: str = "fill"  # a slideshow's photos: "fill" the frame (cropped) or "pad" (whole)
 
     KIND = "video"
     TITLE = "video"
@@ -49,6 +52,11 @@ class VideoParams(JobParams):
         fps = self.sample_fps or settings.video_sample_fps
         if fps <= 0:
             raise VideoError(f"the sample rate must be positive, got {fps} frames a second")
+        if self.fit not in FITS:
+            raise VideoError(
+                f"unknown fit {self.fit!r}: photos either fill the frame (fill, cropped) or"
+                " are shown whole on black (pad)"
+            )
 
     def authorize(self, *, session: Session, actor: Actor, settings: Settings) -> None:
         allowed.check_inputs(self.inputs, self.names, actor=actor, settings=settings)

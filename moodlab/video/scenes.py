@@ -61,3 +61,28 @@ def plan_segments(
             boundaries.append(cut)
     boundaries.append(duration)
     return list(zip(boundaries[:-1], boundaries[1:], strict=True))
+
+
+def describe(
+    duration: float, cuts: list[float], bounds: list[tuple[float, float]], *, segments: bool
+) -> str:
+    """What the mood mode did, in a sentence: one mood for the whole video, or a mood per
+    scene, and when scenes were joined, why."""
+    if not segments:
+        return "one mood and track for the whole video (a mood per scene was not asked for)"
+    kept = len(bounds)
+    found = len(cuts)
+    if found == 0:
+        return "a mood per scene was asked for, but no scene cut was found: one segment"
+    joined = found - (kept - 1)
+    text = f"a mood per scene: {found} scene {'cut' if found == 1 else 'cuts'} found, {kept}"
+    text += " segment" if kept == 1 else " segments"
+    if joined:
+        text += (
+            f"; {joined} {'cut was' if joined == 1 else 'cuts were'} not used, because a"
+            f" segment must last at least {MIN_SEGMENT_S:g} s for its track to establish"
+            " itself, so shorter scenes joined their neighbours"
+        )
+        if duration < 2 * MIN_SEGMENT_S:
+            text += f" (the whole video is {duration:.1f} s)"
+    return text

@@ -193,7 +193,7 @@ def make_video(
             cuts = slideshow.starts(len(photos))[1:]
             ctx.progress(0.5, "making the slideshow")
             silent = scratch / "slideshow.mp4"
-            slideshow.write([p.display_jpeg for p in photos], silent)
+            slideshow.write([p.display_jpeg for p in photos], silent, fit=params.fit)
             info = probe.probe(silent)
             inputs = [
                 {"name": names[i], "sha256": p.sha256, "bytes": len(p.data)}
@@ -219,6 +219,11 @@ def make_video(
                 }
             ]
         bounds = scenes.plan_segments(duration, cuts) if params.segments else [(0.0, duration)]
+        mode = scenes.describe(duration, cuts, bounds, segments=params.segments)
+        if kind == "slideshow":
+            mode = mode.replace("scene cut", "photo change").replace("scene", "photo")
+            how = "cropped to fill the frame" if params.fit == "fill" else "whole on black"
+            mode += f"; photos {how}"
         with ctx.database.session() as session:
             pieces, segments, track_warnings = plan(
                 session=session,
@@ -259,6 +264,7 @@ def make_video(
         "timeline": _timeline(kind, samples),
         "seconds": round(time.monotonic() - started, 3),
         "warnings": warnings,
+        "mode": mode,
         "kind": kind,
         "duration_s": round(duration, 3),
         "segments": segments,
@@ -272,6 +278,7 @@ def make_video(
             "segments": params.segments,
             "seed": params.seed,
             "keep_audio": params.keep_audio,
+            "fit": params.fit,
         },
     }
     with ctx.database.session() as session:
@@ -297,6 +304,7 @@ def make_video(
                     "frames",
                     "settings",
                     "warnings",
+                    "mode",
                     "mean_probs",
                     "reencoded",
                 )

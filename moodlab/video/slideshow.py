@@ -1,8 +1,10 @@
 """Photos to a silent H.264 slideshow with crossfades (moviepy 2).
 
 The photos arrive checked by moodlab.images.checks: EXIF orientation applied, RGB,
-at most 1280 px on the longest side. Each is fitted into one frame whose sides
-are even (H.264 with 4:2:0 chroma needs that) on black.
+at most 1280 px on the longest side. The frame is the largest photo's shape, with
+even sides (H.264 with 4:2:0 chroma needs that). A photo of another shape either fills
+the frame, its edges cropped (``fill``, the default: no black bars), or is shown whole
+on black (``pad``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from moodlab.images.formats import open_readable
 
@@ -20,6 +22,9 @@ CROSSFADE_S = 1.0
 FPS = 25
 # The frame is at most this big: the display copies are at most 1280 px anyway.
 MAX_FRAME = (1280, 720)
+# How a photo of another shape than the frame is fitted: cropped to fill it, or whole on
+# black. VideoParams.fit's choices.
+FITS = ("fill", "pad")
 
 
 def frame_size(sizes: list[tuple[int, int]]) -> tuple[int, int]:
@@ -29,9 +34,12 @@ def frame_size(sizes: list[tuple[int, int]]) -> tuple[int, int]:
     return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
 
 
-def fitted(jpeg: bytes, size: tuple[int, int]) -> np.ndarray:
-    """The photo scaled to fit ``size``, centred on black."""
+def fitted(jpeg: bytes, size: tuple[int, int], fit: str = "fill") -> np.ndarray:
+    """The photo at ``size``: scaled to cover it and centre-cropped (``fill``), or scaled
+    to fit inside it and centred on black (``pad``)."""
     image = open_readable(jpeg, ("JPEG",)).convert("RGB")
+    if fit == "fill":
+        return np.asarray(ImageOps.fit(image, size, Image.Resampling.LANCZOS))
     image.thumbnail(size, Image.Resampling.LANCZOS)
     canvas = Image.new("RGB", size)
     canvas.paste(image, ((size[0] - image.width) // 2, (size[1] - image.height) // 2))
@@ -74,7 +82,7 @@ def frame_function(pictures: list[np.ndarray]):
     return frame
 
 
-def write(photos: list[bytes], out: Path) -> float:
+def write(photos: list[bytes], out: Path, fit: str = "fill") -> float:
     """Write the slideshow (no audio) to ``out``; its duration in seconds.
 
     The frames come from ``frame_function``: a held photo is the same array every frame,
@@ -84,7 +92,7 @@ def write(photos: list[bytes], out: Path) -> float:
     from moviepy import VideoClip
 
     size = frame_size([open_readable(p, ("JPEG",)).size for p in photos])
-    pictures = [fitted(photo, size) for photo in photos]
+    pictures = [fitted(photo, size, fit) for photo in photos]
     show = VideoClip(frame_function(pictures), duration=duration(len(photos)))
     try:
         show.write_videofile(

@@ -12,7 +12,8 @@ from tests import media
 from tests.conftest import PASSWORD, add_user, run_job
 from tests.e2e.conftest import log_in, screenshot
 
-pytestmark = pytest.mark.e2e
+# Every page twice for two roles, with the Pool page: about 5 minutes on 2 busy cores.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 WIDTHS = (1280, 390)
 
@@ -40,6 +41,32 @@ LAYOUT_PROBLEMS = """
         problems.push(`cut off (${box.scrollWidth} > ${box.clientWidth} px):`
           + ` ${el.tagName.toLowerCase()} "${el.textContent.trim().slice(0, 60)}"`);
         break;
+      }
+    }
+  }
+  // Charts: a drawing wider than its box is cut off; one under 100 px tall does not read.
+  for (const chart of main.querySelectorAll('[data-testid="stVegaLiteChart"]')) {
+    if (!chart.offsetParent) continue;
+    const drawing = chart.querySelector('canvas, svg');
+    if (!drawing) continue;
+    const box = chart.getBoundingClientRect(), drawn = drawing.getBoundingClientRect();
+    const title = (chart.closest('[data-testid="stVerticalBlock"]') || chart).innerText
+      .trim().slice(0, 40);
+    if (drawn.right > box.right + 1 || chart.scrollWidth > chart.clientWidth + 1) {
+      problems.push(`chart cut off (${Math.round(drawn.width)} px in ${Math.round(box.width)} px)`
+        + ` near "${title}"`);
+    }
+    if (drawn.height < 100) {
+      problems.push(`chart too flat to read (${Math.round(drawn.height)} px) near "${title}"`);
+    }
+  }
+  // Tables on a laptop: every column in view, no sideways scrolling inside the table.
+  if (window.innerWidth >= 1200) {
+    for (const table of main.querySelectorAll('[data-testid="stDataFrame"]')) {
+      const scroller = table.querySelector('.dvn-scroller');
+      if (table.offsetParent && scroller && scroller.scrollWidth > scroller.clientWidth + 1) {
+        problems.push(`table scrolls sideways (${scroller.scrollWidth} px in`
+          + ` ${scroller.clientWidth} px): ${table.innerText.trim().slice(0, 60)}`);
       }
     }
   }
@@ -127,6 +154,22 @@ def build_lab(tmp_path) -> None:
                     for k, a in enumerate([0.6, 0.66, 0.63])
                 ],
                 "final_history": history,
+                # Out-of-fold probabilities: the reliability plot and the label review.
+                "out_of_fold": [
+                    {
+                        "image": f"{k:064x}",
+                        "label": k % 8,
+                        "probs": [
+                            (
+                                0.3 + 0.06 * (k % 10)
+                                if j == (k % 8 if k % 3 else (k + 1) % 8)
+                                else (0.7 - 0.06 * (k % 10)) / 7
+                            )
+                            for j in range(8)
+                        ],
+                    }
+                    for k in range(40)
+                ],
                 "test": {
                     "accuracy": 0.58,
                     "macro_f1": 0.55,

@@ -111,10 +111,15 @@ def test_photos_become_a_slideshow_that_plays(tmp_path, database, settings, lead
     ):
         paths.append(tmp_path / f"photo{i}.{'png' if i == 1 else 'jpg'}")
         paths[-1].write_bytes(data)
-    job = make(settings, database, lead, *paths, segments=True)
+    job = make(settings, database, lead, *paths, segments=True, fit="pad")
     assert job.status == JobStatus.SUCCEEDED, job.error
     report = job.result
     assert report["kind"] == "slideshow"
+    assert report["mode"] == (
+        "a mood per photo: 2 photo changes found, 1 segment; 2 cuts were not used, because"
+        " a segment must last at least 8 s for its track to establish itself, so shorter"
+        " photos joined their neighbours (the whole video is 10.0 s); photos whole on black"
+    )
     assert report["warnings"] == [
         "photo3.jpg: left out: not an image: the bytes begin like none of JPEG, PNG, GIF, WebP,"
         " BMP, TIFF"
@@ -131,6 +136,25 @@ def test_photos_become_a_slideshow_that_plays(tmp_path, database, settings, lead
     # Each photo from the end of its crossfade in to the next one's start: the timeline
     # covers the whole show, the last hold too.
     assert [r["t"] for r in report["timeline"]] == [0, 3, 4, 6, 7, 10]
+
+
+def test_a_slideshow_fills_its_frame_by_default(tmp_path, database, settings, lead, lab):
+    paths = [tmp_path / "wide.jpg", tmp_path / "tall.jpg"]
+    paths[0].write_bytes(media.jpeg(1, (240, 160)))
+    paths[1].write_bytes(_oriented_jpeg())  # upright: 160 x 240 in a 240 x 160 frame
+    job = make(settings, database, lead, *paths)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    out = probe.probe(job.result["output"])
+    assert (out.width, out.height) == (240, 160)
+    # The upright photo is cropped to fill the frame: bright to the edges, no bars.
+    frame = frame_at(job.result["output"], 6.5, out.width, out.height).astype(int)
+    assert frame[:, :20].mean() > 150 and frame[:, -20:].mean() > 150
+    assert job.result["mode"].endswith("; photos cropped to fill the frame")
+    assert job.result["mode"].startswith("one mood and track for the whole video")
+    with database.session() as session:
+        video = session.get(Video, job.result["video_id"])
+        assert video.report["mode"] == job.result["mode"]
+        assert video.report["settings"]["fit"] == "fill"
 
 
 @pytest.mark.parametrize(

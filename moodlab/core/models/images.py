@@ -33,6 +33,9 @@ class Image(Base):
     source_url: Mapped[str | None] = mapped_column(Text)  # where the file came from
     page_url: Mapped[str | None] = mapped_column(Text)  # the page that showed it
     alt_text: Mapped[str | None] = mapped_column(Text)
+    # What an import or upload called it: the path in the folder, or zip:member. NULL for
+    # crawled images (their source_url says where they came from) and older rows.
+    original_name: Mapped[str | None] = mapped_column(Text)
     license: Mapped[str | None] = mapped_column(String(64))
     attribution: Mapped[str | None] = mapped_column(Text)
     job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
