@@ -131,3 +131,14 @@ def test_a_lead_is_told_of_the_images_waiting_for_them_and_who_has_how_many_left
     assert not any("Nothing waits" in s.text for s in seen.next_steps)
     # an annotator sees their own count, not the others'
     assert overview(database, settings, other).images_left_by_person == {}
+
+
+def test_the_lead_s_home_page_says_who_has_how_many_images_left(database, lead, annotator):
+    from tests.test_pages import app, texts
+
+    with database.session() as session:
+        session.add_all([Image(sha256=f"{i:064x}", width=200, height=200) for i in range(2)])
+    shown = texts(app(lead))
+    assert "2 images wait for your vote." in shown
+    assert "Images left to answer: anna 2 · lena 2" in shown
+    assert "Images left to answer" not in texts(app(annotator))
