@@ -19,6 +19,22 @@ def register(sub: Subcommands) -> None:
         check,
     )
     check_.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    features_ = command(
+        backbone,
+        "features",
+        "keep the backbone features of every image that has none (a job run here;"
+        " resumes where it stopped)",
+        features,
+    )
+    features_.add_argument("--batch-size", type=int, default=32)
+
+
+def features(args: argparse.Namespace) -> Report:
+    from moodlab.cli.common import run_here
+    from moodlab.training.actions import start_features
+    from moodlab.training.features import FeaturesParams
+
+    return run_here(start_features, params=FeaturesParams(batch_size=args.batch_size))
 
 
 def check(args: argparse.Namespace) -> Report | None:

