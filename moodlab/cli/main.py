@@ -34,6 +34,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "moodlab.cli.datasets:register": ("dataset",),
     "moodlab.cli.review:register": ("review",),
     "moodlab.cli.training:register": ("train", "models"),
+    "moodlab.cli.backbone:register": ("backbone",),
     "moodlab.cli.music:register": ("music",),
     "moodlab.cli.video:register": ("video",),
     "moodlab.cli.users:register": ("users",),
