@@ -52,7 +52,13 @@ from moodlab.core.migrations import upgrade
 from moodlab.core.models import Image, Job, JobStatus, Role, TrainedModel
 from moodlab.core.quiet import quiet_tensorflow
 from moodlab.datasets import snapshots
-from moodlab.demo_data import kept_pictures, photos, simulated_vote
+from moodlab.demo_data import (
+    keep_features,
+    kept_pictures,
+    photos,
+    restore_features,
+    simulated_vote,
+)
 from moodlab.images.actions import start_import
 from moodlab.images.importer import ImportParams
 from moodlab.job_kinds import KINDS
@@ -60,9 +66,11 @@ from moodlab.jobs.handoff import wait_for
 from moodlab.jobs.worker import start_here
 from moodlab.music.actions import start_generate
 from moodlab.music.library import GenerateParams
+from moodlab.training import architectures
 from moodlab.training.actions import start_training
 from moodlab.training.budget import MIN_UPDATES
 from moodlab.training.precision import usable_cores
+from moodlab.training.presets import TARGET_UPDATES
 from moodlab.training.runs import TrainParams, estimated_updates
 
 MARKER = "DEMO-WORKSPACE.txt"
@@ -94,9 +102,17 @@ SLIDESHOW = ("marigold.jpg", "orange-flower.jpg", "yellow-flower.jpg", "seeds-on
 TRAINING = TrainParams(snapshot_id=0, folds=3, epochs=1, batch_size=16, image_size=16, seed=0)
 # The architectures the demo trains, the one place that names them: each but the last is
 # queued for the second worker, the last trains here (the longest: the second worker
-# then takes its folds too); the better test score is activated.
-ARCHITECTURES = ("plain", "deep")
-UPDATES = {arch: 2 * MIN_UPDATES[arch] for arch in ARCHITECTURES}
+# then takes its folds too); the better test score is activated. Transfer (the
+# pretrained backbone's kept features and a small head) is left out, with a line in the
+# log, where its wheel is missing. The CNNs work at TRAINING's 16 px, transfer at the
+# 224 px its backbone was pretrained at.
+ARCHITECTURES = ("transfer", "plain", "deep")
+# Optimizer updates per fold: the CNNs twice their measured minimum; the transfer head
+# what the Training form's fitted settings give it (it plateaus well within them).
+UPDATES = {
+    "transfer": TARGET_UPDATES,
+    **{arch: 2 * MIN_UPDATES[arch] for arch in ("plain", "deep")},
+}
 # The generated music library of the demo: one track per mood (the default library has
 # 4), since rendering the library was 42% of the demo's build time.
 TRACKS_PER_MOOD = 1
@@ -417,18 +433,31 @@ def _training(
     with database.session() as session:
         snapshot = snapshots.get_snapshot(session=session, actor=lead, snapshot_id=snapshot_id)
         images = sum(snapshot.train_counts.values())
+    trained = _trainable(say)
     runs = {}
-    for arch in ARCHITECTURES:
-        params = replace(TRAINING, snapshot_id=snapshot_id, arch=arch)
+    for arch in trained:
+        params = replace(
+            TRAINING,
+            snapshot_id=snapshot_id,
+            arch=arch,
+            image_size=architectures.IMAGE_SIZES[arch]
+            if arch == "transfer"
+            else TRAINING.image_size,
+        )
         per_epoch = estimated_updates(images, params)  # with epochs=1
         runs[arch] = replace(params, epochs=max(1, math.ceil(UPDATES[arch] / max(1, per_epoch))))
         steps = estimated_updates(images, runs[arch])
         say(
             f"training {arch} ({params.folds} folds, {runs[arch].epochs} epochs, about {steps}"
             f" updates per fold, {params.image_size} px)"
-            + (" on the second worker" * (helper and arch != ARCHITECTURES[-1]))
+            + (" on the second worker" * (helper and arch != trained[-1]))
         )
-    *queued, here = ARCHITECTURES
+    if "transfer" in trained:
+        with database.session() as session:
+            shas = list(session.scalars(select(Image.sha256)))
+        if restored := restore_features(settings, shas):
+            say(f"{restored} images' backbone features kept from an earlier build")
+    *queued, here = trained
     job_ids = {
         arch: (
             _queued(start_training, settings, database, lead, runs[arch])
@@ -457,16 +486,27 @@ def _training(
     for arch, job_id in job_ids.items():  # done already if it ran here
         jobs[arch] = wait_for(settings, database, job_id, kinds=KINDS, say=lambda line: None)
     made = []
-    for arch in ARCHITECTURES:
+    for arch in trained:
         job = jobs[arch]
         if job.status != JobStatus.SUCCEEDED or job.result is None:
             raise MoodlabError(f"the demo's {arch} training failed: {job.error}")
         made.append(job.result["model_id"])
+    if "transfer" in trained:
+        keep_features(settings, shas)  # for the next build
     with database.session() as session:
         best = max(made, key=lambda i: _score(session.get_one(TrainedModel, i)))
         # A demo: it activates its better model even if it were near chance.
         activate(session=session, actor=lead, model_id=best, force=True)
     return made
+
+
+def _trainable(say: Say) -> list[str]:
+    """ARCHITECTURES that can train here (transfer needs its backbone's wheel)."""
+    missing = architectures.unavailable()
+    for arch in ARCHITECTURES:
+        if arch in missing:
+            say(f"not training {arch}: {missing[arch]}")
+    return [arch for arch in ARCHITECTURES if arch not in missing]
 
 
 def _score(model: TrainedModel) -> float:

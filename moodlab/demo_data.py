@@ -165,3 +165,54 @@ def kept_pictures(
                 pictures[mood, n] = found[0]
                 reused += 1
     return pictures, reused
+
+
+def _kept_features(settings: Settings) -> KeptFiles:
+    from moodlab.training import backbone, features, lite0, lite0_weights
+
+    return KeptFiles(settings.cache_dir, "demo-features", features, lite0, lite0_weights, backbone)
+
+
+def _check_kept_features(content: bytes, _made: dict) -> None:
+    """Raise ValueError unless ``content`` is one image's features as the backbone keeps them."""
+    from moodlab.training import features, lite0
+
+    row = np.load(io.BytesIO(content), allow_pickle=False)
+    if row.shape != (lite0.FEATURES,) or row.dtype != features.DTYPE:
+        raise ValueError(f"it holds {row.dtype} {row.shape}, not {lite0.FEATURES} float16")
+
+
+def restore_features(settings: Settings, shas: list[str]) -> int:
+    """Put the backbone features kept from an earlier build into the data dir, for the
+    images ``shas`` that have none there; how many. Computing them is the slow part of a
+    transfer run (about 20 images a second here), and the demo's images are the same
+    from build to build (docs/architecture.md, "Generated files kept for reuse")."""
+    from moodlab.core.storage import ContentStore
+    from moodlab.training import features, lite0_weights
+
+    kept, store, restored = _kept_features(settings), ContentStore(settings.data_dir), 0
+    for sha in features.missing(store, shas):
+        found = kept.get(
+            kept.key(sha, features.KIND, lite0_weights.SHA256), ".npy", _check_kept_features
+        )
+        if found is not None:
+            path = features.feature_path(store, sha)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            restored += store.write_new(path, found[0], durable=False)
+    return restored
+
+
+def keep_features(settings: Settings, shas: list[str]) -> int:
+    """Keep the data dir's backbone features of ``shas`` in the cache dir for the next
+    build; how many were not kept before."""
+    from moodlab.core.storage import ContentStore
+    from moodlab.training import features, lite0_weights
+
+    kept, store, added = _kept_features(settings), ContentStore(settings.data_dir), 0
+    for sha in shas:
+        key = kept.key(sha, features.KIND, lite0_weights.SHA256)
+        path = features.feature_path(store, sha)
+        if kept.recorded_sha256(key, ".npy") is None and path.is_file():
+            kept.keep(key, ".npy", path)
+            added += 1
+    return added

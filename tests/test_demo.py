@@ -243,3 +243,33 @@ def test_the_app_says_it_is_a_demo_how_to_log_in_and_who_has_images_left(databas
     assert "Demo workspace" in shown and demo.PASSWORD in shown
     assert f"**{demo.LEAD}** (2 images left)" in shown
     assert "**demo-ana** (1 image left)" in shown and "**demo-dana** (2 images left)" in shown
+
+
+def test_backbone_features_are_kept_for_the_next_build_and_a_damaged_one_is_not_used(settings):
+    from moodlab.core.storage import ContentStore
+    from moodlab.training import features, lite0
+
+    store = ContentStore(settings.data_dir)
+    shas = [f"{i:064x}" for i in range(3)]
+    rows = {}
+    for n, sha in enumerate(shas[:2]):  # the third image has no features to keep
+        rows[sha] = np.full(lite0.FEATURES, n + 0.5, dtype=features.DTYPE)
+        path = features.feature_path(store, sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, rows[sha], allow_pickle=False)
+    assert demo_data.keep_features(settings, shas) == 2
+    assert demo_data.keep_features(settings, shas) == 0  # kept already
+
+    for sha in shas[:2]:
+        features.feature_path(store, sha).unlink()  # a new workspace: nothing in its data dir
+    assert demo_data.restore_features(settings, shas) == 2
+    for sha, row in rows.items():
+        assert np.array_equal(features.load_one(store, sha), row)
+
+    kept = sorted((settings.cache_dir / "demo-features").rglob("*.npy"))
+    wrong = io.BytesIO()
+    np.save(wrong, np.zeros(10, dtype=features.DTYPE), allow_pickle=False)
+    _swap_kept(kept[0], wrong.getvalue())  # a record that matches: only the check can tell
+    for sha in shas[:2]:
+        features.feature_path(store, sha).unlink()
+    assert demo_data.restore_features(settings, shas) == 1
