@@ -258,6 +258,9 @@ def _images(
             f"importing {sum(have.values())} photographs and {len(pictures)} generated"
             f" pictures (up to {per_mood} per mood{kept})"
         )
+        # Before the import, which queues the features job for whatever has none.
+        if restored := restore_features(settings, list(truth)):
+            say(f"{restored} images' backbone features kept from an earlier build")
         job = start_here(
             start_import,
             settings=settings,
@@ -452,11 +455,6 @@ def _training(
             f" updates per fold, {params.image_size} px)"
             + (" on the second worker" * (helper and arch != trained[-1]))
         )
-    if "transfer" in trained:
-        with database.session() as session:
-            shas = list(session.scalars(select(Image.sha256)))
-        if restored := restore_features(settings, shas):
-            say(f"{restored} images' backbone features kept from an earlier build")
     *queued, here = trained
     job_ids = {
         arch: (
@@ -492,6 +490,8 @@ def _training(
             raise MoodlabError(f"the demo's {arch} training failed: {job.error}")
         made.append(job.result["model_id"])
     if "transfer" in trained:
+        with database.session() as session:
+            shas = list(session.scalars(select(Image.sha256)))
         keep_features(settings, shas)  # for the next build
     with database.session() as session:
         best = max(made, key=lambda i: _score(session.get_one(TrainedModel, i)))
