@@ -42,7 +42,8 @@ if actor is not None:
         st.caption(f"Logged in as **{actor.name}** ({actor.role.value})")
         if demo.is_demo(session.settings()):
             st.warning(
-                "Demo workspace: generated pictures and simulated votes.", icon=":material/science:"
+                "Demo workspace: photographs, generated pictures and simulated votes.",
+                icon=":material/science:",
             )
         if st.button("Log out", icon=":material/logout:"):
             session.log_out("You are logged out.")

@@ -1,6 +1,10 @@
-"""The demo's generated data: mood pictures and simulated annotators' answers.
+"""The demo's data: photographs labelled by the team, generated mood pictures where a
+mood has too few photographs, and simulated annotators' answers.
 
-Pictures take their colour from the mood's angle on Russell's circle (neighbouring
+The photographs are wallpapers from Debian packages, downscaled to 400 px and kept in
+moodlab/demo_photos/ with ATTRIBUTION.csv (file, mood, package and version, original
+path, author, licence); the mood of each is the team's label, given by looking at it.
+Generated pictures take their colour from the mood's angle on Russell's circle (neighbouring
 moods look alike, as real ones do) and their texture from arousal: sharp, busy
 patterns for high arousal, soft blurred gradients for low. `moodlab demo` builds its
 workspace from them (moodlab.demo; docs/architecture.md, "Layering and package layout").
@@ -9,10 +13,13 @@ workspace from them (moodlab.demo; docs/architecture.md, "Layering and package l
 from __future__ import annotations
 
 import colorsys
+import csv
 import hashlib
 import io
 import math
 import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -21,6 +28,43 @@ from moodlab.core.config import Settings
 from moodlab.core.reuse import KeptFiles
 
 PICTURE_SIZE = (320, 240)
+PHOTOS = Path(__file__).parent / "demo_photos"
+ATTRIBUTION = PHOTOS / "ATTRIBUTION.csv"
+
+
+@dataclass(frozen=True)
+class Photo:
+    """One of the demo's photographs, as ATTRIBUTION.csv credits it."""
+
+    file: str
+    mood: str  # the team's label
+    package: str  # the Debian package it came from
+    version: str
+    original: str  # its path in that package
+    author: str
+    licence: str
+
+    @property
+    def path(self) -> Path:
+        return PHOTOS / self.file
+
+
+def photos() -> list[Photo]:
+    """The demo's photographs in file order; raise ValueError for a row that does not hold."""
+    with open(ATTRIBUTION, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    found = []
+    for line, row in enumerate(rows, start=2):
+        photo = Photo(**row)
+        if not photo.author.strip() or not photo.licence.strip():
+            raise ValueError(f"{ATTRIBUTION} line {line}: {photo.file} has no author or licence")
+        if Path(photo.file).name != photo.file or not photo.path.is_file():
+            raise ValueError(f"{ATTRIBUTION} line {line}: no photograph {photo.file!r}")
+        try:
+            found.append(replace(photo, mood=moods.get(photo.mood).name))
+        except moods.UnknownMood as exc:
+            raise ValueError(f"{ATTRIBUTION} line {line}: {exc}") from None
+    return sorted(found, key=lambda photo: photo.file)
 
 
 def picture(mood: str, n: int, size: tuple[int, int] = PICTURE_SIZE) -> bytes:
@@ -98,8 +142,11 @@ def check_kept_picture(content: bytes, _made: dict) -> None:
         raise ValueError(f"it is not a whole JPEG ({exc})") from None
 
 
-def kept_pictures(settings: Settings, per_mood: int) -> tuple[dict[tuple[str, int], bytes], int]:
-    """{(mood, n): JPEG} for the demo, and how many were kept from an earlier build.
+def kept_pictures(
+    settings: Settings, per_mood: int, *, have: dict[str, int] | None = None
+) -> tuple[dict[tuple[str, int], bytes], int]:
+    """{(mood, n): JPEG} for the demo, and how many were kept from an earlier build:
+    ``per_mood`` a mood, less the ``have[mood]`` pictures it has already (photographs).
 
     The same code makes the same picture for a mood and a number, so each is kept in
     the cache dir once made (docs/architecture.md, "Generated files kept for reuse").
@@ -108,7 +155,7 @@ def kept_pictures(settings: Settings, per_mood: int) -> tuple[dict[tuple[str, in
     pictures, reused = {}, 0
     for mood in moods.names():
         spec = moods.get(mood)
-        for n in range(per_mood):
+        for n in range(per_mood - (have or {}).get(mood, 0)):
             key = kept.key(mood, n, PICTURE_SIZE, spec.angle, spec.valence, spec.arousal)
             found = kept.get(key, ".jpg", check=check_kept_picture)
             if found is None:
@@ -118,3 +165,54 @@ def kept_pictures(settings: Settings, per_mood: int) -> tuple[dict[tuple[str, in
                 pictures[mood, n] = found[0]
                 reused += 1
     return pictures, reused
+
+
+def _kept_features(settings: Settings) -> KeptFiles:
+    from moodlab.training import backbone, features, lite0, lite0_weights
+
+    return KeptFiles(settings.cache_dir, "demo-features", features, lite0, lite0_weights, backbone)
+
+
+def _check_kept_features(content: bytes, _made: dict) -> None:
+    """Raise ValueError unless ``content`` is one image's features as the backbone keeps them."""
+    from moodlab.training import features, lite0
+
+    row = np.load(io.BytesIO(content), allow_pickle=False)
+    if row.shape != (lite0.FEATURES,) or row.dtype != features.DTYPE:
+        raise ValueError(f"it holds {row.dtype} {row.shape}, not {lite0.FEATURES} float16")
+
+
+def restore_features(settings: Settings, shas: list[str]) -> int:
+    """Put the backbone features kept from an earlier build into the data dir, for the
+    images ``shas`` that have none there; how many. Computing them is the slow part of a
+    transfer run (about 20 images a second here), and the demo's images are the same
+    from build to build (docs/architecture.md, "Generated files kept for reuse")."""
+    from moodlab.core.storage import ContentStore
+    from moodlab.training import features, lite0_weights
+
+    kept, store, restored = _kept_features(settings), ContentStore(settings.data_dir), 0
+    for sha in features.missing(store, shas):
+        found = kept.get(
+            kept.key(sha, features.KIND, lite0_weights.SHA256), ".npy", _check_kept_features
+        )
+        if found is not None:
+            path = features.feature_path(store, sha)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            restored += store.write_new(path, found[0], durable=False)
+    return restored
+
+
+def keep_features(settings: Settings, shas: list[str]) -> int:
+    """Keep the data dir's backbone features of ``shas`` in the cache dir for the next
+    build; how many were not kept before."""
+    from moodlab.core.storage import ContentStore
+    from moodlab.training import features, lite0_weights
+
+    kept, store, added = _kept_features(settings), ContentStore(settings.data_dir), 0
+    for sha in shas:
+        key = kept.key(sha, features.KIND, lite0_weights.SHA256)
+        path = features.feature_path(store, sha)
+        if kept.recorded_sha256(key, ".npy") is None and path.is_file():
+            kept.keep(key, ".npy", path)
+            added += 1
+    return added

@@ -59,6 +59,8 @@ class Overview:
     my_skips: int = 0
     model_score: float | None = None  # the model videos use: test accuracy, else CV mean
     model_id: int | None = None
+    # the lead's view only: each active annotator's (and lead's) images left to answer
+    images_left_by_person: dict[str, int] = field(default_factory=dict)
     next_steps: list[NextStep] = field(default_factory=list)
 
 
@@ -108,6 +110,8 @@ def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overv
         tracks_waiting_for_me=_tracks_waiting(session, actor),
         images_pending=_images_pending(session, settings),
     )
+    if actor.is_lead:
+        overview.images_left_by_person = images_left_by_person(session=session, settings=settings)
     model = _model_for_videos(session)
     if model is not None:
         overview.model_id = model.id
@@ -116,6 +120,25 @@ def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overv
         )
     overview.next_steps = _next_steps(overview, settings, actor)
     return overview
+
+
+def images_left_by_person(*, session: Session, settings: Settings) -> dict[str, int]:
+    """{name: images left in their queue} for every active user who annotates, by name.
+
+    What each one's Annotate page counts as left (moodlab.votes.annotation.progress):
+    the lead sees who has work, and the demo's log-in page says it to visitors.
+    """
+    people = session.scalars(
+        select(User)
+        .where(User.active, User.role.in_(annotation.ANNOTATING))
+        .order_by(User.role != Role.ANNOTATOR, User.name)
+    ).all()
+    return {
+        person.name: annotation.progress(
+            session=session, actor=Actor.of(person), settings=settings
+        ).left
+        for person in people
+    }
 
 
 def _tracks_waiting(session: Session, actor: Actor) -> int:
@@ -196,7 +219,7 @@ def _next_steps(o: Overview, settings: Settings, actor: Actor) -> list[NextStep]
                 f" vote on tracks on Music votes ({plural(o.tracks, 'track')})."
             )
             steps.append(NextStep(text, "music_votes"))
-    elif o.images_waiting_for_me:
+    if o.images_waiting_for_me and actor.id is not None:  # a lead annotates too; not the CLI
         waiting = o.images_waiting_for_me
         text = f"{plural(waiting, 'image')} {'waits' if waiting == 1 else 'wait'} for your vote."
         steps.append(NextStep(text, "annotate"))

@@ -17,7 +17,38 @@ person calls each kind and the least role that may start it are its params type'
 
 from __future__ import annotations
 
+from typing import Any
+
+from moodlab.jobs.context import JobContext
 from moodlab.jobs.kind import JobKind
+
+
+# The intake jobs, then the features job for the images they stored: images know
+# nothing of training, so the table, which sits above both, joins them.
+def run_crawl(ctx: JobContext, params: Any) -> dict[str, Any]:
+    from moodlab.images.crawl import run_crawl as run
+
+    return _then_features(ctx, run(ctx, params))
+
+
+def run_openverse(ctx: JobContext, params: Any) -> dict[str, Any]:
+    from moodlab.images.openverse import run_openverse as run
+
+    return _then_features(ctx, run(ctx, params))
+
+
+def run_import(ctx: JobContext, params: Any) -> dict[str, Any]:
+    from moodlab.images.importer import run_import as run
+
+    return _then_features(ctx, run(ctx, params))
+
+
+def _then_features(ctx: JobContext, result: dict[str, Any]) -> dict[str, Any]:
+    from moodlab.training.features import queue_after_intake
+
+    queue_after_intake(ctx, result)
+    return result
+
 
 KINDS: dict[str, JobKind] = {
     kind.name: kind
@@ -25,19 +56,19 @@ KINDS: dict[str, JobKind] = {
         JobKind(
             "crawl",
             "moodlab.images.crawl:CrawlParams",
-            "moodlab.images.crawl:run_crawl",
+            "moodlab.job_kinds:run_crawl",
             "moodlab.images.report:IntakeResult",
         ),
         JobKind(
             "openverse",
             "moodlab.images.openverse:OpenverseParams",
-            "moodlab.images.openverse:run_openverse",
+            "moodlab.job_kinds:run_openverse",
             "moodlab.images.report:IntakeResult",
         ),
         JobKind(
             "import",
             "moodlab.images.importer:ImportParams",
-            "moodlab.images.importer:run_import",
+            "moodlab.job_kinds:run_import",
             "moodlab.images.report:IntakeResult",
         ),
         JobKind(
@@ -69,6 +100,12 @@ KINDS: dict[str, JobKind] = {
             "moodlab.training.queue_scores:QueueScoreParams",
             "moodlab.training.queue_scores:run_queue_scores",
             "moodlab.training.queue_scores:QueueScoreResult",
+        ),
+        JobKind(
+            "features",
+            "moodlab.training.features:FeaturesParams",
+            "moodlab.training.features:run_features",
+            "moodlab.training.features:FeaturesResult",
         ),
         JobKind(
             "music_generate",

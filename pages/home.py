@@ -7,6 +7,7 @@ from moodlab.core.models import JobStatus, Role
 from moodlab.home import lab_overview
 from moodlab.jobs import queue as jobs
 from moodlab.ui import access, charts, job_alerts, jobs_view, layout, navigation, session
+from moodlab.ui.text import plain
 
 actor = access.require_role(Role.LEAD, Role.ANNOTATOR)
 with session.database().session() as db:
@@ -23,6 +24,13 @@ for step in overview.next_steps:
             st.page_link(
                 navigation.page(step.page).path, label="Go", icon=":material/arrow_forward:"
             )
+if overview.images_left_by_person:  # the lead's view: who has work left
+    st.caption(
+        "Images left to answer: "
+        + " · ".join(
+            f"{plain(name)} {left}" for name, left in overview.images_left_by_person.items()
+        )
+    )
 
 st.subheader("The lab at a glance")
 layout.metric_row(

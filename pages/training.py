@@ -9,7 +9,7 @@ from moodlab.core.models import JobStatus, Role
 from moodlab.datasets import out_of_fold
 from moodlab.datasets import snapshots as datasets
 from moodlab.jobs import queue as jobs
-from moodlab.training import architectures, compare
+from moodlab.training import architectures, compare, presets
 from moodlab.training.actions import start_training
 from moodlab.training.budget import data_problem, updates_warning
 from moodlab.training.registry import activate, chance_check, get_model, list_models
@@ -74,6 +74,17 @@ else:
     # Plain widgets, not a form: the update estimate and the checks follow every change,
     # and what was typed is kept while the lead visits other pages (moodlab.ui.forms).
     fields = forms.Kept("train", actor)
+    start_from = st.radio(
+        "Start from",
+        ["fitted", "paper"],
+        format_func=lambda key: {
+            "fitted": "Settings fitted to this snapshot",
+            "paper": "The paper's settings (Cho et al. 2019: Table 2 CNN, 10 folds,"
+            " 60 epochs, batch 64, 128 px)",
+        }[key],
+        horizontal=True,
+        **fields.choice("start_from", ["fitted", "paper"], "fitted"),
+    )
     snapshot_col, arch_col = st.columns(2)
     by_snapshot = {s.id: s for s in snapshots}
     snapshot_ids = list(by_snapshot)
@@ -83,33 +94,38 @@ else:
         format_func=lambda i: f"#{i} ({sum(by_snapshot[i].train_counts.values())} training images)",
         **fields.choice("snapshot", snapshot_ids, snapshot_ids[0]),
     )
-    unavailable = architectures.unavailable(settings.transfer_weights)
+    snapshot = by_snapshot[int(snapshot_id)]
+    start = (
+        presets.paper(snapshot.id)
+        if start_from == "paper"
+        else presets.fitted(snapshot.id, snapshot.train_counts)
+    )
+    # Each starting point keeps its own values for each snapshot: switching shows its own.
+    values = forms.Kept(f"train-{start_from}-{snapshot.id}", actor)
+    unavailable = architectures.unavailable()
     arch_names = [name for name in architectures.ARCHITECTURES if name not in unavailable]
     arch = arch_col.selectbox(
         "Architecture",
         arch_names,
-        help="deep: the paper's Table 2; plain: a smaller CNN of this project's own design,"
-        " a baseline beside it; transfer: MobileNetV2 pretrained on ImageNet under Table 2's"
-        " head",
-        **fields.choice("arch", arch_names, arch_names[0]),
+        help="deep: the paper's Table 2 CNN from scratch; plain: a smaller CNN of this"
+        " project's own design, a baseline beside it; transfer: a small head on"
+        " EfficientNet-Lite0 pretrained on ImageNet, trained in seconds on kept features",
+        **values.choice("arch", arch_names, start.arch if start.arch in arch_names else "deep"),
     )
     for name, reason in unavailable.items():
-        arch_col.caption(f"{name} is off: its weights file is not here", help=plain(reason))
+        arch_col.caption(f"{name} is off: its backbone is not installed", help=plain(reason))
     folds_col, epochs_col, batch_col, size_col = st.columns(4)
-    default = TrainParams.default
     folds = folds_col.number_input(
-        "Folds", 0, 20, help="0 skips cross-validation", **fields("folds", default("folds"))
+        "Folds", 0, 20, help="0 skips cross-validation", **values("folds", start.folds)
     )
-    epochs = epochs_col.number_input("Epochs", 1, 1000, **fields("epochs", default("epochs")))
-    batch = batch_col.number_input(
-        "Batch size", 1, 1024, **fields("batch_size", default("batch_size"))
-    )
+    epochs = epochs_col.number_input("Epochs", 1, 1000, **values("epochs", start.epochs))
+    batch = batch_col.number_input("Batch size", 1, 1024, **values("batch_size", start.batch_size))
     size = size_col.number_input(
         "Image size",
         16,
-        128,
-        help="128 as in the paper",
-        **fields("image_size", default("image_size")),
+        512,
+        help="128 as in the paper; transfer works at 224, its backbone's size",
+        **values(f"image_size_{arch}", architectures.IMAGE_SIZES[arch]),
     )
     params = TrainParams(
         snapshot_id=int(snapshot_id),
@@ -119,7 +135,6 @@ else:
         batch_size=int(batch),
         image_size=int(size),
     )
-    snapshot = by_snapshot[int(snapshot_id)]
     images = sum(int(n) for n in snapshot.train_counts.values())
     estimate = estimated_updates(images, params)
     st.caption(
@@ -240,6 +255,11 @@ if picked:
         hide_index=True,
         column_config=COMPARE_COLUMNS,
     )
+    if not compare.same_split(chosen_models):
+        st.caption(
+            "These models were not cross-validated on the same folds (snapshot, folds and"
+            " seed differ): their CV means are not side by side."
+        )
     metrics_col, moods_col = st.columns(2)
     if rows := compare.metric_rows(chosen_models):
         metrics_col.altair_chart(

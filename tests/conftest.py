@@ -177,6 +177,9 @@ def workspace_env(folder: Path, database_url: str, video_inputs: Path) -> dict[s
         "MOODLAB_CACHE_DIR": str(folder / "cache"),
         # Tests make their media in their own folder: users may make videos from it.
         "MOODLAB_VIDEO_INPUT_DIRS": str(video_inputs),
+        # No backbone features job after each test's imports (it would import Keras);
+        # tests/training/test_features.py turns it on.
+        "MOODLAB_FEATURES_ON_ARRIVAL": "0",
     }
 
 

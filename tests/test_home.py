@@ -1,4 +1,4 @@
-from moodlab.core.models import Image, ImageVote, Role
+from moodlab.core.models import Image, ImageVote, Role, User
 from moodlab.home import lab_overview
 from moodlab.jobs.actions import start_check
 from tests.conftest import add_user
@@ -102,7 +102,7 @@ def test_a_chance_level_model_is_no_reason_to_rest(database, settings, lead):
     with database.session() as session:
         session.add(Image(sha256=f"{1:064x}", width=200, height=200))
     steps = overview(database, settings, lead).next_steps
-    assert [s.page for s in steps] == ["crawl"]
+    assert [s.page for s in steps] == ["crawl", "annotate"]  # the lead has not voted on it
     assert "Model #1 scores 0.10, near chance (0.12)" in steps[0].text
 
 
@@ -128,3 +128,41 @@ def test_home_agreement_and_the_cli_count_votes_one_way_skips_apart(
     assert report["annotators"][annotator.name]["votes"] == 2
     status = json.loads(run_cli("status", "--json", env=env).stdout)
     assert (status["votes"], status["skips"]) == (2, 1)
+
+
+def test_a_lead_is_told_of_the_images_waiting_for_them_and_who_has_how_many_left(
+    database, settings, lead, annotator
+):
+    other = add_user(database, "otto", Role.ANNOTATOR)
+    gone = add_user(database, "gone", Role.ANNOTATOR)
+    with database.session() as session:
+        session.get_one(User, gone.id).active = False
+        images = [Image(sha256=f"{i:064x}", width=200, height=200) for i in range(3)]
+        session.add_all(images)
+        session.flush()
+        session.add(ImageVote(image_id=images[0].id, annotator_id=annotator.id, mood="Tired"))
+        session.add(ImageVote(image_id=images[1].id, annotator_id=annotator.id, mood="Happy"))
+        session.add(ImageVote(image_id=images[2].id, annotator_id=lead.id, mood="Happy"))
+        images[0].response_count, images[1].response_count, images[2].response_count = 1, 1, 1
+    seen = overview(database, settings, lead)
+    assert (seen.images_waiting_for_me, seen.images_left_by_person) == (
+        2,
+        {"anna": 1, "otto": 3, "lena": 2},  # annotators by name, then leads; active ones only
+    )
+    assert ("2 images wait for your vote.", "annotate") in [
+        (s.text, s.page) for s in seen.next_steps
+    ]
+    assert not any("Nothing waits" in s.text for s in seen.next_steps)
+    # an annotator sees their own count, not the others'
+    assert overview(database, settings, other).images_left_by_person == {}
+
+
+def test_the_lead_s_home_page_says_who_has_how_many_images_left(database, lead, annotator):
+    from tests.test_pages import app, texts
+
+    with database.session() as session:
+        session.add_all([Image(sha256=f"{i:064x}", width=200, height=200) for i in range(2)])
+    shown = texts(app(lead))
+    assert "2 images wait for your vote." in shown
+    assert "Images left to answer: anna 2 · lena 2" in shown
+    assert "Images left to answer" not in texts(app(annotator))

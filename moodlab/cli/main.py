@@ -35,6 +35,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "moodlab.cli.review:register": ("review",),
     "moodlab.cli.pool:register": ("pool",),
     "moodlab.cli.training:register": ("train", "models"),
+    "moodlab.cli.backbone:register": ("backbone",),
     "moodlab.cli.music:register": ("music",),
     "moodlab.cli.video:register": ("video",),
     "moodlab.cli.users:register": ("users",),

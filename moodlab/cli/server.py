@@ -33,10 +33,15 @@ def register(sub: Subcommands) -> None:
     serve_.add_argument("--no-worker", action="store_true", help="run the web app only")
 
     demo_ = command(
-        sub, "demo", "build a labelled demo workspace (generated data) and serve it", demo
+        sub,
+        "demo",
+        "build a labelled demo workspace (photographs, generated data) and serve it",
+        demo,
     )
     demo_.add_argument("--dir", type=Path, default=Path("demo"), help="its folder (./demo)")
-    demo_.add_argument("--per-mood", type=int, help="generated pictures per mood (default 48)")
+    demo_.add_argument(
+        "--per-mood", type=int, help="pictures per mood, photographs first (default 48)"
+    )
     demo_.add_argument("--reset", action="store_true", help="delete the demo workspace first")
     demo_.add_argument("--build-only", action="store_true", help="build it, do not serve")
     demo_.add_argument("--port", type=int, default=8501)

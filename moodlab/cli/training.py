@@ -31,7 +31,12 @@ def register(sub: Subcommands) -> None:
     train_.add_argument("--folds", type=int, default=default("folds"))
     train_.add_argument("--epochs", type=int, default=default("epochs"))
     train_.add_argument("--batch-size", type=int, default=default("batch_size"))
-    train_.add_argument("--image-size", type=int, default=default("image_size"))
+    train_.add_argument(
+        "--image-size",
+        type=int,
+        help="default: the architecture's own (128, the paper's, for deep and plain; 224,"
+        " the backbone's, for transfer)",
+    )
     train_.add_argument("--seed", type=int, default=default("seed"))
 
     models = group(sub, "models", "the model registry")
@@ -48,6 +53,7 @@ def register(sub: Subcommands) -> None:
 
 def train(args: argparse.Namespace) -> Report:
     from moodlab.training.actions import start_training
+    from moodlab.training.architectures import IMAGE_SIZES
     from moodlab.training.runs import TrainParams
 
     params = TrainParams(
@@ -56,7 +62,7 @@ def train(args: argparse.Namespace) -> Report:
         folds=args.folds,
         epochs=args.epochs,
         batch_size=args.batch_size,
-        image_size=args.image_size,
+        image_size=args.image_size or IMAGE_SIZES[args.arch],
         seed=args.seed,
     )
     report = run_here(start_training, params=params)

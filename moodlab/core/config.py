@@ -245,11 +245,13 @@ class Settings:
         minimum=0,
         maximum=1024,
     )
-    transfer_weights: str = _setting(
-        "",
-        "MOODLAB_TRANSFER_WEIGHTS",
-        "MobileNetV2 ImageNet weights file for the transfer architecture; empty looks in"
-        " $KERAS_HOME/models (never downloaded)",
+    features_on_arrival: int = _setting(
+        1,
+        "MOODLAB_FEATURES_ON_ARRIVAL",
+        "1 queues the job that keeps the pretrained backbone's features of new images after"
+        " each import or crawl that stored some; 0 leaves them to the next transfer run",
+        minimum=0,
+        maximum=1,
     )
     music_seed: int = _setting(
         0,

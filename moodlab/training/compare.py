@@ -1,4 +1,9 @@
-"""Runs side by side: the paper's deep-vs-plain comparison for any registered models."""
+"""Runs side by side: the paper's CNN, the plain CNN and transfer, for any registered models.
+
+Models compare fairly when they were cross-validated on the same split: the same
+snapshot, number of folds and seed give the same stratified folds
+(moodlab.training.runs.fold_indices). ``same_split`` says whether the chosen ones were.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,22 @@ from moodlab.core import moods
 from moodlab.core.models import TrainedModel
 
 METRICS = ("cv mean", "test accuracy", "macro-F1", "adjacent accuracy")
+# What each architecture is, in the table's words.
+DESCRIBED = {
+    "deep": "the paper's CNN (Table 2)",
+    "plain": "plain CNN",
+    "transfer": "transfer (EfficientNet-Lite0)",
+}
+
+
+def split_of(model: TrainedModel) -> tuple[Any, Any, Any]:
+    """(snapshot, folds, seed): what decides a run's cross-validation folds."""
+    settings = model.report.get("settings", {})
+    return model.snapshot_id, settings.get("folds"), settings.get("seed")
+
+
+def same_split(models: list[TrainedModel]) -> bool:
+    return len({split_of(model) for model in models}) <= 1
 
 
 def default_selection(models: list[TrainedModel]) -> list[int]:
@@ -35,9 +56,11 @@ def summary_rows(models: list[TrainedModel]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "model": label(model),
+                "architecture": DESCRIBED.get(model.arch, model.arch),
                 "snapshot": model.snapshot_id,
                 "parameters": model.params,
                 "folds": settings.get("folds"),
+                "seed": settings.get("seed"),
                 "epochs": settings.get("epochs"),
                 "image size": model.image_size,
                 "precision": model.precision,

@@ -138,7 +138,7 @@ def evaluate_model(
         raise MoodlabError(f"snapshot {snapshot_id} has no test images")
     model = load_registered(settings, entry)
     params = TrainParams(snapshot_id=snapshot_id, arch=entry.arch, image_size=entry.image_size)
-    metrics = evaluate(_predict(model, paths, labels, params), labels)
+    metrics = evaluate(_predict(model, paths, labels, params, settings), labels)
     return {
         "model_id": model_id,
         "snapshot_id": snapshot_id,

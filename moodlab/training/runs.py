@@ -28,7 +28,7 @@ from moodlab.core.storage import ContentStore, atomic_path
 from moodlab.datasets.snapshots import get_snapshot, members_of
 from moodlab.images.intake import thumbnail_path
 from moodlab.jobs.context import JobContext, JobParams, JobResult
-from moodlab.training import architectures, kept_models
+from moodlab.training import architectures, backbone, features, kept_models
 from moodlab.training.budget import data_problem, updates
 from moodlab.training.pipeline import dataset
 from moodlab.training.precision import apply_policy, choose_policy
@@ -52,8 +52,14 @@ class TrainParams(JobParams):
     def validate(self, settings: Settings) -> None:
         if self.arch not in architectures.ARCHITECTURES:
             architectures.build(self.arch)  # raises the clear error
-        if self.arch in architectures.unavailable(settings.transfer_weights):
-            architectures.build(self.arch, transfer_weights_file=settings.transfer_weights)
+        if reason := architectures.unavailable().get(self.arch):
+            raise MoodlabError(reason)
+        size = architectures.IMAGE_SIZES["transfer"]
+        if self.arch == "transfer" and self.image_size != size:
+            raise MoodlabError(
+                f"the transfer architecture works at {size} px, the size its backbone was"
+                f" pretrained at, not {self.image_size}: use image size {size}"
+            )
         if self.folds < 0 or self.folds == 1:
             raise MoodlabError(
                 f"{self.folds} folds cannot cross-validate: use 2 or more folds, or 0 folds"
@@ -188,9 +194,9 @@ def _fit(
     group = epochs_per_call(updates(len(train[0]), params.batch_size, 1), params.epochs)
     callback = _progress_callback(ctx, label, params.epochs, group)
     keras.utils.set_random_seed(params.seed)
-    built = architectures.build(
-        params.arch, params.image_size, transfer_weights_file=ctx.settings.transfer_weights
-    )
+    if params.arch == "transfer":
+        return _fit_head(ctx, params, train, callback, group)
+    built = architectures.build(params.arch, params.image_size)
     # the process's compiled model of this shape, started as ``built``: no second trace
     model = kept_models.model_for_fit(built, params.arch, params.image_size, compiled)
     data = dataset(
@@ -215,14 +221,82 @@ def _fit(
     return model, callback.history
 
 
-def _probabilities(
-    model: Any, paths: list[str], labels: np.ndarray, params: TrainParams
+def _kept_features(
+    settings: Settings, paths: list[str], label: str, ctx: JobContext | None = None
 ) -> np.ndarray:
-    """The model's probabilities for each image, in order.
+    """The backbone features of the images at ``paths`` (thumbnails named by sha256),
+    made first where missing (moodlab.training.features)."""
+
+    def on_batch(done: int, total: int) -> None:
+        if ctx is not None:
+            ctx.log(f"{label}: backbone features of {done} of {total} images made")
+            ctx.check_cancelled()
+
+    return features.load(settings, [Path(p).stem for p in paths], on_batch=on_batch)
+
+
+def prepare_features(ctx: JobContext, params: TrainParams) -> None:
+    """Make the backbone features the snapshot's images lack, with the run's progress."""
+    paths = [
+        path
+        for split in ("train", "test")
+        for path in _split(ctx.settings, params.snapshot_id, split, ctx.database, ctx.actor)[0]
+    ]
+
+    def on_batch(done: int, total: int) -> None:
+        ctx.progress(0.0, f"backbone features: {done} of {total} images")
+
+    features.compute(ctx.settings, [Path(p).stem for p in paths], on_batch=on_batch)
+
+
+def _fit_head(
+    ctx: JobContext,
+    params: TrainParams,
+    train: tuple[list[str], np.ndarray],
+    callback: Any,
+    group: int,
+) -> tuple[Any, list[dict[str, float]]]:
+    """Transfer: the small head trained on the images' kept backbone features (the
+    backbone stays frozen, so running it once per image is all it needs)."""
+    import tensorflow as tf
+
+    rows = _kept_features(ctx.settings, train[0], "training images", ctx)
+    head = compiled(architectures.transfer_head())
+    data = (
+        tf.data.Dataset.from_tensor_slices((rows, train[1].astype("int32")))
+        .shuffle(len(rows), seed=params.seed, reshuffle_each_iteration=True)
+        .batch(params.batch_size)
+    )
+    head.fit(
+        data.repeat(group),
+        epochs=params.epochs // group,
+        verbose=0,
+        callbacks=[callback],
+        shuffle=False,
+    )
+    return head, callback.history
+
+
+def _probabilities(
+    model: Any,
+    paths: list[str],
+    labels: np.ndarray,
+    params: TrainParams,
+    settings: Settings,
+    ctx: JobContext | None = None,
+) -> np.ndarray:
+    """The model's probabilities for each image, in order; a transfer model's from the
+    images' kept features (through its head: a saved model's ``transfer_head`` layer).
 
     The batches go through the model eagerly: ``model.predict`` traces a graph first,
     about 0.6 s a fit, more than a fold's few hundred held-out images take to score.
     """
+    if params.arch == "transfer":
+        if not paths:
+            return np.zeros((0, len(moods.names())))
+        head = model if len(model.input_shape) == 2 else model.get_layer("transfer_head")
+        rows = _kept_features(settings, paths, "held-out images", ctx)
+        return np.asarray(head(rows, training=False), dtype=np.float64)
     data = dataset(
         paths,
         labels,
@@ -231,12 +305,19 @@ def _probabilities(
         shuffle=False,
         seed=params.seed,
     )
-    rows = [np.asarray(model(images, training=False), dtype=np.float64) for images, _ in data]
-    return np.concatenate(rows) if rows else np.zeros((0, len(moods.names())))
+    batches = [np.asarray(model(images, training=False), np.float64) for images, _ in data]
+    return np.concatenate(batches) if batches else np.zeros((0, len(moods.names())))
 
 
-def _predict(model: Any, paths: list[str], labels: np.ndarray, params: TrainParams) -> np.ndarray:
-    return _probabilities(model, paths, labels, params).argmax(axis=1)
+def _predict(
+    model: Any,
+    paths: list[str],
+    labels: np.ndarray,
+    params: TrainParams,
+    settings: Settings,
+    ctx: JobContext | None = None,
+) -> np.ndarray:
+    return _probabilities(model, paths, labels, params, settings, ctx).argmax(axis=1)
 
 
 def evaluate(predicted: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
@@ -346,7 +427,7 @@ def run_fold(ctx: JobContext, params: FoldParams) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="moodlab-train-") as cache:
         model, history = _fit(ctx, params, train_set, label, Path(cache))
     val_paths = [paths[i] for i in val_idx]
-    probs = _probabilities(model, val_paths, labels[val_idx], params)
+    probs = _probabilities(model, val_paths, labels[val_idx], params, ctx.settings, ctx)
     accuracy = float((probs.argmax(axis=1) == labels[val_idx]).mean())
     # Out-of-fold probabilities: each training image scored by the fold that did not
     # train on it (the label review and calibration read them). A file of the fold's
@@ -394,10 +475,12 @@ def run_final(ctx: JobContext, params: FinalParams) -> dict[str, Any]:
     final_updates = updates(len(paths), params.batch_size, params.epochs)
     test_paths, test_labels = _split(settings, params.snapshot_id, "test", ctx.database, ctx.actor)
     test = (
-        evaluate(_predict(model, test_paths, test_labels, params), test_labels)
+        evaluate(_predict(model, test_paths, test_labels, params, settings, ctx), test_labels)
         if test_paths
         else None
     )
+    if params.arch == "transfer":  # the saved model takes images: the backbone, then the head
+        model = architectures.transfer(params.image_size, head=model)
     path = model_file(params, ctx.parent_id or ctx.job_id)
     # A temp name beside the target that keeps the .keras suffix Keras wants; fsynced,
     # renamed, and the folder fsynced (docs/architecture.md, "File durability").
@@ -416,4 +499,5 @@ def run_final(ctx: JobContext, params: FinalParams) -> dict[str, Any]:
         "params": int(model.count_params()),
         "precision": precision,
         "versions": versions(),
+        **({"backbone": backbone.describe()} if params.arch == "transfer" else {}),
     }

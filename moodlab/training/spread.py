@@ -26,7 +26,6 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus, TrainedModel
 from moodlab.jobs.context import JobCancelled, JobContext
-from moodlab.training import architectures
 from moodlab.training.budget import MIN_UPDATES, updates_warning
 from moodlab.training.runs import (
     FinalParams,
@@ -34,11 +33,14 @@ from moodlab.training.runs import (
     TrainParams,
     TrainResult,
     checked_split,
+    prepare_features,
 )
 
 
 def run_training(ctx: JobContext, params: TrainParams) -> dict[str, Any]:
     paths, _ = checked_split(ctx, params)
+    if params.arch == "transfer" and not ctx.parts():
+        prepare_features(ctx, params)  # once, here, rather than in every fold at once
     fields = params.__dict__
     # The final model first: it trains on the most images, and the longest part started
     # first leaves the shortest for the end when workers share the parts.
@@ -171,7 +173,6 @@ def _register(
 ) -> dict[str, Any]:
     """The run's model in the registry (once, should the run be re-run after this), and
     the run's result."""
-    settings = ctx.settings
     trained = Trained(
         fold_records, final.get("final_history", []), final["final_updates"], final["train_images"]
     )
@@ -179,7 +180,7 @@ def _register(
     test = final.get("test")
     cv_mean = float(np.mean(scores)) if scores else None
     cv_std = float(np.std(scores)) if scores else None
-    out_of_fold = _join_out_of_fold(settings, fold_records, Path(final["path"]))
+    out_of_fold = _join_out_of_fold(ctx.settings, fold_records, Path(final["path"]))
     folds = [{k: v for k, v in fold.items() if k != "out_of_fold"} for fold in fold_records]
     update_counts = trained.updates_report(params.arch)
     report: dict[str, Any] = {
@@ -192,8 +193,8 @@ def _register(
         "updates": update_counts,
         "out_of_fold": out_of_fold,  # names the file: moodlab/core/predictions.py
     }
-    if params.arch == "transfer":
-        report["backbone_weights"] = str(architectures.transfer_weights(settings.transfer_weights))
+    if final.get("backbone"):  # transfer: which backbone, its weights' hash, its input size
+        report["backbone"] = final["backbone"]
     with ctx.database.session() as session:
         entry = session.scalars(select(TrainedModel).where(TrainedModel.job_id == ctx.job_id))
         model_id = next((m.id for m in entry), None)

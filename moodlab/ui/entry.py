@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from moodlab import demo
+from moodlab import demo, home
 from moodlab.core import auth
 from moodlab.core.auth import Actor
 from moodlab.core.errors import MoodlabError
@@ -31,12 +31,7 @@ def login_page() -> None:
     st.caption("Image mood research: crawl, annotate, train, and make mood-matched videos.")
 
     if demo.is_demo(session.settings()):
-        st.info(
-            f"**Demo workspace** (generated pictures, simulated votes). Log in as"
-            f" **{demo.LEAD}** (lead) or an annotator ({', '.join(demo.ANNOTATORS)}),"
-            f" password **{demo.PASSWORD}**.",
-            icon=":material/science:",
-        )
+        demo_banner()
 
     notice = st.empty()  # always drawn, so the form below keeps its place (see session.py)
     if message := st.session_state.pop("logout_message", None):
@@ -62,6 +57,24 @@ def login_page() -> None:
             st.rerun()
         except MoodlabError as exc:
             st.error(plain(exc))
+
+
+def demo_banner() -> None:
+    """How to log in to the demo, and who has images left to answer (each login has some)."""
+    with session.database().session() as db:
+        left = home.images_left_by_person(session=db, settings=session.settings())
+
+    def login(name: str) -> str:
+        waiting = left.get(name, 0)
+        return f"**{name}** ({waiting} {'image' if waiting == 1 else 'images'} left)"
+
+    st.info(
+        "**Demo workspace** (photographs and generated pictures, simulated votes). Log in as"
+        f" the lead, {login(demo.LEAD)}, or an annotator:"
+        f" {', '.join(login(name) for name in demo.ANNOTATORS)}; password"
+        f" **{demo.PASSWORD}**.",
+        icon=":material/science:",
+    )
 
 
 def setup_page() -> None:

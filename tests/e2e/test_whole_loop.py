@@ -195,6 +195,9 @@ def test_the_whole_loop_in_the_browser(lab, site, server, browser_page, tmp_path
 
     # A tiny training run, watched to the end, then activated for videos.
     go(page, "Training")
+    # The paper's settings, made tiny (the form starts from transfer, fitted to the snapshot).
+    page.get_by_text("The paper's settings").click()
+    page.wait_for_timeout(1500)  # the rerun that shows the paper's values
     for label, value in (
         ("Folds", "2"),
         ("Epochs", "1"),

@@ -37,14 +37,6 @@ def test_precision_follows_the_cpu_flags_and_can_be_forced(tmp_path):
         choose_policy("half")
 
 
-def test_transfer_is_offered_only_with_its_weights_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    reason = architectures.unavailable()["transfer"]
-    assert str(tmp_path / "models" / architectures.TRANSFER_WEIGHTS_FILE) in reason
-    with pytest.raises(MoodlabError, match="MOODLAB_TRANSFER_WEIGHTS=/nowhere.h5 is not a file"):
-        architectures.build("transfer", 32, transfer_weights_file="/nowhere.h5")
-
-
 @pytest.mark.parametrize("arch", ["deep", "plain"])
 def test_every_model_centres_its_own_input(arch, tmp_path):
     import keras

@@ -289,46 +289,6 @@ def test_bfloat16_and_float32_reach_similar_accuracy(
     assert abs(scores["float32"] - scores[policy]) <= 0.2, scores  # 24 test images
 
 
-def test_transfer_trains_from_a_local_weights_file_and_never_downloads(
-    monkeypatch, tmp_path, database, settings, lead, snapshot_id
-):
-    import h5py
-    import keras
-    from keras.src.legacy.saving import legacy_h5_format
-
-    from moodlab.training import architectures
-
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    transfer = TrainParams(**small(snapshot_id, arch="transfer", folds=0))
-    with pytest.raises(MoodlabError) as refused:  # refused before anything is queued
-        run_job(settings, database, lead, transfer)
-    assert architectures.TRANSFER_WEIGHTS_FILE in str(refused.value)
-    assert "never downloads" in str(refused.value)
-    with database.session() as session:
-        assert not session.scalars(select(Job)).all()
-
-    # Stand-in "ImageNet" weights, written where keras.applications keeps its cache.
-    backbone = keras.applications.MobileNetV2(
-        input_shape=(128, 128, 3), include_top=False, weights=None
-    )
-    cache = architectures.keras_cache_dir()
-    cache.mkdir(parents=True)
-    with h5py.File(cache / architectures.TRANSFER_WEIGHTS_FILE, "w") as file:
-        legacy_h5_format.save_weights_to_hdf5_group(file, backbone)
-    assert architectures.unavailable() == {}
-    built = architectures.build("transfer", 32)
-    loaded = next(layer for layer in built.layers if layer.name.startswith("mobilenet"))
-    np.testing.assert_array_equal(loaded.get_weights()[0], backbone.get_weights()[0])
-    assert not loaded.trainable
-
-    job = run_job(settings, database, lead, transfer)
-    assert job.status == JobStatus.SUCCEEDED, job.error
-    assert job.result["arch"] == "transfer"
-    with database.session() as session:
-        model = session.get(TrainedModel, job.result["model_id"])
-        assert model.report["backbone_weights"].endswith(architectures.TRANSFER_WEIGHTS_FILE)
-
-
 def test_short_epochs_are_grouped_into_keras_epochs_of_enough_updates():
     from moodlab.training.runs import MIN_UPDATES_PER_CALL, epochs_per_call
 
