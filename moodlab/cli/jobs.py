@@ -59,8 +59,10 @@ def show(args: argparse.Namespace) -> Report:
             "result": job.result,
             "error": job.error,
             "attempts": job.attempts,
+            "max_attempts": job.max_attempts,
+            "queue": job.queue,  # the queue it waited on; the worker that ran it:
             "worker": job.worker,
-            "log": job.log_tail,
+            "log": queue.log_text(session=session, job_id=job.id),
         }
 
 
