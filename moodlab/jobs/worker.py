@@ -47,6 +47,7 @@ from moodlab.jobs.context import (
 from moodlab.jobs.engine import TASK_NAME, dispatch, procrastinate_conninfo
 from moodlab.jobs.kind import JobKind, kind
 from moodlab.jobs.queues import all_queues, time_limit_of
+from moodlab.jobs.retention import prune
 from moodlab.jobs.retry import passing_reason, retry_delay
 
 log = logging.getLogger("moodlab.worker")
@@ -61,6 +62,8 @@ CANCEL_POLL_SECONDS = 0.5
 # How long a handler asked to stop at its time limit has before its job is failed and
 # the worker goes on without it (its thread is left behind, its children killed).
 STOP_GRACE_SECONDS = 5.0
+# How often a worker prunes old jobs and dead workers (MOODLAB_JOB_RETENTION_DAYS).
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 class JobWorker:
@@ -87,6 +90,7 @@ class JobWorker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
         self._last_recovery = -math.inf
+        self._last_prune = -math.inf
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -183,7 +187,24 @@ class JobWorker:
 
     def _housekeeping(self) -> None:
         self._recover_stale_jobs()
+        self._prune_old()
         self._beat(None)
+
+    def _prune_old(self) -> None:
+        """Once an hour: finished jobs and dead workers past the retention period."""
+        now = time.monotonic()
+        if now - self._last_prune < PRUNE_EVERY_SECONDS:
+            return
+        self._last_prune = now
+        with self.database.session() as session:
+            pruned = prune(session=session, settings=self.settings, actor=Actor.command_line())
+        if pruned.jobs or pruned.workers:
+            log.info(
+                "worker %s: pruned %d finished jobs and %d dead workers",
+                self.name,
+                pruned.jobs,
+                pruned.workers,
+            )
 
     def run_queued(self, job_id: int) -> bool:
         """Run job ``job_id`` here if it is still queued (the engine's task); False when it
@@ -260,6 +281,7 @@ class JobWorker:
     def run_one(self) -> bool:
         """Recover stale jobs, then claim and run one queued job; False when none waits."""
         self._recover_stale_jobs()
+        self._prune_old()
         self._beat(None)
         with self.database.session() as session:
             job_id = queue.claim_next(session=session, worker=self.name, queues=self.queues)

@@ -389,3 +389,66 @@ def test_settings_refuse_a_bad_time_limit(settings):
     with pytest.raises(ConfigError, match="MOODLAB_JOB_TIME_LIMITS: video='soon'"):
         time_limit_of(CheckParams, replace(settings, job_time_limits="video=soon"))
     assert Settings.from_env({"MOODLAB_JOB_RETENTION_DAYS": "7"}).job_retention_days == 7
+
+
+# --- logs and retention -------------------------------------------------------------------------
+
+
+def test_log_lines_are_rows_read_in_pages(database, lead):
+    from moodlab.jobs.context import JobContext
+
+    job_id = enqueue(database, lead)
+    ctx = JobContext(database, job_id, settings=Settings.from_env(), actor=lead)
+    for i in range(250):
+        ctx.log(f"line {i}")
+    with database.session() as session:
+        newest = jobs.log_lines(session=session, job_id=job_id)
+        older = jobs.log_lines(session=session, job_id=job_id, before_id=newest[0].id)
+        assert session.scalar(select(Job.log_tail).where(Job.id == job_id)) == ""
+    assert [line.line.split(" ", 1)[1] for line in newest] == [f"line {i}" for i in range(50, 250)]
+    assert [line.line.split(" ", 1)[1] for line in older] == [f"line {i}" for i in range(50)]
+
+
+def test_old_finished_jobs_and_dead_workers_are_pruned_but_not_a_models_run(
+    database, settings, lead, annotator
+):
+    from moodlab.core.models import TrainedModel
+    from moodlab.jobs.context import JobContext
+    from moodlab.jobs.retention import prune
+
+    ids = [enqueue(database, lead, steps=1, pause_seconds=0.0) for _ in range(4)]
+    old, kept_by_model, recent, running_ = ids
+    JobContext(database, old, settings=settings, actor=lead).log("an old line")
+    with database.session() as session:
+        now = database_time(session)
+        long_ago = now - timedelta(days=40)
+        for job_id in (old, kept_by_model, recent):
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(
+                    status=JobStatus.SUCCEEDED, finished_at=long_ago if job_id != recent else now
+                )
+            )
+        session.execute(update(Job).where(Job.id == running_).values(status=JobStatus.RUNNING))
+        session.add(
+            TrainedModel(
+                arch="plain", path="m.keras", job_id=kept_by_model, cv_scores={}, report={}
+            )
+        )
+        session.add_all(
+            [
+                Worker(name="dead", host="h", pid=1, heartbeat_at=long_ago),
+                Worker(name="alive", host="h", pid=2, heartbeat_at=now),
+            ]
+        )
+    with database.session() as session, pytest.raises(Exception, match="may not prune old jobs"):
+        prune(session=session, settings=settings, actor=annotator)
+    with database.session() as session:
+        pruned = prune(session=session, settings=settings, actor=lead)
+    assert (pruned.jobs, pruned.workers) == (1, 1)
+    with database.session() as session:
+        left = set(session.scalars(select(Job.id)))
+        assert jobs.log_lines(session=session, job_id=old) == []
+        assert set(session.scalars(select(Worker.name))) == {"alive"}
+    assert left == {kept_by_model, recent, running_}
