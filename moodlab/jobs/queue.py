@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, select, update
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy.orm import Session, defer, object_session, selectinload
 
 from moodlab.core.auth import Actor, require_role
 from moodlab.core.config import Settings
@@ -76,6 +76,25 @@ def _job(session: Session, job_id: int) -> Job:
     return job
 
 
+def _listed(
+    actor: Actor,
+    statuses: list[JobStatus] | None,
+    kinds: list[str] | None,
+    runs_only: bool,
+) -> Any:
+    """The WHERE of a listing: what the actor may see, filtered in SQL."""
+    conditions: list[Any] = []
+    if not actor.is_lead:
+        conditions.append(Job.created_by_id == actor.id)
+    if statuses:
+        conditions.append(Job.status.in_([s.value for s in statuses]))
+    if kinds:
+        conditions.append(Job.kind.in_(kinds))
+    if runs_only:
+        conditions.append(Job.parent_id.is_(None))
+    return conditions
+
+
 def list_jobs(
     *,
     session: Session,
@@ -83,23 +102,47 @@ def list_jobs(
     statuses: list[JobStatus] | None = None,
     kinds: list[str] | None = None,
     limit: int = 200,
+    offset: int = 0,
     runs_only: bool = False,
 ) -> list[Job]:
-    """Jobs newest first: every job for the lead, their own for others; filtered in SQL.
+    """Jobs newest first: every job for the lead, their own for others; filtered in SQL,
+    ``limit`` of them from ``offset`` (a page). The old log column is not loaded: a
+    card reads log lines in pages (``log_lines``), and only when asked.
 
     ``runs_only`` leaves out the parts of other jobs (a training run's folds), whose
     progress their run's card already shows.
     """
-    query = select(Job).options(selectinload(Job.created_by)).order_by(Job.id.desc()).limit(limit)
-    if not actor.is_lead:
-        query = query.where(Job.created_by_id == actor.id)
-    if statuses:
-        query = query.where(Job.status.in_([s.value for s in statuses]))
-    if kinds:
-        query = query.where(Job.kind.in_(kinds))
-    if runs_only:
-        query = query.where(Job.parent_id.is_(None))
+    query = (
+        select(Job)
+        .options(selectinload(Job.created_by), defer(Job.log_tail))
+        .where(*_listed(actor, statuses, kinds, runs_only))
+        .order_by(Job.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     return list(session.scalars(query))
+
+
+def count_jobs(
+    *,
+    session: Session,
+    actor: Actor,
+    statuses: list[JobStatus] | None = None,
+    kinds: list[str] | None = None,
+    runs_only: bool = False,
+) -> int:
+    """How many jobs ``list_jobs`` would list without its limit."""
+    query = select(func.count(Job.id)).where(*_listed(actor, statuses, kinds, runs_only))
+    return int(session.scalar(query) or 0)
+
+
+def job_status(*, session: Session, actor: Actor, job_ids: Sequence[int]) -> dict[int, str]:
+    """The status of each of ``job_ids`` the actor may see: one small query, for a
+    selector whose labels must stay live."""
+    query = select(Job.id, Job.status).where(
+        Job.id.in_(list(job_ids)), *_listed(actor, None, None, False)
+    )
+    return {job_id: status for job_id, status in session.execute(query).tuples()}
 
 
 def request_cancel(*, session: Session, actor: Actor, job_id: int) -> Job:
@@ -315,6 +358,6 @@ def unserved_note(job: Job, served: dict[str, list[str]]) -> str | None:
     if job.status != JobStatus.QUEUED or job.queue in served:
         return None
     return (
-        f"no live worker serves the `{job.queue}` queue: start one with"
-        f" `moodlab worker --queues {job.queue}`"
+        f"No live worker serves the {job.queue} queue, so this job waits: start one with"
+        f" moodlab worker --queues {job.queue}"
     )

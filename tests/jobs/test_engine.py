@@ -155,7 +155,7 @@ def test_a_job_on_a_queue_no_live_worker_serves_says_so(database, settings, lead
     finally:
         stopped(web, thread)
     assert served == {"io": ["web-box"]}
-    assert note is not None and "no live worker serves the `training` queue" in note
+    assert note is not None and "No live worker serves the training queue" in note
     assert job(database, gpu_job).status == JobStatus.QUEUED  # nobody took it
 
 
