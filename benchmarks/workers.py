@@ -1,7 +1,9 @@
-"""A cross-validated training run's wall time with 1 worker and with N workers.
+"""A cross-validated training run's wall time with 1 worker and with N workers; or, with
+``--engine``, the job engine's pick-up latency and throughput (benchmarks/job_engine.py).
 
     .venv/bin/python benchmarks/workers.py [--workers 1 2] [--folds 4] [--epochs 8]
         [--size 48] [--batch 16] [--arch deep] [--per-mood 24]
+    .venv/bin/python benchmarks/workers.py --engine postgresql+psycopg://USER@HOST/postgres
 
 Builds a workspace of its own in a temp folder (SQLite; the demo's generated pictures,
 every annotator voting the mood each was drawn for, one frozen snapshot), then for each
@@ -188,7 +190,19 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--arch", default="deep")
     parser.add_argument("--per-mood", type=int, default=24)
+    parser.add_argument(
+        "--engine",
+        metavar="POSTGRES_URL",
+        help="measure the job engine against the polling runner on this server instead",
+    )
     args = parser.parse_args()
+    if args.engine:
+        from benchmarks.job_engine import measure as measure_engine
+
+        print(json.dumps({"cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0))}))
+        for row in measure_engine(args.engine):
+            print(json.dumps(row), flush=True)
+        return
     print(
         json.dumps(
             {"cpus": os.cpu_count(), "affinity": len(os.sched_getaffinity(0)), **vars(args)}

@@ -6,6 +6,7 @@ from alembic import context
 
 from moodlab.core.config import Settings
 from moodlab.core.db import make_engine
+from moodlab.core.migrations import include_name
 from moodlab.core.models import Base, UTCDateTime
 
 config = context.config
@@ -33,6 +34,7 @@ def run_migrations_online() -> None:
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             render_item=render_item,
+            include_name=include_name,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -162,17 +162,31 @@ if not intake_jobs:
     st.info("No crawls or imports yet.")
     st.stop()
 
-labels = {
-    j.id: f"#{j.id} {KINDS[j.kind].title} · {j.status} · started {local(j.created_at)}"
-    for j in intake_jobs
-}
-current = st.session_state.get("intake_job", intake_jobs[0].id)
-chosen = st.selectbox(
-    "Show",
-    list(labels),
-    format_func=labels.get,
-    index=list(labels).index(current) if current in labels else 0,
-)
+
+@st.fragment(run_every="2s")
+def job_selector() -> None:
+    """The intake job to show; its labels' statuses re-read every 2 s, so the selector
+    says what the card below it says. A new choice reruns the page."""
+    with session.database().session() as db:
+        listed = jobs.list_jobs(session=db, actor=actor, kinds=list(INTAKE_KINDS), limit=50)
+    labels = {
+        j.id: f"#{j.id} {KINDS[j.kind].title} · {j.status} · started {local(j.created_at)}"
+        for j in listed
+    }
+    current = st.session_state.get("intake_job")
+    current = current if current in labels else next(iter(labels))
+    picked = st.selectbox(
+        "Show", list(labels), format_func=labels.get, index=list(labels).index(current)
+    )
+    if picked != current:
+        st.session_state["intake_job"] = picked
+        st.rerun()
+
+
+job_selector()
+chosen = st.session_state.get("intake_job")
+if chosen not in {j.id for j in intake_jobs}:
+    chosen = intake_jobs[0].id
 
 
 def near_duplicates_view(job) -> None:

@@ -294,3 +294,11 @@ def run_job(settings: Settings, database: Database, actor: Actor, params):
     return start_here(
         enqueue, settings=settings, database=database, actor=actor, params=params, kinds=KINDS
     )
+
+
+def log_of(database: Database, job_id: int) -> str:
+    """Job ``job_id``'s log as text (its lines live in job_logs)."""
+    from moodlab.jobs.queue import log_text
+
+    with database.session() as session:
+        return log_text(session=session, job_id=job_id, limit=10_000)

@@ -26,7 +26,7 @@ from moodlab.images.intake import display_path, thumbnail_path
 from moodlab.jobs import queue as jobs
 from moodlab.training.runs import TrainParams
 from tests import media
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, log_of, run_cli
 from tests.fixture_site import Site
 from tests.training.test_training_run import small, snapshot_id  # noqa: F401 (a fixture)
 
@@ -70,7 +70,7 @@ def recovered_by_a_new_worker(database, job_id, timeout: float) -> Job:
         stop(rescuer)
     done = job(database, job_id)
     assert done.status == JobStatus.SUCCEEDED, done.error
-    assert done.attempts == 2 and "[recovered] re-queued" in done.log_tail
+    assert done.attempts == 2 and "[recovered] re-queued" in log_of(database, done.id)
     return done
 
 
@@ -177,7 +177,7 @@ def test_a_training_run_killed_mid_way_resumes_at_the_next_fold(
     # Kept, not trained again (the final result moves the out-of-fold rows to the report).
     kept = {k: v for k, v in first_fold.items() if k != "out_of_fold"}
     assert done.result["folds"][0] == kept
-    assert done.log_tail.count("fold 1 of 3: validation accuracy") == 1
+    assert log_of(database, done.id).count("fold 1 of 3: validation accuracy") == 1
     with database.session() as session:
         parts = session.scalars(select(Job).where(Job.parent_id == job_id).order_by(Job.id)).all()
     assert [p.status for p in parts] == [JobStatus.SUCCEEDED] * 4
@@ -185,7 +185,7 @@ def test_a_training_run_killed_mid_way_resumes_at_the_next_fold(
     # killed with its worker, was re-queued and trained again.
     assert [p.params.get("fold") for p in parts] == [None, 1, 2, 3]
     assert [p.attempts for p in parts] == [1, 1, 2, 1]
-    assert "[recovered] re-queued" in parts[2].log_tail
+    assert "[recovered] re-queued" in log_of(database, parts[2].id)
     models_dir = settings.data_dir / "models"
     assert_no_temporary_files(models_dir)
     with database.session() as session:

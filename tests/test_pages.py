@@ -185,6 +185,22 @@ def test_jobs_page_queues_a_worker_check(database, lead):
         assert [j.kind for j in jobs.list_jobs(session=session, actor=lead)] == ["worker_check"]
 
 
+def test_jobs_page_shows_a_page_of_jobs_at_a_time_and_why_a_job_waits(database, settings, lead):
+    with database.session() as session:
+        ids = [start_check(session=session, actor=lead, settings=settings).id for _ in range(25)]
+    at = app(lead).switch_page("pages/jobs.py").run()
+    assert not at.exception
+    shown = texts(at)
+    # The newest 20, each in a container keyed by its job; then the older 5 on page 2.
+    assert f"#{ids[-1]} worker check" in shown and f"#{ids[4]} worker check" not in shown
+    assert "Page 1 of 2 · 25 jobs" in shown
+    assert "No live worker serves the io queue, so this job waits" in shown
+    at.button(key="jobs_older").click().run()
+    shown = texts(at)
+    assert f"#{ids[4]} worker check" in shown and f"#{ids[5]} worker check" not in shown
+    assert "Page 2 of 2 · 25 jobs" in shown
+
+
 def test_an_idle_session_expires(database, lead):
     at = AppTest.from_file(APP, default_timeout=30)
     at.session_state[ACTOR_KEY] = lead

@@ -72,11 +72,31 @@ def actor() -> Actor:
     return Actor.command_line()
 
 
+def detachable(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Give a job-starting command `--detach`: queue the job, print its id and exit."""
+    parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="queue the job for a worker, print its id and queue, and exit (scripts, tests)",
+    )
+    return parser
+
+
+def queue_only(start: Callable[..., Job], *, params: JobParams) -> Report:
+    """`--detach`: the page's start service, committed; the job waits for a worker."""
+    settings, database = open_database()
+    with database.session() as session:
+        job = start(session=session, actor=actor(), settings=settings, params=params)
+        session.flush()
+        return {"job_id": job.id, "kind": job.kind, "queue": job.queue, "status": job.status}
+
+
 def run_here(
     start: Callable[..., Job],
     *,
     params: JobParams,
     hand_off: bool = False,
+    detach: bool = False,
     shape: Callable[[Report], Report] = lambda report: report,
 ) -> Report:
     """The CLI's inline run: the page's start service, then the job in this process;
@@ -85,8 +105,11 @@ def run_here(
     With ``hand_off`` an idle worker on this machine runs it instead while the command
     waits, printing its progress on stderr (moodlab.jobs.handoff); the report, the
     errors and the exit code are the same either way. A failed job that kept a result
-    raises FailedWithReport with that report.
+    raises FailedWithReport with that report. With ``detach`` the job is only queued
+    (``queue_only``).
     """
+    if detach:
+        return queue_only(start, params=params)
     from moodlab.core.models import JobStatus
     from moodlab.job_kinds import KINDS
 

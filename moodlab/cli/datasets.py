@@ -6,7 +6,16 @@ import argparse
 import sys
 from dataclasses import asdict
 
-from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
+from moodlab.cli.common import (
+    Report,
+    Subcommands,
+    actor,
+    command,
+    detachable,
+    group,
+    open_database,
+    run_here,
+)
 
 # Each command imports its services when it runs: a command imports only what it needs.
 
@@ -28,6 +37,7 @@ def register(sub: Subcommands) -> None:
     )
     command(dataset, "list", "every snapshot", list_snapshots)
     export_ = command(dataset, "export", "a zip in ImageFolder layout (as a job, run here)", export)
+    detachable(export_)
     export_.add_argument("id", type=int)
     export_.add_argument("out", metavar="OUT.zip")
     sheet = command(dataset, "datasheet", "a snapshot's datasheet in Markdown", datasheet)
@@ -76,7 +86,9 @@ def export(args: argparse.Namespace) -> Report:
     from moodlab.datasets.actions import start_export
     from moodlab.datasets.export import ExportParams
 
-    return run_here(start_export, params=ExportParams(snapshot_id=args.id, out=args.out))
+    return run_here(
+        start_export, params=ExportParams(snapshot_id=args.id, out=args.out), detach=args.detach
+    )
 
 
 def datasheet(args: argparse.Namespace) -> Report | None:

@@ -9,6 +9,7 @@ from moodlab.cli.common import (
     Subcommands,
     actor,
     command,
+    detachable,
     group,
     open_database,
     run_here,
@@ -24,6 +25,7 @@ def register(sub: Subcommands) -> None:
     crawl_ = command(
         sub, "crawl", "crawl web pages for candidate images (as a job, run here)", crawl
     )
+    detachable(crawl_)
     crawl_.add_argument("urls", nargs="+", metavar="URL", help="seed pages")
     default = CrawlParams.default
     crawl_.add_argument(
@@ -67,6 +69,7 @@ def register(sub: Subcommands) -> None:
         "source images by keyword from Openverse (needs MOODLAB_OPENVERSE_URL)",
         openverse,
     )
+    detachable(openverse_)
     openverse_.add_argument("query", metavar="QUERY")
     limit = OpenverseParams.default("max_images")
     openverse_.add_argument(
@@ -80,6 +83,7 @@ def register(sub: Subcommands) -> None:
     import_ = command(
         sub, "import", "import the images of a folder or a .zip (as a job, run here)", import_images
     )
+    detachable(import_)
     import_.add_argument("path", metavar="PATH")
 
     images = group(sub, "images", "the candidate pool")
@@ -117,7 +121,7 @@ def crawl(args: argparse.Namespace) -> Report:
         delay=args.delay,
         max_requests=args.max_requests,
     )
-    return run_here(start_crawl, params=params, shape=intake_summary)
+    return run_here(start_crawl, params=params, shape=intake_summary, detach=args.detach)
 
 
 def openverse(args: argparse.Namespace) -> Report:
@@ -130,7 +134,7 @@ def openverse(args: argparse.Namespace) -> Report:
         licenses=args.license,
         allow_private=args.allow_private,
     )
-    return run_here(start_openverse, params=params, shape=intake_summary)
+    return run_here(start_openverse, params=params, shape=intake_summary, detach=args.detach)
 
 
 def import_images(args: argparse.Namespace) -> Report:
@@ -138,7 +142,7 @@ def import_images(args: argparse.Namespace) -> Report:
     from moodlab.images.importer import ImportParams
 
     params = ImportParams(path=args.path)
-    return run_here(start_import, params=params, shape=intake_summary)
+    return run_here(start_import, params=params, shape=intake_summary, detach=args.detach)
 
 
 def list_images(args: argparse.Namespace) -> Report:

@@ -23,6 +23,7 @@ def register(sub: Subcommands) -> None:
     command(jobs, "show", "one job with its log", show).add_argument("id", type=int)
     command(jobs, "cancel", "cancel a queued or running job", cancel).add_argument("id", type=int)
     command(jobs, "check-worker", "queue a short job that proves a worker runs", check_worker)
+    command(jobs, "prune", "delete old finished jobs and dead workers now (lead)", prune)
 
 
 def job_row(job: Job) -> Report:
@@ -59,8 +60,10 @@ def show(args: argparse.Namespace) -> Report:
             "result": job.result,
             "error": job.error,
             "attempts": job.attempts,
+            "max_attempts": job.max_attempts,
+            "queue": job.queue,  # the queue it waited on; the worker that ran it:
             "worker": job.worker,
-            "log": job.log_tail,
+            "log": queue.log_text(session=session, job_id=job.id),
         }
 
 
@@ -79,3 +82,12 @@ def check_worker(args: argparse.Namespace) -> Report:
     with database.session() as session:
         job = start_check(session=session, actor=actor(), settings=settings)
         return job_row(job)
+
+
+def prune(args: argparse.Namespace) -> Report:
+    from moodlab.jobs.retention import prune as prune_old
+
+    settings, database = open_database()
+    with database.session() as session:
+        pruned = prune_old(session=session, settings=settings, actor=actor())
+    return {"jobs": pruned.jobs, "workers": pruned.workers, "days": settings.job_retention_days}

@@ -6,7 +6,16 @@ import argparse
 import time
 from pathlib import Path
 
-from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
+from moodlab.cli.common import (
+    Report,
+    Subcommands,
+    actor,
+    command,
+    detachable,
+    group,
+    open_database,
+    run_here,
+)
 from moodlab.core.errors import MoodlabError
 
 # Each command imports its services when it runs: a command imports only what it needs.
@@ -24,6 +33,7 @@ def register(sub: Subcommands) -> None:
     generate_ = command(
         music, "generate", "synthesise the missing default tracks (as a job, run here)", generate
     )
+    detachable(generate_)
     generate_.add_argument("--seed", type=int, help="library seed (MOODLAB_MUSIC_SEED)")
 
 
@@ -67,5 +77,5 @@ def generate(args: argparse.Namespace) -> Report:
     from moodlab.music.library import GenerateParams
 
     started = time.monotonic()
-    report = run_here(start_generate, params=GenerateParams(seed=args.seed))
+    report = run_here(start_generate, params=GenerateParams(seed=args.seed), detach=args.detach)
     return report | {"seconds": round(time.monotonic() - started, 1)}

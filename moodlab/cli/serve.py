@@ -63,7 +63,7 @@ def streamlit_command(port: int, address: str, max_upload_mb: int = 200) -> list
     ]
 
 
-def serve(*, port: int, address: str, worker: bool = True) -> int:
+def serve(*, port: int, address: str, worker: bool = True, queues: str | None = None) -> int:
     if not APP.exists():
         raise MoodlabError(f"{APP} is missing: run moodlab from its source checkout")
     database = database_from_settings()
@@ -87,8 +87,13 @@ def serve(*, port: int, address: str, worker: bool = True) -> int:
         # Quiet TensorFlow in the worker's environment (the worker sets it too, before
         # TensorFlow is first imported there).
         quiet_tensorflow()
+        # One machine (SQLite) runs every queue; on PostgreSQL the web box serves `io`
+        # and the GPU boxes `training` (docs/postgresql.md, "Queues").
+        if queues is None and database.engine.dialect.name == "postgresql":
+            queues = "io"
+        serves = ["--queues", queues] if queues else []
         children["the worker"] = subprocess.Popen(
-            [sys.executable, "-m", "moodlab", "worker"], env=os.environ.copy()
+            [sys.executable, "-m", "moodlab", "worker", *serves], env=os.environ.copy()
         )
     upload_mb = max(200, -(-Settings.from_env().video_max_bytes // 1_000_000))
     children["the web app"] = subprocess.Popen(

@@ -31,6 +31,12 @@ def register(sub: Subcommands) -> None:
         help="address to listen on (default: MOODLAB_HOST, 127.0.0.1); 0.0.0.0 is every interface",
     )
     serve_.add_argument("--no-worker", action="store_true", help="run the web app only")
+    serve_.add_argument(
+        "--queues",
+        default=None,
+        help="the queues its worker serves, comma-separated (default: every queue with"
+        " SQLite; `io` with PostgreSQL, where GPU boxes serve `training`)",
+    )
 
     demo_ = command(
         sub,
@@ -48,6 +54,18 @@ def register(sub: Subcommands) -> None:
 
     worker_ = command(sub, "worker", "run queued jobs until stopped", worker, json_output=False)
     worker_.add_argument("--once", action="store_true", help="stop when the queue is empty")
+    worker_.add_argument(
+        "--queues",
+        default=None,
+        help="the queues it serves, comma-separated: `training` on a GPU box, `io` on the"
+        " web box (default: every queue)",
+    )
+    worker_.add_argument(
+        "--concurrency",
+        type=int,
+        default=1,
+        help="how many jobs it runs at once (default 1; several `io` jobs fit one machine)",
+    )
     worker_.add_argument(
         "--warm",
         action="store_true",
@@ -72,7 +90,9 @@ def serve(args: argparse.Namespace) -> None:
     from moodlab.core.config import Settings
 
     host = args.host or Settings.from_env().host
-    raise SystemExit(serving.serve(port=args.port, address=host, worker=not args.no_worker))
+    raise SystemExit(
+        serving.serve(port=args.port, address=host, worker=not args.no_worker, queues=args.queues)
+    )
 
 
 def demo(args: argparse.Namespace) -> Report | None:
@@ -106,15 +126,29 @@ def worker(args: argparse.Namespace) -> None:
     from moodlab.images.derived import repair_derived
     from moodlab.images.orphans import remove_orphan_uploads, remove_orphans
     from moodlab.job_kinds import KINDS
+    from moodlab.jobs.queues import parse_queues
     from moodlab.jobs.worker import JobWorker, StartTask
 
     settings, database = open_database()
+    queues = parse_queues(args.queues) if args.queues is not None else None
     # Image files and upload folders a crash left with no row, and derived image files
     # a power cut may have cut short (docs/architecture.md, "File durability").
     start_up: list[StartTask] = [remove_orphans, remove_orphan_uploads, repair_derived]
-    job_worker = JobWorker(settings, database, kinds=KINDS, on_start=start_up)
+    job_worker = JobWorker(
+        settings,
+        database,
+        kinds=KINDS,
+        on_start=start_up,
+        queues=queues,
+        concurrency=args.concurrency,
+    )
     job_worker.install_signal_handlers()
-    logging.getLogger("moodlab.worker").info("worker %s: waiting for jobs", job_worker.name)
+    logging.getLogger("moodlab.worker").info(
+        "worker %s: waiting for jobs on %s (%d at once)",
+        job_worker.name,
+        ", ".join(job_worker.queues),
+        job_worker.concurrency,
+    )
     with filtered_stderr():  # TensorFlow's start-up notes, when a job first imports it
         warming = threading.Thread(target=_warm_up, name="warm-up", daemon=True)
         if args.warm:

@@ -6,7 +6,16 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
+from moodlab.cli.common import (
+    Report,
+    Subcommands,
+    actor,
+    command,
+    detachable,
+    group,
+    open_database,
+    run_here,
+)
 from moodlab.core.errors import MoodlabError
 
 if TYPE_CHECKING:
@@ -25,6 +34,7 @@ def register(sub: Subcommands) -> None:
         "cross-validate and train a model on a dataset snapshot (as a job, run here)",
         train,
     )
+    detachable(train_)
     default = TrainParams.default
     train_.add_argument("--dataset", type=int, required=True, metavar="ID")
     train_.add_argument("--arch", default=default("arch"), choices=list(ARCHITECTURES))
@@ -65,7 +75,7 @@ def train(args: argparse.Namespace) -> Report:
         image_size=args.image_size or IMAGE_SIZES[args.arch],
         seed=args.seed,
     )
-    report = run_here(start_training, params=params)
+    report = run_here(start_training, params=params, detach=args.detach)
     report.pop("folds", None)
     if report.get("updates_warning"):
         print(f"moodlab: warning: {report['updates_warning']}", file=sys.stderr)

@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from moodlab.cli.common import Report, Subcommands, actor, command, group, open_database, run_here
+from moodlab.cli.common import (
+    Report,
+    Subcommands,
+    actor,
+    command,
+    detachable,
+    group,
+    open_database,
+    run_here,
+)
 
 # Each command imports its services when it runs: a command imports only what it needs.
 
@@ -33,6 +42,7 @@ def register(sub: Subcommands) -> None:
         " worker on this machine runs it, else this process)",
         make,
     )
+    detachable(make_)
     make_.add_argument("inputs", nargs="+", metavar="INPUT", help="a video file, or image files")
     make_.add_argument("--out", metavar="OUT.mp4", help="where to write it (default: data/videos)")
     make_.add_argument("--model", type=int, metavar="ID", help="model id (default: the active one)")
@@ -81,7 +91,7 @@ def make(args: argparse.Namespace) -> Report:
         keep_audio=args.keep_audio,
         fit=args.fit,
     )
-    report = run_here(start_video, params=params, hand_off=not args.here)
+    report = run_here(start_video, params=params, hand_off=not args.here, detach=args.detach)
     if not args.json:  # a person reads the outcome; the timeline is for scripts and the page
         return {key: report[key] for key in MAKE_KEYS if key != "timeline"} | {
             "mode": report.get("mode")

@@ -147,6 +147,33 @@ class Settings:
         minimum=0.1,
         maximum=86_400,
     )
+    job_queues: str = _setting(
+        "",
+        "MOODLAB_JOB_QUEUES",
+        "moves job kinds to other queues, comma-separated `kind=queue` (`video=training`);"
+        " the rest keep their own (training parts on `training`, the others on `io`)",
+    )
+    job_time_limits: str = _setting(
+        "",
+        "MOODLAB_JOB_TIME_LIMITS",
+        "time limits in seconds per job kind, comma-separated `kind=seconds` (`train_fold=7200`);"
+        ' the rest keep their own (docs/postgresql.md, "Time limits"); a job past its limit fails',
+    )
+    job_retention_days: float = _setting(
+        30.0,
+        "MOODLAB_JOB_RETENTION_DAYS",
+        "finished jobs (and their log lines) and stopped workers older than this are pruned;"
+        " never a job a model, snapshot or video points at",
+        minimum=0.01,
+        maximum=36_500,
+    )
+    child_timeout_seconds: float = _setting(
+        3600.0,
+        "MOODLAB_CHILD_TIMEOUT_SECONDS",
+        "the longest one ffmpeg (or other child) process of a job may run before it is killed",
+        minimum=1,
+        maximum=86_400,
+    )
     worker_poll_seconds: float = _setting(
         1.0,
         "MOODLAB_WORKER_POLL_SECONDS",

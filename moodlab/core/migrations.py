@@ -18,6 +18,12 @@ class Database(Protocol):
     engine: Engine
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Whether Alembic's comparison looks at ``name``: not the job engine's tables
+    (Procrastinate's, on PostgreSQL), whose schema is the engine's, not moodlab's models."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate_"))
+
+
 def alembic_config(database: Database) -> Config:
     from alembic.config import Config
 

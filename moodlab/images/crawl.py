@@ -37,6 +37,11 @@ class CrawlParams(JobParams):
     KIND = "crawl"
     TITLE = "web crawl"
     ROLE = Role.LEAD
+    # A host that timed out is worth another try, a minute later.
+    TRIES = 3
+    RETRY_ON = frozenset({"database", "disk", "network"})
+    RETRY_DELAY_S = 60.0
+    TIME_LIMIT_S = 4 * 3600.0
     seeds: list[str] = field(default_factory=list)
     max_pages: int = 100
     max_images: int = 500

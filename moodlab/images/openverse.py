@@ -34,6 +34,10 @@ class OpenverseParams(JobParams):
     KIND = "openverse"
     TITLE = "Openverse search"
     ROLE = Role.LEAD
+    # An API that timed out is worth another try, a minute later.
+    TRIES = 3
+    RETRY_ON = frozenset({"database", "disk", "network"})
+    RETRY_DELAY_S = 60.0
     query: str = ""
     max_images: int = 50
     licenses: str | None = None  # licence codes, comma-separated, e.g. "cc0,by"

@@ -26,6 +26,7 @@ class CheckParams(JobParams):
     KIND = "worker_check"
     TITLE = "worker check"
     ROLE = Role.LEAD
+    TIME_LIMIT_S = 300.0
     steps: int = 5
     pause_seconds: float = 0.2
 

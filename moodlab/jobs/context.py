@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, aliased
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Job, JobStatus, Role
+from moodlab.core.models import Job, JobLog, JobStatus, Role
 from moodlab.core.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -62,6 +62,16 @@ class JobParams:
     KIND: ClassVar[str]  # its key in moodlab.job_kinds.KINDS, stored in the job row
     TITLE: ClassVar[str]  # what a person calls the job: "web crawl" (a web crawl job)
     ROLE: ClassVar[Role]  # the least role that may start it; the lead may start any
+    # The queue its workers serve (moodlab.jobs.queues; MOODLAB_JOB_QUEUES moves it).
+    QUEUE: ClassVar[str] = "io"
+    # The longest a job of the kind may run (MOODLAB_JOB_TIME_LIMITS changes it).
+    TIME_LIMIT_S: ClassVar[float] = 3600.0
+    # How often it may be tried in all: after a passing error of RETRY_ON's reasons
+    # (moodlab.jobs.retry), waiting RETRY_DELAY_S doubled at each try, or after its
+    # worker died. Two: one more try, as before kinds declared their own.
+    TRIES: ClassVar[int] = 2
+    RETRY_ON: ClassVar[frozenset[str]] = frozenset({"database", "disk"})
+    RETRY_DELAY_S: ClassVar[float] = 10.0
 
     def validate(self, settings: Settings) -> None:
         """Raise MoodlabError naming the bad value; the default checks nothing."""
@@ -199,16 +209,22 @@ class JobContext:
             nonlocal added
             if session.scalar(select(Job.id).where(Job.parent_id == self.job_id).limit(1)):
                 return
-            session.add_all(
-                Job(
+            from moodlab.jobs.engine import dispatch
+            from moodlab.jobs.queues import queue_of
+
+            for part in parts:
+                job = Job(
                     kind=type(part).KIND,
                     params=part.to_json(),
                     parent_id=self.job_id,
                     created_by_id=self.actor.id,
+                    queue=queue_of(type(part), self.settings),
+                    max_attempts=type(part).TRIES,
                     message="waiting for a worker",
                 )
-                for part in parts
-            )
+                session.add(job)
+                session.flush()
+                dispatch(session, job)
             added = True
 
         self._write(add, what=f"job {self.job_id}'s parts")
@@ -251,9 +267,8 @@ class JobContext:
         stamped = f"{utcnow():%H:%M:%S} {line}"
 
         def append(session: Session) -> None:
-            job = session.get(Job, self.job_id)
-            if job is not None:
-                job.log_tail = append_log(job.log_tail, stamped)
+            # One INSERT: a line never reads or rewrites the lines before it.
+            session.add(JobLog(job_id=self.job_id, line=stamped))
 
         self._write(append, what=f"job {self.job_id}'s log")
 

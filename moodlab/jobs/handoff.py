@@ -22,7 +22,6 @@ from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.models import Job, JobStatus, Worker
-from moodlab.core.timeutil import utcnow
 from moodlab.jobs import queue
 from moodlab.jobs.kind import JobKind
 
@@ -92,6 +91,8 @@ def wait_for(
 
     grace = 3 * settings.worker_poll_seconds + 2.0
     stale_after = timedelta(seconds=settings.job_stale_seconds)
+    stale_after_s = settings.job_stale_seconds
+    recovered_at = 0.0  # the stale check compares heartbeats on the database's clock
     taken_at = time.monotonic()  # when the job was last seen taken (or queued)
     shown = ""
     while True:
@@ -108,8 +109,9 @@ def wait_for(
             shown = line
         if status == JobStatus.RUNNING:
             taken_at = time.monotonic()
-            if heartbeat is not None and utcnow() - heartbeat > stale_after:
-                with database.session() as session:  # re-queued, or failed after two tries
+            if heartbeat is not None and time.monotonic() - recovered_at > stale_after_s / 4:
+                recovered_at = time.monotonic()
+                with database.session() as session:  # re-queued, or failed: no tries left
                     queue.recover_stale(session=session, stale_after=stale_after)
         elif time.monotonic() - taken_at > grace:
             say(f"job {job_id}: no worker took it; running it here")

@@ -8,21 +8,26 @@ See docs/architecture.md, "Jobs".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy.orm import Session, defer, object_session, selectinload
 
 from moodlab.core.auth import Actor, require_role
 from moodlab.core.config import Settings
+from moodlab.core.dbclock import database_time, db_now
 from moodlab.core.errors import MoodlabError, NotFound
-from moodlab.core.models import Job, JobStatus, Role, Worker
+from moodlab.core.models import Job, JobLog, JobStatus, Role, Worker
 from moodlab.core.timeutil import utcnow
-from moodlab.jobs.context import JobParams, append_log
+from moodlab.jobs.context import JobParams
+from moodlab.jobs.engine import dispatch
+from moodlab.jobs.queues import queue_of
 
-# A job is tried at most this often: the first run and one re-queue after its
-# worker died. A job that kills its worker twice (say, out of memory) fails.
+# The tries of a job whose kind declares none (JobParams.TRIES): the first run and
+# one re-queue after its worker died. A job that kills its worker twice (say, out of
+# memory) fails.
 MAX_ATTEMPTS = 2
 
 
@@ -46,10 +51,13 @@ def enqueue(*, session: Session, actor: Actor, settings: Settings, params: JobPa
         kind=kind.KIND,
         params=params.to_json(),
         created_by_id=actor.id,
+        queue=queue_of(kind, settings),
+        max_attempts=kind.TRIES,
         message="waiting for a worker",
     )
     session.add(job)
     session.flush()
+    dispatch(session, job)
     return job
 
 
@@ -68,6 +76,25 @@ def _job(session: Session, job_id: int) -> Job:
     return job
 
 
+def _listed(
+    actor: Actor,
+    statuses: list[JobStatus] | None,
+    kinds: list[str] | None,
+    runs_only: bool,
+) -> Any:
+    """The WHERE of a listing: what the actor may see, filtered in SQL."""
+    conditions: list[Any] = []
+    if not actor.is_lead:
+        conditions.append(Job.created_by_id == actor.id)
+    if statuses:
+        conditions.append(Job.status.in_([s.value for s in statuses]))
+    if kinds:
+        conditions.append(Job.kind.in_(kinds))
+    if runs_only:
+        conditions.append(Job.parent_id.is_(None))
+    return conditions
+
+
 def list_jobs(
     *,
     session: Session,
@@ -75,22 +102,24 @@ def list_jobs(
     statuses: list[JobStatus] | None = None,
     kinds: list[str] | None = None,
     limit: int = 200,
+    offset: int = 0,
     runs_only: bool = False,
 ) -> list[Job]:
-    """Jobs newest first: every job for the lead, their own for others; filtered in SQL.
+    """Jobs newest first: every job for the lead, their own for others; filtered in SQL,
+    ``limit`` of them from ``offset`` (a page). The old log column is not loaded: a
+    card reads log lines in pages (``log_lines``), and only when asked.
 
     ``runs_only`` leaves out the parts of other jobs (a training run's folds), whose
     progress their run's card already shows.
     """
-    query = select(Job).options(selectinload(Job.created_by)).order_by(Job.id.desc()).limit(limit)
-    if not actor.is_lead:
-        query = query.where(Job.created_by_id == actor.id)
-    if statuses:
-        query = query.where(Job.status.in_([s.value for s in statuses]))
-    if kinds:
-        query = query.where(Job.kind.in_(kinds))
-    if runs_only:
-        query = query.where(Job.parent_id.is_(None))
+    query = (
+        select(Job)
+        .options(selectinload(Job.created_by), defer(Job.log_tail))
+        .where(*_listed(actor, statuses, kinds, runs_only))
+        .order_by(Job.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     return list(session.scalars(query))
 
 
@@ -114,6 +143,28 @@ def ended_jobs_of(*, session: Session, actor: Actor, since: datetime, limit: int
     return list(session.scalars(query))
 
 
+def count_jobs(
+    *,
+    session: Session,
+    actor: Actor,
+    statuses: list[JobStatus] | None = None,
+    kinds: list[str] | None = None,
+    runs_only: bool = False,
+) -> int:
+    """How many jobs ``list_jobs`` would list without its limit."""
+    query = select(func.count(Job.id)).where(*_listed(actor, statuses, kinds, runs_only))
+    return int(session.scalar(query) or 0)
+
+
+def job_status(*, session: Session, actor: Actor, job_ids: Sequence[int]) -> dict[int, str]:
+    """The status of each of ``job_ids`` the actor may see: one small query, for a
+    selector whose labels must stay live."""
+    query = select(Job.id, Job.status).where(
+        Job.id.in_(list(job_ids)), *_listed(actor, None, None, False)
+    )
+    return {job_id: status for job_id, status in session.execute(query).tuples()}
+
+
 def request_cancel(*, session: Session, actor: Actor, job_id: int) -> Job:
     """Cancel a queued job at once; ask a running one to stop at its next check."""
     job = _job(session, job_id)
@@ -131,100 +182,157 @@ def request_cancel(*, session: Session, actor: Actor, job_id: int) -> Job:
     return job
 
 
-def live_workers(
-    *, session: Session, within: timedelta, now: datetime | None = None
-) -> list[Worker]:
-    since = (now or utcnow()) - within
+def live_workers(*, session: Session, within: timedelta) -> list[Worker]:
+    """Workers that heartbeat within ``within``, on the database's clock."""
+    # Read once, then compared in SQL: SQLite has no interval arithmetic.
+    since = database_time(session) - within
     query = select(Worker).where(Worker.stopped_at.is_(None), Worker.heartbeat_at >= since)
     return list(session.scalars(query))
+
+
+def log_lines(
+    *, session: Session, job_id: int, before_id: int | None = None, limit: int = 200
+) -> list[JobLog]:
+    """A page of a job's log lines, oldest first: the newest ``limit`` lines before line
+    ``before_id`` (the newest of all when None)."""
+    query = select(JobLog).where(JobLog.job_id == job_id)
+    if before_id is not None:
+        query = query.where(JobLog.id < before_id)
+    newest = list(session.scalars(query.order_by(JobLog.id.desc()).limit(limit)))
+    return newest[::-1]
+
+
+def log_text(*, session: Session, job_id: int, limit: int = 200) -> str:
+    """A job's last ``limit`` log lines as text (a job from before log lines had their
+    own table keeps its old log)."""
+    lines = log_lines(session=session, job_id=job_id, limit=limit)
+    old = session.scalar(select(Job.log_tail).where(Job.id == job_id)) or ""
+    return old + "".join(f"{line.line}\n" for line in lines)
+
+
+def add_log(session: Session, job_id: int, line: str) -> None:
+    session.add(JobLog(job_id=job_id, line=f"{utcnow():%H:%M:%S} {line}"))
 
 
 # --- what workers call -----------------------------------------------------------------------
 
 
 def claim_next(
-    *, session: Session, worker: str, now: datetime | None = None, parent_id: int | None = None
+    *,
+    session: Session,
+    worker: str,
+    parent_id: int | None = None,
+    queues: Sequence[str] | None = None,
 ) -> int | None:
-    """Atomically take the oldest queued job (of job ``parent_id``'s parts, if given) for
-    ``worker``; its id, or None.
+    """Atomically take the oldest queued job (of job ``parent_id``'s parts, if given; of
+    ``queues``, if given) whose backoff has passed, for ``worker``; its id, or None.
 
     PostgreSQL skips rows another worker has locked; on SQLite the conditional
     UPDATE below is the guard: only one worker's UPDATE can still see 'queued'.
     """
-    now = now or utcnow()
     while True:
-        query = select(Job.id).where(Job.status == JobStatus.QUEUED)
+        query = select(Job.id).where(
+            Job.status == JobStatus.QUEUED, or_(Job.run_after.is_(None), Job.run_after <= db_now())
+        )
         if parent_id is not None:
             query = query.where(Job.parent_id == parent_id)
+        if queues is not None:
+            query = query.where(Job.queue.in_(list(queues)))
         candidate = session.scalar(
             query.order_by(Job.id).limit(1).with_for_update(skip_locked=True)
         )
         if candidate is None:
             session.commit()
             return None
-        if claim(session=session, job_id=candidate, worker=worker, now=now):
+        if claim(session=session, job_id=candidate, worker=worker):
             return candidate
 
 
-def claim(*, session: Session, job_id: int, worker: str, now: datetime | None = None) -> bool:
+def claim(*, session: Session, job_id: int, worker: str) -> bool:
     """Take job ``job_id`` if it is still queued; commits. True when this worker got it."""
     # An UPDATE's result is a CursorResult (it has rowcount); Session.execute is typed
     # to return the general Result, hence the cast SQLAlchemy's documentation shows.
     result = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-        .values(**_claimed(worker, now), attempts=Job.attempts + 1)
+        .values(**_claimed(worker), attempts=Job.attempts + 1)
     )
     claimed = cast(CursorResult[Any], result).rowcount
     session.commit()
     return claimed == 1
 
 
-def take(job: Job, *, worker: str, now: datetime | None = None) -> None:
+def take(job: Job, *, worker: str) -> None:
     """Claim ``job`` just queued in this session, before it commits: no worker sees it
     queued (the CLI's jobs run where they were started)."""
-    for name, value in _claimed(worker, now).items():
+    for name, value in _claimed(worker).items():
         setattr(job, name, value)
     job.attempts = (job.attempts or 0) + 1
 
 
-def _claimed(worker: str, now: datetime | None) -> dict[str, Any]:
-    now = now or utcnow()
+def _claimed(worker: str) -> dict[str, Any]:
     return {
         "status": JobStatus.RUNNING,
         "worker": worker,
-        "heartbeat_at": now,
-        "started_at": now,
+        "heartbeat_at": db_now(),
+        "started_at": db_now(),
+        "run_after": None,
         "message": "started",
     }
 
 
-def recover_stale(
-    *, session: Session, stale_after: timedelta, now: datetime | None = None
-) -> list[int]:
-    """Re-queue (once) or fail running jobs whose worker stopped heartbeating."""
-    now = now or utcnow()
+def recover_stale(*, session: Session, stale_after: timedelta) -> list[int]:
+    """Re-queue (while it has tries left) or fail running jobs whose worker stopped
+    heartbeating, on the database's clock: each heartbeat was written with it too.
+
+    Each job is taken with a conditional UPDATE on the heartbeat it was seen with, so
+    two workers recovering at once re-queue it once, and a job whose worker beat
+    meanwhile is left alone.
+    """
     stale = session.scalars(
-        select(Job).where(Job.status == JobStatus.RUNNING, Job.heartbeat_at < now - stale_after)
+        select(Job).where(
+            Job.status == JobStatus.RUNNING,
+            Job.heartbeat_at < database_time(session) - stale_after,
+        )
     ).all()
+    recovered: list[int] = []
     for job in stale:
+        seen = cast(
+            CursorResult[Any],
+            session.execute(
+                update(Job)
+                .where(
+                    Job.id == job.id,
+                    Job.status == JobStatus.RUNNING,
+                    Job.heartbeat_at == job.heartbeat_at,
+                )
+                .values(heartbeat_at=db_now())
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
+        if seen != 1:
+            continue
+        recovered.append(job.id)
         silent = (
             f"worker {job.worker} stopped heartbeating at {job.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC"
         )
+        tries = job.max_attempts or MAX_ATTEMPTS
         if job.cancel_requested:
             finish(job, JobStatus.CANCELLED, message=f"cancelled; {silent}")
-        elif job.attempts < MAX_ATTEMPTS:
+        elif job.attempts < tries:
             job.status = JobStatus.QUEUED
             job.worker = None
             job.message = f"re-queued: {silent}"
-            job.log_tail = append_log(job.log_tail, f"[recovered] re-queued: {silent}")
+            add_log(session, job.id, f"[recovered] re-queued: {silent}")
+            dispatch(session, job)
         else:
             finish(
                 job,
                 JobStatus.FAILED,
-                error=f"{silent}, on attempt {job.attempts} of {MAX_ATTEMPTS}; not retried",
+                error=f"{silent}, on try {job.attempts} of {tries}; not retried",
             )
-    return [job.id for job in stale]
+    session.commit()
+    return recovered
 
 
 def finish(job: Job, status: JobStatus, *, message: str = "", error: str | None = None) -> None:
@@ -254,3 +362,22 @@ def stop_parts(session: Session, job: Job, why: str, *, its_worker_is_done: bool
         else:
             part.cancel_requested = True
             part.message = f"cancelling: {why}"
+
+
+def served_queues(*, session: Session, within: timedelta) -> dict[str, list[str]]:
+    """Each queue that a live worker serves, with those workers' names."""
+    served: dict[str, list[str]] = {}
+    for worker in live_workers(session=session, within=within):
+        for name in filter(None, (worker.queues or "").split(",")):
+            served.setdefault(name, []).append(worker.name)
+    return served
+
+
+def unserved_note(job: Job, served: dict[str, list[str]]) -> str | None:
+    """For a queued job whose queue no live worker serves, a line that says so."""
+    if job.status != JobStatus.QUEUED or job.queue in served:
+        return None
+    return (
+        f"No live worker serves the {job.queue} queue, so this job waits: start one with"
+        f" moodlab worker --queues {job.queue}"
+    )

@@ -10,6 +10,7 @@ ones), so the mechanism here knows no area's work (docs/architecture.md, "Layeri
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import socket
@@ -26,9 +27,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from moodlab.core import processes
 from moodlab.core.auth import Actor
 from moodlab.core.config import Settings
 from moodlab.core.db import Database, retry_locked
+from moodlab.core.dbclock import database_time, db_now
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus, Worker
 from moodlab.core.storage import remove_stale_temp_files
@@ -40,9 +43,12 @@ from moodlab.jobs.context import (
     JobFailed,
     JobParams,
     WorkerStopping,
-    append_log,
 )
+from moodlab.jobs.engine import TASK_NAME, dispatch, procrastinate_conninfo
 from moodlab.jobs.kind import JobKind, kind
+from moodlab.jobs.queues import all_queues, time_limit_of
+from moodlab.jobs.retention import prune
+from moodlab.jobs.retry import passing_reason, retry_delay
 
 log = logging.getLogger("moodlab.worker")
 
@@ -53,6 +59,11 @@ StartTask = Callable[[Settings, Database], object]
 # Jobs page takes effect within about this, not at the next heartbeat (a write, every
 # MOODLAB_JOB_HEARTBEAT_SECONDS); handlers' waits wake on the flag (JobContext.wait).
 CANCEL_POLL_SECONDS = 0.5
+# How long a handler asked to stop at its time limit has before its job is failed and
+# the worker goes on without it (its thread is left behind, its children killed).
+STOP_GRACE_SECONDS = 5.0
+# How often a worker prunes old jobs and dead workers (MOODLAB_JOB_RETENTION_DAYS).
+PRUNE_EVERY_SECONDS = 3600.0
 
 
 class JobWorker:
@@ -64,36 +75,145 @@ class JobWorker:
         *,
         kinds: Mapping[str, JobKind],
         on_start: Sequence[StartTask] = (),
+        queues: Sequence[str] | None = None,
+        concurrency: int = 1,
     ):
         self.settings = settings
         self.database = database
         self.kinds = kinds
         self.on_start = tuple(on_start)
+        # The queues it serves: every queue moodlab's kinds use unless told.
+        self.queues = tuple(queues) if queues else all_queues(settings)
+        if concurrency < 1:
+            raise MoodlabError(f"--concurrency {concurrency}: a worker runs at least 1 job")
+        self.concurrency = concurrency
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
-        self._last_recovery = 0.0
+        self._last_recovery = -math.inf
+        self._last_prune = -math.inf
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def run(self, *, once: bool = False) -> int:
         """Run the start-up tasks, then work until stopped (or, with ``once``, until the
-        queue is empty); jobs run."""
+        queue is empty); the number of jobs run. On PostgreSQL Procrastinate hands this
+        worker its jobs; on SQLite the embedded runner polls the jobs table."""
         self._register()
         for task in self.on_start:
             task(self.settings, self.database)
         self.clean_stale_temp_files()
-        ran = 0
         try:
+            if self.database.engine.dialect.name == "postgresql":
+                return self._run_on_engine(once=once)
+            return self._run_embedded(once=once)
+        finally:
+            self._unregister()
+
+    def _run_embedded(self, *, once: bool) -> int:
+        """The embedded runner: ``concurrency`` loops that each claim and run jobs."""
+        counts = [0] * self.concurrency
+
+        def loop(slot: int) -> None:
             while not self.stop_event.is_set():
                 if self.run_one():
-                    ran += 1
+                    counts[slot] += 1
                 elif once:
                     break
                 else:
                     self.stop_event.wait(self.settings.worker_poll_seconds)
-        finally:
-            self._unregister()
-        return ran
+
+        others = [
+            threading.Thread(target=loop, args=(slot,), name=f"slot-{slot}", daemon=True)
+            for slot in range(1, self.concurrency)
+        ]
+        for thread in others:
+            thread.start()
+        loop(0)
+        for thread in others:
+            thread.join()
+        return sum(counts)
+
+    def _run_on_engine(self, *, once: bool) -> int:
+        """PostgreSQL: Procrastinate's worker for this worker's queues, ``concurrency`` jobs
+        at once, woken by LISTEN/NOTIFY; each Procrastinate job runs its moodlab job here
+        (``run_queued``). Beside it, every heartbeat, this worker beats and recovers jobs
+        whose worker went silent (on the database's clock)."""
+        import asyncio
+        import contextlib
+
+        from procrastinate import App, PsycopgConnector
+
+        app = App(
+            connector=PsycopgConnector(
+                conninfo=procrastinate_conninfo(self.settings.database_url),
+                min_size=1,
+                max_size=self.concurrency + 2,
+            )
+        )
+        ran = [0]
+
+        @app.task(name=TASK_NAME)
+        def run_job(job_id: int) -> None:
+            if self.run_queued(job_id):
+                ran[0] += 1
+
+        async def serve() -> None:
+            async with app.open_async():
+                working = asyncio.create_task(
+                    app.run_worker_async(
+                        queues=list(self.queues),
+                        concurrency=self.concurrency,
+                        name=self.name,
+                        wait=not once,
+                        install_signal_handlers=False,
+                        # moodlab's jobs table keeps the record; the engine's rows go.
+                        delete_jobs="always",
+                        listen_notify=True,
+                        fetch_job_polling_interval=self.settings.worker_poll_seconds * 5,
+                    )
+                )
+                while not working.done() and not self.stop_event.is_set():
+                    await asyncio.to_thread(self._housekeeping)
+                    await asyncio.wait(
+                        {working}, timeout=min(1.0, self.settings.job_heartbeat_seconds)
+                    )
+                if not working.done():
+                    working.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await working
+
+        asyncio.run(serve())
+        return ran[0]
+
+    def _housekeeping(self) -> None:
+        self._recover_stale_jobs()
+        self._prune_old()
+        self._beat(None)
+
+    def _prune_old(self) -> None:
+        """Once an hour: finished jobs and dead workers past the retention period."""
+        now = time.monotonic()
+        if now - self._last_prune < PRUNE_EVERY_SECONDS:
+            return
+        self._last_prune = now
+        with self.database.session() as session:
+            pruned = prune(session=session, settings=self.settings, actor=Actor.command_line())
+        if pruned.jobs or pruned.workers:
+            log.info(
+                "worker %s: pruned %d finished jobs and %d dead workers",
+                self.name,
+                pruned.jobs,
+                pruned.workers,
+            )
+
+    def run_queued(self, job_id: int) -> bool:
+        """Run job ``job_id`` here if it is still queued (the engine's task); False when it
+        is not (cancelled, run by a command, or taken by another worker)."""
+        with self.database.session() as session:
+            if not queue.claim(session=session, job_id=job_id, worker=self.name):
+                return False
+        self._run_claimed(job_id)
+        return True
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and the first Ctrl-C stop after re-queueing the running job."""
@@ -109,7 +229,16 @@ class JobWorker:
     def _register(self) -> None:
         host, pid = socket.gethostname(), os.getpid()
         with self.database.session() as session:
-            session.merge(Worker(name=self.name, host=host, pid=pid, heartbeat_at=utcnow()))
+            session.merge(
+                Worker(
+                    name=self.name,
+                    host=host,
+                    pid=pid,
+                    heartbeat_at=database_time(session),
+                    queues=",".join(self.queues),
+                    concurrency=self.concurrency,
+                )
+            )
 
     def clean_stale_temp_files(self) -> list[Path]:
         """Remove temp files that killed jobs left under the data and music dirs.
@@ -142,7 +271,7 @@ class JobWorker:
                 session.execute(
                     update(Worker)
                     .where(Worker.name == self.name)
-                    .values(heartbeat_at=utcnow(), current_job_id=job_id)
+                    .values(heartbeat_at=db_now(), current_job_id=job_id)
                 )
 
         retry_locked(beat, what=f"worker {self.name}'s heartbeat")
@@ -152,16 +281,18 @@ class JobWorker:
     def run_one(self) -> bool:
         """Recover stale jobs, then claim and run one queued job; False when none waits."""
         self._recover_stale_jobs()
+        self._prune_old()
         self._beat(None)
         with self.database.session() as session:
-            job_id = queue.claim_next(session=session, worker=self.name)
+            job_id = queue.claim_next(session=session, worker=self.name, queues=self.queues)
         if job_id is None:
             return False
         self._run_claimed(job_id)
         return True
 
     def _recover_stale_jobs(self) -> None:
-        now = utcnow().timestamp()
+        # time.monotonic: how often this worker looks, not a time it compares with others.
+        now = time.monotonic()
         if now - self._last_recovery < self.settings.job_heartbeat_seconds:
             return
         self._last_recovery = now
@@ -189,30 +320,96 @@ class JobWorker:
             parent_id=parent_id,
             run_part=self._run_a_part,
         )
-        self._beat(job_id)  # busy from now on: a command does not hand this worker its job
-        done = threading.Event()
-        beating = threading.Thread(target=self._heartbeat_loop, args=(ctx, done), daemon=True)
-        beating.start()
-        log.info("job %s (%s): started on %s", job_id, kind_name, self.name)
         try:
-            job_kind = kind(kind_name, self.kinds)
-            result = job_kind.run(ctx, job_kind.params.from_json(params))
-        except JobCancelled:
-            self._settle(job_id, JobStatus.CANCELLED, message="cancelled")
-        except WorkerStopping:
-            self._requeue_on_shutdown(job_id)
+            params_type = kind(kind_name, self.kinds).params
+            handler = kind(kind_name, self.kinds).run
         except MoodlabError as exc:
+            self._settle(job_id, JobStatus.FAILED, error=str(exc))
+            return
+        limit, source = time_limit_of(params_type, self.settings)
+        self._beat(job_id)  # busy from now on: a command does not hand this worker its job
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                with processes.watched_by(  # its children die on cancel, or at a deadline
+                    ctx.cancel_event, timeout_s=self.settings.child_timeout_seconds
+                ):
+                    outcome["result"] = handler(ctx, params_type.from_json(params))
+            except BaseException as exc:  # judged below, in the worker's thread
+                outcome["error"] = exc
+                outcome["trace"] = traceback.format_exc(limit=8)
+            finally:
+                done.set()
+
+        # The handler runs in a thread of its own, and this thread beats and keeps the
+        # time: a handler stuck in a C call or a child process stops beating at its
+        # limit, is failed, and the worker goes on (docs/postgresql.md, "Time limits").
+        log.info("job %s (%s): started on %s", job_id, kind_name, self.name)
+        threading.Thread(target=work, name=f"job-{job_id}", daemon=True).start()
+        try:
+            past_limit = self._watch(ctx, done, limit)
+        except KeyboardInterrupt:
+            ctx.cancel_event.set()
+            done.wait(STOP_GRACE_SECONDS)
+            raise
+        if past_limit:
+            left = "" if done.is_set() else "; it did not stop and was left behind"
+            self._settle(
+                job_id,
+                JobStatus.FAILED,
+                error=f"stopped: past its time limit of {limit:g} s ({source}){left}",
+            )
+        else:
+            self._conclude(job_id, outcome, params_type, ctx.cancel_event.is_set())
+        log.info("job %s: finished", job_id)
+
+    def _conclude(
+        self, job_id: int, outcome: dict[str, Any], params_type: type[JobParams], cancelled: bool
+    ) -> None:
+        """Record what the handler did: its result, or its error (retried when passing)."""
+        exc = outcome.get("error")
+        if exc is None:
+            self._settle(
+                job_id, JobStatus.SUCCEEDED, message="done", result=outcome.get("result") or {}
+            )
+        elif isinstance(exc, JobCancelled) or (
+            isinstance(exc, processes.ChildStopped) and cancelled
+        ):
+            self._settle(job_id, JobStatus.CANCELLED, message="cancelled")
+        elif isinstance(exc, WorkerStopping):
+            self._requeue_on_shutdown(job_id)
+        elif (reason := passing_reason(exc)) in params_type.RETRY_ON and self._retry(
+            job_id, exc, reason or "", params_type
+        ):
+            return
+        elif isinstance(exc, MoodlabError):
             result = exc.result if isinstance(exc, JobFailed) else None
             self._settle(job_id, JobStatus.FAILED, error=str(exc), result=result)
-        except Exception as exc:  # a bug in a handler must not take the worker down
-            trace = traceback.format_exc(limit=8)
-            self._settle(job_id, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}", log=trace)
-        else:
-            self._settle(job_id, JobStatus.SUCCEEDED, message="done", result=result or {})
-        finally:
-            done.set()
-            beating.join()
-        log.info("job %s: finished", job_id)
+        else:  # a bug in a handler must not take the worker down
+            error = f"{type(exc).__name__}: {exc}"
+            self._settle(job_id, JobStatus.FAILED, error=error, log=outcome.get("trace", ""))
+
+    def _retry(
+        self, job_id: int, exc: BaseException, reason: str, params_type: type[JobParams]
+    ) -> bool:
+        """Queue the job again after a passing error, if it has tries left; the backoff is
+        on the database's clock. False when it has none (it then fails)."""
+        with self.database.session() as session:
+            job = self._mine(session, job_id)
+            if job is None or job.attempts >= job.max_attempts:
+                return False
+            delay = retry_delay(params_type.RETRY_DELAY_S, job.attempts)
+            why = f"try {job.attempts} of {job.max_attempts} failed ({reason}): {exc}"
+            job.status = JobStatus.QUEUED
+            job.worker = None
+            job.run_after = database_time(session) + timedelta(seconds=delay)
+            job.message = f"{why}; try {job.attempts + 1} in {delay:g} s"
+            queue.add_log(session, job_id, f"[retry] {job.message}")
+            dispatch(session, job, delay_s=delay)
+        log.warning("job %s: %s", job_id, why)
+        return True
 
     def _run_a_part(self, parent_id: int) -> bool:
         """Inside job ``parent_id``: claim one of its queued parts and run it here, as any
@@ -229,16 +426,27 @@ class JobWorker:
         self._run_claimed(job_id)
         return True
 
-    def _heartbeat_loop(self, ctx: JobContext, done: threading.Event) -> None:
-        """Beat until the job ends, reading its cancel flag between beats; a failed beat
-        is logged and the next one tried.
+    def _watch(self, ctx: JobContext, done: threading.Event, limit_s: float) -> bool:
+        """Until the handler ends: beat, read the cancel flag, keep the time limit. True
+        when the job passed its limit (its handler was asked to stop, and given
+        STOP_GRACE_SECONDS to do so).
 
-        The thread never dies of a database error: a beat missed while the database is
-        locked (retried briefly first) only makes the job look late, never orphaned.
+        A failed beat is logged and the next one tried: a beat missed while the database
+        is locked (retried briefly first) only makes the job look late, never orphaned.
         """
         every = self.settings.job_heartbeat_seconds
+        deadline = time.monotonic() + limit_s
         next_beat = time.monotonic() + every
-        while not done.wait(min(CANCEL_POLL_SECONDS, max(0.0, next_beat - time.monotonic()))):
+        beating = True
+        while not done.wait(
+            min(CANCEL_POLL_SECONDS, max(0.0, min(next_beat, deadline) - time.monotonic()))
+        ):
+            if time.monotonic() >= deadline:
+                ctx.cancel_event.set()
+                done.wait(STOP_GRACE_SECONDS)
+                return True
+            if not beating:  # recovered elsewhere: wait for the handler to notice
+                continue
             try:
                 if time.monotonic() < next_beat:
                     if self._cancel_asked(ctx.job_id):
@@ -248,10 +456,12 @@ class JobWorker:
                 if not retry_locked(
                     lambda: self._job_beat(ctx), what=f"job {ctx.job_id}'s heartbeat"
                 ):
-                    return
+                    beating = False
+                    continue
                 self._beat(ctx.job_id)
             except Exception:  # logged, and the next beat tried: never a silent death
                 log.exception("job %s: heartbeat failed; trying again next beat", ctx.job_id)
+        return False
 
     def _cancel_asked(self, job_id: int) -> bool:
         with self.database.session() as session:
@@ -264,7 +474,7 @@ class JobWorker:
             if job is None or job.worker != self.name or job.status != JobStatus.RUNNING:
                 ctx.cancel_event.set()  # recovered by another worker: stop quietly
                 return False
-            job.heartbeat_at = utcnow()
+            job.heartbeat_at = db_now()
             if job.cancel_requested:
                 ctx.cancel_event.set()
             return True
@@ -291,7 +501,7 @@ class JobWorker:
             if job is None:
                 return
             if log:
-                job.log_tail = append_log(job.log_tail, log)
+                queue.add_log(session, job_id, log)
             queue.finish(job, status, message=message, error=error)
             job.result = result
 
@@ -304,6 +514,7 @@ class JobWorker:
             job.worker = None
             job.attempts -= 1  # a clean shutdown is not the job's fault
             job.message = f"re-queued: worker {self.name} shut down"
+            dispatch(session, job)
 
 
 def here_worker(

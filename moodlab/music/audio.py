@@ -10,12 +10,12 @@ the same way.
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from moodlab.core import processes
 from moodlab.core.errors import MoodlabError
 
 # Analyses run on mono at this rate: enough for tempo, key and loudness, and cheap.
@@ -74,7 +74,7 @@ def decode(path: Path, *, label: str | None = None, rate: int = ANALYSIS_RATE, c
         str(rate),
         "pipe:1",
     ]
-    done = subprocess.run(command, capture_output=True, check=False)
+    done = processes.run(command, capture_output=True, check=False)
     log = done.stderr.decode("utf-8", "replace")
     if done.returncode != 0:
         raise AudioError(f"{label}: not audio that ffmpeg can decode ({_ffmpeg_reason(log)})")
@@ -126,7 +126,7 @@ def encode_mp3(samples: np.ndarray, rate: int, path: Path) -> None:
         str(path),
     ]
     data = np.ascontiguousarray(samples, dtype="<f4").tobytes()
-    done = subprocess.run(command, input=data, capture_output=True, check=False)
+    done = processes.run(command, input=data, capture_output=True, check=False)
     if done.returncode != 0:
         raise AudioError(f"ffmpeg could not encode {path.name}: {_ffmpeg_reason(done.stderr)}")
 

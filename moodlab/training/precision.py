@@ -56,13 +56,32 @@ def size_thread_pools(threads: int = 0) -> int:
     return cores
 
 
+def grow_gpu_memory() -> list[str]:
+    """Let each GPU's memory grow as this process needs it, instead of TensorFlow's
+    default of taking all of it: several workers on one GPU box then share its GPUs
+    (or each gets its own with CUDA_VISIBLE_DEVICES; docs/postgresql.md, "GPU boxes").
+    The GPUs set; only possible before TensorFlow's runtime starts, later calls leave
+    it as it is."""
+    import tensorflow as tf
+
+    grown = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+            grown.append(gpu.name)
+        except RuntimeError:  # the runtime already started: it was set then, or cannot be
+            pass
+    return grown
+
+
 def choose_policy(forced: str = "", threads: int = 0) -> str:
     """The policy name: ``forced`` (the MOODLAB_PRECISION setting), else from the hardware.
 
     Called before every training run and prediction, so it sizes the thread pools too
-    (``threads``, the MOODLAB_TRAINING_THREADS setting).
+    (``threads``, the MOODLAB_TRAINING_THREADS setting) and lets GPU memory grow.
     """
     size_thread_pools(threads)
+    grow_gpu_memory()
     if forced:
         if forced not in POLICIES:
             raise ConfigError(f"MOODLAB_PRECISION={forced!r} is not one of {', '.join(POLICIES)}")

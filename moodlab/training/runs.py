@@ -48,6 +48,9 @@ class TrainParams(JobParams):
     KIND = "train"
     TITLE = "training run"
     ROLE = Role.LEAD
+    QUEUE = "training"
+    # A run waits for its parts, which may wait for a free GPU box: days, not hours.
+    TIME_LIMIT_S = 3 * 86_400.0
 
     def validate(self, settings: Settings) -> None:
         if self.arch not in architectures.ARCHITECTURES:
@@ -355,6 +358,7 @@ class FoldParams(TrainParams):
     KIND = "train_fold"
     TITLE = "training fold"
     ROLE = Role.LEAD
+    TIME_LIMIT_S = 12 * 3600.0  # one network on one GPU: a paper-sized fold takes about an hour
 
     def validate(self, settings: Settings) -> None:
         super().validate(settings)
@@ -369,6 +373,7 @@ class FinalParams(TrainParams):
     KIND = "train_final"
     TITLE = "final model training"
     ROLE = Role.LEAD
+    TIME_LIMIT_S = 12 * 3600.0  # one network on one GPU: a paper-sized fold takes about an hour
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import IO
 
 import numpy as np
 
+from moodlab.core import processes
 from moodlab.images.resize import MODEL_SIDE, ffmpeg_square_crop_filter
 from moodlab.video.probe import VideoError, ffmpeg_exe
 
@@ -74,7 +75,9 @@ class FrameSampler:
             "rgb24",
             "pipe:1",
         ]
-        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # Killed by its watcher when the job is cancelled or runs past its deadline.
+        self._child = processes.Child(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self._process = self._child.process
         assert self._process.stdout is not None and self._process.stderr is not None  # PIPEs
         self._stdout: IO[bytes] = self._process.stdout
         self._stderr: IO[bytes] = self._process.stderr
@@ -114,10 +117,13 @@ class FrameSampler:
             yield batch
         stderr = self._stderr.read().decode(errors="replace")
         if self._process.wait() != 0 or self.count == 0:
+            if self._child.stopped:
+                raise processes.ChildStopped(f"ffmpeg was killed: {self._child.stopped}")
             last = stderr.strip().splitlines()[-1] if stderr.strip() else "no frames decoded"
             raise VideoError(f"{self.path.name}: its video cannot be decoded ({last})")
 
     def close(self) -> None:
+        self._child.close()
         self._stop.set()
         if self._process.poll() is None:
             self._process.kill()

@@ -7,9 +7,9 @@ is set with -t, not -shortest, which is known to drop or cut copied video.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
+from moodlab.core import processes
 from moodlab.video.probe import MediaInfo, VideoError, ffmpeg_exe
 
 # Video codecs (ffmpeg's names) that go into an MP4 as they are.
@@ -70,7 +70,7 @@ def mux(
         "mp4",
         str(out),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, errors="replace")
+    result = processes.run(command, capture_output=True, text=True, errors="replace")
     if result.returncode != 0:
         raise VideoError(
             f"{video.path.name}: the output could not be written ({result.stderr.strip()[-300:]})"

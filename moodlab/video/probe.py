@@ -6,11 +6,11 @@ imageio-ffmpeg ships ffmpeg but not ffprobe, so the stream lines are parsed here
 from __future__ import annotations
 
 import re
-import subprocess
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from moodlab.core import processes
 from moodlab.core.errors import MoodlabError
 
 
@@ -53,7 +53,7 @@ class MediaInfo:
 
 def probe(path: Path) -> MediaInfo:
     """The streams of ``path``; VideoError when ffmpeg cannot read it at all."""
-    result = subprocess.run(
+    result = processes.run(
         [ffmpeg_exe(), "-hide_banner", "-i", str(path)],
         capture_output=True,
         text=True,
@@ -103,7 +103,7 @@ def parse(path: Path, text: str) -> MediaInfo:
 
 def count_frames(path: Path) -> int:
     """Frames of the first video stream, counted from its packets (no decoding)."""
-    result = subprocess.run(
+    result = processes.run(
         [
             ffmpeg_exe(),
             "-hide_banner",

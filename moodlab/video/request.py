@@ -46,6 +46,7 @@ class VideoParams(JobParams):
     KIND = "video"
     TITLE = "video"
     ROLE = Role.ANNOTATOR
+    TIME_LIMIT_S = 2 * 3600.0  # a long upload at the sampling rate, with its muxing
 
     def validate(self, settings: Settings) -> None:
         check_inputs(self, settings)  # a missing, empty or mixed input is refused before a job

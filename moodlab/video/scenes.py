@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
+from moodlab.core import processes
 from moodlab.video.probe import VideoError, ffmpeg_exe
 
 # ffmpeg's scene score (0..1) above which a frame starts a new shot; 0.3 is the
@@ -38,7 +38,7 @@ def detect_cuts(path: Path, threshold: float = CUT_THRESHOLD) -> list[float]:
         "null",
         "-",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, errors="replace")
+    result = processes.run(command, capture_output=True, text=True, errors="replace")
     if result.returncode != 0:
         raise VideoError(f"{path.name}: scene detection failed")
     return [

@@ -6,7 +6,6 @@ choice (``moodlab.music.choice.choose_track``: the one place the rule lives).
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy.orm import Session
 
-from moodlab.core import moods
+from moodlab.core import moods, processes
 from moodlab.core.config import Settings
 from moodlab.music import choice as track_choice
 from moodlab.video import timeline
@@ -136,6 +135,6 @@ def render(pieces: list[Piece], duration: float, out: Path) -> None:
         "mp4",
         str(out),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, errors="replace")
+    result = processes.run(command, capture_output=True, text=True, errors="replace")
     if result.returncode != 0:
         raise VideoError(f"the soundtrack could not be made: {result.stderr.strip()[-300:]}")

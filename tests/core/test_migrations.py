@@ -6,6 +6,7 @@ from sqlalchemy import func, inspect, select
 
 from moodlab.core import migrations as migrate
 from moodlab.core.db import Database
+from moodlab.core.migrations import include_name
 from moodlab.core.models import Base, Image, ImageVote, Job, User
 from tests.conftest import add_user
 
@@ -80,7 +81,9 @@ def test_downgrade_to_base_and_upgrade_again_with_rows(database, lead):
 
 def test_models_and_migrations_do_not_drift(database):
     with database.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": include_name}
+        )
         diff = compare_metadata(context, Base.metadata)
     assert diff == [], f"models differ from migrations; add a migration: {diff}"
 

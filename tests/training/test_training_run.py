@@ -24,7 +24,7 @@ from moodlab.training import kept_models
 from moodlab.training.runs import TrainParams, evaluate
 from moodlab.votes import annotation
 from tests import media
-from tests.conftest import add_user, run_cli, run_job
+from tests.conftest import add_user, log_of, run_cli, run_job
 
 PER_MOOD = 12
 
@@ -83,12 +83,12 @@ def test_a_small_run_learns_and_registers_a_model(database, settings, lead, snap
     assert report["test_accuracy"] > 0.5
     assert report["adjacent_accuracy"] >= report["test_accuracy"]
     assert np.array(report["confusion_matrix"]).sum() == 3 * 8
-    assert "fold 3 of 3" in job.log_tail
+    assert "fold 3 of 3" in log_of(database, job.id)
     # 72 images, 3 folds: 48 per fold in batches of 16 for 10 epochs; the final model 72.
     assert [f["updates"] for f in report["folds"]] == [30, 30, 30]
     assert report["updates_per_fold"] == 30 and report["final_updates"] == 50
     assert report["updates_warning"] is None  # the plain CNN's measured minimum is 24
-    assert "after 30 updates" in job.log_tail
+    assert "after 30 updates" in log_of(database, job.id)
     # Ten epochs of 3 (folds) and 5 (final) updates: one Keras epoch each, ending at 10.
     assert [h["epoch"] for f in report["folds"] for h in f["history"]] == [10, 10, 10]
     with database.session() as session:

@@ -19,6 +19,7 @@ from moodlab.jobs.context import JobContext
 from moodlab.jobs.worker import JobWorker, run_here
 from moodlab.training.actions import start_training
 from moodlab.training.runs import FinalParams, FoldParams, TrainParams
+from tests.conftest import log_of
 from tests.training.test_training_run import small, snapshot_id  # noqa: F401 (a fixture)
 
 
@@ -92,9 +93,9 @@ def test_a_run_started_again_keeps_the_parts_finished_before(
     assert done.status == JobStatus.SUCCEEDED, done.error
     assert done.result["cv_scores"][0] == 0.25  # kept, not trained again
     assert len(done.result["cv_scores"]) == 3
-    assert "the parts finished before are kept" in done.log_tail
+    assert "the parts finished before are kept" in log_of(database, done.id)
     parts = parts_of(database, run.id)
-    assert len(parts) == 4 and parts[0].attempts == 0 and not parts[0].log_tail
+    assert len(parts) == 4 and parts[0].attempts == 0 and not log_of(database, parts[0].id)
 
 
 def test_cancelling_a_run_stops_all_its_parts(

@@ -13,7 +13,7 @@ from moodlab.core.models.base import NAMING_CONVENTION, Base, UTCDateTime
 from moodlab.core.models.datasets import ImageExclusion, Snapshot, SnapshotMember, TieBreak
 from moodlab.core.models.guidelines import GuidelinesRead, GuidelinesVersion
 from moodlab.core.models.images import Image
-from moodlab.core.models.jobs import Job, JobStatus, Worker
+from moodlab.core.models.jobs import Job, JobLog, JobStatus, Worker
 from moodlab.core.models.music import Track, TrackStatus, TrackVote
 from moodlab.core.models.training import TrainedModel
 from moodlab.core.models.users import LoginThrottle, Role, User, UserSession
@@ -38,6 +38,7 @@ __all__ = [
     "ImageExclusion",
     "ImageVote",
     "Job",
+    "JobLog",
     "JobStatus",
     "LoginThrottle",
     "QueueOrder",

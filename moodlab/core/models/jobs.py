@@ -52,7 +52,25 @@ class Job(Base):
         ForeignKey("jobs.id", ondelete="CASCADE"), index=True
     )
 
+    # The queue whose workers may run it (moodlab.jobs.queues): `training` or `io` by kind.
+    queue: Mapped[str] = mapped_column(String(64), default="io", server_default="io", index=True)
+    # How often it may be tried in all (its kind's retries for passing errors), and the
+    # earliest it may run again after a passing error (the backoff).
+    max_attempts: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    run_after: Mapped[datetime | None]
+
     created_by: Mapped[User | None] = relationship()
+
+
+class JobLog(Base):
+    """One line of a job's log: appended, never rewritten; read in pages."""
+
+    __tablename__ = "job_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    line: Mapped[str] = mapped_column(Text)
 
 
 class Worker(Base):
@@ -67,3 +85,6 @@ class Worker(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
     stopped_at: Mapped[datetime | None]
     current_job_id: Mapped[int | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+    # The queues it serves, comma-separated, and how many jobs it runs at once.
+    queues: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    concurrency: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
