@@ -10,7 +10,7 @@ archived_votes keeps the version of each vote a send-back archives. image_votes 
 archived_votes get their column by a plain ADD COLUMN, never batch mode (no table copy).
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-07 06:10:00.000000
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,7 +5,7 @@ zip:member), so an export can say where each image came from; crawled images hav
 source URL. Images stored before this revision have none.
 
 Revision ID: 0020
-Revises: 0014
+Revises: 0018
 Create Date: 2026-12-07 06:20:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0014"
+down_revision: str | None = "0018"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
