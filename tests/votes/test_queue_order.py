@@ -100,9 +100,7 @@ def test_three_agreeing_votes_leave_every_queue_at_once(database, settings, four
     assert left_for(database, settings, dana) == 1
     # An undo reopens it.
     with database.session() as session:
-        annotation.undo(
-            session=session, actor=cai, previous=annotation.Previous(decided, False, None)
-        )
+        annotation.undo(session=session, actor=cai, image_id=decided)
     assert decided in queue_of(database, settings, dana)
 
 
