@@ -135,6 +135,19 @@ def migrate_template(url: str) -> None:
         template.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _keep_main_module() -> Iterator[None]:
+    """Put back the test process's ``__main__`` after each test.
+
+    Streamlit's script runner (AppTest) installs the page script as ``sys.modules
+    ["__main__"]`` and leaves it there; a child started later with multiprocessing's
+    "spawn" would then run app.py as its main module before its target.
+    """
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory) -> Iterator[str]:
     """A database migrated to the head once per test process: a SQLite file's path, or
