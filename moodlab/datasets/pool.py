@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from moodlab.core import moods
 from moodlab.core.auth import Actor, require_role
@@ -468,17 +468,25 @@ class HeldImage:
     preview: Path
 
 
-def held_images(*, session: Session, actor: Actor, settings: Settings) -> list[HeldImage]:
-    """Every near-duplicate still held (not kept), newest job first."""
+def held_images(
+    *, session: Session, actor: Actor, settings: Settings, job_id: int | None = None
+) -> list[HeldImage]:
+    """Every near-duplicate still held (not kept), newest job first; only job ``job_id``'s
+    when given."""
     require_role(actor, Role.LEAD, action="browse the image pool")
-    jobs = session.scalars(
+    query = (
         select(Job)
+        # The result names what a job held; its log can be long and is not read here.
+        .options(load_only(Job.id, Job.kind, Job.result))
         .where(
             Job.kind.in_(INTAKE_KINDS),
             Job.status.in_([s for s in JobStatus if s.finished]),
         )
         .order_by(Job.id.desc())
     )
+    if job_id is not None:
+        query = query.where(Job.id == job_id)
+    jobs = session.scalars(query)
     return [
         HeldImage(
             job.id, found.sha256, found.source, found.reason, found.duplicate_of, found.preview

@@ -243,7 +243,13 @@ def test_held_near_duplicates_are_listed_and_kept(env, lab, lead, tmp_path):
     with lab.database.session() as session:
         [held] = pool.held_images(session=session, actor=lead, settings=lab.settings)
     assert held.source.endswith(".jpg") and held.preview.is_file()
-    listed = json.loads(run_cli("pool", "held", "--json").stdout)["held"]
+    with lab.database.session() as session:
+        other_job = pool.held_images(
+            session=session, actor=lead, settings=lab.settings, job_id=held.job_id + 1
+        )
+    assert other_job == []
+    assert json.loads(run_cli("pool", "held", "--job", "999", "--json").stdout)["held"] == []
+    listed = json.loads(run_cli("pool", "held", "--job", str(held.job_id), "--json").stdout)["held"]
     assert [h["held"] for h in listed] == [f"{held.job_id}:{held.sha256}"]
     kept = run_cli("pool", "keep", listed[0]["held"], f"{held.job_id}:{'0' * 64}", "--json")
     assert kept.returncode == 0, kept.stderr
