@@ -21,6 +21,9 @@ database = session.database()
 ANY = "any"
 PAGE_KEY = "pool-page"
 COLUMNS = 6  # thumbnails a row at 1280 px; Streamlit stacks them on a phone
+# The 128 px thumbnail copy, at most a little larger: stretched to a phone's width it
+# was blurred and made the page 9,000 px long.
+THUMBNAIL_WIDTH = 160
 
 
 def first_page() -> None:
@@ -188,7 +191,7 @@ cells = st.columns(COLUMNS)
 for n, item in enumerate(found.items):
     cell = cells[n % COLUMNS].container(border=True)
     if item.thumbnail.is_file():
-        cell.image(thumbnail_url(item.sha256), width="stretch")
+        cell.image(thumbnail_url(item.sha256), width=THUMBNAIL_WIDTH)
     label = item.tier.replace("_", " ") + (f" · {item.mood}" if item.mood else "")
     cell.text(f"#{item.id} {label}" + (" · excluded" if item.excluded else ""))
     cell.caption(plain(item.name))
