@@ -131,8 +131,8 @@ def browse(*, session: Session, actor: Actor, settings: Settings, where: PoolFil
         # images reading them all was most of a rerun).
         total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
         page, pages = _page_of(where, total or 0)
-        shown = query.limit(where.per_page).offset((page - 1) * where.per_page)
-        ids = np.array(session.scalars(shown).all(), dtype=np.int64)
+        one_page = query.limit(where.per_page).offset((page - 1) * where.per_page)
+        ids = np.array(session.scalars(one_page).all(), dtype=np.int64)
         tiers, labels = _tiers_of(session, settings, ids)
         return PoolPage(
             _items(session, settings, ids, tiers, labels),
