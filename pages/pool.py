@@ -11,6 +11,7 @@ from moodlab.datasets import pool
 from moodlab.datasets.pool import PoolFilter, Source
 from moodlab.ui import access, session
 from moodlab.ui.files import held_url, image_url, thumbnail_url
+from moodlab.ui.gallery import pager
 from moodlab.ui.text import plain
 from moodlab.votes.quorum import Tier
 
@@ -20,6 +21,9 @@ database = session.database()
 ANY = "any"
 PAGE_KEY = "pool-page"
 COLUMNS = 6  # thumbnails a row at 1280 px; Streamlit stacks them on a phone
+# The 128 px thumbnail copy, at most a little larger: stretched to a phone's width it
+# was blurred and made the page 9,000 px long.
+THUMBNAIL_WIDTH = 160
 
 
 def first_page() -> None:
@@ -36,10 +40,16 @@ held_mode = st.segmented_control(
 )
 
 if held_mode == "Held near-duplicates":
+    held_job = st.number_input(
+        "Job", 0, 2**31 - 1, key="pool-held-job", help="0: any crawl or import", width=180
+    )
     with database.session() as db:
-        held = pool.held_images(session=db, actor=actor, settings=settings)
+        held = pool.held_images(
+            session=db, actor=actor, settings=settings, job_id=int(held_job) or None
+        )
     if not held:
         st.caption("No near-duplicate is held: intake jobs kept or stored every one.")
+    held = held[pager(total=len(held), per_page=pool.PER_PAGE, key="pool-held-page")]
     cells = st.columns(COLUMNS)
     for n, item in enumerate(held):
         cell = cells[n % COLUMNS]
@@ -163,11 +173,25 @@ def show(image_id: int) -> None:
 
 
 picked_keys = {item.id: f"pool-pick-{item.id}" for item in found.items}
+
+
+def pick_all(ticked: bool) -> None:
+    # A callback runs before the checkboxes are drawn, so it may set their state.
+    for key in picked_keys.values():
+        st.session_state[key] = ticked
+
+
+if found.items:
+    picks = st.container(horizontal=True)
+    picks.button(
+        f"Pick all {len(found.items)} on this page", on_click=pick_all, args=(True,), key="pool-all"
+    )
+    picks.button("Pick none", on_click=pick_all, args=(False,), key="pool-none")
 cells = st.columns(COLUMNS)
 for n, item in enumerate(found.items):
     cell = cells[n % COLUMNS].container(border=True)
     if item.thumbnail.is_file():
-        cell.image(thumbnail_url(item.sha256), width="stretch")
+        cell.image(thumbnail_url(item.sha256), width=THUMBNAIL_WIDTH)
     label = item.tier.replace("_", " ") + (f" · {item.mood}" if item.mood else "")
     cell.text(f"#{item.id} {label}" + (" · excluded" if item.excluded else ""))
     cell.caption(plain(item.name))

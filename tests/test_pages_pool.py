@@ -82,3 +82,13 @@ def test_the_label_review_pages_through_every_disputed_label(settings, database,
     second = {b.key for b in at.button if (b.key or "").startswith("exclude-")}
     assert len(second) == 2 and not first & second
     assert {int(k.removeprefix("exclude-")) for k in first | second} == set(ids[:14])
+
+
+def test_pick_all_on_a_page_then_none(settings, database, lead):
+    ids = _stock(settings, database, 5)
+    at = app(lead).switch_page("pages/pool.py").run()
+    at.button(key="pool-all").click().run()
+    assert "With the 5 picked on this page" in texts(at)
+    assert all(at.checkbox(key=f"pool-pick-{i}").value for i in ids)
+    at.button(key="pool-none").click().run()
+    assert "With the 0 picked on this page" in texts(at)

@@ -48,7 +48,8 @@ def register(sub: Subcommands) -> None:
         action.add_argument("image_ids", type=int, nargs="+", metavar="IMAGE_ID")
         if reason:
             action.add_argument("--reason", required=True, help="why (kept with the time)")
-    command(pool, "held", "near-duplicates intake jobs held back", held)
+    held_ = command(pool, "held", "near-duplicates intake jobs held back", held)
+    held_.add_argument("--job", type=int, help="only those this crawl or import job held")
     keep_ = command(pool, "keep", "store held near-duplicates after all", keep)
     keep_.add_argument("held", nargs="+", metavar="JOB_ID:SHA256", help="as `pool held` lists them")
 
@@ -169,7 +170,7 @@ def held(args: argparse.Namespace) -> Report:
 
     settings, database = open_database()
     with database.session() as session:
-        found = held_images(session=session, actor=actor(), settings=settings)
+        found = held_images(session=session, actor=actor(), settings=settings, job_id=args.job)
     return {
         "held": [
             {

@@ -61,10 +61,12 @@ class VoteRow:
     round: int
     voted_at: datetime
     changed_at: datetime
+    ballot: ImageVote | ArchivedVote  # the row itself, for a column read straight from it
 
 
 # The votes file's columns and how each is read from a vote: one more column (say the
-# guideline version the vote was cast under) is one more line here.
+# guideline version the vote was cast under) is one more line here, such as
+# ("guideline_version", lambda v: v.ballot.guideline_version) once both vote tables have it.
 VOTE_COLUMNS: tuple[tuple[str, Callable[[VoteRow], Any]], ...] = (
     ("sha256", lambda v: v.sha256),
     ("annotator", lambda v: v.annotator or ""),
@@ -165,7 +167,13 @@ def vote_rows(
         for vote, round_, name in archived:
             if closed[vote.image_id] == round_:
                 yield VoteRow(
-                    sha_of[vote.image_id], name, vote.mood, round_, vote.created_at, vote.updated_at
+                    sha_of[vote.image_id],
+                    name,
+                    vote.mood,
+                    round_,
+                    vote.created_at,
+                    vote.updated_at,
+                    vote,
                 )
         current = [i for i in ids if i not in closed]
         rounds_closed = dict(
@@ -189,6 +197,7 @@ def vote_rows(
                 round_,
                 ballot.created_at,
                 ballot.updated_at,
+                ballot,
             )
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session, load_only
 
 from moodlab.core import moods
 from moodlab.core.auth import Actor, require_role
@@ -125,10 +125,24 @@ def browse(*, session: Session, actor: Actor, settings: Settings, where: PoolFil
     """One page of the images matching ``where``, newest first (lead only)."""
     require_role(actor, Role.LEAD, action="browse the image pool")
     where.validate()
-    ids = np.fromiter(
-        session.scalars(select(Image.id).where(*_sql_filters(where)).order_by(Image.id.desc())),
-        dtype=np.int64,
-    )
+    query = select(Image.id).where(*_sql_filters(where)).order_by(Image.id.desc())
+    if where.tier is None and where.mood is None:
+        # SQL alone decides: a count and one page of ids, not every id (at 100,000
+        # images reading them all was most of a rerun).
+        total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        page, pages = _page_of(where, total or 0)
+        one_page = query.limit(where.per_page).offset((page - 1) * where.per_page)
+        ids = np.array(session.scalars(one_page).all(), dtype=np.int64)
+        tiers, labels = _tiers_of(session, settings, ids)
+        return PoolPage(
+            _items(session, settings, ids, tiers, labels),
+            total=total or 0,
+            page=page,
+            pages=pages,
+            per_page=where.per_page,
+        )
+    # Core, not the ORM, for every matching id: the ORM's row handling cost more.
+    ids = np.array(session.connection().execute(query).scalars().all(), dtype=np.int64)
     tiers, labels = _tiers_of(session, settings, ids)
     keep = np.ones(len(ids), dtype=bool)
     if where.tier is not None:
@@ -136,16 +150,21 @@ def browse(*, session: Session, actor: Actor, settings: Settings, where: PoolFil
     if where.mood is not None:
         keep &= labels == moods.names().index(where.mood)
     ids, tiers, labels = ids[keep], tiers[keep], labels[keep]
-    pages = max(1, -(-len(ids) // where.per_page))
-    start = (min(where.page, pages) - 1) * where.per_page
-    shown = slice(start, start + where.per_page)
+    page, pages = _page_of(where, len(ids))
+    shown = slice((page - 1) * where.per_page, page * where.per_page)
     return PoolPage(
         _items(session, settings, ids[shown], tiers[shown], labels[shown]),
         total=len(ids),
-        page=min(where.page, pages),
+        page=page,
         pages=pages,
         per_page=where.per_page,
     )
+
+
+def _page_of(where: PoolFilter, total: int) -> tuple[int, int]:
+    """The page to show (the last one when ``where.page`` is past it) and how many."""
+    pages = max(1, -(-total // where.per_page))
+    return min(where.page, pages), pages
 
 
 def _sql_filters(where: PoolFilter) -> list[ColumnElement[bool]]:
@@ -468,17 +487,25 @@ class HeldImage:
     preview: Path
 
 
-def held_images(*, session: Session, actor: Actor, settings: Settings) -> list[HeldImage]:
-    """Every near-duplicate still held (not kept), newest job first."""
+def held_images(
+    *, session: Session, actor: Actor, settings: Settings, job_id: int | None = None
+) -> list[HeldImage]:
+    """Every near-duplicate still held (not kept), newest job first; only job ``job_id``'s
+    when given."""
     require_role(actor, Role.LEAD, action="browse the image pool")
-    jobs = session.scalars(
+    query = (
         select(Job)
+        # The result names what a job held; its log can be long and is not read here.
+        .options(load_only(Job.id, Job.kind, Job.result))
         .where(
             Job.kind.in_(INTAKE_KINDS),
             Job.status.in_([s for s in JobStatus if s.finished]),
         )
         .order_by(Job.id.desc())
     )
+    if job_id is not None:
+        query = query.where(Job.id == job_id)
+    jobs = session.scalars(query)
     return [
         HeldImage(
             job.id, found.sha256, found.source, found.reason, found.duplicate_of, found.preview

@@ -11,6 +11,9 @@ import pandas as pd
 # height leaves the plot itself about 150-200 px: at 220-260 px in all, the training
 # curves, the per-fold chart and the mood timeline were flat lines (issue 29).
 CURVE_HEIGHT = 340
+# A category's band on a horizontal bar chart: under about 20 px Vega-Lite drops every
+# other name as overlapping (one model's recall per mood showed Happy, Angry, ... only).
+BAND = 22
 FOLD_HEIGHT = 280
 TIMELINE_HEIGHT = 400
 LEGEND_ROOM = 60  # a legend below the plot
@@ -130,8 +133,9 @@ def grouped_bars(
 ) -> alt.Chart:
     """Horizontal bars of ``value`` (0-1) per ``x``, one colour per ``group`` side by side
     (yOffset): the category names read across at any width, none set on end."""
+    frame = pd.DataFrame(rows)
     return (
-        alt.Chart(pd.DataFrame(rows), title=title)
+        alt.Chart(frame, title=title)
         .mark_bar()
         .encode(
             y=alt.Y(f"{x}:N", sort=sort, title=None, axis=alt.Axis(labelLimit=160)),
@@ -145,8 +149,14 @@ def grouped_bars(
             color=alt.Color(f"{group}:N", legend=alt.Legend(orient="bottom", labelLimit=300)),
             tooltip=[group, x, alt.Tooltip(f"{value}:Q", format=".3f")],
         )
-        .properties(height=alt.Step(12))
+        .properties(height=alt.Step(offset_step(frame[group].nunique(), least=12)))
     )
+
+
+def offset_step(groups: int, *, least: int) -> int:
+    """The height of one bar among ``groups`` side by side: at least ``least``, and
+    enough that their category's band (all of them) is ``BAND`` px."""
+    return max(least, -(-BAND // max(groups, 1)))
 
 
 def mood_bars(
@@ -168,7 +178,7 @@ def mood_bars(
     if group:
         encoding["yOffset"] = f"{group}:N"
         encoding["color"] = alt.Color(f"{group}:N", title=None, legend=alt.Legend(orient="bottom"))
-    step = 10 if group else 22
+    step = offset_step(frame[group].nunique(), least=10) if group else BAND
     chart = alt.Chart(frame, title=title or alt.Undefined).mark_bar().encode(**encoding)
     return chart.properties(height=alt.Step(step))
 

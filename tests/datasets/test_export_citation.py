@@ -156,3 +156,27 @@ def test_datasheet_command(env, lab, lead, tmp_path):
     assert out.read_text() == printed.stdout
     missing = run_cli("dataset", "datasheet", "999")
     assert missing.returncode == 1 and "no dataset snapshot with id 999" in missing.stderr
+
+
+def test_a_vote_column_read_from_the_vote_row_is_one_entry_more(lab, lead, tmp_path, monkeypatch):
+    # How the guideline version the votes were cast under joins votes.csv: one entry in
+    # VOTE_COLUMNS reading the row. Here the vote's id stands in for it.
+    from moodlab.core.models import ImageVote
+    from moodlab.datasets import export as export_module
+    from moodlab.datasets import labels
+
+    columns = (*labels.VOTE_COLUMNS, ("vote_id", lambda v: v.ballot.id))
+    monkeypatch.setattr(labels, "VOTE_COLUMNS", columns)
+    monkeypatch.setattr(export_module, "VOTE_COLUMNS", columns)
+    _pool(lab, lead, tmp_path)
+    snapshot_id, _ = lab.freeze(lead, seed=4)
+    out = tmp_path / "set.zip"
+    with lab.database.session() as session:
+        export(session=session, actor=lead, settings=lab.settings, snapshot_id=snapshot_id, out=out)
+        by_id = {v.id: v for v in session.scalars(select(ImageVote))}
+        _, votes, *_ = _read(out)
+        assert votes and all(
+            by_id[int(row["vote_id"])].mood == row["mood"]
+            and session.get(Image, by_id[int(row["vote_id"])].image_id).sha256 == row["sha256"]
+            for row in votes
+        )

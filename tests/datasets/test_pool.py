@@ -123,6 +123,36 @@ def test_paging_counts_every_match(lab, lead, stocked):
             page += 1
     assert (found.total, found.pages, len(seen), len(set(seen))) == (4, 2, 4, 4)
     assert all(item.thumbnail.is_file() for item in found.items)
+    s = stocked
+    # Pages by SQL alone (no tier or mood asked) and by the votes (a tier) agree; a page
+    # past the end is the last one.
+    by_sql = {
+        item.id: (item.tier, item.mood)
+        for n in (1, 2, 3, 4)
+        for item in _page(lab, lead, per_page=1, page=n).items
+    }
+    assert by_sql == {
+        s["crawled"]: ("train", "Happy"),
+        s["rainy"]: ("test", "Tired"),
+        s["bus"]: ("pending", None),
+        s["other"]: ("pending", None),
+    }
+    last = _page(lab, lead, tier="pending", per_page=1, page=9)
+    assert (last.page, last.pages, last.total, [i.id for i in last.items]) == (
+        2,
+        2,
+        2,
+        [min(s["bus"], s["other"])],
+    )
+    last = _page(lab, lead, per_page=3, page=9)
+    assert (last.page, last.total, [i.id for i in last.items]) == (2, 4, [min(by_sql)])
+
+
+def _page(lab, lead, **where) -> pool.PoolPage:
+    with lab.database.session() as session:
+        return pool.browse(
+            session=session, actor=lead, settings=lab.settings, where=PoolFilter(**where)
+        )
 
 
 @pytest.mark.parametrize(
@@ -243,7 +273,13 @@ def test_held_near_duplicates_are_listed_and_kept(env, lab, lead, tmp_path):
     with lab.database.session() as session:
         [held] = pool.held_images(session=session, actor=lead, settings=lab.settings)
     assert held.source.endswith(".jpg") and held.preview.is_file()
-    listed = json.loads(run_cli("pool", "held", "--json").stdout)["held"]
+    with lab.database.session() as session:
+        other_job = pool.held_images(
+            session=session, actor=lead, settings=lab.settings, job_id=held.job_id + 1
+        )
+    assert other_job == []
+    assert json.loads(run_cli("pool", "held", "--job", "999", "--json").stdout)["held"] == []
+    listed = json.loads(run_cli("pool", "held", "--job", str(held.job_id), "--json").stdout)["held"]
     assert [h["held"] for h in listed] == [f"{held.job_id}:{held.sha256}"]
     kept = run_cli("pool", "keep", listed[0]["held"], f"{held.job_id}:{'0' * 64}", "--json")
     assert kept.returncode == 0, kept.stderr

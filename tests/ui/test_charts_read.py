@@ -77,3 +77,15 @@ def test_a_slideshow_timeline_is_steps_held_to_the_end():
     assert max(row["t"] for row in shown) == 12.0
     curve = charts.mood_timeline(rows, moods=moods.names(), chosen="Happy", duration=12.0)
     assert curve.to_dict()["mark"]["interpolate"] == "monotone"
+
+
+def test_every_mood_name_has_room_with_one_bar_or_several():
+    # A category's band (its bars side by side) under ~20 px makes Vega-Lite drop every
+    # other name: one model's recall per mood showed half the moods.
+    for models in (["deep #1"], ["deep #1", "plain #2", "deep #3"]):
+        rows = [{"model": a, "mood": m, "recall": 0.5} for a in models for m in moods.names()]
+        chart = charts.grouped_bars(rows, x="mood", group="model", value="recall", title="t")
+        assert chart.to_dict()["height"]["step"] * len(models) >= 20
+    rows = [{"mood": m, "set": "train", "images": 3} for m in moods.names()]
+    spec = charts.mood_bars(rows, value="images", group="set").to_dict()
+    assert spec["height"]["step"] >= 20
