@@ -64,9 +64,8 @@ class VoteRow:
     ballot: ImageVote | ArchivedVote  # the row itself, for a column read straight from it
 
 
-# The votes file's columns and how each is read from a vote: one more column (say the
-# guideline version the vote was cast under) is one more line here, such as
-# ("guideline_version", lambda v: v.ballot.guideline_version) once both vote tables have it.
+# The votes file's columns and how each is read from a vote: one more column is one more
+# line here.
 VOTE_COLUMNS: tuple[tuple[str, Callable[[VoteRow], Any]], ...] = (
     ("sha256", lambda v: v.sha256),
     ("annotator", lambda v: v.annotator or ""),
@@ -74,6 +73,9 @@ VOTE_COLUMNS: tuple[tuple[str, Callable[[VoteRow], Any]], ...] = (
     ("round", lambda v: v.round),
     ("voted_at", lambda v: iso(v.voted_at)),
     ("changed_at", lambda v: iso(v.changed_at)),
+    # The guidelines version the answer was given under (moodlab/votes/guidelines.py):
+    # empty for answers from before versions were kept, and imported ones.
+    ("guidelines_version", lambda v: v.ballot.guidelines_version or ""),
 )
 
 

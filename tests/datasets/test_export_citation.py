@@ -9,9 +9,9 @@ import json
 import zipfile
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from moodlab.core.models import Image, Role
+from moodlab.core.models import Image, ImageVote, Role
 from moodlab.datasets.export import export
 from moodlab.images.importer import ImportParams
 from moodlab.images.intake import Provenance
@@ -158,25 +158,20 @@ def test_datasheet_command(env, lab, lead, tmp_path):
     assert missing.returncode == 1 and "no dataset snapshot with id 999" in missing.stderr
 
 
-def test_a_vote_column_read_from_the_vote_row_is_one_entry_more(lab, lead, tmp_path, monkeypatch):
-    # How the guideline version the votes were cast under joins votes.csv: one entry in
-    # VOTE_COLUMNS reading the row. Here the vote's id stands in for it.
-    from moodlab.core.models import ImageVote
-    from moodlab.datasets import export as export_module
-    from moodlab.datasets import labels
-
-    columns = (*labels.VOTE_COLUMNS, ("vote_id", lambda v: v.ballot.id))
-    monkeypatch.setattr(labels, "VOTE_COLUMNS", columns)
-    monkeypatch.setattr(export_module, "VOTE_COLUMNS", columns)
-    _pool(lab, lead, tmp_path)
+def test_each_exported_vote_names_the_guidelines_version_it_was_given_under(lab, lead, tmp_path):
+    ids = _pool(lab, lead, tmp_path)
+    with lab.database.session() as session:
+        # An answer from before versions were kept has none.
+        session.execute(
+            update(ImageVote)
+            .where(ImageVote.image_id == ids["beach"])
+            .values(guidelines_version=None)
+        )
     snapshot_id, _ = lab.freeze(lead, seed=4)
     out = tmp_path / "set.zip"
     with lab.database.session() as session:
         export(session=session, actor=lead, settings=lab.settings, snapshot_id=snapshot_id, out=out)
-        by_id = {v.id: v for v in session.scalars(select(ImageVote))}
-        _, votes, *_ = _read(out)
-        assert votes and all(
-            by_id[int(row["vote_id"])].mood == row["mood"]
-            and session.get(Image, by_id[int(row["vote_id"])].image_id).sha256 == row["sha256"]
-            for row in votes
-        )
+    labels, votes, *_ = _read(out)
+    beach = next(row["sha256"] for row in labels if int(row["image_id"]) == ids["beach"])
+    assert {row["guidelines_version"] for row in votes if row["sha256"] == beach} == {""}
+    assert {row["guidelines_version"] for row in votes if row["sha256"] != beach} == {"1"}
