@@ -70,11 +70,15 @@ def start_queue_scoring(
     return enqueue(session=session, actor=actor, settings=settings, params=params)
 
 
-def rescore_after_activation(*, session: Session, actor: Actor, settings: Settings) -> Job | None:
+def rescore_after_activation(
+    *, session: Session, actor: Actor, settings: Settings | None = None
+) -> Job | None:
     """Queue a scoring by the newly active model when the lead chose the model's order;
-    None (nothing queued) under each annotator's own order, which needs no scores."""
+    None (nothing queued, no settings read) under each annotator's own order, which
+    needs no scores."""
     if current_order(session).kind != MODEL:
         return None
+    settings = settings or Settings.from_env()
     return enqueue(session=session, actor=actor, settings=settings, params=QueueScoreParams())
 
 

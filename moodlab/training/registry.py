@@ -85,7 +85,7 @@ def activate(
     session.execute(update(TrainedModel).values(active=False))
     model.active = True
     session.flush()
-    rescore_after_activation(session=session, actor=actor, settings=settings or Settings.from_env())
+    rescore_after_activation(session=session, actor=actor, settings=settings)
     return model
 
 
