@@ -105,14 +105,21 @@ share = st.number_input(
 if st.button("Apply", key="queue-apply"):
     try:
         with session.database().session() as db:
+            job = None
             if kind == order.MODEL:
                 job = start_queue_scoring(
                     session=db, actor=actor, settings=settings, params=QueueScoreParams()
                 )
-                st.success(f"Job #{job.id} scores the waiting images with the active model.")
             order.choose_order(session=db, actor=actor, kind=kind, random_share=share)
     except MoodlabError as exc:
         st.error(plain(exc))
+    else:  # drawn again, so the lines above show the new choice
+        st.toast(
+            f"Job #{job.id} scores the waiting images with the active model."
+            if job
+            else "Each annotator gets their own order."
+        )
+        st.rerun()
 
 st.subheader("Annotators")
 people = pd.DataFrame.from_dict(report["annotators"], orient="index").rename_axis("annotator")

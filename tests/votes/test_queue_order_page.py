@@ -36,6 +36,7 @@ def test_agreement_page_counts_votes_saved_and_lets_the_lead_choose_the_order(
     at.number_input(key="queue-share").set_value(0.4).run()
     at.button(key="queue-apply").click().run()
     assert not at.exception
+    assert "The model's order, chosen by lena." in texts(at)  # at once, not on the next visit
     with database.session() as session:
         choice = order.current_order(session)
         assert (choice.kind, choice.random_share, choice.chosen_by) == ("model", 0.4, "lena")
