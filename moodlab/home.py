@@ -54,7 +54,7 @@ class Overview:
     tracks: int = 0
     tracks_accepted: int = 0
     tracks_waiting_for_me: int = 0
-    images_pending: int = 0  # images with fewer votes than annotators_per_item
+    images_pending: int = 0  # images still waiting for answers (early stop aside)
     skips: int = 0  # answers that give no mood
     my_skips: int = 0
     model_score: float | None = None  # the model videos use: test accuracy, else CV mean
@@ -155,15 +155,9 @@ def _tracks_waiting(session: Session, actor: Actor) -> int:
 
 
 def _images_pending(session: Session, settings: Settings) -> int:
-    answers = (
-        select(ImageVote.image_id, func.count().label("n")).group_by(ImageVote.image_id).subquery()
-    )
-    query = (
-        select(func.count())
-        .select_from(Image)
-        .outerjoin(answers, answers.c.image_id == Image.id)
-        .where(func.coalesce(answers.c.n, 0) < settings.annotators_per_item)
-    )
+    """Images still waiting for answers: an image whose answers so far decide its tier
+    has all it needs (early stop, moodlab.votes.annotation.waiting), a frozen one too."""
+    query = select(func.count()).select_from(Image).where(annotation.waiting(settings))
     return session.scalar(query) or 0
 
 

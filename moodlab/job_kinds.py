@@ -98,7 +98,7 @@ KINDS: dict[str, JobKind] = {
         JobKind(
             "queue_scores",
             "moodlab.training.queue_scores:QueueScoreParams",
-            "moodlab.training.queue_scores:run_queue_scores",
+            "moodlab.training.queue_scoring_job:run_queue_scores",
             "moodlab.training.queue_scores:QueueScoreResult",
         ),
         JobKind(

@@ -82,6 +82,23 @@ st.caption(
     + (f", chosen by {choice.chosen_by}" if choice.chosen_by else "")
     + ". Images closest to a decision come first in either; annotators never see a score."
 )
+if choice.kind == order.MODEL:
+    with session.database().session() as db:
+        scoring = order.active_scoring(db)
+    if scoring.model_id is None:
+        st.warning("No model is active: each annotator's own order holds until one is.")
+    elif not scoring.scored:
+        st.info(
+            f"The active model #{scoring.model_id} has not scored the waiting images yet"
+            " (a queue scoring job does: see Jobs); until it has, each annotator's own"
+            " order holds."
+        )
+    else:
+        st.caption(
+            f"{plural(scoring.scored, 'image')} scored by the active model"
+            f" #{scoring.model_id} ({scoring.scored_at:%Y-%m-%d %H:%M} UTC); images"
+            " added since take random places."
+        )
 kind = st.radio(
     "Order images reach annotators",
     order.KINDS,
@@ -104,14 +121,21 @@ share = st.number_input(
 if st.button("Apply", key="queue-apply"):
     try:
         with session.database().session() as db:
+            job = None
             if kind == order.MODEL:
                 job = start_queue_scoring(
                     session=db, actor=actor, settings=settings, params=QueueScoreParams()
                 )
-                st.success(f"Job #{job.id} scores the waiting images with the active model.")
             order.choose_order(session=db, actor=actor, kind=kind, random_share=share)
     except MoodlabError as exc:
         st.error(plain(exc))
+    else:  # drawn again, so the lines above show the new choice
+        st.toast(
+            f"Job #{job.id} scores the waiting images with the active model."
+            if job
+            else "Each annotator gets their own order."
+        )
+        st.rerun()
 
 st.subheader("Annotators")
 people = pd.DataFrame.from_dict(report["annotators"], orient="index").rename_axis("annotator")

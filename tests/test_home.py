@@ -1,6 +1,7 @@
 from moodlab.core.models import Image, ImageVote, Role, User
 from moodlab.home import lab_overview
 from moodlab.jobs.actions import start_check
+from moodlab.votes import annotation
 from tests.conftest import add_user
 
 
@@ -166,3 +167,21 @@ def test_the_lead_s_home_page_says_who_has_how_many_images_left(database, lead, 
     assert "2 images wait for your vote." in shown
     assert "Images left to answer: anna 2 · lena 2" in shown
     assert "Images left to answer" not in texts(app(annotator))
+
+
+def test_an_image_decided_early_no_longer_counts_as_pending(database, settings, lead):
+    """Three agreeing votes decide the train tier: the 4th answer is never asked for."""
+    people = [add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(3)]
+    with database.session() as session:
+        images = [Image(sha256=f"{i:064x}", width=200, height=200) for i in range(2)]
+        session.add_all(images)
+        session.flush()
+        ids = [image.id for image in images]
+    for person in people:
+        for image_id in ids:
+            with database.session() as session:
+                annotation.answer(session=session, actor=person, image_id=image_id, mood="Happy")
+    assert overview(database, settings, lead).images_pending == 0
+    with database.session() as session:  # 2-1: the 4th answer still decides train or test
+        annotation.answer(session=session, actor=people[2], image_id=ids[0], mood="Tired")
+    assert overview(database, settings, lead).images_pending == 1

@@ -2,18 +2,21 @@
 
 The lead's model-ordered queue (moodlab.votes.order) serves the images the active
 model is least sure of first. The votes area may not import training, so the scores
-are computed here, by a job (``queue_scores``), and kept in the ``queue_scores`` table
+are computed here, by a job (``queue_scores``, its handler in
+moodlab.training.queue_scoring_job, which loads the model), and kept in the ``queue_scores`` table
 that the queue reads: one row per waiting image, its uncertainty (1 - the model's top
 probability) and its rank among them (0 the least sure). A new scoring replaces the
 old one; the queue uses only rows of the active model, so activating another model
-falls back to each annotator's own order until that model is scored. The scores are
-never shown to annotators (docs/architecture.md, "Queue order").
+falls back to each annotator's own order until that model is scored: activating a
+model while the lead's queue follows the model's order queues a new scoring at once
+(``rescore_after_activation``, called by moodlab.training.registry.activate). The
+scores are never shown to annotators (docs/architecture.md, "Queue order").
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import delete, insert, select
@@ -26,10 +29,10 @@ from moodlab.core.models import Image, Job, QueueScore, Role, TrainedModel
 from moodlab.core.storage import ContentStore
 from moodlab.core.timeutil import utcnow
 from moodlab.images.intake import thumbnail_path
-from moodlab.jobs.context import JobContext, JobParams, JobResult
+from moodlab.jobs.context import JobParams, JobResult
 from moodlab.jobs.queue import enqueue
-from moodlab.training.runs import TrainParams, _probabilities
 from moodlab.votes.annotation import waiting
+from moodlab.votes.order import MODEL, current_order
 
 BATCH = 512  # images scored between two progress reports and cancel checks
 
@@ -67,6 +70,18 @@ def start_queue_scoring(
     return enqueue(session=session, actor=actor, settings=settings, params=params)
 
 
+def rescore_after_activation(
+    *, session: Session, actor: Actor, settings: Settings | None = None
+) -> Job | None:
+    """Queue a scoring by the newly active model when the lead chose the model's order;
+    None (nothing queued, no settings read) under each annotator's own order, which
+    needs no scores."""
+    if current_order(session).kind != MODEL:
+        return None
+    settings = settings or Settings.from_env()
+    return enqueue(session=session, actor=actor, settings=settings, params=QueueScoreParams())
+
+
 def scoring_model(session: Session, model_id: int | None) -> TrainedModel:
     if model_id is None:
         model = session.scalar(select(TrainedModel).where(TrainedModel.active))
@@ -94,19 +109,17 @@ def score_queue(
     session: Session,
     actor: Actor,
     settings: Settings,
+    predict: Callable[[list[str]], np.ndarray],
     model_id: int | None = None,
-    predict: Callable[[list[str]], np.ndarray] | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> QueueScoreResult:
     """Score every image waiting for answers and replace the kept scores with these.
 
-    ``predict`` maps thumbnail paths to probabilities (rows of 8); the registered model
-    by default.
+    ``predict`` maps thumbnail paths to probabilities (rows of 8): the job's is the
+    registered model's (moodlab.training.queue_scoring_job).
     """
     require_role(actor, Role.LEAD, action="score images for the queue")
     entry = scoring_model(session, model_id)
-    if predict is None:
-        predict = _model_predictor(settings, entry)
     store = ContentStore(settings.data_dir)
     images = session.execute(
         select(Image.id, Image.sha256).where(waiting(settings)).order_by(Image.id)
@@ -135,31 +148,3 @@ def score_queue(
             ],
         )
     return QueueScoreResult(model_id=entry.id, scored=len(images))
-
-
-def _model_predictor(settings: Settings, entry: TrainedModel) -> Callable[[list[str]], np.ndarray]:
-    from moodlab.training.registry import load_registered
-
-    model = load_registered(settings, entry)
-    params = TrainParams(snapshot_id=entry.snapshot_id or 0, image_size=entry.image_size)
-
-    def predict(paths: list[str]) -> np.ndarray:
-        return _probabilities(model, paths, np.zeros(len(paths), dtype=np.int32), params)
-
-    return predict
-
-
-def run_queue_scores(ctx: JobContext, params: QueueScoreParams) -> dict:
-    def report(done: int, total: int) -> None:
-        ctx.progress(done / max(total, 1), f"{done} of {total} images scored")
-
-    with ctx.database.session() as session:
-        result = score_queue(
-            session=session,
-            actor=ctx.actor,
-            settings=ctx.settings,
-            model_id=params.model_id,
-            on_progress=report,
-        )
-    ctx.log(f"done: {result.summary()}")
-    return asdict(result)

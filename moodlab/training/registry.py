@@ -16,6 +16,7 @@ from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import Role, TrainedModel
 from moodlab.training.precision import apply_policy, choose_policy
+from moodlab.training.queue_scores import rescore_after_activation
 from moodlab.training.runs import TrainParams, _predict, _split, evaluate
 
 
@@ -89,9 +90,20 @@ def get_model(*, session: Session, actor: Actor, model_id: int) -> TrainedModel:
     return model
 
 
-def activate(*, session: Session, actor: Actor, model_id: int, force: bool = False) -> TrainedModel:
+def activate(
+    *,
+    session: Session,
+    actor: Actor,
+    model_id: int,
+    force: bool = False,
+    settings: Settings | None = None,
+) -> TrainedModel:
     """Make ``model_id`` the model videos use. A model not clearly above chance raises
     NearChance (the reason) unless ``force``: the page asks, the CLI wants --force.
+
+    Under the lead's model-ordered queue, a job that scores the waiting images with it
+    is queued too (moodlab.training.queue_scores): the queue reads the active model's
+    scores only, so without it annotators would get their own orders until a rescoring.
     """
     require_role(actor, Role.LEAD, action="activate models")
     model = session.get(TrainedModel, model_id)
@@ -102,6 +114,8 @@ def activate(*, session: Session, actor: Actor, model_id: int, force: bool = Fal
         raise NearChance(note or "")
     session.execute(update(TrainedModel).values(active=False))
     model.active = True
+    session.flush()
+    rescore_after_activation(session=session, actor=actor, settings=settings)
     return model
 
 

@@ -124,7 +124,8 @@ def waiting(settings: Settings) -> Any:
 
 
 def next_image(*, session: Session, actor: Actor, settings: Settings) -> Image | None:
-    """The next image for ``actor``: not yet answered by them, closest to complete, oldest."""
+    """The next image for ``actor``: not yet answered by them, closest to complete, then in
+    the order the lead chose (``next_images``)."""
     images = next_images(session=session, actor=actor, settings=settings, limit=1)
     return images[0] if images else None
 

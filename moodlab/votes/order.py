@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from moodlab.core.auth import Actor, require_role
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Image, QueueOrder, QueueScore, Role, User
+from moodlab.core.models import Image, QueueOrder, QueueScore, Role, TrainedModel, User
 from moodlab.core.models.users import new_blind_seed
 
 OWN = "own"
@@ -120,6 +120,26 @@ def choose_order(
     session.add(QueueOrder(kind=kind, random_share=random_share, chosen_by_id=actor.id))
     session.flush()
     return current_order(session)
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """How far the active model has scored the queue (for the lead; never an annotator)."""
+
+    model_id: int | None  # the active model; None: no model is active
+    scored: int  # images with a score by it
+    scored_at: datetime | None
+
+
+def active_scoring(session: Session) -> Scoring:
+    """The active model and how many images it has scored for the model order."""
+    model_id = session.scalar(select(TrainedModel.id).where(TrainedModel.active).limit(1))
+    if model_id is None:
+        return Scoring(None, 0, None)
+    scored, scored_at = session.execute(
+        select(func.count(), func.max(QueueScore.scored_at)).where(QueueScore.model_id == model_id)
+    ).one()
+    return Scoring(model_id, scored, scored_at)
 
 
 def check_share(random_share: float) -> None:

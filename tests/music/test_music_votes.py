@@ -119,3 +119,20 @@ def test_each_annotator_gets_an_order_and_names_of_their_own(database, settings,
     with database.session() as session:  # stable: the same annotator, the same order
         seed = blind.seed_of(session, anna)
     assert sorted(library_by_mood, key=lambda i: blind.order_key(seed, i)) == [i for i, _ in annas]
+
+
+def test_four_annotators_start_on_different_tracks(database, settings, library_by_mood):
+    """Issue 28: as with images, four annotators do not start on one track (fixed seeds,
+    so every run checks the same orders)."""
+    from moodlab.core.models import User
+
+    people = [add_user(database, name, Role.ANNOTATOR) for name in ("ana", "ben", "cai", "dana")]
+    with database.session() as session:
+        for person in people:
+            session.get(User, person.id).blind_seed = f"seed of {person.name}"
+    firsts = []
+    for person in people:
+        with database.session() as session:
+            firsts.append(track_votes.next_track(session=session, actor=person).id)
+    assert len(set(firsts)) == 4
+    assert firsts != library_by_mood[:4]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from moodlab.core import moods
 from moodlab.core.errors import MoodlabError
-from moodlab.core.models import Image, JobStatus, QueueScore, Role, TrainedModel, User
+from moodlab.core.models import Image, Job, JobStatus, QueueScore, Role, TrainedModel, User
 from moodlab.core.storage import ContentStore
 from moodlab.images.intake import Intake, Provenance, thumbnail_path
 from moodlab.training.queue_scores import QueueScoreParams, start_queue_scoring
@@ -127,3 +127,40 @@ def test_votes_order_command_scores_and_chooses(env, settings, database, lead):
     assert (report["order"], report["random_share"], report["scored"]) == ("model", 0.3, 16)
     with database.session() as session:
         assert len(session.scalars(select(QueueScore)).all()) == 16
+
+
+def test_activating_a_model_under_the_model_order_queues_its_scoring(settings, database, lead):
+    """The queue reads the active model's scores only: without a new scoring, activating
+    another model would quietly hand annotators their own orders again."""
+    from moodlab.job_kinds import KINDS
+    from moodlab.jobs.worker import JobWorker
+    from moodlab.training import registry
+
+    store_images(settings, database)
+    first = register_model(settings, database)
+    with database.session() as session:
+        second = TrainedModel(
+            arch="plain", path="models/queue.keras", image_size=SIZE, cv_scores={}, report={}
+        )
+        session.add(second)
+        session.flush()
+        second_id = second.id
+
+    def scoring_jobs() -> list[Job]:
+        with database.session() as session:
+            return list(session.scalars(select(Job).where(Job.kind == "queue_scores")))
+
+    with database.session() as session:  # each annotator's own order needs no scores
+        registry.activate(session=session, actor=lead, model_id=second_id, settings=settings)
+    assert scoring_jobs() == []
+    with database.session() as session:
+        order.choose_order(session=session, actor=lead, kind="model")
+    with database.session() as session:
+        registry.activate(session=session, actor=lead, model_id=first, settings=settings)
+    [job] = scoring_jobs()
+    assert job.status == JobStatus.QUEUED
+    assert JobWorker(settings, database, kinds=KINDS).run(once=True) == 1
+    [job] = scoring_jobs()
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    with database.session() as session:
+        assert set(session.scalars(select(QueueScore.model_id))) == {first}

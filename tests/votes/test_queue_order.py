@@ -133,19 +133,27 @@ def test_votes_imported_from_csv_and_sent_back_keep_the_early_stop(
     database, settings, four, lead, tmp_path
 ):
     ana, ben, cai, dana = four
-    [image] = add_images(database, 1)
+    [image, open_one] = add_images(database, 2)
     with database.session() as session:
-        sha = session.get(Image, image).sha256
+        sha, open_sha = (session.get(Image, i).sha256 for i in (image, open_one))
     rows = "".join(f"{sha},{name},Peaceful\n" for name in ("ana", "ben", "cai"))
+    # 2-1: the 4th answer decides between train and test, so it stays in the queue.
+    rows += "".join(
+        f"{open_sha},{name},{mood}\n"
+        for name, mood in (("ana", "Peaceful"), ("ben", "Peaceful"), ("cai", "Tired"))
+    )
     path = tmp_path / "votes.csv"
     path.write_text("image,annotator,mood\n" + rows)
     with database.session() as session:
         report = csv_votes.import_votes(session=session, actor=lead, settings=settings, path=path)
-    assert report.imported == 3
-    assert queue_of(database, settings, dana) == []
+    assert report.imported == 6
+    assert queue_of(database, settings, dana) == [open_one]
+    with database.session() as session:
+        kept = session.get(Image, open_one)
+        assert (kept.response_count, kept.top_votes, kept.second_votes) == (3, 2, 1)
     with database.session() as session:
         rounds.send_back(session=session, actor=lead, image=image, reason="a new look")
-    assert queue_of(database, settings, dana) == [image]
+    assert sorted(queue_of(database, settings, dana)) == [image, open_one]
 
 
 def make_model(database) -> int:

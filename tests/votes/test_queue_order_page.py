@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from moodlab.core.models import Job, Role, TrainedModel
+from moodlab.core.models import Job, QueueScore, Role, TrainedModel
 from moodlab.votes import annotation, order
 from tests.conftest import add_user
 from tests.test_pages import _images_with_files, app, texts
@@ -36,7 +36,16 @@ def test_agreement_page_counts_votes_saved_and_lets_the_lead_choose_the_order(
     at.number_input(key="queue-share").set_value(0.4).run()
     at.button(key="queue-apply").click().run()
     assert not at.exception
+    assert "The model's order, chosen by lena." in texts(at)  # at once, not on the next visit
     with database.session() as session:
         choice = order.current_order(session)
         assert (choice.kind, choice.random_share, choice.chosen_by) == ("model", 0.4, "lena")
         assert session.scalar(select(Job.kind)) == "queue_scores"
+    at = app(lead).switch_page("pages/agreement.py").run()
+    assert "The model's order, chosen by lena." in texts(at)
+    assert "has not scored the waiting images yet" in texts(at)
+    with database.session() as session:
+        model_id = session.scalar(select(TrainedModel.id))
+        session.add(QueueScore(image_id=first, model_id=model_id, uncertainty=0.5, rank=0.0))
+    at = app(lead).switch_page("pages/agreement.py").run()
+    assert f"1 image scored by the active model #{model_id}" in texts(at)
