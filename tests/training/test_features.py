@@ -68,6 +68,8 @@ def test_new_images_get_their_features_from_a_job_that_resumes_where_it_stopped(
     np.testing.assert_allclose(features.load_one(store, shas["coffee.png"]), fresh[0], atol=0.01)
 
     # A lost file and one cut short are made again; the kept one is skipped.
+    kept_file = features.feature_path(store, shas["coffee.png"])
+    kept_written = kept_file.stat().st_mtime_ns
     features.feature_path(store, shas["brick.png"]).unlink()
     path.write_bytes(path.read_bytes()[:100])
     again = run_cli("backbone", "features", "--json")
@@ -75,3 +77,4 @@ def test_new_images_get_their_features_from_a_job_that_resumes_where_it_stopped(
     report = json.loads(again.stdout)
     assert (report["computed"], report["kept"], report["failed"]) == (2, 1, 0)
     assert features.load_one(store, shas["chelsea.png"]) is not None
+    assert kept_file.stat().st_mtime_ns == kept_written

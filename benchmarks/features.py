@@ -1,0 +1,96 @@
+"""Kept backbone features: how many images a second, how big, and a transfer run on them.
+
+    .venv/bin/python benchmarks/features.py [--per-mood 125] [--test-per-mood 10]
+        [--batch-size 32] [--seed 0]
+
+A workspace of its own (benchmarks/architectures.py's: the demo's generated 320x240
+pictures, --per-mood of each mood, four agreeing annotators, one frozen snapshot;
+1,000 images by default). Lite0 is built first and timed on its own; then the
+features job's work (moodlab.training.features.compute: display copy, square crop
+at 224 px, the frozen backbone in batches of --batch-size, one float16 .npy per
+image) is timed over every image, as images per second (of wall time, and of this
+process's CPU time, which other work on a shared machine does not inflate) and kB
+kept per image.
+Then one transfer run with the settings the Training form fits to that snapshot
+(moodlab.training.presets.fitted: 10 folds here) on the kept features, timed from
+start to end. Prints one JSON object; docs/benchmarks.md ("Kept features") quotes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from architectures import train, workspace  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-mood", type=int, default=125)
+    parser.add_argument("--test-per-mood", type=int, default=10)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    settings, database, lead, snapshot = workspace(args.per_mood, args.test_per_mood, args.seed)
+    workspace_seconds = time.monotonic() - started
+    from moodlab.core.storage import ContentStore
+    from moodlab.training import features, presets
+
+    started = time.monotonic()
+    features._extractor()  # TensorFlow's import, Lite0's build and its weights read
+    build_seconds = time.monotonic() - started
+
+    shas = features.all_images(database)
+    load_at_start = os.getloadavg()[0]
+    started, cpu_started = time.monotonic(), time.process_time()
+    failed = features.compute(settings, shas, batch_size=args.batch_size)
+    seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu_started
+    store = ContentStore(settings.data_dir)
+    sizes = [features.feature_path(store, sha).stat().st_size for sha in shas]
+
+    params = presets.fitted(snapshot.id, snapshot.train_counts)
+    run = train(settings, database, lead, params)
+    print(
+        json.dumps(
+            {
+                "images": len(shas),
+                "workspace_seconds": round(workspace_seconds, 1),
+                "backbone_build_seconds": round(build_seconds, 1),
+                "features": {
+                    "seconds": round(seconds, 1),
+                    "images_per_second": round(len(shas) / seconds, 1),
+                    "cpu_seconds": round(cpu_seconds, 1),
+                    "images_per_cpu_second": round(len(shas) / cpu_seconds, 1),
+                    "failed": len(failed),
+                    "kB_per_image": round(sum(sizes) / len(sizes) / 1000, 2),
+                    "load_average_at_start": load_at_start,
+                    "load_average_at_end": os.getloadavg()[0],
+                },
+                "transfer_run": {
+                    "train_images": sum(snapshot.train_counts.values()),
+                    "test_images": sum(snapshot.test_counts.values()),
+                    "params": {
+                        k: getattr(params, k)
+                        for k in ("arch", "folds", "epochs", "batch_size", "image_size")
+                    },
+                    **run,
+                },
+                "settings": vars(args),
+            },
+            indent=1,
+            default=str,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
