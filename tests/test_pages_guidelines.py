@@ -39,6 +39,8 @@ def test_the_lead_publishes_a_version_with_examples_and_agreement_shows_it(
     assert not at.exception
     assert "Version 1, published" in texts(at)
     at.text_input(key="guide-def-Tired").input("Sleepy or dull; not sad.")
+    offered = at.multiselect(key="guide-examples-Tired").options
+    assert offered[0] == f"image {ids[0]} · 1 of 4 answers"  # voted Tired: offered first
     at.multiselect(key="guide-examples-Tired").select(ids[0])
     at.text_input(key="guide-note").input("Tired is not sad")
     [publish] = [b for b in at.button if b.label == "Publish a new version"]
