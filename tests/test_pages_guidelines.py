@@ -89,3 +89,31 @@ def test_my_answers_changes_and_withdraws_an_answer_on_record(database, settings
     undo.click().run()
     with database.session() as session:
         assert session.scalar(select(ImageVote.mood).where(ImageVote.image_id == ids[1])) == "Angry"
+
+
+def test_the_mood_keys_on_annotate_carry_the_current_versions_definitions(
+    database, settings, lead, annotator
+):
+    import json
+
+    _images_with_files(database, settings, 2)
+    base = guidelines.defaults()
+    definitions = base.definitions() | {"Tired": "Sleepy or dull; not sad."}
+    with database.session() as session:
+        guidelines.publish(
+            session=session,
+            actor=lead,
+            intro=base.intro,
+            definitions=definitions,
+            texts={name: guide.text for name, guide in base.moods.items()},
+            examples={},
+        )
+        guidelines.mark_read(session=session, actor=annotator)
+    at = app(annotator).switch_page("pages/annotate.py").run()
+    assert not at.exception
+    [widget] = at.get("bidi_component")
+    data = json.loads(widget.proto.json)
+    assert data["guidelines_version"] == 2
+    keys = {mood["name"]: (mood["key"], mood["definition"]) for mood in data["moods"]}
+    assert keys["Tired"] == ("7", "Sleepy or dull; not sad.")
+    assert keys["Happy"] == ("1", base.moods["Happy"].definition)
