@@ -96,18 +96,4 @@ if actor.is_lead:
         )
 
     st.subheader("Versions")
-    st.dataframe(
-        [
-            {
-                "version": use.version or "none",
-                "published": use.created_at,
-                "by": use.created_by or "",
-                "changed": ", ".join(use.changed),
-                "note": use.note,
-                "votes": use.votes,
-                "skips": use.skips,
-            }
-            for use in versions
-        ],
-        hide_index=True,
-    )
+    st.dataframe(guidelines_view.versions_rows(versions), hide_index=True)
