@@ -54,16 +54,17 @@ def versions_rows(uses: list[VersionUse]) -> list[dict[str, object]]:
     """Each version with its votes, as the Guidelines and Agreement pages list them."""
     return [
         {
+            # The counts first: on a phone they show before the table scrolls sideways.
             "version": use.version or "none",
-            "published": use.created_at,
-            "by": use.created_by or "",
-            "changed": ", ".join(use.changed),
-            "note": use.note,
             "votes": use.votes,
             "skips": use.skips,
             "agree with the others' majority": None
             if use.agreement is None
             else f"{use.agreement:.0%} of {use.judged:,}",
+            "published": use.created_at,
+            "by": use.created_by or "",
+            "changed": ", ".join(use.changed),
+            "note": use.note,
         }
         for use in uses
     ]
