@@ -8,7 +8,7 @@ from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from moodlab.core.text import label, plural
 from moodlab.training.queue_scores import QueueScoreParams, start_queue_scoring
-from moodlab.ui import access, charts, session
+from moodlab.ui import access, charts, guidelines_view, session
 from moodlab.ui.text import plain
 from moodlab.votes import guidelines, order
 from moodlab.votes.agreement import agreement_report
@@ -42,14 +42,21 @@ circular.metric(
 )
 
 if len([v for v in guideline_versions if v.version]) > 1:
-    newest = guideline_versions[0]
+    newest, before = guideline_versions[0], guideline_versions[1]
+    compared = (
+        f" Votes agreeing with the others' majority: {newest.agreement:.0%} under it,"
+        f" {before.agreement:.0%} under version {before.version}."
+        if newest.agreement is not None and before.agreement is not None
+        else ""
+    )
     st.info(
         plain(
             f"The guidelines changed: version {newest.version} since"
             f" {newest.created_at:%Y-%m-%d %H:%M} UTC"
             + (f" ({', '.join(newest.changed)})" if newest.changed else "")
             + f", with {plural(newest.votes, 'vote')} under it so far."
-            " The votes per version are under Guidelines versions below."
+            + compared
+            + " The votes per version are under Guidelines versions below."
         ),
         icon=":material/menu_book:",
     )
@@ -178,20 +185,11 @@ st.subheader("Guidelines versions")
 st.caption(
     "Every vote records the version of the guidelines it was given under (the votes CSV"
     " says which). Version 'none': votes from before versions were kept, or imported."
+    " Agreement: of a version's votes whose image's other votes have a unique top mood,"
+    " the share that gave it."
 )
 st.dataframe(
-    [
-        {
-            "version": use.version or "none",
-            "published": use.created_at,
-            "by": use.created_by or "",
-            "changed": ", ".join(use.changed),
-            "note": use.note,
-            "votes": use.votes,
-            "skips": use.skips,
-        }
-        for use in guideline_versions
-    ],
+    guidelines_view.versions_rows(guideline_versions),
     hide_index=True,
 )
 

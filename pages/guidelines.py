@@ -3,7 +3,7 @@
 import streamlit as st
 
 from moodlab.core import moods
-from moodlab.core.models import Role
+from moodlab.core.models import Image, Role
 from moodlab.core.storage import ContentStore
 from moodlab.images.intake import thumbnail_path
 from moodlab.ui import access, guidelines_view, layout, session
@@ -32,6 +32,16 @@ if actor.is_lead:
         candidates = {
             m: guidelines.example_candidates(session=db, actor=actor, mood=m) for m in moods.names()
         }
+    quorum = settings.annotators_per_item
+
+    def answered(image: Image) -> str:
+        """``"image 12 · 4 of 4 answers"``: an example still short of answers is not blind."""
+        return f"image {image.id} · {image.response_count} of {quorum} answers"
+
+    st.caption(
+        "Annotators see each example with its mood: prefer images whose answers are"
+        f" complete ({quorum} of {quorum}), so no one votes on an example they were shown."
+    )
     intro = st.text_area("Introduction", value=current.intro, height=160)
     definitions, texts, chosen = {}, {}, {}
     for mood in moods.all_moods():
@@ -55,7 +65,7 @@ if actor.is_lead:
                         if thumbnail_path(store, image.sha256).exists()
                     ],
                     caption=[
-                        f"image {image.id}"
+                        answered(image)
                         for image in pool.values()
                         if thumbnail_path(store, image.sha256).exists()
                     ],
@@ -66,7 +76,7 @@ if actor.is_lead:
                 f" {mood.name} are offered first, then the newest",
                 options=list(pool),
                 default=[i for i in guide.examples if i in pool],
-                format_func=lambda image_id: f"image {image_id}",
+                format_func=lambda image_id, pool=pool: answered(pool[image_id]),
                 max_selections=guidelines.MAX_EXAMPLES,
                 key=f"guide-examples-{mood.name}",
             )
@@ -86,18 +96,4 @@ if actor.is_lead:
         )
 
     st.subheader("Versions")
-    st.dataframe(
-        [
-            {
-                "version": use.version or "none",
-                "published": use.created_at,
-                "by": use.created_by or "",
-                "changed": ", ".join(use.changed),
-                "note": use.note,
-                "votes": use.votes,
-                "skips": use.skips,
-            }
-            for use in versions
-        ],
-        hide_index=True,
-    )
+    st.dataframe(guidelines_view.versions_rows(versions), hide_index=True)

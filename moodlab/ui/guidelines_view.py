@@ -13,7 +13,7 @@ from moodlab.core.models import Image
 from moodlab.core.storage import ContentStore
 from moodlab.images.intake import thumbnail_path
 from moodlab.ui.text import plain
-from moodlab.votes.guidelines import Guidelines
+from moodlab.votes.guidelines import Guidelines, VersionUse
 
 
 def show(guidelines: Guidelines, examples: dict[str, list[Image]], settings: Settings) -> None:
@@ -48,3 +48,23 @@ def version_line(guidelines: Guidelines) -> str:
     if guidelines.version == 1 and not by:
         by = " (moodlab's defaults)"
     return f"Version {guidelines.version}, published {guidelines.created_at:%Y-%m-%d %H:%M} UTC{by}"
+
+
+def versions_rows(uses: list[VersionUse]) -> list[dict[str, object]]:
+    """Each version with its votes, as the Guidelines and Agreement pages list them."""
+    return [
+        {
+            # The counts first: on a phone they show before the table scrolls sideways.
+            "version": use.version or "none",
+            "votes": use.votes,
+            "skips": use.skips,
+            "agree with the others' majority": None
+            if use.agreement is None
+            else f"{use.agreement:.0%} of {use.judged:,}",
+            "published": use.created_at,
+            "by": use.created_by or "",
+            "changed": ", ".join(use.changed),
+            "note": use.note,
+        }
+        for use in uses
+    ]

@@ -16,6 +16,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -26,6 +27,7 @@ from moodlab.core.auth import Actor, require_role, user_id
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import GuidelinesRead, GuidelinesVersion, Image, ImageVote, Role, User
 from moodlab.core.timeutil import utcnow
+from moodlab.votes.arrays import VersionCache, fetch_rows, mood_index_column, votes_version
 
 # The Guidelines page asks for two or three examples a mood; more would crowd the panel.
 MAX_EXAMPLES = 3
@@ -212,6 +214,15 @@ class VersionUse:
     changed: tuple[str, ...]
     votes: int
     skips: int
+    # Of the votes under this version whose image's other votes have a unique top mood,
+    # how many gave that mood (leave-one-out, as Agreement's per-annotator figure).
+    judged: int = 0
+    agreeing: int = 0
+
+    @property
+    def agreement(self) -> float | None:
+        """The share of judged votes that agree with the others' majority; None: none judged."""
+        return self.agreeing / self.judged if self.judged else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -222,6 +233,8 @@ class VersionUse:
             "changed": list(self.changed),
             "votes": self.votes,
             "skips": self.skips,
+            "agreement_with_majority": self.agreement,
+            "judged": self.judged,
         }
 
 
@@ -233,6 +246,7 @@ def versions_in_use(session: Session) -> list[VersionUse]:
     ).group_by(ImageVote.guidelines_version, ImageVote.mood.is_not(None))
     for version, voted, n in session.execute(query):
         counts.setdefault(version, {})[bool(voted)] = int(n)
+    agreement = agreement_by_version(session)
     uses = [
         VersionUse(
             g.version,
@@ -242,6 +256,7 @@ def versions_in_use(session: Session) -> list[VersionUse]:
             g.changed,
             counts.get(g.version, {}).get(True, 0),
             counts.get(g.version, {}).get(False, 0),
+            *agreement.get(g.version, (0, 0)),
         )
         for g in history(session)
     ]
@@ -249,9 +264,60 @@ def versions_in_use(session: Session) -> list[VersionUse]:
         unversioned = counts[None]
         note = "given before guidelines were versioned, or imported"
         uses.append(
-            VersionUse(0, None, None, note, (), unversioned.get(True, 0), unversioned.get(False, 0))
+            VersionUse(
+                0,
+                None,
+                None,
+                note,
+                (),
+                unversioned.get(True, 0),
+                unversioned.get(False, 0),
+                *agreement.get(None, (0, 0)),
+            )
         )
     return uses
+
+
+_AGREEMENT = VersionCache(size=4)
+
+
+def agreement_by_version(session: Session) -> dict[int | None, tuple[int, int]]:
+    """Per version: (votes judged, votes agreeing with the majority of the image's others).
+
+    A vote is judged when the other votes on its image (under any version) have a unique
+    top mood; skips are no votes. Cached on the votes' version (moodlab.votes.arrays).
+    """
+    return _AGREEMENT.get(votes_version(session), lambda: _agreement_by_version(session))
+
+
+def _agreement_by_version(session: Session) -> dict[int | None, tuple[int, int]]:
+    # One read of integers (no ORM rows), then numpy over every vote at once.
+    version = func.coalesce(ImageVote.guidelines_version, -1)
+    query = select(ImageVote.image_id, mood_index_column(), version).where(
+        ImageVote.mood.is_not(None)
+    )
+    table = np.array(fetch_rows(session, query), dtype=np.int64).reshape(-1, 3)
+    table = table[table[:, 1] >= 0]  # a mood moods.toml knows
+    if not len(table):
+        return {}
+    image_ids, mood_idx, versions = table[:, 0], table[:, 1], table[:, 2]
+    _, item = np.unique(image_ids, return_inverse=True)
+    n_moods = len(moods.names())
+    counts = np.zeros((int(item.max()) + 1, n_moods), dtype=np.int64)
+    np.add.at(counts, (item, mood_idx), 1)
+    others = counts[item]  # per vote: the image's votes, less the vote itself
+    others[np.arange(len(item)), mood_idx] -= 1
+    ordered = np.sort(others, axis=1)
+    judged = (ordered[:, -1] > 0) & (ordered[:, -1] > ordered[:, -2])
+    agrees = judged & (others.argmax(axis=1) == mood_idx)
+    found = np.unique(versions[judged])
+    return {
+        (None if v < 0 else int(v)): (
+            int(np.count_nonzero(judged & (versions == v))),
+            int(np.count_nonzero(agrees & (versions == v))),
+        )
+        for v in found
+    }
 
 
 def example_candidates(

@@ -21,6 +21,7 @@ from tests.e2e.conftest import START_ANNOTATING, log_in, screenshot
 
 pytestmark = [pytest.mark.e2e]
 SHOWN = "() => window.__moodlabShown && window.__moodlabShown.id"
+NO_PLACEHOLDERS = "() => !document.querySelector('[data-testid=\"stSkeleton\"]')"
 DRAINED = "() => window.__moodlabAnnotator && window.__moodlabAnnotator.outbox.length === 0"
 
 
@@ -28,6 +29,7 @@ def shot(page, name: str) -> None:
     for width in (1280, 390):
         page.set_viewport_size({"width": width, "height": 900 if width > 400 else 844})
         page.wait_for_timeout(1500)  # the page redraws at the new width, pictures load
+        page.wait_for_function(NO_PLACEHOLDERS)
         path = screenshot(page, f"{name}-{width}px")
         if os.environ.get("SCREENSHOT_COPY_DIR"):
             Path(os.environ["SCREENSHOT_COPY_DIR"]).mkdir(parents=True, exist_ok=True)

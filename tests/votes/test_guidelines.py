@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from moodlab.core import moods
 from moodlab.core.errors import PermissionDenied
-from moodlab.core.models import GuidelinesVersion, ImageVote
+from moodlab.core.models import GuidelinesVersion, ImageVote, Role
 from moodlab.votes import csv_votes, guidelines
 from moodlab.votes.guidelines import GuidelinesError
 from tests.votes.test_annotation import add_images, vote
@@ -162,3 +162,29 @@ def test_example_candidates_put_the_most_voted_first_then_the_newest(database, l
         assert [image.id for image in offered] == [ids[1], ids[3], ids[2]]
         with pytest.raises(PermissionDenied):
             guidelines.example_candidates(session=session, actor=annotator, mood="Tired")
+
+
+def test_each_version_shows_how_often_its_votes_agree_with_the_others_majority(database, lead):
+    from tests.conftest import add_user
+
+    a1, a2, a3, a4 = (add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(1, 5))
+    ids = add_images(database, 4)
+    vote(database, a1, ids[0], "Happy")
+    vote(database, a2, ids[0], "Happy")
+    vote(database, a3, ids[0], "Tired")  # the odd one out, under version 1
+    with database.session() as session:
+        base = guidelines.current(session)
+        guidelines.publish(session=session, actor=lead, **edited(base, Tired="Sleepy, not sad."))
+    vote(database, a4, ids[0], "Happy")  # others: Happy 2, Tired 1 -> agrees
+    vote(database, a1, ids[1], "Angry")
+    vote(database, a2, ids[1], "Angry")
+    vote(database, a3, ids[2], "skip")  # a skip is no vote: Peaceful has no one to agree with
+    vote(database, a4, ids[2], "Peaceful")
+    for annotator, mood in zip((a1, a2, a3), ("Happy", "Tired", "Angry"), strict=True):
+        vote(database, annotator, ids[3], mood)  # the others tie 1-1: not judged
+    with database.session() as session:
+        uses = {u.version: u for u in guidelines.versions_in_use(session)}
+    # Version 1: a1 and a2 agree with the others' Happy, a3 does not.
+    assert (uses[1].judged, uses[1].agreeing) == (3, 2)
+    assert (uses[2].judged, uses[2].agreeing) == (3, 3)
+    assert uses[2].agreement == 1.0 and uses[1].as_dict()["agreement_with_majority"] == 2 / 3
