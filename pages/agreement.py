@@ -10,6 +10,7 @@ from moodlab.core.text import label, plural
 from moodlab.training.queue_scores import QueueScoreParams, start_queue_scoring
 from moodlab.ui import access, charts, guidelines_view, session
 from moodlab.ui.text import plain
+from moodlab.ui.times import local
 from moodlab.votes import guidelines, order
 from moodlab.votes.agreement import agreement_report
 
@@ -52,7 +53,7 @@ if len([v for v in guideline_versions if v.version]) > 1:
     st.info(
         plain(
             f"The guidelines changed: version {newest.version} since"
-            f" {newest.created_at:%Y-%m-%d %H:%M} UTC"
+            f" {local(newest.created_at)}"
             + (f" ({', '.join(newest.changed)})" if newest.changed else "")
             + f", with {plural(newest.votes, 'vote')} under it so far."
             + compared
@@ -103,7 +104,7 @@ if choice.kind == order.MODEL:
     else:
         st.caption(
             f"{plural(scoring.scored, 'image')} scored by the active model"
-            f" #{scoring.model_id} ({scoring.scored_at:%Y-%m-%d %H:%M} UTC); images"
+            f" #{scoring.model_id} ({local(scoring.scored_at)}); images"
             " added since take random places."
         )
 kind = st.radio(

@@ -7,6 +7,7 @@ from moodlab.core.models import Image, Role
 from moodlab.core.storage import ContentStore
 from moodlab.images.intake import thumbnail_path
 from moodlab.ui import access, guidelines_view, layout, session
+from moodlab.ui.files import thumbnail_url
 from moodlab.ui.text import plain
 from moodlab.votes import guidelines
 
@@ -60,7 +61,7 @@ if actor.is_lead:
             if pool:
                 st.image(
                     [
-                        str(thumbnail_path(store, image.sha256))
+                        thumbnail_url(image.sha256)
                         for image in pool.values()
                         if thumbnail_path(store, image.sha256).exists()
                     ],

@@ -7,6 +7,8 @@ from moodlab.core.models import Role
 from moodlab.core.storage import ContentStore
 from moodlab.images.intake import thumbnail_path
 from moodlab.ui import access, layout, session
+from moodlab.ui.files import thumbnail_url
+from moodlab.ui.times import local
 from moodlab.votes import annotation, mine
 
 actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
@@ -40,14 +42,13 @@ def answer_label(choice: str) -> str:
 for item in answers:
     with st.container(border=True):
         picture, facts, actions = st.columns([1, 2, 3], vertical_alignment="center")
-        path = thumbnail_path(store, item.sha256)
-        if path.exists():
-            picture.image(str(path), width=96)
+        if thumbnail_path(store, item.sha256).exists():
+            picture.image(thumbnail_url(item.sha256), width=96)
         given = annotation.answer_name(item.mood)
         facts.markdown(f"**{given}** · image {item.image_id}")
         version = f"guidelines v{item.guidelines_version}" if item.guidelines_version else ""
         changed = f"changed {item.changes}x" if item.changes else ""
-        when = f"{item.answered_at:%Y-%m-%d %H:%M} UTC"
+        when = local(item.answered_at)
         facts.caption(" · ".join(part for part in (when, version, changed) if part))
         if item.frozen:
             actions.caption(":material/lock: Frozen into a data set: read-only.")

@@ -13,6 +13,7 @@ from moodlab.ui import access, session
 from moodlab.ui.files import held_url, image_url, thumbnail_url
 from moodlab.ui.gallery import pager
 from moodlab.ui.text import plain
+from moodlab.ui.times import local
 from moodlab.votes.quorum import Tier
 
 actor = access.require_role(Role.LEAD)
@@ -158,7 +159,7 @@ def show(image_id: int) -> None:
         {
             "annotator": v.annotator or "(deleted)",
             "mood": v.mood,
-            "at (UTC)": f"{v.at:%Y-%m-%d %H:%M}",
+            "at": local(v.at),
         }
         for v in seen.votes
     ]

@@ -12,7 +12,9 @@ from moodlab.core.config import Settings
 from moodlab.core.models import Image
 from moodlab.core.storage import ContentStore
 from moodlab.images.intake import thumbnail_path
+from moodlab.ui.files import thumbnail_url
 from moodlab.ui.text import plain
+from moodlab.ui.times import local
 from moodlab.votes.guidelines import Guidelines, VersionUse
 
 
@@ -30,24 +32,24 @@ def show(guidelines: Guidelines, examples: dict[str, list[Image]], settings: Set
             for paragraph in guide.text.split("\n\n"):
                 words.caption(plain(paragraph))
             shown = [
-                path
+                thumbnail_url(image.sha256)
                 for image in examples.get(mood.name, [])
-                if (path := thumbnail_path(store, image.sha256)).exists()
+                if thumbnail_path(store, image.sha256).exists()
             ]
             if shown:
-                pictures.image([str(path) for path in shown], width=96)
+                pictures.image(shown, width=96)
             else:
                 pictures.caption("No example images chosen yet.")
 
 
 def version_line(guidelines: Guidelines) -> str:
-    """``"Version 2, published 2026-12-07 06:20 UTC by lena"`` (plain text)."""
+    """``"Version 2, published 2026-12-07 07:20 CET by lena"`` (plain text, the viewer's zone)."""
     if guidelines.created_at is None:
         return f"Version {guidelines.version}: moodlab's defaults"
     by = f" by {guidelines.created_by}" if guidelines.created_by else ""
     if guidelines.version == 1 and not by:
         by = " (moodlab's defaults)"
-    return f"Version {guidelines.version}, published {guidelines.created_at:%Y-%m-%d %H:%M} UTC{by}"
+    return f"Version {guidelines.version}, published {local(guidelines.created_at)}{by}"
 
 
 def versions_rows(uses: list[VersionUse]) -> list[dict[str, object]]:
@@ -61,7 +63,7 @@ def versions_rows(uses: list[VersionUse]) -> list[dict[str, object]]:
             "agree with the others' majority": None
             if use.agreement is None
             else f"{use.agreement:.0%} of {use.judged:,}",
-            "published": use.created_at,
+            "published": local(use.created_at) if use.created_at else "",
             "by": use.created_by or "",
             "changed": ", ".join(use.changed),
             "note": use.note,
