@@ -343,22 +343,54 @@ def test_a_worker_with_a_clock_two_minutes_off_runs_no_job_twice_and_leaves_none
     assert recovered.attempts == 2 and "[recovered] re-queued" in log_of(database, victim)
 
 
-def test_heartbeats_are_written_with_the_database_clock(database, settings, lead):
+def _skew_moodlab_clock(monkeypatch, offset: float) -> None:
+    """moodlab's clock (every module's ``utcnow``) and ``time.time`` ``offset`` s off in
+    this process; the database server's clock stays right."""
+    from moodlab.core import timeutil
+
+    true_utcnow, true_time = timeutil.utcnow, time.time
+    for module in list(sys.modules.values()):
+        if (module.__name__ or "").startswith("moodlab") and (
+            getattr(module, "utcnow", None) is true_utcnow
+        ):
+            monkeypatch.setattr(module, "utcnow", lambda: true_utcnow() + timedelta(seconds=offset))
+    monkeypatch.setattr(time, "time", lambda: true_time() + offset)
+
+
+@pytest.mark.parametrize("offset", [120.0, -120.0], ids=["ahead", "behind"])
+def test_heartbeats_are_written_with_the_database_clock(
+    database, settings, lead, offset, monkeypatch
+):
+    """With this process's clock two minutes off, the worker's and the job's heartbeats
+    and the job's start are the database server's time, and the job is not stale."""
+    _skew_moodlab_clock(monkeypatch, offset)
+    job_id = enqueue(database, lead)
     worker = worker_of(settings, database, name="w")
     worker._register()
     with database.session() as session:
-        now = database_time(session)
-        beat = session.scalar(select(Worker.heartbeat_at).where(Worker.name == "w"))
-        # Set the row back an hour, beat, and read it again: the beat is the server's now.
-        session.execute(
-            update(Worker).where(Worker.name == "w").values(heartbeat_at=now - timedelta(hours=1))
-        )
-    worker._beat(None)
+        before = database_time(session)
+        assert jobs.claim(session=session, job_id=job_id, worker="w")
+    worker._beat(job_id)
+    from moodlab.jobs.context import JobContext
+
+    assert worker._job_beat(JobContext(database, job_id, settings=settings, actor=lead))
     with database.session() as session:
-        again = session.scalar(select(Worker.heartbeat_at).where(Worker.name == "w"))
+        stamps = [
+            session.scalar(select(Worker.heartbeat_at).where(Worker.name == "w")),
+            *session.execute(
+                select(Job.heartbeat_at, Job.started_at).where(Job.id == job_id)
+            ).one(),
+        ]
         after = database_time(session)
-    assert abs((beat - now).total_seconds()) < 5
-    assert now <= again <= after
+        assert jobs.recover_stale(session=session, stale_after=timedelta(seconds=60)) == []
+        assert [
+            w.name for w in jobs.live_workers(session=session, within=timedelta(seconds=60))
+        ] == ["w"]
+    for stamp in stamps:
+        assert before - timedelta(seconds=1) <= stamp <= after + timedelta(seconds=1), (
+            stamps,
+            before,
+        )
 
 
 # --- PostgreSQL: pick-up ----------------------------------------------------------------------
