@@ -349,9 +349,11 @@ def _skew_moodlab_clock(monkeypatch, offset: float) -> None:
     from moodlab.core import timeutil
 
     true_utcnow, true_time = timeutil.utcnow, time.time
-    for module in list(sys.modules.values()):
-        if (module.__name__ or "").startswith("moodlab") and (
-            getattr(module, "utcnow", None) is true_utcnow
+    for name, module in list(sys.modules.items()):
+        if (
+            module is not None
+            and name.startswith("moodlab")
+            and getattr(module, "utcnow", None) is true_utcnow
         ):
             monkeypatch.setattr(module, "utcnow", lambda: true_utcnow() + timedelta(seconds=offset))
     monkeypatch.setattr(time, "time", lambda: true_time() + offset)
