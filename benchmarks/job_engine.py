@@ -30,7 +30,7 @@ from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.dbclock import database_time
 from moodlab.core.migrations import upgrade
-from moodlab.core.models import Job, JobStatus, Role
+from moodlab.core.models import Job, JobStatus, Role, Worker
 from moodlab.jobs import queue
 from moodlab.jobs.context import JobParams
 from moodlab.jobs.kind import JobKind
@@ -112,10 +112,23 @@ def _clear(database: Database) -> None:
         session.execute(text("DELETE FROM workers"))
 
 
+def _wait_for_worker(database: Database, timeout: float = 120.0) -> None:
+    """Until the worker has registered (imported, connected): its start-up is not pick-up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with database.session() as session:
+            if session.scalar(select(func.count(Worker.name))):
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError("the worker did not start")
+        time.sleep(0.2)
+
+
 def latency(database: Database, settings: Settings, url: str, runner: str) -> dict[str, Any]:
     procs = _start(url, runner, 1)
     try:
-        time.sleep(8)  # imported, registered and listening
+        _wait_for_worker(database)
+        time.sleep(2)  # listening by now, its first fetch done
         delays = []
         rng = np.random.default_rng(0)
         for _ in range(LATENCY_SAMPLES):
@@ -136,11 +149,13 @@ def latency(database: Database, settings: Settings, url: str, runner: str) -> di
             delays.append((started - queued_at).total_seconds())
     finally:
         _stop(procs)
+    in_order = [round(1000 * d) for d in delays]
     delays.sort()
     return {
         "median_ms": round(1000 * statistics.median(delays), 1),
         "p95_ms": round(1000 * delays[int(0.95 * (len(delays) - 1))], 1),
         "max_ms": round(1000 * max(delays), 1),
+        "samples_ms_in_order": in_order,
     }
 
 

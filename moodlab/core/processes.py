@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -88,6 +89,25 @@ def run(
                 process.kill()
                 process.communicate()
                 raise ChildStopped(f"{_name(command)} was killed: {why}") from None
+
+
+def stopper(timeout: float | None = None) -> Callable[[], None]:
+    """For a child out of this module's reach that this thread feeds step by step
+    (moviepy's own ffmpeg, fed a frame at a time): a function to call at each step,
+    which raises ChildStopped once the job is cancelled or the deadline (the least of
+    ``timeout`` and the job's) passes; the library then closes its child."""
+    cancel, limit = _cancel(), _timeout(timeout)
+    deadline = time.monotonic() + limit
+
+    def check() -> None:
+        if cancel is not None and cancel.is_set():
+            raise ChildStopped("stopped: its job was cancelled")
+        if time.monotonic() > deadline:
+            raise ChildStopped(
+                f"stopped: it ran past its limit of {limit:g} s (MOODLAB_CHILD_TIMEOUT_SECONDS)"
+            )
+
+    return check
 
 
 class Child:

@@ -35,7 +35,6 @@ from moodlab.core.dbclock import database_time, db_now
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, JobStatus, Worker
 from moodlab.core.storage import remove_stale_temp_files
-from moodlab.core.timeutil import utcnow
 from moodlab.jobs import queue
 from moodlab.jobs.context import (
     JobCancelled,
@@ -262,7 +261,7 @@ class JobWorker:
             session.execute(
                 update(Worker)
                 .where(Worker.name == self.name)
-                .values(stopped_at=utcnow(), current_job_id=None)
+                .values(stopped_at=db_now(), current_job_id=None)
             )
 
     def _beat(self, job_id: int | None) -> None:

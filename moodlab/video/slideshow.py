@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from moodlab.core import processes
 from moodlab.images.formats import open_readable
 
 # Seconds each photo is on screen, and how long two photos blend.
@@ -87,13 +88,20 @@ def write(photos: list[bytes], out: Path, fit: str = "fill") -> float:
 
     The frames come from ``frame_function``: a held photo is the same array every frame,
     and only a crossfade's frames are computed (composing every frame with moviepy's
-    compositing was 8 of a 4-photo demo slideshow's 10 seconds).
+    compositing was 8 of a 4-photo demo slideshow's 10 seconds). moviepy runs ffmpeg
+    itself, so the frames check the job's cancel flag and deadline (ChildStopped).
     """
     from moviepy import VideoClip
 
     size = frame_size([open_readable(p, ("JPEG",)).size for p in photos])
     pictures = [fitted(photo, size, fit) for photo in photos]
-    show = VideoClip(frame_function(pictures), duration=duration(len(photos)))
+    frame, check = frame_function(pictures), processes.stopper()
+
+    def checked_frame(t: float) -> np.ndarray:
+        check()  # a cancel or the deadline stops the frames; moviepy then closes ffmpeg
+        return frame(t)
+
+    show = VideoClip(checked_frame, duration=duration(len(photos)))
     try:
         show.write_videofile(
             str(out),

@@ -290,6 +290,11 @@ def _worker_process(offset: float, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, cwd=ROOT, env=env)
 
 
+def _live(database) -> list[str]:
+    with database.session() as session:
+        return [w.name for w in jobs.live_workers(session=session, within=timedelta(seconds=5))]
+
+
 def _stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -304,20 +309,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def test_a_worker_with_a_clock_two_minutes_off_runs_no_job_twice_and_leaves_none_stuck(
     database, settings, env, lead, offset
 ):
-    """Beside a worker whose clock is right, one two minutes ahead (or behind) runs
-    jobs: none is taken over while it runs; then the skewed one is killed during a job,
-    which the other recovers once."""
-    ids = [enqueue(database, lead, steps=8, pause_seconds=0.25) for _ in range(4)]
+    """A worker two minutes ahead (or behind) runs a long job while a worker whose clock
+    is right looks for stale ones, then both run short jobs: none is taken over while it
+    runs. Then the skewed one is killed during a job, which the other recovers once."""
     skewed = _worker_process(offset)
-    right = _worker_process(0.0)
+    right = None
     try:
+        long_job = enqueue(database, lead, steps=60, pause_seconds=0.25)
+        wait_for(lambda: job(database, long_job).progress > 0, timeout=60)
+        right = _worker_process(0.0)  # idle at first: it looks for stale jobs meanwhile
+        wait_for(lambda: len(_live(database)) == 2, timeout=60)
+        time.sleep(3)  # many of its looks for stale jobs (every 0.2 s)
+        assert job(database, long_job).status == JobStatus.RUNNING, "ended before the check"
+        ids = [long_job] + [enqueue(database, lead, steps=4, pause_seconds=0.25) for _ in range(4)]
         wait_for(lambda: all(finished(database, i) for i in ids), timeout=90)
         rows = [job(database, i) for i in ids]
         assert {r.status for r in rows} == {JobStatus.SUCCEEDED}
         assert {r.attempts for r in rows} == {1}, "a live job was taken over"
-        with database.session() as session:
-            ran_on = set(session.scalars(select(Job.worker).where(Job.id.in_(ids))))
-        assert len(ran_on) == 2  # both took jobs (2 s each, four of them)
 
         _stop(right)  # the skewed worker alone takes the next job
         victim = enqueue(database, lead, steps=40, pause_seconds=0.25)
@@ -328,28 +336,63 @@ def test_a_worker_with_a_clock_two_minutes_off_runs_no_job_twice_and_leaves_none
         wait_for(lambda: finished(database, victim), timeout=90)
     finally:
         for process in (skewed, right):
-            _stop(process)
+            if process is not None:
+                _stop(process)
     recovered = job(database, victim)
     assert recovered.status == JobStatus.SUCCEEDED, recovered.message
     assert recovered.attempts == 2 and "[recovered] re-queued" in log_of(database, victim)
 
 
-def test_heartbeats_are_written_with_the_database_clock(database, settings, lead):
+def _skew_moodlab_clock(monkeypatch, offset: float) -> None:
+    """moodlab's clock (every module's ``utcnow``) and ``time.time`` ``offset`` s off in
+    this process; the database server's clock stays right."""
+    from moodlab.core import timeutil
+
+    true_utcnow, true_time = timeutil.utcnow, time.time
+    for name, module in list(sys.modules.items()):
+        if (
+            module is not None
+            and name.startswith("moodlab")
+            and getattr(module, "utcnow", None) is true_utcnow
+        ):
+            monkeypatch.setattr(module, "utcnow", lambda: true_utcnow() + timedelta(seconds=offset))
+    monkeypatch.setattr(time, "time", lambda: true_time() + offset)
+
+
+@pytest.mark.parametrize("offset", [120.0, -120.0], ids=["ahead", "behind"])
+def test_heartbeats_are_written_with_the_database_clock(
+    database, settings, lead, offset, monkeypatch
+):
+    """With this process's clock two minutes off, the worker's and the job's heartbeats
+    and the job's start are the database server's time, and the job is not stale."""
+    _skew_moodlab_clock(monkeypatch, offset)
+    job_id = enqueue(database, lead)
     worker = worker_of(settings, database, name="w")
     worker._register()
     with database.session() as session:
-        now = database_time(session)
-        beat = session.scalar(select(Worker.heartbeat_at).where(Worker.name == "w"))
-        # Set the row back an hour, beat, and read it again: the beat is the server's now.
-        session.execute(
-            update(Worker).where(Worker.name == "w").values(heartbeat_at=now - timedelta(hours=1))
-        )
-    worker._beat(None)
+        before = database_time(session)
+        assert jobs.claim(session=session, job_id=job_id, worker="w")
+    worker._beat(job_id)
+    from moodlab.jobs.context import JobContext
+
+    assert worker._job_beat(JobContext(database, job_id, settings=settings, actor=lead))
     with database.session() as session:
-        again = session.scalar(select(Worker.heartbeat_at).where(Worker.name == "w"))
+        stamps = [
+            session.scalar(select(Worker.heartbeat_at).where(Worker.name == "w")),
+            *session.execute(
+                select(Job.heartbeat_at, Job.started_at).where(Job.id == job_id)
+            ).one(),
+        ]
         after = database_time(session)
-    assert abs((beat - now).total_seconds()) < 5
-    assert now <= again <= after
+        assert jobs.recover_stale(session=session, stale_after=timedelta(seconds=60)) == []
+        assert [
+            w.name for w in jobs.live_workers(session=session, within=timedelta(seconds=60))
+        ] == ["w"]
+    for stamp in stamps:
+        assert before - timedelta(seconds=1) <= stamp <= after + timedelta(seconds=1), (
+            stamps,
+            before,
+        )
 
 
 # --- PostgreSQL: pick-up ----------------------------------------------------------------------

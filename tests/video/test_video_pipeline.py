@@ -191,3 +191,47 @@ def test_slideshow_frames_hold_each_photo_and_blend_linearly_in_a_crossfade():
     assert frame(6.25).mean() == 125 and frame(7.0) is shade[2]
     assert frame(slideshow.duration(3)) is shade[2]
     assert frame(3.5).dtype == np.uint8 and frame(3.5).shape == (4, 6, 3)
+
+
+def _ffmpeg_children() -> list[int]:
+    """This process's child processes that run ffmpeg (Linux /proc)."""
+    import os
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == os.getpid() and b"ffmpeg" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_cancelled_slideshow_stops_its_frames_and_moviepys_ffmpeg(tmp_path):
+    """moviepy runs ffmpeg itself: a cancel reaches it through the frames."""
+    import io
+    import threading
+    import time
+
+    from PIL import Image
+
+    from moodlab.core import processes
+
+    photos = []
+    for value in range(40):  # two minutes of video: far longer than the test waits
+        buffer = io.BytesIO()
+        Image.new("RGB", (320, 240), (value * 6, 80, 160)).save(buffer, "JPEG")
+        photos.append(buffer.getvalue())
+    cancel = threading.Event()
+    threading.Timer(1.0, cancel.set).start()
+    started = time.monotonic()
+    with processes.watched_by(cancel), pytest.raises(processes.ChildStopped, match="cancelled"):
+        slideshow.write(photos, tmp_path / "show.mp4")
+    assert time.monotonic() - started < 10
+    assert _ffmpeg_children() == []
