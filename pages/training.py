@@ -56,7 +56,11 @@ else:
     folds_col, epochs_col, batch_col, size_col = st.columns(4)
     default = TrainParams.default
     folds = folds_col.number_input(
-        "Folds", 0, 20, help="0 skips cross-validation", **fields("folds", default("folds"))
+        "Folds",
+        0,
+        20,
+        help="Set it to 0 to train one model on all the training images, without cross-validation",
+        **fields("folds", default("folds")),
     )
     epochs = epochs_col.number_input("Epochs", 1, 1000, **fields("epochs", default("epochs")))
     batch = batch_col.number_input(
