@@ -116,7 +116,11 @@ else:
         arch_col.caption(f"{name} is off: its backbone is not installed", help=plain(reason))
     folds_col, epochs_col, batch_col, size_col = st.columns(4)
     folds = folds_col.number_input(
-        "Folds", 0, 20, help="0 skips cross-validation", **values("folds", start.folds)
+        "Folds",
+        0,
+        20,
+        help="Set it to 0 to train one model on all the training images, without cross-validation",
+        **values("folds", start.folds),
     )
     epochs = epochs_col.number_input("Epochs", 1, 1000, **values("epochs", start.epochs))
     batch = batch_col.number_input("Batch size", 1, 1024, **values("batch_size", start.batch_size))

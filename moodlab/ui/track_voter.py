@@ -8,8 +8,8 @@ next one on the vote and sends the vote as a numbered outbox entry
 ``/tracks/<code>`` (moodlab/ui/web.py), an address of the annotator's own.
 
 A track must be heard before it is voted: its buttons stay disabled until it has
-played to its end or for LISTEN_S seconds (seeking does not count), and the entry says
-how long it played, which the server checks again.
+been played to its end or for LISTEN_S seconds (seeking does not count, nor does a seek
+to the end), and the entry says how long it played, which the server checks again.
 """
 
 from __future__ import annotations
@@ -108,7 +108,9 @@ export default function (component) {
   s.done = s.done.slice(-50);
 
   const player = q(".mv-player");
-  function heard(track) { return s.heard.get(track.id) || { s: 0, ended: false, at: null }; }
+  function heard(track) {
+    return s.heard.get(track.id) || { s: 0, ended: false, at: null, clock: 0 };
+  }
   function enough(track) {
     const h = heard(track);
     return h.ended || h.s >= Math.min(s.data.listen_s, Math.max(0, track.duration_s - 0.5));
@@ -160,32 +162,32 @@ export default function (component) {
 
   if (!player.__moodlabHeard) {
     player.__moodlabHeard = true;
-    // Seconds actually played: steps of the playing position, never a seek's jump.
-    player.addEventListener("timeupdate", () => {
+    // Seconds actually played: steps of the playing position no longer than the clock
+    // (times the playback rate) allows since the last step; a seek's jump never counts.
+    const played = (end) => {
       const state = window.__moodlabTrackVoter;
       const current = state.queue[0];
       if (!current || player.dataset.trackId !== String(current.id)) return;
-      const h = state.heard.get(current.id) || { s: 0, ended: false, at: null };
+      const h = state.heard.get(current.id) || { s: 0, ended: false, at: null, clock: 0 };
+      const now = performance.now();
       const step = h.at === null ? 0 : player.currentTime - h.at;
-      if (!player.seeking && step > 0 && step < 1.5) h.s += step;
-      h.at = player.currentTime;
+      const most = ((now - h.clock) / 1000) * player.playbackRate + 0.25;
+      if (!player.seeking && step > 0 && step <= most) h.s += step;
+      h.at = end ? null : player.currentTime;
+      h.clock = now;
+      // Its end counts only when it was played there: a seek to the end also ends it.
+      const length = Number.isFinite(player.duration) ? player.duration : current.duration_s;
+      if (end && h.s >= length - 1) h.ended = true;
       state.heard.set(current.id, h);
       state.render();
-    });
+    };
+    player.addEventListener("timeupdate", () => played(false));
+    player.addEventListener("ended", () => played(true));
     player.addEventListener("seeking", () => {
       const state = window.__moodlabTrackVoter;
       const current = state.queue[0];
       const h = current && state.heard.get(current.id);
       if (h) h.at = null;
-    });
-    player.addEventListener("ended", () => {
-      const state = window.__moodlabTrackVoter;
-      const current = state.queue[0];
-      if (!current) return;
-      const h = state.heard.get(current.id) || { s: 0, ended: false, at: null };
-      h.ended = true;
-      state.heard.set(current.id, h);
-      state.render();
     });
   }
 

@@ -183,6 +183,7 @@ SHOTS = ARTIFACTS / "annotate-fit"
 
 def check_fit(page, size: dict, name: str) -> None:
     """The image and all ten actions on one screen; no empty stage under the image."""
+    page.wait_for_function("() => window.__moodlabShown")
     page.set_viewport_size(size)
     page.wait_for_timeout(700)  # the layout, and the widget's fit after it
     g = page.evaluate(GEOMETRY)

@@ -27,6 +27,15 @@ PLAY_FAST = """() => {
   p.muted = true; p.defaultPlaybackRate = 8; p.playbackRate = 8; p.play();
 }"""
 
+JUMP_TO_END = """() => new Promise((done) => {
+  const p = window.__moodlabTrackVoter.root.querySelector('.mv-player');
+  p.muted = true;
+  p.addEventListener('ended', () => done(p.currentTime), {once: true});
+  const jump = () => { p.currentTime = p.duration - 0.05; p.play(); };
+  if (Number.isFinite(p.duration)) jump();
+  else p.addEventListener('loadedmetadata', jump, {once: true});
+})"""
+
 
 def votes(database) -> int:
     with database.session() as session:
@@ -52,6 +61,11 @@ def test_a_track_is_heard_before_its_vote_and_the_next_comes_at_once(server, bro
     page.keyboard.press("1")
     page.wait_for_timeout(1000)
     assert votes(database) == 0
+    # A jump to the end ends the track but is not hearing it: the buttons stay closed.
+    page.evaluate(JUMP_TO_END)
+    page.wait_for_timeout(300)  # the widget's "ended" handler has run
+    assert page.locator(".mv-moods button").first.is_disabled()
+    assert "buttons open after" in page.locator(".mv-listen").inner_text()
 
     page.evaluate(PLAY_FAST)
     took = []

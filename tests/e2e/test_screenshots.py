@@ -11,6 +11,7 @@ from moodlab.ui.navigation import pages_for
 from tests import media
 from tests.conftest import PASSWORD, add_user, run_job
 from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.test_annotate_page import LAPTOP, PHONE, check_fit
 
 # Every page twice for two roles, with the Pool page: about 5 minutes on 2 busy cores.
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -298,6 +299,8 @@ def visit_every_page(page, server: str, name: str, role_label: str, roles) -> di
             shot = f"screens-{role_label}-{spec.key}-{width}"
             if problems := page.evaluate(LAYOUT_PROBLEMS):
                 found[shot] = problems
+            if spec.key == "annotate":  # the image and all ten actions on one screen
+                check_fit(page, PHONE if width == 390 else LAPTOP, f"screens-{role_label}-annotate")
             full_screenshot(page, shot, width)
     return found
 

@@ -132,7 +132,9 @@ def test_the_audio_address_is_each_annotators_own(database, settings, annotator)
             track_votes.track_to_hear(
                 session=session, actor=annotator, settings=settings, code=theirs[first]
             )
-        session.get_one(Track, second).path = "../../etc/passwd"  # a row that points out
+        # A row that points out of the music dir, at a file that is there.
+        (settings.music_dir.parent / "outside.wav").write_bytes(b"RIFF")
+        session.get_one(Track, second).path = "../outside.wav"
         with pytest.raises(NotFound):
             track_votes.track_to_hear(
                 session=session, actor=annotator, settings=settings, code=mine[second]
