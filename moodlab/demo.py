@@ -102,7 +102,9 @@ SLIDESHOW = ("marigold.jpg", "orange-flower.jpg", "yellow-flower.jpg", "seeds-on
 TRAINING = TrainParams(snapshot_id=0, folds=3, epochs=1, batch_size=16, image_size=16, seed=0)
 # The architectures the demo trains, the one place that names them: each but the last is
 # queued for the second worker, the last trains here (the longest: the second worker
-# then takes its folds too); the better test score is activated. Transfer (the
+# then takes its folds too); the better test score is activated, a tie going to the
+# earlier one here (transfer: its backbone knows photographs, the CNNs learn colour from
+# a pool mostly generated; docs/benchmarks.md, "The demo"). Transfer (the
 # pretrained backbone's kept features and a small head) is left out, with a line in the
 # log, where its wheel is missing. The CNNs work at TRAINING's 16 px, transfer at the
 # 224 px its backbone was pretrained at.
@@ -430,7 +432,8 @@ def _training(
 ) -> list[int]:
     """A run of each of ARCHITECTURES: all but the last queued for the second worker, the
     last here (its folds shared); without a second worker each here, one after another.
-    The run with the better test score (its CV mean if it has none) is activated."""
+    The run with the better test score (its CV mean if it has none) is activated, the
+    earliest of ARCHITECTURES on a tie."""
     from moodlab.training.registry import activate
 
     with database.session() as session:
@@ -495,7 +498,8 @@ def _training(
         keep_features(settings, shas)  # for the next build
     with database.session() as session:
         best = max(made, key=lambda i: _score(session.get_one(TrainedModel, i)))
-        # A demo: it activates its better model even if it were near chance.
+        # max keeps the first of equal scores. A demo: it activates its better model even
+        # if it were near chance.
         activate(session=session, actor=lead, model_id=best, force=True)
     return made
 

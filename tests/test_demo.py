@@ -142,9 +142,10 @@ def test_simulated_annotators_err_mostly_towards_neighbours():
     assert 0 < votes[None] < 150  # a few skips
 
 
-# The demo's deep CNN trains for its measured minimum of updates (400 a fold, 4 fits):
-# on a loaded 2-core machine the whole build can pass the default 300 s.
-@pytest.mark.timeout(900)
+# The demo's deep CNN trains for its measured minimum of updates (400 a fold, 4 fits),
+# and transfer computes its backbone features in the test's empty cache dir: on the
+# loaded 2-core machine (load 20) the whole build passed 880 s.
+@pytest.mark.timeout(1500)
 def test_demo_builds_a_labelled_workspace_with_content_on_every_page(env, tmp_path):
     root = tmp_path / "demo"
     # no video folder from the test set-up: the demo's own settings must let its video through
@@ -158,7 +159,7 @@ def test_demo_builds_a_labelled_workspace_with_content_on_every_page(env, tmp_pa
         "--build-only",
         "--json",
         env=small,
-        timeout=880,
+        timeout=1480,
     )
     assert built.returncode == 0, built.stderr[-2000:]
     report = json.loads(built.stdout)
