@@ -13,7 +13,7 @@ from moodlab.ui import access, charts, jobs_view, session, uploads
 from moodlab.ui.files import frame_url, video_url
 from moodlab.ui.text import plain
 from moodlab.video import timeline
-from moodlab.video.history import list_videos, video_file
+from moodlab.video.history import get_video, list_videos, video_file
 from moodlab.video.request import VideoParams
 from moodlab.video.result import VideoResult
 from moodlab.video.uploads import VIDEO_EXTENSIONS, start_upload_video
@@ -101,7 +101,9 @@ def progress() -> None:
 progress()
 
 with session.database().session() as db:
-    videos = list_videos(session=db, actor=actor)
+    # The history's columns only: a report (its timeline grows with the video's length)
+    # is read for the one video on screen.
+    videos = list_videos(session=db, actor=actor, reports=False)
 if not videos:
     st.caption("No videos yet.")
     st.stop()
@@ -121,7 +123,8 @@ picked = st.selectbox(
         f"#{i} {by_id[i].title} · {by_id[i].mood} · {by_id[i].created_at:%Y-%m-%d %H:%M}"
     ),
 )
-video = by_id[picked]
+with session.database().session() as db:
+    video = get_video(session=db, actor=actor, video_id=picked)
 report = video.report
 path = video_file(settings, video)
 
