@@ -14,7 +14,7 @@ from moodlab.ui.files import frame_url, video_url
 from moodlab.ui.text import plain
 from moodlab.ui.times import local
 from moodlab.video import timeline
-from moodlab.video.history import list_videos, video_file
+from moodlab.video.history import get_video, list_videos, video_file
 from moodlab.video.request import FITS, VideoParams
 from moodlab.video.result import VideoResult
 from moodlab.video.scenes import MIN_SEGMENT_S
@@ -127,7 +127,9 @@ def progress() -> None:
 progress()
 
 with session.database().session() as db:
-    videos = list_videos(session=db, actor=actor)
+    # The history's columns only: a report (its timeline grows with the video's length)
+    # is read for the one video on screen.
+    videos = list_videos(session=db, actor=actor, reports=False)
 if not videos:
     st.caption("No videos yet.")
     st.stop()
@@ -145,7 +147,8 @@ picked = st.selectbox(
     key="video_pick",
     format_func=lambda i: f"#{i} {by_id[i].title} · {by_id[i].mood} · {local(by_id[i].created_at)}",
 )
-video = by_id[picked]
+with session.database().session() as db:
+    video = get_video(session=db, actor=actor, video_id=picked)
 report = video.report
 path = video_file(settings, video)
 

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InvalidRequestError
 
+from moodlab.core import moods
+from moodlab.core.errors import NotFound
 from moodlab.core.models import Job, Snapshot, Track, Video
 from moodlab.datasets.export import export_path
 from moodlab.ui.files import PREFIX
+from moodlab.video import history
 from tests import media
 from tests.test_pages import _images_with_files, app
 
@@ -150,3 +155,52 @@ def test_music_page_draws_eight_tracks_a_mood_until_all_are_asked_for(database, 
     assert len(at.get("audio")) == 8
     at.checkbox(key="music-all-Peaceful").check().run()
     assert len(at.get("audio")) == 20
+
+
+def test_video_page_reads_only_the_shown_videos_report(database, settings, lead, annotator):
+    """The history lists videos without their reports (a timeline grows with a video's
+    length); only the video on screen is read whole, and only by its maker or the lead."""
+    (settings.data_dir / "videos").mkdir(parents=True)
+    probs = dict.fromkeys(moods.names(), 0.125)
+    timeline = [{"t": t / 4, "mood": "Happy", "probs": probs} for t in range(2_000)]
+    with database.session() as session:
+        for n in range(3):
+            (settings.data_dir / "videos" / f"v{n}.mp4").write_bytes(b"\0" * 100)
+            session.add(
+                Video(
+                    kind="video",
+                    path=f"videos/v{n}.mp4",
+                    title=f"clip {n}",
+                    mood="Happy",
+                    confidence=0.9,
+                    duration_s=500.0,
+                    seconds=1.0,
+                    created_by_id=lead.id,
+                    inputs={"files": [f"v{n}.mp4"]},
+                    report={"frames": [], "timeline": timeline},
+                )
+            )
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        at = app(lead).switch_page("pages/video.py").run()
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 3  # the history lists all three
+    with_report = [s for s in statements if "videos.report" in s]
+    assert len(with_report) == 1, with_report  # the one on screen
+    assert "WHERE videos.id = " in with_report[0], with_report
+    with database.session() as session:
+        [listed, *_] = history.list_videos(session=session, actor=lead, reports=False)
+        with pytest.raises(InvalidRequestError):
+            listed.report  # noqa: B018 (not read unless asked for)
+        whole = history.get_video(session=session, actor=lead, video_id=listed.id)
+        assert len(whole.report["timeline"]) == 2_000
+        assert history.list_videos(session=session, actor=annotator) == []
+        with pytest.raises(NotFound):
+            history.get_video(session=session, actor=annotator, video_id=listed.id)
