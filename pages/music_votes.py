@@ -8,8 +8,8 @@ from moodlab.core.models import Role
 from moodlab.music import votes as track_votes
 from moodlab.music.vote_outbox import LISTEN_S, TrackOutbox, apply_track_outbox
 from moodlab.ui import access, session
+from moodlab.ui.files import track_url
 from moodlab.ui.track_voter import track_voter
-from moodlab.ui.web import TRACKS_PATH
 
 actor = access.require_role(Role.ANNOTATOR, Role.LEAD)
 settings: Settings = session.settings()
@@ -58,7 +58,7 @@ def vote() -> None:
                 {
                     "id": track.id,
                     "name": track.name,
-                    "src": f"{TRACKS_PATH}/{track.code}",
+                    "src": track_url(track.code),
                     "duration_s": track.duration_s,
                     "license": track.license,
                 }

@@ -24,8 +24,8 @@ from moodlab.core.models import Track, User
 from moodlab.core.models.users import new_blind_seed
 
 NAME_CHARS = 5  # base32: 32^5, about 33 million names, so two tracks rarely share one
-# The address a track's audio is fetched at (moodlab.ui.web): 32^20 codes, never guessed,
-# and one user's code for a track is not another's.
+# A track's key in its address on the file route (moodlab/music/files.py): 32^20 codes,
+# never guessed, and one user's code for a track is not another's.
 CODE_CHARS = 20
 
 
@@ -35,7 +35,7 @@ class BlindTrack:
 
     id: int  # for the vote buttons only: never shown
     name: str
-    code: str  # where the browser fetches its audio: /tracks/<code>
+    code: str  # its key on the file route: moodlab.ui.files.track_url(code)
     path: str
     duration_s: float
     license: str | None

@@ -2,14 +2,14 @@
 
 Every logged-in user may play every track (the Music page lists them all), but votes on
 tracks are blind (moodlab/music/blind.py): a track's address must not carry its id or
-its file name, which name its mood. So a track's key is a digest of the user's own
-blind seed and the track id: the same track has another address for each user, and only
-the user it was made for can open it.
+its file name, which name its mood. So a track's key is the user's own code for it
+(``blind.listen_code``, a digest of their blind seed and the track id): the same track
+has another address for each user, and only the user it was made for can open it. Music
+votes plays its tracks from the same addresses.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from sqlalchemy import select
@@ -20,18 +20,13 @@ from moodlab.core.config import Settings
 from moodlab.core.errors import NotFound
 from moodlab.core.models import Role, Track
 from moodlab.core.storage import file_within
-from moodlab.music.blind import seed_of
-
-
-def track_key(seed: str, track_id: int) -> str:
-    """The key of track ``track_id`` in the addresses of the user with blind ``seed``."""
-    return hashlib.sha256(f"file:{seed}:{track_id}".encode()).hexdigest()[:32]
+from moodlab.music.blind import listen_code, seed_of
 
 
 def track_keys(*, session: Session, actor: Actor) -> dict[int, str]:
     """Every track's key for ``actor``, by track id (one query, for a page of players)."""
     seed = seed_of(session, actor)
-    return {track_id: track_key(seed, track_id) for track_id in session.scalars(select(Track.id))}
+    return {track_id: listen_code(seed, track_id) for track_id in session.scalars(select(Track.id))}
 
 
 def track_file(*, session: Session, actor: Actor, settings: Settings, key: str) -> Path:
@@ -39,6 +34,6 @@ def track_file(*, session: Session, actor: Actor, settings: Settings, key: str) 
     require_role(actor, Role.LEAD, Role.ANNOTATOR, action="play tracks")
     seed = seed_of(session, actor)
     for track_id, path in session.execute(select(Track.id, Track.path)):
-        if track_key(seed, track_id) == key:
+        if listen_code(seed, track_id) == key:
             return file_within(settings.music_dir, settings.music_dir / path)
     raise NotFound("no such track")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -31,11 +30,9 @@ from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import Track, TrackStatus, TrackVote
 from moodlab.core.timeutil import utcnow
 from moodlab.music.blind import (
-    CODE_CHARS,
     BlindTrack,
     blind,
     blind_name,
-    listen_code,
     order_key,
     seed_of,
 )
@@ -89,24 +86,6 @@ def next_tracks(
     seed = seed_of(session, actor)
     ordered = sorted(waiting, key=lambda i: (i != first, order_key(seed, i)))[:limit]
     return [blind(session.get_one(Track, i), seed) for i in ordered]
-
-
-def track_to_hear(*, session: Session, actor: Actor, settings: Settings, code: str) -> Path:
-    """The audio file of the track whose listening address for ``actor`` is ``code``.
-
-    Any track but a rejected one: the music votes page plays those waiting for a vote, and
-    one just undone. NotFound for a code of no such track (another user's, a guess) or a
-    file that is missing or lies outside the music dir.
-    """
-    require_role(actor, *ANNOTATING, action="listen to tracks")
-    seed = seed_of(session, actor)
-    rows = session.execute(select(Track.id, Track.path).where(Track.status != TrackStatus.REJECTED))
-    found = next((path for i, path in rows if listen_code(seed, i) == code), None)
-    root = settings.music_dir.resolve()
-    path = (root / found).resolve() if found else None
-    if path is None or not path.is_relative_to(root) or not path.is_file():
-        raise NotFound(f"no track at {code[:CODE_CHARS]!r}")
-    return path
 
 
 def tracks_left(*, session: Session, actor: Actor) -> int:

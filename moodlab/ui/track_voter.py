@@ -5,7 +5,7 @@ Streamlit buttons waited for a rerun of the page before the next track showed (0
 1.2 s here). This widget holds the next tracks of the annotator's queue, swaps to the
 next one on the vote and sends the vote as a numbered outbox entry
 (moodlab.music.vote_outbox), re-sent until acknowledged. The audio comes from
-``/tracks/<code>`` (moodlab/ui/web.py), an address of the annotator's own.
+the file route (moodlab/ui/files.py, ``track_url``), at an address of the annotator's own.
 
 A track must be heard before it is voted: its buttons stay disabled until it has
 been played to its end or for LISTEN_S seconds (seeking does not count, nor does a seek

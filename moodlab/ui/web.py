@@ -8,31 +8,27 @@ project root, ASGI on Starlette) with two routes of its own:
   answers with the session token in an HttpOnly, SameSite=Strict cookie;
 - ``POST /auth/logout`` ends the cookie's session and deletes the cookie.
 
-Both refuse a request whose Origin is another site. A third, ``GET /tracks/<code>``,
-serves the Music votes page's audio to the cookie's user (docs/music.md, "Music votes").
+Both refuse a request whose Origin is another site. Files (images, tracks, videos,
+exports) have their own route, moodlab/ui/files.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import mimetypes
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from moodlab.core import sessions
 from moodlab.core.config import Settings
 from moodlab.core.db import get_database
-from moodlab.core.errors import MoodlabError
 
 SESSION_PATH = "/auth/session"
 LOGOUT_PATH = "/auth/logout"
-TRACKS_PATH = "/tracks"
 MAX_BODY_BYTES = 4096  # a ticket is a few dozen bytes of JSON
 # A ticket arrives in one packet; a client that drips it gets no more than this.
 BODY_SECONDS = 10
@@ -137,43 +133,9 @@ async def close_session(request: Request) -> Response:
     return response
 
 
-def _track_file(token: str, code: str) -> Path | None:
-    settings = Settings.from_env()
-    with get_database(settings.database_url).session() as db:
-        actor = sessions.resume(session=db, settings=settings, token=token).actor
-        if actor is None:
-            return None
-        from moodlab.music.votes import track_to_hear  # imported on use, as by the CLI
-
-        try:
-            return track_to_hear(session=db, actor=actor, settings=settings, code=code)
-        except MoodlabError:
-            return None
-
-
-async def track_audio(request: Request) -> Response:
-    """A track's audio for the logged-in user whose listening code it is; 404 otherwise.
-
-    The code is the user's own for the track (moodlab.music.blind), so the address
-    tells neither the track's id nor its mood; FileResponse answers Range requests,
-    which players use to seek.
-    """
-    token = request.cookies.get(sessions.COOKIE_NAME)
-    code = request.path_params["code"]
-    path = await run_in_threadpool(_track_file, token, code) if token else None
-    if path is None:
-        return Response("no such track", status_code=404)
-    return FileResponse(
-        path,
-        media_type=mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-        headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
-
-
 ROUTES = [
     Route(SESSION_PATH, open_session, methods=["POST"]),
     Route(LOGOUT_PATH, close_session, methods=["POST"]),
-    Route(TRACKS_PATH + "/{code:str}", track_audio, methods=["GET", "HEAD"]),
 ]
 
 

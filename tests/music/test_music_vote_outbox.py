@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 from sqlalchemy import select
 
-from moodlab.core import sessions
 from moodlab.core.errors import NotFound
-from moodlab.core.models import Role, Track, TrackStatus, TrackVote
+from moodlab.core.models import Role, Track, TrackVote
 from moodlab.music import votes as track_votes
+from moodlab.music.files import track_file, track_keys
 from moodlab.music.vote_outbox import TrackOutbox, apply_track_outbox
-from moodlab.ui import web
+from moodlab.ui.files import track_url
 from tests.conftest import add_user
 from tests.music.test_music_page import add_track
+from tests.ui.test_files import get, login
 
 
 def two_tracks(settings, database) -> list[int]:
@@ -123,58 +122,30 @@ def test_the_audio_address_is_each_annotators_own(database, settings, annotator)
         theirs = {
             t.id: t.code for t in track_votes.next_tracks(session=session, actor=other, limit=4)
         }
-        path = track_votes.track_to_hear(
-            session=session, actor=annotator, settings=settings, code=mine[first]
-        )
+        # The widget's address for a track is the one the file route and the Music page use.
+        assert track_keys(session=session, actor=annotator) == mine
+        path = track_file(session=session, actor=annotator, settings=settings, key=mine[first])
         assert path == (settings.music_dir / "Happy 1.wav").resolve()
         assert mine[first] != theirs[first] and str(first) not in mine[first]
         with pytest.raises(NotFound):
-            track_votes.track_to_hear(
-                session=session, actor=annotator, settings=settings, code=theirs[first]
-            )
+            track_file(session=session, actor=annotator, settings=settings, key=theirs[first])
         # A row that points out of the music dir, at a file that is there.
         (settings.music_dir.parent / "outside.wav").write_bytes(b"RIFF")
         session.get_one(Track, second).path = "../outside.wav"
         with pytest.raises(NotFound):
-            track_votes.track_to_hear(
-                session=session, actor=annotator, settings=settings, code=mine[second]
-            )
-        session.get_one(Track, first).status = TrackStatus.REJECTED
-        with pytest.raises(NotFound):
-            track_votes.track_to_hear(
-                session=session, actor=annotator, settings=settings, code=mine[first]
-            )
-
-
-def get(code: str, cookie: str | None):
-    from starlette.requests import Request
-
-    headers = [(b"host", b"127.0.0.1:8501")]
-    if cookie:
-        headers.append((b"cookie", f"{sessions.COOKIE_NAME}={cookie}".encode()))
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "path": f"{web.TRACKS_PATH}/{code}",
-        "path_params": {"code": code},
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8501),
-        "scheme": "http",
-    }
-    return asyncio.run(web.track_audio(Request(scope)))
+            track_file(session=session, actor=annotator, settings=settings, key=mine[second])
 
 
 def test_the_route_serves_a_track_to_its_logged_in_annotator_only(database, settings, annotator):
-    first, _ = two_tracks(settings, database)
+    two_tracks(settings, database)
+    other = add_user(database, "ben", Role.ANNOTATOR)
     with database.session() as session:
         code = track_votes.next_tracks(session=session, actor=annotator, limit=1)[0].code
-        ticket = sessions.start(session=session, actor=annotator)[1]
-        token = sessions.redeem_ticket(session=session, ticket=ticket)
-    served = get(code, token)
-    assert served.status_code == 200 and str(served.path).endswith(".wav")
+    token = login(database, annotator)
+    served = get(track_url(code), token)
+    assert served.status == 200 and served.body.startswith(b"RIFF")
     assert served.headers["content-type"].startswith("audio/")
-    assert get(code, None).status_code == 404  # no login
-    assert get(code, "not-a-session").status_code == 404
-    assert get("a" * 20, token).status_code == 404  # no such code
+    assert get(track_url(code)).status == 401  # no login
+    assert get(track_url(code), "not-a-session").status == 401
+    assert get(track_url(code), login(database, other)).status == 404  # another's code
+    assert get(track_url("a" * 20), token).status == 404  # no such code
