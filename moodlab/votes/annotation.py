@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import Row, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -305,17 +305,7 @@ def answer(
     require_role(actor, *ANNOTATING, action="annotate images")
     quorum = _quorum(settings)
     mood = _mood_or_skip(mood)
-    annotator_id = user_id(actor, action="annotate images")
-    image = _lock_image(session, image_id)
-    if image is None:
-        raise NotFound(f"no image with id {image_id}")
-    check_annotator(session, actor)
-    _check_not_frozen(session, image)
-    previous = session.execute(
-        select(ImageVote.mood).where(
-            ImageVote.image_id == image_id, ImageVote.annotator_id == annotator_id
-        )
-    ).first()
+    annotator_id, previous = _own_answer(session, actor, image_id)
     if previous is None:
         _check_quorum(session, image_id, quorum)
     elif not replace:
@@ -331,12 +321,9 @@ def answer(
     return before
 
 
-def withdraw(*, session: Session, actor: Actor, image_id: int) -> Previous:
-    """Take back ``actor``'s answer on an image: it is no answer again, and back in the queue.
-
-    Refused when the image is frozen; recorded in ``answer_changes`` (undo gives it back).
-    """
-    require_role(actor, *ANNOTATING, action="annotate images")
+def _own_answer(session: Session, actor: Actor, image_id: int) -> tuple[int, Row[Any] | None]:
+    """The annotator's id and their answer on the image (a row of its mood, or None), the
+    image locked for the change; NotFound for no such image, refused when it is frozen."""
     annotator_id = user_id(actor, action="annotate images")
     image = _lock_image(session, image_id)
     if image is None:
@@ -348,6 +335,16 @@ def withdraw(*, session: Session, actor: Actor, image_id: int) -> Previous:
             ImageVote.image_id == image_id, ImageVote.annotator_id == annotator_id
         )
     ).first()
+    return annotator_id, previous
+
+
+def withdraw(*, session: Session, actor: Actor, image_id: int) -> Previous:
+    """Take back ``actor``'s answer on an image: it is no answer again, and back in the queue.
+
+    Refused when the image is frozen; recorded in ``answer_changes`` (undo gives it back).
+    """
+    require_role(actor, *ANNOTATING, action="annotate images")
+    annotator_id, previous = _own_answer(session, actor, image_id)
     if previous is None:
         raise NotFound(f"you have no answer on image {image_id} to withdraw")
     _delete_answer(session, image_id, annotator_id)
