@@ -78,6 +78,10 @@ def test_datasets_page_reviews_a_disputed_label_excludes_and_sends_it_back(
     assert (archived, current) == (4, 0)
     shown = texts(at)
     assert "Votes, round 2: none yet" in shown
+    # The history is read only when its expander is opened.
+    assert "Round 1 closed" not in shown
+    at.session_state[f"review-history-{disputed}"] = True
+    shown = texts(at.run())
     assert "Round 1 closed" in shown and "by lena: looks Tired" in shown
 
 

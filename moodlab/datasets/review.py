@@ -13,7 +13,8 @@ it decides is the next snapshot (docs/architecture.md, "Label review").
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +35,7 @@ from moodlab.core.models import (
 )
 from moodlab.datasets import out_of_fold
 from moodlab.datasets.exclusions import exclusions_of
+from moodlab.votes.arrays import VersionCache, votes_version
 from moodlab.votes.rounds import RoundRecord, find_image, rounds_of
 
 
@@ -90,12 +92,28 @@ def reviewable_models(*, session: Session, actor: Actor) -> list[TrainedModel]:
     return models
 
 
+# The review of a model's out-of-fold predictions (cleanlab's issues, each disputed
+# image's id), kept per model, out-of-fold file and images: the Datasets page reruns
+# with it on every click, and at 20,000 images it cost about a second a rerun. Votes,
+# rounds and exclusions are not kept here: ``with_states`` reads them for the images
+# shown (a page of them), so a new vote changes nothing kept.
+_REVIEWS = VersionCache(size=8)
+
+
 def label_review(
-    *, session: Session, actor: Actor, settings: Settings, model_id: int | None = None
+    *,
+    session: Session,
+    actor: Actor,
+    settings: Settings,
+    model_id: int | None = None,
+    states: bool = True,
 ) -> LabelReview | None:
     """The disputed labels of a model (by default the newest reviewable one), worst first.
 
-    None when no model has out-of-fold probabilities.
+    None when no model has out-of-fold probabilities. With ``states`` (the command
+    line), every disputed image comes with its current votes, round and exclusion;
+    without (the Datasets page), none does: ``with_states`` reads them for the images
+    shown. The review itself is computed once per model, out-of-fold file and images.
     """
     require_role(actor, Role.LEAD, action="review labels")
     if model_id is None:
@@ -103,6 +121,33 @@ def label_review(
         if not models:
             return None
         model_id = models[0].id
+    model_id_: int = model_id
+    entry = session.execute(
+        select(TrainedModel.id, TrainedModel.report["out_of_fold"]).where(
+            TrainedModel.id == model_id_
+        )
+    ).first()
+    if entry is None:
+        raise NotFound(f"no trained model with id {model_id_}")
+    key = (votes_version(session).images_key, model_id_, _file_key(entry[1], settings))
+    found = _REVIEWS.get(key, lambda: _review(session, settings, model_id_))
+    if states:
+        found = replace(found, disputed=_with_states(session, found.disputed))
+    return found
+
+
+def _file_key(entry: Any, settings: Settings) -> tuple[Any, ...]:
+    """What identifies the out-of-fold file a report names: its path, size and time."""
+    if not isinstance(entry, dict):
+        return (None,)  # rows in the report (models from before the file): never change
+    path = settings.data_dir / str(entry.get("file", ""))
+    if not path.is_file():
+        return (str(path), None)
+    stat = path.stat()
+    return (str(path), stat.st_size, stat.st_mtime_ns)
+
+
+def _review(session: Session, settings: Settings, model_id: int) -> LabelReview:
     model = session.get(TrainedModel, model_id)
     if model is None:
         raise NotFound(f"no trained model with id {model_id}")
@@ -117,7 +162,6 @@ def label_review(
             select(Image.sha256, Image.id).where(Image.sha256.in_([i["image"] for i in issues]))
         ).all()
     )
-    votes, rounds, excluded = _states(session, list(ids.values()))
     disputed = [
         Disputed(
             issue["image"],
@@ -126,10 +170,7 @@ def label_review(
             issue["p_label"],
             issue["p_suggested"],
             issue["probs"],
-            image_id=(i := ids.get(issue["image"])),
-            votes=votes.get(i, []),
-            round=rounds.get(i, 0) + 1,
-            excluded=excluded.get(i),
+            image_id=ids.get(issue["image"]),
         )
         for issue in issues
     ]
@@ -143,6 +184,27 @@ def label_review(
         disputed,
         checked["note"],
     )
+
+
+def with_states(*, session: Session, actor: Actor, disputed: Sequence[Disputed]) -> list[Disputed]:
+    """The given disputed images (a page of the review) with their current votes, round
+    of votes and exclusion in force: three queries over just these images."""
+    require_role(actor, Role.LEAD, action="review labels")
+    return _with_states(session, disputed)
+
+
+def _with_states(session: Session, disputed: Sequence[Disputed]) -> list[Disputed]:
+    ids = [d.image_id for d in disputed if d.image_id is not None]
+    votes, rounds, excluded = _states(session, ids) if ids else ({}, {}, {})
+    return [
+        replace(
+            d,
+            votes=votes.get(d.image_id, []),
+            round=rounds.get(d.image_id, 0) + 1,
+            excluded=excluded.get(d.image_id),
+        )
+        for d in disputed
+    ]
 
 
 def _states(session: Session, ids: list[int]) -> tuple[dict, dict, dict]:

@@ -9,6 +9,10 @@ input (moodlab.datasets.review, .exclusions, moodlab.votes.rounds); this draws t
 
 from __future__ import annotations
 
+import copy
+from collections import OrderedDict
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -48,8 +52,9 @@ def section(actor: Actor, settings: Settings) -> None:
         format_func=lambda i: f"model #{i} ({by_id[i].arch}, snapshot #{by_id[i].snapshot_id})",
     )
     with session.database().session() as db:
+        # Kept per model and images (moodlab.datasets.review): a rerun reviews nothing.
         found = label_review.label_review(
-            session=db, actor=actor, settings=settings, model_id=chosen
+            session=db, actor=actor, settings=settings, model_id=chosen, states=False
         )
     if found is None:
         return
@@ -63,7 +68,10 @@ def section(actor: Actor, settings: Settings) -> None:
         st.caption(plain(f"Not reviewed: {found.note}."))
     store = ContentStore(settings.data_dir)
     shown = pager(total=len(found.disputed), per_page=SHOWN, key=f"review-page-{chosen}")
-    for item in found.disputed[shown]:
+    # Votes, rounds and exclusions: read for the page shown only.
+    with session.database().session() as db:
+        page = label_review.with_states(session=db, actor=actor, disputed=found.disputed[shown])
+    for item in page:
         with st.container(border=True):
             _disputed(item, actor, store)
 
@@ -84,10 +92,7 @@ def _disputed(item: Disputed, actor: Actor, store: ContentStore) -> None:
         by, at = item.excluded.by or "the command line", item.excluded.at
         note = f"Excluded from new snapshots by {by}, {local(at)}"
         facts.caption(plain(f"{note}: {item.excluded.reason}"))
-    chart.altair_chart(
-        charts.mood_probabilities(item.probs, label=item.label, suggested=item.suggested),
-        width="stretch",
-    )
+    chart.vega_lite_chart(_probabilities_spec(item), width="stretch")
     if item.image_id is None:
         return
     image_id = item.image_id
@@ -117,8 +122,28 @@ def _disputed(item: Disputed, actor: Actor, store: ContentStore) -> None:
             lambda db: rounds.send_back(session=db, actor=actor, image=image_id, reason=reason),
             f"Image {image_id} is back in the annotators' queues; its votes are archived",
         )
-    with facts.expander("History"):
-        _history(actor, image_id)
+    # Read only when opened: twelve closed expanders were twelve queries a rerun.
+    history = facts.expander("History", key=f"review-history-{image_id}", on_change="rerun")
+    if history.open:
+        with history:
+            _history(actor, image_id)
+
+
+# The bar charts' Vega-Lite specs, by image, label and probabilities: Altair builds and
+# validates a spec in about 20 ms, and a page of the review draws twelve on every rerun.
+_SPECS: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
+_SPECS_KEPT = 256
+
+
+def _probabilities_spec(item: Disputed) -> dict[str, Any]:
+    key = (item.sha256, item.label, item.suggested, tuple(item.probs.items()))
+    spec = _SPECS.get(key)
+    if spec is None:
+        chart = charts.mood_probabilities(item.probs, label=item.label, suggested=item.suggested)
+        spec = _SPECS[key] = chart.to_dict()
+        while len(_SPECS) > _SPECS_KEPT:
+            _SPECS.popitem(last=False)
+    return copy.deepcopy(spec)  # Streamlit may rewrite the spec it is given
 
 
 def _history(actor: Actor, image_id: int) -> None:

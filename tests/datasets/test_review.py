@@ -305,3 +305,57 @@ def test_a_votes_csv_may_vote_on_a_sent_back_image_but_not_on_a_frozen_one(
     assert report.imported == 1
     assert [r["line"] for r in report.rejected] == [3]
     assert "is frozen into a dataset snapshot" in report.rejected[0]["reason"]
+
+
+def test_the_review_is_computed_once_and_states_are_read_for_the_page_shown(
+    lab, lead, database, settings, monkeypatch
+):
+    """Issue 29: the Datasets page reran the whole review (cleanlab, an IN list of every
+    disputed image, their votes, rounds and exclusions) on every click."""
+    from sqlalchemy import event
+
+    happy = train(lab, "Happy", 3)
+    with database.session() as session:
+        shas = [session.get(Image, i).sha256 for i in happy]
+    rows = [
+        (shas[0], 0, confident(6)),
+        (shas[1], 0, confident(0)),
+        (shas[2], 0, confident(0)),
+        ("0" * 64, 6, confident(6)),
+    ]
+    model_id = _model_with_out_of_fold(database, rows)
+    computed = []
+    real = label_review._review
+    monkeypatch.setattr(label_review, "_review", lambda *a: computed.append(a[2]) or real(*a))
+    statements: list[str] = []
+    engine = database.engine
+
+    def seen(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        for _ in range(2):
+            with database.session() as session:
+                found = label_review.label_review(
+                    session=session, actor=lead, settings=settings, states=False
+                )
+        assert computed == [model_id]  # the second rerun reviewed nothing
+        [item] = found.disputed
+        assert (item.image_id, item.votes, item.excluded) == (happy[0], [], None)
+        assert sum("sha256 IN" in s for s in statements) == 1  # the first run's
+        statements.clear()
+        with database.session() as session:
+            [shown] = label_review.with_states(session=session, actor=lead, disputed=[item])
+        # Only the page's images are read: no query names every image's hash.
+        assert not any("sha256 IN" in s for s in statements)
+        assert shown.votes == [("a1", "Happy"), ("a2", "Happy"), ("a3", "Happy"), ("a4", "Tired")]
+        # A new vote (or an exclusion) does not review again; the states show it.
+        with database.session() as session:
+            exclusions.exclude(session=session, actor=lead, image=happy[0], reason="check")
+            found = label_review.label_review(session=session, actor=lead, settings=settings)
+        assert computed == [model_id]
+        assert found.disputed[0].excluded.reason == "check"
+        assert found.disputed[0].votes == shown.votes
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
