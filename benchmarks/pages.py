@@ -40,6 +40,7 @@ import gc
 import io
 import logging
 import os
+import secrets
 import statistics
 import sys
 import tempfile
@@ -108,7 +109,7 @@ def set_up(folder: Path, images: int):
             actor=Actor.command_line(),
             name="lena",
             role=Role.LEAD,
-            password="x" * 12,
+            password=secrets.token_urlsafe(),
         )
         lead = Actor.of(user)
         shas = session.scalars(select(Image.sha256)).all()
@@ -271,7 +272,7 @@ def count_media() -> None:
 
 
 def clear_caches() -> None:
-    from moodlab.datasets import out_of_fold, snapshots, ties
+    from moodlab.datasets import out_of_fold, review, snapshots, ties
     from moodlab.votes import agreement, arrays
 
     arrays.forget_votes()
@@ -281,6 +282,7 @@ def clear_caches() -> None:
     ties._DISPUTED.clear()
     snapshots._HASHES.clear()
     out_of_fold._REVIEWS.clear()
+    review._REVIEWS.clear()
 
 
 def one_vote(settings, database, annotators, round_: int) -> None:
