@@ -273,9 +273,10 @@ def count_media() -> None:
 
 def clear_caches() -> None:
     from moodlab.datasets import out_of_fold, review, snapshots, ties
-    from moodlab.votes import agreement, arrays
+    from moodlab.votes import agreement, arrays, guidelines
 
     arrays.forget_votes()
+    guidelines.forget_answers()
     agreement._REPORTS.clear()
     snapshots._DECISIONS.clear()
     snapshots._PLANS.clear()

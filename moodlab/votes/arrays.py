@@ -112,11 +112,13 @@ def _merge_newer(
     changed = [
         r[0]
         for r in session.execute(
-            select(_packed()).where(
+            select(_packed())
+            .where(
                 ImageVote.annotator_id.in_(select(User.id)),
                 ImageVote.updated_at >= old.last_vote_change,
                 ImageVote.id <= old.max_vote_id,
             )
+            .limit(_MERGE_MOST + 1)  # more are not merged: no need to read them
         ).all()
     ]
     if len(added) + len(changed) > _MERGE_MOST:

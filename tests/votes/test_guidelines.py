@@ -188,3 +188,56 @@ def test_each_version_shows_how_often_its_votes_agree_with_the_others_majority(d
     assert (uses[1].judged, uses[1].agreeing) == (3, 2)
     assert (uses[2].judged, uses[2].agreeing) == (3, 3)
     assert uses[2].agreement == 1.0 and uses[1].as_dict()["agreement_with_majority"] == 2 / 3
+
+
+def test_after_a_vote_the_versions_counts_follow_without_reading_every_vote(
+    database, lead, monkeypatch
+):
+    """Issue 29: every new vote read all the votes again (2.6 s at 100,000 images)."""
+    from sqlalchemy import delete
+
+    from tests.conftest import add_user
+
+    people = [add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(1, 5)]
+    ids = add_images(database, 3)
+    full_reads = []
+    real = guidelines.fetch_rows
+    monkeypatch.setattr(guidelines, "fetch_rows", lambda *a: full_reads.append(1) or real(*a))
+
+    def counted() -> dict:
+        with database.session() as session:
+            kept = {u.version: u for u in guidelines.versions_in_use(session)}
+            by_version = guidelines.agreement_by_version(session)
+        guidelines.forget_answers()
+        with database.session() as session:
+            fresh = {u.version: u for u in guidelines.versions_in_use(session)}
+            assert guidelines.agreement_by_version(session) == by_version
+        assert kept == fresh
+        with database.session() as session:  # keep the fresh copy for the next change
+            guidelines.versions_in_use(session)
+        return {v: (u.votes, u.skips, u.judged, u.agreeing) for v, u in kept.items()}
+
+    guidelines.forget_answers()
+    vote(database, people[0], ids[0], "Happy")
+    vote(database, people[1], ids[0], "Happy")
+    assert counted() == {1: (2, 0, 2, 2)}
+    reads = len(full_reads)
+    vote(database, people[2], ids[0], "Tired")  # added
+    with database.session() as session:
+        guidelines.versions_in_use(session)
+    assert len(full_reads) == reads  # merged, not read again
+    assert counted() == {1: (3, 0, 1, 0)}  # only the odd one out is judged
+    with database.session() as session:
+        base = guidelines.current(session)
+        guidelines.publish(session=session, actor=lead, **edited(base, Tired="Sleepy, not sad."))
+    vote(database, people[2], ids[0], "Happy")  # changed, under version 2 now
+    vote(database, people[3], ids[1], "skip")
+    reads = len(full_reads)
+    with database.session() as session:
+        assert guidelines.agreement_by_version(session) == {1: (2, 2), 2: (1, 1)}
+    assert len(full_reads) == reads
+    assert counted() == {2: (1, 1, 1, 1), 1: (2, 0, 2, 2)}
+    with database.session() as session:  # removed: read again
+        session.execute(delete(ImageVote).where(ImageVote.annotator_id == people[0].id))
+    assert counted() == {2: (1, 1, 1, 1), 1: (1, 0, 1, 1)}
+    guidelines.forget_answers()
