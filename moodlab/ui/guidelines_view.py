@@ -54,10 +54,17 @@ def version_line(guidelines: Guidelines) -> str:
 
 def versions_rows(uses: list[VersionUse]) -> list[dict[str, object]]:
     """Each version with its votes, as the Guidelines and Agreement pages list them."""
+    # One type a column: with the unversioned row ("none") every version is text, or
+    # Arrow refuses the column and Streamlit logs a traceback on every rerun.
+    unversioned = any(not use.version for use in uses)
     return [
         {
             # The counts first: on a phone they show before the table scrolls sideways.
-            "version": use.version or "none",
+            "version": "none"
+            if not use.version
+            else str(use.version)
+            if unversioned
+            else use.version,
             "votes": use.votes,
             "skips": use.skips,
             "agree with the others' majority": None
