@@ -299,6 +299,15 @@ def test_agreement_page_renders_statistics(database, settings, lead):
             annotation.answer(session=session, actor=person, image_id=image, mood=mood)
     at = app(lead).switch_page("pages/agreement.py").run()
     assert not at.exception
+    # The Dawid-Skene estimate runs only once its section is opened (issue 29).
+    assert [m.label for m in at.metric] == [
+        "Fleiss' kappa",
+        "Krippendorff's alpha",
+        "Circular alpha",
+    ]
+    at.session_state["agreement-ds"] = True
+    at.run()
+    assert not at.exception
     assert [m.label for m in at.metric] == [
         "Fleiss' kappa",
         "Krippendorff's alpha",

@@ -24,7 +24,7 @@ from moodlab.core import moods
 from moodlab.core.auth import Actor, require_role
 from moodlab.core.config import Settings
 from moodlab.core.models import Image, Role, User
-from moodlab.votes import dawid_skene
+from moodlab.votes import dawid_skene as em
 from moodlab.votes.arrays import VersionCache, VoteArrays, load_votes, votes_version
 from moodlab.votes.quorum import (
     SKIPPED,
@@ -56,9 +56,14 @@ def circular_distance(
 _REPORTS = VersionCache(size=4)
 
 
-def agreement_report(*, session: Session, actor: Actor, settings: Settings) -> dict[str, Any]:
+def agreement_report(
+    *, session: Session, actor: Actor, settings: Settings, dawid_skene: bool = True
+) -> dict[str, Any]:
     """The statistics over every vote, cached on the votes' version (moodlab.votes.arrays).
 
+    Without ``dawid_skene`` the report has no ``dawid_skene`` entry: the Agreement page
+    asks for the estimate (``dawid_skene_estimate``) only while its section is open, as
+    its EM over every vote is most of a report's time after a new vote.
     The result is shared between callers (the Agreement page's reruns): do not mutate it.
     """
     require_role(actor, Role.LEAD, action="see the agreement statistics")
@@ -69,17 +74,47 @@ def agreement_report(*, session: Session, actor: Actor, settings: Settings) -> d
         settings.annotators_per_item,
         settings.train_quorum,
         settings.test_quorum,
+        dawid_skene,
     )
-    return _REPORTS.get(key, lambda: _report(session, names, settings))
+    return _REPORTS.get(key, lambda: _report(session, names, settings, dawid_skene))
 
 
-def _report(session: Session, names: dict[int, str], settings: Settings) -> dict[str, Any]:
+_ESTIMATES = VersionCache(size=4)
+
+
+def dawid_skene_estimate(*, session: Session, actor: Actor) -> dict[str, Any]:
+    """The Dawid-Skene estimate over every vote, as ``agreement_report``'s ``dawid_skene``
+    entry, cached on the votes' version. Shared between callers: do not mutate it."""
+    require_role(actor, Role.LEAD, action="see the agreement statistics")
+    names = dict(session.execute(select(User.id, User.name)).all())
+    key = (votes_version(session), tuple(sorted(names.items())))
+    return _ESTIMATES.get(key, lambda: _estimate(load_votes(session), names))
+
+
+def _estimate(votes: VoteArrays, names: dict[int, str]) -> dict[str, Any]:
+    answered = tally_indexes(votes.image_ids, votes.mood_idx)
+    return em.from_votes(
+        answered.items,
+        answered.item_of_answer,
+        votes.annotator_ids,
+        answered.mood_of_answer,
+        answered.counts,
+        names,
+        moods.names(),
+    )
+
+
+def _report(
+    session: Session, names: dict[int, str], settings: Settings, with_estimate: bool = True
+) -> dict[str, Any]:
     unanswered = (
         session.scalar(select(func.count()).select_from(Image).where(Image.response_count == 0))
         or 0
     )
     votes = load_votes(session)
-    return compute_arrays(votes, names, settings, unanswered_images=unanswered)
+    return compute_arrays(
+        votes, names, settings, unanswered_images=unanswered, dawid_skene=with_estimate
+    )
 
 
 def compute(
@@ -105,8 +140,10 @@ def compute_arrays(
     settings: Settings,
     *,
     unanswered_images: int = 0,
+    dawid_skene: bool = True,
 ) -> dict[str, Any]:
-    """The statistics from the votes as arrays (moodlab.votes.arrays.load_votes)."""
+    """The statistics from the votes as arrays (moodlab.votes.arrays.load_votes);
+    without ``dawid_skene``, no ``dawid_skene`` entry (``dawid_skene_estimate``)."""
     mood_names = moods.names()
     annotator_ids = votes.annotator_ids
     answered = tally_indexes(votes.image_ids, votes.mood_idx)
@@ -129,7 +166,7 @@ def compute_arrays(
         for m, name in enumerate(mood_names)
     }
     people, person_of_vote = np.unique(annotator_ids, return_inverse=True)
-    return {
+    report = {
         "fleiss_kappa": _fleiss(counts, settings.annotators_per_item),
         "krippendorff_alpha": _alpha(counts, nominal_distances()),
         "circular_alpha": _alpha(counts, circular_distances()),
@@ -138,10 +175,6 @@ def compute_arrays(
         "annotators": _annotators(item_of_vote, people, person_of_vote, mood_idx, counts, names),
         "annotator_matrix": _pairwise_kappa(item_of_vote, people, person_of_vote, mood_idx, names),
         "confusion": {"moods": mood_names, "counts": _confusion(counts).tolist()},
-        # Beside the tiers, never instead of them (docs/architecture.md, "Agreement statistics").
-        "dawid_skene": dawid_skene.from_votes(
-            items, item_of_vote, annotator_ids, mood_idx, counts, names, mood_names
-        ),
         "images_with_votes": int(len(items)),
         # Answers the early stop spared: images whose answers so far decide their tier
         # left the queues with these missing (docs/architecture.md, "Early stop").
@@ -150,6 +183,12 @@ def compute_arrays(
         "votes": int(voted.sum()),
         "skips": int((~voted).sum()),
     }
+    if dawid_skene:
+        # Beside the tiers, never instead of them (docs/architecture.md, "Agreement statistics").
+        report["dawid_skene"] = em.from_votes(
+            items, item_of_vote, annotator_ids, mood_idx, counts, names, mood_names
+        )
+    return report
 
 
 def _finite(value: float) -> float | None:

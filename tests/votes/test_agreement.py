@@ -233,3 +233,36 @@ def test_the_report_is_cached_until_a_vote_changes(database, settings, lead):
     third = report()
     assert third is not second and third["per_mood"]["Happy"] == second["per_mood"]["Happy"]
     assert third["confusion"] != second["confusion"]
+
+
+def test_the_page_report_skips_the_estimate_which_is_asked_for_on_its_own(
+    database, settings, lead, monkeypatch
+):
+    """Issue 29: the Agreement page ran Dawid-Skene's EM over every vote after each new
+    vote; it now asks for the estimate only while its section is open."""
+    from moodlab.core.models import Role
+    from moodlab.images.intake import Intake, Provenance
+    from moodlab.votes import agreement, annotation
+    from tests import media
+    from tests.conftest import add_user
+
+    intake = Intake(settings, database)
+    images = [intake.add_bytes(media.jpeg(700 + i), Provenance(source=f"t{i}")) for i in range(2)]
+    people = [add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(3)]
+    for person, mood in zip(people, ["Happy", "Happy", "Tired"], strict=True):
+        with database.session() as session:
+            annotation.answer(session=session, actor=person, image_id=images[0], mood=mood)
+    runs = []
+    real = agreement.em.from_votes
+    monkeypatch.setattr(agreement.em, "from_votes", lambda *a: runs.append(1) or real(*a))
+    with database.session() as session:
+        page = agreement.agreement_report(
+            session=session, actor=lead, settings=settings, dawid_skene=False
+        )
+    assert "dawid_skene" not in page and runs == []
+    with database.session() as session:
+        full = agreement.agreement_report(session=session, actor=lead, settings=settings)
+        estimate = agreement.dawid_skene_estimate(session=session, actor=lead)
+        assert agreement.dawid_skene_estimate(session=session, actor=lead) is estimate  # kept
+    assert estimate == full["dawid_skene"] and len(runs) == 2
+    assert {k: v for k, v in full.items() if k != "dawid_skene"} == page
