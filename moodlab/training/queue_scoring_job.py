@@ -25,7 +25,8 @@ def model_predictor(settings: Settings, entry: TrainedModel) -> Callable[[list[s
     params = TrainParams(snapshot_id=entry.snapshot_id or 0, image_size=entry.image_size)
 
     def predict(paths: list[str]) -> np.ndarray:
-        return _probabilities(model, paths, np.zeros(len(paths), dtype=np.int32), params)
+        labels = np.zeros(len(paths), dtype=np.int32)
+        return _probabilities(model, paths, labels, params, settings)
 
     return predict
 
