@@ -74,8 +74,9 @@ per_mood = pd.DataFrame(
         for t in n
     ]
 )
-st.altair_chart(
-    charts.mood_bars(per_mood.to_dict("records"), value="images", group="tier"), width="stretch"
+st.vega_lite_chart(
+    charts.spec(charts.mood_bars, per_mood.to_dict("records"), value="images", group="tier"),
+    width="stretch",
 )
 st.caption(
     f"Votes saved: {plural(report['votes_saved'], 'answer')} not asked for."
@@ -164,15 +165,21 @@ names = list(report["annotator_matrix"])
 if names:
     # Each annotator agrees with themself: the diagonal's 1s say nothing, so it stays blank.
     matrix = [[None if a == b else report["annotator_matrix"][a][b] for b in names] for a in names]
-    left.altair_chart(
-        charts.heatmap(
-            matrix, names, names, title="Cohen's kappa between annotators", value="kappa"
+    left.vega_lite_chart(
+        charts.spec(
+            charts.heatmap,
+            matrix,
+            names,
+            names,
+            title="Cohen's kappa between annotators",
+            value="kappa",
         ),
         width="stretch",
     )
 confusion = report["confusion"]
-right.altair_chart(
-    charts.heatmap(
+right.vega_lite_chart(
+    charts.spec(
+        charts.heatmap,
         confusion["counts"],
         confusion["moods"],
         confusion["moods"],

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -17,6 +22,32 @@ BAND = 22
 FOLD_HEIGHT = 280
 TIMELINE_HEIGHT = 400
 LEGEND_ROOM = 60  # a legend below the plot
+
+# Vega-Lite specs by the chart's builder and arguments: Altair builds and validates a
+# spec in 20-70 ms, and the lead's pages drew the same charts on every rerun (issue 29).
+_SPECS: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+_SPECS_KEPT = 256
+_SPECS_LOCK = threading.Lock()
+
+
+def spec(build: Callable[..., alt.TopLevelMixin], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """``build(*args, **kwargs).to_dict()``, kept by the builder and its arguments (JSON),
+    for ``st.vega_lite_chart``; each call gets its own copy (Streamlit moves its data)."""
+    key = (
+        f"{build.__module__}.{build.__qualname__}",
+        json.dumps([args, kwargs], sort_keys=True, default=str),
+    )
+    with _SPECS_LOCK:
+        found = _SPECS.get(key)
+        if found is not None:
+            _SPECS.move_to_end(key)
+    if found is None:
+        found = build(*args, **kwargs).to_dict()
+        with _SPECS_LOCK:
+            _SPECS[key] = found
+            while len(_SPECS) > _SPECS_KEPT:
+                _SPECS.popitem(last=False)
+    return copy.deepcopy(found)
 
 
 def heatmap(

@@ -9,10 +9,6 @@ input (moodlab.datasets.review, .exclusions, moodlab.votes.rounds); this draws t
 
 from __future__ import annotations
 
-import copy
-from collections import OrderedDict
-from typing import Any
-
 import pandas as pd
 import streamlit as st
 
@@ -92,7 +88,11 @@ def _disputed(item: Disputed, actor: Actor, store: ContentStore) -> None:
         by, at = item.excluded.by or "the command line", item.excluded.at
         note = f"Excluded from new snapshots by {by}, {local(at)}"
         facts.caption(plain(f"{note}: {item.excluded.reason}"))
-    chart.vega_lite_chart(_probabilities_spec(item), width="stretch")
+    # The spec is kept per image (charts.spec): twelve Altair charts cost 0.25 s a rerun.
+    probs = charts.spec(
+        charts.mood_probabilities, item.probs, label=item.label, suggested=item.suggested
+    )
+    chart.vega_lite_chart(probs, width="stretch")
     if item.image_id is None:
         return
     image_id = item.image_id
@@ -127,23 +127,6 @@ def _disputed(item: Disputed, actor: Actor, store: ContentStore) -> None:
     if history.open:
         with history:
             _history(actor, image_id)
-
-
-# The bar charts' Vega-Lite specs, by image, label and probabilities: Altair builds and
-# validates a spec in about 20 ms, and a page of the review draws twelve on every rerun.
-_SPECS: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
-_SPECS_KEPT = 256
-
-
-def _probabilities_spec(item: Disputed) -> dict[str, Any]:
-    key = (item.sha256, item.label, item.suggested, tuple(item.probs.items()))
-    spec = _SPECS.get(key)
-    if spec is None:
-        chart = charts.mood_probabilities(item.probs, label=item.label, suggested=item.suggested)
-        spec = _SPECS[key] = chart.to_dict()
-        while len(_SPECS) > _SPECS_KEPT:
-            _SPECS.popitem(last=False)
-    return copy.deepcopy(spec)  # Streamlit may rewrite the spec it is given
 
 
 def _history(actor: Actor, image_id: int) -> None:

@@ -68,3 +68,25 @@ def test_plural_and_labels():
     assert plural(3, "query") == "3 queries"
     assert plural(1_000, "vote") == "1,000 votes"
     assert label("no_consensus") == "no consensus"
+
+
+def test_a_charts_spec_is_built_once_and_each_caller_gets_a_copy(monkeypatch):
+    """Issue 29: the Agreement and Datasets pages built the same Altair charts (20-70 ms
+    each) on every rerun."""
+    from moodlab.ui import charts
+
+    built = []
+    real = charts.heatmap
+
+    def heatmap(*args, **kwargs):
+        built.append(args)
+        return real(*args, **kwargs)
+
+    matrix = [[None, 0.5], [0.5, None]]
+    first = charts.spec(heatmap, matrix, ["a", "b"], ["a", "b"], title="kappa", value="k")
+    first["datasets"] = {}  # Streamlit moves the data out of the spec it is given
+    second = charts.spec(heatmap, matrix, ["a", "b"], ["a", "b"], title="kappa", value="k")
+    assert len(built) == 1
+    assert second == real(matrix, ["a", "b"], ["a", "b"], title="kappa", value="k").to_dict()
+    charts.spec(heatmap, matrix, ["a", "b"], ["a", "b"], title="kappa", value="other")
+    assert len(built) == 2  # other arguments, another spec
