@@ -69,16 +69,17 @@ def run(
     if input is not None:
         options["stdin"] = subprocess.PIPE
     process = subprocess.Popen(list(command), **options)
-    waited, pending = 0.0, input
+    if input is not None:
+        _feed(process, input)
+    waited = 0.0
     while True:
         try:
-            out, err = process.communicate(pending, timeout=POLL_S)
+            out, err = process.communicate(timeout=POLL_S)
             done = subprocess.CompletedProcess(process.args, process.returncode, out, err)
             if check:
                 done.check_returncode()
             return done
         except subprocess.TimeoutExpired:
-            pending = None  # sent already; a second communicate may not send it again
             waited += POLL_S
             why = None
             if cancel is not None and cancel.is_set():
@@ -89,6 +90,32 @@ def run(
                 process.kill()
                 process.communicate()
                 raise ChildStopped(f"{_name(command)} was killed: {why}") from None
+
+
+def _feed(process: subprocess.Popen[Any], data: Any) -> None:
+    """Write ``data`` to the child's stdin from a thread of its own, then close it.
+
+    ``communicate(input, timeout=...)`` cannot be retried after a timeout: the retry may
+    not pass the input again, and without it CPython stops writing what is left, so a
+    child reading more than a pipe's buffer (ffmpeg encoding a track) waited for ever.
+    The parent keeps reading stdout and stderr with ``communicate`` meanwhile.
+    """
+    stdin, process.stdin = process.stdin, None
+
+    def write() -> None:
+        try:
+            if stdin is not None:
+                stdin.write(data)
+        except OSError:  # the child ended or was killed before it read everything
+            pass
+        finally:
+            try:
+                if stdin is not None:
+                    stdin.close()
+            except OSError:
+                pass
+
+    threading.Thread(target=write, name="child-stdin", daemon=True).start()
 
 
 def stopper(timeout: float | None = None) -> Callable[[], None]:

@@ -209,6 +209,19 @@ def test_a_job_past_its_time_limit_fails_naming_it_and_frees_its_worker(database
     assert job(database, after).status == JobStatus.SUCCEEDED and took < 30
 
 
+def test_a_child_that_reads_more_than_a_pipe_holds_gets_all_its_input():
+    # ffmpeg encoding a track reads megabytes from stdin while the parent polls for a
+    # cancel: the input must keep flowing across the polls, not stop at the first.
+    from moodlab.core import processes
+
+    data = bytes(range(256)) * 8192  # 2 MiB, many times a pipe's buffer
+    slow_reader = "import sys, time; time.sleep(0.5); print(len(sys.stdin.buffer.read()))"
+    done = processes.run(
+        [sys.executable, "-c", slow_reader], input=data, capture_output=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout.strip() == str(len(data)).encode()
+
+
 def test_a_cancelled_jobs_ffmpeg_is_killed_at_once(database, settings, lead, tmp_path):
     from moodlab.core import processes
 
