@@ -31,7 +31,8 @@ if actor is None:
         first_run = auth.count_users(session=db) == 0
 
 pages = access.visitor_pages(actor, first_run=first_run)
-page = st.navigation(pages, position="sidebar" if actor else "hidden")
+# Every page in the list, none behind "View N more": a lead has fourteen.
+page = st.navigation(pages, position="sidebar" if actor else "hidden", expanded=True)
 # The browser tab names the page ("Annotate · moodlab"): a lab keeps several open.
 st.set_page_config(page_title=f"{page.title} · moodlab")
 session.send_cookie_requests()

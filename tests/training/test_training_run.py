@@ -249,6 +249,8 @@ def test_training_page_starts_a_run_and_shows_the_report(database, settings, lea
             False,
             True,
         ]
+    # The form starts from settings fitted to the snapshot; the paper's are one choice away.
+    next(r for r in at.radio if r.label == "Start from").set_value("paper").run()
     # 72 images, 10 folds: about 65 per fold, one batch of 64 and one of 1, 60 epochs.
     assert any("About 120 optimizer updates per fold" in c.value for c in at.caption)
     assert any("optimizer updates per fold: the deep CNN needed" in w.value for w in at.warning)

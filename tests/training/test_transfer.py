@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+from moodlab.core import predictions
 from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Job, TrainedModel
 from moodlab.core.storage import ContentStore
@@ -68,7 +69,8 @@ def test_transfer_trains_a_head_on_kept_features_with_nothing_placed_by_hand(
     assert model.report["backbone"]["weights_sha256"].startswith("579344248a93")
     # The label review and calibration read the out-of-fold probabilities, as for any run.
     train = [m for m in members if m.split == "train"]
-    assert {row["image"] for row in model.report["out_of_fold"]} == {m.sha256 for m in train}
+    out_of_fold = predictions.load(settings.data_dir, model.report["out_of_fold"]["file"])
+    assert set(out_of_fold.images) == {m.sha256 for m in train}
     # Every image of the snapshot, train and test, has its features kept.
     store = ContentStore(settings.data_dir)
     assert not features.missing(store, [m.sha256 for m in members])
