@@ -42,12 +42,14 @@ MODEL_COLUMNS = {
     "created": st.column_config.TextColumn("created", width=135),
 }
 COMPARE_COLUMNS = {
-    "model": st.column_config.TextColumn("model", width=150),
+    "model": st.column_config.TextColumn("model", width=80),
+    "architecture": st.column_config.TextColumn("architecture", width=110),
     "folds": st.column_config.NumberColumn("folds", width=50),
-    "epochs": st.column_config.NumberColumn("epochs", width=60),
-    "precision": st.column_config.TextColumn("precision", width=75),
+    "seed": st.column_config.NumberColumn("seed", width=45),
+    "epochs": st.column_config.NumberColumn("epochs", width=55),
+    "precision": None,  # in the Models table above: the row fits 1280 px without it
     "snapshot": st.column_config.NumberColumn("set", help="snapshot", width=40),
-    "parameters": st.column_config.NumberColumn("params", help="trainable parameters", width=70),
+    "parameters": st.column_config.NumberColumn("params", help="trainable parameters", width=60),
     "image size": st.column_config.NumberColumn("px", help="image size", width=40),
     "cv mean": st.column_config.NumberColumn("cv mean", format=_SCORE, width=65),
     "cv std": st.column_config.NumberColumn("cv std", format=_SCORE, width=60),

@@ -84,8 +84,9 @@ CSS = """
   display: block; font-size: 0.72rem; opacity: 0.7; white-space: normal; line-height: 1.2;
   margin-top: 0.15rem;
 }
-/* On a phone the keys stay one line each (the image and all actions fit): "?" shows them. */
-@media (max-width: 639px) { .ml-annotator .ml-def { display: none; } }
+/* On a phone, and on a screen under 900 px tall (a laptop's 800), the keys stay one line
+   each so the image and all actions fit: their tooltip and "?" show the definitions. */
+@media (max-width: 639px), (max-height: 899px) { .ml-annotator .ml-def { display: none; } }
 .ml-guide {
   margin-bottom: 0.75rem; padding: 0.5rem 0.75rem; font-size: 0.9rem; line-height: 1.35;
   border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem;

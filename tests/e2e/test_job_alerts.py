@@ -7,7 +7,7 @@ from moodlab.core.db import Database
 from moodlab.core.models import Role
 from moodlab.jobs.actions import start_check
 from tests.conftest import PASSWORD, add_user
-from tests.e2e.conftest import ARTIFACTS, log_in
+from tests.e2e.conftest import ARTIFACTS, log_in, pass_the_guidelines
 
 pytestmark = pytest.mark.e2e
 
@@ -24,6 +24,7 @@ def test_a_toast_on_another_page_when_my_job_ends_and_times_in_my_zone(server, b
         log_in(page, server, "lena", PASSWORD)
         page.get_by_text("What to do next").wait_for()
         page.get_by_role("link", name="Annotate").click()
+        pass_the_guidelines(page)
         page.get_by_text("Nothing is waiting for your vote").wait_for()
         # Her job, started elsewhere (the command line, another tab) while she annotates.
         with database.session() as session:

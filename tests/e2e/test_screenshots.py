@@ -88,7 +88,7 @@ def build_lab(tmp_path) -> None:
     from moodlab.images.intake import Intake, Provenance
     from moodlab.jobs.actions import start_check
     from moodlab.music.votes import vote_track
-    from moodlab.votes import annotation
+    from moodlab.votes import annotation, guidelines
     from tests.video_media import SHOTS, add_track, clip
 
     settings = Settings.from_env()
@@ -113,6 +113,9 @@ def build_lab(tmp_path) -> None:
                 annotation.answer(session=session, actor=person, image_id=image, mood=mood)
     with database.session() as session:
         annotation.answer(session=session, actor=people[0], image_id=images[9], mood="Happy")
+        # Everyone has read the guidelines: Annotate shows its widget, not them first.
+        for reader in (lead, *people):
+            guidelines.mark_read(session=session, actor=reader)
     tracks = [add_track(database, settings, mood, "candidate") for mood in ("Happy", "Tired")]
     for person in people[:3]:
         with database.session() as session:

@@ -149,16 +149,20 @@ def test_the_whole_loop_in_the_browser(lab, site, server, browser_page, tmp_path
         log_in(page, server, name, PASSWORD)
         go(page, "Annotate")
         page.wait_for_function("() => window.__moodlabShown")
-        for n in range(pictures):
+        # Early stop: three agreeing answers decide a picture's train tier, so the
+        # last annotator is not asked for the pictures the first three agreed on.
+        asked = [k for k in range(pictures) if a < 3 or len(set(planned_votes(k)[:3])) > 1]
+        for n in range(len(asked)):
             shown = page.evaluate("() => window.__moodlabShown.id")
             mood = planned_votes(picture_of[shown])[a]
             page.keyboard.press(moods.get(mood).key)
-            if n < pictures - 1:  # after the last one there is nothing new to show
+            if n < len(asked) - 1:  # after the last one there is nothing new to show
                 page.wait_for_function(SHOWN_ANOTHER, arg=shown)
         with database.session() as session:
             user_id = session.scalar(select(User.id).where(User.name == name))
         votes = select(func.count(ImageVote.id)).where(ImageVote.annotator_id == user_id)
-        wait_until(lambda v=votes: count(database, v) == pictures)
+        given = len(asked)
+        wait_until(lambda v=votes, n=given: count(database, v) == n)
         if a == 0:
             screenshot(page, "whole-loop-05-annotate-done")
             # Music voting: the first track's mood, by key.
