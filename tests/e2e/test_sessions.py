@@ -22,7 +22,13 @@ def users(server):
 
 
 def session_cookie(page):
-    return next(c for c in page.context.cookies() if c["name"] == "moodlab_session")
+    """The session cookie, once the login's cookie request has set it (within 15 s)."""
+    for _ in range(150):
+        found = [c for c in page.context.cookies() if c["name"] == "moodlab_session"]
+        if found:
+            return found[0]
+        page.wait_for_timeout(100)
+    raise AssertionError("the login set no session cookie within 15 s")
 
 
 def test_a_login_survives_a_reload_and_logout_ends_it(server, users, browser_page):

@@ -39,7 +39,7 @@ def no_allowances():
 def test_a_run_without_an_upload_field_takes_the_allowance_back(tmp_path):
     script = tmp_path / "app_like.py"
     script.write_text(SCRIPT)
-    at = AppTest.from_file(str(script)).run()
+    at = AppTest.from_file(str(script), default_timeout=30).run()  # slow under load
     assert uploads._allowances == {}, "a page without an upload field allows nothing"
     at.session_state["page"] = "upload"
     at.run()
