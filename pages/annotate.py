@@ -18,8 +18,10 @@ settings = session.settings()
 store = ContentStore(settings.data_dir)
 # Images the server offers the browser on every rerun: enough that a fast annotator
 # (a key every 30 ms) does not run out before the rerun their answers cause comes back.
-# Each image's data goes to the browser once (SENT), so a long queue costs little.
-AHEAD = 40
+# Each image's data goes to the browser once (SENT), so a long queue costs little. An
+# answer now also records its guidelines version and its step, so a loaded server can
+# fall 40 answers behind a brisk annotator: 60 keeps the widget fed.
+AHEAD = 60
 SENT = "annotate_sent"  # ids whose display copy this tab's browser has been sent
 OUTBOX = "annotate_outbox"  # what this tab's browser sent and what was applied
 ZOOM = "annotate_zoom"  # the image whose full resolution the browser asked for
