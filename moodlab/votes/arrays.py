@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, TypeVar
 
@@ -98,31 +98,43 @@ def load_votes(session: Session) -> VoteArrays:
     return _checked(session, image_ids, annotator_ids, (values & ((1 << _MOOD_BITS) - 1)) - 2)
 
 
+def votes_since(
+    session: Session, old: VotesVersion, new: VotesVersion, columns: Sequence[Any]
+) -> tuple[list[Any], list[Any]] | None:
+    """The votes added between ``old`` and ``new`` and the older ones changed since ``old``,
+    as rows of ``columns``, for a table kept at ``old`` to merge; None when it must be
+    read again (a vote removed, or more than _MERGE_MOST to merge)."""
+    if old.max_vote_id is None or old.last_vote_change is None or new.max_vote_id is None:
+        return None
+    added = session.execute(
+        select(*columns)
+        .where(ImageVote.id > old.max_vote_id, ImageVote.id <= new.max_vote_id)
+        .order_by(ImageVote.id)
+    ).all()
+    if new.votes != old.votes + len(added):
+        return None  # a vote was removed (an undo, a round sent back): read them all
+    changed = session.execute(
+        select(*columns)
+        .where(
+            ImageVote.annotator_id.in_(select(User.id)),
+            ImageVote.updated_at >= old.last_vote_change,
+            ImageVote.id <= old.max_vote_id,
+        )
+        .limit(_MERGE_MOST + 1)  # more are not merged: no need to read them
+    ).all()
+    if len(added) + len(changed) > _MERGE_MOST:
+        return None  # a bulk import: one full read is quicker than merging
+    return list(added), list(changed)
+
+
 def _merge_newer(
     session: Session, old: VotesVersion, values: np.ndarray, new: VotesVersion
 ) -> np.ndarray | None:
     """``values`` (read at ``old``) brought up to ``new``; None when it must be read again."""
-    if old.max_vote_id is None or old.last_vote_change is None or new.max_vote_id is None:
+    since = votes_since(session, old, new, [_packed()])
+    if since is None:
         return None
-    added = [
-        r[0] for r in session.execute(select(_packed()).where(ImageVote.id > old.max_vote_id)).all()
-    ]
-    if new.votes != old.votes + len(added):
-        return None  # a vote was removed (an undo): read them all
-    changed = [
-        r[0]
-        for r in session.execute(
-            select(_packed())
-            .where(
-                ImageVote.annotator_id.in_(select(User.id)),
-                ImageVote.updated_at >= old.last_vote_change,
-                ImageVote.id <= old.max_vote_id,
-            )
-            .limit(_MERGE_MOST + 1)  # more are not merged: no need to read them
-        ).all()
-    ]
-    if len(added) + len(changed) > _MERGE_MOST:
-        return None  # a bulk import: one full read is quicker than merging
+    added, changed = ([r[0] for r in rows] for rows in since)
     merged = values.copy()
     keys = merged >> _MOOD_BITS
     for value in changed:

@@ -34,6 +34,7 @@ from moodlab.votes.arrays import (
     VotesVersion,
     fetch_rows,
     mood_index_column,
+    votes_since,
     votes_version,
 )
 
@@ -287,7 +288,6 @@ Tally = dict[int | None, tuple[int, int, int, int]]
 _AGREEMENT = VersionCache(size=4)
 _ANSWERS: dict[str, tuple[VotesVersion, np.ndarray, Tally]] = {}
 _ANSWERS_LOCK = threading.Lock()
-_MERGE_MOST = 256  # more new or changed answers than this: read them all again
 _NO_VERSION = -1
 
 
@@ -345,27 +345,10 @@ def _merge_newer(
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """``table`` (read at ``old``) brought up to ``new``, with the image ids it changed;
     None when it must be read again (a vote removed, or many changed)."""
-    if old.max_vote_id is None or old.last_vote_change is None or new.max_vote_id is None:
+    since = votes_since(session, old, new, _answer_columns())
+    if since is None:
         return None
-    columns = _answer_columns()
-    added = session.execute(
-        select(*columns)
-        .where(ImageVote.id > old.max_vote_id, ImageVote.id <= new.max_vote_id)
-        .order_by(ImageVote.id)
-    ).all()
-    if new.votes != old.votes + len(added):
-        return None  # a vote was removed (an undo, a round sent back): read them all
-    changed = session.execute(
-        select(*columns)
-        .where(
-            ImageVote.annotator_id.in_(select(User.id)),
-            ImageVote.updated_at >= old.last_vote_change,
-            ImageVote.id <= old.max_vote_id,
-        )
-        .limit(_MERGE_MOST + 1)  # more are not merged: no need to read them
-    ).all()
-    if len(added) + len(changed) > _MERGE_MOST:
-        return None  # a bulk import: one full read is quicker than merging
+    added, changed = since
     merged = table.copy()
     ids = merged[:, 0]
     for row in changed:
