@@ -33,7 +33,12 @@ def apply_answers() -> None:
     It acts as the user the database knows now (re-read, not the previous run's actor):
     an expired session or a deactivated account stores nothing.
     """
-    sent = st.session_state["annotator"]["outbox"]
+    widget = st.session_state.get("annotator")
+    if widget is None:
+        # A send that arrives as the annotator leaves the page: the widget is gone, and
+        # its unacknowledged answers stay in the tab's outbox until Annotate shows again.
+        return
+    sent = widget["outbox"]
     outbox = st.session_state.setdefault(OUTBOX, annotation.Outbox())
     current = session.current_actor()
     if current is None:
@@ -50,7 +55,10 @@ def apply_answers() -> None:
 
 def resend_missing() -> None:
     """Component callback: the browser lacks these images (an update it lost): send again."""
-    missing = st.session_state["annotator"]["missing"]
+    widget = st.session_state.get("annotator")
+    if widget is None:  # gone with the page: the next Annotate asks again
+        return
+    missing = widget["missing"]
     sent: set[int] = st.session_state.setdefault(SENT, set())
     if isinstance(missing, list):
         sent.difference_update(i for i in missing if isinstance(i, int))

@@ -113,13 +113,18 @@ def env(module_env, monkeypatch) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def module_server(module_env, tmp_path_factory) -> Iterator[str]:
-    """`moodlab serve` (migrate, worker, app) on a free port for the module; its base URL."""
+def module_server(request, module_env, tmp_path_factory) -> Iterator[str]:
+    """`moodlab serve` (migrate, worker, app) on a free port for the module; its base URL.
+
+    A module's ``SERVE_ARGS`` (a list) is added to the command, such as the queues its
+    worker serves."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("serve") / "serve.log"
     log = open(log_path, "w")  # noqa: SIM115  (closed below)
+    command = [sys.executable, "-m", "moodlab", "serve", "--port", str(port)]
+    command += ["--address", "127.0.0.1", *getattr(request.module, "SERVE_ARGS", [])]
     process = subprocess.Popen(
-        [sys.executable, "-m", "moodlab", "serve", "--port", str(port), "--address", "127.0.0.1"],
+        command,
         cwd=ROOT,
         # No default music library unless a module asks for it (SERVER_ENV): generating
         # it would compete for the CPU with the browser the other tests time.

@@ -62,6 +62,9 @@ def site():
 
 # Read by the module's server too (tests/e2e/conftest.py): a quick crawl, and a small
 # default music library.
+# One machine does it all: with PostgreSQL `moodlab serve`'s worker serves only `io`
+# unless told (GPU boxes serve `training`, docs/postgresql.md).
+SERVE_ARGS = ["--queues", "io,training"]
 SERVER_ENV = {"MOODLAB_CRAWL_DELAY_SECONDS": "0.02", "MOODLAB_MUSIC_TRACKS_PER_MOOD": "1"}
 
 
@@ -180,8 +183,7 @@ def test_the_whole_loop_in_the_browser(lab, site, server, browser_page, tmp_path
                 timeout=30_000,
             )
             page.keyboard.press("1")
-            page.wait_for_timeout(1500)
-            assert count(database, select(func.count(TrackVote.id))) == 1
+            wait_until(lambda: count(database, select(func.count(TrackVote.id))) == 1)
         log_out(page)
 
     # The lead reads the agreement, breaks the tie and freezes a snapshot.
