@@ -37,6 +37,6 @@ def test_streamlit_shows_the_characters_in_captions_and_errors():
         st.caption(plain("![b](http://127.0.0.1:9/beacon)"))
         st.error(plain("[link](http://x.example/y)"))
 
-    at = AppTest.from_function(script).run()
+    at = AppTest.from_function(script, default_timeout=30).run()  # slow under load
     assert at.caption[0].value == plain("![b](http://127.0.0.1:9/beacon)")
     assert not at.exception
