@@ -343,6 +343,7 @@ def measure(page: str, settings, database, annotators, lead, rounds: int, reruns
         gc.collect()
         row["growth"] = (rss_bytes() - before) / reruns
         row["reruns_median"] = statistics.median(times)
+        row["reruns_cpu"] = statistics.median(CPU["memory"])
         row["media"] = MEDIA[0] / reruns
     return row
 
@@ -390,7 +391,8 @@ def main() -> None:
                 print(f"    CPU seconds of this process: {cpu}", flush=True)
                 if "growth" in row:
                     print(
-                        f"    {args.reruns} more reruns: median {row['reruns_median']:.2f} s,"
+                        f"    {args.reruns} more reruns: median {row['reruns_median']:.2f} s"
+                        f" (CPU {row['reruns_cpu']:.2f} s),"
                         f" memory {row['growth'] / 1024:+.1f} KB a rerun,"
                         f" {row['media'] / 1e6:.1f} MB a rerun into Streamlit's media store",
                         flush=True,

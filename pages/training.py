@@ -266,10 +266,13 @@ if picked:
             "These models were not cross-validated on the same folds (snapshot, folds and"
             " seed differ): their CV means are not side by side."
         )
+    # Every chart's Vega-Lite spec is kept by its data (charts.spec): Altair built and
+    # validated the page's nine charts again on every rerun, most of its time (issue 29).
     metrics_col, moods_col = st.columns(2)
     if rows := compare.metric_rows(chosen_models):
-        metrics_col.altair_chart(
-            charts.grouped_bars(
+        metrics_col.vega_lite_chart(
+            charts.spec(
+                charts.grouped_bars,
                 rows,
                 x="metric",
                 group="model",
@@ -280,8 +283,9 @@ if picked:
             width="stretch",
         )
     if rows := compare.recall_rows(chosen_models):
-        moods_col.altair_chart(
-            charts.grouped_bars(
+        moods_col.vega_lite_chart(
+            charts.spec(
+                charts.grouped_bars,
                 rows,
                 x="mood",
                 group="model",
@@ -293,7 +297,7 @@ if picked:
         )
     if rows := compare.fold_rows(chosen_models):
         st.caption("Validation accuracy per fold")
-        st.altair_chart(charts.fold_accuracy(rows, group="model"), width="stretch")
+        st.vega_lite_chart(charts.spec(charts.fold_accuracy, rows, group="model"), width="stretch")
 
 st.subheader("Report")
 chosen = st.selectbox("Report of model", list(by_id), format_func=lambda i: compare.label(by_id[i]))
@@ -321,8 +325,10 @@ if folds:
     rows = [{"fold": f["fold"], "accuracy": f"{f['accuracy']:.3f}"} for f in folds]
     rows.append({"fold": "mean ± std", "accuracy": f"{model.cv_mean:.3f} ± {model.cv_std:.3f}"})
     st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
-    st.altair_chart(
-        charts.fold_accuracy([{"fold": f["fold"], "accuracy": f["accuracy"]} for f in folds]),
+    st.vega_lite_chart(
+        charts.spec(
+            charts.fold_accuracy, [{"fold": f["fold"], "accuracy": f["accuracy"]} for f in folds]
+        ),
         width="stretch",
     )
 checked = out_of_fold.review(model.report, settings.data_dir)
@@ -345,7 +351,7 @@ if checked:
         "Reliability: accuracy against confidence per bin (a calibrated model is on the"
         " diagonal; a larger point holds more images)"
     )
-    st.altair_chart(charts.reliability(checked["reliability"]), width="content")
+    st.vega_lite_chart(charts.spec(charts.reliability, checked["reliability"]), width="content")
     if checked["note"]:
         st.caption(plain(f"Label review: {checked['note']}."))
     if checked["issues"]:
@@ -370,17 +376,26 @@ if test:
     rows_norm = [[c / max(1, sum(row)) for c in row] for row in counts]
     left, right = st.columns(2)
     title = "Confusion (counts): true x predicted"
-    left.altair_chart(
-        charts.heatmap(counts, names, names, title=title, value="images"), width="stretch"
+    left.vega_lite_chart(
+        charts.spec(charts.heatmap, counts, names, names, title=title, value="images"),
+        width="stretch",
     )
-    right.altair_chart(
-        charts.heatmap(rows_norm, names, names, title="Confusion (row-normalised)", value="share"),
+    right.vega_lite_chart(
+        charts.spec(
+            charts.heatmap,
+            rows_norm,
+            names,
+            names,
+            title="Confusion (row-normalised)",
+            value="share",
+        ),
         width="stretch",
     )
 history = model.report.get("final_history", [])
 if history:
     st.markdown("**Training curve** (final model)")
-    loss_chart, accuracy_chart = charts.training_curves(history)
     loss_col, accuracy_col = st.columns(2)
-    loss_col.altair_chart(loss_chart, width="stretch")
-    accuracy_col.altair_chart(accuracy_chart, width="stretch")
+    loss_col.vega_lite_chart(charts.spec(charts.training_curve, history, "loss"), width="stretch")
+    accuracy_col.vega_lite_chart(
+        charts.spec(charts.training_curve, history, "accuracy"), width="stretch"
+    )

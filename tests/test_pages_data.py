@@ -54,3 +54,51 @@ def test_datasets_page_warns_of_a_low_cap_and_offers_the_uncapped_set(database, 
     next(b for b in at.button if b.label == "Freeze snapshot").click().run()
     with database.session() as session:
         assert session.scalar(select(func.count()).select_from(Snapshot)) == 1
+
+
+def test_datasets_page_rerun_builds_no_chart_and_a_new_vote_shows(
+    database, settings, lead, monkeypatch
+):
+    """Issue 29: the preview's bars are kept by their counts, never past a vote that
+    changes them."""
+    import altair as alt
+
+    from tests.test_pages_training import chart_data
+
+    people = [add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(4)]
+    images = _images_with_files(database, settings, 4)
+
+    def everyone_says(image: int, mood: str) -> None:
+        for person in people:
+            with database.session() as session:
+                annotation.answer(session=session, actor=person, image_id=image, mood=mood)
+
+    for image, mood in zip(images, ["Happy", "Happy", "Tired"], strict=False):
+        everyone_says(image, mood)
+    at = app(lead).switch_page("pages/datasets.py").run()
+    assert not at.exception
+    built = []
+    to_dict = alt.TopLevelMixin.to_dict
+
+    def counted(self, *args, **kwargs):
+        built.append(type(self).__name__)
+        return to_dict(self, *args, **kwargs)
+
+    monkeypatch.setattr(alt.TopLevelMixin, "to_dict", counted)
+    at.run()
+    assert not at.exception
+    assert built == []
+    bars = [row for rows in chart_data(at).values() for row in rows if "set" in row]
+    assert {(r["mood"], r["set"]): r["images"] for r in bars if r["images"]} == {
+        ("Happy", "train"): 1,
+        ("Tired", "train"): 1,
+        ("Happy", "test"): 1,  # the train-tier image the cap leaves out
+    }
+    everyone_says(images[3], "Tired")  # the cap rises to 2 a mood
+    at.run()
+    assert not at.exception
+    bars = [row for rows in chart_data(at).values() for row in rows if "set" in row]
+    assert {(r["mood"], r["set"]): r["images"] for r in bars if r["images"]} == {
+        ("Happy", "train"): 2,
+        ("Tired", "train"): 2,
+    }

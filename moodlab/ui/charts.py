@@ -115,7 +115,13 @@ def bars_by(counts: dict[str, int], *, label: str, value: str) -> alt.Chart:
 
 
 def training_curves(history: list[dict[str, float]]) -> tuple[alt.Chart, alt.Chart]:
-    """Loss and accuracy per epoch on two charts, each on its own axis (accuracy 0-1).
+    """Loss and accuracy per epoch on two charts, each on its own axis (accuracy 0-1)."""
+    return training_curve(history, "loss"), training_curve(history, "accuracy")
+
+
+def training_curve(history: list[dict[str, float]], metric: str) -> alt.Chart:
+    """One of the training curves per epoch: ``metric`` "loss" (its own scale) or
+    "accuracy" (0-1), each with its validation twin.
 
     A point is one Keras epoch; its "epoch" is the run's epoch it ended on (several
     when moodlab.training.runs grouped them; a run recorded before has none, and its
@@ -130,33 +136,33 @@ def training_curves(history: list[dict[str, float]]) -> tuple[alt.Chart, alt.Cha
         ],
         columns=["epoch", "series", "value"],
     )
-    is_loss = long["series"].str.contains("loss")
-    is_accuracy = long["series"].str.contains("acc")
-
     last = int(max(long["epoch"].max(), 1)) if len(long) else 1
     # Whole epochs only, from 0 so a run of one point still has an axis to sit on; at
     # most about ten ticks (a 60-epoch run gets 0, 6, 12, ...).
     step = max(1, -(-last // 10))
     ticks = list(range(0, last + 1, step))
-
-    def chart(frame: pd.DataFrame, title: str, domain: list[float] | None) -> alt.Chart:
-        scale = alt.Scale(domain=domain) if domain else alt.Scale(zero=False)
-        return (
-            alt.Chart(frame, title=title, height=CURVE_HEIGHT)
-            .mark_line(point=alt.OverlayMarkDef(size=60, filled=True))
-            .encode(
-                x=alt.X(
-                    "epoch:Q",
-                    scale=alt.Scale(domain=[0, last], nice=False),
-                    axis=alt.Axis(values=ticks, format="d", labelAngle=0),
-                ),
-                y=alt.Y("value:Q", title=title.lower(), scale=scale),
-                color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")),
-                tooltip=["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".3f")],
-            )
+    if metric == "loss":
+        frame, title, scale = long[long["series"].str.contains("loss")], "Loss", None
+    else:
+        frame, title, scale = long[long["series"].str.contains("acc")], "Accuracy", [0, 1]
+    return (
+        alt.Chart(frame, title=title, height=CURVE_HEIGHT)
+        .mark_line(point=alt.OverlayMarkDef(size=60, filled=True))
+        .encode(
+            x=alt.X(
+                "epoch:Q",
+                scale=alt.Scale(domain=[0, last], nice=False),
+                axis=alt.Axis(values=ticks, format="d", labelAngle=0),
+            ),
+            y=alt.Y(
+                "value:Q",
+                title=title.lower(),
+                scale=alt.Scale(domain=scale) if scale else alt.Scale(zero=False),
+            ),
+            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="bottom")),
+            tooltip=["epoch:Q", "series:N", alt.Tooltip("value:Q", format=".3f")],
         )
-
-    return chart(long[is_loss], "Loss", None), chart(long[is_accuracy], "Accuracy", [0, 1])
+    )
 
 
 def grouped_bars(
