@@ -260,7 +260,9 @@ def intake_progress(job_id: int) -> None:
     if by_reason:
         st.markdown("**Rejected, by reason**")
         shown = {label(reason): n for reason, n in by_reason.items()}
-        st.altair_chart(charts.bars_by(shown, label="reason", value="rejected"), width="stretch")
+        st.vega_lite_chart(
+            charts.spec(charts.bars_by, shown, label="reason", value="rejected"), width="stretch"
+        )
         with st.expander("Every rejection"):
             rows = [{**row, "kind": label(row.get("kind", ""))} for row in report.rejected]
             st.dataframe(pd.DataFrame(rows), hide_index=True)

@@ -47,7 +47,7 @@ layout.metric_row(
 st.markdown("**Votes per mood** (in circle order)")
 if overview.votes:
     rows = [{"mood": m, "votes": n} for m, n in overview.votes_per_mood.items()]
-    st.altair_chart(charts.mood_bars(rows, value="votes"), width="stretch")
+    st.vega_lite_chart(charts.spec(charts.mood_bars, rows, value="votes"), width="stretch")
 else:
     st.caption("No votes yet. The eight moods, in circle order:")
     st.caption(" · ".join(f"{m.key} {m.name}" for m in moods.all_moods()))

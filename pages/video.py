@@ -180,8 +180,9 @@ if flat := timeline.near_uniform(report.get("timeline", [])):
 
 st.subheader("Mood over time")
 segments = report.get("segments", [])
-st.altair_chart(
-    charts.mood_timeline(
+st.vega_lite_chart(
+    charts.spec(
+        charts.mood_timeline,
         report.get("timeline", []),
         moods=moods.names(),
         chosen=video.mood,
