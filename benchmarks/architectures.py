@@ -99,6 +99,34 @@ def workspace(
     return settings, database, lead, snapshot
 
 
+def existing_workspace(folder: Path) -> tuple[Any, Any, Any, Any]:
+    """The workspace an earlier ``workspace`` left in ``folder`` (its settings, database,
+    lead and newest snapshot), to time a run again without building it again."""
+    if not (folder / "lab.sqlite").is_file():
+        raise SystemExit(f"{folder}: no workspace of this benchmark's there (no lab.sqlite)")
+    os.environ.update(
+        {
+            "MOODLAB_DATABASE_URL": f"sqlite:///{folder / 'lab.sqlite'}",
+            "MOODLAB_DATA_DIR": str(folder / "data"),
+            "MOODLAB_CACHE_DIR": str(folder / "cache"),
+            "MOODLAB_FEATURES_ON_ARRIVAL": "0",
+        }
+    )
+    from sqlalchemy import select
+
+    from moodlab.core.auth import Actor
+    from moodlab.core.config import Settings
+    from moodlab.core.db import database_from_settings
+    from moodlab.core.models import Snapshot
+
+    settings = Settings.from_env()
+    database = database_from_settings(settings)
+    with database.session() as session:
+        snapshot = session.scalars(select(Snapshot).order_by(Snapshot.id.desc())).first()
+        session.expunge_all()
+    return settings, database, Actor.command_line(), snapshot
+
+
 def train(settings: Any, database: Any, lead: Any, params: Any) -> dict[str, Any]:
     """One run as `moodlab train` runs it, here; its scores and wall time."""
     from sqlalchemy import select

@@ -1,7 +1,7 @@
 """Kept backbone features: how many images a second, how big, and a transfer run on them.
 
     .venv/bin/python benchmarks/features.py [--per-mood 125] [--test-per-mood 10]
-        [--batch-size 32] [--seed 0] [--cache-dir DIR]
+        [--batch-size 32] [--seed 0] [--cache-dir DIR] [--workspace DIR]
 
 A workspace of its own (benchmarks/architectures.py's: the demo's generated 320x240
 pictures, --per-mood of each mood, four agreeing annotators, one frozen snapshot;
@@ -17,6 +17,9 @@ start to end, with its folds' time (the cross-validation) and the final model's 
 With --cache-dir the pictures and their features are kept in DIR (as the demo keeps
 its own): a second run with the same DIR finds every image's features kept, so
 its features part computes none and the transfer run is timed on kept features alone.
+--workspace DIR times everything again on the workspace an earlier run left in DIR
+(its "workspace" in the JSON), its features kept: the transfer run alone, on kept
+features, without building the workspace again.
 Prints one JSON object; docs/benchmarks.md ("Kept features") quotes it.
 """
 
@@ -32,7 +35,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from architectures import train, workspace  # noqa: E402
+from architectures import existing_workspace, train, workspace  # noqa: E402
 
 
 def main() -> None:
@@ -42,11 +45,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache-dir", type=Path, default=None)
+    parser.add_argument("--workspace", type=Path, default=None)
     args = parser.parse_args()
 
     started = time.monotonic()
-    settings, database, lead, snapshot = workspace(
-        args.per_mood, args.test_per_mood, args.seed, args.cache_dir
+    settings, database, lead, snapshot = (
+        existing_workspace(args.workspace)
+        if args.workspace
+        else workspace(args.per_mood, args.test_per_mood, args.seed, args.cache_dir)
     )
     workspace_seconds = time.monotonic() - started
     from moodlab.core.storage import ContentStore
@@ -75,6 +81,7 @@ def main() -> None:
         json.dumps(
             {
                 "images": len(shas),
+                "workspace": str(settings.data_dir.parent),
                 "workspace_seconds": round(workspace_seconds, 1),
                 "backbone_build_seconds": round(build_seconds, 1),
                 "features": {
