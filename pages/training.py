@@ -193,6 +193,10 @@ def run_card(job) -> None:
         f"{params.arch} on snapshot #{params.snapshot_id}",
         f"{params.folds} folds x {params.epochs} epochs",
     ]
+    if params.fine_tune_blocks:
+        facts.append(
+            f"top {params.fine_tune_blocks} blocks fine-tuned x {params.fine_tune_epochs} epochs"
+        )
     if cv_mean is not None:
         facts.append(f"CV mean {cv_mean:.3f}" + ("" if result.cv_mean is not None else " so far"))
     if result.updates_per_fold is not None or steps:
