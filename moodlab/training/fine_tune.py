@@ -30,12 +30,12 @@ from moodlab.core.storage import ContentStore
 from moodlab.images.intake import display_path
 from moodlab.training import backbone, lite0
 
-# Keras's transfer-learning guide and its EfficientNet fine-tuning example both use
-# Adam at 1e-5 here: low enough that a few epochs adjust the pretrained blocks rather
-# than overwrite them (the head alone trains at 1e-3).
+# Keras's transfer-learning guide fine-tunes at 1e-5 (Adam; its EfficientNet example,
+# 1e-4): low enough that a few epochs on a lab's few hundred images adjust the
+# pretrained blocks rather than overwrite them (the head alone trains at 1e-3).
 LEARNING_RATE = 1e-5
 # Passes over the images after the head, unless the run says otherwise: a few, each
-# about a minute per 100 images on this project's 2-core CPU (docs/benchmarks.md).
+# 6 to 17 CPU seconds per 100 images on this project's 2-core CPU (docs/benchmarks.md).
 EPOCHS = 3
 BLOCKS = lite0.BLOCKS
 # CPU seconds one epoch of fine-tuning takes per 100 images, by blocks unfrozen,
