@@ -34,16 +34,21 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def workspace(per_mood: int, test_per_mood: int, seed: int) -> tuple[Any, Any, Any, Any]:
+def workspace(
+    per_mood: int, test_per_mood: int, seed: int, cache_dir: Path | None = None
+) -> tuple[Any, Any, Any, Any]:
     """A fresh workspace in a temp folder: per_mood generated pictures of each mood,
     all four annotators agreeing on each, one frozen snapshot that keeps test_per_mood
-    of each mood out of training. Returns (settings, database, lead, snapshot)."""
+    of each mood out of training. Returns (settings, database, lead, snapshot).
+
+    With ``cache_dir`` the pictures and their backbone features are kept there, as the
+    demo keeps its own (moodlab.demo_data), and the next workspace restores them."""
     folder = Path(tempfile.mkdtemp(prefix="moodlab-benchmark-"))
     os.environ.update(
         {
             "MOODLAB_DATABASE_URL": f"sqlite:///{folder / 'lab.sqlite'}",
             "MOODLAB_DATA_DIR": str(folder / "data"),
-            "MOODLAB_CACHE_DIR": str(folder / "cache"),
+            "MOODLAB_CACHE_DIR": str(cache_dir or folder / "cache"),
             "MOODLAB_FEATURES_ON_ARRIVAL": "0",
         }
     )
@@ -54,7 +59,7 @@ def workspace(per_mood: int, test_per_mood: int, seed: int) -> tuple[Any, Any, A
     from moodlab.core.migrations import upgrade
     from moodlab.core.models import Role
     from moodlab.datasets import snapshots
-    from moodlab.demo_data import picture
+    from moodlab.demo_data import kept_pictures, restore_features
     from moodlab.images.intake import Intake, Provenance
     from moodlab.votes import annotation
 
@@ -76,21 +81,57 @@ def workspace(per_mood: int, test_per_mood: int, seed: int) -> tuple[Any, Any, A
             for i in range(4)
         ]
     intake = Intake(replace(settings, near_duplicate_distance=0), database)
+    pictures, _ = kept_pictures(settings, per_mood)
     for mood in moods.names():
         for n in range(per_mood):
-            image = intake.add_bytes(picture(mood, n), Provenance(source=f"{mood}-{n}"))
+            image = intake.add_bytes(pictures[mood, n], Provenance(source=f"{mood}-{n}"))
             for person in people:
                 with database.session() as session:
                     annotation.answer(session=session, actor=person, image_id=image, mood=mood)
     intake.flush()
+    if cache_dir is not None:
+        from moodlab.training import features
+
+        restore_features(settings, features.all_images(database))
     with database.session() as session:
         rules = snapshots.Rules(per_mood_cap=per_mood - test_per_mood, seed=seed)
         snapshot = snapshots.freeze(session=session, actor=lead, settings=settings, rules=rules)
     return settings, database, lead, snapshot
 
 
+def existing_workspace(folder: Path) -> tuple[Any, Any, Any, Any]:
+    """The workspace an earlier ``workspace`` left in ``folder`` (its settings, database,
+    lead and newest snapshot), to time a run again without building it again."""
+    if not (folder / "lab.sqlite").is_file():
+        raise SystemExit(f"{folder}: no workspace of this benchmark's there (no lab.sqlite)")
+    os.environ.update(
+        {
+            "MOODLAB_DATABASE_URL": f"sqlite:///{folder / 'lab.sqlite'}",
+            "MOODLAB_DATA_DIR": str(folder / "data"),
+            "MOODLAB_CACHE_DIR": str(folder / "cache"),
+            "MOODLAB_FEATURES_ON_ARRIVAL": "0",
+        }
+    )
+    from sqlalchemy import select
+
+    from moodlab.core.auth import Actor
+    from moodlab.core.config import Settings
+    from moodlab.core.db import database_from_settings
+    from moodlab.core.models import Snapshot
+
+    settings = Settings.from_env()
+    database = database_from_settings(settings)
+    with database.session() as session:
+        snapshot = session.scalars(select(Snapshot).order_by(Snapshot.id.desc())).first()
+        session.expunge_all()
+    return settings, database, Actor.command_line(), snapshot
+
+
 def train(settings: Any, database: Any, lead: Any, params: Any) -> dict[str, Any]:
     """One run as `moodlab train` runs it, here; its scores and wall time."""
+    from sqlalchemy import select
+
+    from moodlab.core.models import Job
     from moodlab.job_kinds import KINDS
     from moodlab.jobs.worker import start_here
     from moodlab.training.actions import start_training
@@ -101,6 +142,8 @@ def train(settings: Any, database: Any, lead: Any, params: Any) -> dict[str, Any
     )
     seconds, cpu_seconds = time.monotonic() - started, time.process_time() - cpu_started
     result = job.result or {}
+    with database.session() as session:
+        parts = list(session.scalars(select(Job).where(Job.parent_id == job.id)))
     return {
         "status": job.status,
         "error": job.error,
@@ -112,7 +155,15 @@ def train(settings: Any, database: Any, lead: Any, params: Any) -> dict[str, Any
         # CPU time of this process (every thread): what the run costs, however busy
         # the machine's other work leaves its cores.
         "cpu_seconds": round(cpu_seconds, 1),
+        # Each part's own wall time: the folds (the cross-validation) and the final
+        # model (trained on every image, evaluated, saved).
+        "cv_seconds": round(sum(_seconds(p) for p in parts if p.kind == "train_fold"), 1),
+        "final_seconds": round(sum(_seconds(p) for p in parts if p.kind == "train_final"), 1),
     }
+
+
+def _seconds(job: Any) -> float:
+    return (job.finished_at - job.started_at).total_seconds() if job.finished_at else 0.0
 
 
 def main() -> None:

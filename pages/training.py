@@ -9,7 +9,7 @@ from moodlab.core.models import JobStatus, Role
 from moodlab.datasets import out_of_fold
 from moodlab.datasets import snapshots as datasets
 from moodlab.jobs import queue as jobs
-from moodlab.training import architectures, compare, presets
+from moodlab.training import architectures, compare, fine_tune, presets
 from moodlab.training.actions import start_training
 from moodlab.training.budget import data_problem, updates_warning
 from moodlab.training.registry import activate, chance_check, get_model, list_models
@@ -133,6 +133,22 @@ else:
         help="128 as in the paper; transfer works at 224, its backbone's size",
         **values(f"image_size_{arch}", architectures.IMAGE_SIZES[arch]),
     )
+    images = sum(int(n) for n in snapshot.train_counts.values())
+    tune_blocks, tune_epochs = 0, TrainParams.default("fine_tune_epochs")
+    if arch == "transfer":
+        tune_col, tune_epochs_col = st.columns(2)
+        tune_blocks = tune_col.number_input(
+            "Fine-tune the top blocks (slow on a CPU)",
+            0,
+            fine_tune.BLOCKS,
+            help=fine_tune.HELP,
+            **values("fine_tune_blocks", 0),
+        )
+        if tune_blocks:
+            tune_epochs = tune_epochs_col.number_input(
+                "Fine-tuning epochs", 1, 100, **values("fine_tune_epochs", tune_epochs)
+            )
+            st.caption(fine_tune.cost_note(images, int(folds), int(tune_blocks), int(tune_epochs)))
     params = TrainParams(
         snapshot_id=int(snapshot_id),
         arch=arch,
@@ -140,8 +156,9 @@ else:
         epochs=int(epochs),
         batch_size=int(batch),
         image_size=int(size),
+        fine_tune_blocks=int(tune_blocks),
+        fine_tune_epochs=int(tune_epochs),
     )
-    images = sum(int(n) for n in snapshot.train_counts.values())
     estimate = estimated_updates(images, params)
     st.caption(
         f"About {estimate:,} optimizer updates per fold (ceil(images / batch) x epochs"
@@ -176,6 +193,10 @@ def run_card(job) -> None:
         f"{params.arch} on snapshot #{params.snapshot_id}",
         f"{params.folds} folds x {params.epochs} epochs",
     ]
+    if params.fine_tune_blocks:
+        facts.append(
+            f"top {params.fine_tune_blocks} blocks fine-tuned x {params.fine_tune_epochs} epochs"
+        )
     if cv_mean is not None:
         facts.append(f"CV mean {cv_mean:.3f}" + ("" if result.cv_mean is not None else " so far"))
     if result.updates_per_fold is not None or steps:

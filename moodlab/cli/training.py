@@ -48,6 +48,21 @@ def register(sub: Subcommands) -> None:
         " the backbone's, for transfer)",
     )
     train_.add_argument("--seed", type=int, default=default("seed"))
+    train_.add_argument(
+        "--fine-tune-blocks",
+        type=int,
+        default=default("fine_tune_blocks"),
+        metavar="N",
+        help="transfer only: after the head, also train the backbone's last N of its 16"
+        " blocks end to end on the images (slow on a CPU; 0, the default, keeps it frozen)",
+    )
+    train_.add_argument(
+        "--fine-tune-epochs",
+        type=int,
+        default=default("fine_tune_epochs"),
+        metavar="E",
+        help="passes over the images when fine-tuning (default %(default)s)",
+    )
 
     models = group(sub, "models", "the model registry")
     command(models, "list", "every trained model", list_models)
@@ -74,6 +89,8 @@ def train(args: argparse.Namespace) -> Report:
         batch_size=args.batch_size,
         image_size=args.image_size or IMAGE_SIZES[args.arch],
         seed=args.seed,
+        fine_tune_blocks=args.fine_tune_blocks,
+        fine_tune_epochs=args.fine_tune_epochs,
     )
     report = run_here(start_training, params=params, detach=args.detach)
     report.pop("folds", None)

@@ -43,6 +43,13 @@ def default_selection(models: list[TrainedModel]) -> list[int]:
     return sorted(chosen.values())
 
 
+def described(model: TrainedModel) -> str:
+    """The architecture in the table's words; a fine-tuned transfer run says how far."""
+    blocks = model.report.get("settings", {}).get("fine_tune_blocks") or 0
+    name = DESCRIBED.get(model.arch, model.arch)
+    return f"{name}, top {blocks} blocks fine-tuned" if blocks else name
+
+
 def label(model: TrainedModel) -> str:
     return f"#{model.id} {model.arch}"
 
@@ -56,7 +63,7 @@ def summary_rows(models: list[TrainedModel]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "model": label(model),
-                "architecture": DESCRIBED.get(model.arch, model.arch),
+                "architecture": described(model),
                 "snapshot": model.snapshot_id,
                 "parameters": model.params,
                 "folds": settings.get("folds"),

