@@ -272,6 +272,7 @@ def count_media() -> None:
 
 
 def clear_caches() -> None:
+    from moodlab import home
     from moodlab.datasets import out_of_fold, review, snapshots, ties
     from moodlab.votes import agreement, arrays, guidelines
 
@@ -284,6 +285,7 @@ def clear_caches() -> None:
     snapshots._HASHES.clear()
     out_of_fold._REVIEWS.clear()
     review._REVIEWS.clear()
+    home._VOTE_FIGURES.clear()
 
 
 def one_vote(settings, database, annotators, round_: int) -> None:

@@ -27,6 +27,7 @@ from moodlab.core.models import (
 from moodlab.core.text import plural
 from moodlab.jobs import queue as jobs
 from moodlab.votes import annotation
+from moodlab.votes.arrays import VersionCache, votes_version
 from moodlab.votes.counts import AnswerCounts, answer_counts
 
 
@@ -74,27 +75,17 @@ def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overv
     def jobs_in(status: JobStatus) -> int:
         return count(select(func.count()).select_from(Job).where(Job.status == status))
 
-    per_mood = dict(
-        session.execute(select(ImageVote.mood, func.count()).group_by(ImageVote.mood)).all()
-    )
-    images = count(select(func.count()).select_from(Image))
-    mine = annotation.progress(session=session, actor=actor, settings=settings)
-    everyone = answer_counts(session)
-    my_answers = (
-        answer_counts(session, annotator_id=actor.id)
-        if actor.id is not None
-        else AnswerCounts(0, 0)
-    )
+    figures = _vote_figures(session, settings, actor)
     overview = Overview(
         leads=active_users(Role.LEAD),
         annotators=active_users(Role.ANNOTATOR),
-        images=images,
-        votes=everyone.votes,
-        skips=everyone.skips,
-        votes_per_mood={name: per_mood.get(name, 0) for name in moods.names()},
-        my_votes=my_answers.votes,
-        my_skips=my_answers.skips,
-        images_waiting_for_me=mine.left,
+        images=figures.images,
+        votes=figures.everyone.votes,
+        skips=figures.everyone.skips,
+        votes_per_mood=dict(figures.votes_per_mood),
+        my_votes=figures.mine.votes,
+        my_skips=figures.mine.skips,
+        images_waiting_for_me=figures.my_left,
         jobs_running=jobs_in(JobStatus.RUNNING),
         jobs_queued=jobs_in(JobStatus.QUEUED),
         workers_alive=len(
@@ -108,10 +99,10 @@ def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overv
             select(func.count()).select_from(Track).where(Track.status == TrackStatus.ACCEPTED)
         ),
         tracks_waiting_for_me=_tracks_waiting(session, actor),
-        images_pending=_images_pending(session, settings),
+        images_pending=figures.images_pending,
     )
     if actor.is_lead:
-        overview.images_left_by_person = images_left_by_person(session=session, settings=settings)
+        overview.images_left_by_person = dict(figures.images_left_by_person)
     model = _model_for_videos(session)
     if model is not None:
         overview.model_id = model.id
@@ -122,23 +113,89 @@ def lab_overview(*, session: Session, settings: Settings, actor: Actor) -> Overv
     return overview
 
 
+@dataclass(frozen=True)
+class _VoteFigures:
+    """The parts of the overview that only votes, images, snapshots and people change."""
+
+    images: int
+    votes_per_mood: dict[str, int]
+    everyone: AnswerCounts
+    mine: AnswerCounts
+    my_left: int
+    images_pending: int
+    images_left_by_person: dict[str, int]  # the lead's view only
+
+
+# Kept by what they are counted from, so that a rerun of Home with nothing new reads one
+# version instead of counting every vote again (at 400,000 votes, 0.7 s a rerun;
+# docs/benchmarks.md, "Lead pages"). A vote, an image, a snapshot (it freezes images),
+# a closed round or a change of who annotates gives a new key.
+_VOTE_FIGURES = VersionCache(size=16)
+
+
+def _vote_figures(session: Session, settings: Settings, actor: Actor) -> _VoteFigures:
+    people = _annotating_people(session)
+    key = (
+        votes_version(session),
+        session.scalar(select(func.max(Snapshot.id))),
+        tuple((p.id, p.name, p.role) for p in people),
+        actor.id,
+        actor.is_lead,
+        settings.annotators_per_item,
+        settings.train_quorum,
+        settings.test_quorum,
+    )
+    return _VOTE_FIGURES.get(key, lambda: _count_vote_figures(session, settings, actor, people))
+
+
+def _count_vote_figures(
+    session: Session, settings: Settings, actor: Actor, people: list[User]
+) -> _VoteFigures:
+    per_mood = dict(
+        session.execute(select(ImageVote.mood, func.count()).group_by(ImageVote.mood)).all()
+    )
+    return _VoteFigures(
+        images=session.scalar(select(func.count()).select_from(Image)) or 0,
+        votes_per_mood={name: per_mood.get(name, 0) for name in moods.names()},
+        everyone=answer_counts(session),
+        mine=(
+            answer_counts(session, annotator_id=actor.id)
+            if actor.id is not None
+            else AnswerCounts(0, 0)
+        ),
+        my_left=annotation.images_left(session=session, annotator_id=actor.id, settings=settings),
+        images_pending=_images_pending(session, settings),
+        images_left_by_person=(_left_by_person(session, settings, people) if actor.is_lead else {}),
+    )
+
+
+def _annotating_people(session: Session) -> list[User]:
+    """Every active user who annotates, annotators first, by name."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.active, User.role.in_(annotation.ANNOTATING))
+            .order_by(User.role != Role.ANNOTATOR, User.name)
+        ).all()
+    )
+
+
+def _left_by_person(session: Session, settings: Settings, people: list[User]) -> dict[str, int]:
+    return {
+        person.name: annotation.images_left(
+            session=session, annotator_id=person.id, settings=settings
+        )
+        for person in people
+    }
+
+
 def images_left_by_person(*, session: Session, settings: Settings) -> dict[str, int]:
     """{name: images left in their queue} for every active user who annotates, by name.
 
     What each one's Annotate page counts as left (moodlab.votes.annotation.progress):
     the lead sees who has work, and the demo's log-in page says it to visitors.
     """
-    people = session.scalars(
-        select(User)
-        .where(User.active, User.role.in_(annotation.ANNOTATING))
-        .order_by(User.role != Role.ANNOTATOR, User.name)
-    ).all()
-    return {
-        person.name: annotation.progress(
-            session=session, actor=Actor.of(person), settings=settings
-        ).left
-        for person in people
-    }
+    return _left_by_person(session, settings, _annotating_people(session))
 
 
 def _tracks_waiting(session: Session, actor: Actor) -> int:

@@ -185,3 +185,45 @@ def test_an_image_decided_early_no_longer_counts_as_pending(database, settings, 
     with database.session() as session:  # 2-1: the 4th answer still decides train or test
         annotation.answer(session=session, actor=people[2], image_id=ids[0], mood="Tired")
     assert overview(database, settings, lead).images_pending == 1
+
+
+def test_the_figures_are_counted_once_for_reruns_and_anew_after_each_change(
+    database, settings, lead, annotator
+):
+    """Home keeps its vote counts by the votes' version (moodlab.home): a rerun with
+    nothing new counts nothing again, and a vote, an undo or a new annotator shows at once."""
+    from moodlab import home
+
+    with database.session() as session:
+        images = [Image(sha256=f"{i:064x}", width=200, height=200) for i in range(3)]
+        session.add_all(images)
+        session.flush()
+        ids = [image.id for image in images]
+    first = overview(database, settings, lead)
+    misses = home._VOTE_FIGURES.misses
+    assert overview(database, settings, lead).images_left_by_person == first.images_left_by_person
+    assert home._VOTE_FIGURES.misses == misses, "a rerun with nothing new counted again"
+
+    with database.session() as session:
+        annotation.answer(session=session, actor=annotator, image_id=ids[0], mood="Tired")
+    seen = overview(database, settings, lead)
+    assert (seen.votes, seen.votes_per_mood["Tired"]) == (1, 1)
+    assert seen.images_left_by_person == {"anna": 2, "lena": 3}
+    assert overview(database, settings, annotator).images_waiting_for_me == 2
+
+    with database.session() as session:
+        annotation.undo(session=session, actor=annotator, settings=settings)
+    assert overview(database, settings, lead).votes == 0
+
+    add_user(database, "otto", Role.ANNOTATOR)
+    assert overview(database, settings, lead).images_left_by_person == {
+        "anna": 3,
+        "otto": 3,
+        "lena": 3,
+    }
+
+    people = [add_user(database, f"b{i}", Role.ANNOTATOR) for i in range(3)]
+    for person in people:
+        with database.session() as session:
+            annotation.answer(session=session, actor=person, image_id=ids[1], mood="Happy")
+    assert overview(database, settings, lead).images_pending == 2  # ids[1] decided early

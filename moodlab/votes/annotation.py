@@ -527,13 +527,21 @@ def progress(
     now = now or utcnow()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     mine = select(func.count()).select_from(ImageVote).where(ImageVote.annotator_id == actor.id)
-    voted_on = exists().where(ImageVote.image_id == Image.id, ImageVote.annotator_id == actor.id)
-    left = select(func.count()).select_from(Image).where(waiting(settings), ~voted_on)
     return Progress(
         today=session.scalar(mine.where(ImageVote.updated_at >= midnight)) or 0,
         total=session.scalar(mine) or 0,
-        left=session.scalar(left) or 0,
+        left=images_left(session=session, annotator_id=actor.id, settings=settings),
     )
+
+
+def images_left(*, session: Session, annotator_id: int | None, settings: Settings) -> int:
+    """Images still waiting for answers that this annotator has not answered: what their
+    queue holds."""
+    voted_on = exists().where(
+        ImageVote.image_id == Image.id, ImageVote.annotator_id == annotator_id
+    )
+    left = select(func.count()).select_from(Image).where(waiting(settings), ~voted_on)
+    return session.scalar(left) or 0
 
 
 def answer_name(mood: str | None) -> str:
