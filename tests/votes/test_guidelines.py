@@ -155,6 +155,8 @@ def test_a_vote_sent_back_for_a_new_round_keeps_its_version(database, lead, anno
 
 
 def test_example_candidates_put_the_most_voted_first_then_the_newest(database, lead, annotator):
+    from tests.conftest import add_user
+
     ids = add_images(database, 4)
     vote(database, annotator, ids[1], "Tired")
     with database.session() as session:
@@ -162,6 +164,13 @@ def test_example_candidates_put_the_most_voted_first_then_the_newest(database, l
         assert [image.id for image in offered] == [ids[1], ids[3], ids[2]]
         with pytest.raises(PermissionDenied):
             guidelines.example_candidates(session=session, actor=annotator, mood="Tired")
+    # Kept by the votes' version: a new vote reorders them at once.
+    other = add_user(database, "otto", Role.ANNOTATOR)
+    vote(database, annotator, ids[2], "Tired")
+    vote(database, other, ids[2], "Tired")
+    with database.session() as session:
+        offered = guidelines.example_candidates(session=session, actor=lead, mood="Tired", limit=3)
+        assert [image.id for image in offered] == [ids[2], ids[1], ids[3]]
 
 
 def test_each_version_shows_how_often_its_votes_agree_with_the_others_majority(database, lead):
