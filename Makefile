@@ -76,7 +76,7 @@ test-sqlite: test-packages $(VENV)/.dev-installed
 # `make test-postgres POSTGRES_PASS_IGNORE=`), the demo (always its own SQLite file)
 # and the synthesiser.
 POSTGRES_PASS_IGNORE := --ignore=tests/training/test_training_run.py --ignore=tests/training/test_training_models.py \
-	--ignore=tests/training/test_training_spread.py \
+	--ignore=tests/training/test_training_spread.py --ignore=tests/training/test_fine_tune.py \
 	--ignore=tests/test_demo.py --ignore=tests/music/test_music_synth.py \
 	--deselect=tests/test_faults.py::test_a_training_run_killed_mid_way_resumes_at_the_next_fold
 

@@ -180,9 +180,10 @@ if flat := timeline.near_uniform(report.get("timeline", [])):
 
 st.subheader("Mood over time")
 segments = report.get("segments", [])
-st.vega_lite_chart(
-    charts.spec(
-        charts.mood_timeline,
+# Drawn each run: a long video's timeline is more rows than a kept spec may inline
+# (Altair's 5,000), which st.altair_chart hands to the browser apart.
+st.altair_chart(
+    charts.mood_timeline(
         report.get("timeline", []),
         moods=moods.names(),
         chosen=video.mood,
