@@ -28,6 +28,23 @@ def app(actor=None, *, timeout: float = 30) -> AppTest:
     return at.run()
 
 
+def charts_built_by_a_rerun(at: AppTest) -> list[str]:
+    """Rerun ``at``; the Altair charts that rerun built (a kept spec builds none)."""
+    import altair as alt
+
+    built: list[str] = []
+    to_dict = alt.TopLevelMixin.to_dict
+
+    def counted(self, *args, **kwargs):
+        built.append(type(self).__name__)
+        return to_dict(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(alt.TopLevelMixin, "to_dict", counted)
+        at.run()
+    return built
+
+
 def texts(at: AppTest) -> str:
     parts = [e.value for e in (*at.markdown, *at.caption, *at.title, *at.subheader)]
     parts += [e.value for e in (*at.error, *at.info, *at.warning, *at.success)]

@@ -9,7 +9,7 @@ from moodlab.images.importer import ImportParams
 from moodlab.votes import annotation
 from tests.conftest import add_user, run_job
 from tests.images.mood_pictures import copies, mood_picture
-from tests.test_pages import _images_with_files, app, texts
+from tests.test_pages import _images_with_files, app, charts_built_by_a_rerun, texts
 
 
 def test_crawl_page_shows_near_duplicates_side_by_side_and_keeps_both(
@@ -56,12 +56,9 @@ def test_datasets_page_warns_of_a_low_cap_and_offers_the_uncapped_set(database, 
         assert session.scalar(select(func.count()).select_from(Snapshot)) == 1
 
 
-def test_datasets_page_rerun_builds_no_chart_and_a_new_vote_shows(
-    database, settings, lead, monkeypatch
-):
+def test_datasets_page_rerun_builds_no_chart_and_a_new_vote_shows(database, settings, lead):
     """Issue 29: the preview's bars are kept by their counts, never past a vote that
     changes them."""
-    import altair as alt
 
     from tests.test_pages_training import chart_data
 
@@ -77,15 +74,7 @@ def test_datasets_page_rerun_builds_no_chart_and_a_new_vote_shows(
         everyone_says(image, mood)
     at = app(lead).switch_page("pages/datasets.py").run()
     assert not at.exception
-    built = []
-    to_dict = alt.TopLevelMixin.to_dict
-
-    def counted(self, *args, **kwargs):
-        built.append(type(self).__name__)
-        return to_dict(self, *args, **kwargs)
-
-    monkeypatch.setattr(alt.TopLevelMixin, "to_dict", counted)
-    at.run()
+    built = charts_built_by_a_rerun(at)
     assert not at.exception
     assert built == []
     bars = [row for rows in chart_data(at).values() for row in rows if "set" in row]

@@ -8,21 +8,26 @@ from moodlab.datasets import snapshots as datasets
 from moodlab.datasets.snapshots import Rules
 from moodlab.votes import annotation
 from tests.conftest import add_user
-from tests.test_pages import _images_with_files, app
+from tests.test_pages import _images_with_files, app, charts_built_by_a_rerun
 
 
-def test_the_training_form_fits_the_snapshot_and_offers_the_papers_settings(
-    database, settings, lead
-):
+def freeze_three_agreed_a_mood(database, settings, lead) -> None:
+    """A frozen snapshot of 24 images with files, 3 a mood, all four annotators agreeing."""
     people = [add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(4)]
     images = _images_with_files(database, settings, 24)
-    for n, image in enumerate(images):  # 3 agreed images a mood
+    for n, image in enumerate(images):
         for person in people:
             with database.session() as session:
                 mood = moods.names()[n % 8]
                 annotation.answer(session=session, actor=person, image_id=image, mood=mood)
     with database.session() as session:
         datasets.freeze(session=session, actor=lead, settings=settings, rules=Rules(seed=0))
+
+
+def test_the_training_form_fits_the_snapshot_and_offers_the_papers_settings(
+    database, settings, lead
+):
+    freeze_three_agreed_a_mood(database, settings, lead)
 
     at = app(lead).switch_page("pages/training.py").run()
     assert not at.exception
@@ -115,24 +120,15 @@ def chart_data(at) -> dict[str, list[dict]]:
     return shown
 
 
-def test_a_rerun_with_nothing_changed_builds_no_chart_again(database, settings, lead, monkeypatch):
+def test_a_rerun_with_nothing_changed_builds_no_chart_again(database, settings, lead):
     """Issue 29: Altair built and validated the Training page's nine charts on every
     rerun, most of its time (0.52-0.56 s a rerun at 30 models)."""
-    import altair as alt
 
     register(database, settings, arch="deep", scores=[0.5, 0.6], right=6)
     at = app(lead).switch_page("pages/training.py").run()
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == 9  # compare 3, folds, reliability, 2 x 2
-    built = []
-    to_dict = alt.TopLevelMixin.to_dict
-
-    def counted(self, *args, **kwargs):
-        built.append(type(self).__name__)
-        return to_dict(self, *args, **kwargs)
-
-    monkeypatch.setattr(alt.TopLevelMixin, "to_dict", counted)
-    at.run()
+    built = charts_built_by_a_rerun(at)
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == 9
     assert built == []
@@ -165,15 +161,7 @@ def test_fine_tuning_is_offered_for_transfer_only_marked_slow_and_queued_as_chos
 
     from moodlab.core.models import Job
 
-    people = [add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(4)]
-    images = _images_with_files(database, settings, 24)
-    for n, image in enumerate(images):  # 3 agreed images a mood
-        for person in people:
-            with database.session() as session:
-                mood = moods.names()[n % 8]
-                annotation.answer(session=session, actor=person, image_id=image, mood=mood)
-    with database.session() as session:
-        datasets.freeze(session=session, actor=lead, settings=settings, rules=Rules(seed=0))
+    freeze_three_agreed_a_mood(database, settings, lead)
 
     at = app(lead).switch_page("pages/training.py").run()
     label = "Fine-tune the top blocks (slow on a CPU)"
