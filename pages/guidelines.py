@@ -30,9 +30,7 @@ if actor.is_lead:
     )
     store = ContentStore(settings.data_dir)
     with session.database().session() as db:
-        candidates = {
-            m: guidelines.example_candidates(session=db, actor=actor, mood=m) for m in moods.names()
-        }
+        candidates = guidelines.example_candidates_of(session=db, actor=actor, names=moods.names())
     quorum = settings.annotators_per_item
 
     def answered(image: Image) -> str:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import threading
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from typing import Any
 
@@ -422,12 +423,27 @@ def example_candidates(
     Lead only: the order reads votes, which annotators never see. The newest images fill
     the list while few have votes, so a new lab can pick examples from its pool at once.
     """
-    require_role(actor, Role.LEAD, action="choose example images")
     name = moods.get(mood).name
-    key = (votes_version(session), name, limit)
-    ids = _CANDIDATES.get(key, lambda: _candidate_ids(session, name, limit))
-    found = {image.id: image for image in session.scalars(select(Image).where(Image.id.in_(ids)))}
-    return [found[i] for i in ids if i in found]
+    return example_candidates_of(session=session, actor=actor, names=[name], limit=limit)[name]
+
+
+def example_candidates_of(
+    *, session: Session, actor: Actor, names: Sequence[str], limit: int = 12
+) -> dict[str, list[Image]]:
+    """``example_candidates`` of each mood in ``names`` (moods' names), with one read of
+    the votes' version and one of the images for them all."""
+    require_role(actor, Role.LEAD, action="choose example images")
+    version = votes_version(session)
+    ids: dict[str, tuple[int, ...]] = {}
+    for name in names:
+        ids[name] = _CANDIDATES.get(
+            (version, name, limit), partial(_candidate_ids, session, name, limit)
+        )
+    wanted = {i for chosen in ids.values() for i in chosen}
+    found = {
+        image.id: image for image in session.scalars(select(Image).where(Image.id.in_(wanted)))
+    }
+    return {name: [found[i] for i in chosen if i in found] for name, chosen in ids.items()}
 
 
 # The candidates' ids by the votes' version: ranking every vote for a mood took 0.2 s a
