@@ -11,6 +11,7 @@ from typing import Any
 
 from moodlab.core import moods
 from moodlab.core.models import TrainedModel
+from moodlab.training import fine_tune
 
 METRICS = ("cv mean", "test accuracy", "macro-F1", "adjacent accuracy")
 # What each architecture is, in the table's words.
@@ -45,7 +46,7 @@ def default_selection(models: list[TrainedModel]) -> list[int]:
 
 def described(model: TrainedModel) -> str:
     """The architecture in the table's words; a fine-tuned transfer run says how far."""
-    blocks = model.report.get("settings", {}).get("fine_tune_blocks") or 0
+    blocks = fine_tune.blocks_in(model.report)
     name = DESCRIBED.get(model.arch, model.arch)
     return f"{name}, top {blocks} blocks fine-tuned" if blocks else name
 

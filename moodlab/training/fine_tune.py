@@ -198,3 +198,9 @@ def describe(blocks: int, epochs: int) -> dict[str, Any]:
         "fine_tune_epochs": epochs if blocks else 0,
         "fine_tune_learning_rate": LEARNING_RATE if blocks else None,
     }
+
+
+def blocks_in(report: dict[str, Any] | None) -> int:
+    """The top blocks a registered model's run fine-tuned (0: a frozen backbone, or no
+    backbone), from its report's settings."""
+    return int((report or {}).get("settings", {}).get("fine_tune_blocks") or 0)

@@ -15,6 +15,7 @@ from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.errors import MoodlabError, NotFound
 from moodlab.core.models import Role, TrainedModel
+from moodlab.training import fine_tune
 from moodlab.training.precision import apply_policy, choose_policy
 from moodlab.training.queue_scores import rescore_after_activation
 from moodlab.training.runs import TrainParams, _predict, _split, evaluate
@@ -153,12 +154,11 @@ def evaluate_model(
     model = load_registered(settings, entry)
     # A fine-tuned transfer model scores images, not the kept features of the pretrained
     # backbone it no longer is (moodlab.training.fine_tune).
-    blocks = int((entry.report or {}).get("settings", {}).get("fine_tune_blocks") or 0)
     params = TrainParams(
         snapshot_id=snapshot_id,
         arch=entry.arch,
         image_size=entry.image_size,
-        fine_tune_blocks=blocks,
+        fine_tune_blocks=fine_tune.blocks_in(entry.report),
     )
     metrics = evaluate(_predict(model, paths, labels, params, settings), labels)
     return {
