@@ -58,7 +58,8 @@ def resend_missing() -> None:
     widget = st.session_state.get("annotator")
     if widget is None:  # gone with the page: the next Annotate asks again
         return
-    missing = widget["missing"]
+    asked = widget["missing"]  # {"ask": a counter, so a repeated ask is new, "ids": [...]}
+    missing = asked.get("ids") if isinstance(asked, dict) else None
     sent: set[int] = st.session_state.setdefault(SENT, set())
     if isinstance(missing, list):
         sent.difference_update(i for i in missing if isinstance(i, int))

@@ -136,6 +136,7 @@ export default function (component) {
     s = window.__moodlabAnnotator = {
       owner: data.owner, outbox: [], seq: 0, preloaded: new Map(), queue: [], done: [],
       lastSend: 0, timer: null, fullSize: new Map(), zoomed: null,
+      missing: [], lastAsk: 0, asks: 0,
     };
   }
   s.data = data;
@@ -290,6 +291,14 @@ export default function (component) {
     requestAnimationFrame(fit);
   }
 
+  // Images the browser lacks are asked for until they come. Like an answer, the ask can be
+  // dropped (Streamlit folds sends that meet a rerun into one), so it goes out again.
+  function ask() {
+    s.lastAsk = performance.now();
+    s.asks += 1;
+    s.setTriggerValue("missing", { ask: s.asks, ids: s.missing.slice() });
+  }
+
   function flush() {
     s.lastSend = performance.now();
     s.setTriggerValue("outbox", s.outbox.slice());
@@ -360,16 +369,19 @@ export default function (component) {
     });
   }
   // A send Streamlit dropped (it was busy with a rerun) is sent again: answers still
-  // waiting for their acknowledgement go out every 0.4 s until the server has them.
+  // waiting for their acknowledgement, and asks for images still missing, go out every
+  // 0.4 s until the server has them.
   if (!s.timer) {
     s.timer = setInterval(() => {
       const state = window.__moodlabAnnotator;
       if (state !== s || !s.root.isConnected) return;
       if (s.outbox.length && performance.now() - s.lastSend > 400) flush();
+      if (s.missing.length && performance.now() - s.lastAsk > 400) ask();
     }, 200);
   }
   render();
-  if (missing.length) s.setTriggerValue("missing", missing);
+  s.missing = missing;
+  if (missing.length) ask();
 }
 """
 
