@@ -71,7 +71,9 @@ test-sqlite: test-packages $(VENV)/.dev-installed
 	$(PYTEST_PARALLEL) $(PYTEST_ARGS); $(NONE_COLLECTED_IS_FINE)
 	$(PYTEST_ALONE) $(PYTEST_ARGS); $(NONE_COLLECTED_IS_FINE)
 
-# The PostgreSQL pass leaves out what touches no database or only its own: training
+# The PostgreSQL pass leaves out what touches no database or only its own (a test that
+# asks for no database, the browser tests of pages: tests/conftest.py skips them there,
+# docs/development.md#the-postgresql-pass), and training
 # (minutes of TensorFlow for a handful of rows; it passes on PostgreSQL:
 # `make test-postgres POSTGRES_PASS_IGNORE=`), the demo (always its own SQLite file)
 # and the synthesiser.

@@ -53,6 +53,9 @@ BACKEND = os.environ.get("MOODLAB_TEST_BACKEND", "sqlite")
 POSTGRES_URL = os.environ.get("MOODLAB_TEST_POSTGRES_URL", "")
 # In CI a PostgreSQL test that cannot run is a failure: .ci/run provides the server.
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# The PostgreSQL pass leaves to the SQLite pass what a database cannot change
+# (_sqlite_pass_covers); MOODLAB_TEST_POSTGRES_EVERY_TEST=1 runs every test there.
+POSTGRES_EVERY_TEST = os.environ.get("MOODLAB_TEST_POSTGRES_EVERY_TEST", "") == "1"
 NO_POSTGRES = (
     "no PostgreSQL server for the tests: MOODLAB_TEST_POSTGRES_URL is not set"
     " (`.ci/with-postgres make test` starts one)"
@@ -64,6 +67,13 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "postgresql_only: checks PostgreSQL itself; runs in the PostgreSQL pass"
     )
+    config.addinivalue_line(
+        "markers",
+        "every_backend: a browser test that the PostgreSQL pass runs too: it drives the worker"
+        " and the job engine, which differ by database",
+    )
+    # Registered here too for the `alone` part, which runs without pytest-xdist.
+    config.addinivalue_line("markers", "xdist_group(name): run on one pytest-xdist worker")
     if BACKEND not in ("sqlite", "postgresql"):
         raise pytest.UsageError(f"MOODLAB_TEST_BACKEND={BACKEND!r}: expected sqlite or postgresql")
     if BACKEND == "postgresql" and not POSTGRES_URL:
@@ -78,12 +88,38 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
         if BACKEND == "postgresql" and item.get_closest_marker("sqlite_only"):
             item.add_marker(pytest.mark.skip(reason="checks SQLite itself"))
+        elif (
+            BACKEND == "postgresql"
+            and not POSTGRES_EVERY_TEST
+            and (reason := _sqlite_pass_covers(item))
+        ):
+            item.add_marker(pytest.mark.skip(reason=reason))
         if BACKEND == "sqlite" and item.get_closest_marker("postgresql_only"):
             if POSTGRES_URL:
                 reason = "runs in the PostgreSQL pass (MOODLAB_TEST_BACKEND=postgresql)"
                 item.add_marker(pytest.mark.skip(reason=reason))
             elif not IN_CI:
                 item.add_marker(pytest.mark.skip(reason=NO_POSTGRES))
+
+
+def _sqlite_pass_covers(item) -> str | None:
+    """Why the PostgreSQL pass leaves ``item`` to the SQLite pass; None where it runs it.
+
+    What a second database can change is what the database does: the service, page and
+    job tests run on both. A test that touches no database (it asks for no
+    ``database_url``, the fixture every database comes from) gives the same answer twice,
+    and a browser test adds the browser, which the database does not change, except where
+    it drives the worker and the job engine (``every_backend``).
+    """
+    if item.get_closest_marker("postgresql_only"):
+        return None
+    if item.get_closest_marker("e2e"):
+        if item.get_closest_marker("every_backend"):
+            return None
+        return "a browser test of pages: the SQLite pass runs it, their services run here"
+    if "database_url" not in item.fixturenames:
+        return "touches no database: the SQLite pass runs it"
+    return None
 
 
 def pytest_runtest_setup(item):

@@ -9,7 +9,7 @@ from moodlab.jobs.actions import start_check
 from tests.conftest import PASSWORD, add_user
 from tests.e2e.conftest import ARTIFACTS, log_in, pass_the_guidelines
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.every_backend]
 
 
 def test_a_toast_on_another_page_when_my_job_ends_and_times_in_my_zone(server, browser):

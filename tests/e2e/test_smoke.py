@@ -5,7 +5,7 @@ import pytest
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import screenshot
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.every_backend]
 
 
 def test_first_run_login_home_logout(server, browser_page):

@@ -27,7 +27,7 @@ from tests.e2e.conftest import log_in, pass_the_guidelines, screenshot
 from tests.fixture_site import Site
 from tests.video_media import SHOTS, clip
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.every_backend]
 NAMES = moods.names()
 PER_MOOD = 3  # two pictures everyone agrees on, one with a split vote
 ANNOTATORS = ["ana", "ben", "cai", "dana"]
