@@ -114,10 +114,12 @@ def test_a_second_tab_asks_before_it_replaces_the_first_tabs_answer(server, brow
     log_in(first_tab, server, "anna", PASSWORD)
     first_tab.get_by_role("link", name="Annotate").click()
     first_tab.get_by_role("button", name=START_ANNOTATING).click()
-    first_tab.wait_for_function(SHOWN)
+    # A page's first image, decoded and painted: the whole test takes 10 s on an idle
+    # machine, yet this wait ran past 30 s once with two more browser tests beside CI's.
+    first_tab.wait_for_function(SHOWN, timeout=90_000)
     second_tab = first_tab.context.new_page()  # the same login, a page of its own
     second_tab.goto(first_tab.url)
-    second_tab.wait_for_function(SHOWN)
+    second_tab.wait_for_function(SHOWN, timeout=90_000)
     image = first_tab.evaluate(SHOWN)
     assert second_tab.evaluate(SHOWN) == image  # both show the same image
 
