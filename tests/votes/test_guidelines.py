@@ -12,6 +12,7 @@ from moodlab.core.errors import PermissionDenied
 from moodlab.core.models import GuidelinesVersion, ImageVote, Role
 from moodlab.votes import csv_votes, guidelines
 from moodlab.votes.guidelines import GuidelinesError
+from tests.conftest import add_user
 from tests.votes.test_annotation import add_images, vote
 
 
@@ -155,8 +156,6 @@ def test_a_vote_sent_back_for_a_new_round_keeps_its_version(database, lead, anno
 
 
 def test_example_candidates_put_the_most_voted_first_then_the_newest(database, lead, annotator):
-    from tests.conftest import add_user
-
     ids = add_images(database, 4)
     vote(database, annotator, ids[1], "Tired")
     with database.session() as session:
@@ -174,8 +173,6 @@ def test_example_candidates_put_the_most_voted_first_then_the_newest(database, l
 
 
 def test_each_version_shows_how_often_its_votes_agree_with_the_others_majority(database, lead):
-    from tests.conftest import add_user
-
     a1, a2, a3, a4 = (add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(1, 5))
     ids = add_images(database, 4)
     vote(database, a1, ids[0], "Happy")
@@ -204,8 +201,6 @@ def test_after_a_vote_the_versions_counts_follow_without_reading_every_vote(
 ):
     """Issue 29: every new vote read all the votes again (2.6 s at 100,000 images)."""
     from sqlalchemy import delete
-
-    from tests.conftest import add_user
 
     people = [add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(1, 5)]
     ids = add_images(database, 3)
