@@ -165,10 +165,17 @@ def build(
     root: Path,
     *,
     per_mood: int = PER_MOOD,
+    cnn_updates: int | None = None,
     seed: int = 0,
     say: Say = print,
 ) -> dict:
-    """Make the demo workspace in ``root``, which must be missing or empty."""
+    """Make the demo workspace in ``root``, which must be missing or empty.
+
+    ``cnn_updates``: optimizer updates per fold for the plain and deep CNNs instead of
+    UPDATES' (`moodlab demo --cnn-updates`: a quicker build whose CNNs learn less).
+    """
+    if cnn_updates is not None and cnn_updates < 1:
+        raise MoodlabError(f"--cnn-updates {cnn_updates} is not a number of updates (1 or more)")
     workspace = Workspace(root)
     if root.exists() and any(root.iterdir()):
         raise MoodlabError(f"{root} is not empty: the demo is built in a folder of its own")
@@ -203,7 +210,8 @@ def build(
         _finished(settings, database, music)
         _music_votes(settings, database, annotators, seed)
         snapshot_id = _snapshot(settings, database, lead, say)
-        models = _training(settings, database, lead, snapshot_id, helper, say)
+        updates = {**UPDATES, "plain": cnn_updates, "deep": cnn_updates} if cnn_updates else UPDATES
+        models = _training(settings, database, lead, snapshot_id, helper, updates, say)
         release()  # it winds down (a second or two, TensorFlow's) while the video is made
         video = _video(root, settings, database, lead, say)
         with database.session() as session:
@@ -428,10 +436,12 @@ def _training(
     lead: Actor,
     snapshot_id: int,
     helper: bool,
+    updates: dict[str, int],
     say: Say,
 ) -> list[int]:
-    """A run of each of ARCHITECTURES: all but the last queued for the second worker, the
-    last here (its folds shared); without a second worker each here, one after another.
+    """A run of each of ARCHITECTURES with ``updates[arch]`` optimizer updates a fold: all
+    but the last queued for the second worker, the last here (its folds shared); without
+    a second worker each here, one after another.
     The run with the better test score (its CV mean if it has none) is activated, the
     earliest of ARCHITECTURES on a tie."""
     from moodlab.training.registry import activate
@@ -451,7 +461,7 @@ def _training(
             else TRAINING.image_size,
         )
         per_epoch = estimated_updates(images, params)  # with epochs=1
-        runs[arch] = replace(params, epochs=max(1, math.ceil(UPDATES[arch] / max(1, per_epoch))))
+        runs[arch] = replace(params, epochs=max(1, math.ceil(updates[arch] / max(1, per_epoch))))
         steps = estimated_updates(images, runs[arch])
         say(
             f"training {arch} ({params.folds} folds, {runs[arch].epochs} epochs, about {steps}"

@@ -14,6 +14,7 @@ from PIL import Image, ImageFilter
 
 from moodlab import demo, demo_data
 from moodlab.core import moods
+from moodlab.core.errors import MoodlabError
 from moodlab.core.models import Role
 from tests.conftest import add_user, run_cli, run_program
 
@@ -156,12 +157,19 @@ def test_demo_builds_a_labelled_workspace_with_content_on_every_page(env, tmp_pa
         str(root),
         "--per-mood",
         "12",
+        # What the test checks needs the runs, not what 800 updates a fold teach the
+        # deep CNN: a twelfth of its default, for a third of the build's time.
+        "--cnn-updates",
+        "64",
         "--build-only",
         "--json",
         env=small,
         timeout=1480,
     )
     assert built.returncode == 0, built.stderr[-2000:]
+    for arch in ("plain", "deep"):
+        assert f"training {arch} (3 folds, " in built.stderr
+    assert built.stderr.count("about 64 updates per fold") == 2, built.stderr[-3000:]
     report = json.loads(built.stdout)
     assert report["images"] == 96 and len(report["models"]) == len(demo.ARCHITECTURES)
     assert report["video"].endswith(".mp4") and (root / "data" / "videos").is_dir()
@@ -213,6 +221,19 @@ def test_demo_builds_a_labelled_workspace_with_content_on_every_page(env, tmp_pa
     again = run_program("demo", "--dir", str(root), "--build-only", "--json", env=small)
     assert again.returncode == 0 and "using the demo workspace" in again.stderr
     assert json.loads(again.stdout)["dir"] == str(root)
+
+
+def test_a_bad_update_count_is_refused_before_the_demo_is_touched(env, tmp_path):
+    marker = demo.Workspace(tmp_path / "demo").marker
+    marker.parent.mkdir(parents=True)
+    marker.write_text("a demo built earlier")
+    result = run_program("demo", "--dir", str(tmp_path / "demo"), "--reset", "--cnn-updates", "0")
+    assert result.returncode == 1
+    assert "--cnn-updates 0 is not a number of updates" in result.stderr
+    assert marker.exists()  # --reset did not run
+    with pytest.raises(MoodlabError, match="--cnn-updates -3"):
+        demo.build(tmp_path / "other", cnn_updates=-3)
+    assert not (tmp_path / "other").exists()
 
 
 def test_demo_never_touches_a_folder_that_is_not_a_demo(env, tmp_path):
