@@ -4,11 +4,13 @@ The browser is never downloaded: Playwright (from PyPI) drives /usr/bin/chromium
 which `make test` installs (.ci/debian-packages). A missing browser fails the suite
 instead of skipping it.
 
-One server per test module, on a workspace of the module's own; before each test its
-database is emptied (every row of every table: no users, so the next visitor gets the
-first-run page) and its data, music and cache folders removed, so each test starts
-from a fresh install as before. One chromium per test process, a new browser context
-(no cookies, no storage) per test.
+One server per test process and settings: the modules that ask for the same settings
+(``SERVER_ENV``, ``SERVE_ARGS``; most ask for none) share a server and its workspace,
+started when the first of them runs and stopped when the process ends (a start is
+about 9 s of a core). Before each test the workspace's database is emptied (every row
+of every table: no users, so the next visitor gets the first-run page) and its data,
+music and cache folders removed, so each test starts from a fresh install. One
+chromium per test module, a new browser context (no cookies, no storage) per test.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -85,23 +87,64 @@ def wait_until_healthy(url: str, server: subprocess.Popen, timeout: float = 90.0
     raise RuntimeError(f"moodlab serve did not answer on {url} within {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def module_env(request, tmp_path_factory) -> Iterator[dict[str, str]]:
-    """The module's workspace: its settings, also in os.environ while the module runs.
+def module_settings(module) -> tuple[dict[str, str], list[str]]:
+    """A test module's own settings: ``SERVER_ENV`` (MOODLAB_* values that the server and
+    the tests both read, such as a short crawl delay) and ``SERVE_ARGS`` (added to the
+    `moodlab serve` command, such as the queues its worker serves)."""
+    return dict(getattr(module, "SERVER_ENV", {})), list(getattr(module, "SERVE_ARGS", []))
 
-    A module's ``SERVER_ENV`` (a dict of MOODLAB_* settings) is added: the server and
-    the tests read the same settings, such as a short crawl delay."""
-    folder = tmp_path_factory.mktemp("e2e")
-    with ExitStack() as stack:
-        if BACKEND == "postgresql":
-            url = stack.enter_context(postgres_database())
-        else:
-            (folder / "db").mkdir()
-            url = f"sqlite:///{folder / 'db' / 'moodlab.sqlite'}"
-        migrate_template(url)
-        values = workspace_env(folder, url, video_inputs=tmp_path_factory.getbasetemp())
-        values |= getattr(request.module, "SERVER_ENV", {})
-        set_environment(stack.enter_context(pytest.MonkeyPatch.context()), values)
+
+class Servers:
+    """The test process's workspaces and `moodlab serve` processes, one per settings."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, stack: ExitStack) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.stack = stack
+        self.envs: dict[tuple, dict[str, str]] = {}
+        self.urls: dict[tuple, str] = {}
+
+    @staticmethod
+    def key(server_env: dict[str, str], serve_args: list[str]) -> tuple:
+        return tuple(sorted(server_env.items())), tuple(serve_args)
+
+    def env(self, server_env: dict[str, str], serve_args: list[str]) -> dict[str, str]:
+        """The workspace for these settings (made, and its database migrated, once)."""
+        key = self.key(server_env, serve_args)
+        if key not in self.envs:
+            folder = self.tmp_path_factory.mktemp("e2e")
+            if BACKEND == "postgresql":
+                url = self.stack.enter_context(postgres_database())
+            else:
+                (folder / "db").mkdir()
+                url = f"sqlite:///{folder / 'db' / 'moodlab.sqlite'}"
+            migrate_template(url)
+            values = workspace_env(folder, url, video_inputs=self.tmp_path_factory.getbasetemp())
+            self.envs[key] = values | server_env
+        return self.envs[key]
+
+    def url(self, server_env: dict[str, str], serve_args: list[str]) -> str:
+        """The base URL of the server for these settings (started once, on their workspace,
+        while os.environ holds them)."""
+        key = self.key(server_env, serve_args)
+        if key not in self.urls:
+            self.urls[key] = self.stack.enter_context(
+                serving(serve_args, self.tmp_path_factory.mktemp("serve") / "serve.log")
+            )
+        return self.urls[key]
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory) -> Iterator[Servers]:
+    with ExitStack() as stack:  # servers stopped, then their databases dropped
+        yield Servers(tmp_path_factory, stack)
+
+
+@pytest.fixture(scope="module")
+def module_env(request, servers) -> Iterator[dict[str, str]]:
+    """The module's workspace: its settings, also in os.environ while the module runs."""
+    values = servers.env(*module_settings(request.module))
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        set_environment(monkeypatch, values)
         yield values
 
 
@@ -112,17 +155,14 @@ def env(module_env, monkeypatch) -> dict[str, str]:
     return module_env
 
 
-@pytest.fixture(scope="module")
-def module_server(request, module_env, tmp_path_factory) -> Iterator[str]:
-    """`moodlab serve` (migrate, worker, app) on a free port for the module; its base URL.
-
-    A module's ``SERVE_ARGS`` (a list) is added to the command, such as the queues its
-    worker serves."""
+@contextmanager
+def serving(serve_args: list[str], log_path: Path) -> Iterator[str]:
+    """`moodlab serve` (migrate, worker, app) on a free port with os.environ's settings
+    and ``serve_args``; its base URL. Stopped (SIGINT) on the way out."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
     log = open(log_path, "w")  # noqa: SIM115  (closed below)
     command = [sys.executable, "-m", "moodlab", "serve", "--port", str(port)]
-    command += ["--address", "127.0.0.1", *getattr(request.module, "SERVE_ARGS", [])]
+    command += ["--address", "127.0.0.1", *serve_args]
     process = subprocess.Popen(
         command,
         cwd=ROOT,
@@ -143,6 +183,12 @@ def module_server(request, module_env, tmp_path_factory) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def module_server(request, module_env, servers) -> str:
+    """The server for the module's settings; its base URL."""
+    return servers.url(*module_settings(request.module))
 
 
 def reset_workspace(values: dict[str, str]) -> None:
