@@ -4,9 +4,10 @@
 
 Measures, through the service layer (moodlab.votes.annotation), one annotator's
 "next image + record a vote" step, p50 and p95 over many rounds, the Annotate page's
-"next 40 images" against the old oldest-first query (``--votes 200000`` leaves 50,000
-images unanswered), and the full agreement statistics (moodlab.votes.agreement).
-docs/benchmarks.md quotes the output.
+"next 40 images" in the annotator's own order and in the lead's model order (every
+waiting image scored, moodlab.votes.order) against the old oldest-first query
+(``--votes 200000`` leaves 50,000 images unanswered), and the full agreement
+statistics (moodlab.votes.agreement). docs/benchmarks.md quotes the output.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -28,9 +29,16 @@ from moodlab.core.auth import Actor  # noqa: E402
 from moodlab.core.config import Settings  # noqa: E402
 from moodlab.core.db import Database  # noqa: E402
 from moodlab.core.migrations import upgrade  # noqa: E402
-from moodlab.core.models import Image, ImageVote, Role, User  # noqa: E402
+from moodlab.core.models import (  # noqa: E402
+    Image,
+    ImageVote,
+    QueueScore,
+    Role,
+    TrainedModel,
+    User,
+)
 from moodlab.core.timeutil import utcnow  # noqa: E402
-from moodlab.votes import annotation  # noqa: E402
+from moodlab.votes import annotation, order  # noqa: E402
 from moodlab.votes.agreement import agreement_report  # noqa: E402
 
 ANNOTATORS = 8  # the votes are spread over 8 people, 4 per image
@@ -93,6 +101,8 @@ def fill(database: Database, n_images: int, n_votes: int, seed: int = 0) -> list
                         "updated_at": now,
                     }
                 )
+        if not votes:  # --votes 0: every image fresh
+            return user_ids
         session.execute(insert(ImageVote), votes)
         # Leave the last 2,000 voted images one vote short, as real queues are.
         session.execute(
@@ -121,6 +131,46 @@ def fill(database: Database, n_images: int, n_votes: int, seed: int = 0) -> list
             ],
         )
     return user_ids
+
+
+def next_40_ms(database: Database, settings: Settings, annotator: Actor) -> float:
+    """Milliseconds to the Annotate page's next 40 images of ``annotator``'s queue."""
+    t0 = time.perf_counter()
+    with database.session() as session:
+        annotation.next_images(session=session, actor=annotator, settings=settings, limit=40)
+    return (time.perf_counter() - t0) * 1000
+
+
+def score_every_waiting_image(database: Database, settings: Settings, lead: Actor) -> int:
+    """An active model with a random score for every waiting image, the lead's choice of
+    the model order (as moodlab.training.queue_scores leaves them); how many it scored."""
+    from moodlab.training.queue_scores import ranks
+
+    rng = np.random.default_rng(1)
+    with database.session() as session:
+        model = TrainedModel(
+            arch="plain", path="models/x.keras", active=True, cv_scores={}, report={}
+        )
+        session.add(model)
+        session.flush()
+        ids = list(session.scalars(select(Image.id).where(annotation.waiting(settings))))
+        uncertainty = rng.random(len(ids)) * 0.875
+        now = utcnow()
+        session.execute(
+            insert(QueueScore),
+            [
+                {
+                    "image_id": i,
+                    "model_id": model.id,
+                    "uncertainty": float(u),
+                    "rank": float(r),
+                    "scored_at": now,
+                }
+                for i, u, r in zip(ids, uncertainty, ranks(uncertainty), strict=True)
+            ],
+        )
+        order.choose_order(session=session, actor=lead, kind=order.MODEL)
+    return len(ids)
 
 
 def main() -> None:
@@ -157,12 +207,7 @@ def main() -> None:
 
         page, oldest_first = [], []
         for _ in range(20):
-            t0 = time.perf_counter()
-            with database.session() as session:
-                annotation.next_images(
-                    session=session, actor=annotator, settings=settings, limit=40
-                )
-            page.append((time.perf_counter() - t0) * 1000)
+            page.append(next_40_ms(database, settings, annotator))
             t0 = time.perf_counter()
             with database.session() as session:
                 session.execute(OLDEST_FIRST, {"who": annotator.id}).all()
@@ -173,6 +218,14 @@ def main() -> None:
         )
 
         lead = Actor(id=None, name="bench", role=Role.LEAD)
+        scored = score_every_waiting_image(database, settings, lead)
+        model_order = [next_40_ms(database, settings, annotator) for _ in range(20)]
+        print(
+            f"the next 40 in the model order ({scored:,} waiting images scored, 25% at"
+            f" random): p50 {statistics.median(model_order):.1f} ms (20 runs)"
+        )
+        with database.session() as session:
+            order.choose_order(session=session, actor=lead, kind=order.OWN)
         start = time.perf_counter()
         with database.session() as session:
             report = agreement_report(session=session, actor=lead, settings=settings)
