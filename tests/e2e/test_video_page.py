@@ -30,11 +30,13 @@ def test_an_uploaded_clip_comes_back_playing(tmp_path, server, browser_page):
     page.get_by_text("succeeded").first.wait_for(timeout=90_000)
     video = page.locator("video").first
     video.wait_for(timeout=30_000)
-    # Muted, so that chromium's autoplay policy lets a script start it.
-    page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; v.play(); }")
+    # Muted, so that chromium's autoplay policy lets a script start it; started again if
+    # a rerun has drawn a new element meanwhile (the wait timed out once at load 11,
+    # with two test passes beside it).
     page.wait_for_function(
-        "() => { const v = document.querySelector('video'); return v && v.currentTime > 0.5; }",
-        timeout=20_000,
+        "() => { const v = document.querySelector('video'); if (!v) return false;"
+        " if (v.paused) { v.muted = true; v.play(); } return v.currentTime > 0.5; }",
+        timeout=60_000,
     )
     assert page.evaluate("() => document.querySelector('video').duration") == pytest.approx(
         8, abs=0.2
