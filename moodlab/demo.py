@@ -109,12 +109,10 @@ TRAINING = TrainParams(snapshot_id=0, folds=3, epochs=1, batch_size=16, image_si
 # log, where its wheel is missing. The CNNs work at TRAINING's 16 px, transfer at the
 # 224 px its backbone was pretrained at.
 ARCHITECTURES = ("transfer", "plain", "deep")
+CNNS = ("plain", "deep")  # `moodlab demo --cnn-updates` sets their updates
 # Optimizer updates per fold: the CNNs twice their measured minimum; the transfer head
 # what the Training form's fitted settings give it (it plateaus well within them).
-UPDATES = {
-    "transfer": TARGET_UPDATES,
-    **{arch: 2 * MIN_UPDATES[arch] for arch in ("plain", "deep")},
-}
+UPDATES = {"transfer": TARGET_UPDATES, **{arch: 2 * MIN_UPDATES[arch] for arch in CNNS}}
 # The generated music library of the demo: one track per mood (the default library has
 # 4), since rendering the library was 42% of the demo's build time.
 TRACKS_PER_MOOD = 1
@@ -174,8 +172,7 @@ def build(
     ``cnn_updates``: optimizer updates per fold for the plain and deep CNNs instead of
     UPDATES' (`moodlab demo --cnn-updates`: a quicker build whose CNNs learn less).
     """
-    if cnn_updates is not None and cnn_updates < 1:
-        raise MoodlabError(f"--cnn-updates {cnn_updates} is not a number of updates (1 or more)")
+    check_cnn_updates(cnn_updates)
     workspace = Workspace(root)
     if root.exists() and any(root.iterdir()):
         raise MoodlabError(f"{root} is not empty: the demo is built in a folder of its own")
@@ -210,7 +207,7 @@ def build(
         _finished(settings, database, music)
         _music_votes(settings, database, annotators, seed)
         snapshot_id = _snapshot(settings, database, lead, say)
-        updates = {**UPDATES, "plain": cnn_updates, "deep": cnn_updates} if cnn_updates else UPDATES
+        updates = {**UPDATES, **dict.fromkeys(CNNS, cnn_updates)} if cnn_updates else UPDATES
         models = _training(settings, database, lead, snapshot_id, helper, updates, say)
         release()  # it winds down (a second or two, TensorFlow's) while the video is made
         video = _video(root, settings, database, lead, say)
@@ -232,6 +229,12 @@ def build(
         "password": PASSWORD,
         "environment": workspace.environment,
     }
+
+
+def check_cnn_updates(cnn_updates: int | None) -> None:
+    """Refuse a count of CNN updates that is not one (the CLI asks before --reset)."""
+    if cnn_updates is not None and cnn_updates < 1:
+        raise MoodlabError(f"--cnn-updates {cnn_updates} is not a number of updates (1 or more)")
 
 
 def _users(database: Database) -> tuple[Actor, list[Actor]]:

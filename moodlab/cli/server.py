@@ -108,10 +108,7 @@ def demo(args: argparse.Namespace) -> Report | None:
     say = (lambda line: print(line, file=sys.stderr)) if args.json else print
     if args.per_mood is not None and args.per_mood < 4:
         raise MoodlabError("--per-mood must be at least 4 (3-fold training needs them)")
-    if args.cnn_updates is not None and args.cnn_updates < 1:
-        raise MoodlabError(
-            f"--cnn-updates {args.cnn_updates} is not a number of updates (1 or more)"
-        )
+    workspaces.check_cnn_updates(args.cnn_updates)
     if args.reset:
         workspaces.remove(args.dir)
     workspace = workspaces.Workspace(args.dir)

@@ -123,13 +123,12 @@ class Servers:
         return self.envs[key]
 
     def url(self, server_env: dict[str, str], serve_args: list[str]) -> str:
-        """The base URL of the server for these settings (started once, on their workspace,
-        while os.environ holds them)."""
+        """The base URL of the server for these settings (started once, on their workspace)."""
         key = self.key(server_env, serve_args)
         if key not in self.urls:
-            self.urls[key] = self.stack.enter_context(
-                serving(serve_args, self.tmp_path_factory.mktemp("serve") / "serve.log")
-            )
+            log_path = self.tmp_path_factory.mktemp("serve") / "serve.log"
+            values = self.env(server_env, serve_args)
+            self.urls[key] = self.stack.enter_context(serving(serve_args, values, log_path))
         return self.urls[key]
 
 
@@ -156,9 +155,9 @@ def env(module_env, monkeypatch) -> dict[str, str]:
 
 
 @contextmanager
-def serving(serve_args: list[str], log_path: Path) -> Iterator[str]:
-    """`moodlab serve` (migrate, worker, app) on a free port with os.environ's settings
-    and ``serve_args``; its base URL. Stopped (SIGINT) on the way out."""
+def serving(serve_args: list[str], values: dict[str, str], log_path: Path) -> Iterator[str]:
+    """`moodlab serve` (migrate, worker, app) on a free port with the workspace's settings
+    ``values`` and ``serve_args``; its base URL. Stopped (SIGINT) on the way out."""
     port = free_port()
     log = open(log_path, "w")  # noqa: SIM115  (closed below)
     command = [sys.executable, "-m", "moodlab", "serve", "--port", str(port)]
@@ -168,7 +167,7 @@ def serving(serve_args: list[str], log_path: Path) -> Iterator[str]:
         cwd=ROOT,
         # No default music library unless a module asks for it (SERVER_ENV): generating
         # it would compete for the CPU with the browser the other tests time.
-        env={"MOODLAB_MUSIC_TRACKS_PER_MOOD": "0", **os.environ},
+        env={"MOODLAB_MUSIC_TRACKS_PER_MOOD": "0", **os.environ, **values},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
