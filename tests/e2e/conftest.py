@@ -261,6 +261,28 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+IDLE = (
+    "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+    " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
+    ".includes('Running')"
+)
+
+
+def wait_for_idle(page, timeout: float = 60_000) -> None:
+    """Until the page's script run (and any rerun it asked for) has finished drawing."""
+    page.wait_for_function(IDLE, timeout=timeout)
+
+
+def upload(page, path: Path) -> None:
+    """``path`` chosen in the page's file uploader, and waited for until it is uploaded:
+    the file's chip shows its name at once, but a button clicked before the upload ends
+    runs the page without the file (seen under load). Its remove button says it is done
+    (it is "Cancel upload of ..." until then)."""
+    page.locator("input[type=file]").set_input_files(str(path))
+    page.get_by_role("button", name=f"Remove {path.name}").wait_for(timeout=60_000)
+    wait_for_idle(page)
+
+
 START_ANNOTATING = "I have read the guidelines: start"
 
 

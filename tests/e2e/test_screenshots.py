@@ -10,7 +10,7 @@ import pytest
 from moodlab.ui.navigation import pages_for
 from tests import media
 from tests.conftest import PASSWORD, add_user, run_job
-from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.conftest import log_in, screenshot, wait_for_idle
 from tests.e2e.test_annotate_page import LAPTOP, PHONE, check_fit
 
 # Every page twice for two roles, with the Pool page: about 5 minutes on 2 busy cores.
@@ -262,11 +262,7 @@ def wait_for_page(page, key: str) -> None:
     path = "/" if key == "home" else f"/{key}"
     page.wait_for_function(f"() => window.location.pathname.endsWith({path!r})")
     page.locator('[data-testid="stMainBlockContainer"] > div').first.wait_for()
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText"
-        ".includes('Running')"
-    )
+    wait_for_idle(page)
     # Charts drawn, fragments (running jobs) filled in, images loaded.
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import PASSWORD, add_user
-from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.conftest import log_in, screenshot, upload
 from tests.video_media import SHOTS, clip, register_tiny_model, tracks_for_every_mood
 
 pytestmark = pytest.mark.e2e
@@ -24,8 +24,7 @@ def test_an_uploaded_clip_comes_back_playing(tmp_path, server, browser_page):
     page = browser_page
     log_in(page, server, "anna", PASSWORD)
     page.get_by_role("link", name="Video").click()
-    page.locator("input[type=file]").set_input_files(str(source))
-    page.get_by_text("beach day.mp4").first.wait_for()
+    upload(page, source)
     page.get_by_role("button", name="Generate").click()
     page.get_by_text("succeeded").first.wait_for(timeout=90_000)
     video = page.locator("video").first

@@ -15,6 +15,7 @@ import time
 
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
 from moodlab import demo_data
@@ -23,7 +24,7 @@ from moodlab.core.config import Settings
 from moodlab.core.db import Database
 from moodlab.core.models import Image, ImageVote, Job, TrackVote, TrainedModel, User
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import log_in, pass_the_guidelines, screenshot
+from tests.e2e.conftest import log_in, pass_the_guidelines, screenshot, upload, wait_for_idle
 from tests.fixture_site import Site
 from tests.video_media import SHOTS, clip
 
@@ -121,8 +122,13 @@ def test_the_whole_loop_in_the_browser(lab, site, server, browser_page, tmp_path
     page.get_by_role("heading", name="moodlab").wait_for()
     screenshot(page, "whole-loop-02-home")
     go(page, "Users")
+    user_name = page.get_by_role("textbox", name="User name")
     for name in ANNOTATORS:
-        page.get_by_role("textbox", name="User name").fill(name)
+        # The form is cleared by the run after a submit: a name typed while that run is
+        # still being drawn is wiped (seen under load), so type into the cleared form.
+        wait_for_idle(page)
+        expect(user_name).to_have_value("")
+        user_name.fill(name)
         page.get_by_role("textbox", name="Initial password").fill(PASSWORD)
         page.get_by_role("button", name="Add user").click()
         wait_until(
@@ -234,8 +240,7 @@ def test_the_whole_loop_in_the_browser(lab, site, server, browser_page, tmp_path
     # A video from an uploaded clip, with the model just activated and the generated music.
     go(page, "Video")
     source = clip(tmp_path / "holiday.mp4", [(SHOTS[0], 3), (SHOTS[1], 3)], size="320x180")
-    page.locator("input[type=file]").set_input_files(str(source))
-    page.get_by_text("holiday.mp4").first.wait_for()
+    upload(page, source)
     page.get_by_role("button", name="Generate").click()
     page.get_by_text("succeeded").first.wait_for(timeout=120_000)
     page.locator("video").first.wait_for(timeout=30_000)

@@ -341,7 +341,8 @@ def test_a_worker_with_a_clock_two_minutes_off_runs_no_job_twice_and_leaves_none
         assert {r.attempts for r in rows} == {1}, "a live job was taken over"
 
         _stop(right)  # the skewed worker alone takes the next job
-        victim = enqueue(database, lead, steps=40, pause_seconds=0.25)
+        # Killed at its first step, so 4 s of steps are enough for it to be under way.
+        victim = enqueue(database, lead, steps=40, pause_seconds=0.1)
         wait_for(lambda: job(database, victim).progress > 0, timeout=60)
         skewed.send_signal(signal.SIGKILL)
         skewed.wait()
