@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 
-import keras
 import pytest
 from PIL import Image as PILImage
 from sqlalchemy import select, text
@@ -190,6 +189,8 @@ def test_a_training_run_killed_mid_way_resumes_at_the_next_fold(
     assert_no_temporary_files(models_dir)
     with database.session() as session:
         model = session.scalars(select(TrainedModel)).one()
+    import keras  # here, not at the top: collecting the suite would import TensorFlow
+
     keras.models.load_model(settings.data_dir / model.path)  # a whole file
 
 
