@@ -284,6 +284,52 @@ def database(settings) -> Iterator[Database]:
     database.dispose()
 
 
+# Workspaces that fixtures built once in this test process (SQLite only), by name:
+# the folder with their database file and data folders, and what the fixture returned.
+_KEPT_WORKSPACES: dict[str, tuple[Path, object]] = {}
+_WORKSPACE_FOLDERS = ("data_dir", "music_dir", "cache_dir")
+
+
+def kept_workspace(
+    name: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    database: Database,
+    settings: Settings,
+    build,
+):
+    """``build()`` run on this test's database and folders, or, on SQLite, once a test
+    process: the later tests get copies of the database file and the data, music and
+    cache folders it left (what the fixture's users and votes would make again, seconds
+    of intake and answers a test), and what ``build`` returned the first time.
+
+    ``build`` must start from the state that the test's fixtures before it made (its
+    lead, say), which the copies then replace; it returns plain values (ids), not rows.
+    """
+    path = make_url(settings.database_url).database if BACKEND == "sqlite" else None
+    if path is None:
+        return build()
+    if name in _KEPT_WORKSPACES:
+        folder, value = _KEPT_WORKSPACES[name]
+        database.dispose()  # its connections would keep reading the file replaced here
+        for suffix in ("-wal", "-shm"):
+            Path(path + suffix).unlink(missing_ok=True)
+        shutil.copyfile(folder / "moodlab.sqlite", path)
+        for field in _WORKSPACE_FOLDERS:
+            if (folder / field).exists():
+                shutil.copytree(folder / field, getattr(settings, field), dirs_exist_ok=True)
+        return value
+    value = build()
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    folder = tmp_path_factory.mktemp(f"kept-{name}")
+    shutil.copyfile(path, folder / "moodlab.sqlite")
+    for field in _WORKSPACE_FOLDERS:
+        if getattr(settings, field).exists():
+            shutil.copytree(getattr(settings, field), folder / field)
+    _KEPT_WORKSPACES[name] = (folder, value)
+    return value
+
+
 def add_user(database: Database, name: str, role: Role) -> Actor:
     with database.session() as session:
         user = auth.create_user(

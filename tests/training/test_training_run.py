@@ -24,7 +24,7 @@ from moodlab.training import kept_models
 from moodlab.training.runs import TrainParams, evaluate
 from moodlab.votes import annotation
 from tests import media
-from tests.conftest import add_user, log_of, run_cli, run_job
+from tests.conftest import add_user, kept_workspace, log_of, run_cli, run_job
 
 PER_MOOD = 12
 
@@ -41,21 +41,27 @@ def mood_picture(mood_index: int, n: int) -> bytes:
 
 
 @pytest.fixture
-def snapshot_id(database, settings, lead):
-    people = [add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(4)]
-    # Each mood's pictures are one pattern with different noise: near-duplicates by
-    # design (moodlab.images.similarity), which this test of training lets in.
-    intake = Intake(replace(settings, near_duplicate_distance=0), database)
-    for k, mood in enumerate(moods.names()):
-        for n in range(PER_MOOD):
-            image = intake.add_bytes(mood_picture(k, n), Provenance(source=f"{mood}{n}"))
-            assert image is not None, intake.report.duplicate_sources[-1:]
-            for person in people:
-                with database.session() as session:
-                    annotation.answer(session=session, actor=person, image_id=image, mood=mood)
-    with database.session() as session:
-        rules = Rules(per_mood_cap=PER_MOOD - 3, seed=0)  # 3 per mood overflow into test
-        return datasets.freeze(session=session, actor=lead, settings=settings, rules=rules).id
+def snapshot_id(database, settings, lead, tmp_path_factory):
+    """A frozen snapshot of PER_MOOD pictures a mood, each with four agreeing votes: built
+    once a test process, copied for the tests after (tests/conftest.py, kept_workspace)."""
+
+    def build() -> int:
+        people = [add_user(database, f"a{i}", Role.ANNOTATOR) for i in range(4)]
+        # Each mood's pictures are one pattern with different noise: near-duplicates by
+        # design (moodlab.images.similarity), which this test of training lets in.
+        intake = Intake(replace(settings, near_duplicate_distance=0), database)
+        for k, mood in enumerate(moods.names()):
+            for n in range(PER_MOOD):
+                image = intake.add_bytes(mood_picture(k, n), Provenance(source=f"{mood}{n}"))
+                assert image is not None, intake.report.duplicate_sources[-1:]
+                for person in people:
+                    with database.session() as session:
+                        annotation.answer(session=session, actor=person, image_id=image, mood=mood)
+        with database.session() as session:
+            rules = Rules(per_mood_cap=PER_MOOD - 3, seed=0)  # 3 per mood overflow into test
+            return datasets.freeze(session=session, actor=lead, settings=settings, rules=rules).id
+
+    return kept_workspace("training-lab", tmp_path_factory, database, settings, build)
 
 
 def small(snapshot_id, **more) -> dict:
