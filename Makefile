@@ -61,7 +61,9 @@ test-packages:
 # Each pass runs the suite on PYTEST_WORKERS processes (pytest-xdist), then the tests
 # marked `alone` (timed or load-sensitive: they get the machine to themselves).
 # pytest's status 5, "no test collected", is a pass when PYTEST_ARGS picked none of them.
-PYTEST_WORKERS ?= 2
+# Three workers on two cores: a third runs while the others wait on their servers,
+# browsers and workers (docs/development.md#running-the-tests).
+PYTEST_WORKERS ?= 3
 PYTEST_PARALLEL = $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 -m "not alone"
 PYTEST_ALONE = $(BIN)/python -m pytest -p no:xdist -m alone
 NONE_COLLECTED_IS_FINE = status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
