@@ -28,7 +28,7 @@ from unittest.mock import patch
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
@@ -285,9 +285,17 @@ def database(settings) -> Iterator[Database]:
 
 
 # Workspaces that fixtures built once in this test process (SQLite only), by name:
-# the folder with their database file and data folders, and what the fixture returned.
-_KEPT_WORKSPACES: dict[str, tuple[Path, object]] = {}
+# the folder with their database file and data folders, what the fixture returned, and
+# the users the database held before the build.
+_KEPT_WORKSPACES: dict[str, tuple[Path, object, list[str]]] = {}
 _WORKSPACE_FOLDERS = ("data_dir", "music_dir", "cache_dir")
+
+
+def _user_names(database: Database) -> list[str]:
+    from moodlab.core.models import User
+
+    with database.session() as session:
+        return sorted(session.scalars(select(User.name)))
 
 
 def kept_workspace(
@@ -308,8 +316,11 @@ def kept_workspace(
     path = make_url(settings.database_url).database if BACKEND == "sqlite" else None
     if path is None:
         return build()
+    users = _user_names(database)
     if name in _KEPT_WORKSPACES:
-        folder, value = _KEPT_WORKSPACES[name]
+        folder, value, users_then = _KEPT_WORKSPACES[name]
+        # A test whose fixtures made more than the first one's would lose it to the copy.
+        assert users == users_then, f"{name}: {users} before the build, not {users_then}"
         database.dispose()  # its connections would keep reading the file replaced here
         for suffix in ("-wal", "-shm"):
             Path(path + suffix).unlink(missing_ok=True)
@@ -326,7 +337,7 @@ def kept_workspace(
     for field in _WORKSPACE_FOLDERS:
         if getattr(settings, field).exists():
             shutil.copytree(getattr(settings, field), folder / field)
-    _KEPT_WORKSPACES[name] = (folder, value)
+    _KEPT_WORKSPACES[name] = (folder, value, users)
     return value
 
 
