@@ -66,12 +66,16 @@ test-packages:
 PYTEST_WORKERS ?= 3
 PYTEST_PARALLEL = $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 -m "not alone"
 PYTEST_ALONE = $(BIN)/python -m pytest -p no:xdist -m alone
+# The alone part collects only the files that mark a test `alone` (collecting the whole
+# suite for its 8 tests took 9 s), unless PYTEST_ARGS names what to run; tests/conftest.py
+# refuses a test marked alone anywhere but in its own file, which this would miss.
+ALONE_FILES := $(shell grep -rlE --include='test_*.py' 'mark\.alone' tests)
 NONE_COLLECTED_IS_FINE = status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
 ## The whole suite on SQLite, browser tests included.
 test-sqlite: test-packages $(VENV)/.dev-installed
 	$(PYTEST_PARALLEL) $(PYTEST_ARGS); $(NONE_COLLECTED_IS_FINE)
-	$(PYTEST_ALONE) $(PYTEST_ARGS); $(NONE_COLLECTED_IS_FINE)
+	$(PYTEST_ALONE) $(or $(PYTEST_ARGS),$(ALONE_FILES)); $(NONE_COLLECTED_IS_FINE)
 
 # The PostgreSQL pass leaves out what touches no database or only its own (a test that
 # asks for no database, the browser tests of pages: tests/conftest.py skips them there,
@@ -89,7 +93,7 @@ test-postgres: test-packages $(VENV)/.dev-installed
 	MOODLAB_TEST_BACKEND=postgresql $(PYTEST_PARALLEL) -m "not sqlite_only and not alone" \
 		$(POSTGRES_PASS_IGNORE) $(PYTEST_ARGS); $(NONE_COLLECTED_IS_FINE)
 	MOODLAB_TEST_BACKEND=postgresql $(PYTEST_ALONE) -m "alone and not sqlite_only" \
-		$(POSTGRES_PASS_IGNORE) $(PYTEST_ARGS); $(NONE_COLLECTED_IS_FINE)
+		$(POSTGRES_PASS_IGNORE) $(or $(PYTEST_ARGS),$(ALONE_FILES)); $(NONE_COLLECTED_IS_FINE)
 
 ## ruff: the linter and the formatter's check.
 lint: $(VENV)/.dev-installed

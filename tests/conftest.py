@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -98,8 +99,20 @@ def pytest_configure(config):
         raise pytest.UsageError(f"MOODLAB_TEST_BACKEND=postgresql, but {NO_POSTGRES}")
 
 
+# How the Makefile finds the files with tests marked `alone` (ALONE_FILES), so that the
+# `alone` part collects only them: the marker written in the test's own file.
+ALONE_IN_SOURCE = re.compile(r"mark\.alone")
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        if item.get_closest_marker("alone") and not ALONE_IN_SOURCE.search(
+            item.path.read_text(encoding="utf-8")
+        ):
+            raise pytest.UsageError(
+                f"{item.nodeid} is marked alone, but not in its file: make test's alone"
+                " part would not collect it (ALONE_FILES in the Makefile)"
+            )
         if item.get_closest_marker("e2e"):
             # One server per browser-test module (tests/e2e/conftest.py): its tests go to
             # one xdist worker (`--dist loadgroup`), so that server starts once.
