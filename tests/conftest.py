@@ -189,15 +189,20 @@ def postgres_database(template: str | None = None) -> Iterator[str]:
             connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def checkpoint(database: Database) -> None:
+    """Everything of a SQLite database in its main file, so that copying that file copies
+    it all."""
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def migrate_template(url: str) -> None:
     """Migrate the database at ``url`` to the head and close every connection to it."""
     template = Database(url)
     try:
         upgrade(template)
         if BACKEND == "sqlite":
-            with template.engine.connect() as connection:
-                # Everything in the main file, so that copying that file copies it all.
-                connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            checkpoint(template)
     finally:
         template.dispose()
 
@@ -343,8 +348,7 @@ def kept_workspace(
                 shutil.copytree(folder / field, getattr(settings, field), dirs_exist_ok=True)
         return value
     value = build()
-    with database.engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    checkpoint(database)
     folder = tmp_path_factory.mktemp(f"kept-{name}")
     shutil.copyfile(path, folder / "moodlab.sqlite")
     for field in _WORKSPACE_FOLDERS:

@@ -310,22 +310,24 @@ def pass_the_guidelines(page) -> None:
     widget.wait_for()
 
 
+def session_cookie(page) -> dict | None:
+    """The browser's login cookie (HttpOnly: only the browser context sees it), if any."""
+    return next((c for c in page.context.cookies() if c["name"] == COOKIE_NAME), None)
+
+
 def log_in(page, server: str, name: str, password: str) -> None:
     """Open the app and log in through the form, as a person would; returns once the
     browser holds the login cookie. The page gets it from the cookie route a moment after
     the login (moodlab/ui/session.py, send_cookie_requests), and until then the file
     routes refuse the pictures and players of a page opened at once (a test's click
     under load, not a person's)."""
-
-    def cookie() -> str | None:
-        return next((c["value"] for c in page.context.cookies() if c["name"] == COOKIE_NAME), None)
-
     page.goto(server)
-    before = cookie()  # a last login's, whose logout may not have dropped it yet
+    # A last login's cookie, whose logout may not have dropped it yet, is not this one.
+    before = (session_cookie(page) or {}).get("value")
     page.get_by_label("User name").fill(name)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     deadline = time.monotonic() + 60
-    while cookie() in (None, before):
+    while (cookie := session_cookie(page)) is None or cookie["value"] == before:
         assert time.monotonic() < deadline, f"{name}: no login cookie 60 s after logging in"
         page.wait_for_timeout(100)

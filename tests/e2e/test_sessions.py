@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import PASSWORD, add_user
-from tests.e2e.conftest import log_in, screenshot
+from tests.e2e.conftest import log_in, screenshot, session_cookie
 
 pytestmark = pytest.mark.e2e
 
@@ -21,22 +21,12 @@ def users(server):
     database.dispose()
 
 
-def session_cookie(page):
-    """The session cookie, once the login's cookie request has set it (within 15 s)."""
-    for _ in range(150):
-        found = [c for c in page.context.cookies() if c["name"] == "moodlab_session"]
-        if found:
-            return found[0]
-        page.wait_for_timeout(100)
-    raise AssertionError("the login set no session cookie within 15 s")
-
-
 def test_a_login_survives_a_reload_and_logout_ends_it(server, users, browser_page):
     page = browser_page
     log_in(page, server, "lena", PASSWORD)
     page.get_by_text("What to do next").wait_for()
-    page.wait_for_timeout(500)  # let the cookie request finish
-    cookie = session_cookie(page)
+    cookie = session_cookie(page)  # log_in waited for it
+    assert cookie is not None
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert page.evaluate("document.cookie").find("moodlab_session") == -1, "not readable by JS"
     page.reload()
@@ -55,8 +45,9 @@ def test_a_stolen_cookie_of_an_ended_session_opens_nothing(server, users, browse
     page = browser_page
     log_in(page, server, "anna", PASSWORD)
     page.get_by_text("Hello anna").wait_for()
-    page.wait_for_timeout(500)
-    token = session_cookie(page)["value"]
+    cookie = session_cookie(page)  # log_in waited for it
+    assert cookie is not None
+    token = cookie["value"]
     from moodlab.core import auth
     from moodlab.core.auth import Actor
 
