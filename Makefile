@@ -6,7 +6,7 @@ PORT ?= 8501
 # What messages call the command: `make run`, `make test`, ...
 GOAL := make$(if $(MAKECMDGOALS), $(firstword $(MAKECMDGOALS)))
 
-.PHONY: run demo test test-packages test-sqlite test-postgres lint typecheck worker migrate clean-venv bench bench-deps bytecode
+.PHONY: run demo test test-packages test-sqlite test-sqlite-parallel test-sqlite-alone test-postgres lint typecheck worker migrate clean-venv bench bench-deps bytecode
 
 # The venv is rebuilt when requirements.txt or pyproject.toml changes.
 # Debian's python3 needs its python3-venv package for that (.ci/debian-packages).
@@ -49,7 +49,11 @@ demo: bytecode
 ## starts one), the database-facing tests again on PostgreSQL. Each part runs alone too:
 ## `make lint`, `make typecheck`, `make test-sqlite`, `make test-postgres`.
 test: test-packages $(VENV)/.dev-installed
-	@$(MAKE) --no-print-directory lint typecheck test-sqlite
+	@$(MAKE) --no-print-directory lint
+	@# mypy (half a minute on one core) beside the SQLite pass's parallel part, which
+	@# leaves a third of the two cores idle while its tests wait on servers and browsers.
+	@$(MAKE) --no-print-directory -j2 typecheck test-sqlite-parallel
+	@$(MAKE) --no-print-directory test-sqlite-alone
 	@if [ -n "$$MOODLAB_TEST_POSTGRES_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "make test: MOODLAB_TEST_POSTGRES_URL is not set, so no PostgreSQL pass"; fi
 
@@ -64,8 +68,14 @@ test-packages:
 # Three workers on two cores: a third runs while the others wait on their servers,
 # browsers and workers (docs/development.md#running-the-tests).
 PYTEST_WORKERS ?= 3
-PYTEST_PARALLEL = $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 -m "not alone"
-PYTEST_ALONE = $(BIN)/python -m pytest -p no:xdist -m alone
+# pytest keeps each test module it rewrote (for its asserts) in __pycache__, and Python
+# each module it compiled, unless PYTHONDONTWRITEBYTECODE is set (as on this project's
+# machines): then every pytest process rewrote all the test modules again (4 of its 9 s
+# of collecting) and every `moodlab serve` or worker a test starts compiled moodlab
+# from source. The tests write them (__pycache__ is ignored by git).
+PYTEST_ENV = PYTHONDONTWRITEBYTECODE=
+PYTEST_PARALLEL = $(PYTEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 -m "not alone"
+PYTEST_ALONE = $(PYTEST_ENV) $(BIN)/python -m pytest -p no:xdist -m alone
 # The alone part collects only the files that mark a test `alone` (collecting the whole
 # suite for its 8 tests took 9 s), unless PYTEST_ARGS names what to run; tests/conftest.py
 # refuses a test marked alone anywhere but in its own file, which this would miss.
@@ -73,8 +83,13 @@ ALONE_FILES := $(shell grep -rlE --include='test_*.py' 'mark\.alone' tests)
 NONE_COLLECTED_IS_FINE = status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
 ## The whole suite on SQLite, browser tests included.
-test-sqlite: test-packages $(VENV)/.dev-installed
+test-sqlite: test-sqlite-parallel
+	@$(MAKE) --no-print-directory test-sqlite-alone
+
+test-sqlite-parallel: test-packages $(VENV)/.dev-installed
 	$(PYTEST_PARALLEL) $(PYTEST_ARGS); $(NONE_COLLECTED_IS_FINE)
+
+test-sqlite-alone: test-packages $(VENV)/.dev-installed
 	$(PYTEST_ALONE) $(or $(PYTEST_ARGS),$(ALONE_FILES)); $(NONE_COLLECTED_IS_FINE)
 
 # The PostgreSQL pass leaves out what touches no database or only its own (a test that

@@ -20,12 +20,12 @@ from tests import media
 from tests.conftest import PASSWORD, add_user
 from tests.e2e.conftest import ARTIFACTS, log_in, pass_the_guidelines, screenshot
 
-# Alone: it measures latency, and fast keys must never outrun the widget's prefetch.
-pytestmark = [pytest.mark.e2e, pytest.mark.alone]
+pytestmark = pytest.mark.e2e
 VOTES = 24
 SHOWN_ANOTHER = "(before) => window.__moodlabShown && window.__moodlabShown.id !== before"
 
 
+@pytest.mark.alone  # it measures latency
 def test_keyboard_voting_and_its_latency(server, browser_page):
     settings = Settings.from_env()
     database = Database(settings.database_url)
@@ -108,6 +108,7 @@ RECORD_PRESSES = """() => {
 DRAINED = "() => window.__moodlabAnnotator && window.__moodlabAnnotator.outbox.length === 0"
 
 
+@pytest.mark.alone  # fast keys must never outrun the widget's prefetch, however busy
 def test_fast_keys_never_run_dry_and_land_on_the_image_on_screen(server, browser_page):
     settings = Settings.from_env()
     database = Database(settings.database_url)
@@ -205,6 +206,7 @@ def check_fit(page, size: dict, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}-{size['width']}.png"))
 
 
+@pytest.mark.alone  # each skip waits a fixed 0.3 s for the next image
 def test_the_image_and_all_ten_actions_fit_a_phone_and_a_laptop(server, browser_page):
     settings = Settings.from_env()
     database = Database(settings.database_url)
