@@ -77,7 +77,7 @@ PYTEST_ENV = PYTHONDONTWRITEBYTECODE=
 PYTEST_PARALLEL = $(PYTEST_ENV) $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 -m "not alone"
 PYTEST_ALONE = $(PYTEST_ENV) $(BIN)/python -m pytest -p no:xdist -m alone
 # The alone part collects only the files that mark a test `alone` (collecting the whole
-# suite for its 8 tests took 9 s), unless PYTEST_ARGS names what to run; tests/conftest.py
+# suite for its few tests took 9 s), unless PYTEST_ARGS names what to run; tests/conftest.py
 # refuses a test marked alone anywhere but in its own file, which this would miss.
 ALONE_FILES := $(shell grep -rlE --include='test_*.py' 'mark\.alone' tests)
 NONE_COLLECTED_IS_FINE = status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
