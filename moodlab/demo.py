@@ -21,7 +21,7 @@ real workspace, and is marked as a demo (a marker file the app shows as a banner
 5. a slideshow video of photographs held out of the pool, with music that fits them.
 
 A second worker process works beside the build where a second core is free: it
-makes the images' backbone features while the build renders the music, trains the
+renders the music library while the pictures are made and voted on, trains the
 first architecture while the build trains the last one, then takes its folds
 (docs/benchmarks.md, "The demo").
 """
@@ -63,13 +63,12 @@ from moodlab.images.actions import start_import
 from moodlab.images.importer import ImportParams
 from moodlab.job_kinds import KINDS
 from moodlab.jobs.handoff import wait_for
-from moodlab.jobs.worker import start_here, try_run_here
+from moodlab.jobs.worker import start_here
 from moodlab.music.actions import start_generate
 from moodlab.music.library import GenerateParams
 from moodlab.training import architectures
 from moodlab.training.actions import start_training
 from moodlab.training.budget import MIN_UPDATES
-from moodlab.training.features import FeaturesParams
 from moodlab.training.precision import usable_cores
 from moodlab.training.presets import TARGET_UPDATES
 from moodlab.training.runs import TrainParams, estimated_updates
@@ -190,20 +189,22 @@ def build(
     upgrade(database)
     with _second_worker(helper, threads, say) as release:
         lead, annotators = _users(database)
-        # The import queues the images' backbone features job, which the second worker
-        # (TensorFlow imported already) takes while this process renders the music.
-        truth, photographs = _images(settings, database, lead, per_mood, say)
-        say("generating the default music library")
-        start_here(
-            start_generate,
-            settings=settings,
-            database=database,
-            actor=lead,
-            params=GenerateParams(),
-            kinds=KINDS,
+        say("generating the default music library" + (" (on the second worker)" * helper))
+        music = (
+            _queued(start_generate, settings, database, lead, GenerateParams())
+            if helper
+            else start_here(
+                start_generate,
+                settings=settings,
+                database=database,
+                actor=lead,
+                params=GenerateParams(),
+                kinds=KINDS,
+            ).id  # no worker to wait for: here, now
         )
+        truth, photographs = _images(settings, database, lead, per_mood, say)
         _votes(settings, database, lead, annotators, truth, seed, say)
-        _features_made(settings, database)
+        _finished(settings, database, music)
         _music_votes(settings, database, annotators, seed)
         snapshot_id = _snapshot(settings, database, lead, say)
         updates = {**UPDATES, **dict.fromkeys(CNNS, cnn_updates)} if cnn_updates else UPDATES
@@ -358,20 +359,6 @@ def _finished(settings: Settings, database: Database, job_id: int) -> Job:
     return job
 
 
-def _features_made(settings: Settings, database: Database) -> None:
-    """Once the backbone features job that the import queued has succeeded: the second
-    worker's, or run here if none took it (transfer trains on them)."""
-    with database.session() as session:
-        job_id = session.scalar(
-            select(Job.id).where(Job.kind == FeaturesParams.KIND).order_by(Job.id.desc())
-        )
-    if job_id is None:  # none queued: no backbone wheel, so no transfer run either
-        return
-    job = try_run_here(settings, database, job_id, kinds=KINDS)  # None: a worker has it
-    if job is None or job.status != JobStatus.SUCCEEDED:
-        _finished(settings, database, job_id)  # raises if it failed
-
-
 def _music_votes(
     settings: Settings, database: Database, annotators: list[Actor], seed: int
 ) -> None:
@@ -413,8 +400,8 @@ def _snapshot(settings: Settings, database: Database, lead: Actor, say: Say) -> 
 @contextmanager
 def _second_worker(helper: bool, threads: int, say: Say) -> Iterator[Callable[[], None]]:
     """One more worker process while the demo builds, where a core is free for it: it
-    takes the queued jobs (the images' backbone features, the transfer and plain runs)
-    and the deep run's folds, which are jobs of their own (docs/architecture.md, "Jobs").
+    takes the queued jobs (the music library, the plain run) and the deep run's folds,
+    which are jobs of their own (docs/architecture.md, "Jobs").
 
     Yields ``release``, which asks the worker to stop once nothing is left for it; the
     context waits for it to have stopped.
@@ -423,7 +410,7 @@ def _second_worker(helper: bool, threads: int, say: Say) -> Iterator[Callable[[]
         yield lambda: None
         return
     # It imports TensorFlow while the build makes the pictures (nothing is queued for it
-    # then), and looks for jobs every quarter second.
+    # then, once the music is kept), and looks for jobs every quarter second.
     environment = {
         **os.environ,
         "MOODLAB_TRAINING_THREADS": str(threads),
