@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -47,7 +48,7 @@ def main() -> None:
     from moodlab.images.intake import thumbnail_path
     from moodlab.training import fine_tune
     from moodlab.training.registry import load_registered
-    from moodlab.training.runs import TrainParams, _predict
+    from moodlab.training.runs import TrainParams, _predict, evaluate
 
     settings = Settings.from_env()
     database = Database(settings.database_url)
@@ -55,6 +56,8 @@ def main() -> None:
     names = moods.names()
     with database.session() as session:
         models = session.scalars(select(TrainedModel).order_by(TrainedModel.id)).all()
+        if not models:
+            raise SystemExit(f"{args.dir} has no trained model: its build did not finish")
         snapshot_id = models[0].snapshot_id
         rows = session.execute(
             select(Image.sha256, Image.original_name)
@@ -65,7 +68,6 @@ def main() -> None:
     shown = [(sha, team[Path(name).name]) for sha, name in rows if name and Path(name).name in team]
     paths = [str(thumbnail_path(store, sha)) for sha, _ in shown]
     truth = np.array([names.index(mood) for _, mood in shown], dtype=np.int32)
-    steps = np.array([[moods.circle_steps(a, b) for b in names] for a in names])
     result: dict = {"snapshot": snapshot_id, "photographs": len(shown), "models": []}
     for entry in models:
         if entry.snapshot_id != snapshot_id:
@@ -78,24 +80,19 @@ def main() -> None:
         )
         model = load_registered(settings, entry)
         predicted = _predict(model, paths, truth, params, settings)
+        scores = evaluate(predicted, truth)  # as a run's test set is scored
         result["models"].append(
             {
                 "model": entry.id,
                 "arch": entry.arch,
                 "active": entry.active,
                 "test_accuracy": entry.test_accuracy,
-                "exact": int((predicted == truth).sum()),
-                "exact_or_neighbour": int((steps[truth, predicted] <= 1).sum()),
-                "predicted": {
-                    mood: int((predicted == i).sum())
-                    for i, mood in enumerate(names)
-                    if (predicted == i).any()
-                },
+                "exact": round(scores["accuracy"] * len(shown)),
+                "exact_or_neighbour": round(scores["adjacent_accuracy"] * len(shown)),
+                "predicted": dict(Counter(names[i] for i in predicted)),
             }
         )
-    result["team_labels"] = {
-        mood: int((truth == i).sum()) for i, mood in enumerate(names) if (truth == i).any()
-    }
+    result["team_labels"] = dict(Counter(mood for _, mood in shown))
     print(json.dumps(result, indent=2))
 
 
